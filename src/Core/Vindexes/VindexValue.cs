@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text;
+
+namespace Durable.Core.Vindexes;
+
+/// <summary>What kind of SQL value a vindex column holds; vindexes treat integers, text and NULL differently.</summary>
+public enum VindexValueKind
+{
+    Null,
+    Int64,
+    UInt64,
+    Float,
+    Decimal,
+    Text,
+    Binary,
+}
+
+/// <summary>
+/// One column value as a vindex sees it: its kind and its MySQL text representation bytes (what Vitess calls
+/// <c>Value.ToBytes()</c>): integer 1 is the ASCII bytes "1", a VARCHAR is its UTF-8 bytes, NULL is empty.
+/// </summary>
+public sealed class VindexValue
+{
+    private readonly byte[] _bytes;
+
+    private VindexValue(VindexValueKind kind, byte[] bytes)
+    {
+        Kind = kind;
+        _bytes = bytes;
+    }
+
+    public static VindexValue Null { get; } = new(VindexValueKind.Null, []);
+
+    public VindexValueKind Kind { get; }
+
+    public ReadOnlySpan<byte> Bytes => _bytes;
+
+    public static VindexValue FromInt64(long value) =>
+        new(VindexValueKind.Int64, Encoding.ASCII.GetBytes(value.ToString(CultureInfo.InvariantCulture)));
+
+    public static VindexValue FromUInt64(ulong value) =>
+        new(VindexValueKind.UInt64, Encoding.ASCII.GetBytes(value.ToString(CultureInfo.InvariantCulture)));
+
+    /// <summary>A DOUBLE/FLOAT value; its text is the shortest round-trip form.</summary>
+    public static VindexValue FromDouble(double value) =>
+        new(VindexValueKind.Float, Encoding.ASCII.GetBytes(value.ToString("R", CultureInfo.InvariantCulture)));
+
+    /// <summary>A DECIMAL value given as MySQL prints it (e.g. "12.50").</summary>
+    public static VindexValue FromDecimalText(string text) => new(VindexValueKind.Decimal, Encoding.ASCII.GetBytes(text));
+
+    public static VindexValue FromText(string text) => new(VindexValueKind.Text, Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Text whose bytes are already in hand (e.g. from a row event); they are not re-encoded.</summary>
+    public static VindexValue FromTextBytes(ReadOnlySpan<byte> utf8) => new(VindexValueKind.Text, utf8.ToArray());
+
+    public static VindexValue FromBinary(ReadOnlySpan<byte> bytes) => new(VindexValueKind.Binary, bytes.ToArray());
+
+    /// <summary>
+    /// The value as an unsigned 64-bit key, as Vitess's cast does for the hash and numeric vindexes: signed integers
+    /// wrap (−1 becomes 2^64−1); text must be an integer literal; anything else has no key.
+    /// </summary>
+    public bool TryGetUInt64(out ulong value)
+    {
+        value = 0;
+        var text = Encoding.ASCII.GetString(_bytes).Trim();
+        switch (Kind)
+        {
+            case VindexValueKind.Int64:
+                if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var signed))
+                {
+                    value = unchecked((ulong)signed);
+                    return true;
+                }
+
+                return false;
+            case VindexValueKind.UInt64:
+                return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+            case VindexValueKind.Text:
+            case VindexValueKind.Binary:
+                if (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value))
+                {
+                    return true;
+                }
+
+                if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var fromText))
+                {
+                    value = unchecked((ulong)fromText);
+                    return true;
+                }
+
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    public override string ToString() => Kind == VindexValueKind.Null
+        ? "NULL"
+        : Kind is VindexValueKind.Binary ? "0x" + Convert.ToHexStringLower(_bytes) : Encoding.UTF8.GetString(_bytes);
+}
