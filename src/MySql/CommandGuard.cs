@@ -1,0 +1,94 @@
+namespace Durable.MySql;
+
+/// <summary>
+/// Watches one running command for caller cancellation and the command timeout. Either one sends KILL QUERY from a
+/// side connection (the statement ends with error 1317 and the connection stays usable); if the server has not ended
+/// the statement within the grace period, the I/O token fires and the connection is dropped. <see cref="Translate"/>
+/// turns the resulting error into what the caller expects: OperationCanceledException or a timeout MySqlException.
+/// </summary>
+internal sealed class CommandGuard : IAsyncDisposable
+{
+    private readonly MySqlConnection _connection;
+    private readonly CancellationToken _callerToken;
+    private readonly CancellationTokenSource _io = new();
+    private readonly CancellationTokenRegistration _registration;
+    private readonly Timer? _timeout;
+    private readonly TimeSpan _timeoutValue;
+    private int _fired; // 0 none, 1 cancelled, 2 timed out
+
+    public CommandGuard(MySqlConnection connection, CancellationToken callerToken, TimeSpan timeout)
+    {
+        _connection = connection;
+        _callerToken = callerToken;
+        _timeoutValue = timeout;
+        if (callerToken.CanBeCanceled)
+        {
+            _registration = callerToken.Register(static s => ((CommandGuard)s!).Fire(1), this);
+        }
+
+        if (timeout != Timeout.InfiniteTimeSpan && timeout > TimeSpan.Zero)
+        {
+            _timeout = new Timer(static s => ((CommandGuard)s!).Fire(2), this, timeout, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>Token for socket I/O: cancelled only when the kill did not end the command in time.</summary>
+    public CancellationToken IoToken => _io.Token;
+
+    public Task? KillTask { get; private set; }
+
+    public bool Fired => Volatile.Read(ref _fired) != 0;
+
+    private void Fire(int reason)
+    {
+        if (Interlocked.CompareExchange(ref _fired, reason, 0) != 0)
+        {
+            return;
+        }
+
+        KillTask = _connection.KillQueryAsync();
+        try
+        {
+            _io.CancelAfter(_connection.Options.CancellationGrace);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Maps the error that ended a killed command; other errors are returned unchanged.</summary>
+    public Exception Translate(Exception ex)
+    {
+        var reason = Volatile.Read(ref _fired);
+        if (reason == 0)
+        {
+            return ex;
+        }
+
+        var killed = ex is MySqlException { ErrorNumber: MySqlErrorCode.QueryInterrupted or MySqlErrorCode.ConnectionKilled } || ex is OperationCanceledException;
+        if (!killed)
+        {
+            return ex;
+        }
+
+        if (ex is OperationCanceledException)
+        {
+            _connection.Abort();
+        }
+
+        return reason == 1
+            ? new OperationCanceledException("The command was cancelled (KILL QUERY was sent to the server).", ex, _callerToken)
+            : MySqlException.Client(MySqlErrorCode.CommandTimeout, $"The command did not finish within the command timeout of {_timeoutValue} and was killed.", ex);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _registration.DisposeAsync().ConfigureAwait(false);
+        if (_timeout is not null)
+        {
+            await _timeout.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _io.Dispose();
+    }
+}
