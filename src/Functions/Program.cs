@@ -1,6 +1,12 @@
-// The Functions host. The durable runtime, triggers and the HTTP management API are added by the runtime work (issue 5);
-// until then the host answers its health endpoint so the local cluster can start and probe it.
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
-app.MapGet("/api/health", () => Results.Ok(new { status = "ok" }));
-app.Run();
+using Durable.Functions.App;
+using Durable.Functions.Hosting;
+
+// The Functions host: `dotnet run --project src/Functions` listens on http://localhost:7071 (or --urls), reads host.json
+// and local.settings.json from AzureWebJobsScriptRoot (default: the current directory), and runs the app's functions.
+var builder = FunctionsHost.CreateBuilder(args);
+builder.Services.AddDurableApp(builder.Configuration);
+var app = FunctionsHost.Build(builder);
+await app.RunAsync();
+
+/// <summary>Visible to tests (WebApplicationFactory&lt;Program&gt;).</summary>
+public partial class Program;

@@ -1,0 +1,141 @@
+using System.Globalization;
+using Durable.Functions.Http;
+using Durable.Functions.Metrics;
+using Durable.Functions.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Durable.Functions.Hosting;
+
+/// <summary>
+/// Builds the Functions host: an ASP.NET Core app that reads host.json and local.settings.json, listens on port 7071
+/// unless --urls/ASPNETCORE_URLS say otherwise, maps HTTP triggers under /api, the durable management API under
+/// /runtime/webhooks/durabletask and /metrics, and runs queue and timer triggers as hosted services that stop
+/// gracefully.
+/// </summary>
+public static class FunctionsHost
+{
+    /// <summary>Creates the builder with configuration, settings and the host's services; add functions before <see cref="Build"/>.</summary>
+    public static WebApplicationBuilder CreateBuilder(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var configuration = builder.Configuration;
+        var scriptRoot = FindScriptRoot(configuration[FunctionsHostSettings.ScriptRootSetting]);
+
+        var local = scriptRoot is null ? null : LocalSettings.LoadIfExists(scriptRoot);
+        var hostJsonPath = scriptRoot is null ? null : Path.Combine(scriptRoot, "host.json");
+        var hostJson = hostJsonPath is not null && File.Exists(hostJsonPath) ? HostJson.Load(hostJsonPath) : new HostJson();
+
+        // Lowest precedence first: host.json logging levels, then local.settings.json Values; appsettings, the
+        // environment and the command line (already in the builder) all override them.
+        var low = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (category, level) in hostJson.LogLevels)
+        {
+            low[$"Logging:LogLevel:{(string.Equals(category, "default", StringComparison.OrdinalIgnoreCase) ? "Default" : category)}"] = level;
+        }
+
+        foreach (var (k, v) in local?.Values ?? new Dictionary<string, string>())
+        {
+            low[k] = v;
+        }
+
+        ((IConfigurationBuilder)configuration).Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = low });
+
+        if (string.IsNullOrEmpty(configuration[WebHostDefaults.ServerUrlsKey]) &&
+            string.IsNullOrEmpty(configuration["HTTP_PORTS"]) && string.IsNullOrEmpty(configuration["HTTPS_PORTS"]))
+        {
+            builder.WebHost.UseUrls($"http://localhost:{local?.LocalHttpPort ?? FunctionsHostSettings.DefaultPort}");
+        }
+
+        var settings = new FunctionsHostSettings
+        {
+            HostJson = hostJson,
+            HubName = ResolveHubName(hostJson, configuration),
+            ScriptRoot = scriptRoot,
+            ReplicaId = configuration[FunctionsHostSettings.ReplicaIdSetting] is { Length: > 0 } id
+                ? id
+                : $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}",
+            ShutdownTimeout = ShutdownTimeout(configuration),
+        };
+
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(hostJson);
+        builder.Services.AddSingleton(sp => FunctionKeys.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
+        builder.Services.AddSingleton<FunctionsMetrics>();
+        builder.Services.AddSingleton(_ => new PrometheusMetrics());
+        builder.Services.AddHttpClient();
+        builder.Services.AddSingleton(sp =>
+        {
+            var cfg = sp.GetRequiredService<IConfiguration>();
+            var name = settings.StorageConnectionSettingName;
+            var account = StorageAccount.Parse(cfg[name] ?? "", name);
+            var http = sp.GetRequiredService<IHttpClientFactory>().CreateClient("durable-trigger-storage");
+            return new AzureTriggerStorage(account, http, settings.HubName.ToLowerInvariant() + "-timers");
+        });
+        builder.Services.AddSingleton<ITriggerQueues>(sp => sp.GetRequiredService<AzureTriggerStorage>());
+        builder.Services.AddSingleton<IScheduleStore>(sp => sp.GetRequiredService<AzureTriggerStorage>());
+        builder.Services.AddSingleton<TriggerRegistry>();
+        builder.Services.AddHostedService<TriggerHostService>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
+        return builder;
+    }
+
+    /// <summary>Builds the app and maps every endpoint; fails fast if a function or setting is invalid.</summary>
+    public static WebApplication Build(WebApplicationBuilder builder)
+    {
+        var app = builder.Build();
+        // Resolving the registry validates every function (names, routes, queues, schedules) before anything listens.
+        var registry = app.Services.GetRequiredService<TriggerRegistry>();
+        HttpTriggerEndpoints.Map(app, registry);
+        app.MapGet("/metrics", (PrometheusMetrics metrics) => Microsoft.AspNetCore.Http.Results.Text(metrics.Render(), PrometheusMetrics.ContentType));
+        return app;
+    }
+
+    /// <summary>
+    /// The directory holding host.json: the AzureWebJobsScriptRoot setting if given (it must exist), else the
+    /// current directory or the executable's directory, whichever has a host.json; null when neither has one.
+    /// </summary>
+    public static string? FindScriptRoot(string? configured)
+    {
+        if (!string.IsNullOrEmpty(configured))
+        {
+            return Directory.Exists(configured)
+                ? Path.GetFullPath(configured)
+                : throw new HostJsonException($"{FunctionsHostSettings.ScriptRootSetting} is '{configured}', which is not a directory; point it at the folder holding host.json.");
+        }
+
+        foreach (var dir in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            if (File.Exists(Path.Combine(dir, "host.json")))
+            {
+                return Path.GetFullPath(dir);
+            }
+        }
+
+        return null;
+    }
+
+    private static string ResolveHubName(HostJson hostJson, IConfiguration configuration)
+    {
+        var hub = FunctionsHostSettings.Resolve(hostJson.DurableTask.HubName, configuration, "extensions.durableTask.hubName");
+        return HostJson.IsValidHubName(hub)
+            ? hub
+            : throw new HostJsonException($"extensions.durableTask.hubName resolves to '{hub}', not a valid task hub name; valid: 3-50 letters and digits starting with a letter.");
+    }
+
+    private static TimeSpan ShutdownTimeout(IConfiguration configuration)
+    {
+        var text = configuration[FunctionsHostSettings.ShutdownTimeoutSetting];
+        if (string.IsNullOrEmpty(text))
+        {
+            return TimeSpan.FromSeconds(30);
+        }
+
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s is >= 1 and <= 3600
+            ? TimeSpan.FromSeconds(s)
+            : throw new HostJsonException($"{FunctionsHostSettings.ShutdownTimeoutSetting} is '{text}'; valid: whole seconds from 1 to 3600.");
+    }
+}

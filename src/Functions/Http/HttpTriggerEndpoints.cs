@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using Durable.Functions.Hosting;
+using Durable.Functions.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Functions.Http;
+
+/// <summary>Maps HTTP-triggered functions under /api and guards them with function keys.</summary>
+public static class HttpTriggerEndpoints
+{
+    public static void Map(WebApplication app, TriggerRegistry registry)
+    {
+        var api = app.MapGroup("/api");
+        foreach (var function in registry.Http)
+        {
+            var f = function;
+            api.MapMethods("/" + f.Route, f.Methods, async (HttpContext http) =>
+            {
+                var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger($"Function.{f.Name}");
+                var metrics = http.RequestServices.GetRequiredService<FunctionsMetrics>();
+                var context = new FunctionContext(f.Name, http.TraceIdentifier, http.RequestServices, logger, http.RequestAborted);
+                var watch = Stopwatch.StartNew();
+                try
+                {
+                    var result = await f.Handler(http, context).ConfigureAwait(false);
+                    metrics.RecordInvocation(f.Name, "http", "succeeded", watch.Elapsed);
+                    return result;
+                }
+                catch (Exception) when (!http.RequestAborted.IsCancellationRequested)
+                {
+                    metrics.RecordInvocation(f.Name, "http", "failed", watch.Elapsed);
+                    throw;
+                }
+            }).RequireFunctionKey(f.Name, f.AuthLevel).WithName(f.Name);
+        }
+    }
+
+    /// <summary>Adds the key check: 401 with a JSON body naming what is missing unless the key opens the function.</summary>
+    public static TBuilder RequireFunctionKey<TBuilder>(this TBuilder builder, string functionName, AuthorizationLevel level)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter(async (ctx, next) =>
+        {
+            var http = ctx.HttpContext;
+            var keys = http.RequestServices.GetRequiredService<FunctionKeys>();
+            var check = keys.Check(functionName, level, PresentedKey(http.Request));
+            if (!check.IsAllowed)
+            {
+                http.RequestServices.GetRequiredService<FunctionsMetrics>().HttpRequests.Add(1,
+                    new("function", functionName), new("status", StatusCodes.Status401Unauthorized));
+                return Results.Json(new { error = "Unauthorized", reason = check.Outcome.ToString(), message = check.Message }, statusCode: StatusCodes.Status401Unauthorized);
+            }
+
+            return await next(ctx).ConfigureAwait(false);
+        });
+
+    /// <summary>The key from the x-functions-key header, else the code query parameter.</summary>
+    public static string? PresentedKey(HttpRequest request)
+    {
+        if (request.Headers.TryGetValue(FunctionKeys.HeaderName, out var header) && !string.IsNullOrEmpty(header))
+        {
+            return header.ToString();
+        }
+
+        return request.Query.TryGetValue(FunctionKeys.QueryName, out var code) && !string.IsNullOrEmpty(code) ? code.ToString() : null;
+    }
+}
