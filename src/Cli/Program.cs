@@ -1,5 +1,4 @@
-using System.CommandLine;
+using Durable.Cli;
 
 // durablectl: vtctldclient-style commands over the Functions host's HTTP API.
-var root = new RootCommand("durablectl: move tables between keyspaces online (MoveTables, VDiff, Migrate) through the Durable HTTP API.");
-return await root.Parse(args).InvokeAsync();
+return await DurableCtl.RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable);
