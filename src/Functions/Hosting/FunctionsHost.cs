@@ -80,6 +80,8 @@ public static class FunctionsHost
         builder.Services.AddSingleton<TriggerRegistry>();
         builder.Services.AddHostedService<TriggerHostService>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);
+        DurableRuntime.AddDurableRuntime(builder.Services, settings);
+        CheckWorkerRuntime(configuration);
         return builder;
     }
 
@@ -90,6 +92,7 @@ public static class FunctionsHost
         // Resolving the registry validates every function (names, routes, queues, schedules) before anything listens.
         var registry = app.Services.GetRequiredService<TriggerRegistry>();
         HttpTriggerEndpoints.Map(app, registry);
+        Management.ManagementApi.Map(app);
         app.MapGet("/metrics", (PrometheusMetrics metrics) => Microsoft.AspNetCore.Http.Results.Text(metrics.Render(), PrometheusMetrics.ContentType));
         return app;
     }
@@ -116,6 +119,16 @@ public static class FunctionsHost
         }
 
         return null;
+    }
+
+    /// <summary>FUNCTIONS_WORKER_RUNTIME is kept for Azure tooling; anything but .NET means the settings belong to another app.</summary>
+    private static void CheckWorkerRuntime(IConfiguration configuration)
+    {
+        var runtime = configuration["FUNCTIONS_WORKER_RUNTIME"];
+        if (!string.IsNullOrEmpty(runtime) && runtime is not ("dotnet-isolated" or "dotnet"))
+        {
+            throw new HostJsonException($"FUNCTIONS_WORKER_RUNTIME is '{runtime}'; this host runs .NET functions in-process: use dotnet-isolated (or leave it unset).");
+        }
     }
 
     private static string ResolveHubName(HostJson hostJson, IConfiguration configuration)

@@ -246,14 +246,12 @@ public sealed record DurableTaskSettings
             }
 
             var type = HostJson.String(sp, "type", spWhere) ?? "AzureStorage";
-            if (!string.Equals(type, "AzureStorage", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new HostJsonException($"{spWhere}.type is '{type}'; this host supports only \"AzureStorage\" (Azurite locally).");
-            }
+            var known = new[] { "AzureStorage", "InMemory" }.FirstOrDefault(k => string.Equals(k, type, StringComparison.OrdinalIgnoreCase))
+                        ?? throw new HostJsonException($"{spWhere}.type is '{type}'; valid: \"AzureStorage\" (Azurite locally) or \"InMemory\" (one process, nothing durable: tests and experiments).");
 
             result = result with
             {
-                StorageProviderType = "AzureStorage",
+                StorageProviderType = known,
                 ConnectionName = HostJson.String(sp, "connectionName", spWhere) ?? HostJson.String(sp, "connectionStringName", spWhere) ?? result.ConnectionName,
                 // 1..16 as in Durable Functions: partitions map to control queues, and the count is fixed per hub.
                 PartitionCount = HostJson.Int(sp, "partitionCount", spWhere, 1, 16) ?? result.PartitionCount,
