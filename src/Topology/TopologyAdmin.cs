@@ -268,7 +268,7 @@ public sealed class TopologyAdmin(TopologyStore store)
         var compares = new List<EtcdCompare>();
         var ops = new List<EtcdOp>();
         var shardUpdates = new Dictionary<string, (Versioned<ShardRecord> Shard, ShardRecord Updated)>();
-        foreach (var alias in aliases.Distinct())
+        foreach (var alias in aliases.Select(TabletRecord.CanonicalAlias).Distinct())
         {
             var tablet = await Store.GetTabletAsync(alias, ct).ConfigureAwait(false)
                          ?? throw new TopologyNotFoundException($"Tablet {alias} does not exist; nothing was deleted.");

@@ -86,7 +86,15 @@ public sealed record TabletRecord(
     [JsonIgnore]
     public TabletType TabletType => TabletTypes.Parse(Type);
 
-    public static string MakeAlias(string cell, long uid) => $"{cell}-{uid}";
+    /// <summary>The alias as Vitess prints it: cell, dash, uid zero-padded to 10 digits (zone1-0000000100).</summary>
+    public static string MakeAlias(string cell, long uid) => $"{cell}-{uid:D10}";
+
+    /// <summary>Accepts zone1-100 or zone1-0000000100 and returns the canonical form.</summary>
+    public static string CanonicalAlias(string alias)
+    {
+        var (cell, uid) = ParseAlias(alias);
+        return MakeAlias(cell, uid);
+    }
 
     /// <summary>Splits <c>cell-uid</c>; the cell may itself contain dashes, the uid is after the last one.</summary>
     public static (string Cell, long Uid) ParseAlias(string alias)

@@ -67,8 +67,8 @@ public sealed class TopologyStore
 
     public string TabletKey(string alias)
     {
-        var (cell, _) = TabletRecord.ParseAlias(alias);
-        return $"{Options.CellRoot(cell)}/tablets/{alias}/Tablet";
+        var (cell, uid) = TabletRecord.ParseAlias(alias);
+        return $"{Options.CellRoot(cell)}/tablets/{TabletRecord.MakeAlias(cell, uid)}/Tablet";
     }
 
     // ---- Generic record access ----
