@@ -357,6 +357,20 @@ internal sealed class ReplayOrchestrationContext : TaskOrchestrationContext
             return new ExecutionResult { Actions = [], Completion = CompletionKind.Terminated, Output = _terminatedOutput, CustomStatus = _customStatus };
         }
 
+        if (_userTask is { IsCompleted: false } && !_suspended && _openTasks.Count == 0 && _waiters.Values.All(w => w.Count == 0))
+        {
+            // Nothing durable can ever resume this code: it awaits a non-durable task. Fail now instead of hanging forever.
+            return new ExecutionResult
+            {
+                Actions = [],
+                Completion = CompletionKind.Failed,
+                Failure = new TaskFailureDetails(typeof(InvalidOperationException).FullName!,
+                    "The orchestrator awaited a non-durable task (Task.Delay, Task.Run, I/O or ConfigureAwait(false)) and waits on no durable task, " +
+                    "so it could never resume; multithreaded execution is not allowed in orchestrator code. Move such work into an activity.") { IsNonRetriable = true },
+                CustomStatus = _customStatus,
+            };
+        }
+
         if (_userTask is null || !_userTask.IsCompleted)
         {
             return new ExecutionResult { Actions = actions, CustomStatus = _customStatus, IsSuspended = _suspended };
