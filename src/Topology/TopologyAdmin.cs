@@ -186,7 +186,16 @@ public sealed class TopologyAdmin(TopologyStore store)
     {
         var (cell, uid) = TabletRecord.ParseAlias(request.Alias);
         TabletTypes.ValidateName("cell", cell);
-        var type = TabletTypes.Parse(request.Type);
+        TabletType type;
+        try
+        {
+            type = TabletTypes.Parse(request.Type);
+        }
+        catch (ArgumentException e)
+        {
+            throw new TopologyValidationException($"Tablet {request.Alias}: {e.Message}");
+        }
+
         if (string.IsNullOrWhiteSpace(request.Host))
         {
             throw new TopologyValidationException($"Tablet {request.Alias} needs a host.");
