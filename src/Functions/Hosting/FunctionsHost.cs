@@ -64,8 +64,13 @@ public static class FunctionsHost
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(hostJson);
         builder.Services.AddSingleton(sp => FunctionKeys.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
+        builder.Services.AddSingleton<MetricsScope>();
         builder.Services.AddSingleton<FunctionsMetrics>();
-        builder.Services.AddSingleton(_ => new PrometheusMetrics());
+        builder.Services.AddSingleton(sp =>
+        {
+            var scope = sp.GetRequiredService<MetricsScope>();
+            return new PrometheusMetrics(m => PrometheusMetrics.IsDurableMeter(m) && (m.Scope is null || ReferenceEquals(m.Scope, scope)));
+        });
         builder.Services.AddHttpClient();
         builder.Services.AddSingleton(sp =>
         {

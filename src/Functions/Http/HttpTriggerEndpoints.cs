@@ -51,7 +51,7 @@ public static class HttpTriggerEndpoints
             {
                 http.RequestServices.GetRequiredService<FunctionsMetrics>().HttpRequests.Add(1,
                     new("function", functionName), new("status", StatusCodes.Status401Unauthorized));
-                return Results.Json(new { error = "Unauthorized", reason = check.Outcome.ToString(), message = check.Message }, statusCode: StatusCodes.Status401Unauthorized);
+                return Results.Json(new { error = "Unauthorized", reason = check.Outcome.ToString(), message = check.Message }, Management.ManagementApi.Json, statusCode: StatusCodes.Status401Unauthorized);
             }
 
             return await next(ctx).ConfigureAwait(false);

@@ -25,7 +25,8 @@ public static class ManagementApi
     public const string BasePath = "/runtime/webhooks/durabletask";
     public const string FunctionName = "durabletask";
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    // Relaxed escaping: bodies are JSON for API clients and terminals, and quotes in messages should read as quotes.
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static void Map(WebApplication app)
     {

@@ -13,9 +13,10 @@ public sealed class FunctionsMetrics : IDisposable
 
     private readonly Meter _meter;
 
-    public FunctionsMetrics()
+    public FunctionsMetrics(MetricsScope scope)
     {
-        _meter = new Meter(MeterName);
+        // Scoped to this host so two hosts in one process (tests) each export only their own trigger metrics.
+        _meter = new Meter(new MeterOptions(MeterName) { Scope = scope });
         Invocations = _meter.CreateCounter<long>("durable_function_invocations", description: "Function invocations by function, trigger and outcome (succeeded, failed, cancelled).");
         Duration = _meter.CreateHistogram<double>("durable_function_duration_seconds", unit: "s", description: "Function execution time.");
         QueueLatency = _meter.CreateHistogram<double>("durable_queue_trigger_latency_seconds", unit: "s", description: "Time from a message's insertion into a trigger queue to the start of its processing.");
@@ -44,3 +45,6 @@ public sealed class FunctionsMetrics : IDisposable
 
     public void Dispose() => _meter.Dispose();
 }
+
+/// <summary>Identifies one host's meters; meters without a scope (the durable runtime's) are shared by every host.</summary>
+public sealed class MetricsScope;

@@ -24,7 +24,7 @@ public sealed class PrometheusMetrics : IDisposable
 
     public PrometheusMetrics(Func<Meter, bool>? meterFilter = null)
     {
-        _meterFilter = meterFilter ?? (m => m.Name == "Durable" || m.Name.StartsWith("Durable.", StringComparison.Ordinal));
+        _meterFilter = meterFilter ?? IsDurableMeter;
         _listener = new MeterListener
         {
             InstrumentPublished = (instrument, listener) =>
@@ -46,6 +46,8 @@ public sealed class PrometheusMetrics : IDisposable
         _listener.SetMeasurementEventCallback<decimal>((i, v, tags, _) => Record(i, (double)v, tags));
         _listener.Start();
     }
+
+    public static bool IsDurableMeter(Meter meter) => meter.Name == "Durable" || meter.Name.StartsWith("Durable.", StringComparison.Ordinal);
 
     /// <summary>Renders the current values of every collected instrument, observable instruments read now.</summary>
     public string Render()
