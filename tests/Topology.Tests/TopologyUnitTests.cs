@@ -54,6 +54,16 @@ public class RoutingRulesTests
         Assert.Empty(RoutingRules.Parse("{}").Rules);
     }
 
+    [Fact]
+    public void Prints_the_rules_of_the_seed_exactly_as_vtctldclient_GetRoutingRules_does()
+    {
+        // testdata: the GetRoutingRules output after SwitchTraffic shown in the MoveTables user guide seed.
+        var seed = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "testdata", "routing_rules_after_switch.json")).TrimEnd();
+        var rules = RoutingRules.Parse(seed);
+        Assert.Equal(16, rules.Rules.Count);
+        Assert.Equal(seed.ReplaceLineEndings("\n"), rules.ToJson(indented: true).ReplaceLineEndings("\n"));
+    }
+
     [Theory]
     [InlineData("{\"rules\":[{\"from_table\":\"t\",\"to_tables\":[\"customer.t\"]},{\"from_table\":\"t\",\"to_tables\":[\"customer.t\"]}]}", "appears in more than one rule")]
     [InlineData("{\"rules\":[{\"from_table\":\"t@master\",\"to_tables\":[\"customer.t\"]}]}", "suffix '@master'")]

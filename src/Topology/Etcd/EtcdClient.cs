@@ -241,6 +241,7 @@ public sealed class EtcdClient : IDisposable
             }
 
             var body = new JsonObject { ["create_request"] = create };
+            var compacted = false;
             var endpoint = _options.Endpoints[(Volatile.Read(ref _preferred) + failures) % _options.Endpoints.Count];
             HttpResponseMessage? response = null;
             Stream? stream = null;
@@ -299,6 +300,7 @@ public sealed class EtcdClient : IDisposable
                     {
                         // The wanted history is gone; tell the reader to re-read, then continue from what is left.
                         next = compactRevision;
+                        compacted = true;
                         yield return new EtcdWatchBatch([], compactRevision, compactRevision);
                         break;
                     }
@@ -332,7 +334,7 @@ public sealed class EtcdClient : IDisposable
                 }
             }
 
-            if (!ct.IsCancellationRequested)
+            if (!ct.IsCancellationRequested && !compacted)
             {
                 failures++;
                 await BackoffAsync(failures, ct).ConfigureAwait(false);
@@ -383,7 +385,12 @@ public sealed class EtcdClient : IDisposable
             catch (HttpRequestException e) when (IsConnectFailure(e))
             {
                 // Nothing reached this endpoint, so trying the next one cannot apply a write twice.
-                failures.Add($"{endpoint}: {e.Message}");
+                failures.Add($"{endpoint}: {Describe(e)}");
+            }
+            catch (HttpRequestException e)
+            {
+                // The request may have reached etcd (the connection broke mid-way): resending could apply it twice.
+                throw new EtcdUnavailableException($"etcd at {endpoint} failed during {path}: {Describe(e)}", e);
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
@@ -494,9 +501,13 @@ public sealed class EtcdClient : IDisposable
         }
     }
 
+    /// <summary>Failures that happen before any request byte is sent: safe to try the next endpoint.</summary>
     private static bool IsConnectFailure(HttpRequestException e) =>
-        e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError
+        e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError
         || e.InnerException is SocketException;
+
+    private static string Describe(HttpRequestException e) =>
+        e.InnerException is { } inner && !e.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{e.Message} ({inner.Message})" : e.Message;
 
     private static Task BackoffAsync(int failures, CancellationToken ct) =>
         Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 * Math.Pow(2, Math.Min(failures, 5)))), ct)

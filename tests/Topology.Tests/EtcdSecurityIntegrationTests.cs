@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using Durable.Topology.Etcd;
+
+namespace Durable.Topology.Tests;
+
+[Trait("Category", "Integration")]
+public class EtcdSecurityIntegrationTests
+{
+    [Fact]
+    public async Task User_and_password_authentication_works_and_a_wrong_password_is_a_clear_error_without_the_password()
+    {
+        await using var etcd = await PrivateEtcd.StartAsync();
+        const string password = "pw-For-test-0nly";
+        await RunAsync("etcdctl", "--endpoints", etcd.Endpoint, "user", "add", $"root:{password}");
+        await RunAsync("etcdctl", "--endpoints", etcd.Endpoint, "auth", "enable");
+
+        using (var anonymous = new EtcdClient(etcd.Endpoint))
+        {
+            var refused = await Assert.ThrowsAsync<EtcdException>(() => anonymous.PutAsync("/x", "1"));
+            Assert.Contains("/v3/kv/put", refused.Message);
+        }
+
+        using (var client = new EtcdClient(new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), User = "root", Password = password }))
+        {
+            await client.PutAsync("/auth/x", "1");
+            Assert.Equal("1", (await client.GetAsync("/auth/x"))!.ValueString);
+        }
+
+        using var wrong = new EtcdClient(new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), User = "root", Password = "not-" + password });
+        var error = await Assert.ThrowsAsync<EtcdException>(() => wrong.GetAsync("/auth/x"));
+        Assert.Contains("refused authentication for user 'root'", error.Message);
+        Assert.DoesNotContain(password, error.Message);
+    }
+
+    [Fact]
+    public async Task Tls_with_a_private_ca_works_and_an_untrusted_server_is_refused()
+    {
+        var dir = Directory.CreateTempSubdirectory("durable-etcd-tls-").FullName;
+        try
+        {
+            var ca = Path.Combine(dir, "ca.pem");
+            var caKey = Path.Combine(dir, "ca.key");
+            var cert = Path.Combine(dir, "server.pem");
+            var key = Path.Combine(dir, "server.key");
+            var csr = Path.Combine(dir, "server.csr");
+            var ext = Path.Combine(dir, "san.ext");
+            await File.WriteAllTextAsync(ext, "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+            await RunAsync("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKey, "-out", ca, "-days", "1", "-subj", "/CN=durable-test-ca");
+            await RunAsync("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1");
+            await RunAsync("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "1", "-extfile", ext);
+
+            await using var etcd = await PrivateEtcd.StartAsync("https", "--cert-file", cert, "--key-file", key);
+            using (var trusted = new EtcdClient(new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), CaCertificateFile = ca }))
+            {
+                await trusted.PutAsync("/tls/x", "1");
+                Assert.Equal("1", (await trusted.GetAsync("/tls/x"))!.ValueString);
+            }
+
+            using var untrusting = new EtcdClient(etcd.Endpoint);
+            var error = await Assert.ThrowsAsync<EtcdUnavailableException>(() => untrusting.GetAsync("/tls/x"));
+            Assert.Contains(etcd.Endpoint, error.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task RunAsync(string program, params string[] args)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"{program} {args[0]} failed: {await stderr}");
+    }
+}
