@@ -1,0 +1,497 @@
+#!/usr/bin/env bash
+# The local Durable cluster: etcd, Azurite and MariaDB tablets modelled on the seeds' local example
+# (101_initial_cluster.sh, 201_customer_tablets.sh, env.sh), all on 127.0.0.1, all data under one git-ignored folder.
+#
+#   cluster.sh up       install what is missing, start everything (a no-op when all is running)
+#   cluster.sh down     stop only what `up` started (pid files), leave no process behind
+#   cluster.sh status   every server with role, port and up/down
+#   cluster.sh env      shell exports for the cluster (eval "$(./infra/local/cluster.sh env)")
+#   cluster.sh reset    down, delete the tablets' data (keeps ports and passwords), up again: a clean cluster
+#
+# Environment: DURABLE_LOCAL_DIR (default <repo>/.local) holds data, logs, pid files, the chosen ports and the
+# generated passwords (secrets.env, mode 600: never printed by this script).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LOCAL="${DURABLE_LOCAL_DIR:-$REPO/.local}"
+CELL=zone1
+PORTS_FILE="$LOCAL/ports.env"
+SECRETS_FILE="$LOCAL/secrets.env"
+CLUSTER_FILE="$LOCAL/cluster.json"
+TEMPLATE="$LOCAL/template/mariadb"
+AZURITE_DIR="$REPO/infra/local/azurite"
+SQL_DIR="$REPO/infra/local/sql"
+
+# The tablets: uid keyspace shard type primary-uid ("-" for a primary). Tablet ids follow the seeds' convention
+# (commerce 100-102, customer 200-202); the sharded keyspace uses 300s and 400s.
+TABLETS="
+100 commerce 0 PRIMARY -
+101 commerce 0 REPLICA 100
+102 commerce 0 RDONLY 100
+200 customer 0 PRIMARY -
+201 customer 0 REPLICA 200
+202 customer 0 RDONLY 200
+300 customer_sharded -80 PRIMARY -
+301 customer_sharded -80 REPLICA 300
+400 customer_sharded 80- PRIMARY -
+401 customer_sharded 80- REPLICA 400
+"
+
+# Least-privilege accounts: role name -> user. Passwords are generated once into secrets.env.
+ROLES="dba app repl filtered"
+user_of() { echo "durable_$1"; }
+
+log() { echo "[cluster] $*" >&2; }
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+alias_of() { printf '%s-%010d' "$CELL" "$1"; }
+tablet_dir() { echo "$LOCAL/mariadb/$(alias_of "$1")"; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# Installation: only from Debian's packages and the npm registry (Azurite pinned by infra/local/azurite's lockfile).
+# ---------------------------------------------------------------------------------------------------------------
+APT_PACKAGES="mariadb-server mariadb-client etcd-server etcd-client percona-toolkit mydumper sysbench"
+
+install_missing() {
+  local missing=()
+  for p in $APT_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} (apt)"
+    [ "$(id -u)" = 0 ] || die "installing ${missing[*]} needs root (apt-get); run as root or install them first"
+    # The packages' own services must not start: this script runs its own instances on its own ports.
+    local policy=/usr/sbin/policy-rc.d created_policy=0
+    if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ "$created_policy" = 1 ] && rm -f "$policy"
+  fi
+  # Debian may have started its own mariadb/etcd on the default ports; they are not ours and we leave them alone.
+  if [ ! -x "$AZURITE_DIR/node_modules/.bin/azurite" ]; then
+    command -v npm >/dev/null || die "npm is needed for Azurite (apt-get install nodejs npm)"
+    log "installing Azurite from infra/local/azurite/package-lock.json (npm ci)"
+    (cd "$AZURITE_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Ports: chosen once, persisted in ports.env, and re-checked: a port taken by someone else is replaced by a free one.
+# ---------------------------------------------------------------------------------------------------------------
+port_in_use() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+
+declare -A PORT
+load_ports() {
+  PORT=()
+  if [ -f "$PORTS_FILE" ]; then
+    while IFS='=' read -r k v; do [ -n "$k" ] && PORT[$k]=$v; done < "$PORTS_FILE"
+  fi
+}
+save_ports() {
+  mkdir -p "$LOCAL"
+  : > "$PORTS_FILE.tmp"
+  for k in $(printf '%s\n' "${!PORT[@]}" | sort); do echo "$k=${PORT[$k]}" >> "$PORTS_FILE.tmp"; done
+  mv "$PORTS_FILE.tmp" "$PORTS_FILE"
+}
+port_taken_by_us() { # a port another key of ours already holds
+  local p=$1 self=$2 k
+  for k in "${!PORT[@]}"; do [ "$k" != "$self" ] && [ "${PORT[$k]}" = "$p" ] && return 0; done
+  return 1
+}
+# choose_port KEY PREFERRED RUNNING: keep the saved port when our own server holds it (RUNNING=1) or it is free.
+choose_port() {
+  local key=$1 preferred=$2 running=${3:-0} p
+  p=${PORT[$key]:-$preferred}
+  if [ "$running" = 1 ]; then PORT[$key]=$p; return; fi
+  while port_in_use "$p" || port_taken_by_us "$p" "$key"; do p=$((p + 1)); done
+  PORT[$key]=$p
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Processes: every server runs detached in its own session, with a pid file that `down` and `status` trust only when
+# the process behind it is alive and is the program we started.
+# ---------------------------------------------------------------------------------------------------------------
+pid_alive() { # pidfile expected-command-substring
+  local f=$1 want=$2 pid
+  [ -s "$f" ] || return 1
+  pid=$(cat "$f")
+  [ -d "/proc/$pid" ] || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$want"
+}
+
+stop_pid() { # pidfile expected-substring name
+  local f=$1 want=$2 name=$3 pid i
+  if pid_alive "$f" "$want"; then
+    pid=$(cat "$f")
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 300); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+    if [ -d "/proc/$pid" ]; then log "$name did not stop in 30 s: killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
+    log "stopped $name"
+  fi
+  rm -f "$f"
+}
+
+wait_for() { # seconds description command...
+  local secs=$1 what=$2 i; shift 2
+  for i in $(seq 1 $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  die "$what did not come up within ${secs}s"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Secrets
+# ---------------------------------------------------------------------------------------------------------------
+gen_password() { head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
+ensure_secrets() {
+  mkdir -p "$LOCAL"
+  if [ ! -f "$SECRETS_FILE" ]; then
+    (umask 077
+     echo "# Generated by infra/local/cluster.sh for the local cluster. Never commit or print."
+     for r in $ROLES; do echo "DURABLE_$(echo "$r" | tr a-z A-Z)_PASSWORD=$(gen_password)"; done) > "$SECRETS_FILE.tmp"
+    mv "$SECRETS_FILE.tmp" "$SECRETS_FILE"
+  fi
+  chmod 600 "$SECRETS_FILE"
+}
+secret() { grep "^DURABLE_$(echo "$1" | tr a-z A-Z)_PASSWORD=" "$SECRETS_FILE" | cut -d= -f2-; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# etcd
+# ---------------------------------------------------------------------------------------------------------------
+ETCD_DIR="$LOCAL/etcd"
+etcd_up() {
+  local running=0
+  pid_alive "$ETCD_DIR/etcd.pid" /usr/bin/etcd && running=1
+  choose_port etcd_client 12379 $running
+  choose_port etcd_peer 12380 $running
+  save_ports
+  [ $running = 1 ] && return 0
+  mkdir -p "$ETCD_DIR"
+  log "starting etcd on 127.0.0.1:${PORT[etcd_client]}"
+  # ETCD_UNSUPPORTED_ARCH is needed by etcd 3.4 on some architectures; harmless elsewhere.
+  setsid nohup /usr/bin/etcd --name durable-local --data-dir "$ETCD_DIR/data" \
+    --listen-client-urls "http://127.0.0.1:${PORT[etcd_client]}" \
+    --advertise-client-urls "http://127.0.0.1:${PORT[etcd_client]}" \
+    --listen-peer-urls "http://127.0.0.1:${PORT[etcd_peer]}" \
+    --initial-advertise-peer-urls "http://127.0.0.1:${PORT[etcd_peer]}" \
+    --initial-cluster "durable-local=http://127.0.0.1:${PORT[etcd_peer]}" \
+    --auto-compaction-retention 1h --logger zap --log-outputs "$ETCD_DIR/etcd.log" \
+    > "$ETCD_DIR/etcd.out" 2>&1 < /dev/null 9>&- &
+  echo $! > "$ETCD_DIR/etcd.pid"
+}
+etcd_ready() { curl -sf -X POST "http://127.0.0.1:${PORT[etcd_client]}/v3/maintenance/status" -d '{}' | grep -q version; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# Azurite
+# ---------------------------------------------------------------------------------------------------------------
+AZ_DIR="$LOCAL/azurite"
+DEV_ACCOUNT=devstoreaccount1
+# The Azure Storage emulator's well-known development key (public, documented by Microsoft): not a secret.
+DEV_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+azurite_up() {
+  local running=0
+  pid_alive "$AZ_DIR/azurite.pid" azurite && running=1
+  choose_port azurite_blob 10000 $running
+  choose_port azurite_queue 10001 $running
+  choose_port azurite_table 10002 $running
+  save_ports
+  [ $running = 1 ] && return 0
+  mkdir -p "$AZ_DIR/data"
+  log "starting Azurite on 127.0.0.1:${PORT[azurite_blob]}/${PORT[azurite_queue]}/${PORT[azurite_table]}"
+  setsid nohup node "$AZURITE_DIR/node_modules/azurite/dist/src/azurite.js" \
+    --blobHost 127.0.0.1 --blobPort "${PORT[azurite_blob]}" \
+    --queueHost 127.0.0.1 --queuePort "${PORT[azurite_queue]}" \
+    --tableHost 127.0.0.1 --tablePort "${PORT[azurite_table]}" \
+    --location "$AZ_DIR/data" --skipApiVersionCheck --disableProductStyleUrl --silent \
+    > "$AZ_DIR/azurite.log" 2>&1 < /dev/null 9>&- &
+  echo $! > "$AZ_DIR/azurite.pid"
+}
+azurite_ready() { curl -s -o /dev/null "http://127.0.0.1:${PORT[azurite_queue]}/$DEV_ACCOUNT?comp=list"; }
+azurite_connection_string() {
+  echo "DefaultEndpointsProtocol=http;AccountName=$DEV_ACCOUNT;AccountKey=$DEV_KEY;BlobEndpoint=http://127.0.0.1:${PORT[azurite_blob]}/$DEV_ACCOUNT;QueueEndpoint=http://127.0.0.1:${PORT[azurite_queue]}/$DEV_ACCOUNT;TableEndpoint=http://127.0.0.1:${PORT[azurite_table]}/$DEV_ACCOUNT;"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# MariaDB
+# ---------------------------------------------------------------------------------------------------------------
+# A prepared template data directory (system tables, time-zone tables, accounts) makes a fresh tablet a copy, not an
+# install: this is what keeps a fresh `up` well under 90 s. It is built without binary logging, so every tablet
+# starts with an empty GTID history and replicas can replicate their primary from its first binlog.
+build_template() {
+  local stamp="$LOCAL/template/accounts.sha"
+  # Rebuilt only when the accounts (or their passwords) change.
+  local want; want=$(sql_accounts | sha256sum | cut -c1-16)
+  if [ -f "$TEMPLATE/.complete" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  log "preparing the MariaDB template data directory (once)"
+  rm -rf "$LOCAL/template"; mkdir -p "$TEMPLATE"
+  mariadb-install-db --no-defaults --datadir="$TEMPLATE" --user=root --auth-root-authentication-method=socket \
+    --skip-test-db > "$LOCAL/template/install.log" 2>&1 || { cat "$LOCAL/template/install.log" >&2; die "mariadb-install-db failed"; }
+  local sock="$LOCAL/template/t.sock"
+  setsid mariadbd --no-defaults --user=root --datadir="$TEMPLATE" --socket="$sock" --skip-networking \
+    --skip-log-bin --pid-file="$LOCAL/template/t.pid" --innodb-buffer-pool-size=64M \
+    > "$LOCAL/template/mariadbd.log" 2>&1 < /dev/null 9>&- &
+  wait_for 60 "template mariadbd" mariadb-admin --no-defaults --socket="$sock" -uroot ping
+  {
+    echo "SET sql_log_bin=0;"
+    # Time-zone tables, so --source-time-zone and CONVERT_TZ work.
+    mariadb-tzinfo-to-sql /usr/share/zoneinfo 2>/dev/null
+    sql_accounts
+  } | mariadb --no-defaults --socket="$sock" -uroot mysql
+  mariadb-admin --no-defaults --socket="$sock" -uroot shutdown
+  for _ in $(seq 1 300); do [ -S "$sock" ] || break; sleep 0.1; done
+  rm -f "$TEMPLATE"/*.pid "$sock"
+  echo "$want" > "$stamp"
+  touch "$TEMPLATE/.complete"
+}
+
+# The accounts. Host '%' is safe here because every server binds to 127.0.0.1 only.
+sql_accounts() {
+  local dba app repl filtered
+  dba=$(user_of dba); app=$(user_of app); repl=$(user_of repl); filtered=$(user_of filtered)
+  cat <<SQL
+CREATE USER '$dba'@'%' IDENTIFIED BY '$(secret dba)';
+GRANT ALL PRIVILEGES ON *.* TO '$dba'@'%' WITH GRANT OPTION;
+-- Applications: row access to keyspace databases only.
+CREATE USER '$app'@'%' IDENTIFIED BY '$(secret app)';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES, EXECUTE ON \`vt\\_%\`.* TO '$app'@'%';
+-- MariaDB's own replicas.
+CREATE USER '$repl'@'%' IDENTIFIED BY '$(secret repl)';
+GRANT REPLICATION SLAVE ON *.* TO '$repl'@'%';
+-- The Durable engine (copy, Streamer, VDiff, cutover): rows, the DDL to create target tables, the sidecar schema and
+-- write-guard triggers, LOCK TABLES for the cutover drain, reading binlogs and replication state. No SUPER, no FILE.
+CREATE USER '$filtered'@'%' IDENTIFIED BY '$(secret filtered)';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, TRIGGER, LOCK TABLES, CREATE VIEW,
+      SHOW VIEW, PROCESS, REPLICATION SLAVE, BINLOG MONITOR, SLAVE MONITOR, REPLICATION MASTER ADMIN ON *.* TO '$filtered'@'%';
+FLUSH PRIVILEGES;
+SQL
+}
+
+write_my_cnf() { # uid type
+  local uid=$1 type=$2 dir; dir=$(tablet_dir "$uid")
+  local ro=OFF; [ "$type" != PRIMARY ] && ro=ON
+  cat > "$dir/my.cnf" <<CNF
+# Generated by infra/local/cluster.sh for tablet $(alias_of "$uid") ($type). Edits are overwritten by the next up.
+[mariadbd]
+user = root
+datadir = $dir/data
+socket = $dir/mariadbd.sock
+pid-file = $dir/mariadbd.pid
+log-error = $dir/error.log
+port = ${PORT[mariadb_$uid]}
+bind-address = 127.0.0.1
+skip-name-resolve
+server_id = $uid
+# What a replication tool needs: row events with full images and metadata, GTIDs, replicas that log what they apply.
+log_bin = $dir/binlog/mariadb-bin
+log_bin_index = $dir/binlog/mariadb-bin.index
+binlog_format = ROW
+binlog_row_image = FULL
+binlog_row_metadata = FULL
+log_slave_updates = ON
+gtid_strict_mode = ON
+binlog_expire_logs_seconds = 604800
+relay_log = $dir/relay/relay-bin
+relay_log_index = $dir/relay/relay-bin.index
+read_only = $ro
+# Write guards are triggers created by the engine's own account, without SUPER.
+log_bin_trust_function_creators = ON
+max_allowed_packet = 1G
+character_set_server = utf8mb4
+collation_server = utf8mb4_general_ci
+# Small footprint: ten of these share one machine.
+innodb_buffer_pool_size = 96M
+innodb_log_file_size = 64M
+max_connections = 300
+performance_schema = OFF
+skip-external-locking
+CNF
+  cat > "$dir/client.cnf" <<CNF
+[client]
+user = $(user_of dba)
+password = $(secret dba)
+host = 127.0.0.1
+port = ${PORT[mariadb_$uid]}
+CNF
+  chmod 600 "$dir/client.cnf"
+}
+
+mariadb_as_root() { mariadb --no-defaults --socket="$(tablet_dir "$1")/mariadbd.sock" -uroot "${@:2}"; }
+
+tablet_up() { # uid keyspace shard type primary
+  local uid=$1 ks=$2 shard=$3 type=$4 primary=$5 dir running=0
+  dir=$(tablet_dir "$uid")
+  pid_alive "$dir/mariadbd.pid" mariadbd && running=1
+  choose_port "mariadb_$uid" $((17000 + uid)) $running
+  save_ports
+  [ $running = 1 ] && return 0
+  mkdir -p "$dir/binlog" "$dir/relay"
+  if [ ! -d "$dir/data" ]; then
+    cp -a "$TEMPLATE" "$dir/data.tmp" && rm -f "$dir/data.tmp/.complete" && mv "$dir/data.tmp" "$dir/data"
+  fi
+  write_my_cnf "$uid" "$type"
+  log "starting tablet $(alias_of "$uid") $ks/$shard $type on 127.0.0.1:${PORT[mariadb_$uid]}"
+  setsid nohup mariadbd --defaults-file="$dir/my.cnf" > "$dir/mariadbd.out" 2>&1 < /dev/null 9>&- &
+}
+
+tablet_ready() { mariadb_as_root "$1" -e 'SELECT 1'; }
+
+# First start of a tablet: the keyspace database and schema on a primary; replication on a replica.
+tablet_init() { # uid keyspace shard type primary
+  local uid=$1 ks=$2 shard=$3 type=$4 primary=$5 dir; dir=$(tablet_dir "$uid")
+  [ -f "$dir/initialized" ] && return 0
+  if [ "$type" = PRIMARY ]; then
+    {
+      echo "CREATE DATABASE IF NOT EXISTS \`vt_$ks\`;"
+      # The seeds' 101 step: commerce starts with the commerce schema (the rows come with the demo).
+      if [ "$ks" = commerce ]; then echo "USE \`vt_$ks\`;"; cat "$SQL_DIR/create_commerce_schema.sql"; fi
+    } | mariadb_as_root "$uid"
+  else
+    # Real MariaDB GTID replication from the primary's first binlog. The password goes through stdin, never argv.
+    mariadb_as_root "$uid" <<SQL
+STOP SLAVE;
+CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${PORT[mariadb_$primary]}, MASTER_USER='$(user_of repl)',
+  MASTER_PASSWORD='$(secret repl)', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
+START SLAVE;
+SQL
+  fi
+  touch "$dir/initialized"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# cluster.json: what the code and the tests read (no secrets in it: they stay in secrets.env).
+# ---------------------------------------------------------------------------------------------------------------
+write_cluster_json() {
+  local first=1 uid ks shard type primary
+  {
+    echo "{"
+    echo "  \"cell\": \"$CELL\","
+    echo "  \"etcd\": { \"endpoints\": [\"http://127.0.0.1:${PORT[etcd_client]}\"] },"
+    echo "  \"azurite\": { \"blobPort\": ${PORT[azurite_blob]}, \"queuePort\": ${PORT[azurite_queue]}, \"tablePort\": ${PORT[azurite_table]}, \"connectionString\": \"$(azurite_connection_string)\" },"
+    echo "  \"accounts\": { \"dba\": \"$(user_of dba)\", \"app\": \"$(user_of app)\", \"repl\": \"$(user_of repl)\", \"filtered\": \"$(user_of filtered)\" },"
+    echo "  \"secretsFile\": \"$SECRETS_FILE\","
+    echo "  \"tablets\": ["
+    while read -r uid ks shard type primary; do
+      [ -n "$uid" ] || continue
+      [ $first = 1 ] || echo ","
+      first=0
+      local p=null; [ "$primary" != - ] && p=$primary
+      printf '    { "alias": "%s", "uid": %s, "keyspace": "%s", "shard": "%s", "type": "%s", "host": "127.0.0.1", "port": %s, "dbName": "vt_%s", "socket": "%s", "primaryUid": %s }' \
+        "$(alias_of "$uid")" "$uid" "$ks" "$shard" "$type" "${PORT[mariadb_$uid]}" "$ks" "$(tablet_dir "$uid")/mariadbd.sock" "$p"
+    done <<< "$TABLETS"
+    echo ""
+    echo "  ]"
+    echo "}"
+  } > "$CLUSTER_FILE.tmp"
+  mv "$CLUSTER_FILE.tmp" "$CLUSTER_FILE"
+}
+
+write_bin_wrappers() {
+  mkdir -p "$LOCAL/bin"
+  cat > "$LOCAL/bin/durablectl" <<SH
+#!/usr/bin/env bash
+# durablectl from this checkout, built on first use.
+dll="$REPO/src/Cli/bin/Release/net10.0/durablectl.dll"
+if [ ! -f "\$dll" ]; then dotnet build "$REPO/src/Cli" -c Release -v quiet -nologo >&2 || exit 1; fi
+exec dotnet "\$dll" "\$@"
+SH
+  chmod +x "$LOCAL/bin/durablectl"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------------------------
+cmd_up() {
+  local started; started=$(date +%s)
+  install_missing
+  ensure_secrets
+  load_ports
+  # Take the lock so two `up`s (a test run and a demo) never race on the same data directories.
+  exec 9> "$LOCAL/.cluster.lock"; flock 9
+  etcd_up
+  azurite_up
+  build_template
+  local uid ks shard type primary
+  # Primaries first, so replicas find them.
+  while read -r uid ks shard type primary; do [ "$type" = PRIMARY ] && tablet_up "$uid" "$ks" "$shard" "$type" "$primary"; done <<< "$TABLETS"
+  while read -r uid ks shard type primary; do [ -n "$uid" ] && [ "$type" != PRIMARY ] && tablet_up "$uid" "$ks" "$shard" "$type" "$primary"; done <<< "$TABLETS"
+  wait_for 60 "etcd" etcd_ready
+  wait_for 60 "Azurite" azurite_ready
+  while read -r uid ks shard type primary; do [ -n "$uid" ] && wait_for 90 "tablet $(alias_of "$uid")" tablet_ready "$uid"; done <<< "$TABLETS"
+  while read -r uid ks shard type primary; do [ "$type" = PRIMARY ] && tablet_init "$uid" "$ks" "$shard" "$type" "$primary"; done <<< "$TABLETS"
+  while read -r uid ks shard type primary; do [ -n "$uid" ] && [ "$type" != PRIMARY ] && tablet_init "$uid" "$ks" "$shard" "$type" "$primary"; done <<< "$TABLETS"
+  write_cluster_json
+  write_bin_wrappers
+  log "cluster up in $(( $(date +%s) - started ))s ($CLUSTER_FILE); eval \"\$($0 env)\" for the shell settings"
+}
+
+cmd_down() {
+  load_ports
+  local uid ks shard type primary
+  # Replicas first so they do not spin reconnecting to a stopped primary.
+  while read -r uid ks shard type primary; do [ -n "$uid" ] && [ "$type" != PRIMARY ] && stop_pid "$(tablet_dir "$uid")/mariadbd.pid" mariadbd "tablet $(alias_of "$uid")"; done <<< "$TABLETS"
+  while read -r uid ks shard type primary; do [ "$type" = PRIMARY ] && stop_pid "$(tablet_dir "$uid")/mariadbd.pid" mariadbd "tablet $(alias_of "$uid")"; done <<< "$TABLETS"
+  stop_pid "$AZ_DIR/azurite.pid" azurite Azurite
+  stop_pid "$ETCD_DIR/etcd.pid" /usr/bin/etcd etcd
+}
+
+cmd_status() {
+  load_ports
+  local uid ks shard type primary state any_down=0
+  printf '%-18s %-30s %-7s %s\n' NAME ROLE PORT STATE
+  state=down; pid_alive "$ETCD_DIR/etcd.pid" /usr/bin/etcd && state=up
+  [ $state = down ] && any_down=1
+  printf '%-18s %-30s %-7s %s\n' etcd topology "${PORT[etcd_client]:--}" $state
+  state=down; pid_alive "$AZ_DIR/azurite.pid" azurite && state=up
+  [ $state = down ] && any_down=1
+  printf '%-18s %-30s %-7s %s\n' azurite "task hub (blob)" "${PORT[azurite_blob]:--}" $state
+  printf '%-18s %-30s %-7s %s\n' azurite "task hub (queue)" "${PORT[azurite_queue]:--}" $state
+  printf '%-18s %-30s %-7s %s\n' azurite "task hub (table)" "${PORT[azurite_table]:--}" $state
+  while read -r uid ks shard type primary; do
+    [ -n "$uid" ] || continue
+    state=down; pid_alive "$(tablet_dir "$uid")/mariadbd.pid" mariadbd && state=up
+    [ $state = down ] && any_down=1
+    printf '%-18s %-30s %-7s %s\n' "$(alias_of "$uid")" "$ks/$shard $type" "${PORT[mariadb_$uid]:--}" $state
+  done <<< "$TABLETS"
+  return $any_down
+}
+
+cmd_env() {
+  load_ports
+  [ -f "$CLUSTER_FILE" ] || die "the cluster has not been started: run $0 up"
+  local uid ks shard type primary
+  cat <<ENV
+# Durable local cluster ($CLUSTER_FILE). Passwords stay in $SECRETS_FILE.
+export DURABLE_LOCAL_DIR='$LOCAL'
+export DURABLE_CLUSTER_FILE='$CLUSTER_FILE'
+export DURABLE_SECRETS_FILE='$SECRETS_FILE'
+export DURABLE_CELL='$CELL'
+export DURABLE_ETCD_ENDPOINTS='http://127.0.0.1:${PORT[etcd_client]}'
+export ETCDCTL_API=3
+export ETCDCTL_ENDPOINTS='http://127.0.0.1:${PORT[etcd_client]}'
+export AzureWebJobsStorage='$(azurite_connection_string)'
+export DURABLE_SERVER="\${DURABLE_SERVER:-http://localhost:7071}"
+export PATH='$LOCAL/bin':"\$PATH"
+# tablet UID [mariadb args...]: a mariadb client on one tablet as the dba account, e.g. tablet 100 -e 'SHOW SLAVE STATUS'
+tablet() { local uid=\$1; shift; mariadb --defaults-extra-file="$LOCAL/mariadb/$CELL-\$(printf %010d "\$uid")/client.cnf" "\$@"; }
+ENV
+  # One shortcut per keyspace primary, like the seeds' `mysql` alias: mysql_commerce -e 'select * from customer'
+  while read -r uid ks shard type primary; do
+    [ "$type" = PRIMARY ] || continue
+    local fn="mysql_${ks}"; [ "$shard" != 0 ] && fn="mysql_${ks}_$(echo "$shard" | tr -- '-' '_' | sed 's/^_/x/; s/_$/x/')"
+    echo "$fn() { tablet $uid vt_$ks \"\$@\"; }"
+  done <<< "$TABLETS"
+}
+
+cmd_reset() {
+  cmd_down
+  log "deleting tablet, etcd and Azurite data (ports, passwords and the template are kept)"
+  rm -rf "$LOCAL/mariadb" "$ETCD_DIR" "$AZ_DIR"
+  cmd_up
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  reset) cmd_reset ;;
+  *) echo "usage: $0 up|down|status|env|reset" >&2; exit 2 ;;
+esac
