@@ -63,6 +63,9 @@ public sealed class TopologyStore
 
     public string LockKey(string keyspace) => $"{Options.GlobalRoot}/locks/keyspaces/{keyspace}";
 
+    /// <summary>Named locks (Vitess's LockName), e.g. "customer/commerce2customer" for one workflow's VDiff.</summary>
+    public string NamedLockKey(string name) => $"{Options.GlobalRoot}/locks/names/{name}";
+
     public string ServerIdKey(uint id) => $"{Options.GlobalRoot}/serverids/{id}";
 
     public string TabletKey(string alias)
@@ -255,11 +258,31 @@ public sealed class TopologyStore
     /// Takes the lock on a keyspace, waiting up to <paramref name="wait"/> for a current holder to release it or for
     /// its lease to expire. The lock lives on a lease renewed by this process; dispose (or unlock) to release it.
     /// </summary>
-    public async Task<KeyspaceLock> LockKeyspaceAsync(
+    public Task<KeyspaceLock> LockKeyspaceAsync(
         string keyspace, string holder, string reason, TimeSpan? ttl = null, TimeSpan? wait = null, CancellationToken ct = default)
     {
         TabletTypes.ValidateName("keyspace", keyspace);
-        var key = LockKey(keyspace);
+        return LockAsync(keyspace, LockKey(keyspace), $"Keyspace '{keyspace}'", holder, reason, ttl, wait, ct);
+    }
+
+    /// <summary>
+    /// Takes a named lock (letters, digits, '_', '-', '.', '/'), the same way as a keyspace lock; used for locks that
+    /// are not about one keyspace, such as one workflow's VDiff ("targetKs/workflow").
+    /// </summary>
+    public Task<KeyspaceLock> LockNameAsync(
+        string name, string holder, string reason, TimeSpan? ttl = null, TimeSpan? wait = null, CancellationToken ct = default)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > 200 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or '/')))
+        {
+            throw new TopologyValidationException($"Invalid lock name '{name}': use letters, digits, '_', '-', '.' and '/'.");
+        }
+
+        return LockAsync(name, NamedLockKey(name), $"Lock '{name}'", holder, reason, ttl, wait, ct);
+    }
+
+    private async Task<KeyspaceLock> LockAsync(
+        string name, string key, string what, string holder, string reason, TimeSpan? ttl, TimeSpan? wait, CancellationToken ct)
+    {
         var deadline = DateTimeOffset.UtcNow + (wait ?? TimeSpan.FromSeconds(30));
         var lockTtl = ttl ?? Options.LockTtl;
         while (true)
@@ -274,7 +297,7 @@ public sealed class TopologyStore
             var kv = result.Ranges.Count > 0 && result.Ranges[0].Kvs.Count > 0 ? result.Ranges[0].Kvs[0] : null;
             if (result.Succeeded && kv is not null)
             {
-                return new KeyspaceLock(keyspace, key, kv.CreateRevision, record, new LeaseKeeper(Etcd, leaseId, grantedTtl));
+                return new KeyspaceLock(name, key, kv.CreateRevision, record, new LeaseKeeper(Etcd, leaseId, grantedTtl));
             }
 
             await Etcd.LeaseRevokeAsync(leaseId, ct).ConfigureAwait(false);
@@ -282,7 +305,7 @@ public sealed class TopologyStore
             if (DateTimeOffset.UtcNow >= deadline)
             {
                 throw new TopologyLockTimeoutException(
-                    $"Keyspace '{keyspace}' is locked by '{current?.Holder}' ({current?.Reason}) since {current?.AcquiredAt:u}; gave up waiting. " +
+                    $"{what} is locked by '{current?.Holder}' ({current?.Reason}) since {current?.AcquiredAt:u}; gave up waiting. " +
                     "If that holder is dead, its lock expires within its TTL.");
             }
 

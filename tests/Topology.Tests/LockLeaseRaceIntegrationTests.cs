@@ -81,6 +81,18 @@ public class LockLeaseRaceIntegrationTests
     }
 
     [Fact]
+    public async Task Named_locks_are_exclusive_per_name()
+    {
+        await using var t = TestTopology.Create();
+        await using var vdiff = await t.Store.LockNameAsync("customer/commerce2customer", "vdiff-1", "vdiff");
+        var busy = await Assert.ThrowsAsync<TopologyLockTimeoutException>(() =>
+            t.Store.LockNameAsync("customer/commerce2customer", "vdiff-2", "vdiff", wait: TimeSpan.FromMilliseconds(300)));
+        Assert.Contains("Lock 'customer/commerce2customer' is locked by 'vdiff-1'", busy.Message);
+        await using var other = await t.Store.LockNameAsync("customer/other", "vdiff-2", "vdiff", wait: TimeSpan.FromSeconds(2));
+        Assert.Contains("bad name", (await Assert.ThrowsAsync<TopologyValidationException>(() => t.Store.LockNameAsync("bad name", "x", "y"))).Message);
+    }
+
+    [Fact]
     public async Task A_lock_held_by_a_killed_process_expires_and_can_then_be_taken()
     {
         await using var t = TestTopology.Create();
