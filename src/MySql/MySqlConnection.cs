@@ -287,10 +287,11 @@ public sealed class MySqlConnection : IAsyncDisposable
             return false;
         }
 
-        using var ca = X509Certificate2.CreateFromPemFile(Options.SslCaFile);
+        var authorities = new X509Certificate2Collection();
+        authorities.ImportFromPemFile(Options.SslCaFile);
         using var customChain = new X509Chain();
         customChain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        customChain.ChainPolicy.CustomTrustStore.Add(ca);
+        customChain.ChainPolicy.CustomTrustStore.AddRange(authorities);
         customChain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         using var serverCert = new X509Certificate2(certificate);
         if (!customChain.Build(serverCert))
