@@ -1,0 +1,1048 @@
+using System.Collections.Concurrent;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Durable.AzureStorage;
+using Durable.Core.Faults;
+using Durable.DurableTask.Client;
+using Durable.DurableTask.History;
+using Durable.DurableTask.InMemory;
+using Durable.DurableTask.Runtime;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Durable.DurableTask.AzureStorage;
+
+/// <summary>
+/// The task hub on Azure Storage queues and blobs (Azurite locally), reached through the project's REST client.
+/// <list type="bullet">
+/// <item>Control queues <c>{hub}-control-NN</c>, one per partition (FNV-1a of the instance id), each owned by one host
+/// through a blob lease in <c>{hub}-leases</c>; a dead host's partitions are taken over when its lease expires.</item>
+/// <item>A shared work-item queue <c>{hub}-workitems</c> for activities.</item>
+/// <item>Instance state and history in ONE blob per instance (<c>{hub}-instances/{id}</c>), written with ETag
+/// conditions; its metadata carries the status fields for queries.</item>
+/// <item>Messages larger than the threshold go gzip-compressed to <c>{hub}-largemessages</c>.</item>
+/// <item>Poison messages are parked in <c>{hub}-poison</c> with their reason.</item>
+/// </list>
+/// Commit order: send outbound messages, write the state (ETag), delete inbound messages. A crash at any point
+/// re-delivers and re-runs, and the replay/dedupe rules drop the copies: messages are never lost.
+/// </summary>
+public sealed class AzureStorageOrchestrationService : IOrchestrationService, IOrchestrationServiceClient, IAsyncDisposable
+{
+    private const string HubInfoBlob = "taskhub.json";
+
+    private readonly AzureStorageOrchestrationServiceSettings _settings;
+    private readonly StorageTransport _transport;
+    private readonly ILogger _logger;
+    private readonly QueueClient[] _controlQueues;
+    private readonly QueueClient _workItems;
+    private readonly QueueClient _poison;
+    private readonly BlobContainerClient _instances;
+    private readonly BlobContainerClient _largeMessages;
+    private readonly BlobContainerClient _leases;
+    private readonly ConcurrentDictionary<int, Partition> _owned = new();
+    private readonly Channel<Session> _ready = Channel.CreateUnbounded<Session>();
+    private readonly Channel<ActivityWorkItem> _activities;
+    private readonly Backoff _activityBackoff;
+    private CancellationTokenSource? _running;
+    private Task? _leaseLoop;
+    private Task? _activityLoop;
+    private bool _created;
+
+    public AzureStorageOrchestrationService(AzureStorageOrchestrationServiceSettings settings, ILoggerFactory? loggerFactory = null)
+    {
+        settings.Validate();
+        _settings = settings;
+        _transport = StorageTransport.FromConnectionString(settings.StorageConnectionString);
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<AzureStorageOrchestrationService>();
+        var hub = settings.TaskHubName.ToLowerInvariant();
+        _controlQueues = Enumerable.Range(0, settings.PartitionCount).Select(i => _transport.GetQueue($"{hub}-control-{i:00}")).ToArray();
+        _workItems = _transport.GetQueue($"{hub}-workitems");
+        _poison = _transport.GetQueue($"{hub}-poison");
+        _instances = _transport.GetContainer($"{hub}-instances");
+        _largeMessages = _transport.GetContainer($"{hub}-largemessages");
+        _leases = _transport.GetContainer($"{hub}-leases");
+        _activities = Channel.CreateBounded<ActivityWorkItem>(Math.Max(1, settings.ActivityPrefetch));
+        _activityBackoff = new Backoff(settings.MinQueuePollingInterval, settings.MaxQueuePollingInterval);
+    }
+
+    public AzureStorageOrchestrationServiceSettings Settings => _settings;
+
+    public int MaxDequeueCount => _settings.MaxDequeueCount;
+
+    /// <summary>Partitions this host owns right now (for tests and diagnostics).</summary>
+    public IReadOnlyCollection<int> OwnedPartitions => _owned.Keys.ToList();
+
+    public QueueClient PoisonQueue => _poison;
+
+    /// <summary>FNV-1a over the UTF-8 instance id, as upstream, so the partition of an instance never changes.</summary>
+    public static int PartitionOf(string instanceId, int partitionCount)
+    {
+        var hash = 2166136261u;
+        foreach (var b in Encoding.UTF8.GetBytes(instanceId))
+        {
+            hash ^= b;
+            hash *= 16777619u;
+        }
+
+        return (int)(hash % (uint)partitionCount);
+    }
+
+    public async Task CreateIfNotExistsAsync(CancellationToken cancellationToken = default)
+    {
+        if (_created)
+        {
+            return;
+        }
+
+        await _leases.CreateIfNotExistsAsync(cancellationToken);
+        var info = JsonSerializer.SerializeToUtf8Bytes(new HubInfo(_settings.TaskHubName, DateTime.UtcNow, _settings.PartitionCount));
+        try
+        {
+            await _leases.PutBlobAsync(HubInfoBlob, info, "application/json", conditions: BlobConditions.CreateOnly, ct: cancellationToken);
+        }
+        catch (StorageException ex) when (ex.IsConflict)
+        {
+            var existing = JsonSerializer.Deserialize<HubInfo>((await _leases.GetBlobAsync(HubInfoBlob, ct: cancellationToken))!.Content)!;
+            if (existing.PartitionCount != _settings.PartitionCount)
+            {
+                throw new InvalidOperationException(
+                    $"Task hub '{_settings.TaskHubName}' was created with {existing.PartitionCount} partitions, but this host is configured for {_settings.PartitionCount}. " +
+                    "The partition count cannot change after creation (instances are hashed onto partitions); use the original count or a new hub name.");
+            }
+        }
+
+        var tasks = new List<Task>
+        {
+            _workItems.CreateIfNotExistsAsync(cancellationToken),
+            _poison.CreateIfNotExistsAsync(cancellationToken),
+            _instances.CreateIfNotExistsAsync(cancellationToken),
+            _largeMessages.CreateIfNotExistsAsync(cancellationToken),
+        };
+        tasks.AddRange(_controlQueues.Select(q => (Task)q.CreateIfNotExistsAsync(cancellationToken)));
+        for (var i = 0; i < _settings.PartitionCount; i++)
+        {
+            var name = LeaseBlob(i);
+            tasks.Add(CreateLeaseBlob(name, cancellationToken));
+        }
+
+        await Task.WhenAll(tasks);
+        _created = true;
+    }
+
+    private async Task CreateLeaseBlob(string name, CancellationToken ct)
+    {
+        try
+        {
+            await _leases.PutBlobAsync(name, [], conditions: BlobConditions.CreateOnly, ct: ct);
+        }
+        catch (StorageException ex) when (ex.IsConflict)
+        {
+            // Exists (possibly leased by another host): fine.
+        }
+    }
+
+    /// <summary>Deletes every queue and container of the hub (tests and benchmarks clean up with it).</summary>
+    public async Task DeleteAsync(CancellationToken cancellationToken = default)
+    {
+        var tasks = new List<Task>
+        {
+            _workItems.DeleteIfExistsAsync(cancellationToken),
+            _poison.DeleteIfExistsAsync(cancellationToken),
+            _instances.DeleteIfExistsAsync(cancellationToken),
+            _largeMessages.DeleteIfExistsAsync(cancellationToken),
+            _leases.DeleteIfExistsAsync(cancellationToken),
+        };
+        tasks.AddRange(_controlQueues.Select(q => q.DeleteIfExistsAsync(cancellationToken)));
+        await Task.WhenAll(tasks);
+        _created = false;
+    }
+
+    private static string LeaseBlob(int partition) => $"control-{partition:00}";
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await CreateIfNotExistsAsync(cancellationToken);
+        _running = new CancellationTokenSource();
+        await BalanceLeasesAsync(_running.Token);
+        _leaseLoop = Task.Run(() => LeaseLoopAsync(_running.Token), CancellationToken.None);
+        _activityLoop = Task.Run(() => ActivityFetchLoopAsync(_running.Token), CancellationToken.None);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (_running is null)
+        {
+            return;
+        }
+
+        await _running.CancelAsync();
+        await Task.WhenAll(_leaseLoop!, _activityLoop!).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        foreach (var p in _owned.Values.ToList())
+        {
+            await ReleasePartitionAsync(p, "host stopping");
+        }
+
+        // Prefetched activities were never started: make them visible for other hosts right away.
+        while (_activities.Reader.TryRead(out var wi))
+        {
+            await TryMakeVisible(_workItems, wi.Received);
+        }
+
+        _running.Dispose();
+        _running = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _transport.Dispose();
+    }
+
+    // ---------------------------------------------------------------- partitions and leases
+
+    private async Task LeaseLoopAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_settings.LeaseRenewInterval, ct);
+                await BalanceLeasesAsync(ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                _logger.LogWarning(ex, "Partition lease maintenance failed");
+            }
+        }
+    }
+
+    /// <summary>Renews owned leases (dropping any we lost) and acquires free ones.</summary>
+    private async Task BalanceLeasesAsync(CancellationToken ct)
+    {
+        foreach (var p in _owned.Values.ToList())
+        {
+            try
+            {
+                await _leases.RenewLeaseAsync(LeaseBlob(p.Index), p.LeaseId, ct);
+                p.LeaseRenewedAt = DateTime.UtcNow;
+            }
+            catch (StorageException ex)
+            {
+                _logger.LogWarning("Lost the lease of partition {Partition}: {Error}", p.Index, ex.Message);
+                await DropPartitionAsync(p);
+            }
+        }
+
+        for (var i = 0; i < _settings.PartitionCount; i++)
+        {
+            if (_owned.ContainsKey(i))
+            {
+                continue;
+            }
+
+            var leaseId = await _leases.TryAcquireLeaseAsync(LeaseBlob(i), _settings.LeaseInterval, Guid.NewGuid().ToString(), ct);
+            if (leaseId is not null)
+            {
+                var partition = new Partition(i, _controlQueues[i], leaseId, this);
+                _owned[i] = partition;
+                partition.Start(ct);
+                _logger.LogInformation("Host {Worker} now owns partition {Partition}", _settings.WorkerId, i);
+            }
+        }
+    }
+
+    private async Task ReleasePartitionAsync(Partition p, string why)
+    {
+        await DropPartitionAsync(p);
+        try
+        {
+            await _leases.ReleaseLeaseAsync(LeaseBlob(p.Index), p.LeaseId);
+            _logger.LogInformation("Released partition {Partition}: {Why}", p.Index, why);
+        }
+        catch (StorageException ex)
+        {
+            _logger.LogWarning("Releasing partition {Partition} failed: {Error}", p.Index, ex.Message);
+        }
+    }
+
+    private async Task DropPartitionAsync(Partition p)
+    {
+        _owned.TryRemove(p.Index, out _);
+        await p.StopAsync();
+
+        // Buffered messages nobody started: give them back now instead of after their visibility timeout.
+        foreach (var m in p.TakeIdleBuffered())
+        {
+            await TryMakeVisible(p.Queue, m);
+        }
+    }
+
+    private async Task TryMakeVisible(QueueClient queue, ReceivedMessage m)
+    {
+        try
+        {
+            var r = (QueueReceipt)m.Receipt;
+            await queue.UpdateMessageAsync(r.MessageId, r.PopReceipt, TimeSpan.Zero);
+        }
+        catch (StorageException)
+        {
+            // It becomes visible after its timeout anyway.
+        }
+    }
+
+    internal bool StillOwns(Partition p) => _owned.TryGetValue(p.Index, out var current) && ReferenceEquals(current, p)
+                                             && DateTime.UtcNow - p.LeaseRenewedAt < _settings.LeaseInterval;
+
+    // ---------------------------------------------------------------- message encoding
+
+    internal sealed record Envelope(TaskMessage? Message, string? Blob, string? LastError);
+
+    private sealed record HubInfo(string TaskHubName, DateTime CreatedAt, int PartitionCount);
+
+    internal sealed record QueueReceipt(string MessageId, string PopReceipt, Envelope Envelope);
+
+    private async Task<string> EncodeAsync(QueueClient queue, TaskMessage message, CancellationToken ct)
+    {
+        var text = RuntimeJson.Serialize(new Envelope(message with { LastError = null }, null, message.LastError));
+        if (queue.EncodedSize(text) <= _settings.LargeMessageThresholdBytes)
+        {
+            return text;
+        }
+
+        var blob = $"{message.InstanceId}/message-{message.MessageId.Replace(':', '-')}-{Guid.NewGuid():N}.json.gz";
+        using var buffer = new MemoryStream();
+        await using (var gz = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            await gz.WriteAsync(Encoding.UTF8.GetBytes(RuntimeJson.Serialize(message)), ct);
+        }
+
+        await _largeMessages.PutBlobAsync(blob, buffer.ToArray(), "application/gzip", ct: ct);
+        return RuntimeJson.Serialize(new Envelope(null, blob, message.LastError));
+    }
+
+    private async Task<(TaskMessage Message, Envelope Envelope)> DecodeAsync(string text, CancellationToken ct)
+    {
+        var envelope = RuntimeJson.Deserialize<Envelope>(text);
+        TaskMessage message;
+        if (envelope.Message is not null)
+        {
+            message = envelope.Message;
+        }
+        else if (envelope.Blob is not null)
+        {
+            var download = await _largeMessages.GetBlobAsync(envelope.Blob, ct: ct)
+                           ?? throw new InvalidDataException($"large message blob '{_largeMessages.Name}/{envelope.Blob}' is missing");
+            using var gz = new GZipStream(new MemoryStream(download.Content), CompressionMode.Decompress);
+            using var reader = new StreamReader(gz, Encoding.UTF8);
+            message = RuntimeJson.Deserialize<TaskMessage>(await reader.ReadToEndAsync(ct));
+        }
+        else
+        {
+            throw new InvalidDataException("queue message carries neither a message nor a blob reference");
+        }
+
+        return (message with { LastError = envelope.LastError }, envelope);
+    }
+
+    private async Task SendAsync(TaskMessage message, CancellationToken ct)
+    {
+        var partition = PartitionOf(message.InstanceId, _settings.PartitionCount);
+        var queue = _controlQueues[partition];
+        await queue.PutMessageAsync(await EncodeAsync(queue, message, ct), Delay(message.VisibleAt), null, ct);
+        if (_owned.TryGetValue(partition, out var p))
+        {
+            // Wake our own poller instead of waiting out its back-off.
+            p.Poll.Reset();
+        }
+    }
+
+    private async Task SendActivityAsync(TaskMessage message, CancellationToken ct)
+    {
+        await _workItems.PutMessageAsync(await EncodeAsync(_workItems, message, ct), null, null, ct);
+        _activityBackoff.Reset();
+    }
+
+    /// <summary>A queue caps a delay at 7 days; later messages arrive early and are re-sent by the episode.</summary>
+    private static TimeSpan? Delay(DateTime? visibleAt)
+    {
+        if (visibleAt is not { } at)
+        {
+            return null;
+        }
+
+        var delay = at - DateTime.UtcNow;
+        var cap = QueueClient.MaxVisibilityTimeout - TimeSpan.FromMinutes(1);
+        return delay <= TimeSpan.Zero ? null : delay > cap ? cap : delay;
+    }
+
+    // ---------------------------------------------------------------- orchestration work items
+
+    public async Task<OrchestrationWorkItem?> LockNextOrchestrationWorkItemAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Session session;
+            try
+            {
+                session = await _ready.Reader.ReadAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+
+            var messages = session.Partition.BeginEpisode(session);
+            if (messages.Count == 0 || !StillOwns(session.Partition))
+            {
+                session.Partition.EndEpisode(session);
+                continue;
+            }
+
+            OrchestrationState? state = null;
+            string? etag = null;
+            try
+            {
+                var blob = await _instances.GetBlobAsync(session.InstanceId, ct: cancellationToken);
+                if (blob is not null)
+                {
+                    state = RuntimeJson.Deserialize<OrchestrationState>(Encoding.UTF8.GetString(blob.Content));
+                    etag = blob.ETag;
+                }
+            }
+            catch (Exception ex) when (ex is StorageException or JsonException)
+            {
+                _logger.LogWarning(ex, "Loading instance {InstanceId} failed; abandoning its messages", session.InstanceId);
+                var failed = new OrchestrationWorkItem { InstanceId = session.InstanceId, Messages = messages, HubState = session };
+                await AbandonOrchestrationWorkItemAsync(failed, $"loading the instance state failed: {ex.Message}", CancellationToken.None);
+                session.Partition.EndEpisode(session);
+                continue;
+            }
+
+            return new OrchestrationWorkItem
+            {
+                InstanceId = session.InstanceId,
+                Messages = messages.Where(m => m.DequeueCount <= MaxDequeueCount).ToList(),
+                PoisonMessages = messages.Where(m => m.DequeueCount > MaxDequeueCount).ToList(),
+                State = state,
+                ETag = etag,
+                HubState = session,
+            };
+        }
+    }
+
+    public async Task CompleteOrchestrationWorkItemAsync(OrchestrationWorkItem workItem, OrchestrationCommit commit, CancellationToken cancellationToken = default)
+    {
+        var session = (Session)workItem.HubState!;
+        if (!StillOwns(session.Partition))
+        {
+            throw new OrchestrationConcurrencyException($"partition {session.Partition.Index} of instance '{workItem.InstanceId}' is no longer owned by this host");
+        }
+
+        // 1. Send everything the episode produced.
+        await Task.WhenAll(
+            commit.ActivityMessages.Select(m => SendActivityAsync(m, cancellationToken))
+                .Concat(commit.OrchestratorMessages.Select(m => SendAsync(m, cancellationToken))));
+        FaultPoints.Hit("durable.orchestration.after-send");
+
+        // 2. Write the state, fenced by the ETag it was read with.
+        if (commit.NewState is { } state)
+        {
+            try
+            {
+                await _instances.PutBlobAsync(
+                    workItem.InstanceId,
+                    Encoding.UTF8.GetBytes(RuntimeJson.Serialize(state)),
+                    "application/json",
+                    Metadata(state),
+                    workItem.ETag is null ? BlobConditions.CreateOnly : BlobConditions.Match(workItem.ETag),
+                    cancellationToken);
+            }
+            catch (StorageException ex) when (ex.IsConflict)
+            {
+                throw new OrchestrationConcurrencyException($"instance '{workItem.InstanceId}' was written by another host first ({ex.ErrorCode})");
+            }
+        }
+
+        FaultPoints.Hit("durable.orchestration.after-commit");
+
+        // 3. Delete what was consumed; defer early replies; park poison.
+        var queue = session.Partition.Queue;
+        var tasks = new List<Task>();
+        tasks.AddRange(commit.Consumed.Select(m => DeleteQuietly(queue, m)));
+        tasks.AddRange(commit.Deferred.Select(m => UpdateQuietly(queue, m, TimeSpan.FromMilliseconds(200 * m.DequeueCount), null)));
+        tasks.AddRange(commit.Poisoned.Select(p => ParkAsync(queue, p.Message, p.Reason)));
+        await Task.WhenAll(tasks);
+    }
+
+    private static Dictionary<string, string> Metadata(OrchestrationState s) => new()
+    {
+        ["name"] = s.Name,
+        ["runtimeStatus"] = s.Status.ToString(),
+        ["createdTime"] = s.CreatedAt.ToString("o"),
+        ["lastUpdatedTime"] = s.LastUpdatedAt.ToString("o"),
+        ["executionId"] = s.ExecutionId,
+        ["version"] = s.Version,
+    };
+
+    private async Task DeleteQuietly(QueueClient queue, ReceivedMessage m)
+    {
+        var r = (QueueReceipt)m.Receipt;
+        try
+        {
+            await queue.DeleteMessageAsync(r.MessageId, r.PopReceipt);
+        }
+        catch (StorageException ex)
+        {
+            // Stale receipt (the message was re-delivered meanwhile): the copy is dropped as a duplicate later.
+            _logger.LogDebug("Deleting message {MessageId} failed: {Error}", r.MessageId, ex.Message);
+        }
+
+        if (r.Envelope.Blob is { } blob)
+        {
+            try
+            {
+                await _largeMessages.DeleteBlobAsync(blob);
+            }
+            catch (StorageException)
+            {
+                // Purge removes leftovers.
+            }
+        }
+    }
+
+    private async Task UpdateQuietly(QueueClient queue, ReceivedMessage m, TimeSpan visibility, string? lastError)
+    {
+        var r = (QueueReceipt)m.Receipt;
+        try
+        {
+            string? text = null;
+            if (lastError is not null)
+            {
+                var envelope = r.Envelope with { LastError = lastError };
+                text = RuntimeJson.Serialize(envelope);
+                if (queue.EncodedSize(text) > QueueClient.MaxMessageBytes)
+                {
+                    text = null;
+                }
+            }
+
+            var updated = await queue.UpdateMessageAsync(r.MessageId, r.PopReceipt, visibility > QueueClient.MaxVisibilityTimeout ? QueueClient.MaxVisibilityTimeout : visibility, text);
+            m.Receipt = r with { PopReceipt = updated.PopReceipt };
+        }
+        catch (StorageException ex)
+        {
+            _logger.LogDebug("Updating message {MessageId} failed: {Error}", r.MessageId, ex.Message);
+        }
+    }
+
+    private async Task ParkAsync(QueueClient queue, ReceivedMessage m, string reason)
+    {
+        var parked = RuntimeJson.Serialize(new { reason, queue = queue.Name, message = m.Message with { LastError = reason } });
+        if (_poison.EncodedSize(parked) > QueueClient.MaxMessageBytes)
+        {
+            parked = RuntimeJson.Serialize(new { reason, queue = queue.Name, instanceId = m.Message.InstanceId, messageId = m.Message.MessageId, eventType = m.Message.Event.EventType.ToString() });
+        }
+
+        await _poison.PutMessageAsync(parked);
+        var r = (QueueReceipt)m.Receipt;
+        try
+        {
+            await queue.DeleteMessageAsync(r.MessageId, r.PopReceipt);
+        }
+        catch (StorageException)
+        {
+            // Re-delivered meanwhile: the copy is parked again or dropped as a duplicate.
+        }
+        _logger.LogWarning("Parked poison message: {Reason}", reason);
+    }
+
+    private TimeSpan AbandonDelay(int dequeueCount)
+    {
+        var ticks = _settings.BaseAbandonDelay.Ticks * Math.Pow(2, Math.Min(20, Math.Max(0, dequeueCount - 1)));
+        return ticks > _settings.MaxAbandonDelay.Ticks ? _settings.MaxAbandonDelay : TimeSpan.FromTicks((long)ticks);
+    }
+
+    public async Task AbandonOrchestrationWorkItemAsync(OrchestrationWorkItem workItem, string reason, CancellationToken cancellationToken = default)
+    {
+        var session = (Session)workItem.HubState!;
+        await Task.WhenAll(workItem.Messages.Concat(workItem.PoisonMessages)
+            .Select(m => UpdateQuietly(session.Partition.Queue, m, AbandonDelay(m.DequeueCount), reason)));
+    }
+
+    public void ReleaseOrchestrationWorkItem(OrchestrationWorkItem workItem) => ((Session)workItem.HubState!).Partition.EndEpisode((Session)workItem.HubState!);
+
+    // ---------------------------------------------------------------- activities
+
+    private async Task ActivityFetchLoopAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var messages = await _workItems.GetMessagesAsync(Math.Min(32, Math.Max(1, _settings.ActivityPrefetch)), _settings.WorkItemQueueVisibilityTimeout, ct);
+                if (messages.Count == 0)
+                {
+                    await _activityBackoff.WaitAsync(ct);
+                    continue;
+                }
+
+                _activityBackoff.Reset();
+                foreach (var qm in messages)
+                {
+                    ReceivedMessage received;
+                    try
+                    {
+                        var (message, envelope) = await DecodeAsync(qm.Text, ct);
+                        received = new ReceivedMessage(message, qm.DequeueCount, new QueueReceipt(qm.MessageId, qm.PopReceipt!, envelope));
+                    }
+                    catch (Exception ex) when (ex is JsonException or InvalidDataException or StorageException)
+                    {
+                        await HandleUndecodableAsync(_workItems, qm, ex.Message);
+                        continue;
+                    }
+
+                    if (received.Message.Event is not TaskScheduledEvent)
+                    {
+                        await HandleUndecodableAsync(_workItems, qm, $"work-item message holds a {received.Message.Event.EventType} event, not TaskScheduled");
+                        continue;
+                    }
+
+                    await _activities.Writer.WriteAsync(new ActivityWorkItem { Received = received }, ct);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                _logger.LogWarning(ex, "Polling {Queue} failed", _workItems.Name);
+                await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>A message we cannot even read: retried with back-off (a blob may be late), parked once over the limit.</summary>
+    private async Task HandleUndecodableAsync(QueueClient queue, QueueMessage qm, string error)
+    {
+        try
+        {
+            if (qm.DequeueCount > MaxDequeueCount)
+            {
+                var reason = $"Undecodable message {qm.MessageId} on {queue.Name} parked after {qm.DequeueCount} deliveries: {error}";
+                await _poison.PutMessageAsync(RuntimeJson.Serialize(new { reason, queue = queue.Name, text = qm.Text.Length > 30000 ? qm.Text[..30000] : qm.Text }));
+                await queue.DeleteMessageAsync(qm.MessageId, qm.PopReceipt!);
+                _logger.LogWarning("{Reason}", reason);
+            }
+            else
+            {
+                await queue.UpdateMessageAsync(qm.MessageId, qm.PopReceipt!, AbandonDelay(qm.DequeueCount));
+            }
+        }
+        catch (StorageException ex)
+        {
+            _logger.LogWarning("Handling undecodable message {MessageId} failed: {Error}", qm.MessageId, ex.Message);
+        }
+    }
+
+    public async Task<ActivityWorkItem?> LockNextActivityWorkItemAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _activities.Reader.ReadAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    public async Task RenewActivityWorkItemAsync(ActivityWorkItem workItem, CancellationToken cancellationToken = default)
+    {
+        var r = (QueueReceipt)workItem.Received.Receipt;
+        var updated = await _workItems.UpdateMessageAsync(r.MessageId, r.PopReceipt, _settings.WorkItemQueueVisibilityTimeout, null, cancellationToken);
+        workItem.Received.Receipt = r with { PopReceipt = updated.PopReceipt };
+    }
+
+    public async Task CompleteActivityWorkItemAsync(ActivityWorkItem workItem, TaskMessage response, CancellationToken cancellationToken = default)
+    {
+        await SendAsync(response, cancellationToken);
+        FaultPoints.Hit("durable.activity.after-send");
+        await DeleteQuietly(_workItems, workItem.Received);
+    }
+
+    public async Task AbandonActivityWorkItemAsync(ActivityWorkItem workItem, string reason, CancellationToken cancellationToken = default) =>
+        await UpdateQuietly(_workItems, workItem.Received, AbandonDelay(workItem.Received.DequeueCount), reason);
+
+    public Task ParkActivityWorkItemAsync(ActivityWorkItem workItem, string reason, CancellationToken cancellationToken = default) =>
+        ParkAsync(_workItems, workItem.Received, reason);
+
+    // ---------------------------------------------------------------- client
+
+    public Task SendMessageAsync(TaskMessage message, CancellationToken cancellationToken = default) => SendAsync(message, cancellationToken);
+
+    public async Task CreateInstanceAsync(TaskMessage startMessage, CancellationToken cancellationToken = default)
+    {
+        await CreateIfNotExistsAsync(cancellationToken);
+        var started = (ExecutionStartedEvent)startMessage.Event;
+        var existing = await _instances.GetBlobAsync(startMessage.InstanceId, ct: cancellationToken);
+        OrchestrationState? existingState = existing is null ? null : RuntimeJson.Deserialize<OrchestrationState>(Encoding.UTF8.GetString(existing.Content));
+        if (existingState is { IsTerminal: false })
+        {
+            throw new OrchestrationAlreadyExistsException(
+                $"An orchestration with instance id '{startMessage.InstanceId}' already exists and is {existingState.Status}.");
+        }
+
+        // Message first, then the Pending record: a crash in between leaves a message the worker turns into the instance.
+        await SendAsync(startMessage, cancellationToken);
+        var now = DateTime.UtcNow;
+        var pending = new OrchestrationState
+        {
+            InstanceId = startMessage.InstanceId,
+            ExecutionId = started.OrchestrationInstance.ExecutionId,
+            Name = started.Name,
+            Version = started.Version,
+            Status = OrchestrationRuntimeStatus.Pending,
+            Input = started.Input,
+            CreatedAt = now,
+            LastUpdatedAt = now,
+            Tags = started.Tags,
+        };
+        try
+        {
+            await _instances.PutBlobAsync(startMessage.InstanceId, Encoding.UTF8.GetBytes(RuntimeJson.Serialize(pending)), "application/json", Metadata(pending),
+                existing is null ? BlobConditions.CreateOnly : BlobConditions.Match(existing.ETag), cancellationToken);
+        }
+        catch (StorageException ex) when (ex.IsConflict)
+        {
+            var now2 = await GetStateAsync(startMessage.InstanceId, cancellationToken);
+            if (now2?.ExecutionId != pending.ExecutionId)
+            {
+                throw new OrchestrationAlreadyExistsException(
+                    $"An orchestration with instance id '{startMessage.InstanceId}' was started concurrently (it is {now2?.Status}).");
+            }
+
+            // A worker already picked up our start message and wrote the instance: nothing to do.
+        }
+    }
+
+    public async Task<OrchestrationState?> GetStateAsync(string instanceId, CancellationToken cancellationToken = default)
+    {
+        var blob = await _instances.GetBlobAsync(instanceId, ct: cancellationToken);
+        return blob is null ? null : RuntimeJson.Deserialize<OrchestrationState>(Encoding.UTF8.GetString(blob.Content));
+    }
+
+    public async Task<Page<OrchestrationState>> QueryAsync(OrchestrationQuery query, CancellationToken cancellationToken = default)
+    {
+        var statuses = query.Statuses?.ToHashSet();
+        var results = new List<OrchestrationState>();
+        var marker = query.ContinuationToken;
+        do
+        {
+            var page = await _instances.ListBlobsAsync(query.InstanceIdPrefix, marker, query.PageSize, true, cancellationToken);
+            marker = page.NextMarker;
+            foreach (var item in page.Items)
+            {
+                // Filter on metadata first; download only what matches.
+                var status = item.Metadata.TryGetValue("runtimestatus", out var s) && Enum.TryParse<OrchestrationRuntimeStatus>(s, out var st) ? st : (OrchestrationRuntimeStatus?)null;
+                var created = item.Metadata.TryGetValue("createdtime", out var c) && DateTime.TryParse(c, null, System.Globalization.DateTimeStyles.RoundtripKind, out var ct2) ? ct2 : (DateTime?)null;
+                if (status is { } known && statuses is { Count: > 0 } && !statuses.Contains(known))
+                {
+                    continue;
+                }
+
+                if (created is { } cr && ((query.CreatedFrom is { } f && cr < f.UtcDateTime) || (query.CreatedTo is { } t && cr > t.UtcDateTime)))
+                {
+                    continue;
+                }
+
+                var state = await GetStateAsync(item.Name, cancellationToken);
+                if (state is not null && InstanceQuery.Matches(state, query, statuses))
+                {
+                    results.Add(state);
+                }
+            }
+        }
+        while (results.Count == 0 && marker is not null);
+
+        return new Page<OrchestrationState>(results, marker);
+    }
+
+    public async Task<int> PurgeAsync(string instanceId, CancellationToken cancellationToken = default)
+    {
+        var blob = await _instances.GetBlobAsync(instanceId, ct: cancellationToken);
+        if (blob is null)
+        {
+            return 0;
+        }
+
+        var state = RuntimeJson.Deserialize<OrchestrationState>(Encoding.UTF8.GetString(blob.Content));
+        if (!state.IsTerminal)
+        {
+            throw new InvalidOperationException($"Instance '{instanceId}' is {state.Status}; only finished instances can be purged.");
+        }
+
+        try
+        {
+            await _instances.DeleteBlobAsync(instanceId, BlobConditions.Match(blob.ETag), cancellationToken);
+        }
+        catch (StorageException ex) when (ex.IsConflict)
+        {
+            // Restarted between our read and the delete: it is no longer the finished instance we were asked to purge.
+            return 0;
+        }
+
+        string? marker = null;
+        do
+        {
+            var page = await _largeMessages.ListBlobsAsync(instanceId + "/", marker, 1000, false, cancellationToken);
+            await Task.WhenAll(page.Items.Select(i => _largeMessages.DeleteBlobAsync(i.Name, null, cancellationToken)));
+            marker = page.NextMarker;
+        }
+        while (marker is not null);
+
+        return 1;
+    }
+
+    // ---------------------------------------------------------------- per-partition polling and sessions
+
+    /// <summary>Messages of one instance waiting for (or in) an episode on this host.</summary>
+    internal sealed class Session(string instanceId, Partition partition)
+    {
+        public string InstanceId { get; } = instanceId;
+
+        public Partition Partition { get; } = partition;
+
+        public List<ReceivedMessage> Pending { get; } = new();
+
+        public bool Running { get; set; }
+
+        public bool Queued { get; set; }
+    }
+
+    internal sealed class Partition(int index, QueueClient queue, string leaseId, AzureStorageOrchestrationService hub)
+    {
+        private readonly object _gate = new();
+        private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+        private CancellationTokenSource? _cts;
+        private Task? _loop;
+        private int _buffered;
+
+        public int Index { get; } = index;
+
+        public QueueClient Queue { get; } = queue;
+
+        public string LeaseId { get; } = leaseId;
+
+        public DateTime LeaseRenewedAt { get; set; } = DateTime.UtcNow;
+
+        public Backoff Poll { get; } = new(hub._settings.MinQueuePollingInterval, hub._settings.MaxQueuePollingInterval);
+
+        public void Start(CancellationToken hostToken)
+        {
+            _cts = CancellationTokenSource.CreateLinkedTokenSource(hostToken);
+            _loop = Task.Run(() => PollLoopAsync(_cts.Token), CancellationToken.None);
+        }
+
+        public async Task StopAsync()
+        {
+            if (_cts is null)
+            {
+                return;
+            }
+
+            await _cts.CancelAsync();
+            await _loop!.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        /// <summary>Messages of sessions that are not in an episode; removed from the buffer.</summary>
+        public List<ReceivedMessage> TakeIdleBuffered()
+        {
+            lock (_gate)
+            {
+                var idle = _sessions.Values.Where(s => !s.Running).ToList();
+                var result = idle.SelectMany(s => s.Pending).ToList();
+                foreach (var s in idle)
+                {
+                    _sessions.Remove(s.InstanceId);
+                }
+
+                _buffered -= result.Count;
+                return result;
+            }
+        }
+
+        private async Task PollLoopAsync(CancellationToken ct)
+        {
+            var settings = hub._settings;
+            while (!ct.IsCancellationRequested)
+            {
+                try
+                {
+                    if (Volatile.Read(ref _buffered) >= settings.ControlQueueBufferThreshold)
+                    {
+                        await Task.Delay(settings.MinQueuePollingInterval, ct);
+                        continue;
+                    }
+
+                    var messages = await Queue.GetMessagesAsync(settings.ControlQueueBatchSize, settings.ControlQueueVisibilityTimeout, ct);
+                    if (messages.Count == 0)
+                    {
+                        await Poll.WaitAsync(ct);
+                        continue;
+                    }
+
+                    Poll.Reset();
+                    foreach (var qm in messages)
+                    {
+                        (TaskMessage Message, Envelope Envelope) decoded;
+                        try
+                        {
+                            decoded = await hub.DecodeAsync(qm.Text, ct);
+                        }
+                        catch (Exception ex) when (ex is JsonException or InvalidDataException or StorageException)
+                        {
+                            await hub.HandleUndecodableAsync(Queue, qm, ex.Message);
+                            continue;
+                        }
+
+                        Add(new ReceivedMessage(decoded.Message, qm.DequeueCount, new QueueReceipt(qm.MessageId, qm.PopReceipt!, decoded.Envelope)));
+                    }
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    hub._logger.LogWarning(ex, "Polling {Queue} failed", Queue.Name);
+                    await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+            }
+        }
+
+        private void Add(ReceivedMessage m)
+        {
+            Session? toQueue = null;
+            lock (_gate)
+            {
+                if (!_sessions.TryGetValue(m.Message.InstanceId, out var session))
+                {
+                    session = new Session(m.Message.InstanceId, this);
+                    _sessions[session.InstanceId] = session;
+                }
+
+                var id = ((QueueReceipt)m.Receipt).MessageId;
+                var existing = session.Pending.FindIndex(p => ((QueueReceipt)p.Receipt).MessageId == id);
+                if (existing >= 0)
+                {
+                    // Re-delivered while still buffered: keep the newest receipt.
+                    session.Pending[existing] = m;
+                }
+                else
+                {
+                    session.Pending.Add(m);
+                    _buffered++;
+                }
+
+                if (!session.Running && !session.Queued)
+                {
+                    session.Queued = true;
+                    toQueue = session;
+                }
+            }
+
+            if (toQueue is not null)
+            {
+                hub._ready.Writer.TryWrite(toQueue);
+            }
+        }
+
+        public List<ReceivedMessage> BeginEpisode(Session session)
+        {
+            lock (_gate)
+            {
+                session.Queued = false;
+                session.Running = true;
+                var batch = session.Pending.ToList();
+                session.Pending.Clear();
+                _buffered -= batch.Count;
+                return batch;
+            }
+        }
+
+        public void EndEpisode(Session session)
+        {
+            var requeue = false;
+            lock (_gate)
+            {
+                session.Running = false;
+                if (session.Pending.Count > 0 && !session.Queued)
+                {
+                    session.Queued = true;
+                    requeue = true;
+                }
+                else if (session.Pending.Count == 0 && !session.Queued)
+                {
+                    _sessions.Remove(session.InstanceId);
+                }
+            }
+
+            if (requeue)
+            {
+                hub._ready.Writer.TryWrite(session);
+            }
+        }
+    }
+
+    /// <summary>Randomised exponential idle back-off (±20%), reset when work appears or is enqueued locally.</summary>
+    internal sealed class Backoff(TimeSpan minDelay, TimeSpan max)
+    {
+        private readonly TimeSpan _min = minDelay;
+        private readonly object _gate = new();
+        private TimeSpan _current = minDelay;
+        private TaskCompletionSource _reset = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TimeSpan Current
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _current;
+                }
+            }
+        }
+
+        public void Reset()
+        {
+            lock (_gate)
+            {
+                _current = _min;
+                _reset.TrySetResult();
+                _reset = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+
+        public async Task WaitAsync(CancellationToken ct)
+        {
+            TimeSpan delay;
+            Task reset;
+            lock (_gate)
+            {
+                delay = _current * (0.8 + (Random.Shared.NextDouble() * 0.4));
+                _current = TimeSpan.FromTicks(Math.Min(max.Ticks, _current.Ticks * 2));
+                reset = _reset.Task;
+            }
+
+            await Task.WhenAny(Task.Delay(delay, ct), reset);
+            ct.ThrowIfCancellationRequested();
+        }
+    }
+}
