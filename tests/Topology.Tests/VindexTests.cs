@@ -30,6 +30,8 @@ public class VindexTests
         Assert.Equal("355550b2150e2451", Convert.ToHexStringLower(vindex.Map(VindexValue.FromUInt64(ulong.MaxValue))!));
         Assert.Equal("166b40b44aba4bd6", Convert.ToHexStringLower(vindex.Map(VindexValue.FromText("1"))!));
         Assert.Null(vindex.Map(VindexValue.FromText("abc")));
+        Assert.Null(vindex.Map(VindexValue.FromText("-1"))); // only signed integer columns wrap
+        Assert.Null(vindex.Map(VindexValue.FromDouble(1.5)));
         Assert.Null(vindex.Map(VindexValue.Null));
     }
 
@@ -101,6 +103,8 @@ public class VindexTests
         Assert.Equal("0000000000000001", Convert.ToHexStringLower(vindex.Map(VindexValue.FromInt64(1))!));
         Assert.Equal("0000000000000008", Convert.ToHexStringLower(vindex.Map(VindexValue.FromInt64(8))!));
         Assert.Null(vindex.Map(VindexValue.FromDouble(1.1)));
+        Assert.Null(vindex.Map(VindexValue.FromInt64(-1))); // sqltypes.ToUint64 refuses negatives
+        Assert.Equal("0000000000000005", Convert.ToHexStringLower(vindex.Map(VindexValue.FromText("5"))!));
         Assert.Equal("1", vindex.ReverseMap(Convert.FromHexString("0000000000000001")).ToString());
         Assert.Throws<VindexException>(() => vindex.ReverseMap("aa"u8));
         Assert.Equal(0, vindex.Cost);

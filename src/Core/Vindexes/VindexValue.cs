@@ -56,42 +56,32 @@ public sealed class VindexValue
     public static VindexValue FromBinary(ReadOnlySpan<byte> bytes) => new(VindexValueKind.Binary, bytes.ToArray());
 
     /// <summary>
-    /// The value as an unsigned 64-bit key, as Vitess's cast does for the hash and numeric vindexes: signed integers
-    /// wrap (−1 becomes 2^64−1); text must be an integer literal; anything else has no key.
+    /// The value as an unsigned 64-bit key, as Vitess's <c>ToUint64</c> casts it for the numeric vindexes: integers and
+    /// integer text parse, a negative number or anything else has no key. With <paramref name="wrapSigned"/> (what the
+    /// <c>hash</c> vindex does for signed integer columns) a negative INT64 wraps instead: −1 becomes 2^64−1.
     /// </summary>
-    public bool TryGetUInt64(out ulong value)
+    public bool TryGetUInt64(out ulong value, bool wrapSigned = false)
     {
         value = 0;
-        var text = Encoding.ASCII.GetString(_bytes).Trim();
-        switch (Kind)
+        if (Kind is not (VindexValueKind.Int64 or VindexValueKind.UInt64 or VindexValueKind.Text or VindexValueKind.Binary))
         {
-            case VindexValueKind.Int64:
-                if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var signed))
-                {
-                    value = unchecked((ulong)signed);
-                    return true;
-                }
-
-                return false;
-            case VindexValueKind.UInt64:
-                return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
-            case VindexValueKind.Text:
-            case VindexValueKind.Binary:
-                if (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value))
-                {
-                    return true;
-                }
-
-                if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var fromText))
-                {
-                    value = unchecked((ulong)fromText);
-                    return true;
-                }
-
-                return false;
-            default:
-                return false;
+            return false;
         }
+
+        var text = Encoding.ASCII.GetString(_bytes).Trim();
+        if (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value))
+        {
+            return true;
+        }
+
+        if (wrapSigned && Kind == VindexValueKind.Int64
+            && long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var signed))
+        {
+            value = unchecked((ulong)signed);
+            return true;
+        }
+
+        return false;
     }
 
     public override string ToString() => Kind == VindexValueKind.Null

@@ -33,7 +33,10 @@ public interface IReversibleVindex : IVindex
     VindexValue ReverseMap(ReadOnlySpan<byte> keyspaceId);
 }
 
-/// <summary><c>hash</c>: DES-encrypt (all-zero key) the big-endian uint64 value. Reversible.</summary>
+/// <summary>
+/// <c>hash</c>: DES-encrypt (all-zero key) the big-endian uint64 value. Signed integer columns wrap (−1 hashes as
+/// 2^64−1); unsigned and text values must be non-negative integers, anything else maps to no shard. Reversible.
+/// </summary>
 public sealed class HashVindex(string name) : IReversibleVindex
 {
     // The all-zero key is a DES weak key: encryption is its own inverse, which Vitess relies on for ReverseMap.
@@ -64,7 +67,7 @@ public sealed class HashVindex(string name) : IReversibleVindex
         return Cipher.Decrypt(BinaryPrimitives.ReadUInt64BigEndian(keyspaceId));
     }
 
-    public byte[]? Map(VindexValue value) => value.TryGetUInt64(out var number) ? Hash(number) : null;
+    public byte[]? Map(VindexValue value) => value.TryGetUInt64(out var number, wrapSigned: true) ? Hash(number) : null;
 
     public VindexValue ReverseMap(ReadOnlySpan<byte> keyspaceId) => VindexValue.FromUInt64(Unhash(keyspaceId));
 }
@@ -102,7 +105,7 @@ public sealed class BinaryMd5Vindex(string name) : IVindex
     public byte[]? Map(VindexValue value) => MD5.HashData(value.Bytes);
 }
 
-/// <summary><c>numeric</c>: the big-endian uint64 value itself. Reversible; cost 0.</summary>
+/// <summary><c>numeric</c>: the big-endian uint64 value itself (negative values map to no shard). Reversible; cost 0.</summary>
 public sealed class NumericVindex(string name) : IReversibleVindex
 {
     public string Name { get; } = name;
