@@ -230,6 +230,20 @@ public class KeyRangeTests
     }
 
     [Fact]
+    public void Even_shard_names_match_vitess()
+    {
+        Assert.Equal(["-"], ShardCoverage.EvenShardNames(1));
+        Assert.Equal(["-80", "80-"], ShardCoverage.EvenShardNames(2));
+        Assert.Equal(["-40", "40-80", "80-c0", "c0-"], ShardCoverage.EvenShardNames(4));
+        var many = ShardCoverage.EvenShardNames(512);
+        Assert.Equal("8000-8080", many[256]);
+        Assert.Equal("-0080", many[0]);
+        Assert.Equal("ff80-", many[511]);
+        Assert.Empty(ShardCoverage.Check(many));
+        Assert.Contains("power of two", Assert.Throws<ArgumentException>(() => ShardCoverage.EvenShardNames(3)).Message);
+    }
+
+    [Fact]
     public void Ranges_equal_up_to_trailing_zero_bytes_and_intersect()
     {
         Assert.Equal(KeyRange.ParseShard("80-"), KeyRange.ParseShard("8000-"));

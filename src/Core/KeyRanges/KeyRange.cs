@@ -201,6 +201,53 @@ public static class ShardCoverage
         return problems;
     }
 
+    /// <summary>
+    /// The names of <paramref name="count"/> equal shards (a power of two), as Vitess's EvenShardsKeyRange cuts them:
+    /// width 2^64/count, bounds trimmed to the fewest bytes that tell the shards apart (4: -40, 40-80, 80-c0, c0-;
+    /// shard 256 of 512 is 8000-8080).
+    /// </summary>
+    public static IReadOnlyList<string> EvenShardNames(int count)
+    {
+        if (count <= 0 || (count & (count - 1)) != 0)
+        {
+            throw new ArgumentException($"An even split needs a power of two shards; got {count}.", nameof(count));
+        }
+
+        if (count == 1)
+        {
+            return ["-"];
+        }
+
+        var bytes = 0;
+        for (var n = (ulong)(count - 1); n > 0; n >>= 8)
+        {
+            bytes++;
+        }
+
+        var width = (ulong.MaxValue / (ulong)count) + 1;
+        var names = new List<string>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var start = (ulong)i * width;
+            var end = unchecked(start + width); // the last end wraps to 0: the end of the key space
+            names.Add($"{Bound(start, bytes, i == 0)}-{Bound(end, bytes, end == 0)}");
+        }
+
+        return names;
+    }
+
+    private static string Bound(ulong point, int bytes, bool open)
+    {
+        if (open)
+        {
+            return "";
+        }
+
+        var buffer = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(buffer, point);
+        return Convert.ToHexStringLower(buffer.AsSpan(0, bytes));
+    }
+
     /// <summary>The shard whose range holds a keyspace id; throws when none does (the shards do not cover the space).</summary>
     public static string ShardFor(IEnumerable<string> shardNames, ReadOnlySpan<byte> keyspaceId)
     {
