@@ -206,4 +206,39 @@ public class TopologyAdminIntegrationTests
             picker.PickAsync("customer", "0", TabletTypeSpec.Parse("REPLICA"), ["zone9"]));
         Assert.Contains("zone9-0000000999 REPLICA: unreachable", error.Message);
     }
+
+    [Fact]
+    public async Task Replication_probe_logs_in_and_reads_replica_state_on_the_real_cluster()
+    {
+        var cluster = LocalCluster.Current;
+        var secrets = LocalCluster.ReadSecrets(cluster.File.SecretsFile);
+        await using var t = TestTopology.Create();
+        await TopologyAdmin.RegisterLocalClusterAsync(cluster.Path, root: t.Root);
+        var probe = new MySqlReplicationProbe(secrets);
+        var tablets = await t.Admin.GetTabletsAsync(keyspace: "commerce");
+
+        var replica = await probe.ProbeAsync(tablets.Single(x => x.Uid == 101), default);
+        Assert.True(replica.Reachable, replica.Problem);
+        Assert.True(replica.ReplicationRunning, replica.Problem);
+        Assert.NotNull(replica.LagSeconds);
+
+        // The primary replicates from nothing: probed as if it were a replica, it must not pass.
+        var primary = tablets.Single(x => x.Uid == 100);
+        Assert.True((await probe.ProbeAsync(primary, default)).Reachable);
+        var notReplica = await probe.ProbeAsync(primary with { Type = "REPLICA" }, default);
+        Assert.False(notReplica.ReplicationRunning);
+        Assert.Contains("not configured as a replica", notReplica.Problem);
+
+        var picker = new TabletPicker(t.Store, probe);
+        Assert.Equal(102, (await picker.PickAsync("commerce", "0", TabletTypeSpec.Parse("RDONLY"))).Uid);
+
+        var denied = await probe.ProbeAsync(primary with { User = "durable_no_such_user" }, default);
+        Assert.False(denied.Reachable);
+        Assert.DoesNotContain(secrets["DURABLE_FILTERED_PASSWORD"], denied.Problem);
+
+        await t.Admin.AddTabletAsync(new AddTabletRequest("zone7-700", "commerce", "0", "REPLICA", "127.0.0.1", cluster.Tablet(101).Port, "durable_filtered", "env:DURABLE_TEST_UNSET_PASSWORD"));
+        var error = await Assert.ThrowsAsync<NoHealthyTabletException>(() => picker.PickAsync("commerce", "0", TabletTypeSpec.Parse("REPLICA"), ["zone7"]));
+        Assert.Contains("probe failed", error.Message);
+        Assert.Contains("DURABLE_TEST_UNSET_PASSWORD", error.Message);
+    }
 }
