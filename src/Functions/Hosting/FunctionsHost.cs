@@ -96,6 +96,8 @@ public static class FunctionsHost
         var app = builder.Build();
         // Resolving the registry validates every function (names, routes, queues, schedules) before anything listens.
         var registry = app.Services.GetRequiredService<TriggerRegistry>();
+        // The listener must exist before the first measurement: instruments do not replay what was recorded earlier.
+        app.Services.GetRequiredService<PrometheusMetrics>();
         HttpTriggerEndpoints.Map(app, registry);
         Management.ManagementApi.Map(app);
         app.MapGet("/metrics", (PrometheusMetrics metrics) => Microsoft.AspNetCore.Http.Results.Text(metrics.Render(), PrometheusMetrics.ContentType));

@@ -30,10 +30,14 @@ public static class HttpTriggerEndpoints
                     metrics.RecordInvocation(f.Name, "http", "succeeded", watch.Elapsed);
                     return result;
                 }
-                catch (Exception) when (!http.RequestAborted.IsCancellationRequested)
+                catch (Exception e) when (!http.RequestAborted.IsCancellationRequested)
                 {
+                    // Callers get the invocation id to quote, not the exception (it may carry internals); the log has it all.
                     metrics.RecordInvocation(f.Name, "http", "failed", watch.Elapsed);
-                    throw;
+                    logger.LogError(e, "Function {Function} failed (invocation {InvocationId}).", f.Name, context.InvocationId);
+                    return Results.Json(
+                        new { error = "Internal Server Error", message = $"Function '{f.Name}' failed; see the host log for invocation {context.InvocationId}." },
+                        Management.ManagementApi.Json, statusCode: StatusCodes.Status500InternalServerError);
                 }
             }).RequireFunctionKey(f.Name, f.AuthLevel).WithName(f.Name);
         }

@@ -1,0 +1,280 @@
+using System.Collections.Concurrent;
+using System.Net.Http;
+using Durable.Functions.App;
+using Durable.Functions.Hosting;
+using Durable.Functions.Queues;
+using Durable.Functions.Storage;
+using Durable.Functions.Tests.Support;
+using Durable.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Durable.Functions.Tests;
+
+/// <summary>
+/// Queue and timer triggers against the local cluster's real Azurite, with two real hosts (Kestrel, each its own
+/// service provider and trigger loops) sharing the storage account, as two replicas would.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class TriggerIntegrationTests : IAsyncLifetime
+{
+    private readonly string _suffix = Guid.NewGuid().ToString("N")[..10];
+    private readonly List<string> _queues = [];
+    private readonly List<AzureTriggerStorage> _stores = [];
+    private AzureTriggerStorage _storage = null!;
+
+    public Task InitializeAsync()
+    {
+        _storage = Storage("ft" + _suffix + "-timers");
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var q in _queues)
+        {
+            await _storage.DeleteQueueAsync(q, CancellationToken.None);
+            await _storage.DeleteQueueAsync(q + "-poison", CancellationToken.None);
+        }
+
+        foreach (var s in _stores)
+        {
+            await s.DeleteScheduleContainerAsync(CancellationToken.None);
+        }
+    }
+
+    private AzureTriggerStorage Storage(string container)
+    {
+        var s = new AzureTriggerStorage(StorageAccount.Parse(LocalCluster.Current.AzureStorageConnectionString), new HttpClient(), container);
+        _stores.Add(s);
+        return s;
+    }
+
+    private string HubName => "Ft" + _suffix;
+
+    private string NewQueue(string purpose)
+    {
+        var q = $"ft-{purpose}-{_suffix}";
+        _queues.Add(q);
+        return q;
+    }
+
+    private static string HostJson(string hub, int maxDequeueCount = 3) => $$"""
+        {
+          "version": "2.0",
+          "functionTimeout": "00:01:00",
+          "extensions": {
+            "durableTask": { "hubName": "{{hub}}", "storageProvider": { "type": "InMemory" } },
+            "queues": { "maxPollingInterval": "00:00:00.500", "visibilityTimeout": "00:00:00", "maxDequeueCount": {{maxDequeueCount}}, "batchSize": 8, "newBatchThreshold": 4 }
+          }
+        }
+        """;
+
+    private Task<TestHost> StartHost(string replica, Action<IServiceCollection> functions, int maxDequeueCount = 3) =>
+        TestHost.StartAsync(functions, new Dictionary<string, string>
+        {
+            ["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString,
+            [FunctionsHostSettings.ReplicaIdSetting] = replica,
+        }, HostJson(HubName, maxDequeueCount), kestrel: true);
+
+    private static readonly QueueTriggerSettings Base64 = new();
+
+    [Fact]
+    public async Task Queue_trigger_processes_each_message_once_across_two_hosts()
+    {
+        var queue = NewQueue("once");
+        var seen = new ConcurrentDictionary<string, ConcurrentBag<string>>();
+        Action<IServiceCollection> functions(string replica) => s => s.AddFunction(new QueueTriggerFunction("Collect", queue, async (ctx, m) =>
+        {
+            seen.GetOrAdd(m.Text, _ => []).Add(replica);
+            await Task.Delay(30, ctx.CancellationToken);
+        }));
+
+        await _storage.CreateIfNotExistsAsync(queue, CancellationToken.None);
+        const int count = 60;
+        foreach (var i in Enumerable.Range(0, count))
+        {
+            await _storage.SendAsync(queue, QueueTriggerListener.Encode($"msg-{i}", Base64), CancellationToken.None);
+        }
+
+        await using var a = await StartHost("replica-a", functions("replica-a"));
+        await using var b = await StartHost("replica-b", functions("replica-b"));
+        await TestHost.WaitUntilAsync(() => seen.Count == count, TimeSpan.FromSeconds(60), $"{count} messages processed");
+        // Give a duplicate time to show up if a message were delivered twice.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        Assert.Equal(count, seen.Count);
+        Assert.All(seen, p => Assert.Single(p.Value));
+        Assert.Equal(0, await _storage.ApproximateCountAsync(queue, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Failing_message_moves_to_the_poison_queue_after_max_dequeue_count()
+    {
+        var queue = NewQueue("poison");
+        var attempts = new ConcurrentBag<long>();
+        await _storage.CreateIfNotExistsAsync(queue, CancellationToken.None);
+        var text = QueueTriggerListener.Encode("""{"instanceId":"nobody","eventName":"Approval"}""", Base64);
+        await _storage.SendAsync(queue, text, CancellationToken.None);
+
+        await using var a = await StartHost("replica-a", s => s.AddFunction(new QueueTriggerFunction("AlwaysFails", queue, (_, m) =>
+        {
+            attempts.Add(m.DequeueCount);
+            throw new InvalidOperationException("downstream unavailable");
+        })), maxDequeueCount: 2);
+
+        await TestHost.WaitUntilAsync(() => CountSync(queue + "-poison") == 1, TimeSpan.FromSeconds(30), "the message in the poison queue");
+        Assert.Equal([1L, 2L], attempts.Order());
+        Assert.Equal(0, await _storage.ApproximateCountAsync(queue, CancellationToken.None));
+        var parked = await _storage.ReceiveAsync(queue + "-poison", 1, TimeSpan.FromSeconds(5), CancellationToken.None);
+        Assert.Equal(text, Assert.Single(parked).Text);
+    }
+
+    [Fact]
+    public async Task Undecodable_message_is_parked_at_once()
+    {
+        var queue = NewQueue("undecodable");
+        var calls = 0;
+        await _storage.CreateIfNotExistsAsync(queue, CancellationToken.None);
+        await _storage.SendAsync(queue, "not base64 at all!", CancellationToken.None);
+        await using var a = await StartHost("replica-a", s => s.AddFunction(new QueueTriggerFunction("Decode", queue, (_, _) =>
+        {
+            Interlocked.Increment(ref calls);
+            return Task.CompletedTask;
+        })));
+        await TestHost.WaitUntilAsync(() => CountSync(queue + "-poison") == 1, TimeSpan.FromSeconds(30), "the undecodable message parked");
+        Assert.Equal(0, calls);
+    }
+
+    [Fact]
+    public async Task Approvals_queue_raises_the_event_on_the_waiting_orchestration()
+    {
+        var queue = NewQueue("approvals");
+        await using var host = await TestHost.StartAsync(s =>
+        {
+            s.AddDurableApp(new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [DurableApp.ApprovalsQueueSetting] = queue }).Build());
+            s.AddOrchestrations(r => r.AddOrchestratorFunc<string, string>("AwaitApproval", async (ctx, _) =>
+                (await ctx.WaitForExternalEvent<System.Text.Json.JsonElement>("Approval")).GetProperty("by").GetString()!));
+        }, new Dictionary<string, string>
+        {
+            ["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString,
+            [DurableApp.ApprovalsQueueSetting] = queue,
+            ["AzureWebJobs.PurgeHistory.Disabled"] = "true",
+        }, HostJson(HubName), kestrel: true);
+        var client = host.Services.GetRequiredService<Durable.DurableTask.Client.DurableTaskClient>();
+        var id = await client.ScheduleNewOrchestrationInstanceAsync("AwaitApproval", "x");
+        await _storage.CreateIfNotExistsAsync(queue, CancellationToken.None);
+        await _storage.SendAsync(queue, QueueTriggerListener.Encode($$$"""{"instanceId":"{{{id}}}","eventName":"Approval","payload":{"by":"chat-ops"}}""", Base64), CancellationToken.None);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var done = await client.WaitForInstanceCompletionAsync(id, true, cts.Token);
+        Assert.Equal("chat-ops", done.ReadOutputAs<string>());
+    }
+
+    [Fact]
+    public async Task Timer_trigger_fires_each_occurrence_once_across_two_hosts()
+    {
+        var fired = new ConcurrentBag<(DateTime Occurrence, string Replica)>();
+        Action<IServiceCollection> functions(string replica) => s => s.AddFunction(new TimerTriggerFunction("EveryTwoSeconds", "*/2 * * * * *", (_, info) =>
+        {
+            fired.Add((info.ScheduledTime, replica));
+            return Task.CompletedTask;
+        }));
+
+        var started = DateTime.UtcNow;
+        await using (var a = await StartHost("replica-a", functions("replica-a")))
+        await using (var b = await StartHost("replica-b", functions("replica-b")))
+        {
+            await Task.Delay(TimeSpan.FromSeconds(9));
+        }
+
+        var byOccurrence = fired.GroupBy(f => f.Occurrence).ToList();
+        Assert.True(byOccurrence.Count >= 3, $"expected at least 3 occurrences in 9 s, got {byOccurrence.Count}");
+        Assert.All(byOccurrence, g => Assert.Single(g));
+        Assert.All(byOccurrence, g => Assert.Equal(0, g.Key.Second % 2));
+        Assert.All(byOccurrence, g => Assert.True(g.Key > started));
+
+        // The shared record names the last occurrence and who fired it.
+        var record = await Storage(HubName.ToLowerInvariant() + "-timers").ReadAsync("EveryTwoSeconds", CancellationToken.None);
+        Assert.NotNull(record);
+        Assert.Equal(byOccurrence.Max(g => g.Key), record.Status.Last);
+        Assert.Contains(record.Status.FiredBy, new[] { "replica-a", "replica-b" });
+    }
+
+    [Fact]
+    public async Task Missed_occurrence_fires_once_as_past_due_when_a_host_starts()
+    {
+        var store = Storage(HubName.ToLowerInvariant() + "-timers");
+        var missed = new DateTime(2026, 1, 1, 3, 0, 0, DateTimeKind.Utc);
+        Assert.True(await store.TryWriteAsync("Nightly", new ScheduleStatus(missed.AddDays(-1), missed, missed.AddDays(-1), "old-replica"), null, CancellationToken.None));
+        var fired = new ConcurrentBag<TimerInfo>();
+        Action<IServiceCollection> functions = s => s.AddFunction(new TimerTriggerFunction("Nightly", "0 0 3 * * *", (_, info) =>
+        {
+            fired.Add(info);
+            return Task.CompletedTask;
+        }));
+        await using (var a = await StartHost("replica-a", functions))
+        await using (var b = await StartHost("replica-b", functions))
+        {
+            await TestHost.WaitUntilAsync(() => !fired.IsEmpty, TimeSpan.FromSeconds(20), "the past-due occurrence");
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+
+        var info = Assert.Single(fired);
+        Assert.True(info.IsPastDue);
+        Assert.Equal(missed, info.ScheduledTime);
+        Assert.Equal(missed.AddDays(1), info.Next);
+    }
+
+    [Fact]
+    public async Task Graceful_shutdown_finishes_the_running_message_and_releases_interrupted_ones()
+    {
+        var queue = NewQueue("shutdown");
+        await _storage.CreateIfNotExistsAsync(queue, CancellationToken.None);
+        var started = new TaskCompletionSource();
+        var finished = 0;
+        await _storage.SendAsync(queue, QueueTriggerListener.Encode("slow", Base64), CancellationToken.None);
+        var a = await StartHost("replica-a", s => s.AddFunction(new QueueTriggerFunction("Slow", queue, async (_, _) =>
+        {
+            started.TrySetResult();
+            // Ignores the shutdown signal on purpose: graceful shutdown must wait for it.
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Interlocked.Increment(ref finished);
+        })));
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await a.StopAsync();
+        Assert.Equal(1, finished);
+        Assert.Equal(0, await _storage.ApproximateCountAsync(queue, CancellationToken.None));
+        await a.DisposeAsync();
+
+        // A handler that honours cancellation is interrupted; its message goes straight back for another replica.
+        var taken = new TaskCompletionSource();
+        var completedElsewhere = new TaskCompletionSource<string>();
+        await _storage.SendAsync(queue, QueueTriggerListener.Encode("interrupted", Base64), CancellationToken.None);
+        var c = await StartHost("replica-c", s => s.AddFunction(new QueueTriggerFunction("Slow", queue, async (ctx, _) =>
+        {
+            taken.TrySetResult();
+            await Task.Delay(TimeSpan.FromMinutes(5), ctx.CancellationToken);
+        })));
+        await taken.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await c.DisposeAsync();
+        await using var d = await StartHost("replica-d", s => s.AddFunction(new QueueTriggerFunction("Slow", queue, (_, m) =>
+        {
+            completedElsewhere.TrySetResult(m.Text);
+            return Task.CompletedTask;
+        })));
+        // Well before the 60 s processing hold would have expired on its own.
+        Assert.Equal("interrupted", await completedElsewhere.Task.WaitAsync(TimeSpan.FromSeconds(15)));
+    }
+
+    private int CountSync(string queue)
+    {
+        try
+        {
+            return _storage.ApproximateCountAsync(queue, CancellationToken.None).GetAwaiter().GetResult();
+        }
+        catch (StorageRequestException)
+        {
+            return -1;
+        }
+    }
+}
