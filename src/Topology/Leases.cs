@@ -102,16 +102,21 @@ public sealed class KeyspaceLock : IAsyncDisposable
 {
     private readonly LeaseKeeper _lease;
 
-    internal KeyspaceLock(string keyspace, string key, long createRevision, LockRecord record, LeaseKeeper lease)
+    internal KeyspaceLock(string keyspace, string description, string key, long createRevision, LockRecord record, LeaseKeeper lease)
     {
         Keyspace = keyspace;
+        Description = description;
         Key = key;
         CreateRevision = createRevision;
         Record = record;
         _lease = lease;
     }
 
+    /// <summary>The keyspace (or, for a named lock, the name) this lock is on.</summary>
     public string Keyspace { get; }
+
+    /// <summary>"keyspace 'commerce'" or "lock 'customer/wf'", for messages.</summary>
+    public string Description { get; }
 
     public string Key { get; }
 

@@ -151,7 +151,7 @@ public sealed class TopologyStore
             if (lockKv is null || lockKv.CreateRevision != underLock.CreateRevision)
             {
                 throw new TopologyLockLostException(
-                    $"Cannot {what}: the lock on keyspace '{underLock.Keyspace}' held by '{underLock.Record.Holder}' has expired or been taken over; nothing was written.");
+                    $"Cannot {what}: the lock on {underLock.Description} held by '{underLock.Record.Holder}' has expired or been taken over; nothing was written.");
             }
         }
 
@@ -262,7 +262,7 @@ public sealed class TopologyStore
         string keyspace, string holder, string reason, TimeSpan? ttl = null, TimeSpan? wait = null, CancellationToken ct = default)
     {
         TabletTypes.ValidateName("keyspace", keyspace);
-        return LockAsync(keyspace, LockKey(keyspace), $"Keyspace '{keyspace}'", holder, reason, ttl, wait, ct);
+        return LockAsync(keyspace, LockKey(keyspace), $"keyspace '{keyspace}'", holder, reason, ttl, wait, ct);
     }
 
     /// <summary>
@@ -277,7 +277,7 @@ public sealed class TopologyStore
             throw new TopologyValidationException($"Invalid lock name '{name}': use letters, digits, '_', '-', '.' and '/'.");
         }
 
-        return LockAsync(name, NamedLockKey(name), $"Lock '{name}'", holder, reason, ttl, wait, ct);
+        return LockAsync(name, NamedLockKey(name), $"lock '{name}'", holder, reason, ttl, wait, ct);
     }
 
     private async Task<KeyspaceLock> LockAsync(
@@ -297,7 +297,7 @@ public sealed class TopologyStore
             var kv = result.Ranges.Count > 0 && result.Ranges[0].Kvs.Count > 0 ? result.Ranges[0].Kvs[0] : null;
             if (result.Succeeded && kv is not null)
             {
-                return new KeyspaceLock(name, key, kv.CreateRevision, record, new LeaseKeeper(Etcd, leaseId, grantedTtl));
+                return new KeyspaceLock(name, what, key, kv.CreateRevision, record, new LeaseKeeper(Etcd, leaseId, grantedTtl));
             }
 
             await Etcd.LeaseRevokeAsync(leaseId, ct).ConfigureAwait(false);
@@ -305,7 +305,7 @@ public sealed class TopologyStore
             if (DateTimeOffset.UtcNow >= deadline)
             {
                 throw new TopologyLockTimeoutException(
-                    $"{what} is locked by '{current?.Holder}' ({current?.Reason}) since {current?.AcquiredAt:u}; gave up waiting. " +
+                    $"{char.ToUpperInvariant(what[0])}{what[1..]} is locked by '{current?.Holder}' ({current?.Reason}) since {current?.AcquiredAt:u}; gave up waiting. " +
                     "If that holder is dead, its lock expires within its TTL.");
             }
 

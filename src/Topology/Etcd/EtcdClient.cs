@@ -250,7 +250,7 @@ public sealed class EtcdClient : IDisposable
                 response = await SendAsync(endpoint, "/v3/watch", body, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
                 stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is HttpRequestException or IOException && !ct.IsCancellationRequested)
+            catch (Exception e) when (e is HttpRequestException or IOException or EtcdUnavailableException && !ct.IsCancellationRequested)
             {
                 response?.Dispose();
                 failures++;
@@ -450,8 +450,12 @@ public sealed class EtcdClient : IDisposable
         if (completion == HttpCompletionOption.ResponseHeadersRead && !response.IsSuccessStatusCode)
         {
             var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            var status = (int)response.StatusCode;
             response.Dispose();
-            throw new EtcdException($"etcd {path} failed: HTTP {(int)response.StatusCode} {text}");
+            // 5xx while etcd starts up or loses its leader is worth retrying; 4xx is a real refusal.
+            throw status >= 500
+                ? new EtcdUnavailableException($"etcd at {endpoint} answered {path} with HTTP {status}: {text}")
+                : new EtcdException($"etcd {path} failed: HTTP {status} {text}");
         }
 
         return response;
