@@ -87,24 +87,27 @@ public sealed class TriggerIntegrationTests : IAsyncLifetime
         Action<IServiceCollection> functions(string replica) => s => s.AddFunction(new QueueTriggerFunction("Collect", queue, async (ctx, m) =>
         {
             seen.GetOrAdd(m.Text, _ => []).Add(replica);
-            await Task.Delay(30, ctx.CancellationToken);
+            // Slow enough that one replica (12 in flight) cannot drain the queue alone before the other polls.
+            await Task.Delay(100, ctx.CancellationToken);
         }));
 
         await _storage.CreateIfNotExistsAsync(queue, CancellationToken.None);
+        await using var a = await StartHost("replica-a", functions("replica-a"));
+        await using var b = await StartHost("replica-b", functions("replica-b"));
         const int count = 60;
         foreach (var i in Enumerable.Range(0, count))
         {
             await _storage.SendAsync(queue, QueueTriggerListener.Encode($"msg-{i}", Base64), CancellationToken.None);
         }
 
-        await using var a = await StartHost("replica-a", functions("replica-a"));
-        await using var b = await StartHost("replica-b", functions("replica-b"));
         await TestHost.WaitUntilAsync(() => seen.Count == count, TimeSpan.FromSeconds(60), $"{count} messages processed");
         // Give a duplicate time to show up if a message were delivered twice.
         await Task.Delay(TimeSpan.FromSeconds(3));
 
         Assert.Equal(count, seen.Count);
         Assert.All(seen, p => Assert.Single(p.Value));
+        // Both replicas really competed for the queue.
+        Assert.Equal(["replica-a", "replica-b"], seen.SelectMany(p => p.Value).Distinct().Order());
         Assert.Equal(0, await _storage.ApproximateCountAsync(queue, CancellationToken.None));
     }
 
@@ -181,11 +184,17 @@ public sealed class TriggerIntegrationTests : IAsyncLifetime
         }));
 
         var started = DateTime.UtcNow;
+        var metrics = new List<string>();
         await using (var a = await StartHost("replica-a", functions("replica-a")))
         await using (var b = await StartHost("replica-b", functions("replica-b")))
         {
             await Task.Delay(TimeSpan.FromSeconds(9));
+            metrics.Add(await a.Client.GetStringAsync("/metrics"));
+            metrics.Add(await b.Client.GetStringAsync("/metrics"));
         }
+
+        // Both replicas saw the occurrences: the one that did not fire an occurrence counted it as claimed elsewhere.
+        Assert.Contains(metrics, m => m.Contains("durable_timer_occurrences_total{function=\"EveryTwoSeconds\",outcome=\"claimed_elsewhere\"}", StringComparison.Ordinal));
 
         var byOccurrence = fired.GroupBy(f => f.Occurrence).ToList();
         Assert.True(byOccurrence.Count >= 3, $"expected at least 3 occurrences in 9 s, got {byOccurrence.Count}");
