@@ -184,6 +184,15 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
             await ReleasePartitionAsync(p, "host stopping");
         }
 
+        try
+        {
+            await _leases.DeleteBlobAsync(HostBlob, null, cancellationToken);
+        }
+        catch (StorageException)
+        {
+            // Its heartbeat simply ages out.
+        }
+
         // Prefetched activities were never started: make them visible for other hosts right away.
         while (_activities.Reader.TryRead(out var wi))
         {
@@ -239,7 +248,24 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
             }
         }
 
-        for (var i = 0; i < _settings.PartitionCount; i++)
+        // Fair share: every live host announces itself; a host owning more than ceil(partitions / hosts) gives one back
+        // per round, so a newly started host gets work without anyone stealing a lease.
+        var fair = _settings.PartitionCount;
+        try
+        {
+            fair = (int)Math.Ceiling(_settings.PartitionCount / (double)await CountLiveHostsAsync(ct));
+        }
+        catch (StorageException ex)
+        {
+            _logger.LogWarning("Host heartbeat failed: {Error}", ex.Message);
+        }
+
+        if (_owned.Count > fair && _owned.Keys.DefaultIfEmpty(-1).Max() is var extra and >= 0 && _owned.TryGetValue(extra, out var surplus))
+        {
+            await ReleasePartitionAsync(surplus, $"balancing: {_owned.Count} owned, fair share {fair}");
+        }
+
+        for (var i = 0; i < _settings.PartitionCount && _owned.Count < fair; i++)
         {
             if (_owned.ContainsKey(i))
             {
@@ -255,6 +281,26 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
                 _logger.LogInformation("Host {Worker} now owns partition {Partition}", _settings.WorkerId, i);
             }
         }
+    }
+
+    private string HostBlob => $"hosts/{_settings.WorkerId}";
+
+    private async Task<int> CountLiveHostsAsync(CancellationToken ct)
+    {
+        var now = DateTime.UtcNow;
+        await _leases.PutBlobAsync(HostBlob, [], metadata: new Dictionary<string, string> { ["lastSeen"] = now.ToString("o") }, ct: ct);
+        var live = 0;
+        string? marker = null;
+        do
+        {
+            var page = await _leases.ListBlobsAsync("hosts/", marker, 1000, true, ct);
+            live += page.Items.Count(i => i.Metadata.TryGetValue("lastseen", out var seen)
+                                          && DateTime.TryParse(seen, null, System.Globalization.DateTimeStyles.RoundtripKind, out var t)
+                                          && now - t.ToUniversalTime() < _settings.LeaseInterval);
+            marker = page.NextMarker;
+        }
+        while (marker is not null);
+        return Math.Max(1, live);
     }
 
     private async Task ReleasePartitionAsync(Partition p, string why)
@@ -301,7 +347,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
 
     // ---------------------------------------------------------------- message encoding
 
-    internal sealed record Envelope(TaskMessage? Message, string? Blob, string? LastError);
+    internal sealed record Envelope(TaskMessage? Message, string? Blob, string? LastError, string? InstanceId = null, string? MessageId = null);
 
     private sealed record HubInfo(string TaskHubName, DateTime CreatedAt, int PartitionCount);
 
@@ -323,7 +369,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         }
 
         await _largeMessages.PutBlobAsync(blob, buffer.ToArray(), "application/gzip", ct: ct);
-        return RuntimeJson.Serialize(new Envelope(null, blob, message.LastError));
+        return RuntimeJson.Serialize(new Envelope(null, blob, message.LastError, message.InstanceId, message.MessageId));
     }
 
     private async Task<(TaskMessage Message, Envelope Envelope)> DecodeAsync(string text, CancellationToken ct)
@@ -908,6 +954,21 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
                         }
                         catch (Exception ex) when (ex is JsonException or InvalidDataException or StorageException)
                         {
+                            var addressed = TryReadEnvelope(qm.Text);
+                            if (qm.DequeueCount > hub.MaxDequeueCount && addressed?.InstanceId is { } instanceId)
+                            {
+                                // Unreadable but addressed: let the instance's episode park it and record the reason in its status.
+                                var standIn = new TaskMessage
+                                {
+                                    InstanceId = instanceId,
+                                    MessageId = addressed.MessageId ?? qm.MessageId,
+                                    Event = new GenericEvent { Data = "unreadable message" },
+                                    LastError = ex.Message,
+                                };
+                                Add(new ReceivedMessage(standIn, qm.DequeueCount, new QueueReceipt(qm.MessageId, qm.PopReceipt!, addressed)));
+                                continue;
+                            }
+
                             await hub.HandleUndecodableAsync(Queue, qm, ex.Message);
                             continue;
                         }
@@ -924,6 +985,18 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
                     hub._logger.LogWarning(ex, "Polling {Queue} failed", Queue.Name);
                     await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 }
+            }
+        }
+
+        private static Envelope? TryReadEnvelope(string text)
+        {
+            try
+            {
+                return RuntimeJson.Deserialize<Envelope>(text);
+            }
+            catch (JsonException)
+            {
+                return null;
             }
         }
 

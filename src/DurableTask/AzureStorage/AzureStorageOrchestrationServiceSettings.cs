@@ -46,7 +46,7 @@ public sealed partial record AzureStorageOrchestrationServiceSettings
     public TimeSpan BaseAbandonDelay { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Identifies this host in logs and lease records.</summary>
-    public string WorkerId { get; init; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+    public string WorkerId { get; init; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}";
 
     public void Validate()
     {

@@ -53,6 +53,7 @@ public enum EventType
 [JsonDerivedType(typeof(ContinueAsNewEvent), "ContinueAsNew")]
 [JsonDerivedType(typeof(ExecutionSuspendedEvent), "ExecutionSuspended")]
 [JsonDerivedType(typeof(ExecutionResumedEvent), "ExecutionResumed")]
+[JsonDerivedType(typeof(GenericEvent), "GenericEvent")]
 public abstract record HistoryEvent
 {
     public int EventId { get; init; } = -1;
@@ -233,6 +234,14 @@ public sealed record ExecutionResumedEvent : HistoryEvent
     public override EventType EventType => EventType.ExecutionResumed;
 
     public string? Reason { get; init; }
+}
+
+/// <summary>Free-form event; the hub uses it to stand for a message it could not read (so it can be parked).</summary>
+public sealed record GenericEvent : HistoryEvent
+{
+    public override EventType EventType => EventType.GenericEvent;
+
+    public string? Data { get; init; }
 }
 
 /// <summary>Core's status values (the integers match <see cref="OrchestrationRuntimeStatus"/>).</summary>
