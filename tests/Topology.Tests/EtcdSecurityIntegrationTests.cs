@@ -22,8 +22,14 @@ public class EtcdSecurityIntegrationTests
 
         using (var client = new EtcdClient(new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), User = "root", Password = password }))
         {
-            await client.PutAsync("/auth/x", "1");
+            var revision = await client.PutAsync("/auth/x", "1");
             Assert.Equal("1", (await client.GetAsync("/auth/x"))!.ValueString);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            await foreach (var batch in client.WatchAsync("/auth/x", startRevision: revision, ct: cts.Token))
+            {
+                Assert.Equal("1", batch.Events[0].Kv.ValueString);
+                break;
+            }
         }
 
         using var wrong = new EtcdClient(new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), User = "root", Password = "not-" + password });

@@ -227,6 +227,7 @@ public sealed class EtcdClient : IDisposable
         var keyBytes = Encoding.UTF8.GetBytes(key);
         var next = startRevision;
         var failures = 0;
+        var authRetried = false;
         while (!ct.IsCancellationRequested)
         {
             var create = new JsonObject { ["key"] = B64(keyBytes) };
@@ -286,7 +287,16 @@ public sealed class EtcdClient : IDisposable
                     var message = JsonNode.Parse(line) as JsonObject;
                     if (message?["error"] is JsonObject error)
                     {
-                        throw new EtcdException($"etcd watch on '{key}' failed: {error["message"]}", (int)Long(error, "grpc_code"));
+                        var text = error["message"]?.ToString() ?? "";
+                        if (_options.User is not null && text.Contains("token", StringComparison.OrdinalIgnoreCase) && !authRetried)
+                        {
+                            // The auth token expired during a long watch: log in again and resume.
+                            _token = null;
+                            authRetried = true;
+                            break;
+                        }
+
+                        throw new EtcdException($"etcd watch on '{key}' failed: {text}", (int)Long(error, "grpc_code"));
                     }
 
                     if (message?["result"] is not JsonObject result)
@@ -295,6 +305,7 @@ public sealed class EtcdClient : IDisposable
                     }
 
                     failures = 0;
+                    authRetried = false;
                     var compactRevision = Long(result, "compact_revision");
                     if (compactRevision > 0)
                     {
