@@ -1,0 +1,182 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Durable.Cli;
+using Durable.Cli.Infrastructure;
+using Durable.DurableTask.Client;
+using Durable.Functions.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Durable.Cli.Tests;
+
+/// <summary>durablectl end to end against a real Functions host (Kestrel on a free port, in-memory task hub).</summary>
+public sealed class DurableCtlTests : IAsyncLifetime
+{
+    private const string Key = "cli-test-key";
+    private WebApplication _app = null!;
+    private string _server = null!;
+    private string _root = null!;
+
+    public async Task InitializeAsync()
+    {
+        _root = Path.Combine(Path.GetTempPath(), "durablectl-test-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_root);
+        await File.WriteAllTextAsync(Path.Combine(_root, "host.json"), """
+            { "version": "2.0", "extensions": { "durableTask": { "hubName": "CliHub", "storageProvider": { "type": "InMemory" } } } }
+            """);
+        var builder = FunctionsHost.CreateBuilder([
+            $"--AzureWebJobsScriptRoot={_root}", "--urls=http://127.0.0.1:0", $"--DURABLE_HOST_KEY={Key}",
+            "--AzureWebJobsStorage=UseDevelopmentStorage=true", "--Logging:LogLevel:Default=Warning"]);
+        Functions.App.DurableApp.AddFunction(builder.Services, new HttpTriggerFunction("Health", "health", ["GET"], Functions.Http.AuthorizationLevel.Anonymous,
+            (_, _) => Task.FromResult(Microsoft.AspNetCore.Http.Results.Ok(new { status = "ok" }))));
+        builder.Services.AddOrchestrations(r => r.AddOrchestratorFunc<string, string>("WaitForGo", async (ctx, input) =>
+            $"{input}:{await ctx.WaitForExternalEvent<string>("Go")}"));
+        _app = FunctionsHost.Build(builder);
+        await _app.StartAsync();
+        _server = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Directory.Delete(_root, true);
+    }
+
+    private async Task<(int Code, string Out, string Err)> Run(string[] args, string? key = Key, string? serverEnv = null)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var env = new Dictionary<string, string?>
+        {
+            [DurableHostClient.KeyEnvironmentVariable] = key,
+            [DurableHostClient.ServerEnvironmentVariable] = serverEnv ?? _server,
+        };
+        var code = await DurableCtl.RunAsync(args, output, error, n => env.GetValueOrDefault(n));
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task Start_raise_and_get_an_instance_in_text_and_json()
+    {
+        var (code, output, error) = await Run(["StartOrchestration", "WaitForGo", "--instance-id", "cli-1", "--input", "\"job\""]);
+        Assert.True(code == ExitCodes.Ok, error);
+        Assert.Contains("id", output);
+        Assert.Contains("cli-1", output);
+        Assert.Contains("statusQueryGetUri", output);
+
+        var client = _app.Services.GetRequiredService<DurableTaskClient>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await client.WaitForInstanceStartAsync("cli-1", false, cts.Token);
+
+        (code, _, error) = await Run(["RaiseEvent", "cli-1", "Go", "--data", "\"now\""]);
+        Assert.True(code == ExitCodes.Ok, error);
+        await client.WaitForInstanceCompletionAsync("cli-1", false, cts.Token);
+
+        (code, output, _) = await Run(["GetInstance", "cli-1"]);
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Matches(@"runtimeStatus\s*: Completed", output);
+        Assert.Matches(@"output\s*: job:now", output);
+
+        (code, output, _) = await Run(["GetInstance", "cli-1", "--format", "json"]);
+        Assert.Equal(ExitCodes.Ok, code);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal("Completed", doc.RootElement.GetProperty("runtimeStatus").GetString());
+        Assert.Equal("job:now", doc.RootElement.GetProperty("output").GetString());
+
+        (code, output, _) = await Run(["ListInstances", "--status", "Completed", "--prefix", "cli-"]);
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains("instanceId", output);
+        Assert.Contains("cli-1", output);
+
+        (code, output, _) = await Run(["PurgeInstance", "cli-1", "--format", "json"]);
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Equal(1, JsonDocument.Parse(output).RootElement.GetProperty("instancesDeleted").GetInt32());
+
+        (code, _, error) = await Run(["GetInstance", "cli-1"]);
+        Assert.Equal(ExitCodes.NotFound, code);
+        Assert.Contains("404", error);
+    }
+
+    [Fact]
+    public async Task Terminate_and_suspend_resume()
+    {
+        Assert.Equal(ExitCodes.Ok, (await Run(["StartOrchestration", "WaitForGo", "--instance-id", "cli-2"])).Code);
+        var client = _app.Services.GetRequiredService<DurableTaskClient>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await client.WaitForInstanceStartAsync("cli-2", false, cts.Token);
+        Assert.Equal(ExitCodes.Ok, (await Run(["SuspendInstance", "cli-2", "--reason", "pause"])).Code);
+        Assert.Equal(ExitCodes.Ok, (await Run(["ResumeInstance", "cli-2"])).Code);
+        Assert.Equal(ExitCodes.Ok, (await Run(["TerminateInstance", "cli-2", "--reason", "stop"])).Code);
+        var done = await client.WaitForInstanceCompletionAsync("cli-2", false, cts.Token);
+        Assert.Equal(OrchestrationRuntimeStatus.Terminated, done.RuntimeStatus);
+    }
+
+    [Fact]
+    public async Task Missing_key_gives_401_and_says_which_variable_to_set()
+    {
+        var (code, _, error) = await Run(["GetInstance", "anything"], key: null);
+        Assert.Equal(ExitCodes.Unauthorized, code);
+        Assert.Contains("401", error);
+        Assert.Contains(DurableHostClient.KeyEnvironmentVariable, error);
+    }
+
+    [Fact]
+    public async Task Host_status_works_without_a_key()
+    {
+        var (code, output, _) = await Run(["GetHostStatus"], key: null);
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains("status: ok", output);
+    }
+
+    [Fact]
+    public async Task Host_down_gives_the_clear_message_and_its_exit_code()
+    {
+        // A port nobody listens on: bind, read the port, close.
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var (code, _, error) = await Run(["--server", $"http://127.0.0.1:{port}", "GetInstance", "x"]);
+        Assert.Equal(ExitCodes.HostUnreachable, code);
+        Assert.Contains($"cannot reach the Durable host at http://127.0.0.1:{port}", error);
+        Assert.Contains("start it with", error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Server_comes_from_the_environment_when_the_option_is_absent()
+    {
+        var (code, output, _) = await Run(["GetHostStatus"], serverEnv: _server);
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains(new Uri(_server).Port.ToString(System.Globalization.CultureInfo.InvariantCulture), output);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--server", "not a url", "GetHostStatus" }, "--server 'not a url' is not a valid URL")]
+    [InlineData(new[] { "RaiseEvent", "a", "b", "--data", "{bad" }, "--data is not valid JSON")]
+    [InlineData(new[] { "ListInstances", "--status", "Sleeping" }, "--status 'Sleeping' is not a runtime status")]
+    public async Task Usage_errors_name_the_bad_value(string[] args, string expected)
+    {
+        var (code, _, error) = await Run(args);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains(expected, error);
+    }
+
+    [Fact]
+    public void Command_groups_plug_into_the_root()
+    {
+        var context = new CliContext(TextWriter.Null, TextWriter.Null, _ => null);
+        var root = DurableCtl.BuildRoot(context, [.. DurableCtl.Groups, new ExtraGroup()]);
+        Assert.Contains(root.Subcommands, c => c.Name == "GetKeyspaces");
+        Assert.Contains(root.Subcommands, c => c.Name == "GetInstance");
+    }
+
+    private sealed class ExtraGroup : ICommandGroup
+    {
+        public void AddTo(System.CommandLine.RootCommand root, CliContext context) => root.Subcommands.Add(new System.CommandLine.Command("GetKeyspaces"));
+    }
+}
