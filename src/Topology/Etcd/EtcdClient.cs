@@ -296,7 +296,13 @@ public sealed class EtcdClient : IDisposable
                             break;
                         }
 
-                        throw new EtcdException($"etcd watch on '{key}' failed: {text}", (int)Long(error, "grpc_code"));
+                        var grpcCode = (int)Long(error, "grpc_code");
+                        if (grpcCode is 14 or 4)
+                        {
+                            break; // Unavailable / DeadlineExceeded: etcd is (re)starting behind the gateway; reconnect
+                        }
+
+                        throw new EtcdException($"etcd watch on '{key}' failed: {text}", grpcCode);
                     }
 
                     if (message?["result"] is not JsonObject result)
@@ -351,6 +357,9 @@ public sealed class EtcdClient : IDisposable
                 await BackoffAsync(failures, ct).ConfigureAwait(false);
             }
         }
+
+        // A watch ends only by cancellation, and says so the same way wherever the cancellation caught it.
+        ct.ThrowIfCancellationRequested();
     }
 
     // ---- Plumbing ----
@@ -525,8 +534,7 @@ public sealed class EtcdClient : IDisposable
         e.InnerException is { } inner && !e.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{e.Message} ({inner.Message})" : e.Message;
 
     private static Task BackoffAsync(int failures, CancellationToken ct) =>
-        Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 * Math.Pow(2, Math.Min(failures, 5)))), ct)
-            .ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 * Math.Pow(2, Math.Min(failures, 5)))), ct);
 
     private static SslClientAuthenticationOptions BuildSslOptions(EtcdOptions options)
     {
