@@ -154,7 +154,7 @@ public sealed class BinlogStream : IAsyncDisposable
     }
 
     /// <summary>COM_BINLOG_DUMP_GTID (MySQL, experimental): start after the executed GTID set, through GTIDs only.</summary>
-    internal static void WriteDumpGtid(PayloadWriter writer, BinlogStreamOptions options)
+    public static void WriteDumpGtid(PayloadWriter writer, BinlogStreamOptions options)
     {
         writer.WriteByte((byte)CommandKind.BinlogDumpGtid);
         writer.WriteUInt16(0x04);    // BINLOG_THROUGH_GTID
