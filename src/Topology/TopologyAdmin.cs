@@ -99,6 +99,7 @@ public sealed class TopologyAdmin(TopologyStore store)
         }
 
         var compares = new List<EtcdCompare> { EtcdCompare.ModRevisionIs(Store.KeyspaceKey(keyspace), existing.ModRevision) };
+        compares.AddRange(shards.Select(s => EtcdCompare.ModRevisionIs(Store.ShardKey(keyspace, s.Value.Name), s.ModRevision)));
         var ops = new List<EtcdOp> { EtcdOp.DeletePrefix(Store.KeyspacePrefix(keyspace)) };
         ops.AddRange(tablets.Select(t => EtcdOp.Delete(Store.TabletKey(t.Alias))));
         await Store.CommitAsync(compares, ops, null, $"delete keyspace '{keyspace}'", ct).ConfigureAwait(false);
@@ -184,6 +185,21 @@ public sealed class TopologyAdmin(TopologyStore store)
     /// </summary>
     public async Task<TabletRecord> AddTabletAsync(AddTabletRequest request, CancellationToken ct = default)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await AddTabletOnceAsync(request, ct).ConfigureAwait(false);
+            }
+            catch (TopologyConflictException) when (attempt < 5)
+            {
+                // Another tablet of the same shard was added at the same moment: validate again on fresh records.
+            }
+        }
+    }
+
+    private async Task<TabletRecord> AddTabletOnceAsync(AddTabletRequest request, CancellationToken ct)
+    {
         var (cell, uid) = TabletRecord.ParseAlias(request.Alias);
         TabletTypes.ValidateName("cell", cell);
         TabletType type;
@@ -252,6 +268,7 @@ public sealed class TopologyAdmin(TopologyStore store)
         }
 
         var wasPrimary = existing is not null && existing.Value.TabletType == TabletType.Primary;
+        var updatedShard = shard.Value;
         if (type == TabletType.Primary)
         {
             if (shard.Value.PrimaryAlias is { } primary && primary != tablet.Alias)
@@ -260,13 +277,16 @@ public sealed class TopologyAdmin(TopologyStore store)
                     $"Shard {request.Keyspace}/{request.Shard} already has primary {primary}; delete or retype it before adding {tablet.Alias} as PRIMARY.");
             }
 
-            ops.Add(EtcdOp.Put(Store.ShardKey(request.Keyspace, request.Shard), TopologyJson.Serialize(shard.Value with { PrimaryAlias = tablet.Alias, IsPrimaryServing = true })));
+            updatedShard = shard.Value with { PrimaryAlias = tablet.Alias, IsPrimaryServing = true };
         }
         else if (wasPrimary && shard.Value.PrimaryAlias == tablet.Alias)
         {
-            ops.Add(EtcdOp.Put(Store.ShardKey(request.Keyspace, request.Shard), TopologyJson.Serialize(shard.Value with { PrimaryAlias = null, IsPrimaryServing = false })));
+            updatedShard = shard.Value with { PrimaryAlias = null, IsPrimaryServing = false };
         }
 
+        // The shard is written even when unchanged: its new revision makes a DeleteKeyspace that listed the tablets
+        // before this one was added fail (and retry) instead of leaving this tablet behind.
+        ops.Add(EtcdOp.Put(Store.ShardKey(request.Keyspace, request.Shard), TopologyJson.Serialize(updatedShard)));
         await Store.CommitAsync(compares, ops, null, $"add tablet {tablet.Alias}", ct).ConfigureAwait(false);
         return tablet;
     }

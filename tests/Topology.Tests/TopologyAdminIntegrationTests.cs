@@ -54,6 +54,15 @@ public class TopologyAdminIntegrationTests
     }
 
     [Fact]
+    public async Task Tablets_added_concurrently_to_one_shard_all_land()
+    {
+        await using var t = await WithKeyspacesAsync();
+        await Task.WhenAll(Enumerable.Range(1, 4).Select(i => t.Admin.AddTabletAsync(
+            new AddTabletRequest($"zone1-{600 + i}", "commerce", "0", "REPLICA", "127.0.0.1", 3306, "u", "secret:P"))));
+        Assert.Equal(4, (await t.Admin.GetTabletsAsync(keyspace: "commerce")).Count);
+    }
+
+    [Fact]
     public async Task Invalid_requests_name_the_problem_and_write_nothing()
     {
         await using var t = await WithKeyspacesAsync();
