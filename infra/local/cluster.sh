@@ -465,10 +465,11 @@ export DURABLE_SECRETS_FILE='$SECRETS_FILE'
 export DURABLE_CELL='$CELL'
 export DURABLE_ETCD_ENDPOINTS='http://127.0.0.1:${PORT[etcd_client]}'
 export ETCDCTL_API=3
-export ETCDCTL_ENDPOINTS='http://127.0.0.1:${PORT[etcd_client]}'
 export AzureWebJobsStorage='$(azurite_connection_string)'
 export DURABLE_SERVER="\${DURABLE_SERVER:-http://localhost:7071}"
 export PATH='$LOCAL/bin':"\$PATH"
+# etcdctl against the cluster's etcd (a shell function, not ETCDCTL_ENDPOINTS, which would clash with programs that pass --endpoints)
+etcdctl() { command etcdctl --endpoints='http://127.0.0.1:${PORT[etcd_client]}' "\$@"; }
 # tablet UID [mariadb args...]: a mariadb client on one tablet as the dba account, e.g. tablet 100 -e 'SHOW SLAVE STATUS'
 tablet() { local uid=\$1; shift; mariadb --defaults-extra-file="$LOCAL/mariadb/$CELL-\$(printf %010d "\$uid")/client.cnf" "\$@"; }
 ENV
