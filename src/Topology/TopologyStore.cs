@@ -218,6 +218,55 @@ public sealed class TopologyStore
             [EtcdOp.Put(RoutingRulesKey, rules.ToJson())], underLock, "write the routing rules", ct);
 
     /// <summary>
+    /// Changes the routing rules without losing a concurrent change: <paramref name="change"/> gets the current rules
+    /// and is applied again on the latest ones whenever someone else wrote in between.
+    /// </summary>
+    public async Task<Versioned<RoutingRules>> UpdateRoutingRulesAsync(
+        Func<RoutingRules, RoutingRules> change, KeyspaceLock? underLock = null, CancellationToken ct = default)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var current = await GetRoutingRulesAsync(ct).ConfigureAwait(false);
+            var next = change(current.Value);
+            try
+            {
+                var revision = await SaveRoutingRulesAsync(next, current.ModRevision, underLock, ct).ConfigureAwait(false);
+                return new Versioned<RoutingRules>(next, revision);
+            }
+            catch (TopologyConflictException) when (attempt < 100)
+            {
+                // someone else changed the rules: apply the change to theirs
+            }
+        }
+    }
+
+    /// <summary>
+    /// Changes a keyspace's VSchema JSON (null when it has none) with the same retry-on-conflict rule; the result is
+    /// validated like ApplyVSchema and nothing is written when it is invalid.
+    /// </summary>
+    public async Task<Versioned<VSchemaDocument>> UpdateVSchemaAsync(
+        string keyspace, Func<string?, string> change, KeyspaceLock? underLock = null, CancellationToken ct = default)
+    {
+        var key = VSchemaKey(keyspace);
+        for (var attempt = 1; ; attempt++)
+        {
+            var current = await GetVSchemaJsonAsync(keyspace, ct).ConfigureAwait(false);
+            var next = VSchemaDocument.Parse(change(current?.Value));
+            try
+            {
+                var revision = await CommitAsync(
+                    [current is null ? EtcdCompare.Absent(key) : EtcdCompare.ModRevisionIs(key, current.ModRevision)],
+                    [EtcdOp.Put(key, next.ToJson())], underLock, $"update the VSchema of '{keyspace}'", ct).ConfigureAwait(false);
+                return new Versioned<VSchemaDocument>(next, revision);
+            }
+            catch (TopologyConflictException) when (attempt < 100)
+            {
+                // someone else changed the VSchema: apply the change to theirs
+            }
+        }
+    }
+
+    /// <summary>
     /// The routing rules now and after every change, for resolvers that follow them. Survives etcd restarts; after a
     /// compaction it re-reads, so the latest rules are always delivered.
     /// </summary>

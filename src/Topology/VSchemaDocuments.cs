@@ -221,6 +221,17 @@ public sealed class RoutingRules
 
     public IReadOnlyList<RoutingRule> Rules { get; }
 
+    /// <summary>These rules with <paramref name="rules"/> added, replacing any rule with the same from_table.</summary>
+    public RoutingRules With(IEnumerable<RoutingRule> rules)
+    {
+        var added = rules.ToList();
+        var replaced = added.Select(r => r.FromTable).ToHashSet(StringComparer.Ordinal);
+        return new RoutingRules([.. Rules.Where(r => !replaced.Contains(r.FromTable)), .. added]);
+    }
+
+    /// <summary>These rules less the ones <paramref name="remove"/> selects.</summary>
+    public RoutingRules Without(Func<RoutingRule, bool> remove) => new([.. Rules.Where(r => !remove(r))]);
+
     public string ToJson(bool indented = false)
     {
         var rules = new JsonArray();

@@ -81,6 +81,32 @@ public class LockLeaseRaceIntegrationTests
     }
 
     [Fact]
+    public async Task Concurrent_routing_rule_and_vschema_changes_all_survive()
+    {
+        await using var t = TestTopology.Create();
+        await t.Admin.CreateKeyspaceAsync("commerce");
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(i =>
+            t.Store.UpdateRoutingRulesAsync(r => r.With([new RoutingRule($"t{i}", [$"commerce.t{i}"])]))));
+        var rules = (await t.Store.GetRoutingRulesAsync()).Value;
+        Assert.Equal(6, rules.Rules.Count);
+        await t.Store.UpdateRoutingRulesAsync(r => r.Without(x => x.FromTable == "t0"));
+        Assert.Equal(5, (await t.Store.GetRoutingRulesAsync()).Value.Rules.Count);
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(i => t.Store.UpdateVSchemaAsync("commerce", json =>
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(json ?? "{\"tables\":{}}")!.AsObject();
+            node["tables"]!.AsObject()[$"table{i}"] = new System.Text.Json.Nodes.JsonObject();
+            return node.ToJsonString();
+        })));
+        var vschema = VSchemaDocument.Parse(await t.Admin.GetVSchemaAsync("commerce"));
+        Assert.Equal(4, vschema.Tables.Count);
+
+        var before = await t.SnapshotAsync();
+        await Assert.ThrowsAsync<TopologyValidationException>(() => t.Store.UpdateVSchemaAsync("commerce", _ => "{\"vindexes\":{\"v\":{\"type\":\"nope\"}}}"));
+        Assert.Equal(before, await t.SnapshotAsync());
+    }
+
+    [Fact]
     public async Task Named_locks_are_exclusive_per_name()
     {
         await using var t = TestTopology.Create();
