@@ -71,14 +71,10 @@ public static class FunctionsHost
             var scope = sp.GetRequiredService<MetricsScope>();
             return new PrometheusMetrics(m => PrometheusMetrics.IsDurableMeter(m) && (m.Scope is null || ReferenceEquals(m.Scope, scope)));
         });
-        builder.Services.AddHttpClient();
         builder.Services.AddSingleton(sp =>
         {
-            var cfg = sp.GetRequiredService<IConfiguration>();
             var name = settings.StorageConnectionSettingName;
-            var account = StorageAccount.Parse(cfg[name] ?? "", name);
-            var http = sp.GetRequiredService<IHttpClientFactory>().CreateClient("durable-trigger-storage");
-            return new AzureTriggerStorage(account, http, settings.HubName.ToLowerInvariant() + "-timers");
+            return AzureTriggerStorage.FromConnectionString(sp.GetRequiredService<IConfiguration>()[name] ?? "", name, settings.HubName.ToLowerInvariant() + "-timers");
         });
         builder.Services.AddSingleton<ITriggerQueues>(sp => sp.GetRequiredService<AzureTriggerStorage>());
         builder.Services.AddSingleton<IScheduleStore>(sp => sp.GetRequiredService<AzureTriggerStorage>());
@@ -143,7 +139,7 @@ public static class FunctionsHost
         var hub = FunctionsHostSettings.Resolve(hostJson.DurableTask.HubName, configuration, "extensions.durableTask.hubName");
         return HostJson.IsValidHubName(hub)
             ? hub
-            : throw new HostJsonException($"extensions.durableTask.hubName resolves to '{hub}', not a valid task hub name; valid: 3-50 letters and digits starting with a letter.");
+            : throw new HostJsonException($"extensions.durableTask.hubName resolves to '{hub}', not a valid task hub name; valid: 3-45 letters and digits starting with a letter.");
     }
 
     private static TimeSpan ShutdownTimeout(IConfiguration configuration)

@@ -182,10 +182,10 @@ public sealed partial record HostJson
             ? span
             : throw new HostJsonException($"{where} is '{text}'; valid: {valid}.");
 
-    /// <summary>Task hub names become queue, container and table names: letters and digits, starting with a letter, 3-50 long.</summary>
+    /// <summary>Task hub names become queue and container names (with suffixes such as -control-00): letters and digits, starting with a letter, 3-45 long.</summary>
     internal static bool IsValidHubName(string name) => HubNamePattern().IsMatch(name);
 
-    [GeneratedRegex("^[A-Za-z][A-Za-z0-9]{2,49}$")]
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9]{2,44}$")]
     private static partial Regex HubNamePattern();
 }
 
@@ -225,7 +225,7 @@ public sealed record DurableTaskSettings
             if (!(hub.Length > 2 && hub.StartsWith('%') && hub.EndsWith('%')) && !HostJson.IsValidHubName(hub))
             {
                 throw new HostJsonException(
-                    $"{where}.hubName '{hub}' is not a valid task hub name; valid: 3-50 letters and digits starting with a letter (it names queues, blobs and tables), or %SettingName%.");
+                    $"{where}.hubName '{hub}' is not a valid task hub name; valid: 3-45 letters and digits starting with a letter (it names queues and blob containers), or %SettingName%.");
             }
 
             result = result with { HubName = hub };

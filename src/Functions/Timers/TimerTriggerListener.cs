@@ -16,10 +16,13 @@ namespace Durable.Functions.Timers;
 /// <remarks>
 /// The claim happens before the function runs, so an occurrence fires at most once: a replica that dies after
 /// claiming loses that occurrence (as an Azure Functions singleton lock would). When the host starts and the record
-/// says an occurrence passed while no replica ran, that one missed occurrence is fired once with IsPastDue = true.
+/// says occurrences passed while no replica ran, the latest of them is fired once with IsPastDue = true.
 /// </remarks>
 public sealed class TimerTriggerListener
 {
+    // Bounds the search for the latest missed occurrence (a per-second schedule idle for a day is 86,400 steps).
+    private const int MaxCatchUpScan = 1_000_000;
+
     private readonly TimerTriggerFunction _function;
     private readonly CronSchedule _schedule;
     private readonly IScheduleStore _store;
@@ -176,10 +179,20 @@ public sealed class TimerTriggerListener
             return;
         }
 
-        if (record?.Status.Next is { } missed && missed <= Now())
+        var now = Now();
+        if (record?.Status.Next is { } firstMissed && firstMissed <= now)
         {
-            _logger.LogInformation("Timer trigger {Function}: occurrence {Occurrence:o} passed while no replica ran; firing it once as past due.", _function.Name, missed);
-            await TryFireAsync(missed, isPastDue: true, stopping).ConfigureAwait(false);
+            // Fire once for the whole gap, for its latest occurrence: the record then points past now, so a replica
+            // starting a moment later does not find another "missed" occurrence to catch up.
+            var latest = firstMissed;
+            foreach (var o in _schedule.GetOccurrences(firstMissed, now, MaxCatchUpScan))
+            {
+                latest = o;
+            }
+
+            _logger.LogInformation("Timer trigger {Function}: occurrences from {First:o} to {Latest:o} passed while no replica ran; firing {Latest:o} once as past due.",
+                _function.Name, firstMissed, latest, latest);
+            await TryFireAsync(latest, isPastDue: true, stopping).ConfigureAwait(false);
         }
     }
 
