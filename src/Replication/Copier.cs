@@ -1,0 +1,357 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Durable.Core.Faults;
+using Durable.Core.Positions;
+using Durable.MySql;
+using Durable.MySql.Flavors;
+using Durable.MySql.Sql;
+
+namespace Durable.Replication;
+
+/// <summary>How much one copy chunk may do before it commits and returns.</summary>
+public sealed record CopyBudget
+{
+    /// <summary>Bytes of row data read from the snapshot per chunk.</summary>
+    public long MaxBytes { get; init; } = 64L << 20;
+
+    /// <summary>Wall time spent reading the snapshot per chunk.</summary>
+    public TimeSpan MaxTime { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Rows per chunk (the SELECT's LIMIT).</summary>
+    public int MaxRows { get; init; } = 100_000;
+
+    /// <summary>Size of each multi-row INSERT (bounded by the target's max_allowed_packet).</summary>
+    public int StatementBytes { get; init; } = 4 << 20;
+
+    public void Validate()
+    {
+        if (MaxBytes < 1 || MaxRows < 1 || MaxTime <= TimeSpan.Zero || StatementBytes < 4096)
+        {
+            throw new ArgumentException($"Copy budget {this} is invalid: bytes, rows and time must be positive and the statement size at least 4096 bytes.");
+        }
+    }
+}
+
+/// <summary>What a chunk did; Done when every table of the stream is copied.</summary>
+public sealed record ChunkResult(bool Done, string? Table, long RowsCopied, string Position, StreamState State);
+
+/// <summary>
+/// One bounded step of a stream's copy, done the way Vitess does it: catch up the already-copied rows from the stream
+/// position, open a consistent snapshot on the source and read its position S, fast-forward to S, copy the next primary
+/// key range of the current table from the snapshot and commit it with the new lastpk and position S in one fenced
+/// transaction. Re-running a chunk after a crash continues from whatever the sidecar says was committed.
+/// </summary>
+public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicator replicator)
+{
+    private readonly StreamStore _store = new(sidecar);
+
+    public async Task<ChunkResult> CopyChunkAsync(string targetKeyspace, string targetShard, long streamId, string owner, CopyBudget budget, CancellationToken ct)
+    {
+        budget.Validate();
+        var targetTablet = await connector.Resolver.PrimaryAsync(targetKeyspace, targetShard, ct).ConfigureAwait(false);
+        await using var target = await connector.OpenAsync(targetTablet, ct: ct).ConfigureAwait(false);
+        await sidecar.EnsureAsync(target, ct).ConfigureAwait(false);
+        var stream = await _store.GetRequiredAsync(target, streamId, ct).ConfigureAwait(false);
+        switch (stream.State)
+        {
+            case StreamState.Init:
+                stream = await _store.SetStateAsync(target, streamId, StreamState.Copying, "copy started", ct).ConfigureAwait(false);
+                break;
+            case StreamState.Copying:
+                break;
+            case StreamState.Running or StreamState.Stopped when (await _store.GetCopyStateAsync(target, streamId, ct).ConfigureAwait(false)).All(s => s.Done):
+                // A re-delivered chunk of a finished copy: nothing to do.
+                return new ChunkResult(true, null, 0, stream.Position?.Encode() ?? string.Empty, stream.State);
+            default:
+                throw new TerminalReplicationException($"Stream {streamId} is {stream.State}{(stream.Message.Length > 0 ? $" ({stream.Message})" : "")}; the copy cannot continue.");
+        }
+
+        stream = await _store.TakeOwnershipAsync(target, streamId, owner, ct).ConfigureAwait(false);
+        var copy = await _store.GetCopyStateAsync(target, streamId, ct).ConfigureAwait(false);
+        var source = await connector.Resolver.SourceAsync(stream.SourceKeyspace, stream.SourceShard, stream.TabletTypes, [], ct).ConfigureAwait(false);
+        await using var snapshot = await connector.OpenAsync(source, ct: ct).ConfigureAwait(false);
+        var sqlMode = await snapshot.QueryScalarAsync("SELECT @@global.sql_mode", ct).ConfigureAwait(false) ?? string.Empty;
+        await StreamApplier.PrepareSessionAsync(target, sqlMode, ct).ConfigureAwait(false);
+        var applier = new StreamApplier(target, _store, stream, Math.Min(budget.StatementBytes, await MaxPacketAsync(target, ct).ConfigureAwait(false)))
+        {
+            CopyProgress = copy.ToDictionary(c => c.Table, c => new CopyProgress(c.LastPk, c.Done), StringComparer.OrdinalIgnoreCase),
+        };
+
+        // Keys dropped for a table that finished copying before a crash are re-added first.
+        foreach (var done in copy.Where(c => c.Done && c.DeferredKeys is not null))
+        {
+            await RestoreDeferredKeysAsync(applier, stream, done, ct).ConfigureAwait(false);
+        }
+
+        var next = stream.Filter.Rules.Select(r => copy.FirstOrDefault(c => string.Equals(c.Table, r.Table, StringComparison.OrdinalIgnoreCase)))
+            .FirstOrDefault(c => c is { Done: false });
+        if (next is null)
+        {
+            return await FinishAsync(applier, stream, ct).ConfigureAwait(false);
+        }
+
+        var flavor = ServerFlavor.For(snapshot);
+
+        // 1. Catch up the rows copied so far, to the source's current position.
+        if (applier.Position is not null && copy.Any(c => c.LastPk is not null || c.Done))
+        {
+            applier.FaultArea = "copy.catchup";
+            var current = await flavor.CurrentPositionAsync(snapshot, ct).ConfigureAwait(false);
+            var stop = await replicator.RunAsync(applier, source, current, ct).ConfigureAwait(false);
+            if (stop != ReplicatorStop.ReachedUntil)
+            {
+                return new ChunkResult(false, next.Table, 0, applier.Position?.Encode() ?? string.Empty, StreamState.Stopped);
+            }
+        }
+
+        // 2. The snapshot. The tablet must have everything the stream already applied, or its snapshot would be older.
+        var sourceSchema = await TableSchema.LoadAsync(snapshot, source.DbName, next.Table, ct).ConfigureAwait(false);
+        var targetTable = await applier.TableAsync(next.Table, ct).ConfigureAwait(false);
+        if (applier.Position is { } reached && !await flavor.WaitForPositionAsync(snapshot, reached, TimeSpan.FromSeconds(60), ct).ConfigureAwait(false))
+        {
+            throw new ReplicationException($"Source tablet {source} did not reach the stream position {reached} within 60 s.");
+        }
+
+        // TIMESTAMP values must read as UTC, as the binlog carries them.
+        await snapshot.ExecuteAsync("SET SESSION time_zone = '+00:00', transaction_isolation = 'REPEATABLE-READ'", ct).ConfigureAwait(false);
+        var snapshotPosition = await flavor.StartConsistentSnapshotAsync(snapshot, ct).ConfigureAwait(false);
+        try
+        {
+            // 3. Fast-forward the copied rows to the snapshot's position.
+            if (applier.Position is not null && applier.Position != snapshotPosition)
+            {
+                applier.FaultArea = "copy.fastforward";
+                var stop = await replicator.RunAsync(applier, source, snapshotPosition, ct).ConfigureAwait(false);
+                if (stop != ReplicatorStop.ReachedUntil)
+                {
+                    return new ChunkResult(false, next.Table, 0, applier.Position?.Encode() ?? string.Empty, StreamState.Stopped);
+                }
+
+                if (applier.Position is null || !snapshotPosition.AtLeast(applier.Position))
+                {
+                    throw new ReplicationException($"Stream {streamId} went past the snapshot position {snapshotPosition} (at {applier.Position}); the chunk will be retried.");
+                }
+            }
+
+            // 4. Copy the next primary-key range from the snapshot.
+            if (next.LastPk is null && stream.Options.DeferSecondaryKeys && next.DeferredKeys is null)
+            {
+                await DropSecondaryKeysAsync(applier, stream, next.Table, ct).ConfigureAwait(false);
+            }
+
+            applier.FaultArea = "copy.chunk";
+            var (rows, done) = await CopyRangeAsync(applier, snapshot, source, sourceSchema, targetTable, next, snapshotPosition, budget, ct).ConfigureAwait(false);
+            await snapshot.ExecuteAsync("ROLLBACK", ct).ConfigureAwait(false);
+            if (done)
+            {
+                var state = (await _store.GetCopyStateAsync(target, streamId, ct).ConfigureAwait(false)).First(c => string.Equals(c.Table, next.Table, StringComparison.OrdinalIgnoreCase));
+                await RestoreDeferredKeysAsync(applier, stream, state, ct).ConfigureAwait(false);
+                var remaining = (await _store.GetCopyStateAsync(target, streamId, ct).ConfigureAwait(false)).Any(c => !c.Done);
+                if (!remaining)
+                {
+                    var finished = await FinishAsync(applier, stream, ct).ConfigureAwait(false);
+                    return finished with { Table = next.Table, RowsCopied = rows };
+                }
+            }
+
+            return new ChunkResult(false, next.Table, rows, applier.Position?.Encode() ?? string.Empty, StreamState.Copying);
+        }
+        finally
+        {
+            if (snapshot.IsUsable)
+            {
+                await StreamStore.RollbackQuietlyAsync(snapshot).ConfigureAwait(false);
+            }
+
+            await applier.RollbackAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<(long Rows, bool Done)> CopyRangeAsync(
+        StreamApplier applier, MySqlConnection snapshot, TabletEndpoint source, TableSchema sourceSchema, StreamApplier.TableContext target,
+        CopyState state, GtidPosition snapshotPosition, CopyBudget budget, CancellationToken ct)
+    {
+        var schema = target.Schema;
+        if (sourceSchema.PrimaryKey.Count != schema.PrimaryKey.Count ||
+            sourceSchema.PrimaryKey.Select(i => sourceSchema.Columns[i].Name).Zip(schema.PrimaryKey.Select(i => schema.Columns[i].Name)).Any(p => !string.Equals(p.First, p.Second, StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new TerminalReplicationException($"Source and target primary keys of {schema.Name} differ; the target table must have the source's primary key.");
+        }
+
+        var writable = schema.Writable.Select(i => schema.Columns[i].Name).ToList();
+        var missing = writable.Where(n => sourceSchema.IndexOf(n) is null).ToList();
+        if (missing.Count > 0)
+        {
+            throw new TerminalReplicationException($"Target columns {string.Join(", ", missing)} of {schema.Name} do not exist on the source table {source.DbName}.{schema.Name}.");
+        }
+
+        var sql = new ByteBuilder(1024);
+        sql.Append("SELECT "u8);
+        sql.Append(string.Join(", ", writable.Select(SqlQuoter.Identifier)));
+        sql.Append(" FROM "u8);
+        sql.Append(SqlQuoter.QualifiedName(source.DbName, sourceSchema.Name));
+        sql.Append(" FORCE INDEX (PRIMARY)"u8);
+        if (state.LastPk is not null)
+        {
+            sql.Append(" WHERE "u8);
+            sourceSchema.AppendAfterPredicate(sql, state.LastPk, snapshot.Quoter);
+        }
+
+        sql.Append(" ORDER BY "u8);
+        sql.Append(string.Join(", ", sourceSchema.PrimaryKey.Select(i => SqlQuoter.Identifier(sourceSchema.Columns[i].Name))));
+        sql.Append(" LIMIT "u8);
+        sql.Append(budget.MaxRows.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        // Writable position -> full-row position, and where each primary key column is among the selected columns.
+        var pkInSelect = schema.PrimaryKey.Select(pk => schema.Writable.ToList().IndexOf(pk)).ToArray();
+        var insert = target.NewInsert(applier.Target.Quoter, Math.Max(4096, (int)Math.Min(budget.StatementBytes, int.MaxValue)));
+        var clock = Stopwatch.StartNew();
+        long read = 0;
+        long copied = 0;
+        long bytes = 0;
+        var pending = 0L;
+        IReadOnlyList<MySqlValue>? lastPk = state.LastPk;
+        var budgetHit = false;
+        var full = new MySqlValue[schema.Columns.Count];
+        await using (var reader = await snapshot.QueryAsync(sql.Memory, ct).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var row = reader.GetRow();
+                read++;
+                for (var i = 0; i < row.Length; i++)
+                {
+                    bytes += row[i].Span.Length;
+                }
+
+                lastPk = pkInSelect.Select(i => row[i].ToOwned()).ToArray();
+                if (target.Router is not null)
+                {
+                    for (var i = 0; i < row.Length; i++)
+                    {
+                        full[schema.Writable[i]] = row[i];
+                    }
+
+                    if (!target.Router.InRange(full))
+                    {
+                        continue;
+                    }
+                }
+
+                copied++;
+                pending++;
+                if (insert.AddRow(row) is { } statement)
+                {
+                    await applier.ExecuteInTransactionAsync(statement, pending - 1, ct).ConfigureAwait(false);
+                    pending = 1;
+                }
+
+                if (bytes >= budget.MaxBytes || clock.Elapsed >= budget.MaxTime)
+                {
+                    budgetHit = true;
+                    break;
+                }
+            }
+        }
+
+        if (insert.Finish() is { } last)
+        {
+            await applier.ExecuteInTransactionAsync(last, pending, ct).ConfigureAwait(false);
+        }
+
+        var done = !budgetHit && read < budget.MaxRows;
+        var q = applier.Target.Quoter;
+        await applier.ExecuteInTransactionAsync(Encode(
+            $"UPDATE {_store.CopyStateTable} SET lastpk = {(lastPk is null ? "NULL" : q.String(StreamStore.EncodePk(lastPk)))}, done = {(done ? 1 : 0)}, " +
+            $"rows_copied = rows_copied + {copied} WHERE vrepl_id = {applier.Stream.Id} AND table_name = {q.String(state.Table)}"), 0, ct).ConfigureAwait(false);
+        FaultPoints.Hit("copy.chunk.rows-written");
+        await applier.CommitAsync(snapshotPosition, 0, $"rows_copied = rows_copied + {copied}", ct).ConfigureAwait(false);
+        return (copied, done);
+    }
+
+    private async Task<ChunkResult> FinishAsync(StreamApplier applier, StreamRecord stream, CancellationToken ct)
+    {
+        var state = stream.Options.StopAfterCopy ? StreamState.Stopped : StreamState.Running;
+        var message = stream.Options.StopAfterCopy ? "copy done; stopped (stop_after_copy)" : "copy done";
+        applier.FaultArea = "copy.finish";
+        await applier.CommitAsync(applier.Position, 0, $"state = {applier.Target.Quoter.String(state.ToString())}, message = {applier.Target.Quoter.String(message)}", ct).ConfigureAwait(false);
+        await _store.LogAsync(applier.Target, stream.Id, "State", state, message, ct).ConfigureAwait(false);
+        return new ChunkResult(true, null, 0, applier.Position?.Encode() ?? string.Empty, state);
+    }
+
+    /// <summary>
+    /// --defer-secondary-keys: records the table's secondary key definitions in copy_state (fenced), then drops them;
+    /// they are re-added exactly as defined when the table is copied. Loading without them is much faster.
+    /// </summary>
+    private async Task DropSecondaryKeysAsync(StreamApplier applier, StreamRecord stream, string table, CancellationToken ct)
+    {
+        var target = applier.Target;
+        var qualified = SqlQuoter.QualifiedName(stream.TargetDb, table);
+        var create = await ShowCreateAsync(target, qualified, ct).ConfigureAwait(false);
+        var keys = SecondaryKeys(create);
+        var q = target.Quoter;
+        await applier.ExecuteInTransactionAsync(Encode(
+            $"UPDATE {_store.CopyStateTable} SET deferred_keys = {q.String(System.Text.Json.JsonSerializer.Serialize(keys.Select(k => k.Definition).ToArray()))} " +
+            $"WHERE vrepl_id = {stream.Id} AND table_name = {q.String(table)}"), 0, ct).ConfigureAwait(false);
+        await applier.CommitAsync(applier.Position, 0, ct: ct, faultArea: "copy.defer-keys").ConfigureAwait(false);
+        if (keys.Count > 0)
+        {
+            await target.ExecuteAsync($"ALTER TABLE {qualified} " + string.Join(", ", keys.Select(k => "DROP KEY " + SqlQuoter.Identifier(k.Name))), ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RestoreDeferredKeysAsync(StreamApplier applier, StreamRecord stream, CopyState state, CancellationToken ct)
+    {
+        if (state.DeferredKeys is null)
+        {
+            return;
+        }
+
+        var target = applier.Target;
+        var qualified = SqlQuoter.QualifiedName(stream.TargetDb, state.Table);
+        var wanted = System.Text.Json.JsonSerializer.Deserialize<string[]>(state.DeferredKeys) ?? [];
+        var present = SecondaryKeys(await ShowCreateAsync(target, qualified, ct).ConfigureAwait(false)).Select(k => k.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var missing = wanted.Where(d => !present.Contains(KeyName(d))).ToList();
+        if (missing.Count > 0)
+        {
+            await target.ExecuteAsync($"ALTER TABLE {qualified} " + string.Join(", ", missing.Select(d => "ADD " + d)), ct).ConfigureAwait(false);
+        }
+
+        await target.ExecuteAsync($"UPDATE {_store.CopyStateTable} SET deferred_keys = NULL WHERE vrepl_id = {stream.Id} AND table_name = {target.Quoter.String(state.Table)}", ct).ConfigureAwait(false);
+    }
+
+    private static async Task<string> ShowCreateAsync(MySqlConnection c, string qualified, CancellationToken ct)
+    {
+        await using var r = await c.QueryAsync("SHOW CREATE TABLE " + qualified, ct).ConfigureAwait(false);
+        string? create = null;
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            create = r.GetString(1);
+        }
+
+        return create ?? throw new ReplicationException($"SHOW CREATE TABLE {qualified} returned nothing.");
+    }
+
+    /// <summary>Non-primary, non-foreign, non-fulltext-special key lines of SHOW CREATE TABLE, as (name, definition).</summary>
+    internal static IReadOnlyList<(string Name, string Definition)> SecondaryKeys(string createTable) =>
+        createTable.Split('\n')
+            .Select(l => l.Trim().TrimEnd(','))
+            .Where(l => Regex.IsMatch(l, @"^(UNIQUE |FULLTEXT |SPATIAL )?KEY `", RegexOptions.CultureInvariant))
+            .Select(l => (KeyName(l), l))
+            .ToList();
+
+    private static string KeyName(string definition)
+    {
+        var m = Regex.Match(definition, @"KEY `((?:[^`]|``)+)`", RegexOptions.CultureInvariant);
+        return m.Success ? m.Groups[1].Value.Replace("``", "`", StringComparison.Ordinal) : definition;
+    }
+
+    private static async Task<int> MaxPacketAsync(MySqlConnection c, CancellationToken ct)
+    {
+        var text = await c.QueryScalarAsync("SELECT @@max_allowed_packet", ct).ConfigureAwait(false);
+        // Leave room for the protocol header and the statement's surroundings.
+        return long.TryParse(text, out var bytes) ? (int)Math.Min(int.MaxValue, Math.Max(8192, bytes - 1024)) : 4 << 20;
+    }
+
+    private static ReadOnlyMemory<byte> Encode(string sql) => System.Text.Encoding.UTF8.GetBytes(sql);
+}
