@@ -139,6 +139,29 @@ public class VindexTests
         Assert.Equal("a2e3515c7e8df1ffd2ccfc11c6b19dd1", Convert.ToHexStringLower(vindex.Map(VindexValue.FromText(" Test"))!));
     }
 
+    [Theory]
+    [InlineData("Test", "42d21361087a4c07")]
+    [InlineData("TEst", "42d21361087a4c07")]
+    [InlineData("Te\u0301st", "42d21361087a4c07")]
+    [InlineData("Tést", "42d21361087a4c07")]
+    [InlineData("Test ", "42d21361087a4c07")]
+    [InlineData("Bést", "926975b9ce2ec316")]
+    [InlineData(" Test", "4fcb8be34ec05775")]
+    [InlineData("T", "f81c3be2d501fe18")]
+    [InlineData("Test\t", "20af87fc36e3fd51")]
+    [InlineData("TéstLooong", "d3ea873942b484a7")]
+    public void Unicode_loose_xxhash_matches_vitess(string input, string keyspaceIdHex)
+    {
+        // Go literals from unicodeloosexxhash_test.go as bytes (e.g. "B\xd2\x13a\bzL\a" is 42 d2 13 61 08 7a 4c 07).
+        Assert.Equal(keyspaceIdHex, Convert.ToHexStringLower(VindexFactory.Create("unicode_loose_xxhash", "u").Map(VindexValue.FromText(input))!));
+    }
+
+    [Fact]
+    public void Unicode_loose_xxhash_of_null_is_the_hash_of_nothing()
+    {
+        Assert.Equal("99e9d85137db46ef", Convert.ToHexStringLower(VindexFactory.Create("unicode_loose_xxhash", "u").Map(VindexValue.Null)!));
+    }
+
     [Fact]
     public void Unicode_loose_md5_refuses_invalid_utf8_and_unsupported_characters()
     {

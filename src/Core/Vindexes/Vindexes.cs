@@ -209,6 +209,28 @@ public sealed class UnicodeLooseMd5Vindex(string name) : IVindex
     public byte[]? Map(VindexValue value) => MD5.HashData(UnicodeLooseWeights.Key(value.Bytes));
 }
 
+/// <summary>
+/// <c>unicode_loose_xxhash</c>: like <c>unicode_loose_md5</c> (same key, same supported characters), hashed with XXH64
+/// (seed 0) and written little-endian.
+/// </summary>
+public sealed class UnicodeLooseXxHashVindex(string name) : IVindex
+{
+    public string Name { get; } = name;
+
+    public string Type => "unicode_loose_xxhash";
+
+    public bool IsUnique => true;
+
+    public int Cost => 1;
+
+    public byte[]? Map(VindexValue value)
+    {
+        var keyspaceId = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(keyspaceId, XxHash64.Hash(UnicodeLooseWeights.Key(value.Bytes)));
+        return keyspaceId;
+    }
+}
+
 internal static partial class UnicodeLooseWeights
 {
     private static readonly Dictionary<int, ushort[]> ByCodePoint = Table.ToDictionary(e => e.CodePoint, e => e.Weights);
@@ -224,7 +246,7 @@ internal static partial class UnicodeLooseWeights
         }
         catch (DecoderFallbackException)
         {
-            throw new VindexException($"unicode_loose_md5: cannot normalize a value containing invalid UTF-8 (0x{Convert.ToHexStringLower(utf8)}).");
+            throw new VindexException($"unicode_loose vindexes: cannot normalize a value containing invalid UTF-8 (0x{Convert.ToHexStringLower(utf8)}).");
         }
 
         // MySQL ignores trailing spaces in PAD SPACE comparisons, and Vitess trims them before taking the key.
@@ -235,7 +257,7 @@ internal static partial class UnicodeLooseWeights
             if (!ByCodePoint.TryGetValue(rune.Value, out var weights))
             {
                 throw new VindexException(
-                    $"unicode_loose_md5: character U+{rune.Value:X4} in '{text}' is outside the supported set " +
+                    $"unicode_loose vindexes: character U+{rune.Value:X4} in '{text}' is outside the supported set " +
                     "(U+0009-U+000D, U+0020-U+007E, U+00A0-U+024F except U+00B7, U+0300-U+036F); its Vitess collation weight is not known here.");
             }
 
@@ -260,6 +282,7 @@ public static class VindexFactory
         ["binary_md5"] = n => new BinaryMd5Vindex(n),
         ["numeric"] = n => new NumericVindex(n),
         ["unicode_loose_md5"] = n => new UnicodeLooseMd5Vindex(n),
+        ["unicode_loose_xxhash"] = n => new UnicodeLooseXxHashVindex(n),
         ["binary"] = n => new BinaryVindex(n),
         ["reverse_bits"] = n => new ReverseBitsVindex(n),
     };
