@@ -1,3 +1,21 @@
-// Benchmark programs run by bench/run.sh. Each benchmark prints one line "value UNIT" on stdout for the harness.
-Console.Error.WriteLine("usage: Durable.Bench NAME  (no benchmarks are registered yet)");
-return 2;
+// Benchmark programs run by bench/run.sh. Each prints its measurement (higher is better) as the last stdout line.
+// Add a benchmark with one line in the table below.
+using Durable.Bench.DurableTask;
+using Durable.Bench.MySql;
+
+var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringComparer.Ordinal)
+{
+    ["mysql-read"] = MySqlBenchmarks.ReadAsync,
+    ["mysql-binlog"] = MySqlBenchmarks.BinlogAsync,
+    ["durable-sequential"] = DurableBenchmarks.SequentialAsync,
+    ["durable-fanout"] = DurableBenchmarks.FanOutAsync,
+    ["durable-queue-floor"] = DurableBenchmarks.QueueFloorAsync,
+};
+
+if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
+{
+    Console.Error.WriteLine($"usage: Durable.Bench NAME [ARGS...]; benchmarks: {string.Join(", ", benchmarks.Keys)}");
+    return 2;
+}
+
+return await run(args[1..]);
