@@ -30,7 +30,7 @@ public sealed class VSchemaDocument
     /// <summary>Canonical compact JSON, as stored in the topology.</summary>
     public string ToJson() => Json.ToJsonString();
 
-    public string ToIndentedJson() => Json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    public string ToIndentedJson() => Json.ToJsonString(PrintOptions.Indented);
 
     /// <summary>The vindex that places a table's rows (its first column vindex), created ready to map values.</summary>
     public (IVindex Vindex, IReadOnlyList<string> Columns) PrimaryVindex(string table)
@@ -244,7 +244,7 @@ public sealed class RoutingRules
             });
         }
 
-        return new JsonObject { ["rules"] = rules }.ToJsonString(new JsonSerializerOptions { WriteIndented = indented });
+        return new JsonObject { ["rules"] = rules }.ToJsonString(indented ? PrintOptions.Indented : PrintOptions.Compact);
     }
 
     /// <summary>Parses and checks rules; <paramref name="keyspaceExists"/> lets the caller check target keyspaces.</summary>
@@ -342,4 +342,15 @@ public sealed class RoutingRules
             problems.Add($"from_table '{from}' must be <table> or <keyspace>.<table>, optionally with @replica or @rdonly");
         }
     }
+}
+
+/// <summary>
+/// JSON as people read it (and as vtctldclient prints it): non-ASCII table names and characters such as '+' or '&lt;'
+/// appear as themselves, not as \u escapes. The output is data for a terminal or etcd, never embedded in HTML.
+/// </summary>
+internal static class PrintOptions
+{
+    public static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

@@ -52,6 +52,8 @@ public class RoutingRulesTests
         var rules = RoutingRules.Parse("""{"rules":[{"fromTable":"commerce.customer@replica","toTables":["customer.customer"]}]}""");
         Assert.Equal("""{"rules":[{"from_table":"commerce.customer@replica","to_tables":["customer.customer"]}]}""", rules.ToJson());
         Assert.Empty(RoutingRules.Parse("{}").Rules);
+        Assert.Equal("{\n  \"rules\": []\n}", RoutingRules.Empty.ToJson(indented: true).ReplaceLineEndings("\n"));
+        Assert.Contains("commerce.café+1", RoutingRules.Parse("""{"rules":[{"from_table":"t","to_tables":["commerce.café+1"]}]}""").ToJson());
     }
 
     [Fact]
