@@ -111,6 +111,8 @@ public sealed class HostTests
         Assert.Contains("durable_function_invocations_total{function=\"Echo\",outcome=\"succeeded\",trigger=\"http\"} 2", text);
         Assert.Contains("durable_function_invocations_total{function=\"Boom\",outcome=\"failed\",trigger=\"http\"} 1", text);
         Assert.Contains("durable_http_requests_total{function=\"Echo\",status=\"401\"} 1", text);
+        Assert.Contains("durable_http_requests_total{function=\"Echo\",status=\"200\"} 2", text);
+        Assert.Contains("durable_http_requests_total{function=\"Boom\",status=\"500\"} 1", text);
         Assert.Contains("# TYPE durable_function_duration_seconds histogram", text);
         // The durable runtime's own meter (orchestrations, activities, queue latency) comes through the same listener.
         Assert.Contains("durable_orchestration_completed_total", text);

@@ -94,6 +94,7 @@ public static class FunctionsHost
         var registry = app.Services.GetRequiredService<TriggerRegistry>();
         // The listener must exist before the first measurement: instruments do not replay what was recorded earlier.
         app.Services.GetRequiredService<PrometheusMetrics>();
+        app.UseFunctionRequestMetrics();
         HttpTriggerEndpoints.Map(app, registry);
         Management.ManagementApi.Map(app);
         app.MapGet("/metrics", (PrometheusMetrics metrics) => Microsoft.AspNetCore.Http.Results.Text(metrics.Render(), PrometheusMetrics.ContentType));

@@ -43,18 +43,28 @@ public static class HttpTriggerEndpoints
         }
     }
 
+    /// <summary>Counts every request to a function endpoint by function and final status code.</summary>
+    public static void UseFunctionRequestMetrics(this WebApplication app) =>
+        app.Use(async (http, next) =>
+        {
+            await next(http).ConfigureAwait(false);
+            if (http.GetEndpoint()?.Metadata.GetMetadata<FunctionEndpointMetadata>() is { } function)
+            {
+                http.RequestServices.GetRequiredService<FunctionsMetrics>().HttpRequests.Add(1,
+                    new("function", function.FunctionName), new("status", http.Response.StatusCode));
+            }
+        });
+
     /// <summary>Adds the key check: 401 with a JSON body naming what is missing unless the key opens the function.</summary>
     public static TBuilder RequireFunctionKey<TBuilder>(this TBuilder builder, string functionName, AuthorizationLevel level)
         where TBuilder : IEndpointConventionBuilder =>
-        builder.AddEndpointFilter(async (ctx, next) =>
+        builder.WithMetadata(new FunctionEndpointMetadata(functionName)).AddEndpointFilter(async (ctx, next) =>
         {
             var http = ctx.HttpContext;
             var keys = http.RequestServices.GetRequiredService<FunctionKeys>();
             var check = keys.Check(functionName, level, PresentedKey(http.Request));
             if (!check.IsAllowed)
             {
-                http.RequestServices.GetRequiredService<FunctionsMetrics>().HttpRequests.Add(1,
-                    new("function", functionName), new("status", StatusCodes.Status401Unauthorized));
                 return Results.Json(new { error = "Unauthorized", reason = check.Outcome.ToString(), message = check.Message }, Management.ManagementApi.Json, statusCode: StatusCodes.Status401Unauthorized);
             }
 
@@ -72,3 +82,6 @@ public static class HttpTriggerEndpoints
         return request.Query.TryGetValue(FunctionKeys.QueryName, out var code) && !string.IsNullOrEmpty(code) ? code.ToString() : null;
     }
 }
+
+/// <summary>Marks an endpoint as belonging to a function (for request metrics).</summary>
+public sealed record FunctionEndpointMetadata(string FunctionName);

@@ -77,6 +77,7 @@ public sealed class QueueTriggerListener
         {
             while (!stopping.IsCancellationRequested)
             {
+                inFlight.RemoveWhere(t => t.IsCompleted);
                 // Fetch a new batch only when the in-flight count has dropped to newBatchThreshold, as the Functions host does.
                 while (inFlight.Count > _settings.NewBatchThreshold)
                 {
@@ -229,7 +230,9 @@ public sealed class QueueTriggerListener
             while (true)
             {
                 await Task.Delay(period, done).ConfigureAwait(false);
-                setPop(await _queues.UpdateVisibilityAsync(_queue, message.Id, getPop(), _processingVisibility, done).ConfigureAwait(false));
+                // Not cancellable: an update cut off mid-flight could change the pop receipt without us learning the
+                // new one, and the final delete would then fail and let the message run again.
+                setPop(await _queues.UpdateVisibilityAsync(_queue, message.Id, getPop(), _processingVisibility, CancellationToken.None).ConfigureAwait(false));
             }
         }
         catch (OperationCanceledException)
