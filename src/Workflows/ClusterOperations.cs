@@ -1,0 +1,1009 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Durable.Core.Faults;
+using Durable.Core.Positions;
+using Durable.MySql;
+using Durable.MySql.Sql;
+using Durable.MySql.Flavors;
+using Durable.Replication;
+using Durable.Topology;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Workflows;
+
+/// <summary>What the real operations need from the host's configuration.</summary>
+public sealed record MoveTablesSettings
+{
+    /// <summary>Accounts the write guards let through: the engine's (copy, streams, reverse streams).</summary>
+    public IReadOnlyList<string> ExemptUsers { get; init; } = [];
+
+    /// <summary>Binlog retention must exceed the copy ETA times this.</summary>
+    public double RetentionSafetyFactor { get; init; } = 2;
+
+    /// <summary>Assumed copy speed for the retention check before any row is copied.</summary>
+    public double AssumedCopyRowsPerSecond { get; init; } = 20_000;
+
+    public CopyBudget CopyBudget { get; init; } = new() { MaxTime = TimeSpan.FromSeconds(20) };
+}
+
+/// <summary>
+/// The MoveTables side effects on the real cluster: topology in etcd, tablets over the MySQL protocol, streams through
+/// the replication engine (the Streamer runs Running streams). Every method is idempotent.
+/// </summary>
+public sealed class ClusterMoveTablesOperations(
+    TopologyStore store, ReplicationEngine engine, ApprovalVerifier approvals, MoveTablesSettings settings, HttpClient http, ILogger logger)
+    : IMoveTablesOperations
+{
+    private readonly WorkflowRegistry _registry = new(store);
+    private readonly WriteGuards _guards = new(settings.ExemptUsers.Count > 0 ? settings.ExemptUsers : [engine.Connector.Credentials.User]);
+
+    public WorkflowRegistry Registry => _registry;
+
+    public WriteGuards Guards => _guards;
+
+    // ---------------- pre-flight ----------------
+
+    public async Task<PreflightResult> PreflightAsync(MoveTablesCreate spec, CancellationToken ct)
+    {
+        var problems = new List<string>();
+        try
+        {
+            spec.Validate();
+        }
+        catch (WorkflowValidationException e)
+        {
+            return new PreflightResult([e.Message], []);
+        }
+
+        var keyspaces = (await store.GetKeyspacesAsync(ct).ConfigureAwait(false)).Select(k => k.Name).ToList();
+        foreach (var (flag, ks) in new[] { ("--source-keyspace", spec.SourceKeyspace), ("--target-keyspace", spec.TargetKeyspace) })
+        {
+            if (!keyspaces.Contains(ks))
+            {
+                problems.Add($"Keyspace '{ks}' ({flag}) does not exist; keyspaces: {string.Join(", ", keyspaces)}.");
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            return new PreflightResult(problems, []);
+        }
+
+        var sourceShards = await ShardsAsync(spec.SourceKeyspace, ct).ConfigureAwait(false);
+        var targetShards = await ShardsAsync(spec.TargetKeyspace, ct).ConfigureAwait(false);
+        var primary = await engine.Connector.Resolver.PrimaryAsync(spec.SourceKeyspace, sourceShards[0], ct).ConfigureAwait(false);
+        IReadOnlyList<string> tables;
+        await using (var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false))
+        {
+            var existing = await ListTablesAsync(c, primary.DbName, ct).ConfigureAwait(false);
+            if (spec.AllTables)
+            {
+                foreach (var t in spec.ExcludeTables.Where(t => !existing.Contains(t, StringComparer.Ordinal)))
+                {
+                    problems.Add($"--exclude-tables names '{t}', which is not a table of keyspace {spec.SourceKeyspace}.");
+                }
+
+                tables = [.. existing.Where(t => !spec.ExcludeTables.Contains(t, StringComparer.Ordinal) && !t.StartsWith('_'))];
+                if (tables.Count == 0)
+                {
+                    problems.Add($"Keyspace {spec.SourceKeyspace} has no tables to move.");
+                }
+            }
+            else
+            {
+                tables = spec.Tables;
+                foreach (var t in tables.Where(t => !existing.Contains(t, StringComparer.Ordinal)))
+                {
+                    problems.Add($"Table '{t}' does not exist in source keyspace {spec.SourceKeyspace} (database {primary.DbName}); its tables: {string.Join(", ", existing)}.");
+                }
+            }
+
+            await CheckPrivilegesAsync(c, primary, problems, ct).ConfigureAwait(false);
+            if (spec.SourceTimeZone is { } tz && !tz.StartsWith('+') && !tz.StartsWith('-'))
+            {
+                if (await c.QueryScalarAsync($"SELECT CONVERT_TZ('2000-01-01 00:00:00', {c.Quoter.String(tz)}, '+00:00')", ct).ConfigureAwait(false) is null)
+                {
+                    problems.Add($"--source-time-zone '{tz}' is unknown to {primary.Alias}: load the time zone tables (mariadb-tzinfo-to-sql) or give an offset such as +05:30.");
+                }
+            }
+
+            await CheckRetentionAsync(c, primary, tables.Where(t => existing.Contains(t)).ToList(), problems, ct).ConfigureAwait(false);
+        }
+
+        if (problems.Count > 0)
+        {
+            return new PreflightResult(problems, tables);
+        }
+
+        // Workflow name taken, and tables already moving in another workflow (either direction).
+        var workflows = await _registry.ListAsync(ct: ct).ConfigureAwait(false);
+        var instanceId = spec.InstanceId;
+        var same = workflows.FirstOrDefault(w => w.Keyspace == spec.TargetKeyspace && w.Workflow == spec.Workflow);
+        if (same is not null && same.InstanceId != instanceId)
+        {
+            problems.Add($"Workflow name {spec.TargetKeyspace}.{spec.Workflow} is taken.");
+        }
+
+        foreach (var other in workflows.Where(w => w.InstanceId != instanceId))
+        {
+            var overlap = other.Tables.Intersect(tables, StringComparer.Ordinal).ToList();
+            if (overlap.Count > 0 && (other.Keyspace is var ks && (ks == spec.SourceKeyspace || ks == spec.TargetKeyspace || other.SourceKeyspace == spec.SourceKeyspace || other.SourceKeyspace == spec.TargetKeyspace)))
+            {
+                problems.Add($"Table(s) {string.Join(", ", overlap)} already move in workflow {other.Keyspace}.{other.Workflow}; complete or cancel it first.");
+            }
+        }
+
+        // The engine's own refusals per stream: binlog settings, primary keys, column types, foreign keys, target rows.
+        foreach (var spec1 in await StreamSpecsAsync(spec, spec.Workflow, spec.SourceKeyspace, spec.TargetKeyspace, tables, sourceShards, targetShards, null, ct).ConfigureAwait(false))
+        {
+            foreach (var reason in await engine.Preflight.CheckAsync(spec1, ct: ct).ConfigureAwait(false))
+            {
+                if (!problems.Contains(reason))
+                {
+                    problems.Add(reason);
+                }
+            }
+        }
+
+        return new PreflightResult(problems, tables);
+    }
+
+    private static async Task<List<string>> ListTablesAsync(MySqlConnection c, string db, CancellationToken ct)
+    {
+        var result = new List<string>();
+        await using var r = await c.QueryAsync(
+            $"SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = {c.Quoter.String(db)} ORDER BY TABLE_NAME", ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            result.Add(r.GetString(0)!);
+        }
+
+        return result;
+    }
+
+    private static async Task CheckPrivilegesAsync(MySqlConnection c, TabletEndpoint tablet, List<string> problems, CancellationToken ct)
+    {
+        var grants = new List<string>();
+        await using (var r = await c.QueryAsync("SHOW GRANTS", ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                grants.Add(r.GetString(0)!.ToUpperInvariant());
+            }
+        }
+
+        var all = string.Join("\n", grants);
+        if (all.Contains("ALL PRIVILEGES ON *.*", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        foreach (var needed in new[] { "REPLICATION SLAVE", "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "TRIGGER", "LOCK TABLES" })
+        {
+            if (!all.Contains(needed, StringComparison.Ordinal) && !all.Contains("ALL PRIVILEGES", StringComparison.Ordinal))
+            {
+                problems.Add($"The engine account on {tablet.Alias} lacks {needed}; grant it (the filtered role: DML, DDL, TRIGGER, LOCK TABLES, REPLICATION SLAVE/CLIENT).");
+            }
+        }
+    }
+
+    private async Task CheckRetentionAsync(MySqlConnection c, TabletEndpoint tablet, IReadOnlyList<string> tables, List<string> problems, CancellationToken ct)
+    {
+        if (tables.Count == 0)
+        {
+            return;
+        }
+
+        var rows = await EstimateRowsAsync(c, tablet.DbName, tables, ct).ConfigureAwait(false);
+        var etaSeconds = rows.Values.Sum() / settings.AssumedCopyRowsPerSecond;
+        var expireSeconds = 0d;
+        foreach (var v in new[] { "binlog_expire_logs_seconds", "expire_logs_days" })
+        {
+            var text = await TryScalarAsync(c, $"SELECT @@global.{v}", ct).ConfigureAwait(false);
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value > 0)
+            {
+                expireSeconds = v == "expire_logs_days" ? value * 86400 : value;
+                break;
+            }
+        }
+
+        // 0 = binlogs are never purged by age: retention is as long as the copy needs.
+        if (expireSeconds > 0 && expireSeconds < etaSeconds * settings.RetentionSafetyFactor)
+        {
+            problems.Add($"Binlog retention on {tablet.Alias} is {expireSeconds:0}s but copying ~{rows.Values.Sum()} rows may take ~{etaSeconds:0}s; " +
+                         $"raise binlog_expire_logs_seconds to at least {etaSeconds * settings.RetentionSafetyFactor:0} so the stream can catch up after the copy.");
+        }
+    }
+
+    private static async Task<string?> TryScalarAsync(MySqlConnection c, string sql, CancellationToken ct)
+    {
+        try
+        {
+            return await c.QueryScalarAsync(sql, ct).ConfigureAwait(false);
+        }
+        catch (MySqlException e) when (e.IsServerError)
+        {
+            return null; // variable unknown on this flavor/version
+        }
+    }
+
+    private static async Task<Dictionary<string, long>> EstimateRowsAsync(MySqlConnection c, string db, IReadOnlyList<string> tables, CancellationToken ct)
+    {
+        var result = tables.ToDictionary(t => t, _ => 0L, StringComparer.Ordinal);
+        await using var r = await c.QueryAsync(
+            $"SELECT TABLE_NAME, COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {c.Quoter.String(db)} " +
+            $"AND TABLE_NAME IN ({string.Join(", ", tables.Select(c.Quoter.String))})", ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            result[r.GetString(0)!] = r.GetInt64(1);
+        }
+
+        return result;
+    }
+
+    private async Task<IReadOnlyList<string>> ShardsAsync(string keyspace, CancellationToken ct)
+    {
+        var shards = await store.GetShardsAsync(keyspace, ct).ConfigureAwait(false);
+        if (shards.Count == 0)
+        {
+            throw new WorkflowValidationException($"Keyspace '{keyspace}' has no shards in the topology.");
+        }
+
+        return [.. shards.Select(s => s.Value.Name).Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>One stream spec per (source shard, target shard); a sharded target filters rows by its primary vindex.</summary>
+    private async Task<IReadOnlyList<StreamSpec>> StreamSpecsAsync(MoveTablesCreate spec, string workflow, string fromKs, string toKs, IReadOnlyList<string> tables,
+        IReadOnlyList<string> fromShards, IReadOnlyList<string> toShards, IReadOnlyDictionary<string, string>? positions, CancellationToken ct)
+    {
+        var toKeyspace = (await store.GetKeyspaceAsync(toKs, ct).ConfigureAwait(false))?.Value
+                         ?? throw new WorkflowValidationException($"Keyspace '{toKs}' does not exist.");
+        VSchemaDocument? vschema = null;
+        if (toKeyspace.Sharded)
+        {
+            var json = await store.GetVSchemaJsonAsync(toKs, ct).ConfigureAwait(false)
+                       ?? throw new WorkflowValidationException($"Keyspace '{toKs}' is sharded but has no VSchema: apply one naming a primary vindex for {string.Join(", ", tables)}.");
+            vschema = VSchemaDocument.Parse(json.Value);
+        }
+
+        var specs = new List<StreamSpec>();
+        foreach (var toShard in toShards)
+        {
+            var primary = await engine.Connector.Resolver.PrimaryAsync(toKs, toShard, ct).ConfigureAwait(false);
+            foreach (var fromShard in fromShards)
+            {
+                var rules = tables.Select(t =>
+                {
+                    if (vschema is null)
+                    {
+                        return new TableRule(t);
+                    }
+
+                    if (!vschema.Tables.TryGetValue(t, out var vt) || vt.ColumnVindexes.Count == 0)
+                    {
+                        throw new WorkflowValidationException($"Table '{t}' has no primary vindex in the VSchema of sharded keyspace {toKs}; add one before moving it there.");
+                    }
+
+                    var cv = vt.ColumnVindexes[0];
+                    return new TableRule(t, new KeyRangeFilter(vschema.Vindexes[cv.Name].Type, cv.Columns, toShard));
+                }).ToList();
+                specs.Add(new StreamSpec
+                {
+                    Workflow = workflow,
+                    SourceKeyspace = fromKs,
+                    SourceShard = fromShard,
+                    TargetKeyspace = toKs,
+                    TargetShard = toShard,
+                    TargetDb = primary.DbName,
+                    Filter = new StreamFilter(rules),
+                    Position = positions is not null && positions.TryGetValue(fromShard, out var p) ? GtidPosition.Decode(p) : null,
+                    TabletTypes = positions is null ? spec.TabletTypes : "PRIMARY",
+                    Cells = string.Join(",", spec.Cells),
+                    OnDdl = StreamStates.ParseOnDdl(spec.OnDdl),
+                    Options = new StreamOptions
+                    {
+                        DeferSecondaryKeys = spec.DeferSecondaryKeys && positions is null,
+                        StopAfterCopy = spec.StopAfterCopy && positions is null,
+                        SourceTimeZone = positions is null ? spec.SourceTimeZone : null,
+                    },
+                });
+            }
+        }
+
+        return specs;
+    }
+
+    // ---------------- create ----------------
+
+    public async Task<CreateResult> CreateAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, CancellationToken ct)
+    {
+        await _registry.RegisterAsync(new WorkflowRecord(spec.Workflow, spec.TargetKeyspace, spec.SourceKeyspace, tables, spec.InstanceId, false, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
+        var sourceShards = await ShardsAsync(spec.SourceKeyspace, ct).ConfigureAwait(false);
+        var targetShards = await ShardsAsync(spec.TargetKeyspace, ct).ConfigureAwait(false);
+        var targetKs = (await store.GetKeyspaceAsync(spec.TargetKeyspace, ct).ConfigureAwait(false))!.Value;
+        var streams = new List<StreamRef>();
+        foreach (var s in await StreamSpecsAsync(spec, spec.Workflow, spec.SourceKeyspace, spec.TargetKeyspace, tables, sourceShards, targetShards, null, ct).ConfigureAwait(false))
+        {
+            var id = await engine.CreateStreamAsync(s, ct: ct).ConfigureAwait(false);
+            streams.Add(new StreamRef(s.TargetKeyspace, s.TargetShard, id, s.SourceShard));
+        }
+
+        foreach (var shard in targetShards)
+        {
+            var primary = await engine.Connector.Resolver.PrimaryAsync(spec.TargetKeyspace, shard, ct).ConfigureAwait(false);
+            await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
+            if (targetKs.Sharded && spec.AutoIncrementHandling() == ShardedAutoIncrementHandling.Remove)
+            {
+                await RemoveAutoIncrementAsync(c, primary.DbName, tables, ct).ConfigureAwait(false);
+            }
+
+            // Writes sent to the target before the switch fail, naming the workflow; the engine's account copies.
+            await _guards.InstallAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, spec.SourceKeyspace, GuardSide.Target, tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        }
+
+        if (!spec.NoRoutingRules)
+        {
+            await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Apply(r, spec.SourceKeyspace, spec.TargetKeyspace, tables, new TrafficState()), ct: ct).ConfigureAwait(false);
+        }
+
+        var progress = await ProgressAsync(new WorkflowState { Spec = spec, Tables = tables, Streams = streams }, ct).ConfigureAwait(false);
+        return new CreateResult(streams, progress.Copy);
+    }
+
+    private static async Task RemoveAutoIncrementAsync(MySqlConnection c, string db, IReadOnlyList<string> tables, CancellationToken ct)
+    {
+        var q = c.Quoter;
+        var changes = new List<(string Table, string Column, string Type, bool Nullable)>();
+        await using (var r = await c.QueryAsync(
+                         $"SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {q.String(db)} " +
+                         $"AND EXTRA LIKE '%auto_increment%' AND TABLE_NAME IN ({string.Join(", ", tables.Select(q.String))})", ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                changes.Add((r.GetString(0)!, r.GetString(1)!, r.GetString(2)!, r.GetString(3) == "YES"));
+            }
+        }
+
+        foreach (var (table, column, type, nullable) in changes)
+        {
+            // COLUMN_TYPE comes from the server's own catalog (e.g. "bigint(20) unsigned"), not from user input.
+            await c.ExecuteAsync($"ALTER TABLE {SqlQuoter.QualifiedName(db, table)} MODIFY {SqlQuoter.Identifier(column)} {type} {(nullable ? "NULL" : "NOT NULL")}", ct).ConfigureAwait(false);
+        }
+    }
+
+    // ---------------- copy, progress, streams ----------------
+
+    public async Task<CopyChunkResult> CopyChunkAsync(MoveTablesCreate spec, StreamRef stream, CancellationToken ct)
+    {
+        var result = await engine.CopyChunkAsync(stream.Keyspace, stream.Shard, stream.Id, $"{spec.InstanceId}/copy", settings.CopyBudget, ct).ConfigureAwait(false);
+        return new CopyChunkResult(result.Done, result.Table, result.RowsCopied);
+    }
+
+    public async Task<ProgressResult> ProgressAsync(WorkflowState state, CancellationToken ct)
+    {
+        var spec = state.Spec;
+        var copied = state.Tables.ToDictionary(t => t, _ => 0L, StringComparer.Ordinal);
+        var done = state.Tables.ToDictionary(t => t, _ => true, StringComparer.Ordinal);
+        long? lag = null;
+        string? error = null;
+        var now = DateTimeOffset.UtcNow;
+        foreach (var s in state.Streams)
+        {
+            await engine.OnTargetAsync(s.Keyspace, s.Shard, async c =>
+            {
+                var record = await engine.Store.GetAsync(c, s.Id, ct).ConfigureAwait(false);
+                if (record is null)
+                {
+                    return 0;
+                }
+
+                if (record.State == StreamState.Error)
+                {
+                    error = $"Stream {s.Id} on {s.Keyspace}/{s.Shard}: {record.Message}";
+                }
+
+                if (record.State == StreamState.Running)
+                {
+                    lag = Math.Max(lag ?? 0, record.LagSeconds(now));
+                }
+
+                var copyStates = await engine.Store.GetCopyStateAsync(c, s.Id, ct).ConfigureAwait(false);
+                foreach (var cs in copyStates.Where(cs => copied.ContainsKey(cs.Table)))
+                {
+                    copied[cs.Table] += cs.RowsCopied;
+                    done[cs.Table] &= cs.Done;
+                }
+
+                return 0;
+            }, ct).ConfigureAwait(false);
+        }
+
+        var totals = state.Tables.ToDictionary(t => t, _ => 0L, StringComparer.Ordinal);
+        foreach (var shard in await ShardsAsync(spec.SourceKeyspace, ct).ConfigureAwait(false))
+        {
+            var primary = await engine.Connector.Resolver.PrimaryAsync(spec.SourceKeyspace, shard, ct).ConfigureAwait(false);
+            await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
+            foreach (var (t, n) in await EstimateRowsAsync(c, primary.DbName, state.Tables, ct).ConfigureAwait(false))
+            {
+                totals[t] += n;
+            }
+        }
+
+        var copy = state.Tables.Select(t => new TableProgress(t, copied[t], Math.Max(totals[t], copied[t]), done[t] && state.Streams.Count > 0)).ToList();
+        return new ProgressResult(copy, lag, error);
+    }
+
+    public async Task SetStreamsAsync(StreamsRequest request, CancellationToken ct)
+    {
+        foreach (var s in request.State.Streams)
+        {
+            var record = await engine.OnTargetAsync(s.Keyspace, s.Shard, c => engine.Store.GetAsync(c, s.Id, ct), ct).ConfigureAwait(false);
+            if (record is null || record.State == StreamState.Frozen)
+            {
+                continue;
+            }
+
+            if (request.Start && record.State != StreamState.Running && record.State != StreamState.Copying)
+            {
+                await engine.StartStreamAsync(s.Keyspace, s.Shard, s.Id, ct).ConfigureAwait(false);
+            }
+            else if (!request.Start && record.State != StreamState.Stopped)
+            {
+                await engine.StopStreamAsync(s.Keyspace, s.Shard, s.Id, "stopped by Workflow stop", ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public Task<ApprovalVerdict> VerifyApprovalAsync(VerifyApprovalRequest request, CancellationToken ct) =>
+        approvals.VerifyAsync(request.Approval, request.InstanceId, request.Approvers, ct);
+
+    // ---------------- switch ----------------
+
+    public async Task<SwitchResult> SwitchAsync(SwitchRequest request, CancellationToken ct)
+    {
+        var state = request.State;
+        var spec = state.Spec;
+        var options = request.Options;
+        options.Validate();
+        var holder = $"{spec.InstanceId}/{request.IntentId}";
+        var locks = new List<KeyspaceLock>();
+        try
+        {
+            // Both keyspaces, always in name order, so two workflows switching in opposite directions cannot deadlock.
+            foreach (var ks in new[] { spec.SourceKeyspace, spec.TargetKeyspace }.Order(StringComparer.Ordinal))
+            {
+                locks.Add(await store.LockKeyspaceAsync(ks, holder, $"{(request.Reverse ? "ReverseTraffic" : "SwitchTraffic")} {spec.TargetKeyspace}.{spec.Workflow}",
+                    wait: TimeSpan.FromSeconds(30), ct: ct).ConfigureAwait(false));
+            }
+
+            var targetLock = locks.First(l => l.Keyspace == spec.TargetKeyspace);
+
+            // A journal left by an interrupted attempt: roll it forward (committed) or back, before anything else.
+            var journal = await _registry.GetJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+            if (journal is not null)
+            {
+                var recovered = await RecoverAsync(state, journal, targetLock, ct).ConfigureAwait(false);
+                if (journal.IntentId == request.IntentId && journal.Step == SwitchSteps.Committed)
+                {
+                    return recovered; // this very switch had committed before the crash
+                }
+
+                state = state with { Traffic = recovered.Traffic, Streams = recovered.Streams, ReverseStreams = recovered.ReverseStreams };
+            }
+
+            var types = options.Types();
+            var readTypes = types.Where(t => t != "PRIMARY" && state.Traffic.IsSwitched(t) == request.Reverse).ToList();
+            var writes = types.Contains("PRIMARY") && state.Traffic.Primary == request.Reverse;
+            var traffic = state.Traffic;
+            if (readTypes.Count > 0)
+            {
+                foreach (var t in readTypes)
+                {
+                    traffic = traffic.With(t, !request.Reverse);
+                }
+
+                await ApplyRulesAsync(spec, state.Tables, traffic, targetLock, ct).ConfigureAwait(false);
+                logger.LogInformation("{Workflow}: reads for {Types} switched {Direction}", spec.InstanceId, string.Join(",", readTypes), request.Reverse ? "back" : "forward");
+            }
+
+            state = state with { Traffic = traffic };
+            if (!writes)
+            {
+                return new SwitchResult(true, "reads switched", traffic, state.Streams, state.ReverseStreams);
+            }
+
+            return await SwitchWritesAsync(state, options, request.Reverse, request.IntentId, targetLock, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var l in Enumerable.Reverse(locks))
+            {
+                await l.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task ApplyRulesAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, TrafficState traffic, KeyspaceLock? underLock, CancellationToken ct)
+    {
+        if (!spec.NoRoutingRules || !traffic.NoneSwitched)
+        {
+            await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Apply(r, spec.SourceKeyspace, spec.TargetKeyspace, tables, traffic), underLock, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The two sides of a write switch: writes move from <c>From</c> to <c>To</c>; <c>Inbound</c> streams carry From→To.</summary>
+    private sealed record Direction(string From, string To, string Inbound, string Outbound, GuardSide FromGuard, GuardSide ToGuard);
+
+    private static Direction DirectionOf(MoveTablesCreate spec, bool reverse) => reverse
+        ? new Direction(spec.TargetKeyspace, spec.SourceKeyspace, spec.ReverseWorkflow, spec.Workflow, GuardSide.Target, GuardSide.Source)
+        : new Direction(spec.SourceKeyspace, spec.TargetKeyspace, spec.Workflow, spec.ReverseWorkflow, GuardSide.Source, GuardSide.Target);
+
+    private async Task<SwitchResult> SwitchWritesAsync(WorkflowState state, SwitchOptions options, bool reverse, string intentId, KeyspaceLock targetLock, CancellationToken ct)
+    {
+        var spec = state.Spec;
+        var d = DirectionOf(spec, reverse);
+        var inbound = reverse ? state.ReverseStreams : state.Streams;
+        var toTraffic = state.Traffic with { Primary = !reverse };
+        var journal = new SwitchJournal(intentId, reverse, state.Traffic, toTraffic, SwitchSteps.Intent,
+            new Dictionary<string, string>(), new Dictionary<string, string>(), DateTimeOffset.UtcNow);
+
+        // 1. Lag check, before the record of intent: a refused switch changes nothing at all.
+        var lag = await MaxLagAsync(inbound, ct).ConfigureAwait(false);
+        if (lag is null || lag > options.MaxReplicationLagAllowedSeconds)
+        {
+            return new SwitchResult(false,
+                lag is null
+                    ? $"the streams of workflow {d.Inbound} are not all running, so the switch cannot wait for them; start the workflow first"
+                    : $"replication lag of workflow {d.Inbound} is {lag}s, over --max-replication-lag-allowed {options.MaxReplicationLagAllowedSeconds}s",
+                state.Traffic, state.Streams, state.ReverseStreams);
+        }
+
+        await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
+        FaultPoints.Hit("switchtraffic.after-intent");
+        var lockWait = TimeSpan.FromSeconds(options.LockWaitSeconds);
+        var fromShards = await ShardsAsync(d.From, ct).ConfigureAwait(false);
+        var toShards = await ShardsAsync(d.To, ct).ConfigureAwait(false);
+        var finals = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            // 2. Guards on the side writes leave, then drain in-flight writes, then the final position of each primary.
+            foreach (var shard in fromShards)
+            {
+                var primary = await engine.Connector.Resolver.PrimaryAsync(d.From, shard, ct).ConfigureAwait(false);
+                await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
+                await _guards.InstallAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, spec.SourceKeyspace, d.FromGuard, state.Tables, lockWait, ct).ConfigureAwait(false);
+            }
+
+            journal = journal with { Step = SwitchSteps.GuardsArmed };
+            await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
+            FaultPoints.Hit("switchtraffic.after-guards");
+            foreach (var shard in fromShards)
+            {
+                var primary = await engine.Connector.Resolver.PrimaryAsync(d.From, shard, ct).ConfigureAwait(false);
+                await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
+                await c.ExecuteAsync($"SET SESSION lock_wait_timeout = {Math.Max(1, (int)Math.Ceiling(lockWait.TotalSeconds))}", ct).ConfigureAwait(false);
+                // Waits for every transaction that wrote to these tables before the guards to commit or roll back.
+                await c.ExecuteAsync("LOCK TABLES " + string.Join(", ", state.Tables.Select(t => SqlQuoter.QualifiedName(primary.DbName, t) + " READ")), ct).ConfigureAwait(false);
+                await c.ExecuteAsync("UNLOCK TABLES", ct).ConfigureAwait(false);
+                finals[shard] = (await ServerFlavor.For(c).CurrentPositionAsync(c, ct).ConfigureAwait(false)).Encode();
+            }
+
+            journal = journal with { Step = SwitchSteps.Drained, FinalPositions = finals };
+            await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
+
+            // 3. The inbound streams reach the final positions within --timeout, else everything is undone.
+            if (!await WaitForStreamsAsync(inbound, finals, TimeSpan.FromSeconds(options.TimeoutSeconds), ct).ConfigureAwait(false))
+            {
+                await RollbackAsync(state, journal, targetLock, ct).ConfigureAwait(false);
+                return new SwitchResult(false, $"the streams of workflow {d.Inbound} did not reach the final position within --timeout {options.TimeoutSeconds}s; the write guards were lifted and nothing was switched",
+                    state.Traffic, state.Streams, state.ReverseStreams);
+            }
+
+            foreach (var s in inbound)
+            {
+                await StopIfRunningAsync(s, $"stopped for the write switch {intentId}", ct).ConfigureAwait(false);
+            }
+
+            journal = journal with { Step = SwitchSteps.InboundStopped };
+            await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
+            FaultPoints.Hit("switchtraffic.after-stop-inbound");
+
+            // 4. Outbound (reverse) streams at the positions of the primaries writes go to, read now that nothing else writes there.
+            var outbound = new List<StreamRef>();
+            if (options.EnableReverseReplication)
+            {
+                var positions = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var shard in toShards)
+                {
+                    var primary = await engine.Connector.Resolver.PrimaryAsync(d.To, shard, ct).ConfigureAwait(false);
+                    await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
+                    positions[shard] = (await ServerFlavor.For(c).CurrentPositionAsync(c, ct).ConfigureAwait(false)).Encode();
+                }
+
+                foreach (var shard in fromShards)
+                {
+                    // Frozen streams of an earlier switch never run again; they make way for the new ones.
+                    await engine.DeleteWorkflowAsync(d.From, shard, d.Outbound, ct).ConfigureAwait(false);
+                }
+
+                await _registry.RegisterAsync(new WorkflowRecord(d.Outbound, d.From, d.To, state.Tables, spec.InstanceId, !reverse, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
+                foreach (var s in await StreamSpecsAsync(spec, d.Outbound, d.To, d.From, state.Tables, toShards, fromShards, positions, ct).ConfigureAwait(false))
+                {
+                    var id = await engine.CreateStreamAsync(s, new PreflightOptions { AllowNonEmptyTargetTables = true, AllowForeignKeysToUnmovedTables = true }, ct).ConfigureAwait(false);
+                    outbound.Add(new StreamRef(s.TargetKeyspace, s.TargetShard, id, s.SourceShard));
+                }
+
+                journal = journal with { Step = SwitchSteps.OutboundCreated, OutboundPositions = positions };
+                await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
+                FaultPoints.Hit("switchtraffic.after-reverse-created");
+            }
+
+            // 5. Writes open where they go: lift that side's guards, flip the rules, call the hooks.
+            await LiftGuardsAsync(d.To, spec, d.ToGuard, state.Tables, lockWait, ct).ConfigureAwait(false);
+            journal = journal with { Step = SwitchSteps.TargetOpen };
+            await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
+            await ApplyRulesAsync(spec, state.Tables, toTraffic, targetLock, ct).ConfigureAwait(false);
+            journal = journal with { Step = SwitchSteps.RulesFlipped };
+            await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
+            FaultPoints.Hit("switchtraffic.after-rules");
+            var hookError = await CallHooksAsync(spec, state.Tables, toTraffic, reverse, ct).ConfigureAwait(false);
+            if (hookError is not null)
+            {
+                await RollbackAsync(state, journal, targetLock, ct).ConfigureAwait(false);
+                return new SwitchResult(false, $"cutover hook failed, the switch was rolled back: {hookError}", state.Traffic, state.Streams, state.ReverseStreams);
+            }
+
+            journal = journal with { Step = SwitchSteps.Committed };
+            await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
+            FaultPoints.Hit("switchtraffic.after-commit");
+            return await FinishAsync(state, journal, targetLock, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "{Workflow}: write switch {Intent} failed at step {Step}; rolling back", spec.InstanceId, intentId, journal.Step);
+            await RollbackAsync(state, journal, targetLock, CancellationToken.None).ConfigureAwait(false);
+            return new SwitchResult(false, $"write switch failed at step '{journal.Step}' and was rolled back: {e.Message}", state.Traffic, state.Streams, state.ReverseStreams);
+        }
+    }
+
+    /// <summary>After the commit point: start the outbound streams, freeze the inbound ones, drop the journal. Idempotent.</summary>
+    private async Task<SwitchResult> FinishAsync(WorkflowState state, SwitchJournal journal, KeyspaceLock targetLock, CancellationToken ct)
+    {
+        var spec = state.Spec;
+        var d = DirectionOf(spec, journal.Reverse);
+        var outbound = await ListWorkflowStreamsAsync(d.From, d.Outbound, ct).ConfigureAwait(false);
+        foreach (var s in outbound)
+        {
+            var r = await engine.OnTargetAsync(s.Keyspace, s.Shard, c => engine.Store.GetAsync(c, s.Id, ct), ct).ConfigureAwait(false);
+            if (r is { State: StreamState.Init or StreamState.Stopped })
+            {
+                await engine.StartStreamAsync(s.Keyspace, s.Shard, s.Id, ct).ConfigureAwait(false);
+            }
+        }
+
+        FaultPoints.Hit("switchtraffic.before-freeze");
+        var inbound = await ListWorkflowStreamsAsync(d.To, d.Inbound, ct).ConfigureAwait(false);
+        foreach (var s in inbound)
+        {
+            var r = await engine.OnTargetAsync(s.Keyspace, s.Shard, c => engine.Store.GetAsync(c, s.Id, ct), ct).ConfigureAwait(false);
+            if (r is not null && r.State != StreamState.Frozen)
+            {
+                if (r.State is not (StreamState.Running or StreamState.Stopped))
+                {
+                    await engine.StopStreamAsync(s.Keyspace, s.Shard, s.Id, "stopped before freezing", ct).ConfigureAwait(false);
+                }
+
+                await engine.FreezeStreamAsync(s.Keyspace, s.Shard, s.Id, ct).ConfigureAwait(false);
+            }
+        }
+
+        await _registry.DeleteJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        var forward = journal.Reverse ? outbound : inbound;
+        var reverseStreams = journal.Reverse ? inbound : outbound;
+        return new SwitchResult(true, "writes switched", journal.ToTraffic, forward, reverseStreams);
+    }
+
+    /// <summary>Undoes a write switch that had not committed: every step is reverted, whatever step it reached.</summary>
+    private async Task RollbackAsync(WorkflowState state, SwitchJournal journal, KeyspaceLock targetLock, CancellationToken ct)
+    {
+        var spec = state.Spec;
+        var d = DirectionOf(spec, journal.Reverse);
+        var lockWait = TimeSpan.FromSeconds(10);
+        await ApplyRulesAsync(spec, state.Tables, journal.FromTraffic, targetLock, ct).ConfigureAwait(false);
+
+        // The side writes were going to must be guarded again before the side they come from opens.
+        foreach (var shard in await ShardsAsync(d.To, ct).ConfigureAwait(false))
+        {
+            var primary = await engine.Connector.Resolver.PrimaryAsync(d.To, shard, ct).ConfigureAwait(false);
+            await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
+            await _guards.InstallAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, spec.SourceKeyspace, d.ToGuard, state.Tables, lockWait, ct).ConfigureAwait(false);
+        }
+
+        foreach (var shard in await ShardsAsync(d.From, ct).ConfigureAwait(false))
+        {
+            var existing = await engine.ListStreamsAsync(d.From, shard, d.Outbound, ct).ConfigureAwait(false);
+            if (existing.Any(s => s.State != StreamState.Frozen))
+            {
+                await engine.DeleteWorkflowAsync(d.From, shard, d.Outbound, ct).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var s in await ListWorkflowStreamsAsync(d.To, d.Inbound, ct).ConfigureAwait(false))
+        {
+            var r = await engine.OnTargetAsync(s.Keyspace, s.Shard, c => engine.Store.GetAsync(c, s.Id, ct), ct).ConfigureAwait(false);
+            if (r is { State: StreamState.Stopped })
+            {
+                await engine.StartStreamAsync(s.Keyspace, s.Shard, s.Id, ct).ConfigureAwait(false);
+            }
+        }
+
+        await LiftGuardsAsync(d.From, spec, d.FromGuard, state.Tables, lockWait, ct).ConfigureAwait(false);
+        await _registry.DeleteJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        logger.LogInformation("{Workflow}: write switch {Intent} rolled back from step {Step}", spec.InstanceId, journal.IntentId, journal.Step);
+    }
+
+    /// <summary>A journal found on entry: roll forward when committed, else back. Returns the resulting state.</summary>
+    private async Task<SwitchResult> RecoverAsync(WorkflowState state, SwitchJournal journal, KeyspaceLock targetLock, CancellationToken ct)
+    {
+        var recoveredState = state with { Traffic = journal.FromTraffic };
+        if (journal.Step == SwitchSteps.Committed)
+        {
+            return await FinishAsync(recoveredState, journal, targetLock, ct).ConfigureAwait(false);
+        }
+
+        await RollbackAsync(recoveredState, journal, targetLock, ct).ConfigureAwait(false);
+        var d = DirectionOf(state.Spec, journal.Reverse);
+        var inbound = await ListWorkflowStreamsAsync(d.To, d.Inbound, ct).ConfigureAwait(false);
+        var outbound = await ListWorkflowStreamsAsync(d.From, d.Outbound, ct).ConfigureAwait(false);
+        return new SwitchResult(false, $"an interrupted switch (step {journal.Step}) was rolled back", journal.FromTraffic,
+            journal.Reverse ? outbound : inbound, journal.Reverse ? inbound : outbound);
+    }
+
+    private async Task<IReadOnlyList<StreamRef>> ListWorkflowStreamsAsync(string keyspace, string workflow, CancellationToken ct)
+    {
+        var result = new List<StreamRef>();
+        foreach (var shard in await ShardsAsync(keyspace, ct).ConfigureAwait(false))
+        {
+            foreach (var s in await engine.ListStreamsAsync(keyspace, shard, workflow, ct).ConfigureAwait(false))
+            {
+                result.Add(new StreamRef(keyspace, shard, s.Id, s.SourceShard));
+            }
+        }
+
+        return result;
+    }
+
+    private async Task LiftGuardsAsync(string keyspace, MoveTablesCreate spec, GuardSide side, IReadOnlyList<string> tables, TimeSpan lockWait, CancellationToken ct)
+    {
+        foreach (var shard in await ShardsAsync(keyspace, ct).ConfigureAwait(false))
+        {
+            var primary = await engine.Connector.Resolver.PrimaryAsync(keyspace, shard, ct).ConfigureAwait(false);
+            await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
+            await WriteGuards.RemoveAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, side, tables, lockWait, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task StopIfRunningAsync(StreamRef s, string message, CancellationToken ct)
+    {
+        var r = await engine.OnTargetAsync(s.Keyspace, s.Shard, c => engine.Store.GetAsync(c, s.Id, ct), ct).ConfigureAwait(false);
+        if (r is not null && r.State is StreamState.Running or StreamState.Copying or StreamState.Init or StreamState.Error)
+        {
+            await engine.StopStreamAsync(s.Keyspace, s.Shard, s.Id, message, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<long?> MaxLagAsync(IReadOnlyList<StreamRef> streams, CancellationToken ct)
+    {
+        long max = 0;
+        var now = DateTimeOffset.UtcNow;
+        foreach (var s in streams)
+        {
+            var r = await engine.OnTargetAsync(s.Keyspace, s.Shard, c => engine.Store.GetAsync(c, s.Id, ct), ct).ConfigureAwait(false);
+            if (r is null || r.State != StreamState.Running)
+            {
+                return null;
+            }
+
+            max = Math.Max(max, r.LagSeconds(now));
+        }
+
+        return streams.Count == 0 ? null : max;
+    }
+
+    private async Task<bool> WaitForStreamsAsync(IReadOnlyList<StreamRef> streams, IReadOnlyDictionary<string, string> finals, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = Stopwatch.StartNew();
+        var pending = streams.ToList();
+        while (true)
+        {
+            var still = new List<StreamRef>();
+            foreach (var s in pending)
+            {
+                var r = await engine.OnTargetAsync(s.Keyspace, s.Shard, c => engine.Store.GetAsync(c, s.Id, ct), ct).ConfigureAwait(false);
+                var final = GtidPosition.Decode(finals[s.SourceShard]);
+                if (r?.Position is null || !r.Position.AtLeast(final))
+                {
+                    still.Add(s);
+                }
+            }
+
+            if (still.Count == 0)
+            {
+                return true;
+            }
+
+            if (deadline.Elapsed >= timeout)
+            {
+                return false;
+            }
+
+            pending = still;
+            await Task.Delay(TimeSpan.FromMilliseconds(20), ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Calls each cutover hook with the new routing; the first failure is returned (null: all succeeded).</summary>
+    private async Task<string?> CallHooksAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, TrafficState traffic, bool reverse, CancellationToken ct)
+    {
+        if (spec.CutoverHooks.Count == 0)
+        {
+            return null;
+        }
+
+        var rules = (await store.GetRoutingRulesAsync(ct).ConfigureAwait(false)).Value;
+        var payload = JsonSerializer.Serialize(new
+        {
+            workflow = spec.Workflow,
+            target_keyspace = spec.TargetKeyspace,
+            source_keyspace = spec.SourceKeyspace,
+            tables,
+            direction = reverse ? "ReverseTraffic" : "SwitchTraffic",
+            writes_to = reverse ? spec.SourceKeyspace : spec.TargetKeyspace,
+            traffic_state = traffic.ToString(),
+            routing_rules = JsonDocument.Parse(rules.ToJson()).RootElement,
+        });
+        foreach (var hook in spec.CutoverHooks)
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(TimeSpan.FromSeconds(hook.TimeoutSeconds));
+            try
+            {
+                if (hook.Url is not null)
+                {
+                    using var content = new StringContent(payload, System.Text.Encoding.UTF8, "application/json");
+                    using var response = await http.PostAsync(hook.Url, content, cts.Token).ConfigureAwait(false);
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        return $"webhook {hook.Url} answered {(int)response.StatusCode} {response.ReasonPhrase}";
+                    }
+                }
+                else
+                {
+                    var psi = new ProcessStartInfo(hook.Command![0]) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+                    foreach (var a in hook.Command.Skip(1))
+                    {
+                        psi.ArgumentList.Add(a);
+                    }
+
+                    using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {hook.Command[0]}");
+                    await p.StandardInput.WriteAsync(payload).ConfigureAwait(false);
+                    p.StandardInput.Close();
+                    var stderr = p.StandardError.ReadToEndAsync(cts.Token);
+                    _ = p.StandardOutput.ReadToEndAsync(cts.Token);
+                    try
+                    {
+                        await p.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                        p.Kill(entireProcessTree: true);
+                        return $"command {hook.Command[0]} did not finish within {hook.TimeoutSeconds}s";
+                    }
+
+                    if (p.ExitCode != 0)
+                    {
+                        var err = (await stderr.ConfigureAwait(false)).Trim();
+                        return $"command {hook.Command[0]} exited with {p.ExitCode}{(err.Length > 0 ? ": " + (err.Length > 300 ? err[..300] : err) : "")}";
+                    }
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or System.ComponentModel.Win32Exception or InvalidOperationException && !ct.IsCancellationRequested)
+            {
+                return $"hook {hook.Url ?? hook.Command![0]} failed: {e.Message}";
+            }
+        }
+
+        return null;
+    }
+
+    // ---------------- complete / cancel ----------------
+
+    public async Task CompleteAsync(CleanupRequest request, CancellationToken ct)
+    {
+        var state = request.State;
+        var spec = state.Spec;
+        var options = request.Options;
+        await using var l1 = await store.LockKeyspaceAsync(spec.SourceKeyspace, spec.InstanceId, "Complete", ct: ct).ConfigureAwait(false);
+        // Forward (frozen) and reverse streams go; the source guards go with the source tables (or stay on kept data).
+        await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        await DeleteStreamsAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        foreach (var shard in await ShardsAsync(spec.SourceKeyspace, ct).ConfigureAwait(false))
+        {
+            var primary = await engine.Connector.Resolver.PrimaryAsync(spec.SourceKeyspace, shard, ct).ConfigureAwait(false);
+            await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
+            await DropOrRenameAsync(c, primary.DbName, state.Tables, options, ct).ConfigureAwait(false);
+            await WriteGuards.RemoveAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, GuardSide.Source, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        }
+
+        await LiftGuardsAsync(spec.TargetKeyspace, spec, GuardSide.Target, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        if (!options.KeepRoutingRules)
+        {
+            await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Remove(r, spec.SourceKeyspace, spec.TargetKeyspace, state.Tables), ct: ct).ConfigureAwait(false);
+        }
+
+        await _registry.RemoveAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        await _registry.RemoveAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+    }
+
+    public async Task CancelAsync(CleanupRequest request, CancellationToken ct)
+    {
+        var state = request.State;
+        var spec = state.Spec;
+        var options = request.Options;
+        await using var l1 = await store.LockKeyspaceAsync(spec.TargetKeyspace, spec.InstanceId, "Cancel", ct: ct).ConfigureAwait(false);
+        await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        await DeleteStreamsAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        foreach (var shard in await ShardsAsync(spec.TargetKeyspace, ct).ConfigureAwait(false))
+        {
+            var primary = await engine.Connector.Resolver.PrimaryAsync(spec.TargetKeyspace, shard, ct).ConfigureAwait(false);
+            await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
+            await WriteGuards.RemoveAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, GuardSide.Target, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+            if (state.Tables.Count > 0)
+            {
+                await DropOrRenameAsync(c, primary.DbName, state.Tables, options, ct).ConfigureAwait(false);
+            }
+        }
+
+        await LiftGuardsAsync(spec.SourceKeyspace, spec, GuardSide.Source, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        if (!options.KeepRoutingRules)
+        {
+            await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Remove(r, spec.SourceKeyspace, spec.TargetKeyspace, state.Tables), ct: ct).ConfigureAwait(false);
+        }
+
+        await _registry.DeleteJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        await _registry.RemoveAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        await _registry.RemoveAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+    }
+
+    private async Task DeleteStreamsAsync(string keyspace, string workflow, CancellationToken ct)
+    {
+        foreach (var shard in await ShardsAsync(keyspace, ct).ConfigureAwait(false))
+        {
+            await engine.DeleteWorkflowAsync(keyspace, shard, workflow, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task DropOrRenameAsync(MySqlConnection c, string db, IReadOnlyList<string> tables, CleanupOptions options, CancellationToken ct)
+    {
+        if (options.KeepData)
+        {
+            return;
+        }
+
+        foreach (var t in tables)
+        {
+            var exists = await c.QueryScalarAsync(
+                $"SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {c.Quoter.String(db)} AND TABLE_NAME = {c.Quoter.String(t)}", ct).ConfigureAwait(false) is not null;
+            if (!exists)
+            {
+                continue; // dropped (or renamed) by an earlier delivery of this activity
+            }
+
+            await c.ExecuteAsync(options.RenameTables
+                ? $"RENAME TABLE {SqlQuoter.QualifiedName(db, t)} TO {SqlQuoter.QualifiedName(db, $"_{t}_old")}"
+                : $"DROP TABLE {SqlQuoter.QualifiedName(db, t)}", ct).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+namespace Durable.Workflows;
+
+/// <summary>
+/// Which command is allowed in which state, as the seeds say: switch only after the copy; complete only after all
+/// traffic is switched; cancel not after writes are switched; reverse only what was switched. The HTTP API checks
+/// these first (so a bad command fails at once and changes nothing) and the orchestration checks them again.
+/// </summary>
+public static class CommandRules
+{
+    public static void Check(WorkflowState state, WorkflowCommand command)
+    {
+        var action = WorkflowActions.Normalize(command.Action);
+        var name = $"{state.Spec.TargetKeyspace}.{state.Spec.Workflow}";
+        if (state.IsFinished)
+        {
+            throw new WorkflowStateException($"Workflow {name} is {state.Phase}; it takes no more commands.");
+        }
+
+        switch (action)
+        {
+            case WorkflowActions.SwitchTraffic:
+            {
+                var options = command.Switch ?? new SwitchOptions();
+                options.Validate();
+                if (!state.CopyDone || state.Phase is Phases.Copying or Phases.PreFlight or Phases.Creating)
+                {
+                    throw new WorkflowStateException($"Cannot switch traffic of {name}: the copy has not finished ({Progress(state)}).");
+                }
+
+                var types = options.Types();
+                if (types.All(state.Traffic.IsSwitched))
+                {
+                    throw new WorkflowStateException($"Cannot switch traffic of {name}: {string.Join(",", types)} traffic is already switched ({state.Traffic}).");
+                }
+
+                if (types.Contains("PRIMARY") && !state.Traffic.Primary && state.Phase == Phases.Stopped)
+                {
+                    throw new WorkflowStateException($"Cannot switch writes of {name}: its streams are stopped; start the workflow first.");
+                }
+
+                break;
+            }
+
+            case WorkflowActions.ReverseTraffic:
+            {
+                var options = command.Switch ?? new SwitchOptions();
+                options.Validate();
+                var types = options.Types();
+                if (!types.Any(state.Traffic.IsSwitched))
+                {
+                    throw new WorkflowStateException($"Cannot reverse traffic of {name}: no {string.Join(",", types)} traffic has been switched ({state.Traffic}).");
+                }
+
+                if (types.Contains("PRIMARY") && state.Traffic.Primary && state.ReverseStreams.Count == 0)
+                {
+                    throw new WorkflowStateException($"Cannot reverse writes of {name}: it was switched with --enable-reverse-replication=false, so no reverse workflow carries the target's writes back.");
+                }
+
+                break;
+            }
+
+            case WorkflowActions.Complete:
+                if (!state.Traffic.AllSwitched)
+                {
+                    throw new WorkflowStateException($"Cannot complete {name}: not all traffic is switched ({state.Traffic}); run SwitchTraffic first.");
+                }
+
+                if (command.Cleanup is { KeepData: true, RenameTables: true })
+                {
+                    throw new WorkflowValidationException("Give --keep-data or --rename-tables, not both.");
+                }
+
+                break;
+            case WorkflowActions.Cancel:
+                if (state.Traffic.Primary)
+                {
+                    throw new WorkflowStateException($"Cannot cancel {name}: writes are switched ({state.Traffic}); run ReverseTraffic first, or Complete.");
+                }
+
+                if (command.Cleanup is { KeepData: true, RenameTables: true })
+                {
+                    throw new WorkflowValidationException("Give --keep-data or --rename-tables, not both.");
+                }
+
+                break;
+            case WorkflowActions.Start:
+            case WorkflowActions.Stop:
+                if (state.Phase is Phases.PreFlight or Phases.Creating)
+                {
+                    throw new WorkflowStateException($"Workflow {name} is still being created.");
+                }
+
+                if (action == WorkflowActions.Start && state.Traffic.Primary)
+                {
+                    throw new WorkflowStateException($"Workflow {name} has its writes switched: its forward streams are frozen; the reverse workflow runs.");
+                }
+
+                break;
+            case WorkflowActions.Approve:
+                if (command.Approval is null)
+                {
+                    throw new WorkflowValidationException("An Approve command needs a signed \"approval\" {instance_id, action, approver, nonce, expires_at, signature}.");
+                }
+
+                break;
+        }
+    }
+
+    public static string Progress(WorkflowState state) =>
+        state.Copy.Count == 0 ? "nothing copied yet" : string.Join(", ", state.Copy.Select(t => $"{t.Table} {t.RowsCopied}/{t.RowsTotal}"));
+}
+
+/// <summary>
+/// The steps a switch takes, in the seeds' dry-run style; the dry run prints exactly what <c>SwitchAsync</c> does,
+/// because both come from here.
+/// </summary>
+public static class SwitchPlan
+{
+    public static IReadOnlyList<string> Describe(WorkflowState state, SwitchOptions options, bool reverse)
+    {
+        var spec = state.Spec;
+        var types = options.Types();
+        var tables = "[" + string.Join(" ", state.Tables) + "]";
+        var (from, to) = reverse ? (spec.TargetKeyspace, spec.SourceKeyspace) : (spec.SourceKeyspace, spec.TargetKeyspace);
+        var lines = new List<string>();
+        var readTypes = types.Where(t => t != "PRIMARY" && state.Traffic.IsSwitched(t) == reverse).ToList();
+        var writes = types.Contains("PRIMARY") && state.Traffic.Primary == reverse;
+        lines.Add($"Lock keyspace {spec.SourceKeyspace}");
+        lines.Add($"Lock keyspace {spec.TargetKeyspace}");
+        if (readTypes.Count > 0)
+        {
+            lines.Add($"Switch reads for tables {tables} to keyspace {to} for tablet types [{string.Join(" ", readTypes)}]");
+            lines.Add($"Routing rules for tables {tables} will be updated");
+        }
+
+        if (writes)
+        {
+            var (inbound, outbound) = reverse ? (spec.ReverseWorkflow, spec.Workflow) : (spec.Workflow, spec.ReverseWorkflow);
+            lines.Add($"Check that the lag of workflow {inbound} is at most {options.MaxReplicationLagAllowedSeconds}s");
+            lines.Add($"Arm write guards on tables {tables} in keyspace {from} (writes fail naming workflow {spec.TargetKeyspace}.{spec.Workflow})");
+            lines.Add($"Drain in-flight writes: LOCK TABLES {string.Join(", ", state.Tables.Select(t => t + " READ"))} in keyspace {from} (lock wait {options.LockWaitSeconds}s)");
+            lines.Add($"Read the final position from the primaries of keyspace {from}");
+            lines.Add($"Wait up to {options.TimeoutSeconds}s for the streams of workflow {inbound} to reach it, else lift the guards and fail");
+            lines.Add($"Stop the streams of workflow {inbound}");
+            if (options.EnableReverseReplication)
+            {
+                lines.Add($"Create reverse replication workflow {outbound} in keyspace {from} at the position of the primaries of keyspace {to}");
+            }
+
+            lines.Add($"Lift write guards on tables {tables} in keyspace {to}");
+            lines.Add($"Switch writes for tables {tables} to keyspace {to}; routing rules will be updated");
+            if (spec.CutoverHooks.Count > 0)
+            {
+                lines.Add($"Call {spec.CutoverHooks.Count} cutover hook(s) with the new routing; a failure rolls the switch back");
+            }
+
+            if (options.EnableReverseReplication)
+            {
+                lines.Add($"Start the streams of workflow {outbound}");
+            }
+
+            lines.Add($"Freeze the streams of workflow {inbound}");
+        }
+
+        lines.Add($"Unlock keyspace {spec.TargetKeyspace}");
+        lines.Add($"Unlock keyspace {spec.SourceKeyspace}");
+        return lines;
+    }
+}

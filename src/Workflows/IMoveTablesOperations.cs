@@ -1,0 +1,78 @@
+using System.Text.Json.Serialization;
+
+namespace Durable.Workflows;
+
+public sealed record PreflightResult(
+    [property: JsonPropertyName("problems")] IReadOnlyList<string> Problems,
+    [property: JsonPropertyName("tables")] IReadOnlyList<string> Tables);
+
+public sealed record CreateResult(
+    [property: JsonPropertyName("streams")] IReadOnlyList<StreamRef> Streams,
+    [property: JsonPropertyName("copy")] IReadOnlyList<TableProgress> Copy);
+
+public sealed record CopyChunkResult(
+    [property: JsonPropertyName("done")] bool Done,
+    [property: JsonPropertyName("table")] string? Table,
+    [property: JsonPropertyName("rows_copied")] long RowsCopied);
+
+public sealed record ProgressResult(
+    [property: JsonPropertyName("copy")] IReadOnlyList<TableProgress> Copy,
+    [property: JsonPropertyName("lag_seconds")] long? LagSeconds,
+    [property: JsonPropertyName("stream_error")] string? StreamError);
+
+/// <summary>Input of the switch activities: the workflow as it stands and what to switch.</summary>
+public sealed record SwitchRequest(
+    [property: JsonPropertyName("state")] WorkflowState State,
+    [property: JsonPropertyName("options")] SwitchOptions Options,
+    [property: JsonPropertyName("reverse")] bool Reverse,
+    [property: JsonPropertyName("intent_id")] string IntentId);
+
+public sealed record SwitchResult(
+    [property: JsonPropertyName("ok")] bool Ok,
+    [property: JsonPropertyName("message")] string Message,
+    [property: JsonPropertyName("traffic")] TrafficState Traffic,
+    [property: JsonPropertyName("streams")] IReadOnlyList<StreamRef> Streams,
+    [property: JsonPropertyName("reverse_streams")] IReadOnlyList<StreamRef> ReverseStreams);
+
+public sealed record CleanupRequest(
+    [property: JsonPropertyName("state")] WorkflowState State,
+    [property: JsonPropertyName("options")] CleanupOptions Options);
+
+public sealed record VerifyApprovalRequest(
+    [property: JsonPropertyName("instance_id")] string InstanceId,
+    [property: JsonPropertyName("approvers")] IReadOnlyList<string> Approvers,
+    [property: JsonPropertyName("approval")] SignedApproval Approval);
+
+public sealed record StreamsRequest(
+    [property: JsonPropertyName("state")] WorkflowState State,
+    [property: JsonPropertyName("start")] bool Start);
+
+/// <summary>
+/// The side effects of a MoveTables, one activity each; every one is idempotent (activities are delivered at least
+/// once). The orchestration only decides and records; these touch the cluster.
+/// </summary>
+public interface IMoveTablesOperations
+{
+    /// <summary>All checks before anything changes; the problems, each a full sentence, and the resolved table list.</summary>
+    Task<PreflightResult> PreflightAsync(MoveTablesCreate spec, CancellationToken ct);
+
+    /// <summary>Registers the workflow, creates the target tables, installs target guards, routing rules and streams.</summary>
+    Task<CreateResult> CreateAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, CancellationToken ct);
+
+    /// <summary>Copies one bounded chunk of one stream.</summary>
+    Task<CopyChunkResult> CopyChunkAsync(MoveTablesCreate spec, StreamRef stream, CancellationToken ct);
+
+    Task<ProgressResult> ProgressAsync(WorkflowState state, CancellationToken ct);
+
+    /// <summary>Starts (hands to the Streamer) or stops the forward streams.</summary>
+    Task SetStreamsAsync(StreamsRequest request, CancellationToken ct);
+
+    /// <summary>Switches reads per tablet type and, for PRIMARY, writes (the cutover); on failure nothing is switched.</summary>
+    Task<SwitchResult> SwitchAsync(SwitchRequest request, CancellationToken ct);
+
+    Task CompleteAsync(CleanupRequest request, CancellationToken ct);
+
+    Task CancelAsync(CleanupRequest request, CancellationToken ct);
+
+    Task<ApprovalVerdict> VerifyApprovalAsync(VerifyApprovalRequest request, CancellationToken ct);
+}

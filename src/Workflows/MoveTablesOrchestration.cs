@@ -1,0 +1,387 @@
+using Durable.DurableTask;
+using Durable.DurableTask.Worker;
+
+namespace Durable.Workflows;
+
+/// <summary>
+/// One orchestration per workflow (instance id <c>movetables:{target}.{workflow}</c>): pre-flight, create, copy
+/// fan-out per stream, then replicate and take commands (SwitchTraffic, ReverseTraffic, Complete, Cancel, Start, Stop,
+/// Approve) until Complete or Cancel. Its state is its custom status; it carries the state through ContinueAsNew so
+/// its history stays short.
+/// </summary>
+public static class MoveTablesOrchestration
+{
+    public const string Name = "MoveTables";
+    public const string CommandEvent = "Command";
+
+    public const string PreflightActivity = "MoveTables.Preflight";
+    public const string CreateActivity = "MoveTables.Create";
+    public const string CopyChunkActivity = "MoveTables.CopyChunk";
+    public const string ProgressActivity = "MoveTables.Progress";
+    public const string StreamsActivity = "MoveTables.Streams";
+    public const string SwitchActivity = "MoveTables.Switch";
+    public const string CompleteActivity = "MoveTables.Complete";
+    public const string CancelActivity = "MoveTables.Cancel";
+    public const string VerifyApprovalActivity = "MoveTables.VerifyApproval";
+
+    /// <summary>How often a waiting workflow refreshes its lag and progress.</summary>
+    public static TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Loop turns before ContinueAsNew.</summary>
+    public const int TurnsPerGeneration = 40;
+
+    /// <summary>Registers the orchestration and its activities on <paramref name="operations"/>.</summary>
+    public static void Register(DurableTaskRegistry registry, Func<IMoveTablesOperations> operations)
+    {
+        registry.AddOrchestratorFunc<WorkflowState, WorkflowState>(Name, RunAsync);
+        registry.AddActivityFunc<MoveTablesCreate, PreflightResult>(PreflightActivity, (ctx, spec) => operations().PreflightAsync(spec, ctx.CancellationToken));
+        registry.AddActivityFunc<CreateInput, CreateResult>(CreateActivity, (ctx, i) => operations().CreateAsync(i.Spec, i.Tables, ctx.CancellationToken));
+        registry.AddActivityFunc<CopyInput, CopyChunkResult>(CopyChunkActivity, (ctx, i) => operations().CopyChunkAsync(i.Spec, i.Stream, ctx.CancellationToken));
+        registry.AddActivityFunc<WorkflowState, ProgressResult>(ProgressActivity, (ctx, s) => operations().ProgressAsync(s, ctx.CancellationToken));
+        registry.AddActivityFunc<StreamsRequest, bool>(StreamsActivity, async (ctx, r) =>
+        {
+            await operations().SetStreamsAsync(r, ctx.CancellationToken).ConfigureAwait(false);
+            return true;
+        });
+        registry.AddActivityFunc<SwitchRequest, SwitchResult>(SwitchActivity, (ctx, r) => operations().SwitchAsync(r, ctx.CancellationToken));
+        registry.AddActivityFunc<CleanupRequest, bool>(CompleteActivity, async (ctx, r) =>
+        {
+            await operations().CompleteAsync(r, ctx.CancellationToken).ConfigureAwait(false);
+            return true;
+        });
+        registry.AddActivityFunc<CleanupRequest, bool>(CancelActivity, async (ctx, r) =>
+        {
+            await operations().CancelAsync(r, ctx.CancellationToken).ConfigureAwait(false);
+            return true;
+        });
+        registry.AddActivityFunc<VerifyApprovalRequest, ApprovalVerdict>(VerifyApprovalActivity, (ctx, r) => operations().VerifyApprovalAsync(r, ctx.CancellationToken));
+    }
+
+    public sealed record CreateInput(MoveTablesCreate Spec, IReadOnlyList<string> Tables);
+
+    public sealed record CopyInput(MoveTablesCreate Spec, StreamRef Stream);
+
+    /// <summary>Transient failures (lost connections, lock timeouts) are retried a few times before a step fails.</summary>
+    private static readonly TaskOptions Retry = TaskOptions.FromRetryPolicy(new RetryPolicy(4, TimeSpan.FromSeconds(1), 2, TimeSpan.FromSeconds(15)));
+
+    public static async Task<WorkflowState> RunAsync(TaskOrchestrationContext ctx, WorkflowState state)
+    {
+        state = state with { UpdatedAt = ctx.CurrentUtcDateTime };
+        if (state.Phase == Phases.PreFlight)
+        {
+            state = await CreateAsync(ctx, state);
+        }
+
+        Task<WorkflowCommand>? command = null;
+        for (var turn = 0; ; turn++)
+        {
+            state = ExpirePending(ctx, state);
+            Publish(ctx, state);
+            if (state.IsFinished)
+            {
+                return state;
+            }
+
+            if (turn >= TurnsPerGeneration && command is null)
+            {
+                // Unprocessed commands stay queued for the next generation.
+                ctx.ContinueAsNew(state);
+                return state;
+            }
+
+            if (state.Phase == Phases.Copying)
+            {
+                command ??= ctx.WaitForExternalEvent<WorkflowCommand>(CommandEvent);
+                var round = CopyRoundAsync(ctx, state);
+                await Task.WhenAny(round, command);
+                state = await round; // a command never runs beside an in-flight chunk
+                if (command.IsCompleted)
+                {
+                    state = await HandleAsync(ctx, state, await command);
+                    command = null;
+                }
+
+                continue;
+            }
+
+            if (command is not null)
+            {
+                state = await HandleAsync(ctx, state, await command);
+                command = null;
+                continue;
+            }
+
+            using var cts = new CancellationTokenSource();
+            var wait = ctx.WaitForExternalEvent<WorkflowCommand>(CommandEvent, cts.Token);
+            var timer = ctx.CreateTimer(WaitFor(ctx, state), cts.Token);
+            var winner = await Task.WhenAny(wait, timer);
+            if (winner == wait)
+            {
+                cts.Cancel();
+                state = await HandleAsync(ctx, state, await wait);
+            }
+            else
+            {
+                cts.Cancel();
+                state = await RefreshAsync(ctx, state);
+            }
+        }
+    }
+
+    private static TimeSpan WaitFor(TaskOrchestrationContext ctx, WorkflowState state)
+    {
+        var wait = RefreshInterval;
+        if (state.Pending is { } p && state.Spec.Approvals.ExpirySeconds is { } exp)
+        {
+            var left = p.Since.AddSeconds(exp) - ctx.CurrentUtcDateTime;
+            if (left < wait)
+            {
+                wait = left < TimeSpan.FromMilliseconds(100) ? TimeSpan.FromMilliseconds(100) : left;
+            }
+        }
+
+        return wait;
+    }
+
+    private static void Publish(TaskOrchestrationContext ctx, WorkflowState state) =>
+        ctx.SetCustomStatus(state with { UpdatedAt = ctx.CurrentUtcDateTime });
+
+    private static WorkflowState Audit(TaskOrchestrationContext ctx, WorkflowState state, string who, string action, string outcome, string detail,
+        string? requestId = null) =>
+        state.Record(new AuditEntry(ctx.CurrentUtcDateTime, who, action, outcome, detail),
+            requestId is null ? null : new CommandResult(requestId, action, outcome, detail));
+
+    private static string Describe(Exception e) => e switch
+    {
+        TaskFailedException f => f.FailureDetails.ErrorMessage,
+        _ => e.Message,
+    };
+
+    private static async Task<WorkflowState> CreateAsync(TaskOrchestrationContext ctx, WorkflowState state)
+    {
+        var spec = state.Spec;
+        state = Audit(ctx, state, spec.RequestedBy, "Create", "accepted", $"move {(spec.AllTables ? "all tables" : string.Join(",", spec.Tables))} from {spec.SourceKeyspace} to {spec.TargetKeyspace}");
+        Publish(ctx, state);
+        PreflightResult preflight;
+        try
+        {
+            preflight = await ctx.CallActivityAsync<PreflightResult>(PreflightActivity, spec, Retry);
+        }
+        catch (TaskFailedException e)
+        {
+            return Audit(ctx, state with { Phase = Phases.Failed, LastError = "Pre-flight failed: " + Describe(e) }, "durable", "PreFlight", "failed", Describe(e));
+        }
+
+        if (preflight.Problems.Count > 0)
+        {
+            var text = string.Join(" ", preflight.Problems);
+            return Audit(ctx, state with { Phase = Phases.Failed, LastError = "Pre-flight refused the workflow, nothing was changed: " + text }, "durable", "PreFlight", "refused", text);
+        }
+
+        state = state with { Phase = Phases.Creating, Tables = preflight.Tables };
+        Publish(ctx, state);
+        try
+        {
+            var created = await ctx.CallActivityAsync<CreateResult>(CreateActivity, new CreateInput(spec, preflight.Tables), Retry);
+            state = state with
+            {
+                Streams = created.Streams,
+                Copy = created.Copy,
+                CopyStartedAt = ctx.CurrentUtcDateTime,
+                Phase = spec.AutoStart ? Phases.Copying : Phases.Stopped,
+            };
+            return Audit(ctx, state, "durable", "Create", "done", $"{created.Streams.Count} stream(s) created; tables {string.Join(",", preflight.Tables)}");
+        }
+        catch (TaskFailedException e)
+        {
+            // What was created stays visible (streams, guards, rules): Cancel removes it.
+            return Audit(ctx, state with { Phase = Phases.Stopped, LastError = "Create failed: " + Describe(e) }, "durable", "Create", "failed", Describe(e));
+        }
+    }
+
+    private static async Task<WorkflowState> CopyRoundAsync(TaskOrchestrationContext ctx, WorkflowState state)
+    {
+        // One bounded chunk per stream per round, all streams in parallel (the fan-out per target/source shard).
+        var chunks = state.Streams.Select(s => ctx.CallActivityAsync<CopyChunkResult>(CopyChunkActivity, new CopyInput(state.Spec, s), Retry)).ToList();
+        try
+        {
+            var results = await Task.WhenAll(chunks);
+            var progress = await ctx.CallActivityAsync<ProgressResult>(ProgressActivity, state, Retry);
+            state = state with { Copy = progress.Copy, LagSeconds = progress.LagSeconds, EtaSeconds = Eta(ctx, state, progress.Copy), LastError = progress.StreamError };
+            if (results.All(r => r.Done))
+            {
+                state = state with { Phase = state.Spec.StopAfterCopy ? Phases.Stopped : Phases.Running, EtaSeconds = 0, Copy = [.. progress.Copy.Select(t => t with { Done = true })] };
+                state = Audit(ctx, state, "durable", "Copy", "done", $"all tables copied; workflow {(state.Spec.StopAfterCopy ? "stopped (--stop-after-copy)" : "replicating")}");
+            }
+
+            return state;
+        }
+        catch (TaskFailedException e)
+        {
+            return Audit(ctx, state with { Phase = Phases.Stopped, LastError = "Copy failed: " + Describe(e) }, "durable", "Copy", "failed", Describe(e) + "; start the workflow to retry");
+        }
+    }
+
+    private static double? Eta(TaskOrchestrationContext ctx, WorkflowState state, IReadOnlyList<TableProgress> copy)
+    {
+        var copied = copy.Sum(t => t.RowsCopied);
+        var total = copy.Sum(t => Math.Max(t.RowsTotal, t.RowsCopied));
+        var elapsed = (ctx.CurrentUtcDateTime - (state.CopyStartedAt ?? ctx.CurrentUtcDateTime)).TotalSeconds;
+        return copied <= 0 || elapsed <= 0 ? null : Math.Round(Math.Max(0, total - copied) * elapsed / copied, 1);
+    }
+
+    private static async Task<WorkflowState> RefreshAsync(TaskOrchestrationContext ctx, WorkflowState state)
+    {
+        try
+        {
+            var progress = await ctx.CallActivityAsync<ProgressResult>(ProgressActivity, state);
+            return state with { LagSeconds = progress.LagSeconds, LastError = progress.StreamError ?? state.LastError };
+        }
+        catch (TaskFailedException e)
+        {
+            return state with { LastError = "Could not read progress: " + Describe(e) };
+        }
+    }
+
+    private static WorkflowState ExpirePending(TaskOrchestrationContext ctx, WorkflowState state)
+    {
+        if (state.Pending is { } p && state.Spec.Approvals.ExpirySeconds is { } exp && ctx.CurrentUtcDateTime >= p.Since.AddSeconds(exp))
+        {
+            return Audit(ctx, state with { Pending = null }, p.Command.RequestedBy, p.Action, "expired",
+                $"no approval within {exp}s; the workflow keeps running unswitched, send the command again to retry", p.Command.RequestId);
+        }
+
+        return state;
+    }
+
+    private static bool NeedsApproval(WorkflowState state, string action) =>
+        state.Spec.Approvals.Required && action is WorkflowActions.SwitchTraffic or WorkflowActions.Complete && !state.Approved.Contains(action);
+
+    private static async Task<WorkflowState> HandleAsync(TaskOrchestrationContext ctx, WorkflowState state, WorkflowCommand command)
+    {
+        string action;
+        try
+        {
+            action = WorkflowActions.Normalize(command.Action);
+            CommandRules.Check(state, command);
+        }
+        catch (Exception e) when (e is WorkflowValidationException or WorkflowStateException)
+        {
+            return Audit(ctx, state, command.RequestedBy, command.Action, "rejected", e.Message, command.RequestId);
+        }
+
+        if (action == WorkflowActions.Approve)
+        {
+            return await ApproveAsync(ctx, state, command);
+        }
+
+        if (NeedsApproval(state, action))
+        {
+            state = state with { Pending = new PendingApproval(action, ctx.CurrentUtcDateTime, command) };
+            return Audit(ctx, state, command.RequestedBy, action, "waiting for approval",
+                $"{action} waits for a signed approval from one of: {string.Join(", ", state.Spec.Approvals.Approvers)}", command.RequestId);
+        }
+
+        return await ExecuteAsync(ctx, state, action, command);
+    }
+
+    private static async Task<WorkflowState> ApproveAsync(TaskOrchestrationContext ctx, WorkflowState state, WorkflowCommand command)
+    {
+        ApprovalVerdict verdict;
+        try
+        {
+            verdict = await ctx.CallActivityAsync<ApprovalVerdict>(VerifyApprovalActivity,
+                new VerifyApprovalRequest(ctx.InstanceId, state.Spec.Approvals.Approvers, command.Approval!), Retry);
+        }
+        catch (TaskFailedException e)
+        {
+            return Audit(ctx, state, command.RequestedBy, "Approve", "rejected", "could not verify the approval: " + Describe(e), command.RequestId);
+        }
+
+        var who = string.IsNullOrEmpty(verdict.Approver) ? command.RequestedBy : verdict.Approver;
+        if (!verdict.Accepted)
+        {
+            // A refused approval changes nothing: a pending command keeps waiting.
+            return Audit(ctx, state, who, "Approve", "rejected", $"approval of {command.Approval!.Action} refused: {verdict.Reason}", command.RequestId);
+        }
+
+        state = state with { Approved = [.. state.Approved.Where(a => a != verdict.Action), verdict.Action] };
+        state = Audit(ctx, state, who, "Approve", "accepted", $"{verdict.Action} approved by {verdict.Approver} (nonce {command.Approval!.Nonce})", command.RequestId);
+        if (state.Pending is { } pending && pending.Action == verdict.Action)
+        {
+            state = state with { Pending = null };
+            try
+            {
+                CommandRules.Check(state, pending.Command);
+            }
+            catch (Exception e) when (e is WorkflowValidationException or WorkflowStateException)
+            {
+                return Audit(ctx, state, pending.Command.RequestedBy, pending.Action, "rejected", e.Message, pending.Command.RequestId);
+            }
+
+            return await ExecuteAsync(ctx, state, pending.Action, pending.Command);
+        }
+
+        return state;
+    }
+
+    private static async Task<WorkflowState> ExecuteAsync(TaskOrchestrationContext ctx, WorkflowState state, string action, WorkflowCommand command)
+    {
+        var who = command.RequestedBy;
+        try
+        {
+            switch (action)
+            {
+                case WorkflowActions.SwitchTraffic:
+                case WorkflowActions.ReverseTraffic:
+                {
+                    var reverse = action == WorkflowActions.ReverseTraffic;
+                    var options = command.Switch ?? new SwitchOptions();
+                    var start = state.Traffic.ToString();
+                    state = state with { Phase = Phases.Switching };
+                    Publish(ctx, state);
+                    // The intent id is part of the activity input, so a redelivered activity recognises its own journal.
+                    var result = await ctx.CallActivityAsync<SwitchResult>(SwitchActivity,
+                        new SwitchRequest(state with { Audit = [], Commands = [] }, options, reverse, ctx.NewGuid().ToString("N")));
+                    state = state with
+                    {
+                        Phase = Phases.Running,
+                        Traffic = result.Traffic,
+                        Streams = result.Streams,
+                        ReverseStreams = result.ReverseStreams,
+                        LastError = result.Ok ? null : result.Message,
+                        Approved = result.Ok && !reverse ? [.. state.Approved.Where(a => a != WorkflowActions.SwitchTraffic)] : state.Approved,
+                    };
+                    var message = result.Ok
+                        ? $"{action} was successful for workflow {state.Spec.TargetKeyspace}.{state.Spec.Workflow}\n\nStart State: {start}\nCurrent State: {result.Traffic}"
+                        : $"{action} failed for workflow {state.Spec.TargetKeyspace}.{state.Spec.Workflow}: {result.Message}\n\nCurrent State: {result.Traffic}";
+                    return Audit(ctx, state, who, action, result.Ok ? "done" : "failed", message, command.RequestId);
+                }
+
+                case WorkflowActions.Complete:
+                    await ctx.CallActivityAsync<bool>(CompleteActivity, new CleanupRequest(state with { Audit = [], Commands = [] }, command.Cleanup ?? new CleanupOptions()), Retry);
+                    state = state with { Phase = Phases.Completed, Pending = null, LastError = null };
+                    return Audit(ctx, state, who, action, "done", $"Successfully completed the {state.Spec.Workflow} workflow in the {state.Spec.TargetKeyspace} keyspace", command.RequestId);
+                case WorkflowActions.Cancel:
+                    await ctx.CallActivityAsync<bool>(CancelActivity, new CleanupRequest(state with { Audit = [], Commands = [] }, command.Cleanup ?? new CleanupOptions()), Retry);
+                    state = state with { Phase = Phases.Cancelled, Pending = null, LastError = null };
+                    return Audit(ctx, state, who, action, "done", $"Successfully cancelled the {state.Spec.Workflow} workflow in the {state.Spec.TargetKeyspace} keyspace", command.RequestId);
+                case WorkflowActions.Stop:
+                    await ctx.CallActivityAsync<bool>(StreamsActivity, new StreamsRequest(state with { Audit = [], Commands = [] }, false), Retry);
+                    state = state with { Phase = Phases.Stopped };
+                    return Audit(ctx, state, who, action, "done", "workflow stopped", command.RequestId);
+                case WorkflowActions.Start:
+                    await ctx.CallActivityAsync<bool>(StreamsActivity, new StreamsRequest(state with { Audit = [], Commands = [] }, true), Retry);
+                    state = state with { Phase = state.CopyDone ? Phases.Running : Phases.Copying, LastError = null, CopyStartedAt = state.CopyStartedAt ?? ctx.CurrentUtcDateTime };
+                    return Audit(ctx, state, who, action, "done", "workflow started", command.RequestId);
+                default:
+                    return Audit(ctx, state, who, action, "rejected", $"unknown action {action}", command.RequestId);
+            }
+        }
+        catch (TaskFailedException e)
+        {
+            state = state with { Phase = state.Phase == Phases.Switching ? Phases.Running : state.Phase, LastError = $"{action} failed: {Describe(e)}" };
+            return Audit(ctx, state, who, action, "failed", Describe(e), command.RequestId);
+        }
+    }
+}

@@ -1,0 +1,135 @@
+using System.Text.Json.Serialization;
+using Durable.Topology;
+using Durable.Topology.Etcd;
+
+namespace Durable.Workflows;
+
+/// <summary>A workflow as the topology lists it: for "name taken", "table already moving" and Workflow list.</summary>
+public sealed record WorkflowRecord(
+    [property: JsonPropertyName("workflow")] string Workflow,
+    [property: JsonPropertyName("keyspace")] string Keyspace,
+    [property: JsonPropertyName("source_keyspace")] string SourceKeyspace,
+    [property: JsonPropertyName("tables")] IReadOnlyList<string> Tables,
+    [property: JsonPropertyName("instance_id")] string InstanceId,
+    [property: JsonPropertyName("reverse")] bool Reverse,
+    [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt);
+
+/// <summary>
+/// The journal of one write switch: the durable record of intent written before anything changes, advanced after each
+/// step, so a switch interrupted by a crash is rolled back (or, once committed, rolled forward) by the next attempt.
+/// </summary>
+public sealed record SwitchJournal(
+    [property: JsonPropertyName("intent_id")] string IntentId,
+    [property: JsonPropertyName("reverse")] bool Reverse,
+    [property: JsonPropertyName("from_traffic")] TrafficState FromTraffic,
+    [property: JsonPropertyName("to_traffic")] TrafficState ToTraffic,
+    [property: JsonPropertyName("step")] string Step,
+    [property: JsonPropertyName("final_positions")] IReadOnlyDictionary<string, string> FinalPositions,
+    [property: JsonPropertyName("outbound_positions")] IReadOnlyDictionary<string, string> OutboundPositions,
+    [property: JsonPropertyName("updated_at")] DateTimeOffset UpdatedAt);
+
+public static class SwitchSteps
+{
+    public const string Intent = "intent";
+    public const string GuardsArmed = "guards-armed";
+    public const string Drained = "drained";
+    public const string InboundStopped = "inbound-stopped";
+    public const string OutboundCreated = "outbound-created";
+    public const string TargetOpen = "target-guards-lifted";
+    public const string RulesFlipped = "rules-flipped";
+
+    /// <summary>Hooks succeeded: from here a crashed switch is rolled forward, never back.</summary>
+    public const string Committed = "committed";
+}
+
+/// <summary>Workflow records and switch journals in etcd, under {root}/global/workflows/{keyspace}/{workflow}/.</summary>
+public sealed class WorkflowRegistry(TopologyStore store)
+{
+    public TopologyStore Store { get; } = store;
+
+    private string Prefix => Store.Options.GlobalRoot + "/workflows/";
+
+    public string RecordKey(string keyspace, string workflow) => $"{Prefix}{keyspace}/{workflow}/Workflow";
+
+    public string JournalKey(string keyspace, string workflow) => $"{Prefix}{keyspace}/{workflow}/SwitchJournal";
+
+    public string NonceKey(string instanceId, string nonce) =>
+        $"{Store.Options.GlobalRoot}/approvals/{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(instanceId)))[..32]}/{nonce}";
+
+    public async Task<IReadOnlyList<WorkflowRecord>> ListAsync(string? keyspace = null, CancellationToken ct = default) =>
+        [.. (await Store.ReadAllAsync<WorkflowRecord>(keyspace is null ? Prefix : $"{Prefix}{keyspace}/", "Workflow", ct).ConfigureAwait(false))
+            .Select(v => v.Value).OrderBy(w => w.Keyspace, StringComparer.Ordinal).ThenBy(w => w.Workflow, StringComparer.Ordinal)];
+
+    public async Task<WorkflowRecord?> GetAsync(string keyspace, string workflow, CancellationToken ct = default) =>
+        (await Store.ReadAsync<WorkflowRecord>(RecordKey(keyspace, workflow), ct).ConfigureAwait(false))?.Value;
+
+    /// <summary>Registers a workflow; the same instance registering again is a no-op (redelivered activity).</summary>
+    public async Task RegisterAsync(WorkflowRecord record, CancellationToken ct)
+    {
+        try
+        {
+            await Store.CreateAsync(RecordKey(record.Keyspace, record.Workflow), record, ct: ct).ConfigureAwait(false);
+        }
+        catch (TopologyConflictException)
+        {
+            var existing = await GetAsync(record.Keyspace, record.Workflow, ct).ConfigureAwait(false);
+            if (existing?.InstanceId != record.InstanceId || existing.Reverse != record.Reverse)
+            {
+                throw new WorkflowStateException($"Workflow name {record.Keyspace}.{record.Workflow} is taken by another workflow ({existing?.InstanceId}).");
+            }
+        }
+    }
+
+    public async Task RemoveAsync(string keyspace, string workflow, CancellationToken ct)
+    {
+        var (kvs, _) = await Store.Etcd.GetPrefixAsync($"{Prefix}{keyspace}/{workflow}/", ct: ct).ConfigureAwait(false);
+        foreach (var kv in kvs)
+        {
+            try
+            {
+                await Store.DeleteAsync(kv.KeyString, kv.ModRevision, ct: ct).ConfigureAwait(false);
+            }
+            catch (TopologyConflictException)
+            {
+                // changed meanwhile: read again and delete what is there now
+                var again = await Store.Etcd.GetAsync(kv.KeyString, ct).ConfigureAwait(false);
+                if (again is not null)
+                {
+                    await Store.DeleteAsync(again.KeyString, again.ModRevision, ct: ct).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    public async Task<SwitchJournal?> GetJournalAsync(string keyspace, string workflow, CancellationToken ct) =>
+        (await Store.ReadAsync<SwitchJournal>(JournalKey(keyspace, workflow), ct).ConfigureAwait(false))?.Value;
+
+    public Task SaveJournalAsync(string keyspace, string workflow, SwitchJournal journal, KeyspaceLock? underLock, CancellationToken ct) =>
+        Store.MutateAsync<SwitchJournal>(JournalKey(keyspace, workflow), _ => journal with { UpdatedAt = DateTimeOffset.UtcNow }, underLock, ct);
+
+    public async Task DeleteJournalAsync(string keyspace, string workflow, CancellationToken ct)
+    {
+        var kv = await Store.Etcd.GetAsync(JournalKey(keyspace, workflow), ct).ConfigureAwait(false);
+        if (kv is not null)
+        {
+            await Store.DeleteAsync(kv.KeyString, kv.ModRevision, ct: ct).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>Used approval nonces in etcd: created once, a second use finds the key and is refused.</summary>
+public sealed class EtcdNonceStore(WorkflowRegistry registry) : INonceStore
+{
+    public async Task<bool> TryUseAsync(string instanceId, string nonce, DateTimeOffset expiresAt, CancellationToken ct)
+    {
+        try
+        {
+            await registry.Store.CreateAsync(registry.NonceKey(instanceId, nonce), new { used_at = DateTimeOffset.UtcNow, expires_at = expiresAt }, ct: ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (TopologyConflictException)
+        {
+            return false;
+        }
+    }
+}
