@@ -9,7 +9,6 @@ using Durable.Functions.Http;
 using Durable.Topology;
 using Durable.Topology.Etcd;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -39,9 +38,9 @@ public static class TopologyFunctions
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    public static IServiceCollection AddTopologyAdmin(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Registers the functions and the <see cref="TopologyConnection"/>, which reads its settings when first used.</summary>
+    public static IServiceCollection AddTopologyAdmin(this IServiceCollection services)
     {
-        _ = configuration; // settings are read when first used, so they may also come from local.settings.json
         services.AddSingleton<TopologyConnection>();
 
         Add(services, "GetKeyspaces", "keyspaces", "GET", async (admin, http, ct) =>
