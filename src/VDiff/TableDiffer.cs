@@ -1,0 +1,318 @@
+using System.Globalization;
+using Durable.MySql;
+using Durable.Replication;
+
+namespace Durable.VDiff;
+
+/// <summary>Where a segment of a table's diff stopped: done, or the last key compared (the next segment starts after it).</summary>
+public sealed record SegmentResult(bool Done, IReadOnlyList<MySqlValue>? LastPk, TableCounts Counts);
+
+/// <summary>
+/// Compares one table between a source and a target connection, each already inside its (aligned) snapshot.
+/// Checksum-first: per primary-key range of <see cref="VDiffOptions.ChunkRows"/> source rows, both servers compute a
+/// row count and the BIT_XOR of the rows' 64-bit hashes; only chunks whose aggregates differ (or every chunk with
+/// --row-level) are merged row by row in key order. The merge streams both sides at once and holds one row of each,
+/// so memory does not grow with the table. Each finished chunk is handed to the checkpoint callback before the next
+/// starts, so a stopped or crashed diff resumes after the last checkpointed key with the same totals.
+/// </summary>
+public sealed class TableDiffer(VDiffOptions options)
+{
+    public VDiffOptions Options { get; } = options;
+
+    /// <summary>Sets what makes both sessions read values the same way (TIMESTAMPs in UTC).</summary>
+    public static async Task PrepareSessionAsync(MySqlConnection c, CancellationToken ct)
+    {
+        await c.ExecuteAsync("SET SESSION time_zone = '+00:00', SESSION sql_mode = REPLACE(@@sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')", ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Loads both schemas and matches them into a plan.</summary>
+    public static async Task<DiffPlan> PlanAsync(MySqlConnection source, string sourceDb, MySqlConnection target, string targetDb, string table, KeyRangeFilter? sourceFilter, string? sourceTimeZone, CancellationToken ct)
+    {
+        var s = await TableSchema.TryLoadAsync(source, sourceDb, table, ct).ConfigureAwait(false)
+            ?? throw new VDiffException($"Table {sourceDb}.{table} does not exist on the source {source.Options.Host}:{source.Options.Port}.");
+        var t = await TableSchema.TryLoadAsync(target, targetDb, table, ct).ConfigureAwait(false)
+            ?? throw new VDiffException($"Table {targetDb}.{table} does not exist on the target {target.Options.Host}:{target.Options.Port}.");
+        return DiffPlan.Create(s, t, sourceFilter, sourceTimeZone);
+    }
+
+    /// <summary>
+    /// Compares chunks after <paramref name="lastPk"/> (null: from the start) until the table is done or
+    /// <paramref name="deadline"/> passed (then the caller re-aligns and continues in a new segment).
+    /// </summary>
+    public async Task<SegmentResult> RunSegmentAsync(
+        MySqlConnection source,
+        MySqlConnection target,
+        DiffPlan plan,
+        IReadOnlyList<MySqlValue>? lastPk,
+        DateTimeOffset deadline,
+        Func<ChunkOutcome, Task> checkpoint,
+        CancellationToken ct)
+    {
+        var total = new TableCounts();
+        var lower = lastPk;
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            var upper = await NextBoundaryAsync(source, plan, lower, Options.ChunkRows, ct).ConfigureAwait(false);
+            var outcome = await CompareChunkAsync(source, target, plan, lower, upper, ct).ConfigureAwait(false);
+            total.Add(outcome.Counts);
+            await checkpoint(outcome).ConfigureAwait(false);
+            if (upper is null)
+            {
+                return new SegmentResult(true, lower, total);
+            }
+
+            lower = upper;
+            if (DateTimeOffset.UtcNow >= deadline)
+            {
+                return new SegmentResult(false, lower, total);
+            }
+        }
+    }
+
+    /// <summary>The key of the ChunkRows-th source row after <paramref name="lower"/>, or null when fewer rows remain (last chunk).</summary>
+    public static async Task<IReadOnlyList<MySqlValue>?> NextBoundaryAsync(MySqlConnection source, DiffPlan plan, IReadOnlyList<MySqlValue>? lower, int chunkRows, CancellationToken ct)
+    {
+        var s = plan.Source;
+        var sql = $"SELECT {string.Join(", ", s.Pk.Select(i => Durable.MySql.Sql.SqlQuoter.Identifier(s.Schema.Columns[i].Name)))} FROM {s.Schema.QualifiedName} " +
+                  $"WHERE {plan.RangePredicate(s, lower, null, source.Quoter)} ORDER BY {plan.OrderBy(s)} LIMIT 1 OFFSET {(chunkRows - 1).ToString(CultureInfo.InvariantCulture)}";
+        await using var r = await source.QueryAsync(sql, ct).ConfigureAwait(false);
+        if (!await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var key = new MySqlValue[s.Pk.Length];
+        for (var i = 0; i < key.Length; i++)
+        {
+            key[i] = r.GetValue(i).ToOwned();
+        }
+
+        return key;
+    }
+
+    /// <summary>Compares one range (lower, upper]: checksums on both servers, then a row merge when they differ or --row-level.</summary>
+    public async Task<ChunkOutcome> CompareChunkAsync(MySqlConnection source, MySqlConnection target, DiffPlan plan, IReadOnlyList<MySqlValue>? lower, IReadOnlyList<MySqlValue>? upper, CancellationToken ct)
+    {
+        var range = new PkRange(lower is null ? null : StreamStore.EncodePk(lower), upper is null ? null : StreamStore.EncodePk(upper));
+        var counts = new TableCounts { ChunksCompared = 1 };
+        var samples = new List<DiffSample>();
+        var differed = Options.RowLevel;
+        if (!Options.RowLevel)
+        {
+            var sourceSum = ChecksumAsync(source, plan, plan.Source, lower, upper, ct);
+            var targetSum = ChecksumAsync(target, plan, plan.Target, lower, upper, ct);
+            await Task.WhenAll(sourceSum, targetSum).ConfigureAwait(false);
+            if (sourceSum.Result == targetSum.Result)
+            {
+                counts.ProcessedRows = counts.MatchingRows = sourceSum.Result.Count;
+                return new ChunkOutcome(plan.Table, range, counts, false, samples, upper is null);
+            }
+
+            differed = true;
+        }
+
+        var keys = await MergeAsync(source, target, plan, lower, upper, counts, ct).ConfigureAwait(false);
+        if (counts.HasMismatch)
+        {
+            counts.ChunksDiffering = 1;
+            samples = await SamplesAsync(source, target, plan, keys, ct).ConfigureAwait(false);
+        }
+
+        return new ChunkOutcome(plan.Table, range, counts, differed && counts.HasMismatch, samples, upper is null);
+    }
+
+    /// <summary>Row count and BIT_XOR of the first 64 bits of the row hashes in the range, computed by the server.</summary>
+    internal static async Task<(long Count, ulong Xor)> ChecksumAsync(MySqlConnection c, DiffPlan plan, DiffSide side, IReadOnlyList<MySqlValue>? lower, IReadOnlyList<MySqlValue>? upper, CancellationToken ct)
+    {
+        var where = plan.RangePredicate(side, lower, upper, c.Quoter);
+        var hash = plan.HashExpr(side, c.Quoter);
+        if (side.Router is { } router)
+        {
+            // Which source rows belong to the target shard is decided by the vindex, which SQL cannot compute: the source
+            // streams only (vindex column, row hash) and the aggregate is folded here, bit for bit the server's.
+            var column = side.RouterColumn!.Value;
+            var sql = $"SELECT {Durable.MySql.Sql.SqlQuoter.Identifier(side.Schema.Columns[column].Name)}, {hash} FROM {side.Schema.QualifiedName} WHERE {where}";
+            var row = new MySqlValue[side.Schema.Columns.Count];
+            long count = 0;
+            ulong xor = 0;
+            await using var r = await c.QueryAsync(sql, ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                row[column] = r.GetValue(0);
+                if (!router.InRange(row))
+                {
+                    continue;
+                }
+
+                count++;
+                xor ^= ulong.Parse(r.GetValue(1).Span[..16], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+            }
+
+            return (count, xor);
+        }
+
+        var aggregate = $"SELECT COUNT(*), IFNULL(BIT_XOR(CAST(CONV(LEFT({hash}, 16), 16, 10) AS UNSIGNED)), 0) FROM {side.Schema.QualifiedName} WHERE {where}";
+        await using (var r = await c.QueryAsync(aggregate, ct).ConfigureAwait(false))
+        {
+            await r.ReadAsync(ct).ConfigureAwait(false);
+            var result = (r.GetInt64(0), r.GetUInt64(1));
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+            }
+
+            return result;
+        }
+    }
+
+    private string MergeSql(DiffPlan plan, DiffSide side, IReadOnlyList<MySqlValue>? lower, IReadOnlyList<MySqlValue>? upper, Durable.MySql.Sql.SqlQuoter quoter)
+    {
+        var router = side.RouterColumn is { } col ? ", " + Durable.MySql.Sql.SqlQuoter.Identifier(side.Schema.Columns[col].Name) : string.Empty;
+        return $"SELECT {plan.KeySelect(side)}, {plan.HashExpr(side, quoter)}{router} FROM {side.Schema.QualifiedName} " +
+               $"WHERE {plan.RangePredicate(side, lower, upper, quoter)} ORDER BY {plan.OrderBy(side)}";
+    }
+
+    /// <summary>Merges both sides in key order; adds to counts; returns the keys (bounded) kept for samples.</summary>
+    private async Task<List<(DiffKind Kind, MySqlValue[] Key)>> MergeAsync(MySqlConnection source, MySqlConnection target, DiffPlan plan, IReadOnlyList<MySqlValue>? lower, IReadOnlyList<MySqlValue>? upper, TableCounts counts, CancellationToken ct)
+    {
+        var kept = new List<(DiffKind, MySqlValue[])>();
+        var perKind = new int[3];
+        void Keep(DiffKind kind, MySqlValue[] key)
+        {
+            if (perKind[(int)kind] < Options.MaxSamples)
+            {
+                perKind[(int)kind]++;
+                kept.Add((kind, key));
+            }
+        }
+
+        var k = plan.KeyOrders.Length;
+        var routerRow = plan.Source.Router is null ? null : new MySqlValue[plan.Source.Schema.Columns.Count];
+        await using var sr = await source.QueryAsync(MergeSql(plan, plan.Source, lower, upper, source.Quoter), ct).ConfigureAwait(false);
+        await using var tr = await target.QueryAsync(MergeSql(plan, plan.Target, lower, upper, target.Quoter), ct).ConfigureAwait(false);
+
+        async Task<KeyRow?> NextAsync(MySqlDataReader r, bool filtered)
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                if (filtered)
+                {
+                    routerRow![plan.Source.RouterColumn!.Value] = r.GetValue(2 * k + 1);
+                    if (!plan.Source.Router!.InRange(routerRow))
+                    {
+                        continue;
+                    }
+                }
+
+                var key = new MySqlValue[k];
+                var order = new MySqlValue[k];
+                for (var i = 0; i < k; i++)
+                {
+                    key[i] = r.GetValue(i).ToOwned();
+                    order[i] = plan.KeyOrders[i] is KeyOrder.Weight or KeyOrder.MemberIndex ? r.GetValue(k + i).ToOwned() : MySqlValue.Null;
+                }
+
+                return new KeyRow(key, order, r.GetValue(2 * k).ToOwned());
+            }
+
+            return null;
+        }
+
+        var s = await NextAsync(sr, routerRow is not null).ConfigureAwait(false);
+        var t = await NextAsync(tr, false).ConfigureAwait(false);
+        while (s is not null || t is not null)
+        {
+            var c = s is null ? 1 : t is null ? -1 : plan.CompareKeys(s, t);
+            counts.ProcessedRows++;
+            if (c < 0)
+            {
+                counts.ExtraRowsSource++;
+                Keep(DiffKind.ExtraSource, s!.Key);
+                s = await NextAsync(sr, routerRow is not null).ConfigureAwait(false);
+            }
+            else if (c > 0)
+            {
+                counts.ExtraRowsTarget++;
+                Keep(DiffKind.ExtraTarget, t!.Key);
+                t = await NextAsync(tr, false).ConfigureAwait(false);
+            }
+            else
+            {
+                if (s!.Hash.Span.SequenceEqual(t!.Hash.Span))
+                {
+                    counts.MatchingRows++;
+                }
+                else
+                {
+                    counts.MismatchedRows++;
+                    Keep(DiffKind.Mismatched, s.Key);
+                }
+
+                s = await NextAsync(sr, routerRow is not null).ConfigureAwait(false);
+                t = await NextAsync(tr, false).ConfigureAwait(false);
+            }
+        }
+
+        return kept;
+    }
+
+    /// <summary>Reads the sampled rows' values by key on each side (skipped with --only-pks), after the merge streams closed.</summary>
+    private async Task<List<DiffSample>> SamplesAsync(MySqlConnection source, MySqlConnection target, DiffPlan plan, List<(DiffKind Kind, MySqlValue[] Key)> keys, CancellationToken ct)
+    {
+        var result = new List<DiffSample>(keys.Count);
+        var extras = 0;
+        foreach (var (kind, key) in keys)
+        {
+            var pk = new Dictionary<string, string?>();
+            for (var i = 0; i < key.Length; i++)
+            {
+                pk[plan.PkNames[i]] = key[i].AsString();
+            }
+
+            if (Options.OnlyPks || (kind != DiffKind.Mismatched && ++extras > Options.MaxExtraRowsToCompare))
+            {
+                result.Add(new DiffSample(kind, pk));
+                continue;
+            }
+
+            var src = kind == DiffKind.ExtraTarget ? null : await RowAsync(source, plan, plan.Source, key, ct).ConfigureAwait(false);
+            var tgt = kind == DiffKind.ExtraSource ? null : await RowAsync(target, plan, plan.Target, key, ct).ConfigureAwait(false);
+            if (kind == DiffKind.Mismatched && src is not null && tgt is not null)
+            {
+                // Only the columns that differ are worth showing next to the key.
+                foreach (var name in src.Keys.ToList())
+                {
+                    if (Equals(src[name], tgt.GetValueOrDefault(name)) && !pk.ContainsKey(name))
+                    {
+                        src.Remove(name);
+                        tgt.Remove(name);
+                    }
+                }
+            }
+
+            result.Add(new DiffSample(kind, pk, src, tgt));
+        }
+
+        return result;
+    }
+
+    private static async Task<Dictionary<string, string?>?> RowAsync(MySqlConnection c, DiffPlan plan, DiffSide side, MySqlValue[] key, CancellationToken ct)
+    {
+        var sql = $"SELECT {plan.ColumnList(side)} FROM {side.Schema.QualifiedName} WHERE {plan.KeyEquals(side, key, c.Quoter)} LIMIT 1";
+        await using var r = await c.QueryAsync(sql, ct).ConfigureAwait(false);
+        if (!await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var row = new Dictionary<string, string?>();
+        for (var i = 0; i < side.Compared.Length; i++)
+        {
+            var column = side.Schema.Columns[side.Compared[i]];
+            var v = r.GetValue(i);
+            row[column.Name] = v.IsNull ? null : column.Style == Durable.MySql.Sql.LiteralStyle.Binary ? "0x" + Convert.ToHexString(v.Span) : v.AsString();
+        }
+
+        return row;
+    }
+}
