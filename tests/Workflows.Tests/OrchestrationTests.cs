@@ -1,0 +1,271 @@
+using System.Collections.Concurrent;
+using Durable.DurableTask;
+using Durable.DurableTask.Client;
+using Durable.DurableTask.InMemory;
+using Durable.DurableTask.Worker;
+
+namespace Durable.Workflows.Tests;
+
+/// <summary>The cluster side of a workflow in memory: enough to drive the orchestration's logic in unit tests.</summary>
+internal sealed class FakeOperations : IMoveTablesOperations
+{
+    public int ChunksPerStream { get; set; } = 3;
+    public List<string> Problems { get; } = [];
+    public ConcurrentQueue<string> Calls { get; } = new();
+    public ConcurrentDictionary<long, int> Chunks { get; } = new();
+    public long Lag { get; set; }
+    public string? FailSwitchWith { get; set; }
+    public ApprovalVerifier? Verifier { get; set; }
+
+    public Task<PreflightResult> PreflightAsync(MoveTablesCreate spec, CancellationToken ct)
+    {
+        Calls.Enqueue("Preflight");
+        return Task.FromResult(new PreflightResult(Problems.ToList(), spec.Tables));
+    }
+
+    public Task<CreateResult> CreateAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, CancellationToken ct)
+    {
+        Calls.Enqueue("Create");
+        return Task.FromResult(new CreateResult([new StreamRef(spec.TargetKeyspace, "-80", 1, "0"), new StreamRef(spec.TargetKeyspace, "80-", 2, "0")],
+            [.. tables.Select(t => new TableProgress(t, 0, 10, false))]));
+    }
+
+    public Task<CopyChunkResult> CopyChunkAsync(MoveTablesCreate spec, StreamRef stream, CancellationToken ct)
+    {
+        var n = Chunks.AddOrUpdate(stream.Id, 1, (_, v) => v + 1);
+        return Task.FromResult(new CopyChunkResult(n >= ChunksPerStream, spec.Tables[0], 1));
+    }
+
+    public Task<ProgressResult> ProgressAsync(WorkflowState state, CancellationToken ct)
+    {
+        var copied = Chunks.Values.Sum();
+        var total = ChunksPerStream * state.Streams.Count;
+        return Task.FromResult(new ProgressResult([.. state.Tables.Select(t => new TableProgress(t, Math.Min(copied, total), total, copied >= total))], Lag, null));
+    }
+
+    public Task SetStreamsAsync(StreamsRequest request, CancellationToken ct)
+    {
+        Calls.Enqueue(request.Start ? "Start" : "Stop");
+        return Task.CompletedTask;
+    }
+
+    public Task<SwitchResult> SwitchAsync(SwitchRequest request, CancellationToken ct)
+    {
+        Calls.Enqueue((request.Reverse ? "Reverse:" : "Switch:") + string.Join(",", request.Options.Types()));
+        var traffic = request.State.Traffic;
+        if (FailSwitchWith is not null)
+        {
+            return Task.FromResult(new SwitchResult(false, FailSwitchWith, traffic, request.State.Streams, request.State.ReverseStreams));
+        }
+
+        foreach (var t in request.Options.Types())
+        {
+            traffic = traffic.With(t, !request.Reverse);
+        }
+
+        var reverse = traffic.Primary && request.Options.EnableReverseReplication ? new[] { new StreamRef(request.State.Spec.SourceKeyspace, "0", 9, "-80") } : request.State.ReverseStreams.ToArray();
+        return Task.FromResult(new SwitchResult(true, "ok", traffic, request.State.Streams, reverse));
+    }
+
+    public Task CompleteAsync(CleanupRequest request, CancellationToken ct)
+    {
+        Calls.Enqueue("Complete");
+        return Task.CompletedTask;
+    }
+
+    public Task CancelAsync(CleanupRequest request, CancellationToken ct)
+    {
+        Calls.Enqueue("Cancel");
+        return Task.CompletedTask;
+    }
+
+    public Task<ApprovalVerdict> VerifyApprovalAsync(VerifyApprovalRequest request, CancellationToken ct) =>
+        Verifier!.VerifyAsync(request.Approval, request.InstanceId, request.Approvers, ct);
+}
+
+public sealed class OrchestrationTests : IAsyncDisposable
+{
+    private readonly InMemoryOrchestrationService _service = new();
+    private readonly FakeOperations _ops = new();
+    private DurableTaskWorker? _worker;
+    private static readonly byte[] AliceKey = Enumerable.Range(7, 32).Select(i => (byte)i).ToArray();
+
+    private DurableTaskClient Client => new(_service) { MaxPollingInterval = TimeSpan.FromMilliseconds(30) };
+
+    private static MoveTablesCreate Spec(bool approvals = false, int? expiry = null) => new()
+    {
+        Workflow = "commerce2customer", TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = ["customer", "corder"],
+        Approvals = approvals ? new ApprovalPolicy { Required = true, Approvers = ["alice"], ExpirySeconds = expiry } : new ApprovalPolicy(),
+        RequestedBy = "ci-pipeline",
+    };
+
+    private async Task<string> StartAsync(MoveTablesCreate spec)
+    {
+        _ops.Verifier = new ApprovalVerifier(new ConfiguredApproverKeys(new Dictionary<string, byte[]> { ["alice"] = AliceKey }), new InMemoryNonceStore());
+        var registry = new DurableTaskRegistry();
+        MoveTablesOrchestration.Register(registry, () => _ops);
+        _worker = new DurableTaskWorker(_service, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 2 });
+        await _worker.StartAsync();
+        return await Client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec }, new StartOrchestrationOptions(spec.InstanceId));
+    }
+
+    private async Task<WorkflowState> WaitAsync(string id, Func<WorkflowState, bool> until, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        WorkflowState? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            var m = await Client.GetInstanceAsync(id, getInputsAndOutputs: true);
+            last = m?.ReadCustomStatusAs<WorkflowState>();
+            if (last is not null && until(last))
+            {
+                return last;
+            }
+
+            await Task.Delay(30);
+        }
+
+        throw new TimeoutException($"Workflow never reached: {what}. Last phase {last?.Phase}, error {last?.LastError}, commands {string.Join(" | ", last?.Commands.Select(c => c.Action + ":" + c.State + ":" + c.Message) ?? [])}");
+    }
+
+    private Task SendAsync(string id, WorkflowCommand command) => Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, command);
+
+    private static Func<WorkflowState, bool> Answered(string requestId) => s => s.Commands.Any(c => c.RequestId == requestId && c.State != "waiting for approval");
+
+    [Fact]
+    public async Task Lifecycle_create_copy_switch_reverse_switch_complete_with_custom_status_in_the_seeds_words()
+    {
+        var id = await StartAsync(Spec());
+        Assert.Equal("movetables:customer.commerce2customer", id);
+        var running = await WaitAsync(id, s => s.Phase == Phases.Running, "running after copy");
+        Assert.True(running.CopyDone);
+        Assert.All(running.Copy, t => Assert.Equal(100, t.Percent));
+        Assert.Equal(3, _ops.Chunks[1]);
+        Assert.Equal(3, _ops.Chunks[2]);
+        Assert.Equal("Reads Not Switched. Writes Not Switched", running.TrafficStateText);
+
+        await SendAsync(id, new WorkflowCommand { Action = "switchtraffic", RequestId = "s1", RequestedBy = "bob" });
+        var switched = await WaitAsync(id, Answered("s1"), "switch answered");
+        Assert.Equal("All Reads Switched. Writes Switched", switched.TrafficStateText);
+        var result = switched.Commands.Single(c => c.RequestId == "s1");
+        Assert.Equal("done", result.State);
+        Assert.Contains("Start State: Reads Not Switched. Writes Not Switched\nCurrent State: All Reads Switched. Writes Switched", result.Message);
+
+        await SendAsync(id, new WorkflowCommand { Action = "Cancel", RequestId = "c1", RequestedBy = "bob" });
+        var refused = await WaitAsync(id, Answered("c1"), "cancel refused");
+        Assert.Equal("rejected", refused.Commands.Single(c => c.RequestId == "c1").State);
+        Assert.Contains("writes are switched", refused.Commands.Single(c => c.RequestId == "c1").Message);
+
+        await SendAsync(id, new WorkflowCommand { Action = "ReverseTraffic", RequestId = "r1", RequestedBy = "bob" });
+        var reversed = await WaitAsync(id, Answered("r1"), "reverse");
+        Assert.Equal("Reads Not Switched. Writes Not Switched", reversed.TrafficStateText);
+
+        await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s2", RequestedBy = "bob" });
+        await WaitAsync(id, Answered("s2"), "switch again");
+        await SendAsync(id, new WorkflowCommand { Action = "Complete", RequestId = "x1", RequestedBy = "bob" });
+        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, meta.RuntimeStatus);
+        var final = meta.ReadOutputAs<WorkflowState>()!;
+        Assert.Equal(Phases.Completed, final.Phase);
+        Assert.Equal(["Preflight", "Create", "Switch:RDONLY,REPLICA,PRIMARY", "Reverse:RDONLY,REPLICA,PRIMARY", "Switch:RDONLY,REPLICA,PRIMARY", "Complete"], _ops.Calls.ToArray());
+        // The audit trail names who did what.
+        Assert.Contains(final.Audit, a => a.Who == "ci-pipeline" && a.Action == "Create");
+        Assert.Contains(final.Audit, a => a.Who == "bob" && a.Action == "Complete" && a.Outcome == "done");
+    }
+
+    [Fact]
+    public async Task Pre_flight_problems_fail_the_workflow_before_anything_is_created()
+    {
+        _ops.Problems.Add("Table 'nope' does not exist in source keyspace commerce.");
+        var id = await StartAsync(Spec());
+        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        var state = meta.ReadOutputAs<WorkflowState>()!;
+        Assert.Equal(Phases.Failed, state.Phase);
+        Assert.Contains("nothing was changed", state.LastError);
+        Assert.Contains("'nope'", state.LastError);
+        Assert.Equal(["Preflight"], _ops.Calls.ToArray());
+    }
+
+    [Fact]
+    public async Task Switch_waits_for_a_signed_approval_and_refused_approvals_leave_it_waiting()
+    {
+        var id = await StartAsync(Spec(approvals: true));
+        await WaitAsync(id, s => s.Phase == Phases.Running, "running");
+        await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "bob" });
+        var waiting = await WaitAsync(id, s => s.Pending is not null, "pending approval");
+        Assert.Equal("SwitchTraffic", waiting.Pending!.Action);
+        Assert.Equal("waiting for approval", waiting.Commands.Single(c => c.RequestId == "s1").State);
+
+        // Signed with the wrong key: refused, still waiting, nothing switched.
+        var forged = SignedApproval.Sign(new byte[32], id, "SwitchTraffic", "alice", "n1", DateTimeOffset.UtcNow.AddMinutes(5));
+        await SendAsync(id, new WorkflowCommand { Action = "Approve", RequestId = "a1", RequestedBy = "chatops", Approval = forged });
+        var afterForged = await WaitAsync(id, Answered("a1"), "forged refused");
+        Assert.Equal("rejected", afterForged.Commands.Single(c => c.RequestId == "a1").State);
+        Assert.NotNull(afterForged.Pending);
+        Assert.Equal("Reads Not Switched. Writes Not Switched", afterForged.TrafficStateText);
+
+        var good = SignedApproval.Sign(AliceKey, id, "SwitchTraffic", "alice", "n2", DateTimeOffset.UtcNow.AddMinutes(5));
+        await SendAsync(id, new WorkflowCommand { Action = "Approve", RequestId = "a2", RequestedBy = "chatops", Approval = good });
+        var switched = await WaitAsync(id, Answered("s1"), "switch after approval");
+        Assert.Equal("done", switched.Commands.Last(c => c.RequestId == "s1").State);
+        Assert.Null(switched.Pending);
+        Assert.Contains(switched.Audit, a => a.Who == "alice" && a.Action == "Approve" && a.Outcome == "accepted");
+
+        // The same approval again is a replay.
+        await SendAsync(id, new WorkflowCommand { Action = "Approve", RequestId = "a3", RequestedBy = "chatops", Approval = good });
+        var replay = await WaitAsync(id, Answered("a3"), "replay refused");
+        Assert.Contains("already used", replay.Commands.Single(c => c.RequestId == "a3").Message);
+
+        // Complete needs its own approval.
+        await SendAsync(id, new WorkflowCommand { Action = "Complete", RequestId = "x1", RequestedBy = "bob" });
+        var waitingComplete = await WaitAsync(id, s => s.Pending?.Action == "Complete", "complete pending");
+        Assert.Equal(Phases.Running, waitingComplete.Phase);
+        Assert.DoesNotContain("Complete", _ops.Calls);
+    }
+
+    [Fact]
+    public async Task A_pending_command_expires_when_no_approval_arrives_in_time()
+    {
+        var id = await StartAsync(Spec(approvals: true, expiry: 1));
+        await WaitAsync(id, s => s.Phase == Phases.Running, "running");
+        await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "bob" });
+        var expired = await WaitAsync(id, s => s.Commands.Any(c => c.RequestId == "s1" && c.State == "expired"), "expired");
+        Assert.Null(expired.Pending);
+        Assert.Equal(Phases.Running, expired.Phase);
+        Assert.DoesNotContain(_ops.Calls, c => c.StartsWith("Switch", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_failed_switch_reports_its_error_and_leaves_traffic_where_it_was()
+    {
+        _ops.FailSwitchWith = "replication lag of workflow commerce2customer is 99s, over --max-replication-lag-allowed 30s";
+        var id = await StartAsync(Spec());
+        await WaitAsync(id, s => s.Phase == Phases.Running, "running");
+        await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1" });
+        var failed = await WaitAsync(id, Answered("s1"), "failed");
+        Assert.Equal("failed", failed.Commands.Single(c => c.RequestId == "s1").State);
+        Assert.Contains("lag", failed.LastError);
+        Assert.Equal("Reads Not Switched. Writes Not Switched", failed.TrafficStateText);
+        Assert.Equal(Phases.Running, failed.Phase);
+    }
+
+    [Fact]
+    public async Task Cancel_during_copy_waits_for_the_chunk_in_flight_then_cleans_up()
+    {
+        _ops.ChunksPerStream = 1_000_000;
+        var id = await StartAsync(Spec());
+        await WaitAsync(id, s => s.Phase == Phases.Copying && s.Copy.Any(t => t.RowsCopied > 0), "copying");
+        await SendAsync(id, new WorkflowCommand { Action = "Cancel", RequestId = "c1" });
+        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        Assert.Equal(Phases.Cancelled, meta.ReadOutputAs<WorkflowState>()!.Phase);
+        Assert.Contains("Cancel", _ops.Calls);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_worker is not null)
+        {
+            await _worker.StopAsync();
+        }
+    }
+}
