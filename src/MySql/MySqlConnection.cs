@@ -462,6 +462,106 @@ public sealed class MySqlConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>COM_STMT_PREPARE: a server-side prepared statement with ? placeholders.</summary>
+    public async Task<MySqlPreparedStatement> PrepareAsync(string sql, CancellationToken cancellationToken = default)
+    {
+        var guard = await BeginCommandAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _writer.Clear();
+            _writer.WriteByte((byte)CommandKind.StmtPrepare);
+            _writer.WriteString(sql);
+            await _channel.WriteAsync(_writer, guard.IoToken).ConfigureAwait(false);
+            var first = await _channel.ReadPayloadAsync(guard.IoToken).ConfigureAwait(false);
+            if (PacketKind.IsErr(first.Span))
+            {
+                throw ErrPacket.Parse(first.Span);
+            }
+
+            var r = new PayloadReader(first.Span);
+            if (r.ReadByte() != 0)
+            {
+                throw PayloadReader.Malformed("COM_STMT_PREPARE answered without an OK header");
+            }
+
+            var id = r.ReadUInt32();
+            var columnCount = r.ReadUInt16();
+            var parameterCount = r.ReadUInt16();
+            for (var i = 0; i < parameterCount; i++)
+            {
+                await _channel.ReadPayloadAsync(guard.IoToken).ConfigureAwait(false);
+            }
+
+            if (parameterCount > 0 && !DeprecateEof)
+            {
+                await _channel.ReadPayloadAsync(guard.IoToken).ConfigureAwait(false);
+            }
+
+            var columns = new MySqlColumn[columnCount];
+            for (var i = 0; i < columnCount; i++)
+            {
+                columns[i] = MySqlColumn.Parse((await _channel.ReadPayloadAsync(guard.IoToken).ConfigureAwait(false)).Span);
+            }
+
+            if (columnCount > 0 && !DeprecateEof)
+            {
+                await _channel.ReadPayloadAsync(guard.IoToken).ConfigureAwait(false);
+            }
+
+            return new MySqlPreparedStatement(this, id, parameterCount, columns);
+        }
+        catch (Exception ex)
+        {
+            var mapped = guard.Translate(ex);
+            if (!ReferenceEquals(mapped, ex))
+            {
+                throw mapped;
+            }
+
+            throw;
+        }
+        finally
+        {
+            await EndCommandAsync(guard).ConfigureAwait(false);
+        }
+    }
+
+    internal async ValueTask<MySqlDataReader> ExecutePreparedAsync(PayloadWriter payload, CancellationToken cancellationToken)
+    {
+        var guard = await BeginCommandAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _channel.WriteAsync(payload, guard.IoToken).ConfigureAwait(false);
+            var reader = new MySqlDataReader(this, guard, binaryRows: true);
+            await reader.ReadResultHeaderAsync().ConfigureAwait(false);
+            return reader;
+        }
+        catch (Exception ex)
+        {
+            var mapped = guard.Translate(ex);
+            await EndCommandAsync(guard).ConfigureAwait(false);
+            if (ReferenceEquals(mapped, ex))
+            {
+                throw;
+            }
+
+            throw mapped;
+        }
+    }
+
+    /// <summary>Sends a command that has no response (COM_STMT_CLOSE).</summary>
+    internal async ValueTask SendWithoutResponseAsync(PayloadWriter payload)
+    {
+        if (_busy || _channel.IsBroken)
+        {
+            return;
+        }
+
+        _channel.ResetSequence();
+        using var cts = new CancellationTokenSource(Options.CancellationGrace);
+        await _channel.WriteAsync(payload, cts.Token).ConfigureAwait(false);
+    }
+
     /// <summary>The first column of the first row, or null when there are no rows or it is NULL.</summary>
     public async Task<string?> QueryScalarAsync(string sql, CancellationToken cancellationToken = default)
     {

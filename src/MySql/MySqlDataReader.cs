@@ -20,10 +20,14 @@ public sealed class MySqlDataReader : IAsyncDisposable
     private bool _hasRow;
     private bool _disposed;
 
-    internal MySqlDataReader(MySqlConnection connection, CommandGuard guard)
+    private readonly bool _binaryRows;
+    private MySqlValue[] _binaryValues = [];
+
+    internal MySqlDataReader(MySqlConnection connection, CommandGuard guard, bool binaryRows = false)
     {
         _connection = connection;
         _guard = guard;
+        _binaryRows = binaryRows;
     }
 
     public IReadOnlyList<MySqlColumn> Columns => _columns;
@@ -88,6 +92,7 @@ public sealed class MySqlDataReader : IAsyncDisposable
         _columns = columns;
         _offsets = new int[count];
         _lengths = new int[count];
+        _binaryValues = _binaryRows ? new MySqlValue[count] : [];
     }
 
     /// <summary>Advances to the next row; false at the end of the result set.</summary>
@@ -128,7 +133,15 @@ public sealed class MySqlDataReader : IAsyncDisposable
                 throw ErrPacket.Parse(span);
             }
 
-            ParseRow(span);
+            if (_binaryRows)
+            {
+                MySqlPreparedStatement.DecodeBinaryRow(span, _columns, _binaryValues);
+            }
+            else
+            {
+                ParseRow(span);
+            }
+
             _row = payload;
             _hasRow = true;
             return true;
@@ -236,15 +249,16 @@ public sealed class MySqlDataReader : IAsyncDisposable
     public MySqlValue GetValue(int ordinal)
     {
         CheckOrdinal(ordinal);
+        if (_binaryRows)
+        {
+            return _binaryValues[ordinal];
+        }
+
         var len = _lengths[ordinal];
         return len < 0 ? MySqlValue.Null : MySqlValue.FromBytes(_row.Slice(_offsets[ordinal], len));
     }
 
-    public bool IsDBNull(int ordinal)
-    {
-        CheckOrdinal(ordinal);
-        return _lengths[ordinal] < 0;
-    }
+    public bool IsDBNull(int ordinal) => GetValue(ordinal).IsNull;
 
     public int GetOrdinal(string name)
     {

@@ -26,12 +26,13 @@ pm_start() {
   mariadb --no-defaults -S "$dir/sock" -uroot -e "SELECT 1" >/dev/null 2>&1 || { echo "private mariadbd $name did not start: $(tail -5 "$dir/error.log")" >&2; return 1; }
   : "${BENCH_MYSQL_PASSWORD:=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 20)}"
   export BENCH_MYSQL_PASSWORD
-  mariadb --no-defaults -S "$dir/sock" -uroot -e "CREATE USER bench@'%' IDENTIFIED BY '$BENCH_MYSQL_PASSWORD'; GRANT ALL ON *.* TO bench@'%';"
+  mariadb --no-defaults -S "$dir/sock" -uroot <<<"CREATE USER bench@'%' IDENTIFIED BY '$BENCH_MYSQL_PASSWORD'; GRANT ALL ON *.* TO bench@'%';"
   printf -v "PM_PORT_$name" '%s' "$port"; printf -v "PM_DIR_$name" '%s' "$dir"; printf -v "PM_SOCK_$name" '%s' "$dir/sock"
   export "PM_PORT_$name" "PM_DIR_$name" "PM_SOCK_$name"
 }
 
-pm_sql() { local sock_var="PM_SOCK_$1"; mariadb --no-defaults -S "${!sock_var}" -uroot -N -B -e "$2"; }
+# SQL goes through stdin so a password in it never shows in the process list.
+pm_sql() { local sock_var="PM_SOCK_$1"; mariadb --no-defaults -S "${!sock_var}" -uroot -N -B <<<"$2"; }
 
 pm_stop() {
   local dir_var="PM_DIR_$1" dir

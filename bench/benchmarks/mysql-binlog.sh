@@ -1,0 +1,62 @@
+# mysql-binlog: fetch and decode the binlog of 1M row changes (sbtest-shaped inserts in 10k-row transactions) with
+# Durable.MySql's BinlogStream (every row decoded into SELECT-form values) against a native MariaDB replica's IO
+# thread fetching the same binlog into its relay log (SQL thread stopped). Both from the same private source server;
+# both timed as wall clock from start until the last transaction arrived.
+UNIT="rows/s"
+ANCHOR="MariaDB replica IO thread"
+DESCRIPTION="fetch + decode the binlog of 1M row changes"
+ROWS="${BENCH_ROWS:-1000000}"
+source bench/Durable.Bench/MySql/private-mariadb.sh
+
+bench_setup() {
+  pm_build
+  pm_start src --log-bin=bin --server-id=1 --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL \
+    --gtid-strict-mode=1 --max-binlog-size=1G --sync-binlog=0
+  pm_start rep --server-id=2 --gtid-strict-mode=1 --relay-log=relay --skip-slave-start --max-relay-log-size=1G
+  pm_sql src "CREATE DATABASE sbtest;
+    CREATE TABLE sbtest.sbtest1 (id INT NOT NULL PRIMARY KEY, k INT NOT NULL DEFAULT 0, c CHAR(120) NOT NULL DEFAULT '', pad CHAR(60) NOT NULL DEFAULT '', KEY k_1 (k)) ENGINE=InnoDB;"
+  START_POS=$(pm_sql src "SELECT @@global.gtid_binlog_pos")
+  local sql="" from to batch=10000
+  for ((from = 1; from <= ROWS; from += batch)); do
+    to=$((from + batch - 1)); [ "$to" -gt "$ROWS" ] && to=$ROWS
+    sql+="INSERT INTO sbtest.sbtest1 SELECT seq, FLOOR(RAND(seq) * $ROWS), CONCAT_WS('-', LPAD(seq, 11, '0'), LPAD(seq * 7, 11, '0'), LPAD(seq * 13, 11, '0'), LPAD(seq * 17, 11, '0'), LPAD(seq * 19, 11, '0'), LPAD(seq * 23, 11, '0'), LPAD(seq * 29, 11, '0'), LPAD(seq * 31, 11, '0'), LPAD(seq * 37, 11, '0'), LPAD(seq * 41, 11, '0')), CONCAT_WS('-', LPAD(seq * 43, 11, '0'), LPAD(seq * 47, 11, '0'), LPAD(seq * 53, 11, '0'), LPAD(seq * 59, 11, '0'), LPAD(seq * 61, 11, '0')) FROM sbtest.seq_${from}_to_${to};"$'\n'
+  done
+  pm_sql src "$sql"
+  END_POS=$(pm_sql src "SELECT @@global.gtid_binlog_pos")
+  BINLOG_BYTES=$(pm_sql src "SHOW BINARY LOGS" | awk '{s += $2} END {print s}')
+  export BENCH_MYSQL_PORT=$PM_PORT_src BENCH_MYSQL_USER=bench START_POS END_POS
+}
+
+bench_ours() {
+  local t0 t1
+  t0=$(pm_now)
+  dotnet "$BENCH_DLL" mysql-binlog "$START_POS" "$ROWS" >/dev/null 2>"$PM_DIR_src/ours.err" || { cat "$PM_DIR_src/ours.err" >&2; return 1; }
+  t1=$(pm_now)
+  awk -v r="$ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", r / (b - a) }'
+}
+
+bench_anchor() {
+  local t0 t1 io
+  pm_sql rep "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL gtid_slave_pos = '$START_POS';
+    CHANGE MASTER TO master_host = '127.0.0.1', master_port = $PM_PORT_src, master_user = 'bench',
+      master_password = '$BENCH_MYSQL_PASSWORD', master_use_gtid = slave_pos;"
+  t0=$(pm_now)
+  pm_sql rep "START SLAVE IO_THREAD"
+  local deadline=$(( $(date +%s) + 600 ))
+  while true; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "replica IO thread did not reach $END_POS in 600 s" >&2; return 1; }
+    io=$(mariadb --no-defaults -S "$PM_SOCK_rep" -uroot -e "SHOW SLAVE STATUS\G" | awk '/Gtid_IO_Pos:/ {print $2}')
+    [ "$io" = "$END_POS" ] && break
+    sleep 0.01
+  done
+  t1=$(pm_now)
+  pm_sql rep "STOP SLAVE IO_THREAD"
+  awk -v r="$ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", r / (b - a) }'
+}
+
+bench_context() {
+  echo "   binlog from $START_POS to $END_POS, $BINLOG_BYTES bytes of binlog files"
+  echo "   ours (last run): $(cat "$PM_DIR_src/ours.err")"
+}
+
+bench_teardown() { pm_stop src; pm_stop rep; }
