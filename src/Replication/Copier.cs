@@ -107,13 +107,14 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
         // 2. The snapshot. The tablet must have everything the stream already applied, or its snapshot would be older.
         var sourceSchema = await TableSchema.LoadAsync(snapshot, source.DbName, next.Table, ct).ConfigureAwait(false);
         var targetTable = await applier.TableAsync(next.Table, ct).ConfigureAwait(false);
-        if (applier.Position is { } reached && !await flavor.WaitForPositionAsync(snapshot, reached, TimeSpan.FromSeconds(60), ct).ConfigureAwait(false))
+        if (applier.Position is { } reached)
         {
-            throw new ReplicationException($"Source tablet {source} did not reach the stream position {reached} within 60 s.");
+            await WaitForPositionAsync(snapshot, flavor, source, reached, TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
         }
 
         // TIMESTAMP values must read as UTC, as the binlog carries them.
-        await snapshot.ExecuteAsync("SET SESSION time_zone = '+00:00', transaction_isolation = 'REPEATABLE-READ'", ct).ConfigureAwait(false);
+        await snapshot.ExecuteAsync("SET SESSION time_zone = '+00:00'", ct).ConfigureAwait(false);
+        await snapshot.ExecuteAsync("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", ct).ConfigureAwait(false);
         var snapshotPosition = await flavor.StartConsistentSnapshotAsync(snapshot, ct).ConfigureAwait(false);
         try
         {
@@ -344,6 +345,30 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
     {
         var m = Regex.Match(definition, @"KEY `((?:[^`]|``)+)`", RegexOptions.CultureInvariant);
         return m.Success ? m.Groups[1].Value.Replace("``", "`", StringComparison.Ordinal) : definition;
+    }
+
+    /// <summary>
+    /// Waits until the tablet's binlog holds <paramref name="position"/>. MASTER_GTID_WAIT is not used: it follows the
+    /// replication applier only, so on a primary it never sees the primary's own writes.
+    /// </summary>
+    private static async Task WaitForPositionAsync(MySqlConnection c, ServerFlavor flavor, TabletEndpoint tablet, GtidPosition position, TimeSpan timeout, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var current = await flavor.CurrentPositionAsync(c, ct).ConfigureAwait(false);
+            if (current.AtLeast(position))
+            {
+                return;
+            }
+
+            if (clock.Elapsed >= timeout)
+            {
+                throw new ReplicationException($"Source tablet {tablet} is at {current} and did not reach the stream position {position} within {timeout.TotalSeconds} s.");
+            }
+
+            await Task.Delay(50, ct).ConfigureAwait(false);
+        }
     }
 
     private static async Task<int> MaxPacketAsync(MySqlConnection c, CancellationToken ct)

@@ -70,8 +70,9 @@ public sealed class StreamApplier
         // STRICT modes would reject zero dates the source accepted; the source's own modes decide, plus NO_AUTO_VALUE_ON_ZERO
         // so a 0 in an AUTO_INCREMENT column stays 0.
         await target.ExecuteAsync(
-            $"SET SESSION sql_mode = {target.Quoter.String(string.Join(",", modes))}, time_zone = '+00:00', foreign_key_checks = 0, " +
-            "transaction_isolation = 'READ-COMMITTED', innodb_lock_wait_timeout = 20", ct).ConfigureAwait(false);
+            $"SET SESSION sql_mode = {target.Quoter.String(string.Join(",", modes))}, time_zone = '+00:00', foreign_key_checks = 0, innodb_lock_wait_timeout = 20", ct).ConfigureAwait(false);
+        // Row applies are by primary key; READ COMMITTED avoids gap locks that would only add contention.
+        await target.ExecuteAsync("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", ct).ConfigureAwait(false);
     }
 
     /// <summary>Opens the fenced transaction if none is open: lock the stream row, check epoch, position and state.</summary>

@@ -1,0 +1,167 @@
+using Durable.Core.Positions;
+using Durable.MySql;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Durable.Replication.Tests;
+
+[Trait("Category", "Integration")]
+public sealed class SidecarAndFencingTests
+{
+    [Fact]
+    public async Task Sidecar_is_created_and_migrated_idempotently()
+    {
+        await using var bed = new TestBed("sidecar");
+        await using var c = await MySqlConnection.OpenAsync(bed.Connector.Options(await bed.Resolver.PrimaryAsync("customer", "0", default)));
+        Assert.Equal(Sidecar.LatestVersion, await bed.Engine.Sidecar.EnsureAsync(c));
+        Assert.Equal(Sidecar.LatestVersion, await bed.Engine.Sidecar.EnsureAsync(c));
+        Assert.Equal("3", await c.QueryScalarAsync($"SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{bed.SidecarName}' AND TABLE_NAME IN ('vreplication','copy_state','vreplication_log')"));
+        Assert.Equal(Sidecar.LatestVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), await c.QueryScalarAsync($"SELECT version FROM `{bed.SidecarName}`.schema_version WHERE name = 'sidecar'"));
+    }
+
+    [Fact]
+    public async Task Streams_are_created_once_and_move_only_as_the_state_machine_allows()
+    {
+        await using var bed = new TestBed("store");
+        await using var c = await MySqlConnection.OpenAsync(bed.Connector.Options(await bed.Resolver.PrimaryAsync("customer", "0", default)));
+        await bed.Engine.Sidecar.EnsureAsync(c);
+        var spec = bed.Spec("wf1", "customer", "0", new TableRule("a"), new TableRule("b"));
+        var id = await bed.Engine.Store.CreateAsync(c, spec);
+        Assert.Equal(id, await bed.Engine.Store.CreateAsync(c, spec));
+        var stream = await bed.Engine.Store.GetRequiredAsync(c, id);
+        Assert.Equal(StreamState.Init, stream.State);
+        Assert.Null(stream.Position);
+        Assert.Equal(["a", "b"], (await bed.Engine.Store.GetCopyStateAsync(c, id)).Select(s => s.Table));
+
+        Assert.Equal(StreamState.Copying, (await bed.Engine.Store.StartAsync(c, id)).State);
+        await bed.Engine.Store.SetStateAsync(c, id, StreamState.Stopped, "operator stop");
+        var e = await Assert.ThrowsAsync<InvalidStreamStateException>(() => bed.Engine.Store.SetStateAsync(c, id, StreamState.Init, "back"));
+        Assert.Contains("cannot go from Stopped to Init", e.Message);
+        await bed.Engine.Store.SetStateAsync(c, id, StreamState.Frozen, "switched");
+        await Assert.ThrowsAsync<InvalidStreamStateException>(() => bed.Engine.Store.TakeOwnershipAsync(c, id, "x"));
+        Assert.Equal("4", await c.QueryScalarAsync($"SELECT COUNT(*) FROM `{bed.SidecarName}`.vreplication_log WHERE vrepl_id = {id}"));
+    }
+
+    [Fact]
+    public async Task An_owner_whose_epoch_was_bumped_cannot_commit_rows()
+    {
+        await using var bed = new TestBed("fence");
+        await bed.CreateDatabaseAsync(100, bed.SourceDb);
+        await bed.ExecAsync(100, bed.SourceDb, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))");
+        var start = GtidPosition.Parse(await TestBed.ScalarAsync(100, "SELECT @@global.gtid_binlog_pos"), GtidFlavor.MariaDb);
+        var id = await bed.Engine.CreateStreamAsync(bed.Spec("wf", "customer", "0", new TableRule("t")) with { Position = start });
+        await bed.Engine.StartStreamAsync("customer", "0", id);
+        var tablet = await bed.Resolver.PrimaryAsync("customer", "0", default);
+        await using var oldConn = await bed.Connector.OpenAsync(tablet);
+        await using var newConn = await bed.Connector.OpenAsync(tablet);
+        var oldOwner = new StreamApplier(oldConn, bed.Engine.Store, await bed.Engine.Store.TakeOwnershipAsync(oldConn, id, "old"));
+        var newOwner = new StreamApplier(newConn, bed.Engine.Store, await bed.Engine.Store.TakeOwnershipAsync(newConn, id, "new"));
+
+        await Assert.ThrowsAsync<FencedOutException>(() => oldOwner.ExecuteInTransactionAsync(System.Text.Encoding.UTF8.GetBytes($"INSERT INTO `{bed.TargetDb}`.t VALUES (1, 'old')"), 1, default));
+        Assert.False(oldOwner.InTransaction);
+        var next = start.Add(Gtid.MariaDb(0, 100, 999_999_999));
+        await Assert.ThrowsAsync<FencedOutException>(() => oldOwner.CommitAsync(next, 0));
+        Assert.Equal("0", await TestBed.ScalarAsync(200, $"SELECT COUNT(*) FROM `{bed.TargetDb}`.t"));
+
+        await newOwner.ExecuteInTransactionAsync(System.Text.Encoding.UTF8.GetBytes($"INSERT INTO `{bed.TargetDb}`.t VALUES (1, 'new')"), 1, default);
+        await newOwner.CommitAsync(next, 0);
+        var row = await bed.Engine.Store.GetRequiredAsync(newConn, id);
+        Assert.Equal(next, row.Position);
+        Assert.Equal("new", await TestBed.ScalarAsync(200, $"SELECT v FROM `{bed.TargetDb}`.t WHERE id = 1"));
+
+        // A stale position is fenced too: an owner that believes the stream is elsewhere must not commit.
+        var stale = new StreamApplier(newConn, bed.Engine.Store, row with { Position = start });
+        await Assert.ThrowsAsync<FencedOutException>(() => stale.CommitAsync(next.Add(Gtid.MariaDb(0, 100, 1_000_000_000)), 0));
+    }
+
+    [Fact]
+    public async Task Refusals_name_every_problem()
+    {
+        await using var bed = new TestBed("refuse");
+        await bed.CreateDatabaseAsync(100, bed.SourceDb);
+        await bed.ExecAsync(100, bed.SourceDb,
+            "CREATE TABLE nopk (a INT)",
+            "CREATE TABLE versioned (id INT PRIMARY KEY) WITH SYSTEM VERSIONING",
+            "CREATE TABLE parent (id INT PRIMARY KEY)",
+            "CREATE TABLE child (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES parent (id))",
+            "CREATE TABLE floaty (f DOUBLE PRIMARY KEY)",
+            "CREATE TABLE full_target (id INT PRIMARY KEY)");
+        await bed.CreateDatabaseAsync(200, bed.TargetDb);
+        await bed.ExecAsync(200, bed.TargetDb, "CREATE TABLE full_target (id INT PRIMARY KEY)", "INSERT INTO full_target VALUES (1)");
+        var spec = bed.Spec("wf", "customer", "0", new TableRule("nopk"), new TableRule("versioned"), new TableRule("child"), new TableRule("floaty"), new TableRule("full_target"), new TableRule("missing"));
+        var e = await Assert.ThrowsAsync<StreamRefusedException>(() => bed.Engine.CreateStreamAsync(spec));
+        var all = string.Join("\n", e.Reasons);
+        Assert.Contains($"{bed.SourceDb}.nopk has no primary key", all);
+        Assert.Contains($"{bed.SourceDb}.versioned is system-versioned", all);
+        Assert.Contains("and parent is not moved", all);
+        Assert.Contains("floaty.f is double", all);
+        Assert.Contains($"{bed.TargetDb}.full_target", all);
+        Assert.Contains("already holds rows", all);
+        Assert.Contains($"{bed.SourceDb}.missing does not exist", all);
+        Assert.Equal(6, e.Reasons.Count);
+        // Nothing was created.
+        Assert.Equal("0", await TestBed.ScalarAsync(200, $"SELECT COUNT(*) FROM `{bed.SidecarName}`.vreplication"));
+        Assert.Equal("full_target", await TestBed.ScalarAsync(200, $"SELECT GROUP_CONCAT(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{bed.TargetDb}'"));
+    }
+}
+
+[Trait("Category", "Integration")]
+public sealed class CopyTests
+{
+    private static readonly string[] Words =
+    [
+        "apfel", "Ärger", "Zebra", "émile", "Öl", "über", "çava", "Ñandú", "œuvre", "ångström", "Straße", "naïve", "Łódź", "ĳssel", "Ωmega", "中文", "日本", "😀smile", "Zürich", "Kraków",
+    ];
+
+    [Fact]
+    public async Task A_table_with_a_composite_accented_case_insensitive_key_copies_exactly_in_many_chunks()
+    {
+        await using var bed = new TestBed("copy");
+        await bed.CreateDatabaseAsync(100, bed.SourceDb);
+        await bed.ExecAsync(100, bed.SourceDb,
+            "CREATE TABLE words (name VARCHAR(40) COLLATE utf8mb4_unicode_ci NOT NULL, n INT NOT NULL, note VARCHAR(100), twice INT AS (n * 2) VIRTUAL, secret INT INVISIBLE DEFAULT 42, PRIMARY KEY (name, n), KEY by_note (note)) DEFAULT CHARSET=utf8mb4");
+        var values = Words.SelectMany(w => Enumerable.Range(1, 5).Select(n => $"('{w}', {n}, 'note {w} {n}')"));
+        await bed.ExecAsync(100, bed.SourceDb, "INSERT INTO words (name, n, note) VALUES " + string.Join(",", values), "UPDATE words SET secret = n + 100 WHERE n > 3");
+
+        var spec = bed.Spec("wf", "customer", "0", new TableRule("words")) with { Options = new StreamOptions { DeferSecondaryKeys = true } };
+        var id = await bed.Engine.CreateStreamAsync(spec);
+        var chunks = await bed.CopyAllAsync("customer", "0", id, new CopyBudget { MaxRows = 7 });
+        Assert.True(chunks >= 100 / 7, $"expected many chunks, got {chunks}");
+
+        const string cols = "name, n, note, twice, secret";
+        Assert.Equal(await TestBed.DumpAsync(100, bed.SourceDb, "words", cols, "name, n"), await TestBed.DumpAsync(200, bed.TargetDb, "words", cols, "name, n"));
+        var stream = (await bed.Engine.ListStreamsAsync("customer", "0")).Single();
+        Assert.Equal(StreamState.Running, stream.State);
+        Assert.Equal(100, stream.RowsCopied);
+        // The deferred secondary key is back, exactly as defined.
+        Assert.Equal("1", await TestBed.ScalarAsync(200, $"SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '{bed.TargetDb}' AND TABLE_NAME = 'words' AND INDEX_NAME = 'by_note'"));
+    }
+
+    [Fact]
+    public async Task Copy_and_replicate_under_concurrent_load_end_equal_row_by_row()
+    {
+        await using var bed = new TestBed("load");
+        await bed.CreateDatabaseAsync(100, bed.SourceDb);
+        await bed.ExecAsync(100, bed.SourceDb, "CREATE TABLE items (id INT PRIMARY KEY, uk INT NULL, v VARCHAR(60), n BIGINT, UNIQUE KEY uk (uk))");
+        await bed.ExecAsync(100, bed.SourceDb, "INSERT INTO items SELECT seq, seq, CONCAT('v', seq), seq * 10 FROM seq_1_to_3000");
+
+        var id = await bed.Engine.CreateStreamAsync(bed.Spec("wf", "customer", "0", new TableRule("items")));
+        using var stopLoad = new CancellationTokenSource();
+        var load = Workload.RunAsync(bed.SourceDb, "items", 6000, stopLoad.Token);
+
+        await bed.CopyAllAsync("customer", "0", id, new CopyBudget { MaxRows = 250 });
+        await using (var supervisor = new StreamerSupervisor(bed.Engine, bed.Etcd, new StreamerOptions { OwnershipRoot = bed.EtcdRoot, ReplicaName = "test-streamer" }, NullLogger.Instance))
+        {
+            using var stopStreamer = new CancellationTokenSource();
+            var streamer = supervisor.RunAsync(stopStreamer.Token);
+            await Task.Delay(3000);
+            await stopLoad.CancelAsync();
+            var stats = await load;
+            Assert.True(stats.Total > 100, $"the load ran only {stats}");
+            await bed.WaitCaughtUpAsync("customer", "0", id, TimeSpan.FromSeconds(60));
+            await stopStreamer.CancelAsync();
+            await streamer;
+        }
+
+        Assert.Equal(await TestBed.DumpAsync(100, bed.SourceDb, "items"), await TestBed.DumpAsync(200, bed.TargetDb, "items"));
+    }
+}
