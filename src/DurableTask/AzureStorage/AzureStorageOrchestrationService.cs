@@ -179,6 +179,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
 
         await _running.CancelAsync();
         await Task.WhenAll(_leaseLoop!, _activityLoop!).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(_cleanups.Keys.ToList()).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         foreach (var p in _owned.Values.ToList())
         {
             await ReleasePartitionAsync(p, "host stopping");
@@ -454,11 +455,19 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
             string? etag = null;
             try
             {
-                var blob = await _instances.GetBlobAsync(session.InstanceId, ct: cancellationToken);
-                if (blob is not null)
+                if (session.Partition.TryGetCached(session.InstanceId, out var cached))
                 {
-                    state = RuntimeJson.Deserialize<OrchestrationState>(Encoding.UTF8.GetString(blob.Content));
-                    etag = blob.ETag;
+                    // Our own last commit: the ETag still fences it, so a write by anyone else makes the commit fail.
+                    (state, etag) = cached;
+                }
+                else
+                {
+                    var blob = await _instances.GetBlobAsync(session.InstanceId, ct: cancellationToken);
+                    if (blob is not null)
+                    {
+                        state = ReadState(blob.Content);
+                        etag = blob.ETag;
+                    }
                 }
             }
             catch (Exception ex) when (ex is StorageException or JsonException)
@@ -501,13 +510,15 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         {
             try
             {
-                await _instances.PutBlobAsync(
+                session.Partition.Forget(workItem.InstanceId);
+                var newETag = await _instances.PutBlobAsync(
                     workItem.InstanceId,
-                    Encoding.UTF8.GetBytes(RuntimeJson.Serialize(state)),
-                    "application/json",
+                    WriteState(state),
+                    "application/gzip",
                     Metadata(state),
                     workItem.ETag is null ? BlobConditions.CreateOnly : BlobConditions.Match(workItem.ETag),
                     cancellationToken);
+                session.Partition.Cache(workItem.InstanceId, state, newETag);
             }
             catch (StorageException ex) when (ex.IsConflict)
             {
@@ -517,13 +528,62 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
 
         FaultPoints.Hit("durable.orchestration.after-commit");
 
-        // 3. Delete what was consumed; defer early replies; park poison.
+        // 3. Delete what was consumed; defer early replies; park poison. The state is durable now, so this runs in the
+        // background and the instance's next episode need not wait: a message whose delete is lost comes back and is
+        // dropped as already applied.
         var queue = session.Partition.Queue;
         var tasks = new List<Task>();
         tasks.AddRange(commit.Consumed.Select(m => DeleteQuietly(queue, m)));
         tasks.AddRange(commit.Deferred.Select(m => UpdateQuietly(queue, m, TimeSpan.FromMilliseconds(200 * m.DequeueCount), null)));
         tasks.AddRange(commit.Poisoned.Select(p => ParkAsync(queue, p.Message, p.Reason)));
-        await Task.WhenAll(tasks);
+        TrackCleanup(Task.WhenAll(tasks));
+    }
+
+    private readonly ConcurrentDictionary<Task, bool> _cleanups = new();
+
+    private void TrackCleanup(Task task)
+    {
+        _cleanups[task] = true;
+        task.ContinueWith(
+            t =>
+            {
+                _cleanups.TryRemove(t, out _);
+                if (t.Exception is { } ex)
+                {
+                    _logger.LogWarning(ex, "Deleting consumed messages failed; they will be dropped as duplicates when they reappear");
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// The instance document, gzip-compressed: history JSON compresses about tenfold, and the blob is rewritten on every
+    /// episode, so this is most of the storage bandwidth a long fan-in costs.
+    /// </summary>
+    private static byte[] WriteState(OrchestrationState state)
+    {
+        using var buffer = new MemoryStream();
+        using (var gz = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            System.Text.Json.JsonSerializer.Serialize(gz, state, RuntimeJson.Options);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static OrchestrationState ReadState(byte[] content)
+    {
+        // Plain JSON (starts with '{') is read as is, so a hand-written or older record still loads.
+        if (content.Length >= 2 && content[0] == 0x1f && content[1] == 0x8b)
+        {
+            using var gz = new GZipStream(new MemoryStream(content), CompressionMode.Decompress);
+            return System.Text.Json.JsonSerializer.Deserialize<OrchestrationState>(gz, RuntimeJson.Options)
+                   ?? throw new JsonException("The instance record is empty.");
+        }
+
+        return RuntimeJson.Deserialize<OrchestrationState>(Encoding.UTF8.GetString(content));
     }
 
     private static Dictionary<string, string> Metadata(OrchestrationState s) => new()
@@ -617,6 +677,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
     public async Task AbandonOrchestrationWorkItemAsync(OrchestrationWorkItem workItem, string reason, CancellationToken cancellationToken = default)
     {
         var session = (Session)workItem.HubState!;
+        session.Partition.Forget(workItem.InstanceId);
         await Task.WhenAll(workItem.Messages.Concat(workItem.PoisonMessages)
             .Select(m => UpdateQuietly(session.Partition.Queue, m, AbandonDelay(m.DequeueCount), reason)));
     }
@@ -738,7 +799,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         await CreateIfNotExistsAsync(cancellationToken);
         var started = (ExecutionStartedEvent)startMessage.Event;
         var existing = await _instances.GetBlobAsync(startMessage.InstanceId, ct: cancellationToken);
-        OrchestrationState? existingState = existing is null ? null : RuntimeJson.Deserialize<OrchestrationState>(Encoding.UTF8.GetString(existing.Content));
+        OrchestrationState? existingState = existing is null ? null : ReadState(existing.Content);
         if (existingState is { IsTerminal: false })
         {
             throw new OrchestrationAlreadyExistsException(
@@ -762,7 +823,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         };
         try
         {
-            await _instances.PutBlobAsync(startMessage.InstanceId, Encoding.UTF8.GetBytes(RuntimeJson.Serialize(pending)), "application/json", Metadata(pending),
+            await _instances.PutBlobAsync(startMessage.InstanceId, WriteState(pending), "application/gzip", Metadata(pending),
                 existing is null ? BlobConditions.CreateOnly : BlobConditions.Match(existing.ETag), cancellationToken);
         }
         catch (StorageException ex) when (ex.IsConflict)
@@ -781,7 +842,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
     public async Task<OrchestrationState?> GetStateAsync(string instanceId, CancellationToken cancellationToken = default)
     {
         var blob = await _instances.GetBlobAsync(instanceId, ct: cancellationToken);
-        return blob is null ? null : RuntimeJson.Deserialize<OrchestrationState>(Encoding.UTF8.GetString(blob.Content));
+        return blob is null ? null : ReadState(blob.Content);
     }
 
     public async Task<Page<OrchestrationState>> QueryAsync(OrchestrationQuery query, CancellationToken cancellationToken = default)
@@ -828,7 +889,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
             return 0;
         }
 
-        var state = RuntimeJson.Deserialize<OrchestrationState>(Encoding.UTF8.GetString(blob.Content));
+        var state = ReadState(blob.Content);
         if (!state.IsTerminal)
         {
             throw new InvalidOperationException($"Instance '{instanceId}' is {state.Status}; only finished instances can be purged.");
@@ -905,6 +966,44 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
 
             await _cts.CancelAsync();
             await _loop!.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        private readonly Dictionary<string, (OrchestrationState State, string ETag)> _stateCache = new(StringComparer.Ordinal);
+
+        public bool TryGetCached(string instanceId, out (OrchestrationState State, string ETag) entry)
+        {
+            lock (_gate)
+            {
+                return _stateCache.TryGetValue(instanceId, out entry);
+            }
+        }
+
+        /// <summary>Keeps the state this host just committed, so the instance's next episode skips re-reading it.</summary>
+        public void Cache(string instanceId, OrchestrationState state, string etag)
+        {
+            lock (_gate)
+            {
+                if (state.IsTerminal)
+                {
+                    _stateCache.Remove(instanceId);
+                    return;
+                }
+
+                if (_stateCache.Count >= 1000 && !_stateCache.ContainsKey(instanceId))
+                {
+                    _stateCache.Remove(_stateCache.Keys.First());
+                }
+
+                _stateCache[instanceId] = (state, etag);
+            }
+        }
+
+        public void Forget(string instanceId)
+        {
+            lock (_gate)
+            {
+                _stateCache.Remove(instanceId);
+            }
         }
 
         /// <summary>Messages of sessions that are not in an episode; removed from the buffer.</summary>

@@ -174,6 +174,7 @@ public sealed class DurableTaskWorker : IAsyncDisposable
         }
 
         EpisodeOutcome outcome;
+        var watch = Stopwatch.StartNew();
         try
         {
             outcome = OrchestrationEpisode.Run(workItem, _registry, _options, now);
@@ -195,8 +196,13 @@ public sealed class DurableTaskWorker : IAsyncDisposable
 
         try
         {
+            var replayed = watch.Elapsed;
             await _service.CompleteOrchestrationWorkItemAsync(workItem, outcome.Commit);
             EpisodeCounter.Add(1);
+            _logger.LogDebug(
+                "Episode of {InstanceId}: {Messages} messages, {Events} history events, replay {Replay} ms, commit {Commit} ms",
+                workItem.InstanceId, workItem.Messages.Count, outcome.Commit.NewState?.History.Count ?? 0,
+                (int)replayed.TotalMilliseconds, (int)(watch.Elapsed - replayed).TotalMilliseconds);
             if (outcome.Commit.NewState is { IsTerminal: true } s && workItem.State?.IsTerminal != true)
             {
                 OrchestrationEnded.Add(1, new KeyValuePair<string, object?>("status", s.Status.ToString()));
