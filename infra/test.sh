@@ -24,16 +24,17 @@ results="$REPO/TestResults"
 rm -rf "$results"; mkdir -p "$results"
 summary_file="$results/summary.txt"
 
-if [ $unit_only = 0 ]; then
-  ./infra/local/cluster.sh up || { echo "test.sh: the local cluster did not come up" >&2; echo "tests: 0 passed, 1 failed, 0 skipped" | tee "$summary_file"; exit 1; }
-  eval "$(./infra/local/cluster.sh env)"
-fi
-
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 if ! dotnet build Durable.sln -c Release -nologo -clp:ErrorsOnly; then
   echo "test.sh: build failed" >&2
   echo "tests: 0 passed, 1 failed, 0 skipped" | tee "$summary_file"
   exit 1
+fi
+
+# The cluster comes up after the build, so the Functions host it starts is the one just built.
+if [ $unit_only = 0 ]; then
+  ./infra/local/cluster.sh up || { echo "test.sh: the local cluster did not come up" >&2; echo "tests: 0 passed, 1 failed, 0 skipped" | tee "$summary_file"; exit 1; }
+  eval "$(./infra/local/cluster.sh env)"
 fi
 
 filter=()

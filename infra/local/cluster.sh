@@ -2,7 +2,9 @@
 # The local Durable cluster: etcd, Azurite and MariaDB tablets modelled on the seeds' local example
 # (101_initial_cluster.sh, 201_customer_tablets.sh, env.sh), all on 127.0.0.1, all data under one git-ignored folder.
 #
-#   cluster.sh up       install what is missing, start everything (a no-op when all is running)
+#   cluster.sh up       install what is missing, start everything (a no-op when all is running): etcd, Azurite, the
+#                       tablets, then the Functions host built from this checkout, which registers the tablets in the
+#                       topology; `up --servers-only` stops after the servers
 #   cluster.sh down     stop only what `up` started (pid files), leave no process behind
 #   cluster.sh status   every server with role, port and up/down
 #   cluster.sh env      shell exports for the cluster (eval "$(./infra/local/cluster.sh env)")
@@ -149,8 +151,11 @@ ensure_secrets() {
      for r in $ROLES; do echo "DURABLE_$(echo "$r" | tr a-z A-Z)_PASSWORD=$(gen_password)"; done) > "$SECRETS_FILE.tmp"
     mv "$SECRETS_FILE.tmp" "$SECRETS_FILE"
   fi
+  # The Functions host's function key (x-functions-key); added to a secrets file written before the host existed.
+  if ! grep -q '^DURABLE_HOST_KEY=' "$SECRETS_FILE"; then echo "DURABLE_HOST_KEY=$(gen_password)$(gen_password)" >> "$SECRETS_FILE"; fi
   chmod 600 "$SECRETS_FILE"
 }
+host_key() { grep '^DURABLE_HOST_KEY=' "$SECRETS_FILE" | cut -d= -f2-; }
 secret() { grep "^DURABLE_$(echo "$1" | tr a-z A-Z)_PASSWORD=" "$SECRETS_FILE" | cut -d= -f2-; }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -355,6 +360,55 @@ SQL
   touch "$dir/initialized"
 }
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# The Functions host, built from this checkout, on the cluster's etcd and Azurite; it registers the tablets.
+# ---------------------------------------------------------------------------------------------------------------
+HOST_DIR="$LOCAL/host"
+FUNCTIONS_DLL="$REPO/src/Functions/bin/Release/net10.0/Durable.Functions.dll"
+
+# Builds a project when its output is missing or any source under src/ is newer (a checkout that moved on).
+build_if_stale() { # project-dir dll
+  local project=$1 dll=$2
+  if [ ! -f "$dll" ] || [ -n "$(find "$REPO/src" \( -name '*.cs' -o -name '*.csproj' \) -newer "$dll" -print -quit)" ] \
+     || [ "$REPO/Directory.Packages.props" -nt "$dll" ]; then
+    log "building $(basename "$project") (Release)"
+    dotnet build "$project" -c Release -nologo -v quiet -clp:ErrorsOnly >&2 || die "building $project failed"
+    touch "$dll"  # an up-to-date incremental build leaves the dll's time alone: mark it checked
+  fi
+}
+
+host_env() {
+  echo "AzureWebJobsStorage=$(azurite_connection_string)"
+  echo "AzureWebJobsScriptRoot=$REPO"
+  echo "DURABLE_ETCD_ENDPOINTS=http://127.0.0.1:${PORT[etcd_client]}"
+  echo "DURABLE_SECRETS_FILE=$SECRETS_FILE"
+  echo "ASPNETCORE_URLS=http://127.0.0.1:${PORT[functions]}"
+}
+
+host_up() {
+  local running=0
+  pid_alive "$HOST_DIR/host.pid" Durable.Functions.dll && running=1
+  choose_port functions 7071 $running
+  save_ports
+  [ $running = 1 ] && return 0
+  build_if_stale "$REPO/src/Functions" "$FUNCTIONS_DLL"
+  mkdir -p "$HOST_DIR"
+  log "starting the Functions host on 127.0.0.1:${PORT[functions]}"
+  # The key reaches the host through its environment (readable by this user only), never argv or a log.
+  ( while IFS= read -r kv; do export "${kv?}"; done < <(host_env); DURABLE_HOST_KEY=$(host_key); export DURABLE_HOST_KEY
+    cd "$REPO" && exec setsid nohup dotnet "$FUNCTIONS_DLL" > "$HOST_DIR/host.log" 2>&1 < /dev/null 9>&- ) &
+  echo $! > "$HOST_DIR/host.pid"
+}
+host_ready() { curl -sf "http://127.0.0.1:${PORT[functions]}/api/health" >/dev/null; }
+
+register_tablets() {
+  log "registering the local cluster's keyspaces, shards and tablets in the topology"
+  DURABLE_FUNCTIONS_KEY=$(host_key) "$LOCAL/bin/durablectl" --server "http://127.0.0.1:${PORT[functions]}" \
+    RegisterLocalCluster --cluster-file "$CLUSTER_FILE" > "$HOST_DIR/register.log" 2>&1 \
+    || { cat "$HOST_DIR/register.log" >&2; die "registering the tablets failed"; }
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # cluster.json: what the code and the tests read (no secrets in it: they stay in secrets.env).
 # ---------------------------------------------------------------------------------------------------------------
@@ -380,16 +434,19 @@ write_cluster_json() {
     echo "  ]"
     echo "}"
   } > "$CLUSTER_FILE.tmp"
-  mv "$CLUSTER_FILE.tmp" "$CLUSTER_FILE"
+  if cmp -s "$CLUSTER_FILE.tmp" "$CLUSTER_FILE"; then rm -f "$CLUSTER_FILE.tmp"; else mv "$CLUSTER_FILE.tmp" "$CLUSTER_FILE"; fi
 }
 
 write_bin_wrappers() {
   mkdir -p "$LOCAL/bin"
   cat > "$LOCAL/bin/durablectl" <<SH
 #!/usr/bin/env bash
-# durablectl from this checkout, built on first use.
+# durablectl from this checkout, (re)built when missing or older than the sources.
 dll="$REPO/src/Cli/bin/Release/net10.0/durablectl.dll"
-if [ ! -f "\$dll" ]; then dotnet build "$REPO/src/Cli" -c Release -v quiet -nologo >&2 || exit 1; fi
+if [ ! -f "\$dll" ] || [ -n "\$(find "$REPO/src" \( -name '*.cs' -o -name '*.csproj' \) -newer "\$dll" -print -quit)" ]; then
+  dotnet build "$REPO/src/Cli" -c Release -nologo -v quiet -clp:ErrorsOnly >&2 || exit 1
+  touch "\$dll"  # an up-to-date incremental build leaves the dll's time alone: mark it checked
+fi
 exec dotnet "\$dll" "\$@"
 SH
   chmod +x "$LOCAL/bin/durablectl"
@@ -399,7 +456,12 @@ SH
 # Commands
 # ---------------------------------------------------------------------------------------------------------------
 cmd_up() {
-  local started; started=$(date +%s)
+  local started servers_only=0; started=$(date +%s)
+  case "${1:-}" in
+    "") ;;
+    --servers-only) servers_only=1 ;;
+    *) die "unknown option '$1' for up (valid: --servers-only)" ;;
+  esac
   install_missing
   ensure_secrets
   load_ports
@@ -419,12 +481,26 @@ cmd_up() {
   while read -r uid ks shard type primary; do [ -n "$uid" ] && [ "$type" != PRIMARY ] && tablet_init "$uid" "$ks" "$shard" "$type" "$primary"; done <<< "$TABLETS"
   write_cluster_json
   write_bin_wrappers
+  if [ $servers_only = 1 ]; then
+    touch "$LOCAL/servers-only"
+  else
+    rm -f "$LOCAL/servers-only"
+    host_up
+    wait_for 120 "the Functions host (see $HOST_DIR/host.log)" host_ready
+    # Registration is idempotent, but `up` with everything running should stay a no-op: register when the host or
+    # the tablet list is new to the topology.
+    if [ ! -f "$HOST_DIR/registered" ] || [ "$CLUSTER_FILE" -nt "$HOST_DIR/registered" ] || [ "$HOST_DIR/host.pid" -nt "$HOST_DIR/registered" ]; then
+      register_tablets
+      touch "$HOST_DIR/registered"
+    fi
+  fi
   log "cluster up in $(( $(date +%s) - started ))s ($CLUSTER_FILE); eval \"\$($0 env)\" for the shell settings"
 }
 
 cmd_down() {
   load_ports
   local uid ks shard type primary
+  stop_pid "$HOST_DIR/host.pid" Durable.Functions.dll "the Functions host"
   # Replicas first so they do not spin reconnecting to a stopped primary.
   while read -r uid ks shard type primary; do [ -n "$uid" ] && [ "$type" != PRIMARY ] && stop_pid "$(tablet_dir "$uid")/mariadbd.pid" mariadbd "tablet $(alias_of "$uid")"; done <<< "$TABLETS"
   while read -r uid ks shard type primary; do [ "$type" = PRIMARY ] && stop_pid "$(tablet_dir "$uid")/mariadbd.pid" mariadbd "tablet $(alias_of "$uid")"; done <<< "$TABLETS"
@@ -444,6 +520,11 @@ cmd_status() {
   printf '%-18s %-30s %-7s %s\n' azurite "task hub (blob)" "${PORT[azurite_blob]:--}" $state
   printf '%-18s %-30s %-7s %s\n' azurite "task hub (queue)" "${PORT[azurite_queue]:--}" $state
   printf '%-18s %-30s %-7s %s\n' azurite "task hub (table)" "${PORT[azurite_table]:--}" $state
+  state=down; pid_alive "$HOST_DIR/host.pid" Durable.Functions.dll && state=up
+  # After `up --servers-only` the host is off by choice, not down.
+  if [ $state = down ] && [ -f "$LOCAL/servers-only" ]; then state=off; fi
+  [ $state = down ] && any_down=1
+  printf '%-18s %-30s %-7s %s\n' functions "Functions host (HTTP API)" "${PORT[functions]:--}" $state
   while read -r uid ks shard type primary; do
     [ -n "$uid" ] || continue
     state=down; pid_alive "$(tablet_dir "$uid")/mariadbd.pid" mariadbd && state=up
@@ -466,7 +547,9 @@ export DURABLE_CELL='$CELL'
 export DURABLE_ETCD_ENDPOINTS='http://127.0.0.1:${PORT[etcd_client]}'
 export ETCDCTL_API=3
 export AzureWebJobsStorage='$(azurite_connection_string)'
-export DURABLE_SERVER="\${DURABLE_SERVER:-http://localhost:7071}"
+export DURABLE_SERVER='http://127.0.0.1:${PORT[functions]:-7071}'
+# The host's function key, read from the secrets file when this is evaluated (never printed here).
+export DURABLE_FUNCTIONS_KEY="\$(grep '^DURABLE_HOST_KEY=' '$SECRETS_FILE' | cut -d= -f2-)"
 export PATH='$LOCAL/bin':"\$PATH"
 # etcdctl against the cluster's etcd (a shell function, not ETCDCTL_ENDPOINTS, which would clash with programs that pass --endpoints)
 etcdctl() { command etcdctl --endpoints='http://127.0.0.1:${PORT[etcd_client]}' "\$@"; }
@@ -489,7 +572,7 @@ cmd_reset() {
 }
 
 case "${1:-}" in
-  up) cmd_up ;;
+  up) shift; cmd_up "$@" ;;
   down) cmd_down ;;
   status) cmd_status ;;
   env) cmd_env ;;

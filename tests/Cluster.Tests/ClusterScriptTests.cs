@@ -12,17 +12,18 @@ public class ClusterScriptTests : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"durable-cluster-{Guid.NewGuid():N}");
 
-    private Task<ProcessRunner.Result> Script(string command) =>
+    private Task<ProcessRunner.Result> Script(params string[] command) =>
         ProcessRunner.RunAsync(
             "bash",
-            [Path.Combine(LocalCluster.RepositoryRoot(), "infra", "local", "cluster.sh"), command],
+            [Path.Combine(LocalCluster.RepositoryRoot(), "infra", "local", "cluster.sh"), .. command],
             environment: new Dictionary<string, string> { ["DURABLE_LOCAL_DIR"] = _dir },
-            timeout: TimeSpan.FromMinutes(3));
+            timeout: TimeSpan.FromMinutes(5));
 
     [Fact]
     public async Task UpIsIdempotentAndDownLeavesNothingRunning()
     {
-        var up = await Script("up");
+        // The servers only: the Functions host part of `up` is proven by the shared cluster (UpRegisteredEveryTablet...).
+        var up = await Script("up", "--servers-only");
         Assert.True(up.ExitCode == 0, up.StdErr);
         Assert.Contains("starting tablet zone1-0000000100", up.StdErr);
 
@@ -30,12 +31,13 @@ public class ClusterScriptTests : IAsyncLifetime
         var status = await Script("status");
         Assert.Equal(0, status.ExitCode);
         var rows = status.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToList();
-        Assert.Equal(14, rows.Count);
-        Assert.All(rows, r => Assert.EndsWith("up", r.TrimEnd()));
+        Assert.Equal(15, rows.Count); // etcd, Azurite x3, the Functions host, ten tablets
+        Assert.All(rows.Where(r => !r.StartsWith("functions")), r => Assert.EndsWith("up", r.TrimEnd()));
+        Assert.EndsWith("off", rows.Single(r => r.StartsWith("functions")).TrimEnd());
         var privatePorts = rows.Where(r => r.StartsWith("zone1-")).Select(r => int.Parse(r.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^2])).ToList();
         Assert.DoesNotContain(privatePorts, shared.Contains);
 
-        var again = await Script("up");
+        var again = await Script("up", "--servers-only");
         Assert.Equal(0, again.ExitCode);
         Assert.DoesNotContain("starting", again.StdErr);
 
@@ -44,8 +46,17 @@ public class ClusterScriptTests : IAsyncLifetime
         var after = await Script("status");
         Assert.NotEqual(0, after.ExitCode);
         var afterRows = after.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToList();
-        Assert.All(afterRows, r => Assert.EndsWith("down", r.TrimEnd()));
+        Assert.All(afterRows.Where(r => !r.StartsWith("functions")), r => Assert.EndsWith("down", r.TrimEnd()));
         Assert.Empty(ProcessesUsing(_dir));
+    }
+
+    [Fact]
+    public async Task AnUnknownOptionOfUpIsRefusedAndChangesNothing()
+    {
+        var result = await Script("up", "--fast");
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("unknown option '--fast'", result.StdErr);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "mariadb")), "a refused up must start nothing");
     }
 
     [Fact]

@@ -178,6 +178,26 @@ public class LocalClusterTests
     }
 
     [Fact]
+    public async Task UpRegisteredEveryTabletInTheTopology()
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(Cluster.EtcdEndpoints.Split(',')[0]) };
+        // Vitess's layout under the default root: /durable/<cell>/tablets/<alias>/Tablet.
+        var prefix = Encoding.UTF8.GetBytes("/durable/zone1/tablets/");
+        var end = (byte[])prefix.Clone();
+        end[^1]++;
+        var range = await http.PostAsJsonAsync("/v3/kv/range", new { key = Convert.ToBase64String(prefix), range_end = Convert.ToBase64String(end) });
+        range.EnsureSuccessStatusCode();
+        using var doc = JsonDocument.Parse(await range.Content.ReadAsStringAsync());
+        var keys = doc.RootElement.GetProperty("kvs").EnumerateArray()
+            .Select(kv => Encoding.UTF8.GetString(Convert.FromBase64String(kv.GetProperty("key").GetString()!)))
+            .ToList();
+        foreach (var tablet in Cluster.Tablets)
+        {
+            Assert.Contains($"/durable/zone1/tablets/{tablet.Alias}/Tablet", keys);
+        }
+    }
+
+    [Fact]
     public async Task AzuriteAnswersOnBlobQueueAndTablePorts()
     {
         using var http = new HttpClient();
