@@ -4,7 +4,9 @@
 #
 #   cluster.sh up       install what is missing, start everything (a no-op when all is running): etcd, Azurite, the
 #                       tablets, then the Functions host built from this checkout, which registers the tablets in the
-#                       topology; `up --servers-only` stops after the servers
+#                       topology; `up --servers-only` stops after the servers; `up --with-external` also starts a
+#                       second, separate cluster (own etcd, host and tablets 1100/1101 with the seeds' commerce data),
+#                       the source for Migrate
 #   cluster.sh down     stop only what `up` started (pid files), leave no process behind
 #   cluster.sh status   every server with role, port and up/down
 #   cluster.sh env      shell exports for the cluster (eval "$(./infra/local/cluster.sh env)")
@@ -24,8 +26,23 @@ TEMPLATE="$LOCAL/template/mariadb"
 AZURITE_DIR="$REPO/infra/local/azurite"
 SQL_DIR="$REPO/infra/local/sql"
 
+# Two profiles share this script. "main" is the cluster Durable works in. "external" is a second, separate cluster
+# (its own etcd, Azurite, Functions host and tablets, under $LOCAL/external) that Migrate mounts as a source; it is
+# started by `up --with-external` and holds the seeds' commerce keyspace with its sample rows.
+PROFILE="${DURABLE_CLUSTER_PROFILE:-main}"
+case "$PROFILE" in main|external) ;; *) echo "cluster.sh: DURABLE_CLUSTER_PROFILE is '$PROFILE'; valid: main, external" >&2; exit 2 ;; esac
+EXTERNAL_LOCAL="$LOCAL/external"
+
 # The tablets: uid keyspace shard type primary-uid ("-" for a primary). Tablet ids follow the seeds' convention
-# (commerce 100-102, customer 200-202); the sharded keyspace uses 300s and 400s.
+# (commerce 100-102, customer 200-202); the sharded keyspace uses 300s and 400s; the external cluster 1100s.
+if [ "$PROFILE" = external ]; then
+TABLETS="
+1100 commerce 0 PRIMARY -
+1101 commerce 0 REPLICA 1100
+"
+PORT_BASE_ETCD=13379; PORT_BASE_AZURITE=11000; PORT_BASE_FUNCTIONS=7072; LOAD_SAMPLE_DATA=1
+else
+PORT_BASE_ETCD=12379; PORT_BASE_AZURITE=10000; PORT_BASE_FUNCTIONS=7071; LOAD_SAMPLE_DATA=0
 TABLETS="
 100 commerce 0 PRIMARY -
 101 commerce 0 REPLICA 100
@@ -38,6 +55,7 @@ TABLETS="
 400 customer_sharded 80- PRIMARY -
 401 customer_sharded 80- REPLICA 400
 "
+fi
 
 # Least-privilege accounts: role name -> user. Passwords are generated once into secrets.env.
 ROLES="dba app repl filtered"
@@ -165,8 +183,8 @@ ETCD_DIR="$LOCAL/etcd"
 etcd_up() {
   local running=0
   pid_alive "$ETCD_DIR/etcd.pid" /usr/bin/etcd && running=1
-  choose_port etcd_client 12379 $running
-  choose_port etcd_peer 12380 $running
+  choose_port etcd_client $PORT_BASE_ETCD $running
+  choose_port etcd_peer $((PORT_BASE_ETCD + 1)) $running
   save_ports
   [ $running = 1 ] && return 0
   mkdir -p "$ETCD_DIR"
@@ -194,9 +212,9 @@ DEV_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTO
 azurite_up() {
   local running=0
   pid_alive "$AZ_DIR/azurite.pid" azurite && running=1
-  choose_port azurite_blob 10000 $running
-  choose_port azurite_queue 10001 $running
-  choose_port azurite_table 10002 $running
+  choose_port azurite_blob $PORT_BASE_AZURITE $running
+  choose_port azurite_queue $((PORT_BASE_AZURITE + 1)) $running
+  choose_port azurite_table $((PORT_BASE_AZURITE + 2)) $running
   save_ports
   [ $running = 1 ] && return 0
   mkdir -p "$AZ_DIR/data"
@@ -347,6 +365,8 @@ tablet_init() { # uid keyspace shard type primary
       echo "CREATE DATABASE IF NOT EXISTS \`vt_$ks\`;"
       # The seeds' 101 step: commerce starts with the commerce schema (the rows come with the demo).
       if [ "$ks" = commerce ]; then echo "USE \`vt_$ks\`;"; cat "$SQL_DIR/create_commerce_schema.sql"; fi
+      # The external cluster is an application's existing database: it comes with the seeds' rows.
+      if [ "$ks" = commerce ] && [ "$LOAD_SAMPLE_DATA" = 1 ]; then cat "$SQL_DIR/insert_commerce_data.sql"; fi
     } | mariadb_as_root "$uid"
   else
     # Real MariaDB GTID replication from the primary's first binlog. The password goes through stdin, never argv.
@@ -389,7 +409,7 @@ host_env() {
 host_up() {
   local running=0
   pid_alive "$HOST_DIR/host.pid" Durable.Functions.dll && running=1
-  choose_port functions 7071 $running
+  choose_port functions $PORT_BASE_FUNCTIONS $running
   save_ports
   [ $running = 1 ] && return 0
   build_if_stale "$REPO/src/Functions" "$FUNCTIONS_DLL"
@@ -457,11 +477,14 @@ SH
 # ---------------------------------------------------------------------------------------------------------------
 cmd_up() {
   local started servers_only=0; started=$(date +%s)
-  case "${1:-}" in
-    "") ;;
-    --servers-only) servers_only=1 ;;
-    *) die "unknown option '$1' for up (valid: --servers-only)" ;;
-  esac
+  local with_external=0 opt
+  for opt in "$@"; do
+    case "$opt" in
+      --servers-only) servers_only=1 ;;
+      --with-external) [ "$PROFILE" = main ] || die "--with-external is an option of the main cluster"; with_external=1 ;;
+      *) die "unknown option '$opt' for up (valid: --servers-only, --with-external)" ;;
+    esac
+  done
   install_missing
   ensure_secrets
   load_ports
@@ -494,10 +517,20 @@ cmd_up() {
       touch "$HOST_DIR/registered"
     fi
   fi
-  log "cluster up in $(( $(date +%s) - started ))s ($CLUSTER_FILE); eval \"\$($0 env)\" for the shell settings"
+  if [ $with_external = 1 ]; then
+    flock -u 9
+    local sub=(); [ $servers_only = 1 ] && sub=(--servers-only)
+    log "bringing up the external cluster (Migrate's source) under $EXTERNAL_LOCAL"
+    external "up" "${sub[@]}"
+  fi
+  log "$PROFILE cluster up in $(( $(date +%s) - started ))s ($CLUSTER_FILE); eval \"\$($0 env)\" for the shell settings"
 }
 
+# Runs this script on the external cluster.
+external() { DURABLE_CLUSTER_PROFILE=external DURABLE_LOCAL_DIR="$EXTERNAL_LOCAL" bash "${BASH_SOURCE[0]}" "$@"; }
+
 cmd_down() {
+  if [ "$PROFILE" = main ] && [ -f "$EXTERNAL_LOCAL/ports.env" ]; then external down; fi
   load_ports
   local uid ks shard type primary
   stop_pid "$HOST_DIR/host.pid" Durable.Functions.dll "the Functions host"
@@ -531,6 +564,11 @@ cmd_status() {
     [ $state = down ] && any_down=1
     printf '%-18s %-30s %-7s %s\n' "$(alias_of "$uid")" "$ks/$shard $type" "${PORT[mariadb_$uid]:--}" $state
   done <<< "$TABLETS"
+  if [ "$PROFILE" = main ] && [ -f "$EXTERNAL_LOCAL/ports.env" ]; then
+    echo
+    echo "external cluster ($EXTERNAL_LOCAL):"
+    external status || any_down=1
+  fi
   return $any_down
 }
 
@@ -556,6 +594,16 @@ etcdctl() { command etcdctl --endpoints='http://127.0.0.1:${PORT[etcd_client]}' 
 # tablet UID [mariadb args...]: a mariadb client on one tablet as the dba account, e.g. tablet 100 -e 'SHOW SLAVE STATUS'
 tablet() { local uid=\$1; shift; mariadb --defaults-extra-file="$LOCAL/mariadb/$CELL-\$(printf %010d "\$uid")/client.cnf" "\$@"; }
 ENV
+  if [ "$PROFILE" = main ] && [ -f "$EXTERNAL_LOCAL/cluster.json" ]; then
+    local ext_etcd; ext_etcd=$(grep '^etcd_client=' "$EXTERNAL_LOCAL/ports.env" | cut -d= -f2)
+    cat <<ENV
+# The external cluster (Migrate's source): its own etcd, host and tablets.
+export DURABLE_EXTERNAL_CLUSTER_FILE='$EXTERNAL_LOCAL/cluster.json'
+export DURABLE_EXTERNAL_ETCD_ENDPOINTS='http://127.0.0.1:$ext_etcd'
+external_tablet() { local uid=\$1; shift; mariadb --defaults-extra-file="$EXTERNAL_LOCAL/mariadb/$CELL-\$(printf %010d "\$uid")/client.cnf" "\$@"; }
+ENV
+  fi
+  [ "$PROFILE" = external ] && return 0
   # One shortcut per keyspace primary, like the seeds' `mysql` alias: mysql_commerce -e 'select * from customer'
   while read -r uid ks shard type primary; do
     [ "$type" = PRIMARY ] || continue
