@@ -51,7 +51,15 @@ public sealed class WriteGuards(IReadOnlyList<string> exemptUsers)
         var text = side == GuardSide.Target
             ? $"Durable write guard: {targetKeyspace}.{table} is being moved by workflow {targetKeyspace}.{workflow}; write to {sourceKeyspace}.{table}"
             : $"Durable write guard: {sourceKeyspace}.{table} was moved by workflow {targetKeyspace}.{workflow}; write to {targetKeyspace}.{table}";
-        return text.Length <= MaxMessageLength ? text : text[..MaxMessageLength];
+        if (text.Length <= MaxMessageLength)
+        {
+            return text;
+        }
+
+        // Long names: keep what the application needs most, the workflow and where to write.
+        var dest = side == GuardSide.Target ? sourceKeyspace : targetKeyspace;
+        var compact = $"Durable guard: {table} moving in workflow {targetKeyspace}.{workflow}; write to {dest}";
+        return compact.Length <= MaxMessageLength ? compact : compact[..MaxMessageLength];
     }
 
     /// <summary>The three CREATE TRIGGER statements for one table (all identifiers and literals quoted).</summary>

@@ -1,0 +1,91 @@
+using Durable.Replication;
+using Durable.Topology;
+using Durable.Topology.Etcd;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Durable.Workflows;
+
+/// <summary>Where the MoveTables side effects go; read from configuration (settings or environment), never from the topology.</summary>
+public sealed record MoveTablesEnvironmentOptions
+{
+    public const string EtcdSetting = "DURABLE_ETCD_ENDPOINTS";
+    public const string RootSetting = "DURABLE_TOPOLOGY_ROOT";
+    public const string EngineUserSetting = "DURABLE_ENGINE_USER";
+    public const string EnginePasswordSetting = "DURABLE_ENGINE_PASSWORD";
+    public const string SidecarSetting = "DURABLE_SIDECAR_DB";
+
+    public required string EtcdEndpoints { get; init; }
+    public string TopologyRoot { get; init; } = "/durable";
+    public required string EngineUser { get; init; }
+    public required string EnginePassword { get; init; }
+    public string SidecarName { get; init; } = Sidecar.DefaultName;
+    public string? ApproverKeys { get; init; }
+    public MoveTablesSettings Settings { get; init; } = new();
+
+    public override string ToString() => $"etcd {EtcdEndpoints} root {TopologyRoot}, engine user {EngineUser}, sidecar {SidecarName}";
+
+    /// <summary>
+    /// From settings: DURABLE_ETCD_ENDPOINTS, DURABLE_TOPOLOGY_ROOT, DURABLE_ENGINE_USER (default durable_filtered),
+    /// DURABLE_ENGINE_PASSWORD (else DURABLE_FILTERED_PASSWORD, as the local cluster's secrets name it),
+    /// DURABLE_SIDECAR_DB, DURABLE_APPROVER_KEYS. Null when no etcd endpoint is configured (MoveTables then off).
+    /// </summary>
+    public static MoveTablesEnvironmentOptions? FromSettings(Func<string, string?> setting)
+    {
+        var etcd = setting(EtcdSetting);
+        if (string.IsNullOrWhiteSpace(etcd))
+        {
+            return null;
+        }
+
+        var password = setting(EnginePasswordSetting) ?? setting("DURABLE_FILTERED_PASSWORD")
+            ?? throw new WorkflowValidationException($"{EnginePasswordSetting} is not set: the engine account's password is needed for MoveTables (it is never read from the topology).");
+        return new MoveTablesEnvironmentOptions
+        {
+            EtcdEndpoints = etcd,
+            TopologyRoot = setting(RootSetting) is { Length: > 0 } root ? root : "/durable",
+            EngineUser = setting(EngineUserSetting) is { Length: > 0 } user ? user : "durable_filtered",
+            EnginePassword = password,
+            SidecarName = setting(SidecarSetting) is { Length: > 0 } sidecar ? sidecar : Sidecar.DefaultName,
+            ApproverKeys = setting(ConfiguredApproverKeys.Setting),
+        };
+    }
+}
+
+/// <summary>Everything a host needs to run MoveTables: topology, engine, registry, approvals and the operations.</summary>
+public sealed class MoveTablesEnvironment : IDisposable
+{
+    public MoveTablesEnvironment(MoveTablesEnvironmentOptions options, ILoggerFactory? loggers = null, HttpClient? http = null)
+    {
+        Options = options;
+        var log = loggers ?? NullLoggerFactory.Instance;
+        Etcd = new EtcdClient(options.EtcdEndpoints);
+        Store = new TopologyStore(Etcd, new TopologyOptions { Root = options.TopologyRoot });
+        Resolver = new TopologyTabletResolver(Store, new TabletPicker(Store, new MySqlHandshakeProbe()));
+        Engine = new ReplicationEngine(new TabletConnector(Resolver, new ReplicationCredentials(options.EngineUser, options.EnginePassword)),
+            new EtcdServerIdSource(Store), new ReplicationEngineOptions { SidecarName = options.SidecarName });
+        Registry = new WorkflowRegistry(Store);
+        Approvals = new ApprovalVerifier(ConfiguredApproverKeys.Parse(options.ApproverKeys), new EtcdNonceStore(Registry));
+        Http = http ?? new HttpClient();
+        Operations = new ClusterMoveTablesOperations(Store, Engine, Approvals, options.Settings with
+        {
+            ExemptUsers = options.Settings.ExemptUsers.Count > 0 ? options.Settings.ExemptUsers : [options.EngineUser],
+        }, Http, log.CreateLogger("Durable.Workflows.MoveTables"));
+    }
+
+    public MoveTablesEnvironmentOptions Options { get; }
+    public EtcdClient Etcd { get; }
+    public TopologyStore Store { get; }
+    public ITabletResolver Resolver { get; }
+    public ReplicationEngine Engine { get; }
+    public WorkflowRegistry Registry { get; }
+    public ApprovalVerifier Approvals { get; }
+    public HttpClient Http { get; }
+    public ClusterMoveTablesOperations Operations { get; }
+
+    public void Dispose()
+    {
+        Etcd.Dispose();
+        Http.Dispose();
+    }
+}

@@ -1,0 +1,131 @@
+using Durable.DurableTask.Client;
+using Durable.DurableTask.InMemory;
+using Durable.DurableTask.Worker;
+using Durable.MySql;
+using Durable.Replication;
+using Durable.Testing;
+using Durable.Topology;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Durable.Workflows.Tests;
+
+/// <summary>
+/// One test's corner of the shared cluster: its own etcd root (the local cluster registered there), its own sidecar
+/// database (so no other Streamer meets its streams), uniquely named tables in vt_commerce, and an in-process
+/// Streamer (the real engine's supervisor) running the workflow's streams. Everything is removed on dispose.
+/// </summary>
+public sealed class ClusterBed : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _streamerStop = new();
+    private readonly List<string> _cleanup = [];
+    private Task? _streamer;
+    private DurableTaskWorker? _worker;
+
+    public ClusterBed(string name)
+    {
+        Suffix = $"{name}_{Guid.NewGuid().ToString("N")[..6]}";
+        Root = "/durable-test/wf_" + Suffix;
+        var cluster = LocalCluster.Current;
+        var (user, password) = cluster.Account("filtered");
+        Env = new MoveTablesEnvironment(new MoveTablesEnvironmentOptions
+        {
+            EtcdEndpoints = cluster.EtcdEndpoints,
+            TopologyRoot = Root,
+            EngineUser = user,
+            EnginePassword = password,
+            SidecarName = "_vt_wf_" + Suffix,
+            ApproverKeys = "alice=" + Convert.ToBase64String(AliceKey),
+        });
+    }
+
+    public static readonly byte[] AliceKey = Enumerable.Range(40, 32).Select(i => (byte)i).ToArray();
+
+    public string Suffix { get; }
+
+    public string Root { get; }
+
+    public MoveTablesEnvironment Env { get; }
+
+    public InMemoryOrchestrationService Hub { get; } = new();
+
+    public DurableTaskClient Client => new(Hub) { MaxPollingInterval = TimeSpan.FromMilliseconds(50) };
+
+    public async Task InitAsync()
+    {
+        await TopologyAdmin.RegisterLocalClusterAsync(LocalCluster.Current.Path, LocalCluster.Current.EtcdEndpoints, Root);
+    }
+
+    public void StartStreamer()
+    {
+        var supervisor = new StreamerSupervisor(Env.Engine, Env.Etcd, new StreamerOptions { OwnershipRoot = Root + "/global", PollInterval = TimeSpan.FromMilliseconds(100) }, NullLogger.Instance);
+        _streamer = Task.Run(() => supervisor.RunAsync(_streamerStop.Token));
+    }
+
+    public async Task StartWorkerAsync()
+    {
+        var registry = new DurableTaskRegistry();
+        MoveTablesOrchestration.Register(registry, () => Env.Operations);
+        _worker = new DurableTaskWorker(Hub, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 2 });
+        await _worker.StartAsync();
+    }
+
+    public static MySqlConnectionOptions Account(string role, int uid, string? db)
+    {
+        var cluster = LocalCluster.Current;
+        var t = cluster.Tablet(uid);
+        var (user, password) = cluster.Account(role);
+        return new MySqlConnectionOptions { Host = t.Host, Port = t.Port, User = user, Password = password, Database = db, SslMode = SslMode.Disabled };
+    }
+
+    public static async Task ExecAsync(string role, int uid, string db, params string[] sql)
+    {
+        await using var c = await MySqlConnection.OpenAsync(Account(role, uid, db));
+        foreach (var s in sql)
+        {
+            await c.ExecuteAsync(s);
+        }
+    }
+
+    public static async Task<string?> ScalarAsync(string role, int uid, string db, string sql)
+    {
+        await using var c = await MySqlConnection.OpenAsync(Account(role, uid, db));
+        return await c.QueryScalarAsync(sql);
+    }
+
+    /// <summary>Remembers a table to drop (on any tablet's primary) when the test ends.</summary>
+    public void DropLater(int uid, string db, string table) => _cleanup.Add($"{uid}\n{db}\n{table}");
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_worker is not null)
+        {
+            await _worker.StopAsync();
+        }
+
+        await _streamerStop.CancelAsync();
+        if (_streamer is not null)
+        {
+            try
+            {
+                await _streamer;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        foreach (var entry in _cleanup)
+        {
+            var parts = entry.Split('\n');
+            await ExecAsync("dba", int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), parts[1], $"DROP TABLE IF EXISTS `{parts[2]}`");
+        }
+
+        foreach (var uid in new[] { 100, 200, 300, 400 })
+        {
+            await ExecAsync("dba", uid, "mysql", $"DROP DATABASE IF EXISTS `{Env.Options.SidecarName}`");
+        }
+
+        await Env.Etcd.DeleteAsync(Root + "/", prefix: true);
+        Env.Dispose();
+    }
+}
