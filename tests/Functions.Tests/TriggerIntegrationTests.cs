@@ -280,6 +280,36 @@ public sealed class TriggerIntegrationTests : IAsyncLifetime
         Assert.Equal("interrupted", await completedElsewhere.Task.WaitAsync(TimeSpan.FromSeconds(15)));
     }
 
+    [Fact]
+    public async Task A_slow_handler_keeps_its_message_hidden_from_other_replicas_by_renewing_the_hold()
+    {
+        var queue = NewQueue("renew");
+        await _storage.CreateIfNotExistsAsync(queue, CancellationToken.None);
+        var runs = new ConcurrentBag<string>();
+        var metrics = new Metrics.FunctionsMetrics(new Metrics.MetricsScope());
+        QueueTriggerListener Listener(string replica) => new(
+            new QueueTriggerFunction("Slow", queue, async (_, m) =>
+            {
+                runs.Add(replica);
+                // Five times the 1 s hold: without renewal the other listener would take the message meanwhile.
+                await Task.Delay(TimeSpan.FromSeconds(5));
+            }),
+            queue, _storage, new QueueTriggerSettings { MaxPollingInterval = TimeSpan.FromMilliseconds(200) }, null,
+            new ServiceCollection().BuildServiceProvider(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, metrics,
+            processingVisibility: TimeSpan.FromSeconds(1.5));
+
+        using var stop = new CancellationTokenSource();
+        var a = Listener("a").RunAsync(stop.Token);
+        var b = Listener("b").RunAsync(stop.Token);
+        await _storage.SendAsync(queue, QueueTriggerListener.Encode("slow", Base64), CancellationToken.None);
+        await TestHost.WaitUntilAsync(() => CountSync(queue) == 0 && runs.Count >= 1, TimeSpan.FromSeconds(30), "the message taken");
+        await Task.Delay(TimeSpan.FromSeconds(7));
+        await stop.CancelAsync();
+        await Task.WhenAll(a, b);
+        Assert.Single(runs);
+        Assert.Equal(0, await _storage.ApproximateCountAsync(queue, CancellationToken.None));
+    }
+
     private int CountSync(string queue)
     {
         try
