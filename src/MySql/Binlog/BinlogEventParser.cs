@@ -67,6 +67,14 @@ public sealed class BinlogEventParser
             if (VerifyChecksums)
             {
                 var actual = Crc32.Compute(evt[..^4]);
+                if (actual != expected && header.Type == BinlogEventType.FormatDescription && (header.Flags & 1) != 0)
+                {
+                    // LOG_EVENT_BINLOG_IN_USE_F is set in an open binlog file after the checksum was computed.
+                    var copy = evt[..^4].ToArray();
+                    copy[17] &= 0xFE;
+                    actual = Crc32.Compute(copy);
+                }
+
                 if (actual != expected)
                 {
                     throw MySqlException.Client(MySqlErrorCode.BinlogChecksumMismatch,
@@ -307,7 +315,6 @@ public sealed class BinlogEventParser
             rowsData = Decompress(rowsData, type.ToString());
         }
 
-        _arena.Reset();
         var rows = new List<RowChange>();
         var rr = new PayloadReader(rowsData);
         while (rr.Remaining > 0)

@@ -40,6 +40,7 @@ public sealed class BinlogStream : IAsyncDisposable
     private readonly MySqlConnectionOptions _connectionOptions;
     private readonly Dictionary<(string, string), ExtendedColumnType[]> _extendedTypes = [];
     private readonly HashSet<TableMap> _resolved = new(ReferenceEqualityComparer.Instance);
+    private CancellationTokenSource _silence = new();
     private Gtid? _pending;
     private bool _pendingStandalone;
 
@@ -198,13 +199,20 @@ public sealed class BinlogStream : IAsyncDisposable
     /// </summary>
     public async ValueTask<BinlogEvent?> ReadEventAsync(CancellationToken cancellationToken = default)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // One silence timer per stream, re-armed per event (a new timer per event would cost more than the event).
         var silence = (_options.HeartbeatPeriod * 3) + TimeSpan.FromSeconds(5);
-        timeout.CancelAfter(silence);
+        if (!_silence.TryReset())
+        {
+            _silence.Dispose();
+            _silence = new CancellationTokenSource();
+        }
+
+        _silence.CancelAfter(silence);
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _silence.Token) : null;
         ReadOnlyMemory<byte> payload;
         try
         {
-            payload = await _connection.Channel.ReadPayloadAsync(timeout.Token).ConfigureAwait(false);
+            payload = await _connection.Channel.ReadPayloadAsync(linked?.Token ?? _silence.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -348,6 +356,7 @@ public sealed class BinlogStream : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _silence.Dispose();
         _connection.Abort();
         await _connection.DisposeAsync().ConfigureAwait(false);
     }

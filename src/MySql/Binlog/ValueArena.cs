@@ -1,24 +1,16 @@
 namespace Durable.MySql.Binlog;
 
 /// <summary>
-/// Hands out slices of shared chunks for the decoded values of one event, so decoding a row costs no allocation per
-/// value. The packet buffer is reused by the next read, so bytes are always copied here.
+/// Hands out slices of shared chunks for decoded values, so decoding a row costs no allocation per value. Slices are
+/// never reused (callers may keep values of earlier events): a full chunk is simply replaced by a new one and left to
+/// the garbage collector once no value points into it. The packet buffer is reused by the next read, so bytes are
+/// always copied here.
 /// </summary>
 internal sealed class ValueArena
 {
     private const int ChunkSize = 64 * 1024;
     private byte[] _chunk = new byte[ChunkSize];
     private int _used;
-
-    public void Reset()
-    {
-        // Values of earlier events may still be referenced by the caller: start a fresh chunk instead of reusing.
-        if (_used > 0)
-        {
-            _chunk = new byte[ChunkSize];
-            _used = 0;
-        }
-    }
 
     public ReadOnlyMemory<byte> Copy(ReadOnlySpan<byte> bytes)
     {
