@@ -5,6 +5,7 @@ using Durable.Functions.Hosting;
 // and local.settings.json from AzureWebJobsScriptRoot (default: the current directory), and runs the app's functions.
 var builder = FunctionsHost.CreateBuilder(args);
 builder.Services.AddDurableApp(builder.Configuration);
+Durable.Functions.MoveTables.MoveTablesFunctions.AddMoveTables(builder.Services, builder.Configuration);
 Durable.Functions.Topology.TopologyFunctions.AddTopologyAdmin(builder.Services);
 var app = FunctionsHost.Build(builder);
 await app.RunAsync();

@@ -1,0 +1,398 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Durable.DurableTask;
+using Durable.DurableTask.Client;
+using Durable.Functions.App;
+using Durable.Functions.Hosting;
+using Durable.Functions.Http;
+using Durable.Functions.Management;
+using Durable.Topology;
+using Durable.Workflows;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Functions.MoveTables;
+
+/// <summary>The MoveTables environment, built on first use from configuration (null settings: MoveTables is off).</summary>
+public sealed class MoveTablesHost : IDisposable
+{
+    private readonly Lazy<MoveTablesEnvironment?> _env;
+
+    public MoveTablesHost(IConfiguration configuration) => _env = new(() =>
+    {
+        var options = MoveTablesEnvironmentOptions.FromSettings(k => configuration[k] is { Length: > 0 } v ? v : System.Environment.GetEnvironmentVariable(k));
+        return options is null ? null : new MoveTablesEnvironment(options, Loggers);
+    });
+
+    /// <summary>Set by the first HTTP call; activities that run before it (after a restart) log nothing of their own.</summary>
+    public ILoggerFactory? Loggers { get; set; }
+
+    public MoveTablesEnvironment Environment => _env.Value
+        ?? throw new InvalidOperationException($"MoveTables is not configured: set {MoveTablesEnvironmentOptions.EtcdSetting} and {MoveTablesEnvironmentOptions.EnginePasswordSetting}.");
+
+    public bool IsConfigured => _env.Value is not null;
+
+    public void Dispose()
+    {
+        if (_env.IsValueCreated)
+        {
+            _env.Value?.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// The MoveTables HTTP API for pipelines (idempotent create, 202 with status URLs), the Workflow API and the routing
+/// rules long-poll; every call is checked before anything changes, bad input gets 400 naming the bad value, a command
+/// the workflow's state forbids gets 409.
+/// </summary>
+public static class MoveTablesFunctions
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    public static IServiceCollection AddMoveTables(this IServiceCollection services, IConfiguration configuration)
+    {
+        // One host per process, created here so the orchestration registry (which has no service provider) can reach it.
+        var host = new MoveTablesHost(configuration);
+        services.AddSingleton(host);
+        services.AddOrchestrations(r => MoveTablesOrchestration.Register(r, () => host.Environment.Operations));
+        services.AddFunction(new HttpTriggerFunction("MoveTables", "movetables/{keyspace}/{workflow}/{action}", ["GET", "POST"], AuthorizationLevel.Function, HandleAsync));
+        services.AddFunction(new HttpTriggerFunction("WorkflowList", "workflows/{keyspace}", ["GET"], AuthorizationLevel.Function, ListAsync));
+        services.AddFunction(new HttpTriggerFunction("WorkflowShow", "workflows/{keyspace}/{workflow}", ["GET"], AuthorizationLevel.Function, ShowWorkflowAsync));
+        services.AddFunction(new HttpTriggerFunction("RoutingRules", "routingrules", ["GET"], AuthorizationLevel.Function, RoutingRulesAsync));
+        return services;
+    }
+
+    private static MoveTablesEnvironment Env(FunctionContext ctx)
+    {
+        var host = ctx.Services.GetRequiredService<MoveTablesHost>();
+        host.Loggers ??= ctx.Services.GetRequiredService<ILoggerFactory>();
+        return host.Environment;
+    }
+
+    private static IResult Error(int status, string message) => Results.Json(new { error = message }, Json, statusCode: status);
+
+    private static string Who(HttpContext http, string? fromBody) =>
+        http.Request.Headers.TryGetValue("X-Durable-User", out var u) && !string.IsNullOrWhiteSpace(u) ? u.ToString() : fromBody ?? "http";
+
+    private static async Task<(JsonObject? Body, IResult? Error)> ReadBodyAsync(HttpContext http)
+    {
+        if (http.Request.ContentLength is 0 || (http.Request.ContentLength is null && !http.Request.Headers.ContainsKey("Transfer-Encoding")))
+        {
+            return (new JsonObject(), null);
+        }
+
+        try
+        {
+            var node = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted).ConfigureAwait(false);
+            return node switch
+            {
+                null => (new JsonObject(), null),
+                JsonObject o => (o, null),
+                _ => (null, Error(400, "The request body must be a JSON object.")),
+            };
+        }
+        catch (JsonException e)
+        {
+            return (null, Error(400, $"The request body is not valid JSON: {e.Message}"));
+        }
+    }
+
+    private static T? As<T>(JsonNode? node, out string? error)
+    {
+        error = null;
+        try
+        {
+            return node is null ? default : node.Deserialize<T>();
+        }
+        catch (JsonException e)
+        {
+            error = $"The request body does not fit {typeof(T).Name}: {e.Message}";
+            return default;
+        }
+    }
+
+    private static async Task<(OrchestrationMetadata? Meta, WorkflowState? State)> LoadAsync(DurableTaskClient client, string instanceId, CancellationToken ct)
+    {
+        var meta = await client.GetInstanceAsync(instanceId, true, ct).ConfigureAwait(false);
+        if (meta is null)
+        {
+            return (null, null);
+        }
+
+        var state = meta.SerializedCustomStatus is null ? meta.ReadInputAs<WorkflowState>() : meta.ReadCustomStatusAs<WorkflowState>();
+        return (meta, state);
+    }
+
+    internal static async Task<IResult> HandleAsync(HttpContext http, FunctionContext ctx)
+    {
+        var keyspace = (string)http.Request.RouteValues["keyspace"]!;
+        var workflow = (string)http.Request.RouteValues["workflow"]!;
+        var action = ((string)http.Request.RouteValues["action"]!).ToLowerInvariant();
+        try
+        {
+            Names.CheckKeyspace("--target-keyspace", keyspace);
+            Names.CheckWorkflow(workflow);
+        }
+        catch (WorkflowValidationException e)
+        {
+            return Error(400, e.Message);
+        }
+
+        var env = Env(ctx);
+        var client = ctx.Services.GetRequiredService<DurableTaskClient>();
+        var instanceId = Names.InstanceId(keyspace, workflow);
+        var ct = http.RequestAborted;
+        if (HttpMethods.IsGet(http.Request.Method))
+        {
+            var (meta, state) = await LoadAsync(client, instanceId, ct).ConfigureAwait(false);
+            if (meta is null || state is null)
+            {
+                return Error(404, $"No MoveTables workflow {keyspace}.{workflow} (instance {instanceId}).");
+            }
+
+            var views = new WorkflowViews(env);
+            return action switch
+            {
+                "show" => Results.Json(await views.ShowAsync(keyspace, workflow, state, ct).ConfigureAwait(false), Json),
+                "status" or "progress" => Results.Json(await views.StatusAsync(state, ct).ConfigureAwait(false), Json),
+                "state" => Results.Json(state, Json),
+                _ => Error(400, $"GET action '{action}' is invalid: show, status, state."),
+            };
+        }
+
+        var (body, bodyError) = await ReadBodyAsync(http).ConfigureAwait(false);
+        if (bodyError is not null)
+        {
+            return bodyError;
+        }
+
+        if (action == "create")
+        {
+            return await CreateAsync(http, ctx, client, keyspace, workflow, body!).ConfigureAwait(false);
+        }
+
+        string normalized;
+        try
+        {
+            normalized = WorkflowActions.Normalize(action);
+        }
+        catch (WorkflowValidationException e)
+        {
+            return Error(400, e.Message.Replace("Action", "MoveTables action", StringComparison.Ordinal) + " (or create)");
+        }
+
+        var command = As<WorkflowCommand>(body, out var parseError);
+        if (parseError is not null)
+        {
+            return Error(400, parseError);
+        }
+
+        command = (command ?? new WorkflowCommand()) with
+        {
+            Action = normalized,
+            RequestId = ctx.InvocationId,
+            RequestedBy = Who(http, command?.RequestedBy is "unknown" ? null : command?.RequestedBy),
+        };
+        var (existing, current) = await LoadAsync(client, instanceId, ct).ConfigureAwait(false);
+        if (existing is null || current is null)
+        {
+            return Error(404, $"No MoveTables workflow {keyspace}.{workflow}; create it first.");
+        }
+
+        try
+        {
+            CommandRules.Check(current, command);
+        }
+        catch (WorkflowValidationException e)
+        {
+            return Error(400, e.Message);
+        }
+        catch (WorkflowStateException e)
+        {
+            return Error(409, e.Message);
+        }
+
+        if (body!["dry_run"]?.GetValue<bool>() == true || http.Request.Query["dry_run"] == "true")
+        {
+            if (normalized is not (WorkflowActions.SwitchTraffic or WorkflowActions.ReverseTraffic))
+            {
+                return Error(400, $"--dry-run is supported for SwitchTraffic and ReverseTraffic, not {normalized}.");
+            }
+
+            var lines = SwitchPlan.Describe(current, command.Switch ?? new SwitchOptions(), normalized == WorkflowActions.ReverseTraffic);
+            return Results.Json(new { dry_run = true, text = $"Dry Run results for {normalized} run at {DateTime.UtcNow:dd MMM yy HH:mm} UTC\n\n" + string.Join("\n", lines), steps = lines }, Json);
+        }
+
+        await client.RaiseEventAsync(instanceId, MoveTablesOrchestration.CommandEvent, command, ct).ConfigureAwait(false);
+        ctx.Logger.LogInformation("MoveTables {Action} on {Instance} requested by {Who} (request {Request})", normalized, instanceId, command.RequestedBy, command.RequestId);
+        return Results.Json(new
+        {
+            id = instanceId,
+            request_id = command.RequestId,
+            action = normalized,
+            statusQueryGetUri = Link(http, keyspace, workflow, "state"),
+            showUri = Link(http, keyspace, workflow, "show"),
+        }, Json, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static string Link(HttpContext http, string keyspace, string workflow, string what)
+    {
+        var code = http.Request.Query.TryGetValue(FunctionKeys.QueryName, out var c) && !string.IsNullOrEmpty(c) ? "?code=" + Uri.EscapeDataString(c.ToString()) : "";
+        return $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}/api/movetables/{keyspace}/{workflow}/{what}{code}";
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, FunctionContext ctx, DurableTaskClient client, string keyspace, string workflow, JsonObject body)
+    {
+        var spec = As<MoveTablesCreate>(body, out var parseError);
+        if (parseError is not null)
+        {
+            return Error(400, parseError);
+        }
+
+        spec = (spec ?? new MoveTablesCreate()) with { TargetKeyspace = keyspace, Workflow = workflow };
+        spec = spec with { RequestedBy = Who(http, spec.RequestedBy is "unknown" ? null : spec.RequestedBy) };
+        try
+        {
+            spec.Validate();
+        }
+        catch (WorkflowValidationException e)
+        {
+            return Error(400, e.Message);
+        }
+
+        var ct = http.RequestAborted;
+        var instanceId = spec.InstanceId;
+        var (meta, state) = await LoadAsync(client, instanceId, ct).ConfigureAwait(false);
+        if (meta is not null)
+        {
+            var existingSpec = (state ?? meta.ReadInputAs<WorkflowState>())?.Spec;
+            var same = existingSpec is not null && JsonSerializer.Serialize(existingSpec with { RequestedBy = "" }) == JsonSerializer.Serialize(spec with { RequestedBy = "" });
+            if (same && meta.RuntimeStatus is not (OrchestrationRuntimeStatus.Failed or OrchestrationRuntimeStatus.Terminated) && state?.Phase != Phases.Failed)
+            {
+                // The same create again (a retried pipeline step): the same instance.
+                return Accepted(http, keyspace, workflow, instanceId, existing: true);
+            }
+
+            if (!meta.IsCompleted && state?.IsFinished != true)
+            {
+                return Error(409, $"Workflow name {keyspace}.{workflow} is taken by a running workflow with different settings; choose another name or cancel it.");
+            }
+
+            // A finished workflow (completed, cancelled or refused) gives its name back.
+            await client.PurgeInstanceAsync(instanceId, cancellation: ct).ConfigureAwait(false);
+        }
+
+        await client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec }, new StartOrchestrationOptions(instanceId), ct).ConfigureAwait(false);
+        ctx.Logger.LogInformation("MoveTables create {Instance} by {Who}", instanceId, spec.RequestedBy);
+        return Accepted(http, keyspace, workflow, instanceId, existing: false);
+    }
+
+    private static IResult Accepted(HttpContext http, string keyspace, string workflow, string instanceId, bool existing) =>
+        Results.Json(new
+        {
+            id = instanceId,
+            existing,
+            statusQueryGetUri = Link(http, keyspace, workflow, "state"),
+            showUri = Link(http, keyspace, workflow, "show"),
+            statusUri = Link(http, keyspace, workflow, "status"),
+        }, Json, statusCode: StatusCodes.Status202Accepted);
+
+    internal static async Task<IResult> ListAsync(HttpContext http, FunctionContext ctx)
+    {
+        var keyspace = (string)http.Request.RouteValues["keyspace"]!;
+        try
+        {
+            Names.CheckKeyspace("--keyspace", keyspace);
+        }
+        catch (WorkflowValidationException e)
+        {
+            return Error(400, e.Message);
+        }
+
+        var env = Env(ctx);
+        var records = await env.Registry.ListAsync(keyspace, http.RequestAborted).ConfigureAwait(false);
+        return Results.Json(records.Select(r => r.Workflow).ToArray(), Json);
+    }
+
+    internal static async Task<IResult> ShowWorkflowAsync(HttpContext http, FunctionContext ctx)
+    {
+        var keyspace = (string)http.Request.RouteValues["keyspace"]!;
+        var workflow = (string)http.Request.RouteValues["workflow"]!;
+        try
+        {
+            Names.CheckKeyspace("--keyspace", keyspace);
+            if (!System.Text.RegularExpressions.Regex.IsMatch(workflow, "^[A-Za-z0-9_]{1,66}$"))
+            {
+                throw new WorkflowValidationException($"Workflow name '{workflow}' is invalid: letters, digits and '_'.");
+            }
+        }
+        catch (WorkflowValidationException e)
+        {
+            return Error(400, e.Message);
+        }
+
+        var env = Env(ctx);
+        var client = ctx.Services.GetRequiredService<DurableTaskClient>();
+        var record = await env.Registry.GetAsync(keyspace, workflow, http.RequestAborted).ConfigureAwait(false);
+        var instanceId = record?.InstanceId ?? Names.InstanceId(keyspace, workflow);
+        var (_, state) = await LoadAsync(client, instanceId, http.RequestAborted).ConfigureAwait(false);
+        var show = await new WorkflowViews(env).ShowAsync(keyspace, workflow, record?.Reverse == true ? null : state, http.RequestAborted).ConfigureAwait(false);
+        return show is null ? Error(404, $"No workflow {workflow} in keyspace {keyspace}.") : Results.Json(show, Json);
+    }
+
+    /// <summary>
+    /// The routing rules, as a long-poll for application-side resolvers: <c>?after=REVISION&amp;timeout=SECONDS</c> answers
+    /// as soon as the rules' revision differs from REVISION (at once when it already does), or with the same rules at the
+    /// timeout. The revision is in the <c>X-Routing-Rules-Revision</c> header and the body.
+    /// </summary>
+    internal static async Task<IResult> RoutingRulesAsync(HttpContext http, FunctionContext ctx)
+    {
+        var env = Env(ctx);
+        long after = -1;
+        var timeout = TimeSpan.FromSeconds(30);
+        if (http.Request.Query.TryGetValue("after", out var a) && !long.TryParse(a, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out after))
+        {
+            return Error(400, $"after '{a}' is invalid: the revision from the last answer (a whole number).");
+        }
+
+        if (http.Request.Query.TryGetValue("timeout", out var t))
+        {
+            if (!int.TryParse(t, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds is < 1 or > 300)
+            {
+                return Error(400, $"timeout '{t}' is invalid: 1 to 300 seconds.");
+            }
+
+            timeout = TimeSpan.FromSeconds(seconds);
+        }
+
+        Versioned<RoutingRules> rules = await env.Store.GetRoutingRulesAsync(http.RequestAborted).ConfigureAwait(false);
+        if (after >= 0 && rules.ModRevision == after)
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+            cts.CancelAfter(timeout);
+            try
+            {
+                await foreach (var change in env.Store.WatchRoutingRulesAsync(cts.Token).ConfigureAwait(false))
+                {
+                    rules = change;
+                    if (change.ModRevision != after)
+                    {
+                        break;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (!http.RequestAborted.IsCancellationRequested)
+            {
+                // timeout: answer with the unchanged rules
+            }
+        }
+
+        http.Response.Headers["X-Routing-Rules-Revision"] = rules.ModRevision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var body = JsonNode.Parse(rules.Value.ToJson())!.AsObject();
+        body["revision"] = rules.ModRevision;
+        return Results.Json(body, Json);
+    }
+}

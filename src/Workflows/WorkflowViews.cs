@@ -1,0 +1,155 @@
+using System.Text.Json.Nodes;
+using Durable.Replication;
+using Durable.Topology;
+
+namespace Durable.Workflows;
+
+/// <summary>The JSON of show and status, shaped like the seeds' <c>Workflow show</c> and <c>MoveTables status</c>.</summary>
+public sealed class WorkflowViews(MoveTablesEnvironment env)
+{
+    private async Task<List<(StreamRecord Stream, TabletEndpoint Tablet)>> StreamsAsync(string keyspace, string workflow, CancellationToken ct)
+    {
+        var result = new List<(StreamRecord, TabletEndpoint)>();
+        foreach (var shard in (await env.Store.GetShardsAsync(keyspace, ct).ConfigureAwait(false)).Select(s => s.Value.Name).Order(StringComparer.Ordinal))
+        {
+            var primary = await env.Resolver.PrimaryAsync(keyspace, shard, ct).ConfigureAwait(false);
+            foreach (var s in await env.Engine.ListStreamsAsync(keyspace, shard, workflow, ct).ConfigureAwait(false))
+            {
+                result.Add((s, primary));
+            }
+        }
+
+        return result;
+    }
+
+    private static JsonObject Tablet(TabletEndpoint t)
+    {
+        var (cell, uid) = TabletRecord.ParseAlias(t.Alias);
+        return new JsonObject { ["cell"] = cell, ["uid"] = uid };
+    }
+
+    /// <summary><c>Workflow show</c> of one workflow (forward or reverse) in a keyspace; null when it does not exist.</summary>
+    public async Task<JsonObject?> ShowAsync(string keyspace, string workflow, WorkflowState? state, CancellationToken ct)
+    {
+        var record = await env.Registry.GetAsync(keyspace, workflow, ct).ConfigureAwait(false);
+        if (record is null && state is null)
+        {
+            return null;
+        }
+
+        var sourceKs = record?.SourceKeyspace ?? state!.Spec.SourceKeyspace;
+        var streams = await StreamsAsync(keyspace, workflow, ct).ConfigureAwait(false);
+        var now = DateTimeOffset.UtcNow;
+        var shardStreams = new JsonObject();
+        foreach (var group in streams.GroupBy(s => (s.Stream.TargetShard, s.Tablet.Alias)))
+        {
+            var list = new JsonArray();
+            foreach (var (s, t) in group)
+            {
+                list.Add(new JsonObject
+                {
+                    ["id"] = s.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["shard"] = s.TargetShard,
+                    ["tablet"] = Tablet(t),
+                    ["binlog_source"] = new JsonObject
+                    {
+                        ["keyspace"] = s.SourceKeyspace,
+                        ["shard"] = s.SourceShard,
+                        ["tablet_type"] = s.TabletTypes,
+                        ["key_range"] = s.Filter.Rules.FirstOrDefault()?.KeyRangeFilter?.KeyRange,
+                        ["filter"] = new JsonObject
+                        {
+                            ["rules"] = new JsonArray([.. s.Filter.Rules.Select(r => (JsonNode)new JsonObject
+                            {
+                                ["match"] = r.Table,
+                                ["filter"] = r.KeyRangeFilter is { } k
+                                    ? $"select * from `{r.Table}` where in_keyrange({string.Join(",", k.Columns.Select(c => $"`{c}`"))}, '{k.VindexType}', '{k.KeyRange}')"
+                                    : $"select * from `{r.Table}`",
+                            })]),
+                        },
+                        ["on_ddl"] = StreamStates.Name(s.OnDdl),
+                        ["stop_after_copy"] = s.Options.StopAfterCopy,
+                        ["source_time_zone"] = s.Options.SourceTimeZone ?? "",
+                    },
+                    ["position"] = s.Position?.ToString() ?? "",
+                    ["stop_position"] = s.StopPosition?.ToString() ?? "",
+                    ["state"] = s.State.ToString(),
+                    ["db_name"] = s.TargetDb,
+                    ["transaction_timestamp"] = new JsonObject { ["seconds"] = s.TransactionTimestamp.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                    ["time_updated"] = new JsonObject { ["seconds"] = s.TimeUpdated.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                    ["message"] = s.Message,
+                    ["rows_copied"] = s.RowsCopied.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["lag_seconds"] = s.State == StreamState.Running ? s.LagSeconds(now) : null,
+                });
+            }
+
+            shardStreams[$"{group.Key.TargetShard}/{group.Key.Alias}"] = new JsonObject { ["streams"] = list };
+        }
+
+        var lag = streams.Where(s => s.Stream.State == StreamState.Running).Select(s => s.Stream.LagSeconds(now)).DefaultIfEmpty(0).Max();
+        var wf = new JsonObject
+        {
+            ["name"] = workflow,
+            ["source"] = new JsonObject { ["keyspace"] = sourceKs, ["shards"] = new JsonArray([.. streams.Select(s => s.Stream.SourceShard).Distinct().Order().Select(x => (JsonNode)x)]) },
+            ["target"] = new JsonObject { ["keyspace"] = keyspace, ["shards"] = new JsonArray([.. streams.Select(s => s.Stream.TargetShard).Distinct().Order().Select(x => (JsonNode)x)]) },
+            ["max_v_replication_lag"] = lag.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["shard_streams"] = shardStreams,
+            ["workflow_type"] = "MoveTables",
+            ["workflow_sub_type"] = "None",
+            ["defer_secondary_keys"] = state?.Spec.DeferSecondaryKeys ?? false,
+        };
+        if (state is not null && record?.Reverse != true)
+        {
+            wf["traffic_state"] = state.TrafficStateText;
+            wf["phase"] = state.Phase;
+            wf["last_error"] = state.LastError;
+            wf["pending_approval"] = state.Pending?.Action;
+            wf["audit"] = System.Text.Json.JsonSerializer.SerializeToNode(state.Audit);
+        }
+
+        return new JsonObject { ["workflows"] = new JsonArray(wf) };
+    }
+
+    /// <summary><c>MoveTables status</c>: copy state per table while copying, streams per shard with lag, traffic state.</summary>
+    public async Task<JsonObject> StatusAsync(WorkflowState state, CancellationToken ct)
+    {
+        var spec = state.Spec;
+        var copy = new JsonObject();
+        if (!state.CopyDone)
+        {
+            foreach (var t in state.Copy)
+            {
+                copy[t.Table] = new JsonObject { ["rows_copied"] = t.RowsCopied, ["rows_total"] = t.RowsTotal, ["rows_percentage"] = t.Percent };
+            }
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var shardStreams = new JsonObject();
+        foreach (var group in (await StreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false)).GroupBy(s => s.Stream.TargetShard))
+        {
+            shardStreams[$"{spec.TargetKeyspace}/{group.Key}"] = new JsonObject
+            {
+                ["streams"] = new JsonArray([.. group.Select(s => (JsonNode)new JsonObject
+                {
+                    ["id"] = s.Stream.Id,
+                    ["tablet"] = Tablet(s.Tablet),
+                    ["source_shard"] = $"{s.Stream.SourceKeyspace}/{s.Stream.SourceShard}",
+                    ["position"] = s.Stream.Position?.ToString() ?? "",
+                    ["status"] = s.Stream.State.ToString(),
+                    ["info"] = s.Stream.State == StreamState.Running ? $"VStream Lag: {s.Stream.LagSeconds(now)}s" : s.Stream.Message,
+                })]),
+            };
+        }
+
+        return new JsonObject
+        {
+            ["table_copy_state"] = copy,
+            ["shard_streams"] = shardStreams,
+            ["traffic_state"] = state.TrafficStateText,
+            ["phase"] = state.Phase,
+            ["eta_seconds"] = state.EtaSeconds,
+            ["lag_seconds"] = state.LagSeconds,
+            ["last_error"] = state.LastError,
+        };
+    }
+}
