@@ -142,6 +142,7 @@ public sealed class TopologyCommands : ICommandGroup
             alias, keyspace, shard, type, host, port, user, credentials, dbName, serverId, allowUpdate);
         SetAction(cmd, ctx, async (parse, client, format, ct) =>
         {
+            RequireAll(parse, alias, keyspace, shard, type, host, port, user, credentials);
             var portText = RequiredOption(parse, port);
             if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var portNumber) || portNumber is < 1 or > 65535)
             {
@@ -435,6 +436,16 @@ public sealed class TopologyCommands : ICommandGroup
             0 => throw new UsageException($"missing {argument.Name.ToUpperInvariant()}; usage: durablectl {usage}."),
             _ => throw new UsageException($"expected one {argument.Name.ToUpperInvariant()}, got {string.Join(" ", values.Select(v => $"'{v}'"))}; usage: durablectl {usage}."),
         };
+    }
+
+    /// <summary>Names every missing required flag at once, so a user fixes the command line in one go.</summary>
+    private static void RequireAll(ParseResult parse, params Option<string?>[] options)
+    {
+        var missing = options.Where(o => parse.GetValue(o) is not { Length: > 0 }).Select(o => o.Name).ToList();
+        if (missing.Count > 0)
+        {
+            throw new UsageException($"{parse.CommandResult.Command.Name} needs {string.Join(", ", missing)}; see `durablectl {parse.CommandResult.Command.Name} --help`.");
+        }
     }
 
     private static string RequiredOption(ParseResult parse, Option<string?> option) =>
