@@ -79,6 +79,17 @@ public static class OrchestrationEpisode
                 continue;
             }
 
+            if (state is { History.Count: 0, IsTerminal: false } && !startedInBatch && msg.Event is ExecutionTerminatedEvent terminate)
+            {
+                // Terminating an instance that has not started yet (e.g. a scheduled start): end it now; its start
+                // message, when it comes, finds a finished execution and is dropped.
+                consumed.Add(m);
+                consumed.AddRange(deferred);
+                var terminated = Finish(state, now, [new OrchestratorStartedEvent { Timestamp = now }, terminate], CompletionKind.Terminated, terminate.Input, null, state.CustomStatus, orchestratorOut)
+                    with { AppliedMessageIds = [msg.MessageId] };
+                return new EpisodeOutcome(new OrchestrationCommit { NewState = terminated, OrchestratorMessages = orchestratorOut, Consumed = consumed }, null);
+            }
+
             if (state is null || (state.History.Count == 0 && !startedInBatch))
             {
                 // Not started (yet): the start message may still be on its way; wait a few deliveries, then drop.

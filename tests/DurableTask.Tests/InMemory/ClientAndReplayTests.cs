@@ -176,6 +176,21 @@ public sealed class ClientApiTests
         Assert.True(m.LastUpdatedAt >= at.AddMilliseconds(-50));
     }
 
+    [Fact]
+    public async Task Terminating_a_scheduled_instance_before_it_starts_ends_it()
+    {
+        await using var hub = new TestHub();
+        await hub.StartWorkerAsync(Register);
+        var id = await hub.Client.ScheduleNewOrchestrationInstanceAsync("Echo", "never", new StartOrchestrationOptions(StartAt: DateTimeOffset.UtcNow.AddSeconds(2)));
+        await hub.Client.TerminateInstanceAsync(id, "cancelled");
+        var m = await hub.Client.WaitForInstanceCompletionAsync(id, true);
+        Assert.Equal(OrchestrationRuntimeStatus.Terminated, m.RuntimeStatus);
+        await Task.Delay(2500); // the start message arrives and must be dropped
+        var after = await hub.Client.GetInstanceAsync(id, true);
+        Assert.Equal(OrchestrationRuntimeStatus.Terminated, after!.RuntimeStatus);
+        Assert.Equal("cancelled", after.ReadOutputAs<string>());
+    }
+
     internal static async Task WaitForStatus(DurableTaskClient client, string id, OrchestrationRuntimeStatus status)
     {
         for (var i = 0; i < 300; i++)
