@@ -109,10 +109,10 @@ public sealed class BinlogStream : IAsyncDisposable
         if (connection.IsMariaDb)
         {
             // 4 = MARIA_SLAVE_CAPABILITY_GTID: the source sends GTID events and accepts a GTID start state.
-            await connection.ExecuteAsync("SET @mariadb_slave_capability = 4", cancellationToken).ConfigureAwait(false);
-            await connection.ExecuteAsync("SET @slave_connect_state = " + quoter.String(options.Start.ToString()), cancellationToken).ConfigureAwait(false);
-            await connection.ExecuteAsync("SET @slave_gtid_strict_mode = 1", cancellationToken).ConfigureAwait(false);
-            await connection.ExecuteAsync("SET @slave_gtid_ignore_duplicates = 0", cancellationToken).ConfigureAwait(false);
+            // One statement, one round trip.
+            await connection.ExecuteAsync(
+                "SET @mariadb_slave_capability = 4, @slave_connect_state = " + quoter.String(options.Start.ToString()) +
+                ", @slave_gtid_strict_mode = 1, @slave_gtid_ignore_duplicates = 0", cancellationToken).ConfigureAwait(false);
         }
         else
         {
