@@ -9,6 +9,7 @@ using Durable.Functions.Management;
 using Durable.Topology;
 using Durable.Workflows;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -72,7 +73,8 @@ public static class MoveTablesFunctions
         return host.Environment;
     }
 
-    private static IResult Error(int status, string message) => Results.Json(new { error = message }, Json, statusCode: status);
+    private static IResult Error(int status, string message) =>
+        Results.Json(new { error = ReasonPhrases.GetReasonPhrase(status), message }, Json, statusCode: status);
 
     private static string Who(HttpContext http, string? fromBody) =>
         http.Request.Headers.TryGetValue("X-Durable-User", out var u) && !string.IsNullOrWhiteSpace(u) ? u.ToString() : fromBody ?? "http";

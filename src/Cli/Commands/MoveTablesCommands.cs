@@ -1,0 +1,398 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Durable.Cli.Infrastructure;
+using Durable.Workflows;
+
+namespace Durable.Cli.Commands;
+
+/// <summary>
+/// <c>durablectl MoveTables --workflow W --target-keyspace K create|show|status|switchtraffic|reversetraffic|complete|cancel|start|stop|approve</c>,
+/// mirroring vtctldclient, over the host's MoveTables HTTP API.
+/// </summary>
+public sealed class MoveTablesCommands : ICommandGroup
+{
+    public void AddTo(RootCommand root, CliContext ctx)
+    {
+        var workflow = new Option<string>("--workflow") { Description = "The workflow name, e.g. commerce2customer.", Required = true, Recursive = true };
+        var target = new Option<string>("--target-keyspace") { Description = "The keyspace the tables move to.", Required = true, Recursive = true };
+        var cmd = new Command("MoveTables", "Move tables between keyspaces without downtime (create, show, status, switchtraffic, reversetraffic, complete, cancel).")
+        {
+            workflow, target,
+        };
+        cmd.Subcommands.Add(Create(ctx, workflow, target));
+        cmd.Subcommands.Add(Show(ctx, workflow, target));
+        cmd.Subcommands.Add(Status(ctx, workflow, target));
+        cmd.Subcommands.Add(Switch(ctx, workflow, target, "switchtraffic", "Switch reads (per tablet type) and writes (PRIMARY) to the target keyspace."));
+        cmd.Subcommands.Add(Switch(ctx, workflow, target, "reversetraffic", "Switch traffic back to the source keyspace (undoes SwitchTraffic)."));
+        cmd.Subcommands.Add(Cleanup(ctx, workflow, target, "complete", "After all traffic is switched: drop (or rename, or keep) the source tables and remove streams, guards and routing rules.", rename: true));
+        cmd.Subcommands.Add(Cleanup(ctx, workflow, target, "cancel", "Before writes are switched: remove the workflow, its streams, guards and routing rules, and the target tables.", rename: true));
+        cmd.Subcommands.Add(Simple(ctx, workflow, target, "start", "Start the workflow's streams."));
+        cmd.Subcommands.Add(Simple(ctx, workflow, target, "stop", "Stop the workflow's streams."));
+        cmd.Subcommands.Add(Approve(ctx, workflow, target));
+        root.Subcommands.Add(cmd);
+    }
+
+    private static string Path(ParseResult p, Option<string> workflow, Option<string> target, string action) =>
+        $"api/movetables/{Uri.EscapeDataString(p.GetValue(target)!)}/{Uri.EscapeDataString(p.GetValue(workflow)!)}/{action}";
+
+    private static List<string> Split(string? text) =>
+        string.IsNullOrWhiteSpace(text) ? [] : [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+
+    private static Command Create(CliContext ctx, Option<string> workflow, Option<string> target)
+    {
+        var source = new Option<string>("--source-keyspace") { Description = "The keyspace the tables move from.", Required = true };
+        var tables = new Option<string?>("--tables") { Description = "Comma-separated tables to move, e.g. 'customer,corder'." };
+        var allTables = new Option<bool>("--all-tables") { Description = "Move every table of the source keyspace." };
+        var exclude = new Option<string?>("--exclude-tables") { Description = "With --all-tables: tables to leave where they are." };
+        var tabletTypes = new Option<string>("--tablet-types") { Description = "Source tablet types to copy and replicate from.", DefaultValueFactory = _ => "in_order:REPLICA,PRIMARY" };
+        var cells = new Option<string?>("--cells") { Description = "Cells to pick source tablets from (default: the local cell)." };
+        var allCells = new Option<bool>("--all-cells") { Description = "Pick source tablets from any cell." };
+        var onDdl = new Option<string>("--on-ddl") { Description = "What to do with DDL in the stream: IGNORE, STOP, EXEC, EXEC_IGNORE.", DefaultValueFactory = _ => "IGNORE" };
+        var defer = new Option<bool>("--defer-secondary-keys") { Description = "Drop secondary keys for the copy and re-add them when each table is copied." };
+        var stopAfterCopy = new Option<bool>("--stop-after-copy") { Description = "Stop the workflow when the copy is done instead of replicating." };
+        var autoStart = new Option<bool>("--auto-start") { Description = "Start copying at once (false: the workflow waits Stopped until 'start').", DefaultValueFactory = _ => true };
+        var noRules = new Option<bool>("--no-routing-rules") { Description = "Do not create routing rules for the moved tables." };
+        var tz = new Option<string?>("--source-time-zone") { Description = "DATETIME values at the source are in this time zone; they are stored in UTC on the target." };
+        var autoInc = new Option<string>("--sharded-auto-increment-handling")
+        {
+            Description = "For a sharded target: LEAVE keeps MySQL auto_increment on each shard (ids then collide across shards); REMOVE drops it, so inserts into the target must supply ids until sequences exist.",
+            DefaultValueFactory = _ => "REMOVE",
+        };
+        var approvers = new Option<string?>("--approvers") { Description = "Require a signed approval from one of these approvers before SwitchTraffic and Complete." };
+        var approvalExpiry = new Option<int?>("--approval-expiry-seconds") { Description = "Drop a command whose approval has not arrived within this many seconds." };
+        var hookUrl = new Option<string[]>("--cutover-webhook") { Description = "POST the new routing here inside the switch; a failure rolls the switch back.", AllowMultipleArgumentsPerToken = false };
+        var hookCommand = new Option<string[]>("--cutover-command") { Description = "Run this program (no shell; arguments split on spaces) with the new routing on stdin; non-zero exit rolls the switch back." };
+        var cmd = new Command("create", "Create the workflow: pre-flight checks, target tables, write guards, routing rules and streams; then copy.")
+        {
+            source, tables, allTables, exclude, tabletTypes, cells, allCells, onDdl, defer, stopAfterCopy, autoStart, noRules, tz, autoInc, approvers, approvalExpiry, hookUrl, hookCommand,
+        };
+        cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
+        {
+            var hooks = (p.GetValue(hookUrl) ?? []).Select(u => new CutoverHook { Url = u })
+                .Concat((p.GetValue(hookCommand) ?? []).Select(c => new CutoverHook { Command = c.Split(' ', StringSplitOptions.RemoveEmptyEntries) })).ToList();
+            var approverList = Split(p.GetValue(approvers));
+            var spec = new MoveTablesCreate
+            {
+                Workflow = p.GetValue(workflow)!,
+                TargetKeyspace = p.GetValue(target)!,
+                SourceKeyspace = p.GetValue(source)!,
+                Tables = Split(p.GetValue(tables)),
+                AllTables = p.GetValue(allTables),
+                ExcludeTables = Split(p.GetValue(exclude)),
+                TabletTypes = p.GetValue(tabletTypes)!,
+                Cells = Split(p.GetValue(cells)),
+                AllCells = p.GetValue(allCells),
+                OnDdl = p.GetValue(onDdl)!,
+                DeferSecondaryKeys = p.GetValue(defer),
+                StopAfterCopy = p.GetValue(stopAfterCopy),
+                AutoStart = p.GetValue(autoStart),
+                NoRoutingRules = p.GetValue(noRules),
+                SourceTimeZone = p.GetValue(tz),
+                ShardedAutoIncrementHandling = p.GetValue(autoInc)!,
+                Approvals = new ApprovalPolicy { Required = approverList.Count > 0, Approvers = approverList, ExpirySeconds = p.GetValue(approvalExpiry) },
+                CutoverHooks = hooks,
+                RequestedBy = Environment.UserName,
+            };
+            try
+            {
+                spec.Validate();
+            }
+            catch (WorkflowValidationException e)
+            {
+                throw new UsageException(e.Message);
+            }
+
+            var response = await client.PostJsonAsync(Path(p, workflow, target, "create"), JsonSerializer.Serialize(spec), ct).ConfigureAwait(false);
+            if (!response.IsSuccess)
+            {
+                return await ctx.ReportAsync(response, format, what: "MoveTables create").ConfigureAwait(false);
+            }
+
+            // Wait for pre-flight and create, so a refusal is reported here.
+            var state = await WaitStateAsync(client, Path(p, workflow, target, "state"), s => s["phase"]?.GetValue<string>() is not ("PreFlight" or "Creating"), TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
+            if (state?["phase"]?.GetValue<string>() == "Failed")
+            {
+                await ctx.Error.WriteLineAsync($"durablectl: MoveTables create failed: {state["last_error"]}").ConfigureAwait(false);
+                return ExitCodes.Failed;
+            }
+
+            await ctx.Output.WriteLineAsync(format == OutputFormat.Json
+                ? JsonSerializer.Serialize(response.Body, CliContext.Pretty)
+                : $"The following workflow was created: {p.GetValue(target)}.{p.GetValue(workflow)} ({state?["phase"]}; tables {string.Join(",", state?["tables"]?.AsArray().Select(t => t!.ToString()) ?? [])})").ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }));
+        return cmd;
+    }
+
+    internal static async Task<JsonObject?> WaitStateAsync(DurableHostClient client, string path, Func<JsonObject, bool> until, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        JsonObject? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            var r = await client.GetAsync(path, ct).ConfigureAwait(false);
+            if (r.IsSuccess && r.Body is { } b && JsonNode.Parse(b.GetRawText()) is JsonObject o)
+            {
+                last = o;
+                if (until(o))
+                {
+                    return o;
+                }
+            }
+
+            await Task.Delay(250, ct).ConfigureAwait(false);
+        }
+
+        return last;
+    }
+
+    private static Command Show(CliContext ctx, Option<string> workflow, Option<string> target)
+    {
+        var logs = new Option<bool>("--include-logs") { Description = "Accepted for vtctldclient compatibility; the audit trail is always shown.", DefaultValueFactory = _ => true };
+        var cmd = new Command("show", "Show the workflow as JSON (streams per shard, positions, state, traffic, audit trail).") { logs };
+        cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
+        {
+            var r = await client.GetAsync(Path(p, workflow, target, "show"), ct).ConfigureAwait(false);
+            return await ctx.ReportAsync(r, OutputFormat.Json, what: "MoveTables show").ConfigureAwait(false);
+        }));
+        return cmd;
+    }
+
+    private static Command Status(CliContext ctx, Option<string> workflow, Option<string> target)
+    {
+        var watch = new Option<bool>("--watch") { Description = "Refresh every 2 s with progress bars until the copy is done (Ctrl-C to stop)." };
+        var cmd = new Command("status", "Copy progress per table, streams with lag, and the traffic state.") { watch };
+        cmd.Aliases.Add("progress");
+        cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
+        {
+            while (true)
+            {
+                var r = await client.GetAsync(Path(p, workflow, target, "status"), ct).ConfigureAwait(false);
+                if (!r.IsSuccess || format == OutputFormat.Json)
+                {
+                    var code = await ctx.ReportAsync(r, OutputFormat.Json, what: "MoveTables status").ConfigureAwait(false);
+                    if (!p.GetValue(watch) || code != ExitCodes.Ok)
+                    {
+                        return code;
+                    }
+                }
+                else
+                {
+                    await ctx.Output.WriteLineAsync(RenderStatus(r.Body!.Value)).ConfigureAwait(false);
+                }
+
+                var copying = r.Body is { } b && b.TryGetProperty("table_copy_state", out var cs) && cs.EnumerateObject().Any();
+                if (!p.GetValue(watch) || !copying)
+                {
+                    return ExitCodes.Ok;
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(2), ct).ConfigureAwait(false);
+            }
+        }));
+        return cmd;
+    }
+
+    internal static string RenderStatus(JsonElement status)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Traffic: {status.GetProperty("traffic_state").GetString()}   Phase: {status.GetProperty("phase").GetString()}");
+        foreach (var t in status.GetProperty("table_copy_state").EnumerateObject())
+        {
+            var pct = t.Value.GetProperty("rows_percentage").GetDouble();
+            var filled = (int)Math.Round(pct / 5);
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {t.Name,-24} [{new string('#', filled)}{new string('-', 20 - filled)}] {pct,5:0.0}%  {t.Value.GetProperty("rows_copied")}/{t.Value.GetProperty("rows_total")} rows");
+        }
+
+        if (status.TryGetProperty("eta_seconds", out var eta) && eta.ValueKind == JsonValueKind.Number)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  ETA {eta.GetDouble():0}s");
+        }
+
+        foreach (var shard in status.GetProperty("shard_streams").EnumerateObject())
+        {
+            foreach (var s in shard.Value.GetProperty("streams").EnumerateArray())
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"  {shard.Name} stream {s.GetProperty("id")} from {s.GetProperty("source_shard").GetString()}: {s.GetProperty("status").GetString()} {s.GetProperty("info").GetString()}");
+            }
+        }
+
+        if (status.TryGetProperty("last_error", out var err) && err.ValueKind == JsonValueKind.String)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  Last error: {err.GetString()}");
+        }
+
+        return sb.ToString().TrimEnd();
+    }
+
+    /// <summary>Sends a command and waits for the orchestration's answer to it (by request id).</summary>
+    internal static async Task<int> CommandAsync(CliContext ctx, DurableHostClient client, string basePath, string action, JsonObject body, OutputFormat format, TimeSpan wait, CancellationToken ct)
+    {
+        var r = await client.PostJsonAsync($"{basePath}/{action}", body.ToJsonString(), ct).ConfigureAwait(false);
+        if (!r.IsSuccess || body["dry_run"]?.GetValue<bool>() == true)
+        {
+            return await ctx.ReportAsync(r, format, b => b.GetProperty("text").GetString() ?? "", $"MoveTables {action}").ConfigureAwait(false);
+        }
+
+        var requestId = r.Body!.Value.GetProperty("request_id").GetString();
+        JsonObject? result = null;
+        await WaitStateAsync(client, $"{basePath}/state", s =>
+        {
+            result = s["commands"]?.AsArray().Select(c => c!.AsObject()).LastOrDefault(c => c["request_id"]?.GetValue<string>() == requestId);
+            return result is not null && (result["state"]?.GetValue<string>() != "waiting for approval" || true);
+        }, wait, ct).ConfigureAwait(false);
+        if (result is null)
+        {
+            await ctx.Error.WriteLineAsync($"durablectl: {action} was sent (request {requestId}) but the workflow has not answered within {wait.TotalSeconds:0}s; follow it with 'show'.").ConfigureAwait(false);
+            return ExitCodes.Failed;
+        }
+
+        var state = result["state"]!.GetValue<string>();
+        var message = result["message"]!.GetValue<string>();
+        if (format == OutputFormat.Json)
+        {
+            await ctx.Output.WriteLineAsync(result.ToJsonString(CliContext.Pretty)).ConfigureAwait(false);
+        }
+        else if (state is "done" or "waiting for approval" or "accepted")
+        {
+            await ctx.Output.WriteLineAsync(state == "waiting for approval" ? $"{action}: waiting for approval. {message}" : message).ConfigureAwait(false);
+        }
+        else
+        {
+            await ctx.Error.WriteLineAsync($"durablectl: {action} {state}: {message}").ConfigureAwait(false);
+        }
+
+        return state is "done" or "waiting for approval" or "accepted" ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+
+    private static Command Switch(CliContext ctx, Option<string> workflow, Option<string> target, string name, string description)
+    {
+        var types = new Option<string?>("--tablet-types") { Description = "Tablet types to switch: REPLICA and RDONLY switch reads, PRIMARY switches writes (default: all)." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print the steps the switch would take and change nothing." };
+        var lag = new Option<double>("--max-replication-lag-allowed") { Description = "Refuse the switch when the streams lag more than this many seconds.", DefaultValueFactory = _ => 30 };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds the write switch waits for the streams to catch up before undoing itself.", DefaultValueFactory = _ => 30 };
+        var reverse = new Option<bool>("--enable-reverse-replication") { Description = "Replicate target writes back to the source after the switch (needed for ReverseTraffic).", DefaultValueFactory = _ => true };
+        var wait = new Option<int>("--wait-seconds") { Description = "How long to wait for the workflow's answer.", DefaultValueFactory = _ => 600 };
+        var cmd = new Command(name, description) { types, dryRun, lag, timeout, reverse, wait };
+        cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
+        {
+            var options = new SwitchOptions
+            {
+                TabletTypes = Split(p.GetValue(types)),
+                MaxReplicationLagAllowedSeconds = p.GetValue(lag),
+                TimeoutSeconds = p.GetValue(timeout),
+                EnableReverseReplication = p.GetValue(reverse),
+            };
+            try
+            {
+                options.Validate();
+            }
+            catch (WorkflowValidationException e)
+            {
+                throw new UsageException(e.Message);
+            }
+
+            var body = new JsonObject { ["switch"] = JsonSerializer.SerializeToNode(options), ["dry_run"] = p.GetValue(dryRun), ["requested_by"] = Environment.UserName };
+            return await CommandAsync(ctx, client, Path(p, workflow, target, "")[..^1], name, body, format, TimeSpan.FromSeconds(p.GetValue(wait)), ct).ConfigureAwait(false);
+        }));
+        return cmd;
+    }
+
+    private static Command Cleanup(CliContext ctx, Option<string> workflow, Option<string> target, string name, string description, bool rename)
+    {
+        var keepData = new Option<bool>("--keep-data") { Description = "Keep the tables (source tables for complete, target tables for cancel)." };
+        var renameTables = new Option<bool>("--rename-tables") { Description = "Rename the tables to _<table>_old instead of dropping them." };
+        var keepRules = new Option<bool>("--keep-routing-rules") { Description = "Leave the routing rules in place." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be removed and change nothing." };
+        var cmd = new Command(name, description) { keepData, keepRules, dryRun };
+        if (rename)
+        {
+            cmd.Options.Add(renameTables);
+        }
+
+        cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
+        {
+            var cleanup = new CleanupOptions { KeepData = p.GetValue(keepData), RenameTables = p.GetValue(renameTables), KeepRoutingRules = p.GetValue(keepRules) };
+            if (p.GetValue(dryRun))
+            {
+                var r = await client.GetAsync(Path(p, workflow, target, "state"), ct).ConfigureAwait(false);
+                if (!r.IsSuccess)
+                {
+                    return await ctx.ReportAsync(r, format, what: $"MoveTables {name}").ConfigureAwait(false);
+                }
+
+                var st = r.Body!.Value;
+                var tables = string.Join(" ", st.GetProperty("tables").EnumerateArray().Select(t => t.GetString()));
+                var spec = st.GetProperty("spec");
+                var (ks, other) = name == "complete" ? (spec.GetProperty("source_keyspace").GetString(), "source") : (spec.GetProperty("target_keyspace").GetString(), "target");
+                await ctx.Output.WriteLineAsync(string.Join('\n',
+                    $"Dry Run results for {name}:",
+                    $"Lock keyspace {ks}",
+                    cleanup.KeepData ? $"Keep the {other} tables [{tables}] in keyspace {ks}" : cleanup.RenameTables ? $"Rename the {other} tables [{tables}] in keyspace {ks} to _<table>_old" : $"Drop the {other} tables [{tables}] in keyspace {ks}",
+                    $"Delete the streams of workflows {spec.GetProperty("workflow").GetString()} and {spec.GetProperty("workflow").GetString()}_reverse",
+                    "Remove the write guards",
+                    cleanup.KeepRoutingRules ? "Keep the routing rules" : $"Remove the routing rules for tables [{tables}]",
+                    $"Unlock keyspace {ks}")).ConfigureAwait(false);
+                return ExitCodes.Ok;
+            }
+
+            var body = new JsonObject { ["cleanup"] = JsonSerializer.SerializeToNode(cleanup), ["requested_by"] = Environment.UserName };
+            return await CommandAsync(ctx, client, Path(p, workflow, target, "")[..^1], name, body, format, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+        }));
+        return cmd;
+    }
+
+    private static Command Simple(CliContext ctx, Option<string> workflow, Option<string> target, string name, string description)
+    {
+        var cmd = new Command(name, description);
+        cmd.SetAction(ctx.Run((p, client, format, ct) =>
+            CommandAsync(ctx, client, Path(p, workflow, target, "")[..^1], name, new JsonObject { ["requested_by"] = Environment.UserName }, format, TimeSpan.FromMinutes(2), ct)));
+        return cmd;
+    }
+
+    private static Command Approve(CliContext ctx, Option<string> workflow, Option<string> target)
+    {
+        var action = new Option<string>("--action") { Description = "The action approved: SwitchTraffic or Complete.", Required = true };
+        var approver = new Option<string>("--approver") { Description = "Your approver name, as configured on the host.", Required = true };
+        var keyEnv = new Option<string>("--key-env") { Description = "Environment variable holding your base64 approver key (never pass a key as an argument).", DefaultValueFactory = _ => "DURABLE_APPROVER_KEY" };
+        var expires = new Option<int>("--expires-in-seconds") { Description = "How long the approval stays valid.", DefaultValueFactory = _ => 600 };
+        var cmd = new Command("approve", "Sign an approval (HMAC over instance, action, nonce and expiry) and send it.") { action, approver, keyEnv, expires };
+        cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
+        {
+            var keyText = Environment.GetEnvironmentVariable(p.GetValue(keyEnv)!);
+            if (string.IsNullOrEmpty(keyText))
+            {
+                throw new UsageException($"${p.GetValue(keyEnv)} is empty: put your base64 approver key there.");
+            }
+
+            byte[] key;
+            try
+            {
+                key = Convert.FromBase64String(keyText);
+            }
+            catch (FormatException)
+            {
+                throw new UsageException($"${p.GetValue(keyEnv)} is not base64.");
+            }
+
+            string normalized;
+            try
+            {
+                normalized = ApprovalActions.Normalize(p.GetValue(action)!);
+            }
+            catch (WorkflowValidationException e)
+            {
+                throw new UsageException(e.Message);
+            }
+
+            var instance = Names.InstanceId(p.GetValue(target)!, p.GetValue(workflow)!);
+            var signed = SignedApproval.Sign(key, instance, normalized, p.GetValue(approver)!, Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow.AddSeconds(p.GetValue(expires)));
+            var body = new JsonObject { ["approval"] = JsonSerializer.SerializeToNode(signed), ["requested_by"] = p.GetValue(approver) };
+            return await CommandAsync(ctx, client, Path(p, workflow, target, "")[..^1], "approve", body, format, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+        }));
+        return cmd;
+    }
+}
