@@ -145,6 +145,22 @@ public sealed class HostTests
     }
 
     [Fact]
+    public async Task Http_trigger_is_cancelled_at_function_timeout()
+    {
+        await using var host = await TestHost.StartAsync(s => s.AddFunction(new HttpTriggerFunction("Stuck", "stuck", ["GET"], AuthorizationLevel.Anonymous,
+            async (_, ctx) =>
+            {
+                await Task.Delay(TimeSpan.FromMinutes(5), ctx.CancellationToken);
+                return Results.Ok();
+            })), hostJson: """{ "version": "2.0", "functionTimeout": "00:00:01", "extensions": { "durableTask": { "storageProvider": { "type": "InMemory" } } } }""");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var r = await Get(host, "/api/stuck");
+        Assert.Equal(HttpStatusCode.InternalServerError, r.StatusCode);
+        Assert.Contains("exceeded host.json functionTimeout 00:00:01", await r.Content.ReadAsStringAsync());
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public async Task Disabled_functions_are_not_mapped()
     {
         await using var host = await TestHost.StartAsync(Functions, new Dictionary<string, string>(Keys) { ["AzureWebJobs.Echo.Disabled"] = "true" });

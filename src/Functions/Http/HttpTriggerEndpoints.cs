@@ -22,13 +22,29 @@ public static class HttpTriggerEndpoints
             {
                 var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger($"Function.{f.Name}");
                 var metrics = http.RequestServices.GetRequiredService<FunctionsMetrics>();
-                var context = new FunctionContext(f.Name, http.TraceIdentifier, http.RequestServices, logger, http.RequestAborted);
+                // host.json functionTimeout bounds HTTP triggers too; the handler sees it through its context's token.
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+                var limit = http.RequestServices.GetRequiredService<FunctionsHostSettings>().HostJson.FunctionTimeout;
+                if (limit is { } l)
+                {
+                    timeout.CancelAfter(l);
+                }
+
+                var context = new FunctionContext(f.Name, http.TraceIdentifier, http.RequestServices, logger, timeout.Token);
                 var watch = Stopwatch.StartNew();
                 try
                 {
                     var result = await f.Handler(http, context).ConfigureAwait(false);
                     metrics.RecordInvocation(f.Name, "http", "succeeded", watch.Elapsed);
                     return result;
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !http.RequestAborted.IsCancellationRequested)
+                {
+                    metrics.RecordInvocation(f.Name, "http", "cancelled", watch.Elapsed);
+                    logger.LogError("Function {Function} exceeded functionTimeout {Timeout} (invocation {InvocationId}).", f.Name, limit, context.InvocationId);
+                    return Results.Json(
+                        new { error = "Internal Server Error", message = $"Function '{f.Name}' exceeded host.json functionTimeout {limit:c} (invocation {context.InvocationId})." },
+                        Management.ManagementApi.Json, statusCode: StatusCodes.Status500InternalServerError);
                 }
                 catch (Exception e) when (!http.RequestAborted.IsCancellationRequested)
                 {
