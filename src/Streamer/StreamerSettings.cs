@@ -1,0 +1,95 @@
+using System.Text.Json;
+using Durable.Replication;
+using Durable.Topology;
+using Durable.Topology.Etcd;
+using Microsoft.Extensions.Configuration;
+
+namespace Durable.Streamer;
+
+/// <summary>
+/// The Streamer's settings (section "Streamer" of appsettings.json, environment variables Streamer__Key, or
+/// --Streamer:Key=value). The password comes from configuration or secrets (e.g. Streamer__Password) and is never logged.
+/// </summary>
+public sealed class StreamerSettings
+{
+    /// <summary>Comma-separated etcd client URLs (ownership leases, leased server ids, and the topology).</summary>
+    public string EtcdEndpoints { get; set; } = string.Empty;
+
+    /// <summary>Root of the topology in etcd (TopologyOptions.Root).</summary>
+    public string TopologyRoot { get; set; } = "/durable";
+
+    /// <summary>The sidecar database name on target primaries.</summary>
+    public string Sidecar { get; set; } = Durable.Replication.Sidecar.DefaultName;
+
+    /// <summary>The engine account (the "filtered" role).</summary>
+    public string User { get; set; } = string.Empty;
+
+    public string Password { get; set; } = string.Empty;
+
+    /// <summary>Optional JSON file with a fixed tablet list ([{alias,keyspace,shard,type,host,port,dbName}]); else the topology is read.</summary>
+    public string? TabletsFile { get; set; }
+
+    public string? ReplicaName { get; set; }
+
+    public int PollIntervalMs { get; set; } = 500;
+
+    public int OwnershipTtlSeconds { get; set; } = 5;
+
+    public bool Throttle { get; set; } = true;
+
+    public static StreamerSettings From(IConfiguration configuration)
+    {
+        var settings = new StreamerSettings();
+        configuration.GetSection("Streamer").Bind(settings);
+        settings.Validate();
+        return settings;
+    }
+
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(EtcdEndpoints))
+        {
+            problems.Add("Streamer:EtcdEndpoints is empty; give the etcd client URLs, e.g. http://127.0.0.1:2379.");
+        }
+
+        if (string.IsNullOrWhiteSpace(User))
+        {
+            problems.Add("Streamer:User is empty; give the engine account (the 'filtered' role).");
+        }
+
+        if (PollIntervalMs is < 50 or > 1000)
+        {
+            problems.Add($"Streamer:PollIntervalMs={PollIntervalMs} is out of range; use 50..1000 so stream changes take effect within a second.");
+        }
+
+        if (OwnershipTtlSeconds is < 2 or > 300)
+        {
+            problems.Add($"Streamer:OwnershipTtlSeconds={OwnershipTtlSeconds} is out of range; use 2..300.");
+        }
+
+        if (TabletsFile is not null && !File.Exists(TabletsFile))
+        {
+            problems.Add($"Streamer:TabletsFile '{TabletsFile}' does not exist.");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join(" ", problems));
+        }
+    }
+
+    public ITabletResolver CreateResolver(TopologyStore store)
+    {
+        if (TabletsFile is null)
+        {
+            return new TopologyTabletResolver(store, new TabletPicker(store, new MySqlHandshakeProbe()));
+        }
+
+        var tablets = JsonSerializer.Deserialize<List<TabletEndpoint>>(File.ReadAllText(TabletsFile), new JsonSerializerOptions(JsonSerializerDefaults.Web))
+                      ?? throw new InvalidOperationException($"Streamer:TabletsFile '{TabletsFile}' holds no tablet list.");
+        return new StaticTabletResolver(tablets);
+    }
+
+    public EtcdClient CreateEtcd() => new(EtcdEndpoints);
+}
