@@ -19,6 +19,19 @@ public sealed class TopologyConnectionTests
     }
 
     [Fact]
+    public void Root_falls_back_to_the_MoveTables_setting_and_refuses_two_different_roots()
+    {
+        using var alternate = Connection((TopologyConnection.AlternateRootSetting, "/mt"));
+        Assert.Equal("/mt", alternate.Root);
+        using var same = Connection((TopologyConnection.RootSetting, "/r"), (TopologyConnection.AlternateRootSetting, "/r"));
+        Assert.Equal("/r", same.Root);
+        using var different = Connection((TopologyConnection.RootSetting, "/a"), (TopologyConnection.AlternateRootSetting, "/b"));
+        var e = Assert.Throws<TopologyNotConfiguredException>(() => different.Root);
+        Assert.Contains("'/a'", e.Message);
+        Assert.Contains("'/b'", e.Message);
+    }
+
+    [Fact]
     public void Missing_endpoints_name_the_setting()
     {
         using var connection = Connection((TopologyConnection.RootSetting, "/r"));
