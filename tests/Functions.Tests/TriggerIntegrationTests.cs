@@ -291,19 +291,19 @@ public sealed class TriggerIntegrationTests : IAsyncLifetime
             new QueueTriggerFunction("Slow", queue, async (_, m) =>
             {
                 runs.Add(replica);
-                // Five times the 1 s hold: without renewal the other listener would take the message meanwhile.
-                await Task.Delay(TimeSpan.FromSeconds(5));
+                // Several times the 3 s hold: without renewal the other listener would take the message meanwhile.
+                await Task.Delay(TimeSpan.FromSeconds(9));
             }),
             queue, _storage, new QueueTriggerSettings { MaxPollingInterval = TimeSpan.FromMilliseconds(200) }, null,
             new ServiceCollection().BuildServiceProvider(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, metrics,
-            processingVisibility: TimeSpan.FromSeconds(1.5));
+            processingVisibility: TimeSpan.FromSeconds(3));
 
         using var stop = new CancellationTokenSource();
         var a = Listener("a").RunAsync(stop.Token);
         var b = Listener("b").RunAsync(stop.Token);
         await _storage.SendAsync(queue, QueueTriggerListener.Encode("slow", Base64), CancellationToken.None);
         await TestHost.WaitUntilAsync(() => CountSync(queue) == 0 && runs.Count >= 1, TimeSpan.FromSeconds(30), "the message taken");
-        await Task.Delay(TimeSpan.FromSeconds(7));
+        await Task.Delay(TimeSpan.FromSeconds(10));
         await stop.CancelAsync();
         await Task.WhenAll(a, b);
         Assert.Single(runs);

@@ -94,11 +94,9 @@ public sealed class TimerTriggerListener
         bool claimed;
         try
         {
-            claimed = await TryClaimAsync(occurrence, stopping).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-            return false;
+            // Not cancelled by shutdown: a claim written on the server but abandoned here would lose the occurrence
+            // (every other replica sees it claimed). Once claimed, the function runs, with the shutdown visible in its token.
+            claimed = await TryClaimAsync(occurrence, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)
         {
