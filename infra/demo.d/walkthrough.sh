@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The seeds' MoveTables walkthrough (commerce -> customer for customer and corder), sourced by infra/demo.sh after the
+# sample data is loaded, with the cluster env loaded (mysql_commerce, mysql_customer, tablet, durablectl on PATH).
+# It starts a Functions host and a Streamer of its own, runs a small application that writes corder rows throughout
+# and follows the routing rules through the long-poll watch, and proves each outcome. It ends by putting the seeds'
+# starting state back (commerce tables recreated, customer tables dropped) so the demo can run again.
+set -euo pipefail
+
+WT_DIR="$(mktemp -d /tmp/durable-walkthrough.XXXXXX)"
+WT_PIDS=()
+wt_cleanup() {
+  touch "$WT_DIR/stop"
+  for pid in "${WT_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap wt_cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+fail() { printf '\033[31mFAILED: %s\033[0m\n' "$*"; exit 1; }
+proven() { printf '\033[32mproven: %s\033[0m\n' "$*"; }
+durablectl() { dotnet "$REPO/src/Cli/bin/Release/net10.0/durablectl.dll" "$@"; }
+
+say "Reset leftovers of an earlier run (routing rules, workflow records, guard triggers, streams, customer tables)"
+etcdctl del /durable/global/RoutingRules >/dev/null
+etcdctl del --prefix /durable/global/workflows/customer/commerce2customer/ >/dev/null
+etcdctl del --prefix /durable/global/workflows/commerce/commerce2customer_reverse/ >/dev/null
+for uid in 100 200; do
+  db=$([ "$uid" = 100 ] && echo vt_commerce || echo vt_customer)
+  tablet "$uid" -N -e "SELECT CONCAT('DROP TRIGGER \`', TRIGGER_SCHEMA, '\`.\`', TRIGGER_NAME, '\`;') FROM information_schema.TRIGGERS WHERE TRIGGER_NAME LIKE '\\_durable\\_guard\\_%'" | tablet "$uid"
+  if [ -n "$(tablet "$uid" -N -e "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA='_vt' AND TABLE_NAME='vreplication'")" ]; then
+    tablet "$uid" _vt -e "DELETE c FROM _vt.copy_state c JOIN _vt.vreplication v ON v.id = c.vrepl_id WHERE v.workflow IN ('commerce2customer','commerce2customer_reverse');
+                     DELETE FROM _vt.vreplication WHERE workflow IN ('commerce2customer','commerce2customer_reverse')"
+  fi
+done
+tablet 200 vt_customer -e "DROP TABLE IF EXISTS customer, corder"
+echo "clean"
+
+say "Start a Functions host (its own task hub on Azurite) and a Streamer"
+# infra/demo.sh has just built src/Functions, src/Streamer and src/Cli in Release.
+PORT=$(free_port)
+HUB="Walkthrough$$"
+mkdir -p "$WT_DIR/root"
+python3 - "$REPO/host.json" "$WT_DIR/root/host.json" "$HUB" <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1])); h["extensions"]["durableTask"]["hubName"] = sys.argv[3]
+json.dump(h, open(sys.argv[2], "w"), indent=2)
+PY
+export DURABLE_SERVER="http://127.0.0.1:$PORT"
+export DURABLE_FUNCTIONS_KEY="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+APPROVER_KEY="$(head -c 32 /dev/urandom | base64)"
+( set -a; . "$DURABLE_SECRETS_FILE"; set +a
+  export DURABLE_HOST_KEY="$DURABLE_FUNCTIONS_KEY" AzureWebJobsScriptRoot="$WT_DIR/root" DURABLE_APPROVER_KEYS="alice=$APPROVER_KEY"
+  export DURABLE_ENGINE_USER=durable_filtered DURABLE_ENGINE_PASSWORD="$DURABLE_FILTERED_PASSWORD"
+  exec dotnet "$REPO/src/Functions/bin/Release/net10.0/Durable.Functions.dll" --urls "$DURABLE_SERVER" ) > "$WT_DIR/host.log" 2>&1 &
+WT_PIDS+=($!)
+( set -a; . "$DURABLE_SECRETS_FILE"; set +a
+  export Streamer__Password="$DURABLE_FILTERED_PASSWORD"
+  exec dotnet "$REPO/src/Streamer/bin/Release/net10.0/Durable.Streamer.dll" --Streamer:EtcdEndpoints="$DURABLE_ETCD_ENDPOINTS" \
+    --Streamer:User=durable_filtered --Streamer:PollIntervalMs=100 ) > "$WT_DIR/streamer.log" 2>&1 &
+WT_PIDS+=($!)
+for _ in $(seq 1 120); do curl -sf "$DURABLE_SERVER/api/health" >/dev/null && break; sleep 0.5; done
+curl -sf "$DURABLE_SERVER/api/health" >/dev/null || { tail -20 "$WT_DIR/host.log"; fail "the host did not start"; }
+echo "host at $DURABLE_SERVER (logs in $WT_DIR), Streamer pid ${WT_PIDS[1]}"
+run durablectl RegisterLocalCluster --cluster-file "$DURABLE_CLUSTER_FILE" >/dev/null
+
+say "Start the application: it writes a corder row every 20 ms where the routing rules send 'corder' (long-poll watch)"
+( rev=-1
+  while [ ! -f "$WT_DIR/stop" ]; do
+    body=$(curl -s -m 40 -H "x-functions-key: $DURABLE_FUNCTIONS_KEY" "$DURABLE_SERVER/api/routingrules?after=$rev&timeout=30") || { sleep 0.2; continue; }
+    rev=$(printf '%s' "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("revision", -1))' 2>/dev/null || echo -1)
+    [ "$rev" = -1 ] && { sleep 0.2; continue; }
+    printf '%s' "$body" | python3 -c '
+import json,sys
+r={x["from_table"]:x["to_tables"][0] for x in json.load(sys.stdin)["rules"]}
+print(r.get("corder","commerce.corder").split(".")[0])' > "$WT_DIR/route.tmp" && mv "$WT_DIR/route.tmp" "$WT_DIR/route"
+  done ) &
+WT_PIDS+=($!)
+echo commerce > "$WT_DIR/route"
+( ok=0; failed=0
+  while [ ! -f "$WT_DIR/stop" ]; do
+    ks=$(cat "$WT_DIR/route")
+    if out=$(tablet "$([ "$ks" = customer ] && echo 200 || echo 100)" "vt_$ks" -e "INSERT INTO corder (customer_id, sku, price) VALUES (1, 'SKU-APP', 1)" 2>&1); then
+      ok=$((ok + 1)); echo "$ok" > "$WT_DIR/app.ok"
+    else
+      failed=$((failed + 1)); echo "$(date +%T.%N) $ks: $out" >> "$WT_DIR/app.errors"
+    fi
+    sleep 0.02
+  done ) &
+WT_PIDS+=($!)
+sleep 1
+echo "application running: $(cat "$WT_DIR/app.ok" 2>/dev/null || echo 0) rows written so far"
+
+say "Start the move (the seeds: MoveTables --target-keyspace customer --workflow commerce2customer create --source-keyspace commerce --tables 'customer,corder')"
+run durablectl MoveTables --target-keyspace customer --workflow commerce2customer create --source-keyspace commerce --tables 'customer,corder' \
+  --approvers alice
+
+say "Check routing rules: everything still goes to commerce (16 rules incl. @replica and @rdonly)"
+printf "$ durablectl GetRoutingRules\n"; durablectl GetRoutingRules > "$WT_DIR/rules1.json"; cat "$WT_DIR/rules1.json"
+python3 - "$WT_DIR/rules1.json" <<'PY' || fail "routing rules after create"
+import json,sys
+r=json.load(open(sys.argv[1]))["rules"]; assert len(r)==16, len(r)
+assert all(x["to_tables"][0].startswith("commerce.") for x in r)
+for f in ["customer","customer.customer","customer@replica","commerce.corder@rdonly","customer.corder@replica"]: assert f in {x["from_table"] for x in r}, f
+PY
+proven "16 rules, all to commerce, including the @replica and @rdonly forms"
+
+say "Monitor progress"
+for _ in $(seq 1 120); do
+  durablectl MoveTables --target-keyspace customer --workflow commerce2customer status --format json > "$WT_DIR/status.json" || true
+  grep -q '"table_copy_state": {}' "$WT_DIR/status.json" && grep -q 'Running' "$WT_DIR/status.json" && break; sleep 1
+done
+run durablectl MoveTables --target-keyspace customer --workflow commerce2customer status
+run durablectl MoveTables --target-keyspace customer --workflow commerce2customer show | head -60
+
+say "A write sent to the target too early fails, naming the workflow"
+if out=$(mysql_customer -e "INSERT INTO customer (email) VALUES ('early@domain.com')" 2>&1); then fail "the early write went through"; fi
+echo "$out"; echo "$out" | grep -q "workflow customer.commerce2customer" || fail "guard message"
+proven "the target is guarded until the switch"
+
+say "SwitchTraffic dry run"
+run durablectl MoveTables --target-keyspace customer --workflow commerce2customer switchtraffic --dry-run
+
+say "SwitchTraffic waits for alice's signed approval"
+run durablectl MoveTables --target-keyspace customer --workflow commerce2customer switchtraffic
+DURABLE_APPROVER_KEY="$APPROVER_KEY" run durablectl MoveTables --target-keyspace customer --workflow commerce2customer approve --action SwitchTraffic --approver alice
+for _ in $(seq 1 120); do
+  durablectl MoveTables --target-keyspace customer --workflow commerce2customer status --format json > "$WT_DIR/status.json"
+  grep -q '"traffic_state": "All Reads Switched. Writes Switched"' "$WT_DIR/status.json" && break
+  grep -q '"last_error": "' "$WT_DIR/status.json" && { cat "$WT_DIR/status.json"; fail "switch"; }
+  sleep 0.5
+done
+grep -q '"traffic_state": "All Reads Switched. Writes Switched"' "$WT_DIR/status.json" || fail "traffic not switched"
+echo "Start State: Reads Not Switched. Writes Not Switched"
+echo "Current State: All Reads Switched. Writes Switched"
+
+say "Check the routing rules: customer and corder go to the customer keyspace"
+printf "$ durablectl GetRoutingRules\n"; durablectl GetRoutingRules > "$WT_DIR/rules2.json"; cat "$WT_DIR/rules2.json"
+python3 - "$WT_DIR/rules2.json" <<'PY' || fail "routing rules after switch"
+import json,sys
+r=json.load(open(sys.argv[1]))["rules"]; assert len(r)==16
+assert all(x["to_tables"][0].startswith("customer.") for x in r)
+assert "commerce.customer" in {x["from_table"] for x in r} and "customer.customer" not in {x["from_table"] for x in r}
+PY
+proven "16 rules, all to customer, as the seeds show after SwitchTraffic"
+
+say "Writes to the source are denied after the switch; the reverse workflow carries target writes back"
+if out=$(mysql_commerce -e "INSERT INTO customer (email) VALUES ('late@domain.com')" 2>&1); then fail "a write to the source went through"; fi
+echo "$out"
+mysql_customer -e "INSERT INTO customer (customer_id, email) VALUES (100, 'new@domain.com')"
+for _ in $(seq 1 100); do [ "$(mysql_commerce -N -e 'SELECT COUNT(*) FROM customer WHERE customer_id = 100')" = 1 ] && break; sleep 0.2; done
+[ "$(mysql_commerce -N -e 'SELECT COUNT(*) FROM customer WHERE customer_id = 100')" = 1 ] || fail "reverse replication"
+proven "the row written to customer.customer reached commerce.customer through commerce2customer_reverse"
+run durablectl Workflow --keyspace commerce list
+run durablectl Workflow --keyspace commerce show --workflow commerce2customer_reverse | head -40
+
+say "Finalize: complete (needs its own approval)"
+DURABLE_APPROVER_KEY="$APPROVER_KEY" run durablectl MoveTables --target-keyspace customer --workflow commerce2customer approve --action Complete --approver alice
+sleep 1
+touch "$WT_DIR/stop"
+# The application has stopped; once the reverse stream has applied its last writes both sides hold the same rows.
+for t in customer corder; do
+  for _ in $(seq 1 50); do
+    a=$(mysql_commerce -N -e "CHECKSUM TABLE $t" | awk '{print $2}'); b=$(mysql_customer -N -e "CHECKSUM TABLE $t" | awk '{print $2}')
+    [ "$a" = "$b" ] && break; sleep 0.2
+  done
+  [ "$a" = "$b" ] || fail "$t differs between commerce ($a) and customer ($b)"
+done
+proven "customer and corder are equal in commerce and customer (CHECKSUM TABLE) after $(cat "$WT_DIR/app.ok") application writes"
+[ -f "$WT_DIR/app.errors" ] && { echo "application write errors during the switch window (the guard at work):"; tail -3 "$WT_DIR/app.errors"; }
+run durablectl MoveTables --target-keyspace customer --workflow commerce2customer complete
+if mysql_commerce -e "SELECT * FROM customer" 2>&1; then fail "commerce.customer still exists"; fi
+run durablectl GetRoutingRules
+[ "$(durablectl GetRoutingRules --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rules"]))')" = 0 ] || fail "rules left"
+run durablectl Workflow --keyspace customer list
+run durablectl Workflow --keyspace commerce list
+proven "source tables gone, no routing rules, no workflows in either keyspace"
+
+say "Put the seeds' starting state back for the next run (commerce tables recreated, customer tables dropped)"
+mysql_commerce < "$REPO/infra/local/sql/create_commerce_schema.sql"
+tablet 200 vt_customer -e "DROP TABLE IF EXISTS customer, corder"
+echo "done"
