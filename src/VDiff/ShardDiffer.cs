@@ -48,9 +48,13 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
         return await store.CreateAsync(c, job.Uuid, job.Workflow, job.Keyspace, job.Shard, job.Options, job.Tables.Select(t => t.Table).ToList(), ct).ConfigureAwait(false);
     }
 
-    /// <summary>Runs (or resumes) the shard's diff; returns its final state (completed, stopped, or error with the reason stored).</summary>
-    public async Task<string> RunAsync(ShardJob job, CancellationToken ct)
+    /// <summary>
+    /// Runs (or resumes) the shard's diff; returns its state: completed, stopped, error (reason stored), or started when
+    /// <paramref name="budget"/> ran out between segments (the caller runs it again, e.g. as the next activity).
+    /// </summary>
+    public async Task<string> RunAsync(ShardJob job, CancellationToken ct, TimeSpan? budget = null)
     {
+        var until = budget is { } b ? DateTimeOffset.UtcNow + b : DateTimeOffset.MaxValue;
         var id = await CreateAsync(job, ct).ConfigureAwait(false);
         await using var c = await OpenStateAsync(ct).ConfigureAwait(false);
         if (!await store.SetStateAsync(c, id, VDiffStates.Started, "running", [VDiffStates.Pending, VDiffStates.Started, VDiffStates.Error], ct).ConfigureAwait(false))
@@ -65,7 +69,10 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
             {
                 foreach (var rule in job.Tables)
                 {
-                    await DiffTableAsync(c, id, job, rule, ct).ConfigureAwait(false);
+                    if (!await DiffTableAsync(c, id, job, rule, until, ct).ConfigureAwait(false))
+                    {
+                        return VDiffStates.Started;
+                    }
                 }
 
                 await store.SetStateAsync(c, id, VDiffStates.Completed, "all tables compared", [VDiffStates.Started], ct).ConfigureAwait(false);
@@ -88,7 +95,8 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
         }
     }
 
-    private async Task DiffTableAsync(MySqlConnection c, long id, ShardJob job, TableRule rule, CancellationToken ct)
+    /// <summary>Diffs one table to its end; false when the budget ran out first (progress is checkpointed).</summary>
+    private async Task<bool> DiffTableAsync(MySqlConnection c, long id, ShardJob job, TableRule rule, DateTimeOffset until, CancellationToken ct)
     {
         var differ = new TableDiffer(job.Options);
         while (true)
@@ -96,7 +104,12 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
             var record = (await store.TablesAsync(c, id, ct).ConfigureAwait(false)).Single(t => t.Table == rule.Table);
             if (record.State == VDiffStates.Completed)
             {
-                return;
+                return true;
+            }
+
+            if (DateTimeOffset.UtcNow >= until)
+            {
+                return false;
             }
 
             await ThrowIfStoppedAsync(c, id, ct).ConfigureAwait(false);
@@ -114,7 +127,8 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
             }
 
             var lastPk = record.LastPk is null ? null : StreamStore.DecodePk(record.LastPk);
-            var segment = await differ.RunSegmentAsync(pair.Source, pair.Target, plan, lastPk, DateTimeOffset.UtcNow + job.Options.MaxDiffDuration, async outcome =>
+            var segmentEnd = DateTimeOffset.UtcNow + job.Options.MaxDiffDuration;
+            var segment = await differ.RunSegmentAsync(pair.Source, pair.Target, plan, lastPk, segmentEnd < until ? segmentEnd : until, async outcome =>
             {
                 FaultPoints.Hit("vdiff.chunk-compared");
                 await store.CheckpointAsync(c, id, outcome, job.Options.MaxSamples, ct).ConfigureAwait(false);
@@ -128,7 +142,7 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
             }, ct).ConfigureAwait(false);
             if (segment.Done)
             {
-                return;
+                return true;
             }
         }
     }

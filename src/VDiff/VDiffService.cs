@@ -9,7 +9,7 @@ namespace Durable.VDiff;
 /// VDiff of a workflow: what the HTTP API, the CLI, the orchestration and the MoveTables workflow call. State lives in
 /// each target shard primary's sidecar; this class holds none, so any host replica can serve any call.
 /// </summary>
-public sealed class VDiffService(ReplicationEngine engine, ILogger? logger = null)
+public sealed class VDiffService(ReplicationEngine engine, ILogger? logger = null) : IVDiffOperations
 {
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
 
@@ -102,7 +102,11 @@ public sealed class VDiffService(ReplicationEngine engine, ILogger? logger = nul
     }
 
     /// <summary>Runs (or resumes) one shard's diff with stream alignment; the per-shard activity of the orchestration.</summary>
-    public async Task<string> RunShardAsync(string uuid, string workflow, string keyspace, string shard, CancellationToken ct)
+    public async Task<string> RunShardAsync(string uuid, string workflow, string keyspace, string shard, CancellationToken ct) =>
+        await RunShardAsync(uuid, workflow, keyspace, shard, null, ct).ConfigureAwait(false);
+
+    /// <summary>As above, returning "started" when <paramref name="budget"/> ran out (the orchestration calls it again).</summary>
+    public async Task<string> RunShardAsync(string uuid, string workflow, string keyspace, string shard, TimeSpan? budget, CancellationToken ct)
     {
         var primary = await Engine.Connector.Resolver.PrimaryAsync(keyspace, shard, ct).ConfigureAwait(false);
         VDiffShardRecord record;
@@ -114,7 +118,7 @@ public sealed class VDiffService(ReplicationEngine engine, ILogger? logger = nul
 
         var (job, stream, _) = await ShardJobAsync(uuid, workflow, keyspace, shard, record.Options, ct).ConfigureAwait(false);
         var snapshots = new StreamAlignedSnapshots(Engine, primary, stream.Id, record.Options, $"vdiff-{uuid}", _logger);
-        var state = await Differ(primary, snapshots).RunAsync(job, ct).ConfigureAwait(false);
+        var state = await Differ(primary, snapshots).RunAsync(job, ct, budget).ConfigureAwait(false);
         if (state == VDiffStates.Completed && record.Options.Repair)
         {
             await using var c = await OpenStateAsync(primary, ct).ConfigureAwait(false);

@@ -1,0 +1,136 @@
+using Durable.DurableTask;
+using Durable.DurableTask.Worker;
+
+namespace Durable.VDiff;
+
+/// <summary>What the orchestration needs from VDiff; <see cref="VDiffService"/> is the real one.</summary>
+public interface IVDiffOperations
+{
+    Task<(string Uuid, IReadOnlyList<string> Shards)> CreateAsync(string workflow, string keyspace, VDiffOptions options, string? uuid = null, CancellationToken ct = default);
+
+    Task<string> RunShardAsync(string uuid, string workflow, string keyspace, string shard, TimeSpan? budget, CancellationToken ct);
+
+    Task<VDiffReport?> ShowAsync(string workflow, string keyspace, string selector, bool verbose, CancellationToken ct = default);
+}
+
+public sealed record VDiffRunInput(string Workflow, string Keyspace, VDiffOptions Options, string? Uuid = null);
+
+public sealed record VDiffShardInput(string Uuid, string Workflow, string Keyspace, string Shard, double BudgetSeconds);
+
+/// <summary>The outcome of one VDiff run: what a workflow gate needs.</summary>
+public sealed record VDiffOutcome(string Uuid, string State, bool HasMismatch, long RowsCompared, string? Errors)
+{
+    /// <summary>Clean means: completed on every shard with no difference. Anything else holds SwitchTraffic/Complete.</summary>
+    public bool IsClean => State == VDiffStates.Completed && !HasMismatch;
+}
+
+/// <summary>Input of the scheduled re-runs: every <see cref="IntervalSeconds"/>, until stopped (event "stop") or <see cref="MaxRuns"/>.</summary>
+public sealed record VDiffScheduleInput(string Workflow, string Keyspace, VDiffOptions Options, double IntervalSeconds, int MaxRuns = 0, int RunsSoFar = 0, VDiffOutcome? Last = null);
+
+/// <summary>
+/// The durable VDiff: <c>VDiff</c> creates the VDiff's state on every target shard and fans out one
+/// <c>VDiff.Shard</c> sub-orchestration per shard; each shard runs as a chain of bounded activities (each at most
+/// <see cref="ShardActivityBudget"/>, then ContinueAsNew), so no activity outlives a host restart by much and no
+/// history grows without bound. <c>VDiff.Schedule</c> re-runs it on a timer and publishes the last outcome as custom
+/// status, which the MoveTables workflow reads to hold SwitchTraffic/Complete until a clean VDiff.
+/// </summary>
+public static class VDiffOrchestration
+{
+    public const string Orchestrator = "VDiff";
+    public const string ShardOrchestrator = "VDiff.Shard";
+    public const string ScheduleOrchestrator = "VDiff.Schedule";
+    public const string CreateActivity = "VDiff.Create";
+    public const string RunShardActivity = "VDiff.RunShard";
+    public const string OutcomeActivity = "VDiff.Outcome";
+    public const string StopEvent = "stop";
+
+    /// <summary>Longest single activity of a shard's diff; the shard orchestration calls the next one after it.</summary>
+    public static TimeSpan ShardActivityBudget { get; set; } = TimeSpan.FromMinutes(5);
+
+    private static readonly TaskOptions Retry = new(new TaskRetryOptions(new RetryPolicy(5, TimeSpan.FromSeconds(2), 2.0)));
+
+    /// <summary>Registers the orchestrators and activities with the worker.</summary>
+    public static DurableTaskRegistry Register(DurableTaskRegistry registry, Func<IVDiffOperations> operations)
+    {
+        registry.AddOrchestratorFunc<VDiffRunInput, VDiffOutcome>(Orchestrator, RunAsync);
+        registry.AddOrchestratorFunc<VDiffShardInput, string>(ShardOrchestrator, RunShardAsync);
+        registry.AddOrchestratorFunc<VDiffScheduleInput, VDiffOutcome?>(ScheduleOrchestrator, ScheduleAsync);
+        registry.AddActivityFunc<VDiffRunInput, string[]>(CreateActivity, async (ctx, input) =>
+        {
+            var (_, shards) = await operations().CreateAsync(input.Workflow, input.Keyspace, input.Options, input.Uuid, ctx.CancellationToken).ConfigureAwait(false);
+            return shards.ToArray();
+        });
+        registry.AddActivityFunc<VDiffShardInput, string>(RunShardActivity, (ctx, input) =>
+            operations().RunShardAsync(input.Uuid, input.Workflow, input.Keyspace, input.Shard, TimeSpan.FromSeconds(input.BudgetSeconds), ctx.CancellationToken));
+        registry.AddActivityFunc<VDiffRunInput, VDiffOutcome>(OutcomeActivity, async (ctx, input) =>
+        {
+            var report = await operations().ShowAsync(input.Workflow, input.Keyspace, input.Uuid!, false, ctx.CancellationToken).ConfigureAwait(false)
+                ?? throw new VDiffException($"VDiff {input.Uuid} vanished (deleted while running?).");
+            return new VDiffOutcome(report.UUID, report.State, report.HasMismatch, report.RowsCompared, report.Errors);
+        });
+        return registry;
+    }
+
+    /// <summary>
+    /// One VDiff of a workflow, callable as a sub-orchestration by the MoveTables workflow:
+    /// <c>await ctx.CallSubOrchestratorAsync&lt;VDiffOutcome&gt;(VDiffOrchestration.Orchestrator, new VDiffRunInput(...))</c>.
+    /// </summary>
+    public static async Task<VDiffOutcome> RunAsync(TaskOrchestrationContext ctx, VDiffRunInput input)
+    {
+        // The uuid comes from the orchestration (replay-safe), so a re-delivered create finds the rows it made.
+        var uuid = input.Uuid ?? ctx.NewGuid().ToString();
+        var withUuid = input with { Uuid = uuid };
+        var shards = await ctx.CallActivityAsync<string[]>(CreateActivity, withUuid, Retry).ConfigureAwait(true);
+        ctx.SetCustomStatus(new { UUID = uuid, Shards = shards, State = VDiffStates.Started });
+        await Task.WhenAll(shards.Select(shard => ctx.CallSubOrchestratorAsync<string>(ShardOrchestrator,
+            new VDiffShardInput(uuid, input.Workflow, input.Keyspace, shard, ShardActivityBudget.TotalSeconds),
+            new TaskOptions().WithInstanceId($"vdiff:{uuid}:{shard}")))).ConfigureAwait(true);
+        var outcome = await ctx.CallActivityAsync<VDiffOutcome>(OutcomeActivity, withUuid, Retry).ConfigureAwait(true);
+        ctx.SetCustomStatus(outcome);
+        return outcome;
+    }
+
+    private static async Task<string> RunShardAsync(TaskOrchestrationContext ctx, VDiffShardInput input)
+    {
+        var state = await ctx.CallActivityAsync<string>(RunShardActivity, input, Retry).ConfigureAwait(true);
+        if (state == VDiffStates.Started)
+        {
+            // Budget used up mid-shard: continue in a fresh history from the sidecar's checkpoints.
+            ctx.ContinueAsNew(new ContinueAsNewOptions { NewInput = input });
+        }
+
+        return state;
+    }
+
+    /// <summary>Re-runs VDiff every interval until the "stop" event (or MaxRuns); custom status is the last outcome.</summary>
+    private static async Task<VDiffOutcome?> ScheduleAsync(TaskOrchestrationContext ctx, VDiffScheduleInput input)
+    {
+        if (input.IntervalSeconds < 1)
+        {
+            throw new ArgumentException($"VDiff schedule interval {input.IntervalSeconds}s is invalid: use at least 1 second.");
+        }
+
+        var runs = input.RunsSoFar + 1;
+        // Each run gets its own child id: after ContinueAsNew the default child ids would repeat and meet the finished run.
+        var outcome = await ctx.CallSubOrchestratorAsync<VDiffOutcome>(Orchestrator, new VDiffRunInput(input.Workflow, input.Keyspace, input.Options),
+            new TaskOptions().WithInstanceId($"{ctx.InstanceId}:run-{runs}")).ConfigureAwait(true);
+        ctx.SetCustomStatus(new { Runs = runs, Last = outcome });
+        if (input.MaxRuns > 0 && runs >= input.MaxRuns)
+        {
+            return outcome;
+        }
+
+        try
+        {
+            await ctx.WaitForExternalEvent<string>(StopEvent, TimeSpan.FromSeconds(input.IntervalSeconds)).ConfigureAwait(true);
+            return outcome;
+        }
+        catch (TaskCanceledException)
+        {
+            // The interval passed without a stop: run again in a fresh history.
+        }
+
+        ctx.ContinueAsNew(new ContinueAsNewOptions { NewInput = input with { RunsSoFar = runs, Last = outcome } });
+        return outcome;
+    }
+}

@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using Durable.DurableTask.Client;
+using Durable.DurableTask.InMemory;
+using Durable.DurableTask.Worker;
+
+namespace Durable.VDiff.Tests;
+
+/// <summary>The fan-out and re-run logic of the durable VDiff on the in-memory hub (no servers: the operations are recorded).</summary>
+public sealed class OrchestrationTests
+{
+    private sealed class RecordingOperations : IVDiffOperations
+    {
+        public ConcurrentQueue<string> Calls { get; } = new();
+
+        public ConcurrentDictionary<string, int> ShardRuns { get; } = new();
+
+        public int Creates;
+
+        public Task<(string Uuid, IReadOnlyList<string> Shards)> CreateAsync(string workflow, string keyspace, VDiffOptions options, string? uuid = null, CancellationToken ct = default)
+        {
+            Interlocked.Increment(ref Creates);
+            Calls.Enqueue($"create {uuid}");
+            return Task.FromResult<(string, IReadOnlyList<string>)>((uuid!, ["-80", "80-"]));
+        }
+
+        public Task<string> RunShardAsync(string uuid, string workflow, string keyspace, string shard, TimeSpan? budget, CancellationToken ct)
+        {
+            var n = ShardRuns.AddOrUpdate($"{uuid}/{shard}", 1, (_, v) => v + 1);
+            Calls.Enqueue($"run {shard} #{n}");
+            // Shard -80 needs three budgets, 80- one: the shard chain must go on until each says it is done.
+            return Task.FromResult(shard == "-80" && n < 3 ? VDiffStates.Started : VDiffStates.Completed);
+        }
+
+        public Task<VDiffReport?> ShowAsync(string workflow, string keyspace, string selector, bool verbose, CancellationToken ct = default) =>
+            Task.FromResult<VDiffReport?>(new VDiffReport
+            {
+                Workflow = workflow, Keyspace = keyspace, State = VDiffStates.Completed, UUID = selector, RowsCompared = 42, HasMismatch = workflow == "dirty",
+                Shards = "-80,80-", TableSummary = new Dictionary<string, TableSummary>(),
+            });
+    }
+
+    private static async Task<(DurableTaskWorker Worker, DurableTaskClient Client)> StartAsync(InMemoryOrchestrationService service, IVDiffOperations ops)
+    {
+        var registry = new DurableTaskRegistry();
+        VDiffOrchestration.Register(registry, () => ops);
+        var worker = new DurableTaskWorker(service, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 4 });
+        await worker.StartAsync();
+        return (worker, new DurableTaskClient(service) { MaxPollingInterval = TimeSpan.FromMilliseconds(50) });
+    }
+
+    [Fact]
+    public async Task Fans_out_per_shard_and_chains_budgeted_activities_until_each_shard_is_done()
+    {
+        var ops = new RecordingOperations();
+        var (worker, client) = await StartAsync(new InMemoryOrchestrationService(), ops);
+        try
+        {
+            var id = await client.ScheduleNewOrchestrationInstanceAsync(VDiffOrchestration.Orchestrator, new VDiffRunInput("clean", "customer", new VDiffOptions()));
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var meta = await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, cts.Token);
+            Assert.Equal(OrchestrationRuntimeStatus.Completed, meta.RuntimeStatus);
+            var outcome = meta.ReadOutputAs<VDiffOutcome>()!;
+            Assert.True(outcome.IsClean);
+            Assert.Equal(42, outcome.RowsCompared);
+            Assert.Equal(1, ops.Creates);
+            Assert.Equal(3, ops.ShardRuns[$"{outcome.Uuid}/-80"]);
+            Assert.Equal(1, ops.ShardRuns[$"{outcome.Uuid}/80-"]);
+            Assert.True(Guid.TryParse(outcome.Uuid, out _));
+        }
+        finally
+        {
+            await worker.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Schedule_re_runs_on_the_timer_and_reports_a_mismatch_as_not_clean()
+    {
+        var ops = new RecordingOperations();
+        var (worker, client) = await StartAsync(new InMemoryOrchestrationService(), ops);
+        try
+        {
+            var id = await client.ScheduleNewOrchestrationInstanceAsync(VDiffOrchestration.ScheduleOrchestrator,
+                new VDiffScheduleInput("dirty", "customer", new VDiffOptions(), IntervalSeconds: 1, MaxRuns: 2));
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            OrchestrationMetadata meta;
+            try
+            {
+                meta = await client.WaitForInstanceCompletionAsync(id, getInputsAndOutputs: true, cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                var m = await client.GetInstanceAsync(id, true);
+                throw new Xunit.Sdk.XunitException($"stuck: {m?.RuntimeStatus} {m?.SerializedCustomStatus} {m?.FailureDetails?.ErrorMessage} calls: {string.Join("; ", ops.Calls)}");
+            }
+
+            Assert.Equal(OrchestrationRuntimeStatus.Completed, meta.RuntimeStatus);
+            var outcome = meta.ReadOutputAs<VDiffOutcome>()!;
+            Assert.False(outcome.IsClean);
+            Assert.True(outcome.HasMismatch);
+            Assert.Equal(2, ops.Creates);
+        }
+        finally
+        {
+            await worker.StopAsync();
+        }
+    }
+}
