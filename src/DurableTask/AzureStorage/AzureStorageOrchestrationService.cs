@@ -32,6 +32,9 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
 {
     private const string HubInfoBlob = "taskhub.json";
 
+    /// <summary>Concurrent sends of one commit.</summary>
+    private const int SendParallelism = 32;
+
     private readonly AzureStorageOrchestrationServiceSettings _settings;
     private readonly StorageTransport _transport;
     private readonly ILogger _logger;
@@ -500,9 +503,13 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         }
 
         // 1. Send everything the episode produced.
-        await Task.WhenAll(
-            commit.ActivityMessages.Select(m => SendActivityAsync(m, cancellationToken))
-                .Concat(commit.OrchestratorMessages.Select(m => SendAsync(m, cancellationToken))));
+        // Bounded parallelism: a fan-out of thousands of unbounded sends only makes the storage service thrash.
+        var sends = commit.ActivityMessages.Select(m => (Activity: true, Message: m))
+            .Concat(commit.OrchestratorMessages.Select(m => (Activity: false, Message: m)));
+        await Parallel.ForEachAsync(
+            sends,
+            new ParallelOptions { MaxDegreeOfParallelism = SendParallelism, CancellationToken = cancellationToken },
+            async (x, ct) => await (x.Activity ? SendActivityAsync(x.Message, ct) : SendAsync(x.Message, ct)));
         FaultPoints.Hit("durable.orchestration.after-send");
 
         // 2. Write the state, fenced by the ETag it was read with.
