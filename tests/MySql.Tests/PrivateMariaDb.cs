@@ -118,6 +118,15 @@ public sealed class PrivateMariaDb : IAsyncDisposable
                 return _template;
             }
 
+            // Templates of earlier test processes that did not exit cleanly are removed here.
+            foreach (var stale in System.IO.Directory.GetDirectories(Path.GetTempPath(), "durable-mariadb-template-*"))
+            {
+                if (int.TryParse(Path.GetFileName(stale)["durable-mariadb-template-".Length..], out var pid) && !ProcessExists(pid))
+                {
+                    System.IO.Directory.Delete(stale, recursive: true);
+                }
+            }
+
             var dir = Path.Combine(Path.GetTempPath(), $"durable-mariadb-template-{Environment.ProcessId}");
             if (System.IO.Directory.Exists(dir))
             {
@@ -145,11 +154,34 @@ public sealed class PrivateMariaDb : IAsyncDisposable
             }
 
             _template = dir;
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                try
+                {
+                    System.IO.Directory.Delete(dir, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+            };
             return dir;
         }
         finally
         {
             TemplateLock.Release();
+        }
+    }
+
+    private static bool ProcessExists(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 

@@ -178,6 +178,29 @@ public sealed class PrivateServerTests
         Assert.Contains("purged", ex.Message, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Fact]
+    public async Task Idle_stream_receives_heartbeats()
+    {
+        // A private server: on the shared cluster other tests' writes would keep the stream busy.
+        await using var server = await PrivateMariaDb.StartAsync("--log-bin=bin", "--server-id=9", "--binlog-format=ROW");
+        await using var c = await MySqlConnection.OpenAsync(server.Options);
+        var position = GtidPosition.Parse(await c.QueryScalarAsync("SELECT @@global.gtid_binlog_pos") ?? string.Empty, GtidFlavor.MariaDb);
+        var options = new BinlogStreamOptions { ServerId = 97, Start = position, HeartbeatPeriod = TimeSpan.FromMilliseconds(300) };
+        await using var stream = await BinlogStream.StartAsync(server.Options, options);
+        var heartbeats = 0;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (heartbeats < 3)
+        {
+            if (await stream.ReadEventAsync(cts.Token) is HeartbeatEvent)
+            {
+                heartbeats++;
+            }
+        }
+
+        Assert.Equal(3, heartbeats);
+        Assert.Equal(position, stream.Position);
+    }
+
     private static (string Ca, string Cert, string Key) WriteCertificates(string dir, string name)
     {
         using var caKey = RSA.Create(2048);

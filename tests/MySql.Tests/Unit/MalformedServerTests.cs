@@ -131,7 +131,8 @@ public sealed class MalformedServerTests
             await FakeServer.WritePacketAsync(s, 3, FakeServer.Ok);
             await Task.Delay(500);
         });
-        await using var c = await MySqlConnection.OpenAsync(server.Options());
+        // Generous timeout: the machine running the tests may be heavily loaded.
+        await using var c = await MySqlConnection.OpenAsync(server.Options() with { ConnectTimeout = TimeSpan.FromSeconds(20) });
         Assert.Equal(AuthPlugins.CachingSha2, c.AuthPlugin);
         await server.Completion;
     }
@@ -160,7 +161,7 @@ public sealed class MalformedServerTests
             await FakeServer.WritePacketAsync(s, (byte)(seq2 + 1), FakeServer.Ok);
             await Task.Delay(500);
         });
-        await using var c = await MySqlConnection.OpenAsync(server.Options("s3cret") with { AllowPublicKeyRetrieval = true });
+        await using var c = await MySqlConnection.OpenAsync(server.Options("s3cret") with { AllowPublicKeyRetrieval = true, ConnectTimeout = TimeSpan.FromSeconds(20) });
         await server.Completion;
         Assert.Equal("s3cret\0", received);
     }
@@ -193,7 +194,7 @@ public sealed class MalformedServerTests
             await FakeServer.WritePacketAsync(s, (byte)(seq + 1), FakeServer.Ok);
             await Task.Delay(500);
         });
-        await using var c = await MySqlConnection.OpenAsync(server.Options());
+        await using var c = await MySqlConnection.OpenAsync(server.Options() with { ConnectTimeout = TimeSpan.FromSeconds(20) });
         Assert.Equal(AuthPlugins.NativePassword, c.AuthPlugin);
         await server.Completion;
     }
