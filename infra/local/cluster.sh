@@ -486,10 +486,11 @@ cmd_up() {
     esac
   done
   install_missing
+  # Take the lock first, so two `up`s (a test run and a demo) never race on the secrets or the data directories.
+  mkdir -p "$LOCAL"
+  exec 9> "$LOCAL/.cluster.lock"; flock 9
   ensure_secrets
   load_ports
-  # Take the lock so two `up`s (a test run and a demo) never race on the same data directories.
-  exec 9> "$LOCAL/.cluster.lock"; flock 9
   etcd_up
   azurite_up
   build_template
