@@ -60,7 +60,11 @@ public sealed class StreamerSupervisor(ReplicationEngine engine, EtcdClient etcd
                 {
                     await ScanOnceAsync(ct).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    break; // shutting down in the middle of a scan
+                }
+                catch (Exception e)
                 {
                     logger.LogWarning("Streamer scan failed: {Error}", e.Message);
                 }
