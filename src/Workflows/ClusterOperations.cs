@@ -550,7 +550,16 @@ public sealed class ClusterMoveTablesOperations(
             new Dictionary<string, string>(), new Dictionary<string, string>(), DateTimeOffset.UtcNow);
 
         // 1. Lag check, before the record of intent: a refused switch changes nothing at all.
+        // A stream that was just (re)started has no heartbeat yet and reads as infinitely behind: give it a few
+        // seconds (at most --timeout) to report before judging the lag.
         var lag = await MaxLagAsync(inbound, ct).ConfigureAwait(false);
+        var lagWait = Stopwatch.StartNew();
+        while ((lag is null || lag > options.MaxReplicationLagAllowedSeconds) && lagWait.Elapsed < TimeSpan.FromSeconds(Math.Min(10, options.TimeoutSeconds)))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false);
+            lag = await MaxLagAsync(inbound, ct).ConfigureAwait(false);
+        }
+
         if (lag is null || lag > options.MaxReplicationLagAllowedSeconds)
         {
             return new SwitchResult(false,
