@@ -130,8 +130,7 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 grep -q '"traffic_state": "All Reads Switched. Writes Switched"' "$WT_DIR/status.json" || fail "traffic not switched"
-echo "Start State: Reads Not Switched. Writes Not Switched"
-echo "Current State: All Reads Switched. Writes Switched"
+proven "the workflow reports: All Reads Switched. Writes Switched"
 
 say "Check the routing rules: customer and corder go to the customer keyspace"
 printf "$ durablectl GetRoutingRules\n"; durablectl GetRoutingRules > "$WT_DIR/rules2.json"; cat "$WT_DIR/rules2.json"
