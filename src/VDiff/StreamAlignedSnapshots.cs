@@ -74,7 +74,16 @@ public sealed class StreamAlignedSnapshots(ReplicationEngine engine, TabletEndpo
             try
             {
                 var flavor = ServerFlavor.For(source);
-                if (!await flavor.WaitForPositionAsync(source, p, options.WaitTimeout, ct).ConfigureAwait(false))
+                // MASTER_GTID_WAIT follows the replication threads (gtid_slave_pos), so on a primary it never sees the
+                // primary's own transactions; the binlog position (which on replicas includes applied GTIDs via
+                // log_slave_updates) answers at once when the tablet is already there.
+                var reached = (await flavor.CurrentPositionAsync(source, ct).ConfigureAwait(false)).AtLeast(p);
+                if (!reached && !string.Equals(sourceTablet.Type, "PRIMARY", StringComparison.OrdinalIgnoreCase))
+                {
+                    reached = await flavor.WaitForPositionAsync(source, p, options.WaitTimeout, ct).ConfigureAwait(false);
+                }
+
+                if (!reached)
                 {
                     throw new VDiffException($"Source tablet {sourceTablet} did not reach the stream position {p} within {options.WaitTimeout}; it lags or is stopped. Retry, raise --wait-timeout, or pick other --tablet-types.");
                 }
