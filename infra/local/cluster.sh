@@ -3,8 +3,8 @@
 # (101_initial_cluster.sh, 201_customer_tablets.sh, env.sh), all on 127.0.0.1, all data under one git-ignored folder.
 #
 #   cluster.sh up       install what is missing, start everything (a no-op when all is running): etcd, Azurite, the
-#                       tablets, then the Functions host built from this checkout, which registers the tablets in the
-#                       topology; `up --servers-only` stops after the servers; `up --with-external` also starts a
+#                       tablets, then the Functions host and the Streamer built from this checkout; the host registers
+#                       the tablets in the topology; `up --servers-only` stops after the servers; `up --with-external` also starts a
 #                       second, separate cluster (own etcd, host and tablets 1100/1101 with the seeds' commerce data),
 #                       the source for Migrate
 #   cluster.sh down     stop only what `up` started (pid files), leave no process behind
@@ -416,9 +416,24 @@ host_up() {
   mkdir -p "$HOST_DIR"
   log "starting the Functions host on 127.0.0.1:${PORT[functions]}"
   # The key reaches the host through its environment (readable by this user only), never argv or a log.
+  # So are the engine account's credentials, which MoveTables uses on the tablets.
   ( while IFS= read -r kv; do export "${kv?}"; done < <(host_env); DURABLE_HOST_KEY=$(host_key); export DURABLE_HOST_KEY
+    DURABLE_ENGINE_USER=$(user_of filtered); DURABLE_ENGINE_PASSWORD=$(secret filtered); export DURABLE_ENGINE_USER DURABLE_ENGINE_PASSWORD
     cd "$REPO" && exec setsid nohup dotnet "$FUNCTIONS_DLL" > "$HOST_DIR/host.log" 2>&1 < /dev/null 9>&- ) &
   echo $! > "$HOST_DIR/host.pid"
+}
+
+# The Streamer: applies the binlog of every Running stream registered under the topology's default root.
+STREAMER_DLL="$REPO/src/Streamer/bin/Release/net10.0/Durable.Streamer.dll"
+streamer_up() {
+  pid_alive "$HOST_DIR/streamer.pid" Durable.Streamer.dll && return 0
+  build_if_stale "$REPO/src/Streamer" "$STREAMER_DLL"
+  mkdir -p "$HOST_DIR"
+  log "starting the Streamer"
+  ( Streamer__EtcdEndpoints="http://127.0.0.1:${PORT[etcd_client]}"; Streamer__User=$(user_of filtered); Streamer__Password=$(secret filtered)
+    Streamer__ReplicaName="local-$PROFILE-1"; export Streamer__EtcdEndpoints Streamer__User Streamer__Password Streamer__ReplicaName
+    cd "$REPO" && exec setsid nohup dotnet "$STREAMER_DLL" > "$HOST_DIR/streamer.log" 2>&1 < /dev/null 9>&- ) &
+  echo $! > "$HOST_DIR/streamer.pid"
 }
 host_ready() { curl -sf "http://127.0.0.1:${PORT[functions]}/api/health" >/dev/null; }
 
@@ -510,6 +525,7 @@ cmd_up() {
   else
     rm -f "$LOCAL/servers-only"
     host_up
+    streamer_up
     wait_for 120 "the Functions host (see $HOST_DIR/host.log)" host_ready
     # Registration is idempotent, but `up` with everything running should stay a no-op: register when the host or
     # the tablet list is new to the topology.
@@ -535,6 +551,7 @@ cmd_down() {
   load_ports
   local uid ks shard type primary
   stop_pid "$HOST_DIR/host.pid" Durable.Functions.dll "the Functions host"
+  stop_pid "$HOST_DIR/streamer.pid" Durable.Streamer.dll "the Streamer"
   # Replicas first so they do not spin reconnecting to a stopped primary.
   while read -r uid ks shard type primary; do [ -n "$uid" ] && [ "$type" != PRIMARY ] && stop_pid "$(tablet_dir "$uid")/mariadbd.pid" mariadbd "tablet $(alias_of "$uid")"; done <<< "$TABLETS"
   while read -r uid ks shard type primary; do [ "$type" = PRIMARY ] && stop_pid "$(tablet_dir "$uid")/mariadbd.pid" mariadbd "tablet $(alias_of "$uid")"; done <<< "$TABLETS"
@@ -559,6 +576,10 @@ cmd_status() {
   if [ $state = down ] && [ -f "$LOCAL/servers-only" ]; then state=off; fi
   [ $state = down ] && any_down=1
   printf '%-18s %-30s %-7s %s\n' functions "Functions host (HTTP API)" "${PORT[functions]:--}" $state
+  state=down; pid_alive "$HOST_DIR/streamer.pid" Durable.Streamer.dll && state=up
+  if [ $state = down ] && [ -f "$LOCAL/servers-only" ]; then state=off; fi
+  [ $state = down ] && any_down=1
+  printf '%-18s %-30s %-7s %s\n' streamer "Streamer (binlog worker)" - $state
   while read -r uid ks shard type primary; do
     [ -n "$uid" ] || continue
     state=down; pid_alive "$(tablet_dir "$uid")/mariadbd.pid" mariadbd && state=up
