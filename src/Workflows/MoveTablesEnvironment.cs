@@ -10,7 +10,7 @@ namespace Durable.Workflows;
 public sealed record MoveTablesEnvironmentOptions
 {
     public const string EtcdSetting = "DURABLE_ETCD_ENDPOINTS";
-    public const string RootSetting = "DURABLE_TOPOLOGY_ROOT";
+    public const string RootSetting = "DURABLE_TOPO_ROOT";
     public const string EngineUserSetting = "DURABLE_ENGINE_USER";
     public const string EnginePasswordSetting = "DURABLE_ENGINE_PASSWORD";
     public const string SidecarSetting = "DURABLE_SIDECAR_DB";
@@ -26,7 +26,7 @@ public sealed record MoveTablesEnvironmentOptions
     public override string ToString() => $"etcd {EtcdEndpoints} root {TopologyRoot}, engine user {EngineUser}, sidecar {SidecarName}";
 
     /// <summary>
-    /// From settings: DURABLE_ETCD_ENDPOINTS, DURABLE_TOPOLOGY_ROOT, DURABLE_ENGINE_USER (default durable_filtered),
+    /// From settings: DURABLE_ETCD_ENDPOINTS, DURABLE_TOPO_ROOT, DURABLE_ENGINE_USER (default durable_filtered),
     /// DURABLE_ENGINE_PASSWORD (else DURABLE_FILTERED_PASSWORD, as the local cluster's secrets name it),
     /// DURABLE_SIDECAR_DB, DURABLE_APPROVER_KEYS. Null when no etcd endpoint is configured (MoveTables then off).
     /// </summary>

@@ -19,16 +19,11 @@ public sealed class TopologyConnectionTests
     }
 
     [Fact]
-    public void Root_falls_back_to_the_MoveTables_setting_and_refuses_two_different_roots()
+    public void Root_comes_from_the_one_setting_MoveTables_reads_too()
     {
-        using var alternate = Connection((TopologyConnection.AlternateRootSetting, "/mt"));
-        Assert.Equal("/mt", alternate.Root);
-        using var same = Connection((TopologyConnection.RootSetting, "/r"), (TopologyConnection.AlternateRootSetting, "/r"));
-        Assert.Equal("/r", same.Root);
-        using var different = Connection((TopologyConnection.RootSetting, "/a"), (TopologyConnection.AlternateRootSetting, "/b"));
-        var e = Assert.Throws<TopologyNotConfiguredException>(() => different.Root);
-        Assert.Contains("'/a'", e.Message);
-        Assert.Contains("'/b'", e.Message);
+        using var connection = Connection((TopologyConnection.RootSetting, "/mt"));
+        Assert.Equal("/mt", connection.Root);
+        Assert.Equal(Durable.Workflows.MoveTablesEnvironmentOptions.RootSetting, TopologyConnection.RootSetting);
     }
 
     [Fact]

@@ -14,9 +14,6 @@ public sealed class TopologyConnection : IDisposable
     public const string EndpointsSetting = "DURABLE_ETCD_ENDPOINTS";
     public const string RootSetting = "DURABLE_TOPO_ROOT";
 
-    /// <summary>The name MoveTables reads; honoured here too so that one setting puts both under the same root.</summary>
-    public const string AlternateRootSetting = "DURABLE_TOPOLOGY_ROOT";
-
     private readonly IConfiguration _configuration;
     private readonly Lock _gate = new();
     private EtcdClient? _etcd;
@@ -25,23 +22,15 @@ public sealed class TopologyConnection : IDisposable
     public TopologyConnection(IConfiguration configuration) => _configuration = configuration;
 
     /// <summary>
-    /// The root the host works under: DURABLE_TOPO_ROOT, else DURABLE_TOPOLOGY_ROOT, else the library's default
-    /// (<c>/durable</c>). Both set and different is an error.
+    /// The root the host works under: DURABLE_TOPO_ROOT (the one setting MoveTables reads too), else the library's
+    /// default (<c>/durable</c>).
     /// </summary>
     public string Root
     {
         get
         {
             var root = _configuration[RootSetting]?.Trim();
-            var alternate = _configuration[AlternateRootSetting]?.Trim();
-            if (!string.IsNullOrEmpty(root) && !string.IsNullOrEmpty(alternate) && root != alternate)
-            {
-                // Admin commands and MoveTables under different roots would each see a topology the other never wrote.
-                throw new TopologyNotConfiguredException(
-                    $"{RootSetting} is '{root}' but {AlternateRootSetting} is '{alternate}'; set one of them, or both to the same root.");
-            }
-
-            return !string.IsNullOrEmpty(root) ? root : !string.IsNullOrEmpty(alternate) ? alternate : new TopologyOptions().Root;
+            return !string.IsNullOrEmpty(root) ? root : new TopologyOptions().Root;
         }
     }
 
