@@ -26,7 +26,7 @@ public sealed class ReplicationEngine
         Connector = connector;
         Sidecar = new Sidecar(Options.SidecarName);
         Store = new StreamStore(Sidecar);
-        Throttler = Options.Throttle is null ? null : new ServerThrottler(connector, Options.Throttle, _ => null);
+        Throttler = Options.Throttle is null ? null : new ServerThrottler(connector, Options.Throttle);
         Replicator = new Replicator(connector, serverIds, Options.Replicator, Throttler);
         Copier = new Copier(connector, Sidecar, Replicator);
         Preflight = new Preflight(connector);

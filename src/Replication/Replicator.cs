@@ -108,7 +108,7 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
         {
             if (throttler is not null)
             {
-                await throttler.WaitAsync(stream, token).ConfigureAwait(false);
+                await throttler.WaitAsync(stream, source, token).ConfigureAwait(false);
             }
 
             var rows = applier.PendingRows;

@@ -6,7 +6,8 @@ namespace Durable.Replication;
 /// <summary>Holds back apply work while the servers involved are under pressure.</summary>
 public interface IThrottler
 {
-    Task WaitAsync(StreamRecord stream, CancellationToken ct);
+    /// <summary>Returns when apply may go on for <paramref name="stream"/>, which reads from <paramref name="source"/>.</summary>
+    Task WaitAsync(StreamRecord stream, TabletEndpoint source, CancellationToken ct);
 }
 
 public sealed record ThrottleOptions
@@ -23,15 +24,15 @@ public sealed record ThrottleOptions
 
 /// <summary>
 /// Throttles on target replica lag (Seconds_Behind_Master of the target shard's replicas) and on the source's InnoDB
-/// history list length; while throttled it records time_throttled on the stream and waits.
+/// history list length; while throttled it waits, re-checking every CheckInterval (<see cref="LastReason"/> says why).
 /// </summary>
-public sealed class ServerThrottler(TabletConnector connector, ThrottleOptions options, Func<StreamRecord, TabletEndpoint?> currentSource) : IThrottler
+public sealed class ServerThrottler(TabletConnector connector, ThrottleOptions options) : IThrottler
 {
     private readonly Dictionary<long, DateTime> _nextCheck = [];
 
     public string? LastReason { get; private set; }
 
-    public async Task WaitAsync(StreamRecord stream, CancellationToken ct)
+    public async Task WaitAsync(StreamRecord stream, TabletEndpoint source, CancellationToken ct)
     {
         while (true)
         {
@@ -43,7 +44,7 @@ public sealed class ServerThrottler(TabletConnector connector, ThrottleOptions o
                 }
             }
 
-            var reason = await CheckAsync(stream, ct).ConfigureAwait(false);
+            var reason = await CheckAsync(stream, source, ct).ConfigureAwait(false);
             LastReason = reason;
             if (reason is null)
             {
@@ -60,7 +61,7 @@ public sealed class ServerThrottler(TabletConnector connector, ThrottleOptions o
     }
 
     /// <summary>Null when apply may go on, else why it must wait.</summary>
-    public async Task<string?> CheckAsync(StreamRecord stream, CancellationToken ct)
+    public async Task<string?> CheckAsync(StreamRecord stream, TabletEndpoint? source, CancellationToken ct)
     {
         if (options.MaxTargetReplicaLag is { } maxLag)
         {
@@ -74,7 +75,7 @@ public sealed class ServerThrottler(TabletConnector connector, ThrottleOptions o
             }
         }
 
-        if (options.MaxSourceHistoryListLength is { } maxHistory && currentSource(stream) is { } source)
+        if (options.MaxSourceHistoryListLength is { } maxHistory && source is not null)
         {
             await using var c = await connector.OpenAsync(source, ct: ct).ConfigureAwait(false);
             var text = await c.QueryScalarAsync("SELECT `count` FROM information_schema.INNODB_METRICS WHERE name = 'trx_rseg_history_len'", ct).ConfigureAwait(false);

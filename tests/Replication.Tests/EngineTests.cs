@@ -74,6 +74,21 @@ public sealed class SidecarAndFencingTests
     }
 
     [Fact]
+    public async Task Throttler_reads_target_replica_lag_and_source_history_list_length()
+    {
+        await using var bed = new TestBed("throttle");
+        var stream = StreamModelTests.Record() with { TargetKeyspace = "customer", TargetShard = "0" };
+        var source = await bed.Resolver.PrimaryAsync("commerce", "0", default);
+        var relaxed = new ServerThrottler(bed.Connector, new ThrottleOptions { MaxTargetReplicaLag = TimeSpan.FromHours(1), MaxSourceHistoryListLength = long.MaxValue });
+        Assert.Null(await relaxed.CheckAsync(stream, source, default));
+        // Limits below any possible reading make each check answer, which proves it read the servers.
+        var lag = new ServerThrottler(bed.Connector, new ThrottleOptions { MaxTargetReplicaLag = TimeSpan.FromSeconds(-1), MaxSourceHistoryListLength = null });
+        Assert.Contains("target replica zone1-0000000201 lags", await lag.CheckAsync(stream, source, default));
+        var history = new ServerThrottler(bed.Connector, new ThrottleOptions { MaxTargetReplicaLag = null, MaxSourceHistoryListLength = -1 });
+        Assert.Contains("source zone1-0000000100 InnoDB history list length", await history.CheckAsync(stream, source, default));
+    }
+
+    [Fact]
     public async Task Refusals_name_every_problem()
     {
         await using var bed = new TestBed("refuse");
