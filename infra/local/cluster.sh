@@ -535,6 +535,7 @@ cmd_up() {
     fi
   fi
   if [ $with_external = 1 ]; then
+    touch "$LOCAL/with-external"
     flock -u 9
     local sub=(); [ $servers_only = 1 ] && sub=(--servers-only)
     log "bringing up the external cluster (Migrate's source) under $EXTERNAL_LOCAL"
@@ -547,7 +548,7 @@ cmd_up() {
 external() { DURABLE_CLUSTER_PROFILE=external DURABLE_LOCAL_DIR="$EXTERNAL_LOCAL" bash "${BASH_SOURCE[0]}" "$@"; }
 
 cmd_down() {
-  if [ "$PROFILE" = main ] && [ -f "$EXTERNAL_LOCAL/ports.env" ]; then external down; fi
+  if [ "$PROFILE" = main ] && [ -f "$EXTERNAL_LOCAL/ports.env" ]; then external down; rm -f "$LOCAL/with-external"; fi
   load_ports
   local uid ks shard type primary
   stop_pid "$HOST_DIR/host.pid" Durable.Functions.dll "the Functions host"
@@ -589,7 +590,8 @@ cmd_status() {
   if [ "$PROFILE" = main ] && [ -f "$EXTERNAL_LOCAL/ports.env" ]; then
     echo
     echo "external cluster ($EXTERNAL_LOCAL):"
-    external status || any_down=1
+    # It counts as down only while it is meant to run (since `up --with-external`, until `down`).
+    if ! external status && [ -f "$LOCAL/with-external" ]; then any_down=1; fi
   fi
   return $any_down
 }

@@ -260,7 +260,10 @@ public sealed class TopologyFunctionsTests : IAsyncLifetime
         var (status, _) = await Send(HttpMethod.Get, "keyspaces", key: null);
         Assert.Equal(HttpStatusCode.Unauthorized, status);
 
-        await using var unconfigured = await TestHost.StartAsync(s => s.AddTopologyAdmin(), new Dictionary<string, string> { ["DURABLE_HOST_KEY"] = Key });
+        // Blank the setting explicitly: infra/test.sh exports the local cluster's DURABLE_ETCD_ENDPOINTS into the environment.
+        await using var unconfigured = await TestHost.StartAsync(
+            s => s.AddTopologyAdmin(),
+            new Dictionary<string, string> { ["DURABLE_HOST_KEY"] = Key, [TopologyConnection.EndpointsSetting] = "" });
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/topology/keyspaces");
         request.Headers.Add("x-functions-key", Key);
         using var response = await unconfigured.Client.SendAsync(request);
