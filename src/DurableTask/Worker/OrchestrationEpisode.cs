@@ -48,7 +48,9 @@ public static class OrchestrationEpisode
         foreach (var m in workItem.Messages.OrderBy(m => m.Message.Event is ExecutionStartedEvent ? 0 : 1))
         {
             var msg = m.Message;
-            if (applied.Contains(msg.MessageId))
+            // Add, not Contains: a redelivered copy can arrive in the same batch as the original, before either is
+            // recorded in the state's applied ids.
+            if (!applied.Add(msg.MessageId))
             {
                 consumed.Add(m);
                 continue;
