@@ -390,7 +390,8 @@ FUNCTIONS_DLL="$REPO/src/Functions/bin/Release/net10.0/Durable.Functions.dll"
 # Builds a project when its output is missing or any source under src/ is newer (a checkout that moved on).
 build_if_stale() { # project-dir dll
   local project=$1 dll=$2
-  if [ ! -f "$dll" ] || [ -n "$(find "$REPO/src" \( -name '*.cs' -o -name '*.csproj' \) -newer "$dll" -print -quit)" ] \
+  # bin/ and obj/ are skipped: builds write generated .cs files there after other projects' dlls.
+  if [ ! -f "$dll" ] || [ -n "$(find "$REPO/src" \( -name bin -o -name obj \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -newer "$dll" -print -quit)" ] \
      || [ "$REPO/Directory.Packages.props" -nt "$dll" ]; then
     log "building $(basename "$project") (Release)"
     dotnet build "$project" -c Release -nologo -v quiet -clp:ErrorsOnly >&2 || die "building $project failed"
@@ -478,7 +479,7 @@ write_bin_wrappers() {
 #!/usr/bin/env bash
 # durablectl from this checkout, (re)built when missing or older than the sources.
 dll="$REPO/src/Cli/bin/Release/net10.0/durablectl.dll"
-if [ ! -f "\$dll" ] || [ -n "\$(find "$REPO/src" \( -name '*.cs' -o -name '*.csproj' \) -newer "\$dll" -print -quit)" ]; then
+if [ ! -f "\$dll" ] || [ -n "\$(find "$REPO/src" \( -name bin -o -name obj \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -newer "\$dll" -print -quit)" ]; then
   dotnet build "$REPO/src/Cli" -c Release -nologo -v quiet -clp:ErrorsOnly >&2 || exit 1
   touch "\$dll"  # an up-to-date incremental build leaves the dll's time alone: mark it checked
 fi
