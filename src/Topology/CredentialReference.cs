@@ -22,6 +22,33 @@ public static partial class CredentialReference
         }
     }
 
+    /// <summary>
+    /// Reads a secrets file of <c>NAME=value</c> lines (the local cluster's <c>.local/secrets.env</c> format; '#' starts a
+    /// comment line). A missing file is an empty set: references then resolve from the environment.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> LoadSecretsFile(string? path)
+    {
+        var secrets = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (string.IsNullOrWhiteSpace(path) || !File.Exists(path))
+        {
+            return secrets;
+        }
+
+        foreach (var line in File.ReadLines(path))
+        {
+            var text = line.Trim();
+            var eq = text.IndexOf('=');
+            if (text.Length == 0 || text.StartsWith('#') || eq <= 0)
+            {
+                continue;
+            }
+
+            secrets[text[..eq].Trim()] = text[(eq + 1)..];
+        }
+
+        return secrets;
+    }
+
     /// <summary>Looks the password up: <c>secret:</c> in <paramref name="secrets"/> (then the environment), <c>env:</c> in the environment.</summary>
     public static string Resolve(string reference, IReadOnlyDictionary<string, string>? secrets = null)
     {

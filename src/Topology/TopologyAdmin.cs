@@ -402,7 +402,15 @@ public sealed class TopologyAdmin(TopologyStore store)
 
     // ---- Mounts ----
 
-    public async Task<MountRecord> MountRegisterAsync(string name, string topoType, string topoServer, string topoRoot, CancellationToken ct = default)
+    public Task<MountRecord> MountRegisterAsync(string name, string topoType, string topoServer, string topoRoot, CancellationToken ct = default) =>
+        MountRegisterAsync(name, topoType, topoServer, topoRoot, null, null, ct);
+
+    /// <summary>
+    /// Mounts another cluster's topology. <paramref name="user"/>/<paramref name="passwordRef"/> (optional, together):
+    /// the account for the mounted tablets, a <c>secret:NAME</c>/<c>env:NAME</c> reference resolved by this cluster's
+    /// hosts through their own secrets (the mounted tablet records' references name the other cluster's secrets).
+    /// </summary>
+    public async Task<MountRecord> MountRegisterAsync(string name, string topoType, string topoServer, string topoRoot, string? user, string? passwordRef, CancellationToken ct = default)
     {
         TabletTypes.ValidateName("mount", name);
         if (string.IsNullOrWhiteSpace(topoType) || string.IsNullOrWhiteSpace(topoServer) || string.IsNullOrWhiteSpace(topoRoot))
@@ -410,24 +418,85 @@ public sealed class TopologyAdmin(TopologyStore store)
             throw new TopologyValidationException($"Mount '{name}' needs --topo-type, --topo-server and --topo-root (e.g. etcd2, http://host:2379, /vitess/global).");
         }
 
-        var record = new MountRecord(name, topoType, topoServer, topoRoot);
+        CheckAccount(name, user, passwordRef, required: false);
+        var record = new MountRecord(name, topoType, topoServer, topoRoot, MountTypes.Vitess, NullIfEmpty(user), NullIfEmpty(passwordRef));
+        await CreateMountAsync(record, ct).ConfigureAwait(false);
+        return record;
+    }
+
+    /// <summary>
+    /// Registers a plain MySQL/MariaDB server that no topology knows (the seeds' "Adopting Vitess" case) as the
+    /// one-shard keyspace <paramref name="keyspace"/> of a mount of type unmanaged, usable as a Migrate/MoveTables source
+    /// (<c>--mount-name NAME --source-keyspace KEYSPACE</c>). The password is a reference, never the password.
+    /// </summary>
+    public async Task<MountRecord> RegisterUnmanagedSourceAsync(string name, string keyspace, string host, int port, string dbName, string user, string passwordRef, CancellationToken ct = default)
+    {
+        TabletTypes.ValidateName("mount", name);
+        TabletTypes.ValidateName("keyspace", keyspace);
+        if (string.IsNullOrWhiteSpace(host) || host.Length > 255 || host.Any(c => char.IsWhiteSpace(c) || c is '/' or '@' or ';'))
+        {
+            throw new TopologyValidationException($"External source '{name}': host '{host}' is invalid; give a host name or IP address (e.g. 10.0.0.5 or db1.example.com).");
+        }
+
+        if (port is < 1 or > 65535)
+        {
+            throw new TopologyValidationException($"External source '{name}': port {port} is invalid; 1 to 65535.");
+        }
+
+        if (string.IsNullOrWhiteSpace(dbName) || dbName.Length > 64 || dbName.Any(c => c is '`' or '\0' or '/' or '\\' or '.'))
+        {
+            throw new TopologyValidationException($"External source '{name}': database '{dbName}' is invalid; the schema holding the tables (1 to 64 characters, no backtick, dot or slash).");
+        }
+
+        CheckAccount(name, user, passwordRef, required: true);
+        var record = new MountRecord(name, "none", "", "", MountTypes.Unmanaged, user, passwordRef, keyspace, host, port, dbName);
+        await CreateMountAsync(record, ct).ConfigureAwait(false);
+        return record;
+    }
+
+    private static string? NullIfEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
+
+    private static void CheckAccount(string name, string? user, string? passwordRef, bool required)
+    {
+        var hasUser = !string.IsNullOrWhiteSpace(user);
+        var hasRef = !string.IsNullOrWhiteSpace(passwordRef);
+        if (required ? !(hasUser && hasRef) : hasUser != hasRef)
+        {
+            throw new TopologyValidationException($"Mount '{name}' needs {(required ? "" : "both or neither of ")}--user and --credentials-ref (e.g. --user durable_filtered --credentials-ref secret:DURABLE_EXT1_FILTERED_PASSWORD).");
+        }
+
+        if (hasUser && (user!.Length > 80 || user.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '`' or '@')))
+        {
+            throw new TopologyValidationException($"Mount '{name}': user '{user}' is invalid; an account name without quotes, '@' or spaces.");
+        }
+
+        if (hasRef)
+        {
+            CredentialReference.Validate(passwordRef!, $"mount '{name}'");
+        }
+    }
+
+    private async Task CreateMountAsync(MountRecord record, CancellationToken ct)
+    {
+        // A name is unique across mount types: both keys must be absent, in one txn.
+        var vitess = Store.MountKey(record.Name, MountTypes.Vitess);
+        var unmanaged = Store.MountKey(record.Name, MountTypes.Unmanaged);
         try
         {
-            await Store.CreateAsync(Store.MountKey(name), record, ct: ct).ConfigureAwait(false);
+            await Store.CommitAsync([EtcdCompare.Absent(vitess), EtcdCompare.Absent(unmanaged)],
+                [EtcdOp.Put(Store.MountKey(record.Name, record.MountType), TopologyJson.Serialize(record))], null, $"register mount {record.Name}", ct).ConfigureAwait(false);
         }
         catch (TopologyConflictException)
         {
-            throw new TopologyValidationException($"Mount '{name}' is already registered; unregister it first.");
+            throw new TopologyValidationException($"Mount '{record.Name}' is already registered; unregister it first.");
         }
-
-        return record;
     }
 
     public async Task MountUnregisterAsync(string name, CancellationToken ct = default)
     {
         var existing = await Store.GetMountAsync(name, ct).ConfigureAwait(false)
                        ?? throw new TopologyNotFoundException($"Mount '{name}' is not registered.");
-        await Store.DeleteAsync(Store.MountKey(name), existing.ModRevision, ct: ct).ConfigureAwait(false);
+        await Store.DeleteAsync(Store.MountKey(name, existing.Value.MountType), existing.ModRevision, ct: ct).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<string>> MountListAsync(CancellationToken ct = default) =>

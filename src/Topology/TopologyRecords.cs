@@ -109,12 +109,41 @@ public sealed record TabletRecord(
     }
 }
 
-/// <summary>An external cluster mounted for Migrate: where its topology lives.</summary>
+/// <summary>
+/// An external source mounted for Migrate (and MoveTables). <see cref="MountTypes.Vitess"/>: another cluster's topology
+/// (<see cref="TopoServer"/>, <see cref="TopoRoot"/>), whose keyspaces, shards and tablets are read there at every step.
+/// <see cref="MountTypes.Unmanaged"/>: one plain MySQL/MariaDB server no topology knows, served as the one-shard
+/// (<c>0</c>) keyspace <see cref="Keyspace"/> with a single PRIMARY tablet at <see cref="Host"/>:<see cref="Port"/>.
+/// <see cref="User"/>/<see cref="PasswordRef"/>, when given, are the account for the mounted tablets (a reference, as on
+/// tablet records, resolved by the reading host through its own secrets); they replace the mounted tablets' own
+/// references, which point at the other cluster's secrets.
+/// </summary>
 public sealed record MountRecord(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("topo_type")] string TopoType,
     [property: JsonPropertyName("topo_server")] string TopoServer,
-    [property: JsonPropertyName("topo_root")] string TopoRoot);
+    [property: JsonPropertyName("topo_root")] string TopoRoot,
+    [property: JsonPropertyName("type")] string? Type = null,
+    [property: JsonPropertyName("user")] string? User = null,
+    [property: JsonPropertyName("password_ref")] string? PasswordRef = null,
+    [property: JsonPropertyName("keyspace")] string? Keyspace = null,
+    [property: JsonPropertyName("host")] string? Host = null,
+    [property: JsonPropertyName("port")] int? Port = null,
+    [property: JsonPropertyName("db_name")] string? DbName = null)
+{
+    /// <summary>vitess (a mounted topology) unless stored as unmanaged; records written before the type existed are vitess.</summary>
+    [JsonIgnore]
+    public string MountType => string.IsNullOrEmpty(Type) ? MountTypes.Vitess : Type;
+
+    [JsonIgnore]
+    public bool IsUnmanaged => MountType == MountTypes.Unmanaged;
+}
+
+public static class MountTypes
+{
+    public const string Vitess = "vitess";
+    public const string Unmanaged = "unmanaged";
+}
 
 /// <summary>Who holds a keyspace lock, why, and until when (the lease behind it ends it if the holder dies).</summary>
 public sealed record LockRecord(

@@ -59,7 +59,10 @@ public sealed class TopologyStore
 
     public string RoutingRulesKey => $"{Options.GlobalRoot}/RoutingRules";
 
-    public string MountKey(string name) => $"{Options.GlobalRoot}/ExternalClusters/vitess/{name}";
+    public string MountKey(string name) => MountKey(name, MountTypes.Vitess);
+
+    /// <summary>Mounts live where Vitess keeps them (<c>ExternalClusters/vitess/NAME</c>); unmanaged servers beside them.</summary>
+    public string MountKey(string name, string type) => $"{Options.GlobalRoot}/ExternalClusters/{type}/{name}";
 
     public string LockKey(string keyspace) => $"{Options.GlobalRoot}/locks/keyspaces/{keyspace}";
 
@@ -165,18 +168,52 @@ public sealed class TopologyStore
     public async Task<IReadOnlyList<CellInfo>> GetCellsAsync(CancellationToken ct = default) =>
         [.. (await ReadAllAsync<CellInfo>($"{Options.GlobalRoot}/cells/", "CellInfo", ct).ConfigureAwait(false)).Select(v => v.Value)];
 
-    public Task<Versioned<KeyspaceRecord>?> GetKeyspaceAsync(string keyspace, CancellationToken ct = default) =>
-        ReadAsync<KeyspaceRecord>(KeyspaceKey(keyspace), ct);
+    /// <summary>The keyspace record; <paramref name="keyspace"/> may be a <see cref="KeyspaceReference"/> (read through its mount).</summary>
+    public async Task<Versioned<KeyspaceRecord>?> GetKeyspaceAsync(string keyspace, CancellationToken ct = default)
+    {
+        if (KeyspaceReference.IsReference(keyspace))
+        {
+            var (mount, store, reference) = await ThroughMountAsync(keyspace, ct).ConfigureAwait(false);
+            if (mount is { IsUnmanaged: true })
+            {
+                return mount.Keyspace == reference.Keyspace ? new Versioned<KeyspaceRecord>(new KeyspaceRecord(keyspace, false), 0) : null;
+            }
+
+            var record = await Mounted(mount, () => store!.GetKeyspaceAsync(reference.Keyspace, ct)).ConfigureAwait(false);
+            return record is null ? null : record with { Value = record.Value with { Name = keyspace } };
+        }
+
+        return await ReadAsync<KeyspaceRecord>(KeyspaceKey(keyspace), ct).ConfigureAwait(false);
+    }
 
     public async Task<IReadOnlyList<KeyspaceRecord>> GetKeyspacesAsync(CancellationToken ct = default) =>
         [.. (await ReadAllAsync<KeyspaceRecord>($"{Options.GlobalRoot}/keyspaces/", "Keyspace", ct).ConfigureAwait(false))
             .Select(v => v.Value).OrderBy(k => k.Name, StringComparer.Ordinal)];
 
-    public Task<Versioned<ShardRecord>?> GetShardAsync(string keyspace, string shard, CancellationToken ct = default) =>
-        ReadAsync<ShardRecord>(ShardKey(keyspace, shard), ct);
+    public async Task<Versioned<ShardRecord>?> GetShardAsync(string keyspace, string shard, CancellationToken ct = default) =>
+        KeyspaceReference.IsReference(keyspace)
+            ? (await GetShardsAsync(keyspace, ct).ConfigureAwait(false)).FirstOrDefault(s => s.Value.Name == shard)
+            : await ReadAsync<ShardRecord>(ShardKey(keyspace, shard), ct).ConfigureAwait(false);
 
-    public async Task<IReadOnlyList<Versioned<ShardRecord>>> GetShardsAsync(string keyspace, CancellationToken ct = default) =>
-        await ReadAllAsync<ShardRecord>($"{Options.GlobalRoot}/keyspaces/{keyspace}/shards/", "Shard", ct).ConfigureAwait(false);
+    /// <summary>The keyspace's shards; <paramref name="keyspace"/> may be a <see cref="KeyspaceReference"/> (read through its mount).</summary>
+    public async Task<IReadOnlyList<Versioned<ShardRecord>>> GetShardsAsync(string keyspace, CancellationToken ct = default)
+    {
+        if (KeyspaceReference.IsReference(keyspace))
+        {
+            var (mount, store, reference) = await ThroughMountAsync(keyspace, ct).ConfigureAwait(false);
+            if (mount is { IsUnmanaged: true })
+            {
+                return mount.Keyspace == reference.Keyspace
+                    ? [new Versioned<ShardRecord>(new ShardRecord(keyspace, "0", "", UnmanagedAlias(mount), true, []), 0)]
+                    : [];
+            }
+
+            var shards = await Mounted(mount, () => store!.GetShardsAsync(reference.Keyspace, ct)).ConfigureAwait(false);
+            return [.. shards.Select(s => s with { Value = s.Value with { Keyspace = keyspace } })];
+        }
+
+        return await ReadAllAsync<ShardRecord>($"{Options.GlobalRoot}/keyspaces/{keyspace}/shards/", "Shard", ct).ConfigureAwait(false);
+    }
 
     public Task<Versioned<TabletRecord>?> GetTabletAsync(string alias, CancellationToken ct = default) =>
         ReadAsync<TabletRecord>(TabletKey(alias), ct);
@@ -185,6 +222,11 @@ public sealed class TopologyStore
     public async Task<IReadOnlyList<TabletRecord>> GetTabletsAsync(
         IReadOnlyCollection<string>? cells = null, string? keyspace = null, string? shard = null, CancellationToken ct = default)
     {
+        if (KeyspaceReference.IsReference(keyspace))
+        {
+            return await ReferencedTabletsAsync(cells, keyspace!, shard, ct).ConfigureAwait(false);
+        }
+
         var cellNames = cells is { Count: > 0 } ? cells : (await GetCellsAsync(ct).ConfigureAwait(false)).Select(c => c.Name).ToList();
         var tablets = new List<TabletRecord>();
         foreach (var cell in cellNames)
@@ -200,6 +242,12 @@ public sealed class TopologyStore
     /// <summary>The keyspace's VSchema JSON, or null when none was applied.</summary>
     public async Task<Versioned<string>?> GetVSchemaJsonAsync(string keyspace, CancellationToken ct = default)
     {
+        if (KeyspaceReference.IsReference(keyspace))
+        {
+            var (mount, store, reference) = await ThroughMountAsync(keyspace, ct).ConfigureAwait(false);
+            return mount is { IsUnmanaged: true } ? null : await Mounted(mount, () => store!.GetVSchemaJsonAsync(reference.Keyspace, ct)).ConfigureAwait(false);
+        }
+
         var kv = await Etcd.GetAsync(VSchemaKey(keyspace), ct).ConfigureAwait(false);
         return kv is null ? null : new Versioned<string>(kv.ValueString, kv.ModRevision);
     }
@@ -293,12 +341,116 @@ public sealed class TopologyStore
         }
     }
 
-    public Task<Versioned<MountRecord>?> GetMountAsync(string name, CancellationToken ct = default) => ReadAsync<MountRecord>(MountKey(name), ct);
+    /// <summary>A mount of either type (a name is unique across types).</summary>
+    public async Task<Versioned<MountRecord>?> GetMountAsync(string name, CancellationToken ct = default) =>
+        await ReadAsync<MountRecord>(MountKey(name, MountTypes.Vitess), ct).ConfigureAwait(false)
+        ?? await ReadAsync<MountRecord>(MountKey(name, MountTypes.Unmanaged), ct).ConfigureAwait(false);
 
     public async Task<IReadOnlyList<MountRecord>> GetMountsAsync(CancellationToken ct = default)
     {
-        var (kvs, _) = await Etcd.GetPrefixAsync($"{Options.GlobalRoot}/ExternalClusters/vitess/", ct: ct).ConfigureAwait(false);
+        var (kvs, _) = await Etcd.GetPrefixAsync($"{Options.GlobalRoot}/ExternalClusters/", ct: ct).ConfigureAwait(false);
         return [.. kvs.Select(kv => TopologyJson.Deserialize<MountRecord>(kv.ValueString, kv.KeyString)).OrderBy(m => m.Name, StringComparer.Ordinal)];
+    }
+
+    // ---- Keyspaces of mounted sources (KeyspaceReference) ----
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TopologyStore> _mountStores = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The topology root a mount's topo_root names: Vitess gives the global root (<c>/vitess/global</c>), Durable's
+    /// root is the parent of <c>global</c>; both spellings are accepted.
+    /// </summary>
+    public static string MountedRoot(string topoRoot)
+    {
+        var root = topoRoot.TrimEnd('/');
+        return root.EndsWith("/global", StringComparison.Ordinal) ? root[..^"/global".Length] : root;
+    }
+
+    /// <summary>
+    /// Resolves the mount of a reference, freshly read from etcd every time (unregistering a mount takes effect at
+    /// once); for a vitess mount also a store on the mount's topology server and root (cached per server and root).
+    /// </summary>
+    public async Task<(MountRecord? Mount, TopologyStore? Store, KeyspaceReference Reference)> ThroughMountAsync(string keyspace, CancellationToken ct = default)
+    {
+        var reference = KeyspaceReference.Parse(keyspace);
+        if (reference.Mount is null)
+        {
+            return (null, this, reference);
+        }
+
+        var mount = (await GetMountAsync(reference.Mount, ct).ConfigureAwait(false))?.Value
+                    ?? throw new TopologyNotFoundException(
+                        $"node doesn't exist: mount '{reference.Mount}' is not registered in this topology. Register it first: " +
+                        $"durablectl Mount register --name {reference.Mount} --topo-type etcd2 --topo-server HOST:PORT --topo-root /ROOT (or RegisterExternalSource for a plain MySQL/MariaDB server).");
+        if (mount.IsUnmanaged)
+        {
+            return (mount, null, reference);
+        }
+
+        var server = mount.TopoServer.Contains("://", StringComparison.Ordinal) ? mount.TopoServer : "http://" + mount.TopoServer;
+        var root = MountedRoot(mount.TopoRoot);
+        var store = _mountStores.GetOrAdd($"{server}|{root}", _ => new TopologyStore(new EtcdClient(server), new TopologyOptions { Root = root }));
+        return (mount, store, reference);
+    }
+
+    /// <summary>Reads from a mounted topology; an unreachable or wrong topology gets the seeds' answer and the fix.</summary>
+    private static async Task<T> Mounted<T>(MountRecord? mount, Func<Task<T>> read)
+    {
+        if (mount is null)
+        {
+            return await read().ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await read().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is EtcdException or HttpRequestException or TopologyException or TaskCanceledException)
+        {
+            throw new MountUnreachableException(mount, e);
+        }
+    }
+
+    private static string UnmanagedAlias(MountRecord mount) => TabletRecord.MakeAlias(mount.Name, 1);
+
+    private async Task<IReadOnlyList<TabletRecord>> ReferencedTabletsAsync(IReadOnlyCollection<string>? cells, string keyspace, string? shard, CancellationToken ct)
+    {
+        var (mount, store, reference) = await ThroughMountAsync(keyspace, ct).ConfigureAwait(false);
+        // Both the caller's cells and the reference's restrict the choice.
+        IReadOnlyCollection<string>? wanted = reference.Cells.Count == 0 ? cells
+            : cells is not { Count: > 0 } ? reference.Cells
+            : [.. reference.Cells.Intersect(cells, StringComparer.Ordinal)];
+        if (wanted is { Count: 0 } && (reference.Cells.Count > 0 || cells is { Count: > 0 }))
+        {
+            return [];
+        }
+
+        IReadOnlyList<TabletRecord> tablets;
+        if (mount is { IsUnmanaged: true })
+        {
+            if (mount.Keyspace != reference.Keyspace || shard is not (null or "0"))
+            {
+                return [];
+            }
+
+            var (cell, uid) = TabletRecord.ParseAlias(UnmanagedAlias(mount));
+            tablets = [new TabletRecord(UnmanagedAlias(mount), cell, uid, reference.Keyspace, "0", "PRIMARY", mount.Host!, mount.Port ?? 3306,
+                mount.DbName!, mount.User ?? "", mount.PasswordRef ?? "")];
+            tablets = [.. tablets.Where(t => wanted is not { Count: > 0 } || wanted.Contains(t.Cell))];
+        }
+        else
+        {
+            tablets = await Mounted(mount, () => store!.GetTabletsAsync(wanted, reference.Keyspace, shard, ct)).ConfigureAwait(false);
+        }
+
+        // The records carry the reference as their keyspace (callers compare it with what they asked for) and, for a
+        // mount with its own account, that account: the mounted records' references point at the other cluster's secrets.
+        return [.. tablets.Select(t => t with
+        {
+            Keyspace = keyspace,
+            User = mount?.User is { Length: > 0 } user ? user : t.User,
+            PasswordRef = mount?.PasswordRef is { Length: > 0 } pw ? pw : t.PasswordRef,
+        })];
     }
 
     // ---- Keyspace locks ----
