@@ -55,7 +55,7 @@ public enum ReplicatorStop
     /// <summary>The stream's stop position was reached; the stream is Stopped.</summary>
     ReachedStopPosition,
 
-    /// <summary>on_ddl=STOP met a DDL; the stream is Stopped just before it.</summary>
+    /// <summary>on_ddl=STOP met a DDL; the stream is Stopped with its position just past it (the DDL not run).</summary>
     StoppedOnDdl,
 }
 
@@ -80,7 +80,8 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
 
         if (stream.StopPosition is { } stopAtStart && start.AtLeast(stopAtStart))
         {
-            await StopAsync(applier, start, 0, $"reached stop position {stopAtStart}", ct).ConfigureAwait(false);
+            // The seeds' (Vitess's) words: the operator must clear stop_pos before starting the stream again.
+            await StopAsync(applier, start, 0, $"Stop position {stopAtStart} already reached: {start}", ct).ConfigureAwait(false);
             return ReplicatorStop.ReachedStopPosition;
         }
 
@@ -160,7 +161,9 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
                         switch (stream.OnDdl)
                         {
                             case OnDdl.Stop:
-                                await StopAsync(applier, beforeTx, lastTimestamp, $"stopped at DDL: {Shorten(query.Sql)}", token).ConfigureAwait(false);
+                                // As Vitess does: the position moves past the DDL (which is not run), so the operator
+                                // applies it to the target by hand and starts the stream again without meeting it twice.
+                                await StopAsync(applier, binlog.Position, txTimestamp, $"Stopped at DDL {Shorten(query.Sql)}", token).ConfigureAwait(false);
                                 return ReplicatorStop.StoppedOnDdl;
                             case OnDdl.Exec:
                             case OnDdl.ExecIgnore:
@@ -205,7 +208,7 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
 
             if (stream.StopPosition is { } stopPosition && position.AtLeast(stopPosition))
             {
-                await StopAsync(applier, position, lastTimestamp, $"reached stop position {stopPosition}", token).ConfigureAwait(false);
+                await StopAsync(applier, position, lastTimestamp, $"Stopped at position {position}", token).ConfigureAwait(false);
                 return ReplicatorStop.ReachedStopPosition;
             }
 
