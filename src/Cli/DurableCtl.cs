@@ -11,7 +11,7 @@ namespace Durable.Cli;
 /// </summary>
 public static class DurableCtl
 {
-    public static IReadOnlyList<ICommandGroup> Groups { get; } = [new HostCommands(), new InstanceCommands(), new TopologyCommands(), new MoveTablesCommands(), new WorkflowCommands()];
+    public static IReadOnlyList<ICommandGroup> Groups { get; } = [new HostCommands(), new InstanceCommands(), new TopologyCommands(), new MoveTablesCommands(), new WorkflowCommands(), new VDiffCommands()];
 
     public static RootCommand BuildRoot(CliContext context, IEnumerable<ICommandGroup>? groups = null)
     {

@@ -20,6 +20,18 @@ public sealed record VDiffShardInput(string Uuid, string Workflow, string Keyspa
 /// <summary>The outcome of one VDiff run: what a workflow gate needs.</summary>
 public sealed record VDiffOutcome(string Uuid, string State, bool HasMismatch, long RowsCompared, string? Errors)
 {
+    /// <summary>The workflow compared (a MoveTables gate checks it is the direction now carrying writes).</summary>
+    public string Workflow { get; init; } = "";
+
+    public long MismatchedRows { get; init; }
+
+    public long ExtraRowsSource { get; init; }
+
+    public long ExtraRowsTarget { get; init; }
+
+    /// <summary>When the outcome was read (orchestration time of the parent is the authority; this is the activity's clock).</summary>
+    public DateTime At { get; init; }
+
     /// <summary>Clean means: completed on every shard with no difference. Anything else holds SwitchTraffic/Complete.</summary>
     public bool IsClean => State == VDiffStates.Completed && !HasMismatch;
 }
@@ -66,7 +78,14 @@ public static class VDiffOrchestration
         {
             var report = await operations().ShowAsync(input.Workflow, input.Keyspace, input.Uuid!, false, ctx.CancellationToken).ConfigureAwait(false)
                 ?? throw new VDiffException($"VDiff {input.Uuid} vanished (deleted while running?).");
-            return new VDiffOutcome(report.UUID, report.State, report.HasMismatch, report.RowsCompared, report.Errors);
+            return new VDiffOutcome(report.UUID, report.State, report.HasMismatch, report.RowsCompared, report.Errors)
+            {
+                Workflow = input.Workflow,
+                MismatchedRows = report.TableSummary.Values.Sum(t => t.MismatchedRows),
+                ExtraRowsSource = report.TableSummary.Values.Sum(t => t.ExtraRowsSource),
+                ExtraRowsTarget = report.TableSummary.Values.Sum(t => t.ExtraRowsTarget),
+                At = DateTime.UtcNow,
+            };
         });
         return registry;
     }
@@ -84,7 +103,8 @@ public static class VDiffOrchestration
         ctx.SetCustomStatus(new { UUID = uuid, Shards = shards, State = VDiffStates.Started });
         await Task.WhenAll(shards.Select(shard => ctx.CallSubOrchestratorAsync<string>(ShardOrchestrator,
             new VDiffShardInput(uuid, input.Workflow, input.Keyspace, shard, ShardActivityBudget.TotalSeconds),
-            new TaskOptions().WithInstanceId($"vdiff:{uuid}:{shard}")))).ConfigureAwait(true);
+            // Child ids derive from this instance, so a resume of the same uuid (a new parent instance) gets fresh children.
+            new TaskOptions().WithInstanceId($"{ctx.InstanceId}:{shard}")))).ConfigureAwait(true);
         var outcome = await ctx.CallActivityAsync<VDiffOutcome>(OutcomeActivity, withUuid, Retry).ConfigureAwait(true);
         ctx.SetCustomStatus(outcome);
         return outcome;

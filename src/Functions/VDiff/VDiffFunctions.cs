@@ -1,0 +1,238 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Durable.DurableTask;
+using Durable.DurableTask.Client;
+using Durable.Functions.App;
+using Durable.Functions.Hosting;
+using Durable.Functions.Http;
+using Durable.Functions.MoveTables;
+using Durable.MySql;
+using Durable.VDiff;
+using Durable.Workflows;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Functions.VDiff;
+
+/// <summary>The VDiff service of this host, over the MoveTables environment's replication engine (built on first use).</summary>
+public sealed class VDiffHost(MoveTablesHost moveTables)
+{
+    private VDiffService? _service;
+
+    public VDiffService Service => _service ??= new VDiffService(moveTables.Environment.Engine,
+        moveTables.Loggers?.CreateLogger("Durable.VDiff"));
+}
+
+/// <summary>
+/// The VDiff HTTP API (<c>durablectl VDiff</c> calls it): create schedules the durable <c>VDiff</c> orchestration after
+/// the VDiff was validated and recorded on every target shard (so bad input fails at once with 400/404 and nothing
+/// runs); show reads the sidecar state in the seeds' JSON shape; stop/resume/delete act on every shard.
+/// </summary>
+public static class VDiffFunctions
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    /// <summary>
+    /// Registers the API and the VDiff orchestrations. Call after <see cref="MoveTablesFunctions.AddMoveTables"/>: VDiff
+    /// uses its environment, and the MoveTables workflow calls VDiff as a sub-orchestration while it waits for approval.
+    /// </summary>
+    public static IServiceCollection AddVDiff(this IServiceCollection services)
+    {
+        var moveTables = services.Select(d => d.ImplementationInstance).OfType<MoveTablesHost>().FirstOrDefault()
+            ?? throw new InvalidOperationException("AddVDiff needs AddMoveTables first (VDiff runs on the MoveTables environment).");
+        var host = new VDiffHost(moveTables);
+        services.AddSingleton(host);
+        services.AddOrchestrations(r => VDiffOrchestration.Register(r, () => host.Service));
+        services.AddFunction(new HttpTriggerFunction("VDiff", "vdiff/{keyspace}/{workflow}/{action}/{selector?}", ["GET", "POST", "DELETE"], AuthorizationLevel.Function, HandleAsync));
+        return services;
+    }
+
+    /// <summary>The durable instance of one run of a VDiff; a resume runs the same uuid again under a new instance.</summary>
+    public static string InstanceId(string keyspace, string workflow, string uuid, string? run = null) =>
+        $"vdiff:{keyspace}.{workflow}:{uuid}" + (run is null ? "" : ":" + run);
+
+    private static IResult Error(int status, string message) =>
+        Results.Json(new { error = ReasonPhrases.GetReasonPhrase(status), message }, Json, statusCode: status);
+
+    private static IResult Ok(object body, int status = StatusCodes.Status200OK) =>
+        Results.Json(body, VDiffReport.JsonOptions, statusCode: status);
+
+    internal static async Task<IResult> HandleAsync(HttpContext http, FunctionContext ctx)
+    {
+        var keyspace = (string)http.Request.RouteValues["keyspace"]!;
+        var workflow = (string)http.Request.RouteValues["workflow"]!;
+        var action = ((string)http.Request.RouteValues["action"]!).ToLowerInvariant();
+        var selector = http.Request.RouteValues["selector"] as string;
+        try
+        {
+            Names.CheckKeyspace("--target-keyspace", keyspace);
+            if (!Regex.IsMatch(workflow, "^[A-Za-z0-9_]{1,66}$"))
+            {
+                // The reverse workflow (name_reverse) is a valid VDiff target too, so the MoveTables name rule is not used here.
+                throw new WorkflowValidationException($"--workflow '{workflow}' is invalid: letters, digits and '_' (at most 66).");
+            }
+        }
+        catch (WorkflowValidationException e)
+        {
+            return Error(400, e.Message);
+        }
+
+        var method = http.Request.Method;
+        var expected = action switch
+        {
+            "create" or "stop" or "resume" => HttpMethods.Post,
+            "show" => HttpMethods.Get,
+            "delete" => HttpMethods.Delete,
+            _ => null,
+        };
+        if (expected is null)
+        {
+            return Error(400, $"VDiff action '{action}' is invalid: create, show, stop, resume or delete.");
+        }
+
+        if (!string.Equals(method, expected, StringComparison.OrdinalIgnoreCase) && !(action == "delete" && HttpMethods.IsPost(method)))
+        {
+            return Error(405, $"VDiff {action} takes {expected}, not {method}.");
+        }
+
+        var host = ctx.Services.GetRequiredService<VDiffHost>();
+        var mt = ctx.Services.GetRequiredService<MoveTablesHost>();
+        mt.Loggers ??= ctx.Services.GetRequiredService<ILoggerFactory>();
+        if (!mt.IsConfigured)
+        {
+            return Error(503, $"VDiff is not configured on this host: set {MoveTablesEnvironmentOptions.EtcdSetting} and {MoveTablesEnvironmentOptions.EnginePasswordSetting}.");
+        }
+
+        var ct = http.RequestAborted;
+        try
+        {
+            return action switch
+            {
+                "create" => await CreateAsync(http, ctx, host.Service, keyspace, workflow, ct).ConfigureAwait(false),
+                "show" => await ShowAsync(http, host.Service, keyspace, workflow, selector ?? "last", ct).ConfigureAwait(false),
+                "stop" => await StopAsync(ctx, host.Service, keyspace, workflow, Required(selector, "stop"), ct).ConfigureAwait(false),
+                "resume" => await ResumeAsync(ctx, host.Service, keyspace, workflow, Required(selector, "resume"), ct).ConfigureAwait(false),
+                _ => await DeleteAsync(ctx, host.Service, keyspace, workflow, Required(selector, "delete"), ct).ConfigureAwait(false),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            return Error(400, e.Message);
+        }
+        catch (VDiffException e)
+        {
+            // The workflow, stream, keyspace or VDiff named does not exist (or cannot be compared): the message says which.
+            return Error(e.Message.Contains("does not exist", StringComparison.Ordinal) || e.Message.Contains("has no", StringComparison.Ordinal) ? 404 : 409, e.Message);
+        }
+        catch (MySqlException e)
+        {
+            return Error(503, $"VDiff {action} could not reach a tablet: {e.Message}");
+        }
+    }
+
+    private static string Required(string? selector, string action) =>
+        string.IsNullOrEmpty(selector) ? throw new ArgumentException($"VDiff {action} needs a VDiff uuid{(action == "delete" ? " or all" : "")}.") : selector;
+
+    private static async Task<IResult> CreateAsync(HttpContext http, FunctionContext ctx, VDiffService service, string keyspace, string workflow, CancellationToken ct)
+    {
+        VDiffCreateRequest request;
+        if (http.Request.ContentLength is 0 || (http.Request.ContentLength is null && !http.Request.Headers.ContainsKey("Transfer-Encoding")))
+        {
+            request = new VDiffCreateRequest();
+        }
+        else
+        {
+            try
+            {
+                request = await JsonSerializer.DeserializeAsync<VDiffCreateRequest>(http.Request.Body, cancellationToken: ct).ConfigureAwait(false) ?? new VDiffCreateRequest();
+            }
+            catch (JsonException e)
+            {
+                return Error(400, $"The request body is not a valid VDiff create request: {e.Message}");
+            }
+        }
+
+        var options = request.ToOptions();
+        var uuid = request.Uuid ?? Guid.NewGuid().ToString();
+        var client = ctx.Services.GetRequiredService<DurableTaskClient>();
+        var instanceId = InstanceId(keyspace, workflow, uuid);
+        if (await client.GetInstanceAsync(instanceId, false, ct).ConfigureAwait(false) is not null)
+        {
+            // The same create again (a retried pipeline step with its uuid): the same VDiff.
+            return Ok(new { UUID = uuid, id = instanceId, existing = true }, StatusCodes.Status202Accepted);
+        }
+
+        // Recorded (pending) on every shard before anything runs, so a bad workflow or table is refused here.
+        var (_, shards) = await service.CreateAsync(workflow, keyspace, options, uuid, ct).ConfigureAwait(false);
+        await client.ScheduleNewOrchestrationInstanceAsync(VDiffOrchestration.Orchestrator, new VDiffRunInput(workflow, keyspace, options, uuid),
+            new StartOrchestrationOptions(instanceId), ct).ConfigureAwait(false);
+        var who = http.Request.Headers.TryGetValue("X-Durable-User", out var u) && !string.IsNullOrWhiteSpace(u) ? u.ToString() : request.RequestedBy ?? "http";
+        ctx.Logger.LogInformation("VDiff {Uuid} of {Keyspace}.{Workflow} created by {Who} on shards {Shards}", uuid, keyspace, workflow, who, string.Join(",", shards));
+        return Ok(new { UUID = uuid, id = instanceId, existing = false, Shards = string.Join(",", shards) }, StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> ShowAsync(HttpContext http, VDiffService service, string keyspace, string workflow, string selector, CancellationToken ct)
+    {
+        var verbose = http.Request.Query["verbose"] is { Count: > 0 } v && v.ToString() is "true" or "1" or "";
+        if (string.Equals(selector, "all", StringComparison.OrdinalIgnoreCase))
+        {
+            return Ok(await service.ShowAllAsync(workflow, keyspace, verbose, ct).ConfigureAwait(false));
+        }
+
+        var report = await service.ShowAsync(workflow, keyspace, selector, verbose, ct).ConfigureAwait(false);
+        return report is null
+            ? Error(404, $"No VDiff {(selector == "last" ? "" : selector + " ")}found for workflow {keyspace}.{workflow}.")
+            : Ok(report);
+    }
+
+    private static async Task<IResult> StopAsync(FunctionContext ctx, VDiffService service, string keyspace, string workflow, string uuid, CancellationToken ct)
+    {
+        var changed = await service.StopAsync(workflow, keyspace, uuid, ct).ConfigureAwait(false);
+        ctx.Logger.LogInformation("VDiff {Uuid} of {Keyspace}.{Workflow} stopped on {Shards} shard(s)", uuid, keyspace, workflow, changed);
+        return Ok(new { UUID = uuid, Action = "stop", Status = changed > 0 ? "stopped" : "nothing to stop (already completed or stopped)", ShardsChanged = changed });
+    }
+
+    private static async Task<IResult> ResumeAsync(FunctionContext ctx, VDiffService service, string keyspace, string workflow, string uuid, CancellationToken ct)
+    {
+        var report = await service.ShowAsync(workflow, keyspace, uuid, false, ct).ConfigureAwait(false)
+            ?? throw new VDiffException($"VDiff {uuid} does not exist for workflow '{workflow}' in keyspace '{keyspace}'.");
+        var changed = await service.ResumeAsync(workflow, keyspace, uuid, ct).ConfigureAwait(false);
+        if (changed == 0)
+        {
+            return Error(409, $"VDiff {uuid} is {report.State}; only a stopped or failed VDiff can be resumed.");
+        }
+
+        // A new instance runs the same uuid: each shard continues after its lastpk (completed shards return at once).
+        var client = ctx.Services.GetRequiredService<DurableTaskClient>();
+        var instanceId = InstanceId(keyspace, workflow, uuid, "resume-" + ctx.InvocationId);
+        // The options given here only matter to a create; the shards run with the options stored at create.
+        await client.ScheduleNewOrchestrationInstanceAsync(VDiffOrchestration.Orchestrator, new VDiffRunInput(workflow, keyspace, new VDiffOptions(), uuid),
+            new StartOrchestrationOptions(instanceId), ct).ConfigureAwait(false);
+        ctx.Logger.LogInformation("VDiff {Uuid} of {Keyspace}.{Workflow} resumed as {Instance}", uuid, keyspace, workflow, instanceId);
+        return Ok(new { UUID = uuid, Action = "resume", Status = "resumed", id = instanceId, ShardsChanged = changed }, StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> DeleteAsync(FunctionContext ctx, VDiffService service, string keyspace, string workflow, string selector, CancellationToken ct)
+    {
+        var all = string.Equals(selector, "all", StringComparison.OrdinalIgnoreCase);
+        var running = (await service.ShowAllAsync(workflow, keyspace, false, ct).ConfigureAwait(false))
+            .Where(r => r.State == VDiffStates.Started && (all || string.Equals(r.UUID, selector, StringComparison.OrdinalIgnoreCase)))
+            .Select(r => r.UUID).ToList();
+        if (running.Count > 0)
+        {
+            return Error(409, $"VDiff {string.Join(", ", running)} is running; stop it first, then delete.");
+        }
+
+        var deleted = await service.DeleteAsync(workflow, keyspace, selector, ct).ConfigureAwait(false);
+        if (deleted == 0 && !all)
+        {
+            return Error(404, $"VDiff {selector} does not exist for workflow '{workflow}' in keyspace '{keyspace}'.");
+        }
+
+        ctx.Logger.LogInformation("VDiff {Selector} of {Keyspace}.{Workflow} deleted ({Rows} shard row(s))", selector, keyspace, workflow, deleted);
+        return Ok(new JsonObject { ["Action"] = "delete", ["Status"] = "completed", ["Deleted"] = deleted });
+    }
+}
