@@ -33,7 +33,7 @@ fi
 
 # The cluster comes up after the build, so the Functions host it starts is the one just built.
 if [ $unit_only = 0 ]; then
-  ./infra/local/cluster.sh up || { echo "test.sh: the local cluster did not come up" >&2; echo "tests: 0 passed, 1 failed, 0 skipped" | tee "$summary_file"; exit 1; }
+  ./infra/local/cluster.sh up --with-external || { echo "test.sh: the local cluster did not come up" >&2; echo "tests: 0 passed, 1 failed, 0 skipped" | tee "$summary_file"; exit 1; }
   eval "$(./infra/local/cluster.sh env)"
 fi
 
