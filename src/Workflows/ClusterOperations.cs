@@ -26,6 +26,9 @@ public sealed record MoveTablesSettings
     public double AssumedCopyRowsPerSecond { get; init; } = 20_000;
 
     public CopyBudget CopyBudget { get; init; } = new() { MaxTime = TimeSpan.FromSeconds(20) };
+
+    /// <summary>This host's secrets (DURABLE_SECRETS_FILE), for credential references such as a mount's; then the environment.</summary>
+    public IReadOnlyDictionary<string, string>? Secrets { get; init; }
 }
 
 /// <summary>
@@ -58,11 +61,23 @@ public sealed class ClusterMoveTablesOperations(
         }
 
         var keyspaces = (await store.GetKeyspacesAsync(ct).ConfigureAwait(false)).Select(k => k.Name).ToList();
-        foreach (var (flag, ks) in new[] { ("--source-keyspace", spec.SourceKeyspace), ("--target-keyspace", spec.TargetKeyspace) })
+        var checks = spec.MountName is null
+            ? new[] { ("--source-keyspace", spec.SourceKeyspace), ("--target-keyspace", spec.TargetKeyspace) }
+            : new[] { ("--target-keyspace", spec.TargetKeyspace) };
+        foreach (var (flag, ks) in checks)
         {
             if (!keyspaces.Contains(ks))
             {
                 problems.Add($"Keyspace '{ks}' ({flag}) does not exist; keyspaces: {string.Join(", ", keyspaces)}.");
+            }
+        }
+
+        if (spec.MountName is not null)
+        {
+            // The source is read through the mount: an unreachable or wrong mounted topology gets the seeds' answer.
+            if (await MountedSourceProblemAsync(spec, ct).ConfigureAwait(false) is { } problem)
+            {
+                problems.Add(problem);
             }
         }
 
@@ -71,9 +86,9 @@ public sealed class ClusterMoveTablesOperations(
             return new PreflightResult(problems, []);
         }
 
-        var sourceShards = await ShardsAsync(spec.SourceKeyspace, ct).ConfigureAwait(false);
+        var sourceShards = await ShardsAsync(spec.SourceRef, ct).ConfigureAwait(false);
         var targetShards = await ShardsAsync(spec.TargetKeyspace, ct).ConfigureAwait(false);
-        var primary = await engine.Connector.Resolver.PrimaryAsync(spec.SourceKeyspace, sourceShards[0], ct).ConfigureAwait(false);
+        var primary = await engine.Connector.Resolver.PrimaryAsync(spec.SourceRef, sourceShards[0], ct).ConfigureAwait(false);
         IReadOnlyList<string> tables;
         await using (var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false))
         {
@@ -129,15 +144,34 @@ public sealed class ClusterMoveTablesOperations(
         foreach (var other in workflows.Where(w => w.InstanceId != instanceId))
         {
             var overlap = other.Tables.Intersect(tables, StringComparer.Ordinal).ToList();
-            if (overlap.Count > 0 && (other.Keyspace is var ks && (ks == spec.SourceKeyspace || ks == spec.TargetKeyspace || other.SourceKeyspace == spec.SourceKeyspace || other.SourceKeyspace == spec.TargetKeyspace)))
+            if (overlap.Count > 0 && (other.Keyspace is var ks && (ks == spec.SourceKey || ks == spec.TargetKeyspace || other.SourceKeyspace == spec.SourceKey || other.SourceKeyspace == spec.TargetKeyspace)))
             {
                 problems.Add($"Table(s) {string.Join(", ", overlap)} already move in workflow {other.Keyspace}.{other.Workflow}; complete or cancel it first.");
             }
         }
 
         // The engine's own refusals per stream: binlog settings, primary keys, column types, foreign keys, target rows.
-        foreach (var spec1 in await StreamSpecsAsync(spec, spec.Workflow, spec.SourceKeyspace, spec.TargetKeyspace, tables, sourceShards, targetShards, null, ct).ConfigureAwait(false))
+        IReadOnlyList<StreamSpec> streamSpecs;
+        try
         {
+            streamSpecs = await StreamSpecsAsync(spec, spec.Workflow, spec.SourceRef, spec.TargetKeyspace, tables, sourceShards, targetShards, null, ct).ConfigureAwait(false);
+        }
+        catch (WorkflowValidationException e)
+        {
+            problems.Add(e.Message);
+            return new PreflightResult(problems, tables);
+        }
+
+        foreach (var streamSpec in streamSpecs)
+        {
+            // No reachable tablet of the requested types is not a refusal: the copy waits for one and its status says
+            // why (the seeds' "stuck at 0%" case). The checks then run on the primary, which holds the same settings.
+            var spec1 = streamSpec;
+            if (!await HasSourceTabletAsync(streamSpec, ct).ConfigureAwait(false))
+            {
+                spec1 = streamSpec with { TabletTypes = "PRIMARY" };
+            }
+
             foreach (var reason in await engine.Preflight.CheckAsync(spec1, ct: ct).ConfigureAwait(false))
             {
                 if (!problems.Contains(reason))
@@ -148,6 +182,66 @@ public sealed class ClusterMoveTablesOperations(
         }
 
         return new PreflightResult(problems, tables);
+    }
+
+    private async Task<bool> HasSourceTabletAsync(StreamSpec spec, CancellationToken ct)
+    {
+        try
+        {
+            await engine.Connector.Resolver.SourceAsync(spec.SourceKeyspace, spec.SourceShard, spec.TabletTypes, [], ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (NoHealthyTabletException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Null when the mounted source keyspace can be read; else the seeds' "node doesn't exist" with their fix, or what
+    /// is wrong with the mount's account.
+    /// </summary>
+    private async Task<string?> MountedSourceProblemAsync(MoveTablesCreate spec, CancellationToken ct)
+    {
+        MountRecord mount;
+        try
+        {
+            var (m, _, _) = await store.ThroughMountAsync(spec.SourceRef, ct).ConfigureAwait(false);
+            mount = m!;
+            if (await store.GetKeyspaceAsync(spec.SourceRef, ct).ConfigureAwait(false) is null)
+            {
+                var where = mount.IsUnmanaged ? $"external source '{mount.Name}' serves keyspace '{mount.Keyspace}'" : $"topo server {mount.TopoServer}, root {mount.TopoRoot}";
+                return $"node doesn't exist: keyspace '{spec.SourceKeyspace}' (--source-keyspace) is not in mount '{mount.Name}' ({where}). " +
+                       $"Ensure the topology information given to Mount register is correct (durablectl Mount show --name {mount.Name}) and that the source keyspace is named as the source cluster names it.";
+            }
+        }
+        catch (TopologyException e)
+        {
+            return e.Message;
+        }
+
+        if (mount.PasswordRef is { Length: > 0 } reference)
+        {
+            // The engine logs in to every tablet with its one account (src/Replication TabletConnector); a mount whose
+            // account differs would fail later with "access denied" on the source, so say it now.
+            string password;
+            try
+            {
+                password = CredentialReference.Resolve(reference, settings.Secrets);
+            }
+            catch (TopologyException e)
+            {
+                return $"Mount '{mount.Name}': its credentials cannot be resolved on this host: {e.Message} Add the secret to this host's DURABLE_SECRETS_FILE (or environment).";
+            }
+
+            if (mount.User != engine.Connector.Credentials.User || password != engine.Connector.Credentials.Password)
+            {
+                return $"Mount '{mount.Name}' names the account {mount.User} ({reference}), but the replication engine logs in to every tablet as {engine.Connector.Credentials.User} with the engine password: " +
+                       $"create {engine.Connector.Credentials.User} with the engine's password on the source servers (the filtered role's grants) and register the mount with that account.";
+            }
+        }
+
+        return null;
     }
 
     private static async Task<List<string>> ListTablesAsync(MySqlConnection c, string db, CancellationToken ct)
@@ -281,7 +375,15 @@ public sealed class ClusterMoveTablesOperations(
                         return new TableRule(t);
                     }
 
-                    if (!vschema.Tables.TryGetValue(t, out var vt) || vt.ColumnVindexes.Count == 0)
+                    if (!vschema.Tables.TryGetValue(t, out var vt))
+                    {
+                        // The seeds' words, and their fix.
+                        throw new WorkflowValidationException(
+                            $"table {t} not found in vschema for keyspace {toKs}: the target keyspace's VSchema does not match the source's. " +
+                            $"Apply the source VSchema to the target (durablectl ApplyVSchema --vschema-file source_vschema.json {toKs}) and run create again.");
+                    }
+
+                    if (vt.ColumnVindexes.Count == 0)
                     {
                         throw new WorkflowValidationException($"Table '{t}' has no primary vindex in the VSchema of sharded keyspace {toKs}; add one before moving it there.");
                     }
@@ -319,12 +421,12 @@ public sealed class ClusterMoveTablesOperations(
 
     public async Task<CreateResult> CreateAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, CancellationToken ct)
     {
-        await _registry.RegisterAsync(new WorkflowRecord(spec.Workflow, spec.TargetKeyspace, spec.SourceKeyspace, tables, spec.InstanceId, false, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
-        var sourceShards = await ShardsAsync(spec.SourceKeyspace, ct).ConfigureAwait(false);
+        await _registry.RegisterAsync(new WorkflowRecord(spec.Workflow, spec.TargetKeyspace, spec.SourceKey, tables, spec.InstanceId, false, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
+        var sourceShards = await ShardsAsync(spec.SourceRef, ct).ConfigureAwait(false);
         var targetShards = await ShardsAsync(spec.TargetKeyspace, ct).ConfigureAwait(false);
         var targetKs = (await store.GetKeyspaceAsync(spec.TargetKeyspace, ct).ConfigureAwait(false))!.Value;
         var streams = new List<StreamRef>();
-        foreach (var s in await StreamSpecsAsync(spec, spec.Workflow, spec.SourceKeyspace, spec.TargetKeyspace, tables, sourceShards, targetShards, null, ct).ConfigureAwait(false))
+        foreach (var s in await StreamSpecsAsync(spec, spec.Workflow, spec.SourceRef, spec.TargetKeyspace, tables, sourceShards, targetShards, null, ct).ConfigureAwait(false))
         {
             var id = await engine.CreateStreamAsync(s, ct: ct).ConfigureAwait(false);
             streams.Add(new StreamRef(s.TargetKeyspace, s.TargetShard, id, s.SourceShard));
@@ -340,10 +442,11 @@ public sealed class ClusterMoveTablesOperations(
             }
 
             // Writes sent to the target before the switch fail, naming the workflow; the engine's account copies.
-            await _guards.InstallAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, spec.SourceKeyspace, GuardSide.Target, tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+            await _guards.InstallAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, spec.SourceKey, GuardSide.Target, tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
         }
 
-        if (!spec.NoRoutingRules)
+        // A mounted source is another cluster's keyspace: this cluster's routing rules cannot name it (and Migrate has none).
+        if (!spec.NoRoutingRules && spec.MountName is null && !spec.IsMigrate)
         {
             await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Apply(r, spec.SourceKeyspace, spec.TargetKeyspace, tables, new TrafficState()), ct: ct).ConfigureAwait(false);
         }
@@ -377,8 +480,31 @@ public sealed class ClusterMoveTablesOperations(
 
     public async Task<CopyChunkResult> CopyChunkAsync(MoveTablesCreate spec, StreamRef stream, CancellationToken ct)
     {
-        var result = await engine.CopyChunkAsync(stream.Keyspace, stream.Shard, stream.Id, $"{spec.InstanceId}/copy", settings.CopyBudget, ct).ConfigureAwait(false);
-        return new CopyChunkResult(result.Done, result.Table, result.RowsCopied);
+        try
+        {
+            var result = await engine.CopyChunkAsync(stream.Keyspace, stream.Shard, stream.Id, $"{spec.InstanceId}/copy", settings.CopyBudget, ct).ConfigureAwait(false);
+            return new CopyChunkResult(result.Done, result.Table, result.RowsCopied);
+        }
+        catch (Exception e) when (WaitingReason(e) is { } reason)
+        {
+            // Not a failure of the copy: it waits for a source tablet (or the mounted topology) and says why, instead
+            // of sitting at 0% silently (the seeds' "No tablet found for streaming").
+            return new CopyChunkResult(false, null, 0, reason);
+        }
+    }
+
+    /// <summary>Why a copy cannot go on right now in a way that waiting can fix: no source tablet to pick, mount unreachable.</summary>
+    public static string? WaitingReason(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is NoHealthyTabletException or MountUnreachableException)
+            {
+                return "No tablet found for streaming: " + x.Message;
+            }
+        }
+
+        return null;
     }
 
     public async Task<ProgressResult> ProgressAsync(WorkflowState state, CancellationToken ct)
@@ -421,9 +547,19 @@ public sealed class ClusterMoveTablesOperations(
         }
 
         var totals = state.Tables.ToDictionary(t => t, _ => 0L, StringComparer.Ordinal);
-        foreach (var shard in await ShardsAsync(spec.SourceKeyspace, ct).ConfigureAwait(false))
+        foreach (var shard in await ShardsAsync(spec.SourceRef, ct).ConfigureAwait(false))
         {
-            var primary = await engine.Connector.Resolver.PrimaryAsync(spec.SourceKeyspace, shard, ct).ConfigureAwait(false);
+            // The estimate comes from a tablet the workflow may read (Migrate may be limited to replicas).
+            TabletEndpoint primary;
+            try
+            {
+                primary = await engine.Connector.Resolver.SourceAsync(spec.SourceRef, shard, spec.TabletTypes, [], ct).ConfigureAwait(false);
+            }
+            catch (NoHealthyTabletException)
+            {
+                continue; // no estimate while no tablet is reachable; the copy's status says why
+            }
+
             await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
             foreach (var (t, n) in await EstimateRowsAsync(c, primary.DbName, state.Tables, ct).ConfigureAwait(false))
             {
@@ -492,6 +628,13 @@ public sealed class ClusterMoveTablesOperations(
 
                 state = state with { Traffic = recovered.Traffic, Streams = recovered.Streams, ReverseStreams = recovered.ReverseStreams };
             }
+            else if (await TrafficFromRulesAsync(spec, state.Tables, ct).ConfigureAwait(false) is var actual && actual != state.Traffic)
+            {
+                // The request's state is not the cluster's: a redelivered activity whose switch already finished (its
+                // journal is gone), or traffic changed since the command was sent. Re-running it from the stale state
+                // would re-apply old routing rules; report what is there instead and change nothing.
+                return await StaleRequestAsync(request, actual, ct).ConfigureAwait(false);
+            }
 
             var types = options.Types();
             var readTypes = types.Where(t => t != "PRIMARY" && state.Traffic.IsSwitched(t) == request.Reverse).ToList();
@@ -523,6 +666,47 @@ public sealed class ClusterMoveTablesOperations(
                 await l.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>The workflow's traffic as its routing rules say (no rules of its own: nothing switched).</summary>
+    private async Task<TrafficState> TrafficFromRulesAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, CancellationToken ct)
+    {
+        var rules = (await store.GetRoutingRulesAsync(ct).ConfigureAwait(false)).Value;
+        if (tables.Count == 0 || !rules.Rules.Any(r => RoutingRulesPlan.Owns(spec.SourceKeyspace, spec.TargetKeyspace, tables, r)))
+        {
+            return new TrafficState();
+        }
+
+        var target = $"{spec.TargetKeyspace}.{tables[0]}";
+        return new TrafficState
+        {
+            Primary = RoutingRulesPlan.Resolve(rules, tables[0]) == target,
+            Replica = RoutingRulesPlan.Resolve(rules, tables[0], "REPLICA") == target,
+            Rdonly = RoutingRulesPlan.Resolve(rules, tables[0], "RDONLY") == target,
+        };
+    }
+
+    /// <summary>
+    /// The answer to a stale request: success when the cluster already is where this request would have taken it
+    /// (the finished switch's result was lost with a crashed host), else a refusal; either way the actual streams.
+    /// </summary>
+    private async Task<SwitchResult> StaleRequestAsync(SwitchRequest request, TrafficState actual, CancellationToken ct)
+    {
+        var spec = request.State.Spec;
+        var intended = request.State.Traffic;
+        foreach (var t in request.Options.Types())
+        {
+            intended = intended.With(t, !request.Reverse);
+        }
+
+        var forward = await ListWorkflowStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        var reverse = await ListWorkflowStreamsAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        logger.LogWarning("{Workflow}: switch request {Intent} expected traffic '{Expected}' but the routing rules say '{Actual}'; nothing changed",
+            spec.InstanceId, request.IntentId, request.State.Traffic, actual);
+        return actual == intended
+            ? new SwitchResult(true, "already switched (a repeated delivery of a finished switch)", actual, forward, reverse)
+            : new SwitchResult(false, $"the workflow's traffic is '{actual}', not '{request.State.Traffic}' as the command assumed; nothing was changed, send the command again",
+                actual, forward, reverse);
     }
 
     private async Task ApplyRulesAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, TrafficState traffic, KeyspaceLock? underLock, CancellationToken ct)
@@ -934,6 +1118,12 @@ public sealed class ClusterMoveTablesOperations(
         var state = request.State;
         var spec = state.Spec;
         var options = request.Options;
+        if (spec.IsMigrate)
+        {
+            await CompleteMigrateAsync(state, ct).ConfigureAwait(false);
+            return;
+        }
+
         await using var l1 = await store.LockKeyspaceAsync(spec.SourceKeyspace, spec.InstanceId, "Complete", ct: ct).ConfigureAwait(false);
         // Forward (frozen) and reverse streams go; the source guards go with the source tables (or stay on kept data).
         await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
@@ -956,14 +1146,34 @@ public sealed class ClusterMoveTablesOperations(
         await _registry.RemoveAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Migrate complete: the streams, the target guards and the workflow record go; the source (another cluster's)
+    /// is not touched at all, so its tables and data stay; there are no routing rules or reverse streams to remove.
+    /// </summary>
+    private async Task CompleteMigrateAsync(WorkflowState state, CancellationToken ct)
+    {
+        var spec = state.Spec;
+        await using var l1 = await store.LockKeyspaceAsync(spec.TargetKeyspace, spec.InstanceId, "Complete", ct: ct).ConfigureAwait(false);
+        await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        await LiftGuardsAsync(spec.TargetKeyspace, spec, GuardSide.Target, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        await _registry.DeleteJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        await _registry.RemoveAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+    }
+
     public async Task CancelAsync(CleanupRequest request, CancellationToken ct)
     {
         var state = request.State;
         var spec = state.Spec;
         var options = request.Options;
+        // A mounted source belongs to another cluster (or no cluster): nothing of this workflow lives there.
+        var mounted = spec.MountName is not null;
         await using var l1 = await store.LockKeyspaceAsync(spec.TargetKeyspace, spec.InstanceId, "Cancel", ct: ct).ConfigureAwait(false);
         await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
-        await DeleteStreamsAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        if (!mounted)
+        {
+            await DeleteStreamsAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        }
+
         foreach (var shard in await ShardsAsync(spec.TargetKeyspace, ct).ConfigureAwait(false))
         {
             var primary = await engine.Connector.Resolver.PrimaryAsync(spec.TargetKeyspace, shard, ct).ConfigureAwait(false);
@@ -975,14 +1185,21 @@ public sealed class ClusterMoveTablesOperations(
             }
         }
 
-        await LiftGuardsAsync(spec.SourceKeyspace, spec, GuardSide.Source, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
-        if (!options.KeepRoutingRules)
+        if (!mounted)
         {
-            await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Remove(r, spec.SourceKeyspace, spec.TargetKeyspace, state.Tables), ct: ct).ConfigureAwait(false);
+            await LiftGuardsAsync(spec.SourceKeyspace, spec, GuardSide.Source, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+            if (!options.KeepRoutingRules)
+            {
+                await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Remove(r, spec.SourceKeyspace, spec.TargetKeyspace, state.Tables), ct: ct).ConfigureAwait(false);
+            }
         }
 
         await _registry.DeleteJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
-        await _registry.RemoveAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        if (!mounted)
+        {
+            await _registry.RemoveAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        }
+
         await _registry.RemoveAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
     }
 

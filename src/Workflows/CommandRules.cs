@@ -16,6 +16,12 @@ public static class CommandRules
             throw new WorkflowStateException($"Workflow {name} is {state.Phase}; it takes no more commands.");
         }
 
+        if (state.Spec.IsMigrate)
+        {
+            CheckMigrate(state, command, action, name);
+            return;
+        }
+
         switch (action)
         {
             case WorkflowActions.SwitchTraffic:
@@ -93,6 +99,58 @@ public static class CommandRules
                 if (action == WorkflowActions.Start && state.Traffic.Primary)
                 {
                     throw new WorkflowStateException($"Workflow {name} has its writes switched: its forward streams are frozen; the reverse workflow runs.");
+                }
+
+                break;
+            case WorkflowActions.Approve:
+                if (command.Approval is null)
+                {
+                    throw new WorkflowValidationException("An Approve command needs a signed \"approval\" {instance_id, action, approver, nonce, expires_at, signature}.");
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Migrate copies from another cluster: no routing rules, no traffic to switch, no reverse stream (that would need
+    /// streams in the source cluster's sidecar, which belongs to that cluster). Complete once the copy is done; Cancel
+    /// any time; Start/Stop/Approve as MoveTables.
+    /// </summary>
+    private static void CheckMigrate(WorkflowState state, WorkflowCommand command, string action, string name)
+    {
+        switch (action)
+        {
+            case WorkflowActions.SwitchTraffic:
+            case WorkflowActions.ReverseTraffic:
+                throw new WorkflowStateException(
+                    $"{action} is not available for Migrate workflow {name}: the source is a separate, mounted cluster, so switching traffic is not meaningful " +
+                    "and would need reverse replication streams in the source cluster's sidecar database, which belongs to that cluster. " +
+                    "Stop the application's writes to the source, check with VDiff, run Migrate complete, then point the application at the target.");
+            case WorkflowActions.Complete:
+                if (!state.CopyDone || state.Phase is Phases.Copying or Phases.PreFlight or Phases.Creating)
+                {
+                    throw new WorkflowStateException($"Cannot complete Migrate workflow {name}: the copy has not finished ({Progress(state)}).");
+                }
+
+                if (command.Cleanup is { RenameTables: true })
+                {
+                    throw new WorkflowValidationException("Migrate complete keeps the source tables in place (they are another cluster's): --rename-tables does not apply.");
+                }
+
+                break;
+            case WorkflowActions.Cancel:
+                if (command.Cleanup is { KeepData: true, RenameTables: true })
+                {
+                    throw new WorkflowValidationException("Give --keep-data or --rename-tables, not both.");
+                }
+
+                break;
+            case WorkflowActions.Start:
+            case WorkflowActions.Stop:
+                if (state.Phase is Phases.PreFlight or Phases.Creating)
+                {
+                    throw new WorkflowStateException($"Workflow {name} is still being created.");
                 }
 
                 break;

@@ -13,7 +13,8 @@ public sealed record CreateResult(
 public sealed record CopyChunkResult(
     [property: JsonPropertyName("done")] bool Done,
     [property: JsonPropertyName("table")] string? Table,
-    [property: JsonPropertyName("rows_copied")] long RowsCopied);
+    [property: JsonPropertyName("rows_copied")] long RowsCopied,
+    [property: JsonPropertyName("waiting_for")] string? WaitingFor = null);
 
 public sealed record ProgressResult(
     [property: JsonPropertyName("copy")] IReadOnlyList<TableProgress> Copy,

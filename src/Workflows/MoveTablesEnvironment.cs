@@ -14,6 +14,7 @@ public sealed record MoveTablesEnvironmentOptions
     public const string EngineUserSetting = "DURABLE_ENGINE_USER";
     public const string EnginePasswordSetting = "DURABLE_ENGINE_PASSWORD";
     public const string SidecarSetting = "DURABLE_SIDECAR_DB";
+    public const string SecretsFileSetting = "DURABLE_SECRETS_FILE";
 
     public required string EtcdEndpoints { get; init; }
     public string TopologyRoot { get; init; } = "/durable";
@@ -48,6 +49,7 @@ public sealed record MoveTablesEnvironmentOptions
             EnginePassword = password,
             SidecarName = setting(SidecarSetting) is { Length: > 0 } sidecar ? sidecar : Sidecar.DefaultName,
             ApproverKeys = setting(ConfiguredApproverKeys.Setting),
+            Settings = new MoveTablesSettings { Secrets = CredentialReference.LoadSecretsFile(setting(SecretsFileSetting)) },
         };
     }
 }

@@ -160,7 +160,7 @@ public static class MoveTablesOrchestration
     private static async Task<WorkflowState> CreateAsync(TaskOrchestrationContext ctx, WorkflowState state)
     {
         var spec = state.Spec;
-        state = Audit(ctx, state, spec.RequestedBy, "Create", "accepted", $"move {(spec.AllTables ? "all tables" : string.Join(",", spec.Tables))} from {spec.SourceKeyspace} to {spec.TargetKeyspace}");
+        state = Audit(ctx, state, spec.RequestedBy, "Create", "accepted", $"{(spec.IsMigrate ? "copy" : "move")} {(spec.AllTables ? "all tables" : string.Join(",", spec.Tables))} from {spec.SourceKey} to {spec.TargetKeyspace}");
         Publish(ctx, state);
         PreflightResult preflight;
         try
@@ -207,7 +207,16 @@ public static class MoveTablesOrchestration
         {
             var results = await Task.WhenAll(chunks);
             var progress = await ctx.CallActivityAsync<ProgressResult>(ProgressActivity, state, Retry);
-            state = state with { Copy = progress.Copy, LagSeconds = progress.LagSeconds, EtaSeconds = Eta(ctx, state, progress.Copy), LastError = progress.StreamError };
+            var waiting = results.Select(r => r.WaitingFor).FirstOrDefault(w => w is not null);
+            state = state with { Copy = progress.Copy, LagSeconds = progress.LagSeconds, EtaSeconds = Eta(ctx, state, progress.Copy), LastError = waiting is null ? progress.StreamError : "Waiting for a source tablet: " + waiting };
+            if (waiting is not null)
+            {
+                // Shown at once, then the next round tries again after a pause (a tablet may come back or be added).
+                Publish(ctx, state);
+                await ctx.CreateTimer(RefreshInterval, CancellationToken.None);
+                return state;
+            }
+
             if (results.All(r => r.Done))
             {
                 state = state with { Phase = state.Spec.StopAfterCopy ? Phases.Stopped : Phases.Running, EtaSeconds = 0, Copy = [.. progress.Copy.Select(t => t with { Done = true })] };

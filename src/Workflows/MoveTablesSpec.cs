@@ -89,8 +89,24 @@ public sealed record ApprovalPolicy
     }
 }
 
+/// <summary>The two workflow kinds one orchestration runs: MoveTables (within this cluster) and Migrate (from a mount).</summary>
+public static class WorkflowKinds
+{
+    public const string MoveTables = "MoveTables";
+    public const string Migrate = "Migrate";
+
+    public static string Normalize(string? kind) => kind?.Trim() switch
+    {
+        null or "" => MoveTables,
+        var k when string.Equals(k, MoveTables, StringComparison.OrdinalIgnoreCase) => MoveTables,
+        var k when string.Equals(k, Migrate, StringComparison.OrdinalIgnoreCase) => Migrate,
+        _ => throw new WorkflowValidationException($"Workflow kind '{kind}' is invalid: {MoveTables} or {Migrate}."),
+    };
+}
+
 /// <summary>
-/// <c>MoveTables --workflow W --target-keyspace K create</c> with the seeds' flags. Immutable after create; it is the
+/// <c>MoveTables --workflow W --target-keyspace K create</c> with the seeds' flags (and, with <see cref="Kind"/>
+/// Migrate, <c>Migrate ... create --mount-name M</c>: the same lifecycle without routing rules or traffic switching). Immutable after create; it is the
 /// orchestration's input and part of its durable state.
 /// </summary>
 public sealed record MoveTablesCreate
@@ -114,10 +130,27 @@ public sealed record MoveTablesCreate
     [JsonPropertyName("approvals")] public ApprovalPolicy Approvals { get; init; } = new();
     [JsonPropertyName("cutover_hooks")] public IReadOnlyList<CutoverHook> CutoverHooks { get; init; } = [];
 
+    /// <summary>MoveTables (default) or Migrate.</summary>
+    [JsonPropertyName("kind")] public string Kind { get; init; } = WorkflowKinds.MoveTables;
+
+    /// <summary>The mount the source keyspace is read through (Migrate: required; MoveTables: an unmanaged source).</summary>
+    [JsonPropertyName("mount_name")] public string? MountName { get; init; }
+
+    [JsonIgnore] public bool IsMigrate => WorkflowKinds.Normalize(Kind) == WorkflowKinds.Migrate;
+
+    /// <summary>
+    /// The source keyspace as the copy, the Streamer and VDiff resolve it (stored in the stream rows): the mount and
+    /// the <c>--cells</c> restriction travel with it, see <see cref="Durable.Topology.KeyspaceReference"/>.
+    /// </summary>
+    /// <summary>The source keyspace with its mount, without cells: how the registry and messages name the source.</summary>
+    [JsonIgnore] public string SourceKey => Durable.Topology.KeyspaceReference.Of(SourceKeyspace, MountName).ToString();
+
+    [JsonIgnore] public string SourceRef => Durable.Topology.KeyspaceReference.Of(SourceKeyspace, MountName, AllCells ? null : Cells).ToString();
+
     /// <summary>Who asked for the create (for the audit trail).</summary>
     [JsonPropertyName("requested_by")] public string RequestedBy { get; init; } = "unknown";
 
-    [JsonIgnore] public string InstanceId => Names.InstanceId(TargetKeyspace, Workflow);
+    [JsonIgnore] public string InstanceId => Names.InstanceId(TargetKeyspace, Workflow, Kind);
 
     [JsonIgnore] public string ReverseWorkflow => Workflow + "_reverse";
 
@@ -136,7 +169,27 @@ public sealed record MoveTablesCreate
         Names.CheckWorkflow(Workflow);
         Names.CheckKeyspace("--target-keyspace", TargetKeyspace);
         Names.CheckKeyspace("--source-keyspace", SourceKeyspace);
-        if (string.Equals(SourceKeyspace, TargetKeyspace, StringComparison.Ordinal))
+        var kind = WorkflowKinds.Normalize(Kind);
+        if (MountName is not null)
+        {
+            Names.CheckMount(MountName);
+        }
+
+        if (kind == WorkflowKinds.Migrate)
+        {
+            if (MountName is null)
+            {
+                throw new WorkflowValidationException("Migrate needs --mount-name: the mounted cluster (durablectl Mount register) or external source (durablectl RegisterExternalSource) the source keyspace is in.");
+            }
+
+            if (CutoverHooks.Count > 0)
+            {
+                throw new WorkflowValidationException("Migrate takes no cutover hooks: it never switches traffic (the source is another cluster).");
+            }
+        }
+
+        // Keyspaces of a mount are another cluster's: the same name on both sides is the normal Migrate case.
+        if (MountName is null && string.Equals(SourceKeyspace, TargetKeyspace, StringComparison.Ordinal))
         {
             throw new WorkflowValidationException($"--source-keyspace and --target-keyspace are both '{SourceKeyspace}': MoveTables moves tables between two keyspaces.");
         }
@@ -180,6 +233,15 @@ public sealed record MoveTablesCreate
         if (SourceTimeZone is not null && (SourceTimeZone.Length is 0 or > 64 || SourceTimeZone.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '/' or '_' or '-' or '+' or ':'))))
         {
             throw new WorkflowValidationException($"--source-time-zone '{SourceTimeZone}' is invalid: a time zone name such as US/Pacific or an offset such as +05:30.");
+        }
+
+        try
+        {
+            _ = SourceRef;
+        }
+        catch (Durable.Topology.TopologyValidationException e)
+        {
+            throw new WorkflowValidationException(e.Message);
         }
 
         AutoIncrementHandling();
@@ -229,6 +291,18 @@ public static partial class Names
 
     /// <summary>The orchestration instance of a workflow: one per target keyspace and workflow name.</summary>
     public static string InstanceId(string targetKeyspace, string workflow) => $"movetables:{targetKeyspace}.{workflow}";
+
+    /// <summary>The instance of a workflow of the given kind (<c>migrate:K.W</c> for Migrate).</summary>
+    public static string InstanceId(string targetKeyspace, string workflow, string? kind) =>
+        WorkflowKinds.Normalize(kind) == WorkflowKinds.Migrate ? $"migrate:{targetKeyspace}.{workflow}" : InstanceId(targetKeyspace, workflow);
+
+    public static void CheckMount(string mount)
+    {
+        if (!System.Text.RegularExpressions.Regex.IsMatch(mount ?? "", "^[A-Za-z0-9_]{1,64}$"))
+        {
+            throw new WorkflowValidationException($"--mount-name '{mount}' is invalid: the name of a registered mount (letters, digits and '_', 1 to 64 characters).");
+        }
+    }
 
     public static bool IsSimpleName(string name) => SimpleRegex().IsMatch(name);
 
