@@ -1,4 +1,5 @@
 using System.Text;
+using Durable.Testing;
 
 namespace Durable.MySql.Tests;
 
@@ -15,11 +16,11 @@ public sealed class PreparedStatementTests
         try
         {
             await c.ExecuteAsync($"USE {db}");
-            await c.ExecuteAsync(AllTypesBinlogTests.CreateTable);
-            await c.ExecuteAsync("INSERT INTO all_types (" + AllTypesBinlogTests.Columns + ") VALUES " + string.Join(",", AllTypesBinlogTests.Rows));
+            await c.ExecuteAsync(AllTypesTable.CreateTable);
+            await c.ExecuteAsync("INSERT INTO all_types (" + AllTypesTable.Columns + ") VALUES " + string.Join(",", AllTypesTable.Rows));
             var text = await AllTypesBinlogTests.SelectAllAsync(c);
 
-            await using var statement = await c.PrepareAsync("SELECT " + AllTypesBinlogTests.Columns + " FROM all_types WHERE id >= ? ORDER BY id");
+            await using var statement = await c.PrepareAsync("SELECT " + AllTypesTable.Columns + " FROM all_types WHERE id >= ? ORDER BY id");
             Assert.Equal(1, statement.ParameterCount);
             var binary = new List<MySqlValue[]>();
             await using (var reader = await statement.ExecuteReaderAsync([1]))
@@ -30,7 +31,7 @@ public sealed class PreparedStatementTests
                 }
             }
 
-            var names = AllTypesBinlogTests.Columns.Split(", ");
+            var names = AllTypesTable.ColumnNames();
             var problems = new StringBuilder();
             Assert.Equal(text.Count, binary.Count);
             for (var r = 0; r < text.Count; r++)

@@ -31,7 +31,10 @@ public abstract class ServerFlavor
     /// </summary>
     public abstract Task<GtidPosition> StartConsistentSnapshotAsync(MySqlConnection connection, CancellationToken cancellationToken = default);
 
-    /// <summary>Waits until the server has applied <paramref name="position"/>; false when the timeout passed first.</summary>
+    /// <summary>
+    /// Waits until the server has <paramref name="position"/> — written by itself (a primary) or applied from its
+    /// source (a replica); false when the timeout passed first. Works whatever the server's role.
+    /// </summary>
     public abstract Task<bool> WaitForPositionAsync(MySqlConnection connection, GtidPosition position, TimeSpan timeout, CancellationToken cancellationToken = default);
 
     /// <summary>Whether the server refuses writes from ordinary accounts (read_only / super_read_only).</summary>
@@ -92,12 +95,78 @@ internal sealed class MariaDbFlavor : ServerFlavor
         return GtidPosition.Parse(gtid, GtidFlavor.MariaDb);
     }
 
+    /// <summary>
+    /// Waits until the server has <paramref name="position"/>, whatever its role. MASTER_GTID_WAIT alone is not
+    /// enough: it waits on gtid_slave_pos, which only the replication applier advances, so on a primary (or any
+    /// server that is not replicating) it never sees the server's own writes and runs into its timeout. What a server
+    /// has is gtid_binlog_pos (its own writes, and replicated ones with log_slave_updates) united per domain with
+    /// gtid_slave_pos (replicated ones without log_slave_updates). While that is short of the target: a server with
+    /// running replication threads is waited on with MASTER_GTID_WAIT (woken by the applier, no polling), in slices
+    /// of at most a second so a role change during the wait is noticed; any other server is polled with a short,
+    /// growing interval. The command timeout only has to outlast one slice.
+    /// </summary>
     public override async Task<bool> WaitForPositionAsync(MySqlConnection connection, GtidPosition position, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(position);
-        // MASTER_GTID_WAIT returns 0 when reached, -1 on timeout. The command timeout must outlast the wait.
-        var result = await ScalarAsync(connection, $"SELECT MASTER_GTID_WAIT({connection.Quoter.String(position.ToString())}, {Seconds(timeout)})", cancellationToken).ConfigureAwait(false);
-        return result == "0";
+        Seconds(timeout); // rejects a negative timeout before any round trip
+        if (position.Flavor != GtidFlavor.MariaDb)
+        {
+            throw new ArgumentException($"The position {position} is a {position.Flavor} position; a MariaDB server needs a MariaDB GTID position (domain-server-sequence).", nameof(position));
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var pollInterval = TimeSpan.FromMilliseconds(5);
+        while (true)
+        {
+            var (applied, replicating) = await AppliedPositionAsync(connection, cancellationToken).ConfigureAwait(false);
+            if (applied.AtLeast(position))
+            {
+                return true;
+            }
+
+            var remaining = timeout - clock.Elapsed;
+            if (remaining <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            if (replicating)
+            {
+                var slice = remaining < MaxWaitSlice ? remaining : MaxWaitSlice;
+                // MASTER_GTID_WAIT returns 0 when gtid_slave_pos reached the target, -1 on timeout; either way the
+                // loop re-reads the applied position, which is the answer.
+                await ScalarAsync(connection, $"SELECT MASTER_GTID_WAIT({connection.Quoter.String(position.ToString())}, {Seconds(slice)})", cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await Task.Delay(remaining < pollInterval ? remaining : pollInterval, cancellationToken).ConfigureAwait(false);
+                pollInterval = TimeSpan.FromTicks(Math.Min(pollInterval.Ticks * 2, MaxPollInterval.Ticks));
+            }
+        }
+    }
+
+    private static readonly TimeSpan MaxWaitSlice = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxPollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// What the server has applied (gtid_binlog_pos united per domain with gtid_slave_pos) and whether replication
+    /// SQL threads are running (Slaves_running, readable without replication privileges), in one round trip.
+    /// </summary>
+    internal static async Task<(GtidPosition Applied, bool Replicating)> AppliedPositionAsync(MySqlConnection connection, CancellationToken cancellationToken)
+    {
+        const string Sql = "SELECT @@global.gtid_binlog_pos, @@global.gtid_slave_pos, " +
+                           "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVES_RUNNING')";
+        await using var reader = await connection.QueryAsync(Sql, cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"The server {connection.ServerVersion} returned no row for its GTID positions.");
+        }
+
+        var binlog = GtidPosition.Parse(reader.GetString(0) ?? string.Empty, GtidFlavor.MariaDb);
+        var replica = GtidPosition.Parse(reader.GetString(1) ?? string.Empty, GtidFlavor.MariaDb);
+        var running = long.TryParse(reader.GetString(2), NumberStyles.None, CultureInfo.InvariantCulture, out var threads) && threads > 0;
+        return (binlog.Union(replica), running);
     }
 
     public override async Task<bool> IsReadOnlyAsync(MySqlConnection connection, CancellationToken cancellationToken = default) =>
