@@ -11,7 +11,7 @@ namespace Durable.Cli;
 /// </summary>
 public static class DurableCtl
 {
-    public static IReadOnlyList<ICommandGroup> Groups { get; } = [new HostCommands(), new InstanceCommands(), new TopologyCommands(), new MoveTablesCommands(), new WorkflowCommands(), new VDiffCommands()];
+    public static IReadOnlyList<ICommandGroup> Groups { get; } = [new HostCommands(), new InstanceCommands(), new TopologyCommands(), new MoveTablesCommands(), new MigrateCommands(), new WorkflowCommands(), new VDiffCommands()];
 
     public static RootCommand BuildRoot(CliContext context, IEnumerable<ICommandGroup>? groups = null)
     {
@@ -33,6 +33,35 @@ public static class DurableCtl
         var context = new CliContext(output, error, environment, handlerFactory);
         var root = BuildRoot(context);
         var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // System.CommandLine's own parse errors would exit 1, which a pipeline could not tell apart from "the host
+            // refused the request": every bad usage exits 2 (ExitCodes.Usage) with the parser's message.
+            foreach (var parseError in parse.Errors)
+            {
+                error.WriteLine($"durablectl: {parseError.Message}");
+            }
+
+            error.WriteLine($"Run '{CommandPath(parse.CommandResult)} --help' for usage.");
+            return Task.FromResult(ExitCodes.Usage);
+        }
+
         return parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+    }
+
+    /// <summary>The command line that reaches <paramref name="command"/>, e.g. <c>durablectl MoveTables create</c>.</summary>
+    private static string CommandPath(System.CommandLine.Parsing.CommandResult command)
+    {
+        var names = new List<string>();
+        for (System.CommandLine.Parsing.SymbolResult? r = command; r is not null; r = r.Parent)
+        {
+            if (r is System.CommandLine.Parsing.CommandResult { Parent: not null } c)
+            {
+                names.Insert(0, c.Command.Name);
+            }
+        }
+
+        names.Insert(0, "durablectl");
+        return string.Join(' ', names);
     }
 }

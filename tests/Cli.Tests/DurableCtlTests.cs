@@ -166,6 +166,18 @@ public sealed class DurableCtlTests : IAsyncLifetime
         Assert.Contains(expected, error);
     }
 
+    [Theory]
+    [InlineData(new[] { "NoSuchCommand" }, "durablectl --help")]
+    [InlineData(new[] { "GetInstance", "a", "--no-such-flag" }, "durablectl GetInstance --help")]
+    public async Task Parser_errors_exit_with_the_usage_code_and_point_at_help(string[] args, string expected)
+    {
+        var (code, output, error) = await Run(args);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains(expected, error);
+        Assert.Contains("durablectl: ", error);
+        Assert.Equal("", output);
+    }
+
     [Fact]
     public void Command_groups_plug_into_the_root()
     {
