@@ -13,10 +13,10 @@ public sealed record WorkloadStats(int Inserts, int Updates, int KeyChanges, int
 /// </summary>
 public static class Workload
 {
-    public static async Task<WorkloadStats> RunAsync(string db, string table, int keySpace, CancellationToken ct, int sourceUid = 100)
+    public static async Task<WorkloadStats> RunAsync(string db, string table, int keySpace, CancellationToken ct, int sourceUid = 100, int seed = 12345)
     {
         await using var c = await TestBed.OpenDbaAsync(sourceUid, db);
-        var random = new Random(12345);
+        var random = new Random(seed);
         int inserts = 0, updates = 0, keyChanges = 0, swaps = 0, deletes = 0;
         while (!ct.IsCancellationRequested)
         {
