@@ -12,44 +12,67 @@ namespace Durable.Cli.Commands;
 /// <c>durablectl MoveTables --workflow W --target-keyspace K create|show|status|switchtraffic|reversetraffic|complete|cancel|start|stop|approve</c>,
 /// mirroring vtctldclient, over the host's MoveTables HTTP API.
 /// </summary>
-public sealed class MoveTablesCommands : ICommandGroup
+public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) : ICommandGroup
 {
+    private readonly string _kind = WorkflowKinds.Normalize(kind);
+
+    private bool IsMigrate => _kind == WorkflowKinds.Migrate;
+
     public void AddTo(RootCommand root, CliContext ctx)
     {
         var workflow = new Option<string>("--workflow") { Description = "The workflow name, e.g. commerce2customer.", Required = true, Recursive = true };
-        var target = new Option<string>("--target-keyspace") { Description = "The keyspace the tables move to.", Required = true, Recursive = true };
-        var cmd = new Command("MoveTables", "Move tables between keyspaces without downtime (create, show, status, switchtraffic, reversetraffic, complete, cancel).")
+        var target = new Option<string>("--target-keyspace") { Description = IsMigrate ? "The keyspace (in this cluster) the tables are copied into." : "The keyspace the tables move to.", Required = true, Recursive = true };
+        var cmd = new Command(_kind, IsMigrate
+            ? "Copy keyspaces or tables from a separate, mounted cluster (create, show, status, complete, cancel). The source stays intact; there is no " +
+              "traffic switching and no reverse replication: stop the application's writes to the source, check with VDiff, complete, then point the application at the target."
+            : "Move tables between keyspaces without downtime (create, show, status, switchtraffic, reversetraffic, complete, cancel).")
         {
             workflow, target,
         };
         cmd.Subcommands.Add(Create(ctx, workflow, target));
         cmd.Subcommands.Add(Show(ctx, workflow, target));
         cmd.Subcommands.Add(Status(ctx, workflow, target));
-        cmd.Subcommands.Add(Switch(ctx, workflow, target, "switchtraffic", "Switch reads (per tablet type) and writes (PRIMARY) to the target keyspace."));
-        cmd.Subcommands.Add(Switch(ctx, workflow, target, "reversetraffic", "Switch traffic back to the source keyspace (undoes SwitchTraffic)."));
-        cmd.Subcommands.Add(Cleanup(ctx, workflow, target, "complete", "After all traffic is switched: drop (or rename, or keep) the source tables and remove streams, guards and routing rules.", rename: true));
-        cmd.Subcommands.Add(Cleanup(ctx, workflow, target, "cancel", "Before writes are switched: remove the workflow, its streams, guards and routing rules, and the target tables.", rename: true));
+        if (IsMigrate)
+        {
+            cmd.Subcommands.Add(Cleanup(ctx, workflow, target, "complete", "After the copy (and VDiff): remove the streams and the target write guards; the source tables and data stay in place.", rename: false));
+            cmd.Subcommands.Add(Cleanup(ctx, workflow, target, "cancel", "Remove the workflow, its streams and guards, and the target tables (--keep-data keeps them); the source is not touched.", rename: false));
+        }
+        else
+        {
+            cmd.Subcommands.Add(Switch(ctx, workflow, target, "switchtraffic", "Switch reads (per tablet type) and writes (PRIMARY) to the target keyspace."));
+            cmd.Subcommands.Add(Switch(ctx, workflow, target, "reversetraffic", "Switch traffic back to the source keyspace (undoes SwitchTraffic)."));
+            cmd.Subcommands.Add(Cleanup(ctx, workflow, target, "complete", "After all traffic is switched: drop (or rename, or keep) the source tables and remove streams, guards and routing rules.", rename: true));
+            cmd.Subcommands.Add(Cleanup(ctx, workflow, target, "cancel", "Before writes are switched: remove the workflow, its streams, guards and routing rules, and the target tables.", rename: true));
+        }
+
         cmd.Subcommands.Add(Simple(ctx, workflow, target, "start", "Start the workflow's streams."));
         cmd.Subcommands.Add(Simple(ctx, workflow, target, "stop", "Stop the workflow's streams."));
         cmd.Subcommands.Add(Approve(ctx, workflow, target));
         root.Subcommands.Add(cmd);
     }
 
-    private static string Path(ParseResult p, Option<string> workflow, Option<string> target, string action) =>
-        $"api/movetables/{Uri.EscapeDataString(p.GetValue(target)!)}/{Uri.EscapeDataString(p.GetValue(workflow)!)}/{action}";
+    private string Path(ParseResult p, Option<string> workflow, Option<string> target, string action) =>
+        $"api/{_kind.ToLowerInvariant()}/{Uri.EscapeDataString(p.GetValue(target)!)}/{Uri.EscapeDataString(p.GetValue(workflow)!)}/{action}";
 
     private static List<string> Split(string? text) =>
         string.IsNullOrWhiteSpace(text) ? [] : [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
 
-    private static Command Create(CliContext ctx, Option<string> workflow, Option<string> target)
+    private Command Create(CliContext ctx, Option<string> workflow, Option<string> target)
     {
-        var source = new Option<string>("--source-keyspace") { Description = "The keyspace the tables move from.", Required = true };
+        var source = new Option<string>("--source-keyspace") { Description = IsMigrate ? "The keyspace in the mounted cluster the tables are copied from." : "The keyspace the tables move from.", Required = true };
+        var mount = new Option<string?>("--mount-name")
+        {
+            Description = IsMigrate
+                ? "The mounted cluster (durablectl Mount register) or external server (durablectl RegisterExternalSource) the source keyspace is in."
+                : "Move from a keyspace of this mount instead of this cluster (an external source registered with durablectl RegisterExternalSource).",
+            Required = IsMigrate,
+        };
         var tables = new Option<string?>("--tables") { Description = "Comma-separated tables to move, e.g. 'customer,corder'." };
         var allTables = new Option<bool>("--all-tables") { Description = "Move every table of the source keyspace." };
         var exclude = new Option<string?>("--exclude-tables") { Description = "With --all-tables: tables to leave where they are." };
         var tabletTypes = new Option<string>("--tablet-types") { Description = "Source tablet types to copy and replicate from.", DefaultValueFactory = _ => "in_order:REPLICA,PRIMARY" };
-        var cells = new Option<string?>("--cells") { Description = "Cells to pick source tablets from (default: the local cell)." };
-        var allCells = new Option<bool>("--all-cells") { Description = "Pick source tablets from any cell." };
+        var cells = new Option<string?>("--cells") { Description = "Pick source tablets only from these cells, e.g. 'zone1,zone2' (default: any cell)." };
+        var allCells = new Option<bool>("--all-cells") { Description = "Pick source tablets from any cell (the default)." };
         var onDdl = new Option<string>("--on-ddl") { Description = "What to do with DDL in the stream: IGNORE, STOP, EXEC, EXEC_IGNORE.", DefaultValueFactory = _ => "IGNORE" };
         var defer = new Option<bool>("--defer-secondary-keys") { Description = "Drop secondary keys for the copy and re-add them when each table is copied." };
         var stopAfterCopy = new Option<bool>("--stop-after-copy") { Description = "Stop the workflow when the copy is done instead of replicating." };
@@ -65,10 +88,20 @@ public sealed class MoveTablesCommands : ICommandGroup
         var approvalExpiry = new Option<int?>("--approval-expiry-seconds") { Description = "Drop a command whose approval has not arrived within this many seconds." };
         var hookUrl = new Option<string[]>("--cutover-webhook") { Description = "POST the new routing here inside the switch; a failure rolls the switch back.", AllowMultipleArgumentsPerToken = false };
         var hookCommand = new Option<string[]>("--cutover-command") { Description = "Run this program (no shell; arguments split on spaces) with the new routing on stdin; non-zero exit rolls the switch back." };
-        var cmd = new Command("create", "Create the workflow: pre-flight checks, target tables, write guards, routing rules and streams; then copy.")
+        var cmd = new Command("create", IsMigrate
+            ? "Create the workflow: pre-flight checks (the source read through the mount), target tables, write guards and streams; then copy and replicate. No routing rules."
+            : "Create the workflow: pre-flight checks, target tables, write guards, routing rules and streams; then copy.")
         {
-            source, tables, allTables, exclude, tabletTypes, cells, allCells, onDdl, defer, stopAfterCopy, autoStart, noRules, tz, autoInc, approvers, approvalExpiry, hookUrl, hookCommand,
+            source, mount, tables, allTables, exclude, tabletTypes, cells, allCells, onDdl, defer, stopAfterCopy, autoStart, tz, autoInc, approvers, approvalExpiry,
         };
+        if (!IsMigrate)
+        {
+            // Migrate has no routing rules and never switches traffic, so neither applies to it.
+            cmd.Options.Add(noRules);
+            cmd.Options.Add(hookUrl);
+            cmd.Options.Add(hookCommand);
+        }
+
         cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
         {
             var hooks = (p.GetValue(hookUrl) ?? []).Select(u => new CutoverHook { Url = u })
@@ -79,6 +112,8 @@ public sealed class MoveTablesCommands : ICommandGroup
                 Workflow = p.GetValue(workflow)!,
                 TargetKeyspace = p.GetValue(target)!,
                 SourceKeyspace = p.GetValue(source)!,
+                Kind = _kind,
+                MountName = string.IsNullOrWhiteSpace(p.GetValue(mount)) ? null : p.GetValue(mount),
                 Tables = Split(p.GetValue(tables)),
                 AllTables = p.GetValue(allTables),
                 ExcludeTables = Split(p.GetValue(exclude)),
@@ -108,14 +143,14 @@ public sealed class MoveTablesCommands : ICommandGroup
             var response = await client.PostJsonAsync(Path(p, workflow, target, "create"), JsonSerializer.Serialize(spec), ct).ConfigureAwait(false);
             if (!response.IsSuccess)
             {
-                return await ctx.ReportAsync(response, format, what: "MoveTables create").ConfigureAwait(false);
+                return await ctx.ReportAsync(response, format, what: $"{_kind} create").ConfigureAwait(false);
             }
 
             // Wait for pre-flight and create, so a refusal is reported here.
             var state = await WaitStateAsync(client, Path(p, workflow, target, "state"), s => s["phase"]?.GetValue<string>() is not ("PreFlight" or "Creating"), TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
             if (state?["phase"]?.GetValue<string>() == "Failed")
             {
-                await ctx.Error.WriteLineAsync($"durablectl: MoveTables create failed: {state["last_error"]}").ConfigureAwait(false);
+                await ctx.Error.WriteLineAsync($"durablectl: {_kind} create failed: {state["last_error"]}").ConfigureAwait(false);
                 return ExitCodes.Failed;
             }
 
@@ -149,19 +184,19 @@ public sealed class MoveTablesCommands : ICommandGroup
         return last;
     }
 
-    private static Command Show(CliContext ctx, Option<string> workflow, Option<string> target)
+    private Command Show(CliContext ctx, Option<string> workflow, Option<string> target)
     {
         var logs = new Option<bool>("--include-logs") { Description = "Accepted for vtctldclient compatibility; the audit trail is always shown.", DefaultValueFactory = _ => true };
         var cmd = new Command("show", "Show the workflow as JSON (streams per shard, positions, state, traffic, audit trail).") { logs };
         cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
         {
             var r = await client.GetAsync(Path(p, workflow, target, "show"), ct).ConfigureAwait(false);
-            return await ctx.ReportAsync(r, OutputFormat.Json, what: "MoveTables show").ConfigureAwait(false);
+            return await ctx.ReportAsync(r, OutputFormat.Json, what: $"{_kind} show").ConfigureAwait(false);
         }));
         return cmd;
     }
 
-    private static Command Status(CliContext ctx, Option<string> workflow, Option<string> target)
+    private Command Status(CliContext ctx, Option<string> workflow, Option<string> target)
     {
         var watch = new Option<bool>("--watch") { Description = "Refresh every 2 s with progress bars until the copy is done (Ctrl-C to stop)." };
         var cmd = new Command("status", "Copy progress per table, streams with lag, and the traffic state.") { watch };
@@ -173,7 +208,7 @@ public sealed class MoveTablesCommands : ICommandGroup
                 var r = await client.GetAsync(Path(p, workflow, target, "status"), ct).ConfigureAwait(false);
                 if (!r.IsSuccess || format == OutputFormat.Json)
                 {
-                    var code = await ctx.ReportAsync(r, OutputFormat.Json, what: "MoveTables status").ConfigureAwait(false);
+                    var code = await ctx.ReportAsync(r, OutputFormat.Json, what: $"{_kind} status").ConfigureAwait(false);
                     if (!p.GetValue(watch) || code != ExitCodes.Ok)
                     {
                         return code;
@@ -268,7 +303,7 @@ public sealed class MoveTablesCommands : ICommandGroup
         return state is "done" or "waiting for approval" or "accepted" ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
-    private static Command Switch(CliContext ctx, Option<string> workflow, Option<string> target, string name, string description)
+    private Command Switch(CliContext ctx, Option<string> workflow, Option<string> target, string name, string description)
     {
         var types = new Option<string?>("--tablet-types") { Description = "Tablet types to switch: REPLICA and RDONLY switch reads, PRIMARY switches writes (default: all)." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the steps the switch would take and change nothing." };
@@ -301,7 +336,7 @@ public sealed class MoveTablesCommands : ICommandGroup
         return cmd;
     }
 
-    private static Command Cleanup(CliContext ctx, Option<string> workflow, Option<string> target, string name, string description, bool rename)
+    private Command Cleanup(CliContext ctx, Option<string> workflow, Option<string> target, string name, string description, bool rename)
     {
         var keepData = new Option<bool>("--keep-data") { Description = "Keep the tables (source tables for complete, target tables for cancel)." };
         var renameTables = new Option<bool>("--rename-tables") { Description = "Rename the tables to _<table>_old instead of dropping them." };
@@ -321,13 +356,29 @@ public sealed class MoveTablesCommands : ICommandGroup
                 var r = await client.GetAsync(Path(p, workflow, target, "state"), ct).ConfigureAwait(false);
                 if (!r.IsSuccess)
                 {
-                    return await ctx.ReportAsync(r, format, what: $"MoveTables {name}").ConfigureAwait(false);
+                    return await ctx.ReportAsync(r, format, what: $"{_kind} {name}").ConfigureAwait(false);
                 }
 
                 var st = r.Body!.Value;
                 var tables = string.Join(" ", st.GetProperty("tables").EnumerateArray().Select(t => t.GetString()));
                 var spec = st.GetProperty("spec");
                 var (ks, other) = name == "complete" ? (spec.GetProperty("source_keyspace").GetString(), "source") : (spec.GetProperty("target_keyspace").GetString(), "target");
+                if (IsMigrate)
+                {
+                    var targetKs = spec.GetProperty("target_keyspace").GetString();
+                    var wf = spec.GetProperty("workflow").GetString();
+                    await ctx.Output.WriteLineAsync(string.Join('\n',
+                        $"Dry Run results for Migrate {name}:",
+                        $"Lock keyspace {targetKs}",
+                        $"Delete the streams of workflow {wf}",
+                        $"Remove the write guards on tables [{tables}] in keyspace {targetKs}",
+                        name == "complete" ? $"Keep the target tables [{tables}] in keyspace {targetKs}"
+                            : cleanup.KeepData ? $"Keep the target tables [{tables}] in keyspace {targetKs}" : $"Drop the target tables [{tables}] in keyspace {targetKs}",
+                        $"Leave the source tables [{tables}] of keyspace {spec.GetProperty("source_keyspace").GetString()} in mount {spec.GetProperty("mount_name").GetString()} untouched",
+                        $"Unlock keyspace {targetKs}")).ConfigureAwait(false);
+                    return ExitCodes.Ok;
+                }
+
                 await ctx.Output.WriteLineAsync(string.Join('\n',
                     $"Dry Run results for {name}:",
                     $"Lock keyspace {ks}",
@@ -345,7 +396,7 @@ public sealed class MoveTablesCommands : ICommandGroup
         return cmd;
     }
 
-    private static Command Simple(CliContext ctx, Option<string> workflow, Option<string> target, string name, string description)
+    private Command Simple(CliContext ctx, Option<string> workflow, Option<string> target, string name, string description)
     {
         var cmd = new Command(name, description);
         cmd.SetAction(ctx.Run((p, client, format, ct) =>
@@ -353,7 +404,7 @@ public sealed class MoveTablesCommands : ICommandGroup
         return cmd;
     }
 
-    private static Command Approve(CliContext ctx, Option<string> workflow, Option<string> target)
+    private Command Approve(CliContext ctx, Option<string> workflow, Option<string> target)
     {
         var action = new Option<string>("--action") { Description = "The action approved: SwitchTraffic or Complete.", Required = true };
         var approver = new Option<string>("--approver") { Description = "Your approver name, as configured on the host.", Required = true };
@@ -388,7 +439,7 @@ public sealed class MoveTablesCommands : ICommandGroup
                 throw new UsageException(e.Message);
             }
 
-            var instance = Names.InstanceId(p.GetValue(target)!, p.GetValue(workflow)!);
+            var instance = Names.InstanceId(p.GetValue(target)!, p.GetValue(workflow)!, _kind);
             var signed = SignedApproval.Sign(key, instance, normalized, p.GetValue(approver)!, Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow.AddSeconds(p.GetValue(expires)));
             var body = new JsonObject { ["approval"] = JsonSerializer.SerializeToNode(signed), ["requested_by"] = p.GetValue(approver) };
             return await CommandAsync(ctx, client, Path(p, workflow, target, "")[..^1], "approve", body, format, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
