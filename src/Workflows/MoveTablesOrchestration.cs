@@ -27,6 +27,9 @@ public static class MoveTablesOrchestration
     /// <summary>How often a waiting workflow refreshes its lag and progress.</summary>
     public static TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a copy that found no source tablet waits before it tries again.</summary>
+    public static TimeSpan TabletWaitInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Loop turns before ContinueAsNew.</summary>
     public const int TurnsPerGeneration = 40;
 
@@ -213,7 +216,7 @@ public static class MoveTablesOrchestration
             {
                 // Shown at once, then the next round tries again after a pause (a tablet may come back or be added).
                 Publish(ctx, state);
-                await ctx.CreateTimer(RefreshInterval, CancellationToken.None);
+                await ctx.CreateTimer(TabletWaitInterval, CancellationToken.None);
                 return state;
             }
 
