@@ -17,6 +17,8 @@ public sealed class StorageTransport : IDisposable
 
     private readonly HttpClient _http;
     private readonly bool _ownsClient;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _requests = new(StringComparer.Ordinal);
+    private long _requestCount;
 
     public StorageTransport(StorageAccount account, HttpClient? httpClient = null)
     {
@@ -33,6 +35,15 @@ public sealed class StorageTransport : IDisposable
     }
 
     public StorageAccount Account { get; }
+
+    /// <summary>REST calls sent through this transport so far: the cost metric of the task hub (one activity's storage floor).</summary>
+    public long RequestCount => Interlocked.Read(ref _requestCount);
+
+    /// <summary>
+    /// REST calls by operation (e.g. "POST queue messages", "PUT blob"), for profiling how many round trips a workload
+    /// costs; a snapshot.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> RequestCounts => new Dictionary<string, long>(_requests, StringComparer.Ordinal);
 
     public static StorageTransport FromConnectionString(string connectionString) => new(StorageAccount.Parse(connectionString));
 
@@ -85,6 +96,7 @@ public sealed class StorageTransport : IDisposable
         }
 
         Sign(request, query, standard, body?.Length ?? 0, contentType);
+        Count(method, baseEndpoint, path, query);
         HttpResponseMessage response;
         try
         {
@@ -120,6 +132,16 @@ public sealed class StorageTransport : IDisposable
             throw new StorageException(response.StatusCode, code,
                 $"{method} {path} failed: {(int)response.StatusCode} {code ?? response.ReasonPhrase}{(message is null ? string.Empty : $" ({message})")}");
         }
+    }
+
+    private void Count(HttpMethod method, Uri baseEndpoint, string path, IReadOnlyList<(string Name, string Value)> query)
+    {
+        Interlocked.Increment(ref _requestCount);
+        var service = baseEndpoint == Account.QueueEndpoint ? "queue" : "blob";
+        var what = service == "queue"
+            ? path.Contains("/messages", StringComparison.Ordinal) ? "messages" : "queue"
+            : query.FirstOrDefault(q => q.Name == "comp").Value ?? (path.Contains('/', StringComparison.Ordinal) ? "blob" : "container");
+        _requests.AddOrUpdate($"{method.Method} {service} {what}", 1, static (_, n) => n + 1);
     }
 
     private void Sign(HttpRequestMessage request, IReadOnlyList<(string Name, string Value)> query, Dictionary<string, string> standard, int contentLength, string? contentType)

@@ -111,6 +111,7 @@ public static class DurableBenchmarks
             await worker.StartAsync();
             // Poll gently: every status poll downloads the instance record and competes with the run for Azurite.
             var client = new DurableTaskClient(service) { MaxPollingInterval = TimeSpan.FromMilliseconds(100) };
+            var requestsBefore = service.StorageRequestCounts;
             var watch = Stopwatch.StartNew();
             var id = await client.ScheduleNewOrchestrationInstanceAsync(orchestrator, n);
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
@@ -124,6 +125,10 @@ public static class DurableBenchmarks
 
             var rate = n / watch.Elapsed.TotalSeconds;
             Console.Error.WriteLine($"{n} activities in {watch.Elapsed.TotalSeconds:F2} s ({orchestrator}, hub {settings.TaskHubName})");
+            // The real cost metric: storage REST calls per activity (the anchor pays 3 per round trip), status polls included.
+            var requests = service.StorageRequestCounts.Select(kv => (kv.Key, Count: kv.Value - requestsBefore.GetValueOrDefault(kv.Key))).Where(x => x.Count > 0).OrderByDescending(x => x.Count).ToList();
+            Console.Error.WriteLine($"storage requests: {requests.Sum(x => x.Count)} ({requests.Sum(x => x.Count) / (double)n:F2} per activity): " +
+                                    string.Join(", ", requests.Select(x => $"{x.Key} {x.Count}")));
             Console.WriteLine(rate.ToString("F1", CultureInfo.InvariantCulture));
             return 0;
         }

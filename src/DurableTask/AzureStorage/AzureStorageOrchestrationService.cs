@@ -46,7 +46,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
     private readonly BlobContainerClient _leases;
     private readonly ConcurrentDictionary<int, Partition> _owned = new();
     private readonly Channel<Session> _ready = Channel.CreateUnbounded<Session>();
-    private readonly Channel<ActivityWorkItem> _activities;
+    private readonly Channel<ActivityWorkItem> _activities = Channel.CreateUnbounded<ActivityWorkItem>();
     private readonly Backoff _activityBackoff;
     private CancellationTokenSource? _running;
     private Task? _leaseLoop;
@@ -66,7 +66,6 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         _instances = _transport.GetContainer($"{hub}-instances");
         _largeMessages = _transport.GetContainer($"{hub}-largemessages");
         _leases = _transport.GetContainer($"{hub}-leases");
-        _activities = Channel.CreateBounded<ActivityWorkItem>(Math.Max(1, settings.ActivityPrefetch));
         _activityBackoff = new Backoff(settings.MinQueuePollingInterval, settings.MaxQueuePollingInterval);
     }
 
@@ -78,6 +77,11 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
     public IReadOnlyCollection<int> OwnedPartitions => _owned.Keys.ToList();
 
     public QueueClient PoisonQueue => _poison;
+
+    /// <summary>REST calls this hub has sent so far, in total and by operation: what one activity really costs.</summary>
+    public long StorageRequestCount => _transport.RequestCount;
+
+    public IReadOnlyDictionary<string, long> StorageRequestCounts => _transport.RequestCounts;
 
     /// <summary>FNV-1a over the UTF-8 instance id, as upstream, so the partition of an instance never changes.</summary>
     public static int PartitionOf(string instanceId, int partitionCount)
@@ -198,10 +202,13 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         }
 
         // Prefetched activities were never started: make them visible for other hosts right away.
+        var unstarted = new List<ReceivedMessage>();
         while (_activities.Reader.TryRead(out var wi))
         {
-            await TryMakeVisible(_workItems, wi.Received);
+            unstarted.Add(wi.Received);
         }
+
+        await Task.WhenAll(unstarted.GroupBy(HandleOf).Select(g => FinishPartsAsync(g.Key, g.Select(PartOf).ToList(), done: false, TimeSpan.Zero, null)));
 
         _running.Dispose();
         _running = null;
@@ -327,23 +334,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         await p.StopAsync();
 
         // Buffered messages nobody started: give them back now instead of after their visibility timeout.
-        foreach (var m in p.TakeIdleBuffered())
-        {
-            await TryMakeVisible(p.Queue, m);
-        }
-    }
-
-    private async Task TryMakeVisible(QueueClient queue, ReceivedMessage m)
-    {
-        try
-        {
-            var r = (QueueReceipt)m.Receipt;
-            await queue.UpdateMessageAsync(r.MessageId, r.PopReceipt, TimeSpan.Zero);
-        }
-        catch (StorageException)
-        {
-            // It becomes visible after its timeout anyway.
-        }
+        await Task.WhenAll(p.TakeIdleBuffered().Select(HandleOf).Distinct().Select(h => UpdateHandleAsync(h, TimeSpan.Zero, null, null)));
     }
 
     internal bool StillOwns(Partition p) => _owned.TryGetValue(p.Index, out var current) && ReferenceEquals(current, p)
@@ -351,11 +342,20 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
 
     // ---------------------------------------------------------------- message encoding
 
-    internal sealed record Envelope(TaskMessage? Message, string? Blob, string? LastError, string? InstanceId = null, string? MessageId = null);
+    /// <summary>
+    /// What a queue message carries: one task message inline, a reference to a large-message blob, or several task
+    /// messages of one instance (<see cref="Messages"/>: a packed fan-out or a group of activity replies).
+    /// </summary>
+    internal sealed record Envelope(TaskMessage? Message, string? Blob, string? LastError, string? InstanceId = null, string? MessageId = null, IReadOnlyList<TaskMessage>? Messages = null);
 
     private sealed record HubInfo(string TaskHubName, DateTime CreatedAt, int PartitionCount);
 
-    internal sealed record QueueReceipt(string MessageId, string PopReceipt, Envelope Envelope);
+    /// <summary>A part of a dequeued queue message: the shared handle plus the part's index in it.</summary>
+    internal sealed record QueueReceipt(QueueHandle Handle, int Part);
+
+    private static QueueHandle HandleOf(ReceivedMessage m) => ((QueueReceipt)m.Receipt).Handle;
+
+    private static int PartOf(ReceivedMessage m) => ((QueueReceipt)m.Receipt).Part;
 
     private async Task<string> EncodeAsync(QueueClient queue, TaskMessage message, CancellationToken ct)
     {
@@ -376,10 +376,16 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         return RuntimeJson.Serialize(new Envelope(null, blob, message.LastError, message.InstanceId, message.MessageId));
     }
 
-    private async Task<(TaskMessage Message, Envelope Envelope)> DecodeAsync(string text, CancellationToken ct)
+    /// <summary>The task messages a queue message carries (several for a packed one), each with the envelope's last error.</summary>
+    private async Task<(IReadOnlyList<TaskMessage> Messages, Envelope Envelope)> DecodeAsync(string text, CancellationToken ct)
     {
         var envelope = RuntimeJson.Deserialize<Envelope>(text);
         TaskMessage message;
+        if (envelope.Messages is { Count: > 0 } parts)
+        {
+            return (parts.Select(m => m with { LastError = envelope.LastError }).ToList(), envelope);
+        }
+
         if (envelope.Message is not null)
         {
             message = envelope.Message;
@@ -397,7 +403,74 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
             throw new InvalidDataException("queue message carries neither a message nor a blob reference");
         }
 
-        return (message with { LastError = envelope.LastError }, envelope);
+        return ([message with { LastError = envelope.LastError }], envelope);
+    }
+
+    /// <summary>
+    /// Splits one instance's messages into queue messages of at most <paramref name="maxParts"/> parts and under the
+    /// large-message threshold, spread over at least <paramref name="spread"/> queue messages when there are that many
+    /// (so a fan-out still spreads over several hosts); a message that is large on its own travels alone.
+    /// </summary>
+    internal static List<List<TaskMessage>> Pack(IReadOnlyList<TaskMessage> messages, int maxParts, int spread, int thresholdBytes, Func<string, int> encodedSize)
+    {
+        var perMessage = Math.Clamp((int)Math.Ceiling(messages.Count / (double)Math.Max(1, spread)), 1, Math.Max(1, maxParts));
+        var packed = new List<List<TaskMessage>>();
+        var current = new List<TaskMessage>();
+        var size = 256; // the envelope around the parts
+        foreach (var m in messages)
+        {
+            var bytes = encodedSize(RuntimeJson.Serialize(m with { LastError = null }));
+            if (perMessage == 1 || bytes > thresholdBytes / 2)
+            {
+                packed.Add([m]);
+                continue;
+            }
+
+            if (current.Count > 0 && (current.Count >= perMessage || size + bytes + 1 > thresholdBytes))
+            {
+                packed.Add(current);
+                current = [];
+                size = 256;
+            }
+
+            current.Add(m);
+            size += bytes + 1;
+        }
+
+        if (current.Count > 0)
+        {
+            packed.Add(current);
+        }
+
+        return packed;
+    }
+
+    /// <summary>The text of a queue message carrying <paramref name="parts"/> (inline, or through a blob when one is large).</summary>
+    private async Task<string> EncodePartsAsync(QueueClient queue, IReadOnlyList<TaskMessage> parts, CancellationToken ct) =>
+        parts.Count == 1
+            ? await EncodeAsync(queue, parts[0], ct)
+            : RuntimeJson.Serialize(new Envelope(null, null, null, parts[0].InstanceId, null, parts.Select(m => m with { LastError = null }).ToList()));
+
+    /// <summary>Text for a message that must keep only <paramref name="parts"/>; null when its text cannot change.</summary>
+    private static string? RewrittenText(QueueHandle h, IReadOnlyList<TaskMessage> parts, string? lastError)
+    {
+        string text;
+        if (h.Rewritable)
+        {
+            text = parts.Count == 1
+                ? RuntimeJson.Serialize(new Envelope(parts[0] with { LastError = null }, null, lastError))
+                : RuntimeJson.Serialize(new Envelope(null, null, lastError, parts[0].InstanceId, null, parts.Select(m => m with { LastError = null }).ToList()));
+        }
+        else if (h.Envelope.Blob is not null && parts.Count == h.Parts.Count && lastError is not null)
+        {
+            text = RuntimeJson.Serialize(h.Envelope with { LastError = lastError });
+        }
+        else
+        {
+            return null;
+        }
+
+        return h.Queue.EncodedSize(text) > QueueClient.MaxMessageBytes ? null : text;
     }
 
     private async Task SendAsync(TaskMessage message, CancellationToken ct)
@@ -412,9 +485,31 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         }
     }
 
-    private async Task SendActivityAsync(TaskMessage message, CancellationToken ct)
+    /// <summary>Sends messages of one instance packed into as few control-queue messages as fit (activity replies).</summary>
+    private async Task SendPackedAsync(IReadOnlyList<TaskMessage> messages, CancellationToken ct)
     {
-        await _workItems.PutMessageAsync(await EncodeAsync(_workItems, message, ct), null, null, ct);
+        foreach (var group in messages.GroupBy(m => m.InstanceId, StringComparer.Ordinal))
+        {
+            var partition = PartitionOf(group.Key, _settings.PartitionCount);
+            var queue = _controlQueues[partition];
+            foreach (var parts in Pack(group.ToList(), QueueHandleMaxParts, 1, _settings.LargeMessageThresholdBytes, queue.EncodedSize))
+            {
+                await queue.PutMessageAsync(await EncodePartsAsync(queue, parts, ct), null, null, ct);
+            }
+
+            if (_owned.TryGetValue(partition, out var p))
+            {
+                p.Poll.Reset();
+            }
+        }
+    }
+
+    /// <summary>The most parts one queue message carries (a queue GET returns at most 32 messages; parts are unbounded by it).</summary>
+    private const int QueueHandleMaxParts = 32;
+
+    private async Task SendActivitiesAsync(IReadOnlyList<TaskMessage> parts, CancellationToken ct)
+    {
+        await _workItems.PutMessageAsync(await EncodePartsAsync(_workItems, parts, ct), null, null, ct);
         _activityBackoff.Reset();
     }
 
@@ -504,12 +599,15 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
 
         // 1. Send everything the episode produced.
         // Bounded parallelism: a fan-out of thousands of unbounded sends only makes the storage service thrash.
-        var sends = commit.ActivityMessages.Select(m => (Activity: true, Message: m))
-            .Concat(commit.OrchestratorMessages.Select(m => (Activity: false, Message: m)));
+        // A fan-out's activities travel packed (up to ActivityBatchSize per work-item message, spread over at least
+        // ActivityBatchSpread messages so several hosts still share them): one PUT per pack instead of per activity.
+        var activityPacks = Pack(commit.ActivityMessages, _settings.ActivityBatchSize, _settings.ActivityBatchSpread, _settings.LargeMessageThresholdBytes, _workItems.EncodedSize);
+        var sends = activityPacks.Select(parts => (Activity: true, Parts: parts))
+            .Concat(commit.OrchestratorMessages.Select(m => (Activity: false, Parts: new List<TaskMessage> { m })));
         await Parallel.ForEachAsync(
             sends,
             new ParallelOptions { MaxDegreeOfParallelism = SendParallelism, CancellationToken = cancellationToken },
-            async (x, ct) => await (x.Activity ? SendActivityAsync(x.Message, ct) : SendAsync(x.Message, ct)));
+            async (x, ct) => await (x.Activity ? SendActivitiesAsync(x.Parts, ct) : SendAsync(x.Parts[0], ct)));
         FaultPoints.Hit("durable.orchestration.after-send");
 
         // 2. Write the state, fenced by the ETag it was read with.
@@ -529,7 +627,14 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
             }
             catch (StorageException ex) when (ex.IsConflict)
             {
-                throw new OrchestrationConcurrencyException($"instance '{workItem.InstanceId}' was written by another host first ({ex.ErrorCode})");
+                if (workItem.ETag is null && await SupersedePendingRecordAsync(workItem.InstanceId, state, cancellationToken) is { } etag)
+                {
+                    session.Partition.Cache(workItem.InstanceId, state, etag);
+                }
+                else
+                {
+                    throw new OrchestrationConcurrencyException($"instance '{workItem.InstanceId}' was written by another host first ({ex.ErrorCode})");
+                }
             }
         }
 
@@ -538,12 +643,73 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         // 3. Delete what was consumed; defer early replies; park poison. The state is durable now, so this runs in the
         // background and the instance's next episode need not wait: a message whose delete is lost comes back and is
         // dropped as already applied.
-        var queue = session.Partition.Queue;
+        TrackCleanup(Task.WhenAll(SettleControlMessages(commit)));
+    }
+
+    /// <summary>
+    /// The race of a new instance's first episode with its client: the client sends the start message and only then
+    /// writes the Pending record, so the episode (which read no record) can find one when it commits. That record holds
+    /// nothing but the start this episode applied, so the commit replaces it (ETag-checked) instead of abandoning the
+    /// episode and waiting out an abandon delay: that wait was most of a first workflow's start-up time.
+    /// </summary>
+    private async Task<string?> SupersedePendingRecordAsync(string instanceId, OrchestrationState state, CancellationToken ct)
+    {
+        var blob = await _instances.GetBlobAsync(instanceId, ct: ct);
+        if (blob is null)
+        {
+            return null;
+        }
+
+        var existing = ReadState(blob.Content);
+        if (existing.Status != OrchestrationRuntimeStatus.Pending || existing.History.Count > 0 || existing.ExecutionId != state.ExecutionId
+            || existing.AppliedMessageIds.Count > 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await _instances.PutBlobAsync(instanceId, WriteState(state), "application/gzip", Metadata(state), BlobConditions.Match(blob.ETag), ct);
+        }
+        catch (StorageException ex) when (ex.IsConflict)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the queue messages whose parts were all consumed, defers (once per queue message) those with an early
+    /// reply among their parts, and parks poison. A packed message with a deferred part comes back whole; its consumed
+    /// parts are then dropped as already applied.
+    /// </summary>
+    private List<Task> SettleControlMessages(OrchestrationCommit commit)
+    {
         var tasks = new List<Task>();
-        tasks.AddRange(commit.Consumed.Select(m => DeleteQuietly(queue, m)));
-        tasks.AddRange(commit.Deferred.Select(m => UpdateQuietly(queue, m, TimeSpan.FromMilliseconds(200 * m.DequeueCount), null)));
-        tasks.AddRange(commit.Poisoned.Select(p => ParkAsync(queue, p.Message, p.Reason)));
-        TrackCleanup(Task.WhenAll(tasks));
+        var poisoned = commit.Poisoned.GroupBy(p => HandleOf(p.Message)).ToList();
+        var deferred = commit.Deferred.GroupBy(HandleOf).ToList();
+        var kept = poisoned.Select(g => g.Key).Concat(deferred.Select(g => g.Key)).ToHashSet();
+        tasks.AddRange(poisoned.Select(g => ParkAsync(g.Key, g.ToList(), delete: true)));
+        tasks.AddRange(deferred.Select(g => UpdateHandleAsync(g.Key, TimeSpan.FromMilliseconds(200 * g.Max(m => m.DequeueCount)), null, null)));
+        foreach (var g in commit.Consumed.GroupBy(HandleOf))
+        {
+            if (kept.Contains(g.Key))
+            {
+                continue;
+            }
+
+            if (g.Select(PartOf).Distinct().Count() == g.Key.Parts.Count)
+            {
+                tasks.Add(DeleteHandleAsync(g.Key));
+            }
+            else
+            {
+                // Not every part was in this episode (cannot happen while a session takes all of an instance's
+                // messages): leave it; it comes back and its applied parts are dropped as duplicates.
+                _logger.LogDebug("Queue message {MessageId} kept: only some of its parts were consumed", g.Key.MessageId);
+            }
+        }
+
+        return tasks;
     }
 
     private readonly ConcurrentDictionary<Task, bool> _cleanups = new();
@@ -603,20 +769,32 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         ["version"] = s.Version,
     };
 
-    private async Task DeleteQuietly(QueueClient queue, ReceivedMessage m)
+    private async Task DeleteHandleAsync(QueueHandle h)
     {
-        var r = (QueueReceipt)m.Receipt;
+        await h.Lock.WaitAsync();
         try
         {
-            await queue.DeleteMessageAsync(r.MessageId, r.PopReceipt);
+            await DeleteHandleLockedAsync(h);
+        }
+        finally
+        {
+            h.Lock.Release();
+        }
+    }
+
+    private async Task DeleteHandleLockedAsync(QueueHandle h)
+    {
+        try
+        {
+            await h.Queue.DeleteMessageAsync(h.MessageId, h.PopReceipt);
         }
         catch (StorageException ex)
         {
             // Stale receipt (the message was re-delivered meanwhile): the copy is dropped as a duplicate later.
-            _logger.LogDebug("Deleting message {MessageId} failed: {Error}", r.MessageId, ex.Message);
+            _logger.LogDebug("Deleting message {MessageId} failed: {Error}", h.MessageId, ex.Message);
         }
 
-        if (r.Envelope.Blob is { } blob)
+        if (h.Envelope.Blob is { } blob)
         {
             try
             {
@@ -629,50 +807,55 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         }
     }
 
-    private async Task UpdateQuietly(QueueClient queue, ReceivedMessage m, TimeSpan visibility, string? lastError)
+    /// <summary>Changes a message's visibility, optionally recording the last error and/or keeping only <paramref name="parts"/>.</summary>
+    private async Task UpdateHandleAsync(QueueHandle h, TimeSpan visibility, string? lastError, IReadOnlyList<TaskMessage>? parts)
     {
-        var r = (QueueReceipt)m.Receipt;
+        await h.Lock.WaitAsync();
         try
         {
-            string? text = null;
-            if (lastError is not null)
-            {
-                var envelope = r.Envelope with { LastError = lastError };
-                text = RuntimeJson.Serialize(envelope);
-                if (queue.EncodedSize(text) > QueueClient.MaxMessageBytes)
-                {
-                    text = null;
-                }
-            }
-
-            var updated = await queue.UpdateMessageAsync(r.MessageId, r.PopReceipt, visibility > QueueClient.MaxVisibilityTimeout ? QueueClient.MaxVisibilityTimeout : visibility, text);
-            m.Receipt = r with { PopReceipt = updated.PopReceipt };
+            await UpdateHandleLockedAsync(h, visibility, lastError, parts);
         }
-        catch (StorageException ex)
+        finally
         {
-            _logger.LogDebug("Updating message {MessageId} failed: {Error}", r.MessageId, ex.Message);
+            h.Lock.Release();
         }
     }
 
-    private async Task ParkAsync(QueueClient queue, ReceivedMessage m, string reason)
+    private async Task UpdateHandleLockedAsync(QueueHandle h, TimeSpan visibility, string? lastError, IReadOnlyList<TaskMessage>? parts)
     {
-        var parked = RuntimeJson.Serialize(new { reason, queue = queue.Name, message = m.Message with { LastError = reason } });
-        if (_poison.EncodedSize(parked) > QueueClient.MaxMessageBytes)
-        {
-            parked = RuntimeJson.Serialize(new { reason, queue = queue.Name, instanceId = m.Message.InstanceId, messageId = m.Message.MessageId, eventType = m.Message.Event.EventType.ToString() });
-        }
-
-        await _poison.PutMessageAsync(parked);
-        var r = (QueueReceipt)m.Receipt;
+        var text = lastError is null && parts is null ? null : RewrittenText(h, parts ?? h.Parts, lastError);
         try
         {
-            await queue.DeleteMessageAsync(r.MessageId, r.PopReceipt);
+            var updated = await h.Queue.UpdateMessageAsync(h.MessageId, h.PopReceipt, visibility > QueueClient.MaxVisibilityTimeout ? QueueClient.MaxVisibilityTimeout : visibility, text);
+            h.PopReceipt = updated.PopReceipt;
+            h.NextVisible = updated.NextVisibleTime;
         }
-        catch (StorageException)
+        catch (StorageException ex)
         {
-            // Re-delivered meanwhile: the copy is parked again or dropped as a duplicate.
+            _logger.LogDebug("Updating message {MessageId} failed: {Error}", h.MessageId, ex.Message);
         }
-        _logger.LogWarning("Parked poison message: {Reason}", reason);
+    }
+
+    /// <summary>Puts the parts into the poison queue with their reason; deletes the original when asked (control messages).</summary>
+    private async Task ParkAsync(QueueHandle h, IReadOnlyList<(ReceivedMessage Message, string Reason)> parts, bool delete)
+    {
+        foreach (var (m, reason) in parts)
+        {
+            var parked = RuntimeJson.Serialize(new { reason, queue = h.Queue.Name, message = m.Message with { LastError = reason } });
+            if (_poison.EncodedSize(parked) > QueueClient.MaxMessageBytes)
+            {
+                parked = RuntimeJson.Serialize(new { reason, queue = h.Queue.Name, instanceId = m.Message.InstanceId, messageId = m.Message.MessageId, eventType = m.Message.Event.EventType.ToString() });
+            }
+
+            await _poison.PutMessageAsync(parked);
+            _logger.LogWarning("Parked poison message: {Reason}", reason);
+        }
+
+        if (delete)
+        {
+            // Re-delivered meanwhile? Then the copy is parked again or dropped as a duplicate.
+            await DeleteHandleAsync(h);
+        }
     }
 
     private TimeSpan AbandonDelay(int dequeueCount)
@@ -685,8 +868,8 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
     {
         var session = (Session)workItem.HubState!;
         session.Partition.Forget(workItem.InstanceId);
-        await Task.WhenAll(workItem.Messages.Concat(workItem.PoisonMessages)
-            .Select(m => UpdateQuietly(session.Partition.Queue, m, AbandonDelay(m.DequeueCount), reason)));
+        await Task.WhenAll(workItem.Messages.Concat(workItem.PoisonMessages).GroupBy(HandleOf)
+            .Select(g => UpdateHandleAsync(g.Key, AbandonDelay(g.Max(m => m.DequeueCount)), reason, null)));
     }
 
     public void ReleaseOrchestrationWorkItem(OrchestrationWorkItem workItem) => ((Session)workItem.HubState!).Partition.EndEpisode((Session)workItem.HubState!);
@@ -695,11 +878,20 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
 
     private async Task ActivityFetchLoopAsync(CancellationToken ct)
     {
+        var partsPerMessage = 1;
         while (!ct.IsCancellationRequested)
         {
             try
             {
-                var messages = await _workItems.GetMessagesAsync(Math.Min(32, Math.Max(1, _settings.ActivityPrefetch)), _settings.WorkItemQueueVisibilityTimeout, ct);
+                // Prefetch is counted in activities, and a packed message carries several.
+                var room = _settings.ActivityPrefetch - _activities.Reader.Count;
+                if (room <= 0)
+                {
+                    await Task.Delay(_settings.MinQueuePollingInterval, ct);
+                    continue;
+                }
+
+                var messages = await _workItems.GetMessagesAsync(Math.Clamp(room / Math.Max(1, partsPerMessage), 1, 32), _settings.WorkItemQueueVisibilityTimeout, ct);
                 if (messages.Count == 0)
                 {
                     await _activityBackoff.WaitAsync(ct);
@@ -707,13 +899,14 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
                 }
 
                 _activityBackoff.Reset();
+                var parts = 0;
                 foreach (var qm in messages)
                 {
-                    ReceivedMessage received;
+                    IReadOnlyList<TaskMessage> decoded;
+                    Envelope envelope;
                     try
                     {
-                        var (message, envelope) = await DecodeAsync(qm.Text, ct);
-                        received = new ReceivedMessage(message, qm.DequeueCount, new QueueReceipt(qm.MessageId, qm.PopReceipt!, envelope));
+                        (decoded, envelope) = await DecodeAsync(qm.Text, ct);
                     }
                     catch (Exception ex) when (ex is JsonException or InvalidDataException or StorageException)
                     {
@@ -721,14 +914,21 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
                         continue;
                     }
 
-                    if (received.Message.Event is not TaskScheduledEvent)
+                    if (decoded.FirstOrDefault(m => m.Event is not TaskScheduledEvent) is { } wrong)
                     {
-                        await HandleUndecodableAsync(_workItems, qm, $"work-item message holds a {received.Message.Event.EventType} event, not TaskScheduled");
+                        await HandleUndecodableAsync(_workItems, qm, $"work-item message holds a {wrong.Event.EventType} event, not TaskScheduled");
                         continue;
                     }
 
-                    await _activities.Writer.WriteAsync(new ActivityWorkItem { Received = received }, ct);
+                    var handle = new QueueHandle(_workItems, qm, envelope, decoded, rewritable: envelope.Blob is null);
+                    parts += decoded.Count;
+                    for (var i = 0; i < decoded.Count; i++)
+                    {
+                        _activities.Writer.TryWrite(new ActivityWorkItem { Received = new ReceivedMessage(decoded[i], qm.DequeueCount, new QueueReceipt(handle, i)) });
+                    }
                 }
+
+                partsPerMessage = Math.Max(1, parts / messages.Count);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -779,23 +979,161 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
 
     public async Task RenewActivityWorkItemAsync(ActivityWorkItem workItem, CancellationToken cancellationToken = default)
     {
-        var r = (QueueReceipt)workItem.Received.Receipt;
-        var updated = await _workItems.UpdateMessageAsync(r.MessageId, r.PopReceipt, _settings.WorkItemQueueVisibilityTimeout, null, cancellationToken);
-        workItem.Received.Receipt = r with { PopReceipt = updated.PopReceipt };
+        var h = HandleOf(workItem.Received);
+        await h.Lock.WaitAsync(cancellationToken);
+        try
+        {
+            // The parts of a packed message share its lock: one renewal keeps all of them, so skip while it holds well.
+            if (h.NextVisible - DateTimeOffset.UtcNow > _settings.WorkItemQueueVisibilityTimeout / 2)
+            {
+                return;
+            }
+
+            var updated = await _workItems.UpdateMessageAsync(h.MessageId, h.PopReceipt, _settings.WorkItemQueueVisibilityTimeout, null, cancellationToken);
+            h.PopReceipt = updated.PopReceipt;
+            h.NextVisible = updated.NextVisibleTime;
+        }
+        finally
+        {
+            h.Lock.Release();
+        }
     }
 
+    /// <summary>
+    /// Sends the reply, then finishes the activity's part of its work-item message (deleting the message when every
+    /// part is finished). Replies of one message that finish while a send is under way are sent together in the next
+    /// one (group commit): one PUT and one delete for a whole pack of quick activities. Returns once the reply is
+    /// durable.
+    /// </summary>
     public async Task CompleteActivityWorkItemAsync(ActivityWorkItem workItem, TaskMessage response, CancellationToken cancellationToken = default)
     {
-        await SendAsync(response, cancellationToken);
-        FaultPoints.Hit("durable.activity.after-send");
-        await DeleteQuietly(_workItems, workItem.Received);
+        var h = HandleOf(workItem.Received);
+        var reply = new QueueHandle.PendingReply(PartOf(workItem.Received), response, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        bool flush;
+        lock (h.Gate)
+        {
+            h.Ready.Add(reply);
+            flush = !h.Flushing;
+            h.Flushing = true;
+        }
+
+        if (flush)
+        {
+            await FlushRepliesAsync(h);
+        }
+
+        await reply.Sent.Task;
     }
 
-    public async Task AbandonActivityWorkItemAsync(ActivityWorkItem workItem, string reason, CancellationToken cancellationToken = default) =>
-        await UpdateQuietly(_workItems, workItem.Received, AbandonDelay(workItem.Received.DequeueCount), reason);
+    private async Task FlushRepliesAsync(QueueHandle h)
+    {
+        while (true)
+        {
+            List<QueueHandle.PendingReply> batch;
+            lock (h.Gate)
+            {
+                if (h.Ready.Count == 0)
+                {
+                    h.Flushing = false;
+                    return;
+                }
 
+                batch = h.Ready.ToList();
+                h.Ready.Clear();
+            }
+
+            try
+            {
+                await SendPackedAsync(batch.Select(b => b.Reply).ToList(), CancellationToken.None);
+                FaultPoints.Hit("durable.activity.after-send");
+                await FinishPartsAsync(h, batch.Select(b => b.Part).ToList(), done: true, TimeSpan.Zero, null);
+                foreach (var b in batch)
+                {
+                    b.Sent.TrySetResult();
+                }
+            }
+            catch (Exception ex)
+            {
+                foreach (var b in batch)
+                {
+                    b.Sent.TrySetException(ex);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records parts as finished (<paramref name="done"/>: reply durable) or given back, then brings the queue message in
+    /// line: deleted when every part is done; otherwise rewritten to the parts not done, locked on while some still run
+    /// here, or made visible after <paramref name="delay"/> once none does. A give-back while other parts still run is
+    /// applied by whichever part finishes last.
+    /// </summary>
+    private async Task FinishPartsAsync(QueueHandle h, IReadOnlyList<int> parts, bool done, TimeSpan delay, string? reason)
+    {
+        // Under the message's lock from decision to request, so two finishing parts cannot write their views out of order
+        // (an older, longer part list landing last would make finished parts run again after a crash).
+        await h.Lock.WaitAsync();
+        try
+        {
+            await FinishPartsLockedAsync(h, parts, done, delay, reason);
+        }
+        finally
+        {
+            h.Lock.Release();
+        }
+    }
+
+    private async Task FinishPartsLockedAsync(QueueHandle h, IReadOnlyList<int> parts, bool done, TimeSpan delay, string? reason)
+    {
+        List<TaskMessage> remaining;
+        bool running;
+        TimeSpan visibility;
+        string? lastError;
+        lock (h.Gate)
+        {
+            foreach (var part in parts)
+            {
+                if (done)
+                {
+                    h.MarkDone(part);
+                }
+                else
+                {
+                    h.MarkReleased(part);
+                    h.LastError = reason ?? h.LastError;
+                    h.ReleaseDelay = delay > h.ReleaseDelay ? delay : h.ReleaseDelay;
+                }
+            }
+
+            remaining = h.NotDone();
+            running = h.AnyRunning();
+            if (remaining.Count > 0 && running && remaining.Count == h.PartsInText)
+            {
+                // Nothing became durable and parts still run here: the message stays as it is.
+                return;
+            }
+
+            visibility = running ? _settings.WorkItemQueueVisibilityTimeout : h.ReleaseDelay;
+            lastError = h.LastError;
+            h.PartsInText = remaining.Count;
+        }
+
+        if (remaining.Count == 0)
+        {
+            await DeleteHandleLockedAsync(h);
+        }
+        else
+        {
+            await UpdateHandleLockedAsync(h, visibility, lastError, remaining.Count == h.Parts.Count && lastError is null ? null : remaining);
+        }
+    }
+
+    public Task AbandonActivityWorkItemAsync(ActivityWorkItem workItem, string reason, CancellationToken cancellationToken = default) =>
+        FinishPartsAsync(HandleOf(workItem.Received), [PartOf(workItem.Received)], done: false, AbandonDelay(workItem.Received.DequeueCount), reason);
+
+    /// <summary>Records the poison activity in the poison queue; its failure reply was sent and its part finished before.</summary>
     public Task ParkActivityWorkItemAsync(ActivityWorkItem workItem, string reason, CancellationToken cancellationToken = default) =>
-        ParkAsync(_workItems, workItem.Received, reason);
+        ParkAsync(HandleOf(workItem.Received), [(workItem.Received, reason)], delete: false);
 
     // ---------------------------------------------------------------- client
 
@@ -1053,7 +1391,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
                     Poll.Reset();
                     foreach (var qm in messages)
                     {
-                        (TaskMessage Message, Envelope Envelope) decoded;
+                        (IReadOnlyList<TaskMessage> Messages, Envelope Envelope) decoded;
                         try
                         {
                             decoded = await hub.DecodeAsync(qm.Text, ct);
@@ -1071,7 +1409,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
                                     Event = new GenericEvent { Data = "unreadable message" },
                                     LastError = ex.Message,
                                 };
-                                Add(new ReceivedMessage(standIn, qm.DequeueCount, new QueueReceipt(qm.MessageId, qm.PopReceipt!, addressed)));
+                                Add(new ReceivedMessage(standIn, qm.DequeueCount, new QueueReceipt(new QueueHandle(Queue, qm, addressed, [standIn], rewritable: false), 0)));
                                 continue;
                             }
 
@@ -1079,7 +1417,11 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
                             continue;
                         }
 
-                        Add(new ReceivedMessage(decoded.Message, qm.DequeueCount, new QueueReceipt(qm.MessageId, qm.PopReceipt!, decoded.Envelope)));
+                        var handle = new QueueHandle(Queue, qm, decoded.Envelope, decoded.Messages, rewritable: decoded.Envelope.Blob is null);
+                        for (var i = 0; i < decoded.Messages.Count; i++)
+                        {
+                            Add(new ReceivedMessage(decoded.Messages[i], qm.DequeueCount, new QueueReceipt(handle, i)));
+                        }
                     }
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -1117,8 +1459,9 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
                     _sessions[session.InstanceId] = session;
                 }
 
-                var id = ((QueueReceipt)m.Receipt).MessageId;
-                var existing = session.Pending.FindIndex(p => ((QueueReceipt)p.Receipt).MessageId == id);
+                var id = HandleOf(m).MessageId;
+                var part = PartOf(m);
+                var existing = session.Pending.FindIndex(p => HandleOf(p).MessageId == id && PartOf(p) == part);
                 if (existing >= 0)
                 {
                     // Re-delivered while still buffered: keep the newest receipt.

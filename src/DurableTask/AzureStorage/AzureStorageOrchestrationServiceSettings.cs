@@ -41,6 +41,18 @@ public sealed partial record AzureStorageOrchestrationServiceSettings
     /// <summary>Activity messages fetched ahead of execution.</summary>
     public int ActivityPrefetch { get; init; } = 32;
 
+    /// <summary>
+    /// Most activities packed into one work-item message (1-32; 1 sends one message per activity). A fan-out of N
+    /// activities costs about N / ActivityBatchSize queue PUTs, GETs and deletes instead of N of each.
+    /// </summary>
+    public int ActivityBatchSize { get; init; } = 32;
+
+    /// <summary>
+    /// Fewest work-item messages a fan-out is spread over before activities are packed together, so a fan-out of a few
+    /// long activities (a copy per shard) still runs on several hosts: 8 activities go as 8 messages, 1,000 as 32 packs.
+    /// </summary>
+    public int ActivityBatchSpread { get; init; } = 16;
+
     public TimeSpan MaxAbandonDelay { get; init; } = TimeSpan.FromMinutes(10);
 
     public TimeSpan BaseAbandonDelay { get; init; } = TimeSpan.FromSeconds(1);
@@ -74,6 +86,21 @@ public sealed partial record AzureStorageOrchestrationServiceSettings
         if (ControlQueueBatchSize is < 1 or > 32)
         {
             throw new ArgumentException($"ControlQueueBatchSize {ControlQueueBatchSize} is invalid: use 1 to 32.");
+        }
+
+        if (ActivityBatchSize is < 1 or > 32)
+        {
+            throw new ArgumentException($"ActivityBatchSize {ActivityBatchSize} is invalid: use 1 (no packing) to 32.");
+        }
+
+        if (ActivityBatchSpread < 1)
+        {
+            throw new ArgumentException($"ActivityBatchSpread {ActivityBatchSpread} is invalid: use 1 or more.");
+        }
+
+        if (ActivityPrefetch < 1)
+        {
+            throw new ArgumentException($"ActivityPrefetch {ActivityPrefetch} is invalid: use 1 or more.");
         }
 
         if (MaxDequeueCount < 1)

@@ -45,6 +45,10 @@ public static class OrchestrationEpisode
         }
 
         var startedInBatch = false;
+        // Ids scheduled and answered in the history, indexed once per history: a fan-in batch of hundreds of replies
+        // against thousands of events would otherwise scan the history once per reply.
+        IReadOnlyList<HistoryEvent>? indexed = null;
+        HashSet<int> scheduledIds = [], answeredIds = [];
         foreach (var m in workItem.Messages.OrderBy(m => m.Message.Event is ExecutionStartedEvent ? 0 : 1))
         {
             var msg = m.Message;
@@ -109,11 +113,19 @@ public static class OrchestrationEpisode
             {
                 case TaskCompletedEvent or TaskFailedEvent or SubOrchestrationInstanceCompletedEvent or SubOrchestrationInstanceFailedEvent or TimerFiredEvent:
                     var id = ReplyTo(msg.Event);
-                    if (IsAnswered(state.History, accepted, id))
+                    if (!ReferenceEquals(indexed, state.History))
+                    {
+                        indexed = state.History;
+                        scheduledIds = state.History.Where(e => e is TaskScheduledEvent or TimerCreatedEvent or SubOrchestrationInstanceCreatedEvent).Select(e => e.EventId).ToHashSet();
+                        answeredIds = state.History.Select(ReplyTo).Where(r => r >= 0).ToHashSet();
+                        answeredIds.UnionWith(accepted.Select(a => ReplyTo(a.Message.Event)).Where(r => r >= 0));
+                    }
+
+                    if (answeredIds.Contains(id))
                     {
                         consumed.Add(m);
                     }
-                    else if (!IsScheduled(state.History, id))
+                    else if (!scheduledIds.Contains(id))
                     {
                         // The reply overtook the commit of what it answers (messages are sent before the state is written).
                         (m.DequeueCount >= OrphanDeliveryLimit ? consumed : deferred).Add(m);
@@ -127,6 +139,7 @@ public static class OrchestrationEpisode
                     else
                     {
                         accepted.Add(m);
+                        answeredIds.Add(id);
                     }
 
                     break;
@@ -377,9 +390,4 @@ public static class OrchestrationEpisode
         _ => -1,
     };
 
-    private static bool IsScheduled(IReadOnlyList<HistoryEvent> history, int id) =>
-        history.Any(e => e.EventId == id && e is TaskScheduledEvent or TimerCreatedEvent or SubOrchestrationInstanceCreatedEvent);
-
-    private static bool IsAnswered(IReadOnlyList<HistoryEvent> history, List<ReceivedMessage> accepted, int id) =>
-        history.Any(e => ReplyTo(e) == id) || accepted.Any(a => ReplyTo(a.Message.Event) == id);
 }
