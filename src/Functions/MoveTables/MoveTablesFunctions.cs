@@ -51,7 +51,7 @@ public sealed class MoveTablesHost : IDisposable
 /// </summary>
 public static class MoveTablesFunctions
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     public static IServiceCollection AddMoveTables(this IServiceCollection services, IConfiguration configuration)
     {
@@ -60,26 +60,30 @@ public static class MoveTablesFunctions
         services.AddSingleton(host);
         services.AddOrchestrations(r => MoveTablesOrchestration.Register(r, () => host.Environment.Operations));
         services.AddFunction(new HttpTriggerFunction("MoveTables", "movetables/{keyspace}/{workflow}/{action}", ["GET", "POST"], AuthorizationLevel.Function, HandleAsync));
+        // Migrate is the same orchestration with kind Migrate (instance migrate:K.W): the same API shape and idempotency.
+        services.AddFunction(new HttpTriggerFunction("Migrate", "migrate/{keyspace}/{workflow}/{action}", ["GET", "POST"], AuthorizationLevel.Function,
+            (http, ctx) => HandleAsync(http, ctx, WorkflowKinds.Migrate)));
+        services.AddFunction(new HttpTriggerFunction("RegisterExternalSource", "externalsources", ["POST"], AuthorizationLevel.Function, ExternalSources.RegisterAsync));
         services.AddFunction(new HttpTriggerFunction("WorkflowList", "workflows/{keyspace}", ["GET"], AuthorizationLevel.Function, ListAsync));
         services.AddFunction(new HttpTriggerFunction("WorkflowShow", "workflows/{keyspace}/{workflow}", ["GET"], AuthorizationLevel.Function, ShowWorkflowAsync));
         services.AddFunction(new HttpTriggerFunction("RoutingRules", "routingrules", ["GET"], AuthorizationLevel.Function, RoutingRulesAsync));
         return services;
     }
 
-    private static MoveTablesEnvironment Env(FunctionContext ctx)
+    internal static MoveTablesEnvironment Env(FunctionContext ctx)
     {
         var host = ctx.Services.GetRequiredService<MoveTablesHost>();
         host.Loggers ??= ctx.Services.GetRequiredService<ILoggerFactory>();
         return host.Environment;
     }
 
-    private static IResult Error(int status, string message) =>
+    internal static IResult Error(int status, string message) =>
         Results.Json(new { error = ReasonPhrases.GetReasonPhrase(status), message }, Json, statusCode: status);
 
     private static string Who(HttpContext http, string? fromBody) =>
         http.Request.Headers.TryGetValue("X-Durable-User", out var u) && !string.IsNullOrWhiteSpace(u) ? u.ToString() : fromBody ?? "http";
 
-    private static async Task<(JsonObject? Body, IResult? Error)> ReadBodyAsync(HttpContext http)
+    internal static async Task<(JsonObject? Body, IResult? Error)> ReadBodyAsync(HttpContext http)
     {
         if (http.Request.ContentLength is 0 || (http.Request.ContentLength is null && !http.Request.Headers.ContainsKey("Transfer-Encoding")))
         {
@@ -102,7 +106,7 @@ public static class MoveTablesFunctions
         }
     }
 
-    private static T? As<T>(JsonNode? node, out string? error)
+    internal static T? As<T>(JsonNode? node, out string? error)
     {
         error = null;
         try
@@ -128,7 +132,9 @@ public static class MoveTablesFunctions
         return (meta, state);
     }
 
-    internal static async Task<IResult> HandleAsync(HttpContext http, FunctionContext ctx)
+    internal static Task<IResult> HandleAsync(HttpContext http, FunctionContext ctx) => HandleAsync(http, ctx, WorkflowKinds.MoveTables);
+
+    internal static async Task<IResult> HandleAsync(HttpContext http, FunctionContext ctx, string kind)
     {
         var keyspace = (string)http.Request.RouteValues["keyspace"]!;
         var workflow = (string)http.Request.RouteValues["workflow"]!;
@@ -145,14 +151,22 @@ public static class MoveTablesFunctions
 
         var env = Env(ctx);
         var client = ctx.Services.GetRequiredService<DurableTaskClient>();
-        var instanceId = Names.InstanceId(keyspace, workflow);
+        var instanceId = Names.InstanceId(keyspace, workflow, kind);
         var ct = http.RequestAborted;
+        if (action != "create" && kind == WorkflowKinds.MoveTables && await env.Registry.GetAsync(keyspace, workflow, ct).ConfigureAwait(false) is { } registered
+            && registered.InstanceId.StartsWith("migrate:", StringComparison.Ordinal))
+        {
+            // `Workflow --keyspace K start|stop|delete` names no kind: the registry knows the workflow's instance.
+            // The Migrate command rules still apply (its state says it is a Migrate).
+            instanceId = registered.InstanceId;
+        }
+
         if (HttpMethods.IsGet(http.Request.Method))
         {
             var (meta, state) = await LoadAsync(client, instanceId, ct).ConfigureAwait(false);
             if (meta is null || state is null)
             {
-                return Error(404, $"No MoveTables workflow {keyspace}.{workflow} (instance {instanceId}).");
+                return Error(404, $"No {kind} workflow {keyspace}.{workflow} (instance {instanceId}).");
             }
 
             var views = new WorkflowViews(env);
@@ -173,7 +187,7 @@ public static class MoveTablesFunctions
 
         if (action == "create")
         {
-            return await CreateAsync(http, ctx, client, keyspace, workflow, body!).ConfigureAwait(false);
+            return await CreateAsync(http, ctx, client, keyspace, workflow, body!, kind).ConfigureAwait(false);
         }
 
         string normalized;
@@ -183,7 +197,7 @@ public static class MoveTablesFunctions
         }
         catch (WorkflowValidationException e)
         {
-            return Error(400, e.Message.Replace("Action", "MoveTables action", StringComparison.Ordinal) + " (or create)");
+            return Error(400, e.Message.Replace("Action", $"{kind} action", StringComparison.Ordinal) + " (or create)");
         }
 
         var command = As<WorkflowCommand>(body, out var parseError);
@@ -201,7 +215,7 @@ public static class MoveTablesFunctions
         var (existing, current) = await LoadAsync(client, instanceId, ct).ConfigureAwait(false);
         if (existing is null || current is null)
         {
-            return Error(404, $"No MoveTables workflow {keyspace}.{workflow}; create it first.");
+            return Error(404, $"No {kind} workflow {keyspace}.{workflow}; create it first.");
         }
 
         try
@@ -229,32 +243,38 @@ public static class MoveTablesFunctions
         }
 
         await client.RaiseEventAsync(instanceId, MoveTablesOrchestration.CommandEvent, command, ct).ConfigureAwait(false);
-        ctx.Logger.LogInformation("MoveTables {Action} on {Instance} requested by {Who} (request {Request})", normalized, instanceId, command.RequestedBy, command.RequestId);
+        ctx.Logger.LogInformation("{Kind} {Action} on {Instance} requested by {Who} (request {Request})", kind, normalized, instanceId, command.RequestedBy, command.RequestId);
         return Results.Json(new
         {
             id = instanceId,
             request_id = command.RequestId,
             action = normalized,
-            statusQueryGetUri = Link(http, keyspace, workflow, "state"),
-            showUri = Link(http, keyspace, workflow, "show"),
+            statusQueryGetUri = Link(http, keyspace, workflow, "state", kind),
+            showUri = Link(http, keyspace, workflow, "show", kind),
         }, Json, statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static string Link(HttpContext http, string keyspace, string workflow, string what)
+    private static string Link(HttpContext http, string keyspace, string workflow, string what, string kind = WorkflowKinds.MoveTables)
     {
         var code = http.Request.Query.TryGetValue(FunctionKeys.QueryName, out var c) && !string.IsNullOrEmpty(c) ? "?code=" + Uri.EscapeDataString(c.ToString()) : "";
-        return $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}/api/movetables/{keyspace}/{workflow}/{what}{code}";
+        return $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}/api/{kind.ToLowerInvariant()}/{keyspace}/{workflow}/{what}{code}";
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, FunctionContext ctx, DurableTaskClient client, string keyspace, string workflow, JsonObject body)
+    private static async Task<IResult> CreateAsync(HttpContext http, FunctionContext ctx, DurableTaskClient client, string keyspace, string workflow, JsonObject body,
+        string kind = WorkflowKinds.MoveTables)
     {
+        if (kind == WorkflowKinds.Migrate && ExternalSources.MigrateRefusal(body) is { } refusal)
+        {
+            return Error(400, refusal);
+        }
+
         var spec = As<MoveTablesCreate>(body, out var parseError);
         if (parseError is not null)
         {
             return Error(400, parseError);
         }
 
-        spec = (spec ?? new MoveTablesCreate()) with { TargetKeyspace = keyspace, Workflow = workflow };
+        spec = (spec ?? new MoveTablesCreate()) with { TargetKeyspace = keyspace, Workflow = workflow, Kind = kind };
         spec = spec with { RequestedBy = Who(http, spec.RequestedBy is "unknown" ? null : spec.RequestedBy) };
         try
         {
@@ -275,7 +295,7 @@ public static class MoveTablesFunctions
             if (same && meta.RuntimeStatus is not (OrchestrationRuntimeStatus.Failed or OrchestrationRuntimeStatus.Terminated) && state?.Phase != Phases.Failed)
             {
                 // The same create again (a retried pipeline step): the same instance.
-                return Accepted(http, keyspace, workflow, instanceId, existing: true);
+                return Accepted(http, keyspace, workflow, instanceId, existing: true, kind);
             }
 
             if (!meta.IsCompleted && state?.IsFinished != true)
@@ -288,18 +308,18 @@ public static class MoveTablesFunctions
         }
 
         await client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec }, new StartOrchestrationOptions(instanceId), ct).ConfigureAwait(false);
-        ctx.Logger.LogInformation("MoveTables create {Instance} by {Who}", instanceId, spec.RequestedBy);
-        return Accepted(http, keyspace, workflow, instanceId, existing: false);
+        ctx.Logger.LogInformation("{Kind} create {Instance} by {Who}", kind, instanceId, spec.RequestedBy);
+        return Accepted(http, keyspace, workflow, instanceId, existing: false, kind);
     }
 
-    private static IResult Accepted(HttpContext http, string keyspace, string workflow, string instanceId, bool existing) =>
+    private static IResult Accepted(HttpContext http, string keyspace, string workflow, string instanceId, bool existing, string kind) =>
         Results.Json(new
         {
             id = instanceId,
             existing,
-            statusQueryGetUri = Link(http, keyspace, workflow, "state"),
-            showUri = Link(http, keyspace, workflow, "show"),
-            statusUri = Link(http, keyspace, workflow, "status"),
+            statusQueryGetUri = Link(http, keyspace, workflow, "state", kind),
+            showUri = Link(http, keyspace, workflow, "show", kind),
+            statusUri = Link(http, keyspace, workflow, "status", kind),
         }, Json, statusCode: StatusCodes.Status202Accepted);
 
     internal static async Task<IResult> ListAsync(HttpContext http, FunctionContext ctx)
