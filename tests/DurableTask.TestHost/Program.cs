@@ -24,6 +24,8 @@ var registry = new DurableTaskRegistry()
 
         return sum;
     })
+    .AddOrchestratorFunc<int, int>("FanOut", async (ctx, n) =>
+        (await Task.WhenAll(Enumerable.Range(0, n).Select(i => ctx.CallActivityAsync<int>("Step", i)))).Sum())
     .AddOrchestratorFunc<int, string>("Timer", async (ctx, seconds) =>
     {
         await ctx.CreateTimer(TimeSpan.FromSeconds(seconds), CancellationToken.None);

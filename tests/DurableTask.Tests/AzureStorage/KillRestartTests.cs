@@ -84,6 +84,119 @@ public sealed class KillRestartTests
         }
     }
 
+    public static TheoryData<string> PackedFanOutFaultPoints => new()
+    {
+        "durable.orchestration.after-send@1",
+        "durable.activity.after-run@6",
+        "durable.activity.after-send@3",
+    };
+
+    /// <summary>
+    /// A fan-out of 64 travels as 16 work-item messages of 4 activities, whose replies are sent in groups; killed in
+    /// the middle, the message of a partly finished pack carries only the activities whose reply was not yet sent.
+    /// The test host runs at most 4 activities at once and frees a slot only once its part is finished (reply sent and
+    /// the message rewritten or deleted), so only activities among the last 4 started before the kill may run again.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(PackedFanOutFaultPoints))]
+    public async Task Killed_during_a_packed_fan_out_only_activities_in_flight_run_again(string faultPoint)
+    {
+        const int n = 64;
+        await using var hub = new AzureHub(partitions: 1);
+        await hub.Service.CreateIfNotExistsAsync();
+        var log = Path.Combine(Path.GetTempPath(), $"durable-kill-fan-{hub.HubName}.log");
+        try
+        {
+            var id = await hub.Client.ScheduleNewOrchestrationInstanceAsync("FanOut", n, new StartOrchestrationOptions("fan"));
+            using (var doomed = TestHostProcess.Start(hub.HubName, log, faultPoint))
+            {
+                var exited = await doomed.WaitForExitAsync(TimeSpan.FromSeconds(90));
+                Assert.True(exited, $"the host never reached {faultPoint}; stderr: {doomed.Stderr}");
+                Assert.Contains("fault point", doomed.Stderr);
+            }
+
+            var atKill = await hub.Service.GetStateAsync(id);
+            var scheduled = (atKill?.History.OfType<TaskScheduledEvent>() ?? []).ToDictionary(e => e.EventId, e => e.Input);
+            var completedAtKill = (atKill?.History.OfType<TaskCompletedEvent>() ?? []).Select(e => $"run fan {scheduled[e.TaskScheduledId]}").ToHashSet();
+            var before = File.Exists(log) ? File.ReadAllLines(log).ToList() : [];
+
+            using (var healthy = TestHostProcess.Start(hub.HubName, log, null))
+            {
+                var m = await hub.WaitAsync(id, 120);
+                Assert.Equal(OrchestrationRuntimeStatus.Completed, m.RuntimeStatus);
+                Assert.Equal(Enumerable.Range(0, n).Sum(), m.ReadOutputAs<int>());
+                await healthy.StopAsync();
+            }
+
+            var after = File.ReadAllLines(log).Skip(before.Count).ToList();
+            Assert.Equal(n, before.Concat(after).Distinct().Count());
+            var inFlight = before.TakeLast(4).ToHashSet();
+            foreach (var rerun in after.Where(before.Contains))
+            {
+                Assert.True(inFlight.Contains(rerun) || !completedAtKill.Contains(rerun),
+                    $"{rerun} ran again after the kill at {faultPoint} although its completion was in the history and it was not among the last activities started ({string.Join(", ", inFlight)})");
+                if (faultPoint.StartsWith("durable.activity.", StringComparison.Ordinal))
+                {
+                    // The fan-out was committed before: a finished activity's reply was durable and its pack rewritten.
+                    Assert.True(inFlight.Contains(rerun),
+                        $"{rerun} ran again after the kill at {faultPoint}, but its pack should no longer have carried it (in flight: {string.Join(", ", inFlight)})");
+                }
+            }
+
+            var history = await hub.Client.GetOrchestrationHistoryAsync(id);
+            Assert.Equal(n, history.OfType<TaskCompletedEvent>().Select(e => e.TaskScheduledId).Distinct().Count());
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
+    /// <summary>
+    /// A host stopped gracefully in the middle of a packed fan-out finishes what runs and gives the prefetched rest back
+    /// (its packs rewritten to the unfinished activities, visible at once): another host finishes the fan-out and no
+    /// activity runs twice.
+    /// </summary>
+    [Fact]
+    public async Task A_host_stopped_during_a_packed_fan_out_hands_over_the_unfinished_activities()
+    {
+        const int n = 64;
+        await using var hub = new AzureHub(partitions: 1);
+        await hub.Service.CreateIfNotExistsAsync();
+        var log = Path.Combine(Path.GetTempPath(), $"durable-stop-fan-{hub.HubName}.log");
+        try
+        {
+            var id = await hub.Client.ScheduleNewOrchestrationInstanceAsync("FanOut", n, new StartOrchestrationOptions("fan"));
+            using (var first = TestHostProcess.Start(hub.HubName, log, null))
+            {
+                var deadline = DateTime.UtcNow.AddSeconds(60);
+                while ((!File.Exists(log) || File.ReadAllLines(log).Length < 8) && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(50);
+                }
+
+                await first.StopAsync();
+            }
+
+            var ranOnFirst = File.ReadAllLines(log).Length;
+            Assert.InRange(ranOnFirst, 8, n - 1);
+            using (var second = TestHostProcess.Start(hub.HubName, log, null))
+            {
+                var m = await hub.WaitAsync(id, 120);
+                Assert.Equal(Enumerable.Range(0, n).Sum(), m.ReadOutputAs<int>());
+                await second.StopAsync();
+            }
+
+            var lines = File.ReadAllLines(log);
+            Assert.Equal(n, lines.Length);
+            Assert.Equal(n, lines.Distinct().Count());
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
     [Fact]
     public async Task A_durable_timer_survives_a_host_restart()
     {
