@@ -25,6 +25,7 @@ public readonly struct MySqlValue : IEquatable<MySqlValue>
 
     public static MySqlValue Null => default;
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static MySqlValue FromBytes(ReadOnlyMemory<byte> bytes) => new(bytes, true);
 
     public static MySqlValue FromString(string text) => new(Encoding.UTF8.GetBytes(text), true);

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.IO.Compression;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Durable.Core.Positions;
 using Durable.MySql.Protocol;
@@ -34,6 +35,10 @@ public sealed class BinlogEventParser
 
     public IReadOnlyDictionary<ulong, TableMap> Tables => _tables;
 
+    // The decode path (Parse, ParseRows, ReadImage, DecodeValue...) is compiled fully optimised on first call: it
+    // runs per row and value, and with tiered compilation it would otherwise run unoptimised code until the
+    // background compiler (starved on a busy machine) caught up.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public BinlogEvent Parse(ReadOnlySpan<byte> evt)
     {
         if (evt.Length < BinlogEventHeader.Size)
@@ -63,23 +68,9 @@ public sealed class BinlogEventParser
                 throw PayloadReader.Malformed($"{header.Type} event too short for its checksum");
             }
 
-            var expected = BinaryPrimitives.ReadUInt32LittleEndian(evt[^4..]);
             if (VerifyChecksums)
             {
-                var actual = Crc32.Compute(evt[..^4]);
-                if (actual != expected && header.Type == BinlogEventType.FormatDescription && (header.Flags & 1) != 0)
-                {
-                    // LOG_EVENT_BINLOG_IN_USE_F is set in an open binlog file after the checksum was computed.
-                    var copy = evt[..^4].ToArray();
-                    copy[17] &= 0xFE;
-                    actual = Crc32.Compute(copy);
-                }
-
-                if (actual != expected)
-                {
-                    throw MySqlException.Client(MySqlErrorCode.BinlogChecksumMismatch,
-                        $"Binlog event {header.Type} ending at position {header.NextPosition} failed its CRC32 check (computed {actual:X8}, event says {expected:X8}): the stream is corrupt.");
-                }
+                CheckCrc(evt, header.Type, header.Flags, header.NextPosition);
             }
 
             evt = evt[..^4];
@@ -107,6 +98,53 @@ public sealed class BinlogEventParser
                 "The binlog is encrypted (START_ENCRYPTION event); encrypted binlogs are not supported."),
             _ => new OtherEvent(header),
         };
+    }
+
+    /// <summary>
+    /// Checks one event's CRC32 ahead of <see cref="Parse"/> (the read-ahead task of a stream does this, so the
+    /// parser then only strips the checksum). <paramref name="algorithm"/> is the checksum algorithm in force and is
+    /// updated by FORMAT_DESCRIPTION events, exactly as <see cref="Parse"/> tracks it. Events too short to check are
+    /// left for <see cref="Parse"/> to reject.
+    /// </summary>
+    public static void VerifyChecksum(ReadOnlySpan<byte> evt, ref byte algorithm)
+    {
+        if (evt.Length < BinlogEventHeader.Size)
+        {
+            return;
+        }
+
+        var type = (BinlogEventType)evt[4];
+        var checksummed = type == BinlogEventType.FormatDescription ? FormatDescriptionHasCrc(evt) : algorithm == ChecksumCrc32;
+        if (checksummed && evt.Length >= BinlogEventHeader.Size + 4)
+        {
+            CheckCrc(evt, type, BinaryPrimitives.ReadUInt16LittleEndian(evt[17..]), BinaryPrimitives.ReadUInt32LittleEndian(evt[13..]));
+        }
+
+        if (type == BinlogEventType.FormatDescription)
+        {
+            // As ParseFormatDescription: the algorithm is the last byte after the 57-byte fixed part (CRC removed).
+            var body = checksummed ? evt[..^4] : evt;
+            algorithm = body.Length > BinlogEventHeader.Size + 57 ? body[^1] : ChecksumNone;
+        }
+    }
+
+    private static void CheckCrc(ReadOnlySpan<byte> evt, BinlogEventType type, ushort flags, uint nextPosition)
+    {
+        var expected = BinaryPrimitives.ReadUInt32LittleEndian(evt[^4..]);
+        var actual = Crc32.Compute(evt[..^4]);
+        if (actual != expected && type == BinlogEventType.FormatDescription && (flags & 1) != 0)
+        {
+            // LOG_EVENT_BINLOG_IN_USE_F is set in an open binlog file after the checksum was computed.
+            var copy = evt[..^4].ToArray();
+            copy[17] &= 0xFE;
+            actual = Crc32.Compute(copy);
+        }
+
+        if (actual != expected)
+        {
+            throw MySqlException.Client(MySqlErrorCode.BinlogChecksumMismatch,
+                $"Binlog event {type} ending at position {nextPosition} failed its CRC32 check (computed {actual:X8}, event says {expected:X8}): the stream is corrupt.");
+        }
     }
 
     private static bool FormatDescriptionHasCrc(ReadOnlySpan<byte> evt) =>
@@ -262,6 +300,7 @@ public sealed class BinlogEventParser
     /// <summary>MySQL stores a server uuid as 16 bytes in text order (not .NET's mixed-endian Guid layout).</summary>
     private static Guid UuidFromBytes(ReadOnlySpan<byte> b) => new(b, bigEndian: true);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private RowsEvent ParseRows(BinlogEventHeader header, ReadOnlySpan<byte> body)
     {
         var type = header.Type;
@@ -315,14 +354,23 @@ public sealed class BinlogEventParser
             rowsData = Decompress(rowsData, type.ToString());
         }
 
+        var columns = table.ColumnArray;
+        var presentIndexes = PresentIndexes(present);
+        var presentAfterIndexes = kind == RowsEventKind.Update ? PresentIndexes(presentAfter) : presentIndexes;
         var rows = new List<RowChange>();
         var rr = new PayloadReader(rowsData);
         while (rr.Remaining > 0)
         {
-            var first = ReadImage(ref rr, table, present);
+            if (rows.Count == 1)
+            {
+                // Sized from the first row, so the list of a full event is not regrown several times.
+                rows.Capacity = (rowsData.Length / Math.Max(1, rr.Offset)) + 2;
+            }
+
+            var first = ReadImage(ref rr, table, columns, presentIndexes);
             if (kind == RowsEventKind.Update)
             {
-                var second = ReadImage(ref rr, table, presentAfter);
+                var second = ReadImage(ref rr, table, columns, presentAfterIndexes);
                 rows.Add(new RowChange(first, second));
             }
             else
@@ -334,6 +382,28 @@ public sealed class BinlogEventParser
         return new RowsEvent(header, kind, table, present, presentAfter, rows, flags);
     }
 
+    private static int[] PresentIndexes(bool[] present)
+    {
+        var count = 0;
+        foreach (var p in present)
+        {
+            count += p ? 1 : 0;
+        }
+
+        var indexes = new int[count];
+        var n = 0;
+        for (var i = 0; i < present.Length; i++)
+        {
+            if (present[i])
+            {
+                indexes[n++] = i;
+            }
+        }
+
+        return indexes;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool[] ReadBitmap(ref PayloadReader r, int width)
     {
         var bytes = r.ReadBytes((width + 7) / 8);
@@ -346,32 +416,22 @@ public sealed class BinlogEventParser
         return bits;
     }
 
-    private MySqlValue[] ReadImage(ref PayloadReader r, TableMap table, bool[] present)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private MySqlValue[] ReadImage(ref PayloadReader r, TableMap table, BinlogColumn[] columns, int[] presentIndexes)
     {
-        var presentCount = 0;
-        foreach (var p in present)
+        var nulls = r.ReadBytes((presentIndexes.Length + 7) / 8);
+        var values = new MySqlValue[columns.Length];
+        for (var n = 0; n < presentIndexes.Length; n++)
         {
-            presentCount += p ? 1 : 0;
-        }
-
-        var nulls = r.ReadBytes((presentCount + 7) / 8);
-        var values = new MySqlValue[present.Length];
-        var n = 0;
-        for (var i = 0; i < present.Length; i++)
-        {
-            if (!present[i])
-            {
-                continue;
-            }
-
-            var isNull = (nulls[n / 8] & (1 << (n % 8))) != 0;
-            n++;
-            values[i] = isNull ? MySqlValue.Null : DecodeValue(ref r, table.Columns[i], table);
+            var i = presentIndexes[n];
+            var isNull = (nulls[n >> 3] & (1 << (n & 7))) != 0;
+            values[i] = isNull ? MySqlValue.Null : DecodeValue(ref r, columns[i], table);
         }
 
         return values;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private MySqlValue DecodeValue(ref PayloadReader r, BinlogColumn c, TableMap table)
     {
         var m = c.Metadata;
@@ -497,6 +557,7 @@ public sealed class BinlogEventParser
         _ => throw PayloadReader.Malformed($"BLOB length size {lengthBytes}"),
     };
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private MySqlValue DecodeString(ref PayloadReader r, BinlogColumn c, TableMap table)
     {
         var m = c.Metadata;
@@ -563,6 +624,7 @@ public sealed class BinlogEventParser
         return CharacterBytes(data, c);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private MySqlValue CharacterBytes(ReadOnlySpan<byte> data, BinlogColumn c) =>
         Charsets.NeedsConversion(c.Collation, data) ? MySqlValue.FromBytes(Charsets.Latin1ToUtf8(data)) : Bytes(data);
 
@@ -655,21 +717,24 @@ public sealed class BinlogEventParser
         return output;
     }
 
+    // Formatted straight into the arena (20 digits and a sign at most).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private MySqlValue Number(long v)
     {
-        Span<byte> tmp = stackalloc byte[24];
-        Utf8Formatter.TryFormat(v, tmp, out var n);
-        return MySqlValue.FromBytes(_arena.Copy(tmp[..n]));
+        Utf8Formatter.TryFormat(v, _arena.Reserve(24), out var n);
+        return MySqlValue.FromBytes(_arena.Commit(n));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private MySqlValue Number(ulong v)
     {
-        Span<byte> tmp = stackalloc byte[24];
-        Utf8Formatter.TryFormat(v, tmp, out var n);
-        return MySqlValue.FromBytes(_arena.Copy(tmp[..n]));
+        Utf8Formatter.TryFormat(v, _arena.Reserve(24), out var n);
+        return MySqlValue.FromBytes(_arena.Commit(n));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private MySqlValue Text(string ascii) => MySqlValue.FromBytes(_arena.Copy(Encoding.UTF8.GetBytes(ascii)));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private MySqlValue Bytes(ReadOnlySpan<byte> data) => MySqlValue.FromBytes(_arena.Copy(data));
 }

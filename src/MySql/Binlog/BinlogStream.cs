@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Threading.Channels;
 using Durable.Core.Positions;
 using Durable.MySql.Protocol;
 using Durable.MySql.Sql;
@@ -28,8 +29,9 @@ public sealed record BinlogStreamOptions
 
 /// <summary>
 /// A replication stream from one MySQL/MariaDB server, started at a GTID position. It registers as a replica
-/// (COM_REGISTER_SLAVE), negotiates checksums and the heartbeat period, and then reads events one at a time;
-/// nothing is buffered beyond the current event. <see cref="Position"/> follows the last complete transaction.
+/// (COM_REGISTER_SLAVE), negotiates checksums and the heartbeat period, and then hands out events one at a time.
+/// A read-ahead task (<see cref="BinlogReadAhead"/>) receives and CRC-checks up to 4 MiB of packets ahead of the
+/// consumer, so receiving overlaps decoding. <see cref="Position"/> follows the last complete transaction.
 /// MariaDB (slave_connect_state) is the supported flavor; MySQL COM_BINLOG_DUMP_GTID is experimental.
 /// </summary>
 public sealed class BinlogStream : IAsyncDisposable
@@ -40,17 +42,23 @@ public sealed class BinlogStream : IAsyncDisposable
     private readonly MySqlConnectionOptions _connectionOptions;
     private readonly Dictionary<(string, string), ExtendedColumnType[]> _extendedTypes = [];
     private readonly HashSet<TableMap> _resolved = new(ReferenceEqualityComparer.Instance);
-    private CancellationTokenSource _silence = new();
+    private readonly BinlogReadAhead _readAhead;
+    private readonly TimeSpan _silence;
+    private Exception? _failure;
+    private bool _ended;
     private Gtid? _pending;
     private bool _pendingStandalone;
 
-    private BinlogStream(MySqlConnection connection, BinlogStreamOptions options, BinlogEventParser parser, MySqlConnectionOptions connectionOptions)
+    private BinlogStream(MySqlConnection connection, BinlogStreamOptions options, byte checksumAlgorithm, MySqlConnectionOptions connectionOptions)
     {
         _connection = connection;
         _options = options;
-        _parser = parser;
         _connectionOptions = connectionOptions;
         Position = options.Start;
+        _silence = (options.HeartbeatPeriod * 3) + TimeSpan.FromSeconds(5);
+        // The read-ahead task checks the CRCs, so the parser only strips them.
+        _parser = new BinlogEventParser(checksumAlgorithm, verifyChecksums: false);
+        _readAhead = new BinlogReadAhead(connection.Channel, checksumAlgorithm, options.VerifyChecksums, _silence, DescribeReadFailure, DescribeSilence);
     }
 
     /// <summary>The position after the last complete transaction read from the stream.</summary>
@@ -150,8 +158,7 @@ public sealed class BinlogStream : IAsyncDisposable
         }
 
         await connection.SendCommandAsync(writer, cancellationToken).ConfigureAwait(false);
-        var parser = new BinlogEventParser(algorithm, options.VerifyChecksums);
-        return new BinlogStream(connection, options, parser, connectionOptions);
+        return new BinlogStream(connection, options, algorithm, connectionOptions);
     }
 
     /// <summary>COM_BINLOG_DUMP_GTID (MySQL, experimental): start after the executed GTID set, through GTIDs only.</summary>
@@ -199,39 +206,63 @@ public sealed class BinlogStream : IAsyncDisposable
     /// </summary>
     public async ValueTask<BinlogEvent?> ReadEventAsync(CancellationToken cancellationToken = default)
     {
-        // One silence timer per stream, re-armed per event (a new timer per event would cost more than the event).
-        var silence = (_options.HeartbeatPeriod * 3) + TimeSpan.FromSeconds(5);
-        if (!_silence.TryReset())
+        if (_failure is not null)
         {
-            _silence.Dispose();
-            _silence = new CancellationTokenSource();
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_failure);
         }
 
-        _silence.CancelAfter(silence);
-        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _silence.Token) : null;
-        ReadOnlyMemory<byte> payload;
+        if (_ended)
+        {
+            return null;
+        }
+
+        BinlogReadAhead.Packet packet;
         try
         {
-            payload = await _connection.Channel.ReadPayloadAsync(linked?.Token ?? _silence.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            _connection.Abort();
-            throw MySqlException.Client(MySqlErrorCode.ServerLost,
-                $"The binlog stream from {_connectionOptions} sent nothing, not even a heartbeat, for {silence}; the source is unreachable or stalled.", ex);
+            packet = await _readAhead.NextAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
+            // The caller gave up mid-stream: the connection is left at an unknown point, as with a cancelled read.
             _connection.Abort();
             throw;
         }
-        catch (MySqlException ex) when (ex.ErrorNumber == MySqlErrorCode.ServerLost)
+        catch (ChannelClosedException)
         {
-            throw MySqlException.Client(MySqlErrorCode.ServerLost,
-                $"The binlog stream from {_connectionOptions} (server id {_options.ServerId}) was cut: {ex.Message} If another replica connected with server id {_options.ServerId}, the source ended this one.", ex);
+            _ended = true;
+            return null;
         }
 
-        var span = payload.Span;
+        if (packet.Error is { } error)
+        {
+            _failure = error;
+            throw error;
+        }
+
+        try
+        {
+            var evt = Decode(packet.Span);
+            if (evt is TableMapEvent map && _options.ResolveExtendedTypes && _connection.IsMariaDb && _resolved.Add(map.Table))
+            {
+                await ResolveExtendedTypesAsync(map.Table, cancellationToken).ConfigureAwait(false);
+            }
+
+            return evt;
+        }
+        catch (Exception ex) when (ex is MySqlException)
+        {
+            _failure = ex;
+            throw;
+        }
+        finally
+        {
+            _readAhead.Release(packet);
+        }
+    }
+
+    /// <summary>One payload into an event (null: the source ended the stream); everything kept is copied out of it.</summary>
+    private BinlogEvent? Decode(ReadOnlySpan<byte> span)
+    {
         if (span.Length == 0)
         {
             throw PayloadReader.Malformed("empty binlog packet");
@@ -242,19 +273,27 @@ public sealed class BinlogStream : IAsyncDisposable
             case 0x00:
                 var evt = _parser.Parse(span[1..]);
                 Track(evt);
-                if (evt is TableMapEvent map && _options.ResolveExtendedTypes && _connection.IsMariaDb && _resolved.Add(map.Table))
-                {
-                    await ResolveExtendedTypesAsync(map.Table, cancellationToken).ConfigureAwait(false);
-                }
-
                 return evt;
             case 0xFF:
                 throw MapError(ErrPacket.Parse(span));
             case 0xFE when span.Length < 9:
+                _ended = true;
                 return null;
             default:
                 throw PayloadReader.Malformed($"binlog packet starting with 0x{span[0]:X2}");
         }
+    }
+
+    private Exception DescribeReadFailure(Exception ex) => ex is MySqlException { ErrorNumber: MySqlErrorCode.ServerLost }
+        ? MySqlException.Client(MySqlErrorCode.ServerLost,
+            $"The binlog stream from {_connectionOptions} (server id {_options.ServerId}) was cut: {ex.Message} If another replica connected with server id {_options.ServerId}, the source ended this one.", ex)
+        : ex;
+
+    private Exception DescribeSilence(OperationCanceledException ex)
+    {
+        _connection.Abort();
+        return MySqlException.Client(MySqlErrorCode.ServerLost,
+            $"The binlog stream from {_connectionOptions} sent nothing, not even a heartbeat, for {_silence}; the source is unreachable or stalled.", ex);
     }
 
     private MySqlException MapError(MySqlException error)
@@ -356,8 +395,8 @@ public sealed class BinlogStream : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _silence.Dispose();
         _connection.Abort();
+        await _readAhead.DisposeAsync().ConfigureAwait(false);
         await _connection.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Durable.MySql.Binlog;
@@ -17,9 +18,11 @@ public static class Charsets
     ];
 
     /// <summary>Collation ids of latin1 in MySQL and MariaDB.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool IsLatin1(int collation) => collation is 5 or 8 or 15 or 31 or 47 or 48 or 49 or 94;
 
     /// <summary>True when <paramref name="bytes"/> need converting (non-ASCII bytes in a latin1 column).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool NeedsConversion(int? collation, ReadOnlySpan<byte> bytes) =>
         collation is { } c && IsLatin1(c) && bytes.IndexOfAnyInRange((byte)0x80, (byte)0xFF) >= 0;
 

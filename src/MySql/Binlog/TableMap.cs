@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using Durable.MySql.Protocol;
 
@@ -15,15 +16,20 @@ public enum ExtendedColumnType
 /// <summary>One column of a TABLE_MAP event, with what the optional metadata (binlog_row_metadata=FULL) adds.</summary>
 public sealed record BinlogColumn(int Index, ColumnType Type, ushort Metadata, bool Nullable)
 {
+    // The accessors the row decoder reads per value are forced inline (its methods exceed the JIT's inlining budget).
+    public ColumnType Type { [MethodImpl(MethodImplOptions.AggressiveInlining)] get; init; } = Type;
+
+    public ushort Metadata { [MethodImpl(MethodImplOptions.AggressiveInlining)] get; init; } = Metadata;
+
     /// <summary>The column type as the table defines it: for STRING this reveals ENUM and SET.</summary>
-    public ColumnType RealType { get; internal set; } = Type;
+    public ColumnType RealType { [MethodImpl(MethodImplOptions.AggressiveInlining)] get; internal set; } = Type;
 
     public string? Name { get; internal set; }
 
-    public bool Unsigned { get; internal set; }
+    public bool Unsigned { [MethodImpl(MethodImplOptions.AggressiveInlining)] get; internal set; }
 
     /// <summary>Collation id for character columns (63 = binary), when the metadata carries it.</summary>
-    public int? Collation { get; internal set; }
+    public int? Collation { [MethodImpl(MethodImplOptions.AggressiveInlining)] get; internal set; }
 
     public IReadOnlyList<string>? EnumValues { get; internal set; }
 
@@ -31,9 +37,13 @@ public sealed record BinlogColumn(int Index, ColumnType Type, ushort Metadata, b
 
     public bool IsPrimaryKey { get; internal set; }
 
-    public ExtendedColumnType Extended { get; internal set; }
+    public ExtendedColumnType Extended { [MethodImpl(MethodImplOptions.AggressiveInlining)] get; internal set; }
 
-    public bool IsBinary => Collation == MySqlColumn.BinaryCharacterSet;
+    public bool IsBinary
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Collation == MySqlColumn.BinaryCharacterSet;
+    }
 }
 
 /// <summary>A TABLE_MAP event: the table id used by the following ROWS events, the table's name and its columns.</summary>
@@ -44,9 +54,13 @@ public sealed class TableMap
         TableId = tableId;
         Schema = schema;
         Table = table;
-        Columns = columns;
+        ColumnArray = columns as BinlogColumn[] ?? [.. columns];
+        Columns = ColumnArray;
         Flags = flags;
     }
+
+    /// <summary>The columns as an array: the row decoder indexes them per value, without interface calls.</summary>
+    internal BinlogColumn[] ColumnArray { get; }
 
     public ulong TableId { get; }
 

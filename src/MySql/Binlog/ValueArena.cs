@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Durable.MySql.Binlog;
 
 /// <summary>
@@ -9,9 +11,10 @@ namespace Durable.MySql.Binlog;
 internal sealed class ValueArena
 {
     private const int ChunkSize = 64 * 1024;
-    private byte[] _chunk = new byte[ChunkSize];
+    private byte[] _chunk = NewChunk();
     private int _used;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ReadOnlyMemory<byte> Copy(ReadOnlySpan<byte> bytes)
     {
         var target = Allocate(bytes.Length);
@@ -19,6 +22,7 @@ internal sealed class ValueArena
         return target;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Memory<byte> Allocate(int length)
     {
         if (length > ChunkSize / 4)
@@ -28,7 +32,7 @@ internal sealed class ValueArena
 
         if (_used + length > _chunk.Length)
         {
-            _chunk = new byte[ChunkSize];
+            _chunk = NewChunk();
             _used = 0;
         }
 
@@ -36,6 +40,33 @@ internal sealed class ValueArena
         _used += length;
         return m;
     }
+
+    /// <summary>
+    /// Room for up to <paramref name="maxLength"/> bytes (at most a quarter chunk) to format a value into directly;
+    /// <see cref="Commit"/> then hands out the part used, so small values (numbers) need no staging copy.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Span<byte> Reserve(int maxLength)
+    {
+        if (_used + maxLength > _chunk.Length)
+        {
+            _chunk = NewChunk();
+            _used = 0;
+        }
+
+        return _chunk.AsSpan(_used, maxLength);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ReadOnlyMemory<byte> Commit(int length)
+    {
+        var m = _chunk.AsMemory(_used, length);
+        _used += length;
+        return m;
+    }
+
+    // Every byte handed out is written before it is read, so the chunk need not be zeroed first.
+    private static byte[] NewChunk() => GC.AllocateUninitializedArray<byte>(ChunkSize);
 
     public ReadOnlyMemory<byte> Ascii(string text)
     {

@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Durable.MySql.Protocol;
@@ -18,20 +20,28 @@ public ref struct PayloadReader
         Offset = 0;
     }
 
-    public int Offset { get; set; }
+    // The readers are forced inline: the row decoder calls them per value from methods too large for the JIT's
+    // normal inlining budget.
+    public int Offset { [MethodImpl(MethodImplOptions.AggressiveInlining)] readonly get; [MethodImpl(MethodImplOptions.AggressiveInlining)] set; }
 
-    public readonly int Remaining => _data.Length - Offset;
+    public readonly int Remaining
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _data.Length - Offset;
+    }
 
     public readonly ReadOnlySpan<byte> Data => _data;
 
     public readonly byte Peek() => Remaining > 0 ? _data[Offset] : throw Truncated(1);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public byte ReadByte()
     {
         Need(1);
         return _data[Offset++];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ushort ReadUInt16()
     {
         Need(2);
@@ -40,6 +50,7 @@ public ref struct PayloadReader
         return v;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint ReadUInt24()
     {
         Need(3);
@@ -48,6 +59,7 @@ public ref struct PayloadReader
         return v;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint ReadUInt32()
     {
         Need(4);
@@ -56,6 +68,7 @@ public ref struct PayloadReader
         return v;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong ReadUInt48()
     {
         Need(6);
@@ -64,6 +77,7 @@ public ref struct PayloadReader
         return v;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong ReadUInt64()
     {
         Need(8);
@@ -100,6 +114,7 @@ public ref struct PayloadReader
 
     public string ReadLengthEncodedString() => Encoding.UTF8.GetString(ReadLengthEncodedBytes());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ReadOnlySpan<byte> ReadBytes(int count)
     {
         Need(count);
@@ -151,13 +166,19 @@ public ref struct PayloadReader
         Offset += count;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private readonly void Need(int count)
     {
-        if (count < 0 || Remaining < count)
+        // A negative count becomes huge as unsigned, so one comparison rejects both.
+        if ((uint)count > (uint)Remaining)
         {
-            throw Truncated(count);
+            ThrowTruncated(count);
         }
     }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private readonly void ThrowTruncated(int count) => throw Truncated(count);
 
     private readonly MySqlException Truncated(int count) =>
         Malformed($"packet of {_data.Length} bytes is truncated: needed {count} more bytes at offset {Offset}");

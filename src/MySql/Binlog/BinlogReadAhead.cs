@@ -1,0 +1,199 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Durable.MySql.Protocol;
+
+namespace Durable.MySql.Binlog;
+
+/// <summary>
+/// Reads a binlog stream's packets ahead of its consumer on a task of its own: socket reads, packet framing and the
+/// CRC32 check of each event run there while the consumer decodes the previous events, so on a machine with two
+/// cores receiving and decoding overlap. Payloads are copied into pooled 1 MiB slabs (large events get an array of
+/// their own) and handed over in order; the consumer releases each one after parsing it (parsing copies everything
+/// it keeps). At most <see cref="HighWater"/> bytes are in flight: beyond that the reader stops reading until the
+/// consumer is down to <see cref="LowWater"/>, so memory stays flat however far the consumer lags, and the source
+/// is held back by TCP as with a direct reader.
+/// </summary>
+internal sealed class BinlogReadAhead : IAsyncDisposable
+{
+    internal const int SlabSize = 1 << 20;
+    internal const long HighWater = 4 << 20;
+    internal const long LowWater = 2 << 20;
+
+    private readonly PacketChannel _channel;
+    private readonly TimeSpan _silence;
+    private readonly bool _verifyChecksums;
+    private readonly Func<Exception, Exception> _describeReadFailure;
+    private readonly Func<OperationCanceledException, Exception> _describeSilence;
+    private readonly Channel<Packet> _packets = Channel.CreateUnbounded<Packet>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly ConcurrentQueue<Slab> _freeSlabs = new();
+    private readonly SemaphoreSlim _space = new(0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _reader;
+    private byte _checksumAlgorithm;
+    private long _inFlight;
+    private int _readerWaiting;
+
+    /// <param name="describeReadFailure">Turns a failed read into the error the consumer sees (it adds the stream's context).</param>
+    /// <param name="describeSilence">The error when nothing arrived for <paramref name="silence"/>.</param>
+    public BinlogReadAhead(PacketChannel channel, byte checksumAlgorithm, bool verifyChecksums, TimeSpan silence,
+        Func<Exception, Exception> describeReadFailure, Func<OperationCanceledException, Exception> describeSilence)
+    {
+        _channel = channel;
+        _checksumAlgorithm = checksumAlgorithm;
+        _verifyChecksums = verifyChecksums;
+        _silence = silence;
+        _describeReadFailure = describeReadFailure;
+        _describeSilence = describeSilence;
+        _reader = Task.Run(ReadLoopAsync);
+    }
+
+    /// <summary>
+    /// One payload as the server sent it (status byte first), or the error that ended the stream. A class, not a
+    /// struct: the channel of a reference type runs on the framework's precompiled shared generic code instead of
+    /// a JIT-compiled instantiation (start-up time counts for short streams).
+    /// </summary>
+    public sealed record Packet(Slab? Slab, byte[]? Buffer, int Offset, int Length, Exception? Error)
+    {
+        public ReadOnlySpan<byte> Span => (Slab?.Buffer ?? Buffer).AsSpan(Offset, Length);
+    }
+
+    public sealed class Slab
+    {
+        public readonly byte[] Buffer = GC.AllocateUninitializedArray<byte>(SlabSize);
+        public int Used;
+
+        // Packets handed out and not yet released, plus one while the reader is still filling the slab.
+        public int Pending;
+    }
+
+    /// <summary>The next packet; the caller must <see cref="Release"/> it once parsed.</summary>
+    public ValueTask<Packet> NextAsync(CancellationToken cancellationToken) =>
+        _packets.Reader.TryRead(out var packet) ? new ValueTask<Packet>(packet) : _packets.Reader.ReadAsync(cancellationToken);
+
+    public void Release(Packet packet)
+    {
+        if (packet.Slab is { } slab)
+        {
+            ReleaseSlab(slab);
+        }
+
+        var inFlight = Interlocked.Add(ref _inFlight, -packet.Length);
+        if (inFlight <= LowWater && Volatile.Read(ref _readerWaiting) == 1 && Interlocked.Exchange(ref _readerWaiting, 0) == 1)
+        {
+            _space.Release();
+        }
+    }
+
+    private void ReleaseSlab(Slab slab)
+    {
+        if (Interlocked.Decrement(ref slab.Pending) == 0)
+        {
+            slab.Used = 0;
+            _freeSlabs.Enqueue(slab);
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        using var silence = new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, silence.Token);
+        var token = linked.Token;
+        Slab? slab = null;
+        try
+        {
+            while (true)
+            {
+                while (Volatile.Read(ref _inFlight) > HighWater)
+                {
+                    Volatile.Write(ref _readerWaiting, 1);
+                    if (Volatile.Read(ref _inFlight) > HighWater)
+                    {
+                        await _space.WaitAsync(_stop.Token).ConfigureAwait(false);
+                    }
+                }
+
+                silence.CancelAfter(_silence);
+                ReadOnlyMemory<byte> payload;
+                try
+                {
+                    payload = await _channel.ReadPayloadAsync(token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException ex) when (silence.IsCancellationRequested && !_stop.IsCancellationRequested)
+                {
+                    Fail(_describeSilence(ex));
+                    return;
+                }
+
+                var span = payload.Span;
+                if (_verifyChecksums && span.Length > 0 && span[0] == 0x00)
+                {
+                    BinlogEventParser.VerifyChecksum(span[1..], ref _checksumAlgorithm);
+                }
+
+                Packet packet;
+                if (span.Length > SlabSize / 4)
+                {
+                    var own = GC.AllocateUninitializedArray<byte>(span.Length);
+                    span.CopyTo(own);
+                    packet = new Packet(null, own, 0, own.Length, null);
+                }
+                else
+                {
+                    if (slab is null || slab.Used + span.Length > SlabSize)
+                    {
+                        if (slab is not null)
+                        {
+                            ReleaseSlab(slab);
+                        }
+
+                        slab = _freeSlabs.TryDequeue(out var free) ? free : new Slab();
+                        slab.Pending = 1;
+                    }
+
+                    span.CopyTo(slab.Buffer.AsSpan(slab.Used));
+                    Interlocked.Increment(ref slab.Pending);
+                    packet = new Packet(slab, null, slab.Used, span.Length, null);
+                    slab.Used += span.Length;
+                }
+
+                Interlocked.Add(ref _inFlight, span.Length);
+                _packets.Writer.TryWrite(packet);
+                if (span.Length == 0 || span[0] == 0xFF || (span[0] == 0xFE && span.Length < 9))
+                {
+                    // An error or the end of the stream: the source sends nothing after it.
+                    _packets.Writer.TryComplete();
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            _packets.Writer.TryComplete();
+        }
+        catch (Exception ex)
+        {
+            Fail(_describeReadFailure(ex));
+        }
+    }
+
+    private void Fail(Exception error)
+    {
+        _packets.Writer.TryWrite(new Packet(null, null, 0, 0, error));
+        _packets.Writer.TryComplete();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _reader.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stop.Dispose();
+        _space.Dispose();
+    }
+}
