@@ -307,10 +307,34 @@ public static class MoveTablesFunctions
             await client.PurgeInstanceAsync(instanceId, cancellation: ct).ConfigureAwait(false);
         }
 
+        // Pre-flight before anything exists, so a pipeline gets bad input (unknown keyspace, missing table, no primary
+        // key, non-empty target, ...) as a 400 naming it instead of a 202 and a workflow that fails later. The
+        // orchestration runs the same checks again (the cluster may change in between). The idempotency check above
+        // comes first: a retried create finds its own target tables filled and must still get its instance back.
+        PreflightResult preflight;
+        try
+        {
+            preflight = await Env(ctx).Operations.PreflightAsync(spec, ct).ConfigureAwait(false);
+        }
+        catch (WorkflowValidationException e)
+        {
+            return Error(400, e.Message);
+        }
+
+        if (preflight.Problems.Count > 0)
+        {
+            var text = "Pre-flight refused the workflow, nothing was changed: " + string.Join(" ", preflight.Problems);
+            return Error(preflight.Problems.Any(IsConflict) ? 409 : 400, text);
+        }
+
         await client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec }, new StartOrchestrationOptions(instanceId), ct).ConfigureAwait(false);
         ctx.Logger.LogInformation("{Kind} create {Instance} by {Who}", kind, instanceId, spec.RequestedBy);
         return Accepted(http, keyspace, workflow, instanceId, existing: false, kind);
     }
+
+    /// <summary>Pre-flight problems that are about another workflow (name taken, tables already moving): 409, not bad input.</summary>
+    private static bool IsConflict(string problem) =>
+        problem.StartsWith("Workflow name ", StringComparison.Ordinal) || problem.Contains(" already move in workflow ", StringComparison.Ordinal);
 
     private static IResult Accepted(HttpContext http, string keyspace, string workflow, string instanceId, bool existing, string kind) =>
         Results.Json(new
