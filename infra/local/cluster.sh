@@ -176,10 +176,10 @@ engine_or_generated_password() {
 sync_external_engine_secret() {
   # Before the external cluster exists its engine password will be the main one (engine_or_generated_password), so
   # the line is written before the main host starts and reads the file.
-  local value; value=$(grep '^DURABLE_FILTERED_PASSWORD=' "$EXTERNAL_LOCAL/secrets.env" 2>/dev/null | cut -d= -f2-)
-  [ -n "$value" ] || value=$(secret filtered)
+  local value; value=$(grep '^DURABLE_FILTERED_PASSWORD=' "$EXTERNAL_LOCAL/secrets.env" 2>/dev/null | cut -d= -f2- || true)
+  [ -n "$value" ] || value=$(secret filtered || true)
   [ -n "$value" ] || return 0
-  [ "$(grep '^DURABLE_EXT1_FILTERED_PASSWORD=' "$SECRETS_FILE" | cut -d= -f2-)" = "$value" ] && return 0
+  [ "$(grep '^DURABLE_EXT1_FILTERED_PASSWORD=' "$SECRETS_FILE" | cut -d= -f2- || true)" = "$value" ] && return 0
   (umask 077
    { grep -v '^DURABLE_EXT1_FILTERED_PASSWORD=' "$SECRETS_FILE" || true; echo "DURABLE_EXT1_FILTERED_PASSWORD=$value"; } > "$SECRETS_FILE.tmp")
   mv "$SECRETS_FILE.tmp" "$SECRETS_FILE"
