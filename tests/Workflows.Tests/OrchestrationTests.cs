@@ -10,6 +10,10 @@ namespace Durable.Workflows.Tests;
 internal sealed class FakeOperations : IMoveTablesOperations
 {
     public int ChunksPerStream { get; set; } = 3;
+
+    private int _noTabletLeft;
+
+    public void FindNoTabletFor(int chunks) => _noTabletLeft = chunks;
     public List<string> Problems { get; } = [];
     public ConcurrentQueue<string> Calls { get; } = new();
     public ConcurrentDictionary<long, int> Chunks { get; } = new();
@@ -32,6 +36,11 @@ internal sealed class FakeOperations : IMoveTablesOperations
 
     public Task<CopyChunkResult> CopyChunkAsync(MoveTablesCreate spec, StreamRef stream, CancellationToken ct)
     {
+        if (Interlocked.Decrement(ref _noTabletLeft) >= 0)
+        {
+            return Task.FromResult(new CopyChunkResult(false, null, 0, "No healthy RDONLY tablet of ext1:commerce/0: none listed"));
+        }
+
         var n = Chunks.AddOrUpdate(stream.Id, 1, (_, v) => v + 1);
         return Task.FromResult(new CopyChunkResult(n >= ChunksPerStream, spec.Tables[0], 1));
     }
@@ -259,6 +268,53 @@ public sealed class OrchestrationTests : IAsyncDisposable
         var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
         Assert.Equal(Phases.Cancelled, meta.ReadOutputAs<WorkflowState>()!.Phase);
         Assert.Contains("Cancel", _ops.Calls);
+    }
+
+    private static MoveTablesCreate MigrateSpec() => new()
+    {
+        Kind = WorkflowKinds.Migrate, MountName = "ext1", Workflow = "import", TargetKeyspace = "commerce", SourceKeyspace = "commerce",
+        Tables = ["customer", "corder"], TabletTypes = "REPLICA", RequestedBy = "ci-pipeline",
+    };
+
+    [Fact]
+    public async Task Migrate_is_the_same_orchestration_without_switching_and_completes_after_the_copy()
+    {
+        var id = await StartAsync(MigrateSpec());
+        Assert.Equal("migrate:commerce.import", id);
+        var running = await WaitAsync(id, s => s.Phase == Phases.Running, "running after copy");
+        Assert.True(running.CopyDone);
+        Assert.Contains(running.Audit, a => a.Action == "Create" && a.Detail.Contains("copy customer,corder from ext1:commerce to commerce", StringComparison.Ordinal));
+
+        foreach (var action in new[] { "SwitchTraffic", "ReverseTraffic" })
+        {
+            await SendAsync(id, new WorkflowCommand { Action = action, RequestId = action, RequestedBy = "bob" });
+            var refused = await WaitAsync(id, Answered(action), action + " refused");
+            var result = refused.Commands.Single(c => c.RequestId == action);
+            Assert.Equal("rejected", result.State);
+            Assert.Contains($"{action} is not available for Migrate workflow commerce.import", result.Message);
+            Assert.Contains("separate, mounted cluster", result.Message);
+            Assert.Contains("sidecar database", result.Message);
+        }
+
+        await SendAsync(id, new WorkflowCommand { Action = "Complete", RequestId = "x1", RequestedBy = "bob" });
+        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        var final = meta.ReadOutputAs<WorkflowState>()!;
+        Assert.Equal(Phases.Completed, final.Phase);
+        Assert.Equal(["Preflight", "Create", "Complete"], _ops.Calls.ToArray());
+    }
+
+    [Fact]
+    public async Task A_copy_without_a_reachable_source_tablet_says_it_is_waiting_and_why_then_carries_on()
+    {
+        MoveTablesOrchestration.TabletWaitInterval = TimeSpan.FromMilliseconds(300);
+        _ops.FindNoTabletFor(4);
+        var id = await StartAsync(MigrateSpec());
+        var waiting = await WaitAsync(id, s => s.LastError?.Contains("Waiting for a source tablet", StringComparison.Ordinal) == true, "waiting for a tablet");
+        Assert.Equal(Phases.Copying, waiting.Phase);
+        Assert.Contains("No healthy RDONLY tablet of ext1:commerce/0", waiting.LastError);
+        var running = await WaitAsync(id, s => s.Phase == Phases.Running, "running once tablets are back");
+        Assert.Null(running.LastError);
+        Assert.True(running.CopyDone);
     }
 
     public async ValueTask DisposeAsync()
