@@ -105,26 +105,22 @@ public sealed class BinlogStream : IAsyncDisposable
         // Checksums: tell the source we understand its algorithm; it then sends events with their CRC32.
         var checksum = await connection.QueryScalarAsync("SELECT @@global.binlog_checksum", cancellationToken).ConfigureAwait(false) ?? "NONE";
         var algorithm = string.Equals(checksum, "CRC32", StringComparison.OrdinalIgnoreCase) ? BinlogEventParser.ChecksumCrc32 : BinlogEventParser.ChecksumNone;
-        await connection.ExecuteAsync("SET @master_binlog_checksum = @@global.binlog_checksum", cancellationToken).ConfigureAwait(false);
-        if (!connection.IsMariaDb)
-        {
-            await connection.ExecuteAsync("SET @source_binlog_checksum = @@global.binlog_checksum", cancellationToken).ConfigureAwait(false);
-        }
-
-        var heartbeatNanos = (ulong)options.HeartbeatPeriod.Ticks * 100UL;
-        await connection.ExecuteAsync($"SET @master_heartbeat_period = {heartbeatNanos.ToString(CultureInfo.InvariantCulture)}", cancellationToken).ConfigureAwait(false);
+        var heartbeatNanos = ((ulong)options.HeartbeatPeriod.Ticks * 100UL).ToString(CultureInfo.InvariantCulture);
         var quoter = connection.Quoter;
         if (connection.IsMariaDb)
         {
-            // 4 = MARIA_SLAVE_CAPABILITY_GTID: the source sends GTID events and accepts a GTID start state.
-            // One statement, one round trip.
+            // One statement, one round trip: the checksum we understand, the heartbeat period (ns), and
+            // 4 = MARIA_SLAVE_CAPABILITY_GTID (the source sends GTID events and accepts a GTID start state).
             await connection.ExecuteAsync(
-                "SET @mariadb_slave_capability = 4, @slave_connect_state = " + quoter.String(options.Start.ToString()) +
+                "SET @master_binlog_checksum = @@global.binlog_checksum, @master_heartbeat_period = " + heartbeatNanos +
+                ", @mariadb_slave_capability = 4, @slave_connect_state = " + quoter.String(options.Start.ToString()) +
                 ", @slave_gtid_strict_mode = 1, @slave_gtid_ignore_duplicates = 0", cancellationToken).ConfigureAwait(false);
         }
         else
         {
-            await connection.ExecuteAsync($"SET @source_heartbeat_period = {heartbeatNanos.ToString(CultureInfo.InvariantCulture)}", cancellationToken).ConfigureAwait(false);
+            await connection.ExecuteAsync(
+                "SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = @@global.binlog_checksum, " +
+                "@master_heartbeat_period = " + heartbeatNanos + ", @source_heartbeat_period = " + heartbeatNanos, cancellationToken).ConfigureAwait(false);
         }
 
         var writer = new PayloadWriter(128);
