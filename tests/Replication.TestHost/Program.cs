@@ -1,17 +1,37 @@
 // Usage: Durable.Replication.TestHost copy <targetKeyspace> <targetShard> <streamId> <maxRows>
-//        Durable.Replication.TestHost create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <table>[,<table>...]
+//        Durable.Replication.TestHost create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <table>[,<table>...] [--defer-secondary-keys]
 //        (prints the stream id; used by bench/benchmarks/replication-copy.sh)
+//        Durable.Replication.TestHost create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <table>[,...] <position>
+//        (a stream over target tables that already hold the source's rows as of <position>, e.g. MariaDB/0-11-42,
+//        started Running without a copy; used by bench/benchmarks/replication-catchup.sh)
+//        Durable.Replication.TestHost worker <taskHub>
+//        (a durable worker host on the Azure Storage hub (AzureWebJobsStorage) running the replication activities and
+//        orchestrators, as the Functions host does, until it is killed; used by the host crash tests)
 // Settings come from the same variables the Streamer reads (Streamer__EtcdEndpoints, __TopologyRoot, __Sidecar,
 // __User, __Password, __TabletsFile). Exit code 0 when the copy is done; a fault point kills the process (SIGKILL).
 using System.Globalization;
 using System.Text.Json;
+using Durable.DurableTask;
+using Durable.DurableTask.AzureStorage;
+using Durable.DurableTask.Worker;
+using Durable.Orchestrations;
 using Durable.Replication;
 using Durable.Topology;
 using Durable.Topology.Etcd;
 
-if (args.Length != 5 && args.Length != 6 || args[0] is not ("copy" or "create") || (args[0] == "create") != (args.Length == 6))
+// Options (create only): --defer-secondary-keys.
+var deferSecondaryKeys = args.Contains("--defer-secondary-keys");
+args = args.Where(a => a != "--defer-secondary-keys").ToArray();
+var valid = args.Length > 0 && args[0] switch
 {
-    Console.Error.WriteLine("usage: copy <targetKeyspace> <targetShard> <streamId> <maxRows> | create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <tables>");
+    "copy" => args.Length == 5,
+    "create" => args.Length is 6 or 7,
+    "worker" => args.Length == 2,
+    _ => false,
+};
+if (!valid)
+{
+    Console.Error.WriteLine("usage: copy <targetKeyspace> <targetShard> <streamId> <maxRows> | create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <tables> [<position>] | worker <taskHub>");
     return 2;
 }
 
@@ -35,8 +55,43 @@ if (args[0] == "create")
         TargetShard = args[4],
         TargetDb = target.DbName,
         Filter = new StreamFilter(args[5].Split(',').Select(t => new TableRule(t)).ToList()),
-    });
+        Position = args.Length == 7 ? Durable.Core.Positions.GtidPosition.Decode(args[6]) : null,
+        Options = new StreamOptions { DeferSecondaryKeys = deferSecondaryKeys },
+    }, new PreflightOptions { AllowNonEmptyTargetTables = args.Length == 7 });
+    if (args.Length == 7)
+    {
+        await engine.StartStreamAsync(args[3], args[4], created);
+    }
+
     Console.WriteLine(created);
+    return 0;
+}
+
+if (args[0] == "worker")
+{
+    // Short leases and visibility timeouts so a killed host's partition and in-flight activity come back in seconds.
+    await using var service = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
+    {
+        StorageConnectionString = Environment.GetEnvironmentVariable("AzureWebJobsStorage")
+            ?? throw new InvalidOperationException("Environment variable AzureWebJobsStorage is not set."),
+        TaskHubName = args[1],
+        PartitionCount = 1,
+        LeaseInterval = TimeSpan.FromSeconds(15),
+        LeaseRenewInterval = TimeSpan.FromSeconds(3),
+        ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(10),
+        WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(10),
+        MaxQueuePollingInterval = TimeSpan.FromMilliseconds(500),
+    });
+    var registry = ReplicationRegistration.AddReplication(new DurableTaskRegistry(), engine);
+    await using var worker = new DurableTaskWorker(service, registry, new DurableTaskWorkerOptions
+    {
+        MaxConcurrentActivities = 4,
+        MaxConcurrentOrchestrations = 4,
+        ActivityRenewInterval = TimeSpan.FromSeconds(3),
+    });
+    await worker.StartAsync();
+    Console.WriteLine($"worker ready on hub {args[1]}");
+    await Task.Delay(Timeout.Infinite);
     return 0;
 }
 

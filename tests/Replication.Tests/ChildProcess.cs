@@ -37,7 +37,7 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static ChildProcess Start(TestBed bed, string project, string assembly, IEnumerable<string> args, string? faultPoints, string replicaName)
+    public static ChildProcess Start(TestBed bed, string project, string assembly, IEnumerable<string> args, string? faultPoints, string replicaName, IReadOnlyDictionary<string, string>? environment = null)
     {
         var baseDir = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)); // .../bin/<config>/<tfm>
         var dll = Path.Combine(LocalCluster.RepositoryRoot(), project, "bin", baseDir.Parent!.Name, baseDir.Name, assembly);
@@ -65,6 +65,11 @@ public sealed class ChildProcess : IAsyncDisposable
         info.Environment["Streamer__OwnershipTtlSeconds"] = "3";
         info.Environment["Streamer__PollIntervalMs"] = "200";
         info.Environment["Logging__LogLevel__Default"] = "Information";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         if (faultPoints is not null)
         {
             info.Environment["DURABLE_FAULT_POINTS"] = faultPoints;
@@ -78,6 +83,11 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public static ChildProcess CopyHost(TestBed bed, string keyspace, string shard, long id, int maxRows, string? faultPoints = null) =>
         Start(bed, "tests/Replication.TestHost", "Durable.Replication.TestHost.dll", ["copy", keyspace, shard, id.ToString(System.Globalization.CultureInfo.InvariantCulture), maxRows.ToString(System.Globalization.CultureInfo.InvariantCulture)], faultPoints, "copier");
+
+    /// <summary>A durable worker host (the replication activities and orchestrators) on an Azure Storage task hub.</summary>
+    public static ChildProcess WorkerHost(TestBed bed, string taskHub, string? faultPoints = null) =>
+        Start(bed, "tests/Replication.TestHost", "Durable.Replication.TestHost.dll", ["worker", taskHub], faultPoints, "worker",
+            new Dictionary<string, string> { ["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString });
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {

@@ -21,7 +21,7 @@ public sealed class CrashTests
         return (bed, id);
     }
 
-    private static async Task FinishAndCompareAsync(TestBed bed, long id)
+    internal static async Task FinishAndCompareAsync(TestBed bed, long id)
     {
         await using (var supervisor = new StreamerSupervisor(bed.Engine, bed.Etcd, new StreamerOptions { OwnershipRoot = bed.EtcdRoot + "/inproc" }, NullLogger.Instance))
         {

@@ -1,3 +1,4 @@
+using Durable.Core.Faults;
 using Durable.Core.Positions;
 using Durable.DurableTask;
 using Durable.Replication;
@@ -121,11 +122,16 @@ public sealed class CopyChunkActivity(ReplicationEngine engine) : TaskActivity<C
 {
     public const string Name = "Replication.CopyChunk";
 
-    public override Task<ChunkResult> RunAsync(TaskActivityContext context, CopyChunkInput input)
+    public override async Task<ChunkResult> RunAsync(TaskActivityContext context, CopyChunkInput input)
     {
         ArgumentNullException.ThrowIfNull(input);
         var budget = new CopyBudget { MaxBytes = input.MaxBytes, MaxRows = input.MaxRows, MaxTime = TimeSpan.FromSeconds(input.MaxSeconds) };
-        return engine.CopyChunkAsync(input.Stream.TargetKeyspace, input.Stream.TargetShard, input.Stream.StreamId, $"{context.InstanceId}#{context.TaskId}", budget, context.CancellationToken);
+        // Crash-test points of the host path: delivered, nothing done yet / the chunk committed but its result not
+        // yet handed to the worker (the hub delivers the activity again and the chunk must continue, not repeat).
+        FaultPoints.Hit("activity.copy-chunk.started");
+        var result = await engine.CopyChunkAsync(input.Stream.TargetKeyspace, input.Stream.TargetShard, input.Stream.StreamId, $"{context.InstanceId}#{context.TaskId}", budget, context.CancellationToken).ConfigureAwait(false);
+        FaultPoints.Hit("activity.copy-chunk.finished");
+        return result;
     }
 }
 
@@ -144,7 +150,9 @@ public sealed class StartStreamActivity(ReplicationEngine engine) : TaskActivity
             return current.State.ToString(); // already started (a re-delivered call)
         }
 
-        return (await engine.StartStreamAsync(input.TargetKeyspace, input.TargetShard, input.StreamId, context.CancellationToken).ConfigureAwait(false)).State.ToString();
+        var state = (await engine.StartStreamAsync(input.TargetKeyspace, input.TargetShard, input.StreamId, context.CancellationToken).ConfigureAwait(false)).State.ToString();
+        FaultPoints.Hit("activity.start-stream.finished"); // started, but the orchestration has not heard it
+        return state;
     }
 }
 
