@@ -610,8 +610,9 @@ public sealed class ClusterMoveTablesOperations(
             // Both keyspaces, always in name order, so two workflows switching in opposite directions cannot deadlock.
             foreach (var ks in new[] { spec.SourceKeyspace, spec.TargetKeyspace }.Order(StringComparer.Ordinal))
             {
+                // Waits past the lock's TTL: a switch redelivered after its host died must outlast the dead holder's lease.
                 locks.Add(await store.LockKeyspaceAsync(ks, holder, $"{(request.Reverse ? "ReverseTraffic" : "SwitchTraffic")} {spec.TargetKeyspace}.{spec.Workflow}",
-                    wait: TimeSpan.FromSeconds(30), ct: ct).ConfigureAwait(false));
+                    wait: store.Options.LockTtl * 2, ct: ct).ConfigureAwait(false));
             }
 
             var targetLock = locks.First(l => l.Keyspace == spec.TargetKeyspace);
@@ -833,10 +834,9 @@ public sealed class ClusterMoveTablesOperations(
                 FaultPoints.Hit("switchtraffic.after-reverse-created");
             }
 
-            // 5. Writes open where they go: lift that side's guards, flip the rules, call the hooks.
-            await LiftGuardsAsync(d.To, spec, d.ToGuard, state.Tables, lockWait, ct).ConfigureAwait(false);
-            journal = journal with { Step = SwitchSteps.TargetOpen };
-            await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
+            // 5. Flip the rules and call the hooks while the side writes go to is still guarded: until the commit no
+            // write can land there, so a rollback (failed hook, crash) never leaves rows on that side that the reverse
+            // streams it deletes would have had to carry back. Its guards are lifted after the commit (FinishAsync).
             await ApplyRulesAsync(spec, state.Tables, toTraffic, targetLock, ct).ConfigureAwait(false);
             journal = journal with { Step = SwitchSteps.RulesFlipped };
             await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
@@ -853,19 +853,22 @@ public sealed class ClusterMoveTablesOperations(
             FaultPoints.Hit("switchtraffic.after-commit");
             return await FinishAsync(state, journal, targetLock, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException && journal.Step != SwitchSteps.Committed)
         {
+            // After the commit the switch only goes forward: the failure propagates and the journal (committed) makes
+            // the next attempt finish it.
             logger.LogWarning(e, "{Workflow}: write switch {Intent} failed at step {Step}; rolling back", spec.InstanceId, intentId, journal.Step);
             await RollbackAsync(state, journal, targetLock, CancellationToken.None).ConfigureAwait(false);
             return new SwitchResult(false, $"write switch failed at step '{journal.Step}' and was rolled back: {e.Message}", state.Traffic, state.Streams, state.ReverseStreams);
         }
     }
 
-    /// <summary>After the commit point: start the outbound streams, freeze the inbound ones, drop the journal. Idempotent.</summary>
+    /// <summary>After the commit point: open writes where they go, start the outbound streams, freeze the inbound ones, drop the journal. Idempotent.</summary>
     private async Task<SwitchResult> FinishAsync(WorkflowState state, SwitchJournal journal, KeyspaceLock targetLock, CancellationToken ct)
     {
         var spec = state.Spec;
         var d = DirectionOf(spec, journal.Reverse);
+        await LiftGuardsAsync(d.To, spec, d.ToGuard, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
         var outbound = await ListWorkflowStreamsAsync(d.From, d.Outbound, ct).ConfigureAwait(false);
         foreach (var s in outbound)
         {
