@@ -11,6 +11,9 @@ public interface IVDiffOperations
     Task<string> RunShardAsync(string uuid, string workflow, string keyspace, string shard, TimeSpan? budget, CancellationToken ct);
 
     Task<VDiffReport?> ShowAsync(string workflow, string keyspace, string selector, bool verbose, CancellationToken ct = default);
+
+    /// <summary>Stops a running VDiff on every shard (its shard loops see it at their next checkpoint); returns the shards changed.</summary>
+    Task<int> StopAsync(string workflow, string keyspace, string uuid, CancellationToken ct = default);
 }
 
 public sealed record VDiffRunInput(string Workflow, string Keyspace, VDiffOptions Options, string? Uuid = null);
@@ -54,6 +57,7 @@ public static class VDiffOrchestration
     public const string CreateActivity = "VDiff.Create";
     public const string RunShardActivity = "VDiff.RunShard";
     public const string OutcomeActivity = "VDiff.Outcome";
+    public const string StopActivity = "VDiff.Stop";
     public const string StopEvent = "stop";
 
     /// <summary>Longest single activity of a shard's diff; the shard orchestration calls the next one after it.</summary>
@@ -74,6 +78,8 @@ public static class VDiffOrchestration
         });
         registry.AddActivityFunc<VDiffShardInput, string>(RunShardActivity, (ctx, input) =>
             operations().RunShardAsync(input.Uuid, input.Workflow, input.Keyspace, input.Shard, TimeSpan.FromSeconds(input.BudgetSeconds), ctx.CancellationToken));
+        registry.AddActivityFunc<VDiffRunInput, int>(StopActivity, (ctx, input) =>
+            operations().StopAsync(input.Workflow, input.Keyspace, input.Uuid!, ctx.CancellationToken));
         registry.AddActivityFunc<VDiffRunInput, VDiffOutcome>(OutcomeActivity, async (ctx, input) =>
         {
             var report = await operations().ShowAsync(input.Workflow, input.Keyspace, input.Uuid!, false, ctx.CancellationToken).ConfigureAwait(false)

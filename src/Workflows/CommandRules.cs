@@ -16,6 +16,12 @@ public static class CommandRules
             throw new WorkflowStateException($"Workflow {name} is {state.Phase}; it takes no more commands.");
         }
 
+        if (action is WorkflowActions.VDiffOverride or WorkflowActions.VDiffSchedule)
+        {
+            CheckVDiff(state, command, action, name);
+            return;
+        }
+
         if (state.Spec.IsMigrate)
         {
             CheckMigrate(state, command, action, name);
@@ -161,6 +167,42 @@ public static class CommandRules
                 }
 
                 break;
+        }
+    }
+
+    /// <summary>The VDiff interval a VDiffSchedule command asks for: null for "off".</summary>
+    public static TimeSpan? VDiffInterval(string? text)
+    {
+        if (string.Equals(text?.Trim(), "off", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        try
+        {
+            return Durable.VDiff.GoDuration.Parse("--vdiff-interval", text ?? "");
+        }
+        catch (ArgumentException e)
+        {
+            throw new WorkflowValidationException(e.Message.Replace("a duration such as", "off, or a duration such as", StringComparison.Ordinal));
+        }
+    }
+
+    private static void CheckVDiff(WorkflowState state, WorkflowCommand command, string action, string name)
+    {
+        if (action == WorkflowActions.VDiffSchedule)
+        {
+            if (VDiffInterval(command.VDiffInterval) is null && state.VDiff?.Held is { } held)
+            {
+                throw new WorkflowStateException($"Cannot turn VDiff off for {name}: {held.Action} is held by VDiff; send VDiffOverride (audited) to let it proceed, or wait for a clean VDiff.");
+            }
+
+            return;
+        }
+
+        if (state.VDiff?.Held is null)
+        {
+            throw new WorkflowStateException($"Nothing of {name} is held by VDiff; VDiffOverride releases a SwitchTraffic or Complete that waits for a clean VDiff.");
         }
     }
 

@@ -75,7 +75,9 @@ public static class MoveTablesOrchestration
             state = await CreateAsync(ctx, state);
         }
 
+        state = VDiffLifecycle.Init(ctx, state);
         Task<WorkflowCommand>? command = null;
+        Task<Durable.VDiff.VDiffOutcome>? vdiffRun = null; // never carried over ContinueAsNew: a generation ends only without one
         for (var turn = 0; ; turn++)
         {
             state = ExpirePending(ctx, state);
@@ -85,7 +87,7 @@ public static class MoveTablesOrchestration
                 return state;
             }
 
-            if (turn >= TurnsPerGeneration && command is null)
+            if (turn >= TurnsPerGeneration && command is null && vdiffRun is null)
             {
                 // Unprocessed commands stay queued for the next generation.
                 ctx.ContinueAsNew(state);
@@ -107,21 +109,45 @@ public static class MoveTablesOrchestration
                 continue;
             }
 
-            if (command is not null)
+            if (command is { IsCompleted: true })
             {
                 state = await HandleAsync(ctx, state, await command);
                 command = null;
                 continue;
             }
 
+            if (vdiffRun is null && VDiffLifecycle.ShouldStart(ctx, state))
+            {
+                (state, vdiffRun) = VDiffLifecycle.Start(ctx, state);
+                Publish(ctx, state);
+            }
+
             using var cts = new CancellationTokenSource();
-            var wait = ctx.WaitForExternalEvent<WorkflowCommand>(CommandEvent, cts.Token);
+            // A waiter left from the copy phase cannot be cancelled: it stays the command waiter until a command arrives,
+            // so refreshes and VDiff runs go on after the copy instead of blocking on it.
+            var wait = command ?? ctx.WaitForExternalEvent<WorkflowCommand>(CommandEvent, cts.Token);
             var timer = ctx.CreateTimer(WaitFor(ctx, state), cts.Token);
-            var winner = await Task.WhenAny(wait, timer);
+            var winner = vdiffRun is null ? await Task.WhenAny(wait, timer) : await Task.WhenAny(wait, timer, vdiffRun);
             if (winner == wait)
             {
                 cts.Cancel();
-                state = await HandleAsync(ctx, state, await wait);
+                command = null;
+                var received = await wait;
+                if (vdiffRun is not null && StopsVDiff(received.Action))
+                {
+                    // The VDiff's alignment parks and restarts streams: it must not run beside a command that changes them.
+                    await VDiffLifecycle.StopAsync(ctx, state);
+                    state = await VDiffLifecycle.OnDoneAsync(ctx, state, vdiffRun, ExecuteAsync);
+                    vdiffRun = null;
+                }
+
+                state = await HandleAsync(ctx, state, received);
+            }
+            else if (winner == vdiffRun)
+            {
+                cts.Cancel();
+                state = await VDiffLifecycle.OnDoneAsync(ctx, state, vdiffRun!, ExecuteAsync);
+                vdiffRun = null;
             }
             else
             {
@@ -130,6 +156,10 @@ public static class MoveTablesOrchestration
             }
         }
     }
+
+    /// <summary>Commands that change streams; SwitchTraffic/Complete are not among them: while a VDiff runs they are held by it.</summary>
+    private static bool StopsVDiff(string action) =>
+        action?.Trim().ToLowerInvariant() is "reversetraffic" or "cancel" or "stop" or "start";
 
     private static TimeSpan WaitFor(TaskOrchestrationContext ctx, WorkflowState state)
     {
@@ -143,7 +173,7 @@ public static class MoveTablesOrchestration
             }
         }
 
-        return wait;
+        return VDiffLifecycle.WaitAtMost(ctx, state, wait);
     }
 
     private static void Publish(TaskOrchestrationContext ctx, WorkflowState state) =>
@@ -287,6 +317,11 @@ public static class MoveTablesOrchestration
             return await ApproveAsync(ctx, state, command);
         }
 
+        if (action is WorkflowActions.VDiffOverride or WorkflowActions.VDiffSchedule)
+        {
+            return await VDiffLifecycle.HandleAsync(ctx, state, action, command, ExecuteAsync);
+        }
+
         if (NeedsApproval(state, action))
         {
             state = state with { Pending = new PendingApproval(action, ctx.CurrentUtcDateTime, command) };
@@ -294,7 +329,7 @@ public static class MoveTablesOrchestration
                 $"{action} waits for a signed approval from one of: {string.Join(", ", state.Spec.Approvals.Approvers)}", command.RequestId);
         }
 
-        return await ExecuteAsync(ctx, state, action, command);
+        return await VDiffLifecycle.GateAsync(ctx, state, action, command, ExecuteAsync);
     }
 
     private static async Task<WorkflowState> ApproveAsync(TaskOrchestrationContext ctx, WorkflowState state, WorkflowCommand command)
@@ -331,7 +366,7 @@ public static class MoveTablesOrchestration
                 return Audit(ctx, state, pending.Command.RequestedBy, pending.Action, "rejected", e.Message, pending.Command.RequestId);
             }
 
-            return await ExecuteAsync(ctx, state, pending.Action, pending.Command);
+            return await VDiffLifecycle.GateAsync(ctx, state, pending.Action, pending.Command, ExecuteAsync);
         }
 
         return state;
@@ -350,6 +385,7 @@ public static class MoveTablesOrchestration
                     var reverse = action == WorkflowActions.ReverseTraffic;
                     var options = command.Switch ?? new SwitchOptions();
                     var start = state.Traffic.ToString();
+                    var before = state;
                     state = state with { Phase = Phases.Switching };
                     Publish(ctx, state);
                     // The intent id is part of the activity input, so a redelivered activity recognises its own journal.
@@ -364,6 +400,7 @@ public static class MoveTablesOrchestration
                         LastError = result.Ok ? null : result.Message,
                         Approved = result.Ok && !reverse ? [.. state.Approved.Where(a => a != WorkflowActions.SwitchTraffic)] : state.Approved,
                     };
+                    state = VDiffLifecycle.AfterSwitch(ctx, before, state);
                     var message = result.Ok
                         ? $"{action} was successful for workflow {state.Spec.TargetKeyspace}.{state.Spec.Workflow}\n\nStart State: {start}\nCurrent State: {result.Traffic}"
                         : $"{action} failed for workflow {state.Spec.TargetKeyspace}.{state.Spec.Workflow}: {result.Message}\n\nCurrent State: {result.Traffic}";

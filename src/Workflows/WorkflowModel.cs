@@ -13,7 +13,13 @@ public static class WorkflowActions
     public const string Stop = "Stop";
     public const string Approve = "Approve";
 
-    public static readonly string[] All = [SwitchTraffic, ReverseTraffic, Complete, Cancel, Start, Stop, Approve];
+    /// <summary>Lets a command held by VDiff proceed without a clean VDiff (audited with who and why).</summary>
+    public const string VDiffOverride = "VDiffOverride";
+
+    /// <summary>Sets how often VDiff re-runs while the workflow waits (<c>vdiff_interval</c>: a duration, or "off").</summary>
+    public const string VDiffSchedule = "VDiffSchedule";
+
+    public static readonly string[] All = [SwitchTraffic, ReverseTraffic, Complete, Cancel, Start, Stop, Approve, VDiffOverride, VDiffSchedule];
 
     public static string Normalize(string action) =>
         All.FirstOrDefault(a => string.Equals(a, action?.Trim(), StringComparison.OrdinalIgnoreCase))
@@ -71,6 +77,67 @@ public sealed record WorkflowCommand
     [JsonPropertyName("switch")] public SwitchOptions? Switch { get; init; }
     [JsonPropertyName("cleanup")] public CleanupOptions? Cleanup { get; init; }
     [JsonPropertyName("approval")] public SignedApproval? Approval { get; init; }
+
+    /// <summary>SwitchTraffic/Complete proceed even when VDiff has not proven the copy clean (the override is audited).</summary>
+    [JsonPropertyName("ignore_vdiff")] public bool IgnoreVDiff { get; init; }
+
+    /// <summary>For VDiffSchedule: "off" or a duration (30m, 1h); for VDiffOverride and ignore_vdiff: why (audited).</summary>
+    [JsonPropertyName("vdiff_interval")] public string? VDiffInterval { get; init; }
+
+    [JsonPropertyName("reason")] public string? Reason { get; init; }
+}
+
+/// <summary>The last VDiff the workflow ran: which, its state and counts, and when it finished.</summary>
+public sealed record VDiffSummary
+{
+    [JsonPropertyName("uuid")] public string Uuid { get; init; } = "";
+    [JsonPropertyName("workflow")] public string Workflow { get; init; } = "";
+    [JsonPropertyName("keyspace")] public string Keyspace { get; init; } = "";
+    [JsonPropertyName("state")] public string State { get; init; } = "";
+    [JsonPropertyName("has_mismatch")] public bool HasMismatch { get; init; }
+    [JsonPropertyName("rows_compared")] public long RowsCompared { get; init; }
+    [JsonPropertyName("mismatched_rows")] public long MismatchedRows { get; init; }
+    [JsonPropertyName("extra_rows_source")] public long ExtraRowsSource { get; init; }
+    [JsonPropertyName("extra_rows_target")] public long ExtraRowsTarget { get; init; }
+    [JsonPropertyName("errors")] public string? Errors { get; init; }
+    [JsonPropertyName("started_at")] public DateTime StartedAt { get; init; }
+    [JsonPropertyName("at")] public DateTime At { get; init; }
+
+    [JsonIgnore] public bool IsClean => State == "completed" && !HasMismatch;
+
+    public string Describe() => IsClean
+        ? $"VDiff {Uuid} of {Keyspace}.{Workflow} is clean ({RowsCompared} rows compared)"
+        : State == "completed"
+            ? $"VDiff {Uuid} of {Keyspace}.{Workflow} found differences: {MismatchedRows} mismatched, {ExtraRowsSource} extra on the source, {ExtraRowsTarget} extra on the target ({RowsCompared} rows compared)"
+            : $"VDiff {Uuid} of {Keyspace}.{Workflow} ended {State}{(string.IsNullOrEmpty(Errors) ? "" : ": " + Errors)}";
+}
+
+/// <summary>A SwitchTraffic or Complete waiting for a clean VDiff.</summary>
+public sealed record HeldCommand(
+    [property: JsonPropertyName("action")] string Action,
+    [property: JsonPropertyName("since")] DateTime Since,
+    [property: JsonPropertyName("command")] WorkflowCommand Command,
+    [property: JsonPropertyName("reason")] string Reason);
+
+/// <summary>
+/// VDiff in the lifecycle: once the copy is done VDiff runs, re-runs every <see cref="IntervalSeconds"/> (null: off),
+/// and a SwitchTraffic/Complete waits (<see cref="Held"/>) until a VDiff of the workflow now carrying the writes, finished
+/// after the last write switch, is clean — unless an operator overrides.
+/// </summary>
+public sealed record VDiffGate
+{
+    [JsonPropertyName("interval_seconds")] public double? IntervalSeconds { get; init; }
+    [JsonPropertyName("running")] public string? Running { get; init; }
+    [JsonPropertyName("running_since")] public DateTime? RunningSince { get; init; }
+    [JsonPropertyName("running_workflow")] public string? RunningWorkflow { get; init; }
+    [JsonPropertyName("running_keyspace")] public string? RunningKeyspace { get; init; }
+    [JsonPropertyName("runs")] public int Runs { get; init; }
+    [JsonPropertyName("due_at")] public DateTime? DueAt { get; init; }
+    [JsonPropertyName("valid_since")] public DateTime ValidSince { get; init; }
+    [JsonPropertyName("last")] public VDiffSummary? Last { get; init; }
+    [JsonPropertyName("held")] public HeldCommand? Held { get; init; }
+
+    [JsonIgnore] public bool Enabled => IntervalSeconds is not null;
 }
 
 /// <summary>An entry of the audit trail: who did what, when, and how it ended.</summary>
@@ -145,6 +212,10 @@ public sealed record WorkflowState
     [JsonPropertyName("last_error")] public string? LastError { get; init; }
     [JsonPropertyName("pending_approval")] public PendingApproval? Pending { get; init; }
     [JsonPropertyName("approved")] public IReadOnlyList<string> Approved { get; init; } = [];
+    [JsonPropertyName("vdiff")] public VDiffGate? VDiff { get; init; }
+
+    /// <summary>"SwitchTraffic held by VDiff: ..." while a command waits for a clean VDiff; null otherwise.</summary>
+    [JsonPropertyName("held_by_vdiff")] public string? HeldByVDiff => VDiff?.Held is { } h ? $"{h.Action} held by VDiff: {h.Reason}" : null;
     [JsonPropertyName("audit")] public IReadOnlyList<AuditEntry> Audit { get; init; } = [];
     [JsonPropertyName("commands")] public IReadOnlyList<CommandResult> Commands { get; init; } = [];
     [JsonPropertyName("updated_at")] public DateTime UpdatedAt { get; init; }

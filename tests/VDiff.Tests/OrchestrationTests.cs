@@ -31,6 +31,12 @@ public sealed class OrchestrationTests
             return Task.FromResult(shard == "-80" && n < 3 ? VDiffStates.Started : VDiffStates.Completed);
         }
 
+        public Task<int> StopAsync(string workflow, string keyspace, string uuid, CancellationToken ct = default)
+        {
+            Calls.Enqueue($"stop {uuid}");
+            return Task.FromResult(0);
+        }
+
         public Task<VDiffReport?> ShowAsync(string workflow, string keyspace, string selector, bool verbose, CancellationToken ct = default) =>
             Task.FromResult<VDiffReport?>(new VDiffReport
             {
