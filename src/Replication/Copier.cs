@@ -214,45 +214,68 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
         IReadOnlyList<MySqlValue>? lastPk = state.LastPk;
         var budgetHit = false;
         var full = new MySqlValue[schema.Columns.Count];
-        await using (var reader = await snapshot.QueryAsync(sql.Memory, ct).ConfigureAwait(false))
+        // Read and write overlap: while one multi-row INSERT runs on the target, the next one is built from the
+        // snapshot. At most one INSERT is in flight, so their order (and the transaction's content) is unchanged.
+        var inflight = Task.CompletedTask;
+        try
         {
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            await using (var reader = await snapshot.QueryAsync(sql.Memory, ct).ConfigureAwait(false))
             {
-                var row = reader.GetRow();
-                read++;
-                for (var i = 0; i < row.Length; i++)
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
-                    bytes += row[i].Span.Length;
-                }
-
-                lastPk = pkInSelect.Select(i => row[i].ToOwned()).ToArray();
-                if (target.Router is not null)
-                {
+                    var row = reader.GetRow();
+                    read++;
                     for (var i = 0; i < row.Length; i++)
                     {
-                        full[schema.Writable[i]] = row[i];
+                        bytes += row[i].Span.Length;
                     }
 
-                    if (!target.Router.InRange(full))
+                    lastPk = pkInSelect.Select(i => row[i].ToOwned()).ToArray();
+                    if (target.Router is not null)
                     {
-                        continue;
+                        for (var i = 0; i < row.Length; i++)
+                        {
+                            full[schema.Writable[i]] = row[i];
+                        }
+
+                        if (!target.Router.InRange(full))
+                        {
+                            continue;
+                        }
                     }
-                }
 
-                copied++;
-                pending++;
-                if (insert.AddRow(row) is { } statement)
-                {
-                    await applier.ExecuteInTransactionAsync(statement, pending - 1, ct).ConfigureAwait(false);
-                    pending = 1;
-                }
+                    copied++;
+                    pending++;
+                    if (insert.AddRow(row) is { } statement)
+                    {
+                        await inflight.ConfigureAwait(false);
+                        inflight = applier.ExecuteInTransactionAsync(statement, pending - 1, ct);
+                        pending = 1;
+                    }
 
-                if (bytes >= budget.MaxBytes || clock.Elapsed >= budget.MaxTime)
-                {
-                    budgetHit = true;
-                    break;
+                    if (bytes >= budget.MaxBytes || clock.Elapsed >= budget.MaxTime)
+                    {
+                        budgetHit = true;
+                        break;
+                    }
                 }
             }
+
+            await inflight.ConfigureAwait(false);
+        }
+        catch
+        {
+            // The reader failed (or the INSERT did): let the in-flight INSERT end before the caller rolls back.
+            try
+            {
+                await inflight.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Already failing with the first error; the transaction is rolled back by the caller.
+            }
+
+            throw;
         }
 
         if (insert.Finish() is { } last)

@@ -27,14 +27,29 @@ public sealed class StreamApplier
     private InsertStatementBuilder? _pendingInsert;
     private TableContext? _pendingInsertTable;
 
-    public StreamApplier(MySqlConnection target, StreamStore store, StreamRecord stream, int statementBudget = 4 << 20)
+    // MariaDB: consecutive row changes go to the server as one anonymous compound statement (BEGIN NOT ATOMIC ...
+    // END), many UPDATE/DELETE/INSERT statements per round trip, in their source order. A DELETE that finds no row
+    // SIGNALs (keeping the divergence check); the signal names an entry of _blockDeletes, which holds the full message.
+    private readonly bool _compound;
+    private readonly int _blockBudget;
+    private readonly ByteBuilder _block = new(64 * 1024);
+    private readonly List<Func<string>> _blockDeletes = [];
+    private int _blockStatements;
+    private const string DeleteSignalPrefix = "durable: no row for delete #";
+
+    public StreamApplier(MySqlConnection target, StreamStore store, StreamRecord stream, int statementBudget = 4 << 20, bool? compoundStatements = null)
     {
         _target = target;
         _store = store;
         Stream = stream;
         Position = stream.Position;
         _statementBudget = statementBudget;
+        _compound = compoundStatements ?? target.IsMariaDb;
+        _blockBudget = Math.Clamp(statementBudget, 4096, 1 << 20);
     }
+
+    /// <summary>Round trips that carried row changes (compound blocks and single statements), for tests and profiling.</summary>
+    public long RoundTrips { get; private set; }
 
     /// <summary>The stream as this owner took it (its epoch is the fence).</summary>
     public StreamRecord Stream { get; private set; }
@@ -162,6 +177,7 @@ public sealed class StreamApplier
     {
         _pendingInsert = null;
         _pendingInsertTable = null;
+        ClearBlock();
         PendingRows = 0;
         if (InTransaction)
         {
@@ -174,6 +190,7 @@ public sealed class StreamApplier
     public async Task ExecuteInTransactionAsync(ReadOnlyMemory<byte> sql, long rows, CancellationToken ct)
     {
         await BeginAsync(ct).ConfigureAwait(false);
+        await FlushAsync(ct).ConfigureAwait(false); // keep the order of earlier batched changes
         await _target.ExecuteAsync(sql, ct).ConfigureAwait(false);
         PendingRows += rows;
     }
@@ -257,21 +274,103 @@ public sealed class StreamApplier
     /// <summary>Sends any batched INSERT.</summary>
     public async Task FlushAsync(CancellationToken ct)
     {
-        if (_pendingInsert?.Finish() is { } statement)
-        {
-            await _target.ExecuteAsync(statement, ct).ConfigureAwait(false);
-        }
+        await QueuePendingInsertAsync(ct).ConfigureAwait(false);
+        await SendBlockAsync(ct).ConfigureAwait(false);
+    }
 
+    /// <summary>Ends the batched INSERT and queues it behind the changes before it (order is the source's).</summary>
+    private async Task QueuePendingInsertAsync(CancellationToken ct)
+    {
+        var statement = _pendingInsert?.Finish();
         _pendingInsert = null;
         _pendingInsertTable = null;
+        if (statement is not null)
+        {
+            await QueueAsync(statement, null, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Sends a change now (no compound statements, or too big for a block) or appends it to the current block. A
+    /// DELETE carries <paramref name="deleteMessage"/>: the divergence to report when it finds no row.
+    /// </summary>
+    private async Task QueueAsync(ReadOnlyMemory<byte> statement, Func<string>? deleteMessage, CancellationToken ct)
+    {
+        if (!_compound || statement.Length > _blockBudget / 2)
+        {
+            await SendBlockAsync(ct).ConfigureAwait(false);
+            RoundTrips++;
+            var ok = await _target.ExecuteAsync(statement, ct).ConfigureAwait(false);
+            if (deleteMessage is not null && ok.AffectedRows == 0)
+            {
+                throw new TerminalReplicationException(deleteMessage());
+            }
+
+            return;
+        }
+
+        if (_block.Length + statement.Length + 160 > _blockBudget)
+        {
+            await SendBlockAsync(ct).ConfigureAwait(false);
+        }
+
+        if (_blockStatements == 0)
+        {
+            _block.Append("BEGIN NOT ATOMIC\n"u8);
+        }
+
+        _block.Append(statement.Span);
+        _block.Append(";\n"u8);
+        if (deleteMessage is not null)
+        {
+            _block.Append($"IF ROW_COUNT() = 0 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{DeleteSignalPrefix}{_blockDeletes.Count}'; END IF;\n");
+            _blockDeletes.Add(deleteMessage);
+        }
+
+        _blockStatements++;
+    }
+
+    private async Task SendBlockAsync(CancellationToken ct)
+    {
+        if (_blockStatements == 0)
+        {
+            return;
+        }
+
+        _block.Append("END"u8);
+        try
+        {
+            RoundTrips++;
+            await _target.ExecuteAsync(_block.Memory, ct).ConfigureAwait(false);
+        }
+        catch (MySqlException e) when (e.ErrorNumber == 1644 /* ER_SIGNAL_EXCEPTION */ && e.Message.Contains(DeleteSignalPrefix, StringComparison.Ordinal))
+        {
+            var at = e.Message.IndexOf(DeleteSignalPrefix, StringComparison.Ordinal) + DeleteSignalPrefix.Length;
+            var digits = new string(e.Message.Skip(at).TakeWhile(char.IsAsciiDigit).ToArray());
+            var message = int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n < _blockDeletes.Count
+                ? _blockDeletes[n]()
+                : e.Message;
+            throw new TerminalReplicationException(message, e);
+        }
+        finally
+        {
+            ClearBlock();
+        }
+    }
+
+    private void ClearBlock()
+    {
+        _block.Clear();
+        _blockDeletes.Clear();
+        _blockStatements = 0;
     }
 
     private async Task InsertAsync(TableContext table, MySqlValue[] row, CancellationToken ct)
     {
         if (_pendingInsertTable != table)
         {
-            await FlushAsync(ct).ConfigureAwait(false);
-            _pendingInsert = table.NewInsert(_target.Quoter, _statementBudget);
+            await QueuePendingInsertAsync(ct).ConfigureAwait(false);
+            _pendingInsert = table.NewInsert(_target.Quoter, Math.Min(_statementBudget, _compound ? _blockBudget / 2 : _statementBudget));
             _pendingInsertTable = table;
         }
 
@@ -283,8 +382,8 @@ public sealed class StreamApplier
 
         if (Stream.Options.SourceTimeZone is not null)
         {
-            // CONVERT_TZ cannot be expressed through the batched builder's literal styles; send the row alone.
-            await FlushAsync(ct).ConfigureAwait(false);
+            // CONVERT_TZ cannot be expressed through the batched builder's literal styles; the row goes alone.
+            await QueuePendingInsertAsync(ct).ConfigureAwait(false);
             _sql.Clear();
             _sql.Append("INSERT INTO "u8);
             _sql.Append(table.Schema.QualifiedName);
@@ -302,14 +401,14 @@ public sealed class StreamApplier
             }
 
             _sql.Append(")"u8);
-            await _target.ExecuteAsync(_sql.Memory, ct).ConfigureAwait(false);
+            await QueueAsync(_sql.Memory, null, ct).ConfigureAwait(false);
             PendingRows++;
             return;
         }
 
         if (_pendingInsert!.AddRow(values) is { } full)
         {
-            await _target.ExecuteAsync(full, ct).ConfigureAwait(false);
+            await QueueAsync(full, null, ct).ConfigureAwait(false);
         }
 
         PendingRows++;
@@ -317,7 +416,7 @@ public sealed class StreamApplier
 
     private async Task UpdateAsync(TableContext table, MySqlValue[] before, MySqlValue[] after, CancellationToken ct)
     {
-        await FlushAsync(ct).ConfigureAwait(false);
+        await QueuePendingInsertAsync(ct).ConfigureAwait(false);
         var schema = table.Schema;
         _sql.Clear();
         _sql.Append("UPDATE "u8);
@@ -343,7 +442,7 @@ public sealed class StreamApplier
 
     private async Task DeleteAsync(TableContext table, MySqlValue[] before, CancellationToken ct)
     {
-        await FlushAsync(ct).ConfigureAwait(false);
+        await QueuePendingInsertAsync(ct).ConfigureAwait(false);
         _sql.Clear();
         _sql.Append("DELETE FROM "u8);
         _sql.Append(table.Schema.QualifiedName);
@@ -353,14 +452,12 @@ public sealed class StreamApplier
 
     private async Task ExecuteChangeAsync(TableSchema schema, string what, MySqlValue[] before, CancellationToken ct)
     {
-        var ok = await _target.ExecuteAsync(_sql.Memory, ct).ConfigureAwait(false);
+        // A delete of a row the target does not have means source and target diverged; applying on would hide it.
+        Func<string>? divergence = what == "DELETE"
+            ? () => $"{what} of {schema.Name} row with primary key ({string.Join(", ", schema.PrimaryKey.Select(i => before[i].ToString()))}) found no row on the target: source and target have diverged."
+            : null;
+        await QueueAsync(_sql.Memory, divergence, ct).ConfigureAwait(false);
         PendingRows++;
-        if (ok.AffectedRows == 0 && what == "DELETE")
-        {
-            // A delete of a row the target does not have means source and target diverged; applying on would hide it.
-            throw new TerminalReplicationException(
-                $"{what} of {schema.Name} row with primary key ({string.Join(", ", schema.PrimaryKey.Select(i => before[i].ToString()))}) found no row on the target: source and target have diverged.");
-        }
     }
 
     private void AppendWherePk(TableSchema schema, MySqlValue[] row)

@@ -11,7 +11,7 @@ namespace Durable.Replication.Tests;
 public sealed class DdlAndStopPositionTests
 {
     /// <summary>A bed with an empty source table t and a stream on it that starts at the source's current position.</summary>
-    private static async Task<(TestBed Bed, long Id, GtidPosition Start)> SetUpAsync(string name, OnDdl onDdl)
+    internal static async Task<(TestBed Bed, long Id, GtidPosition Start)> SetUpAsync(string name, OnDdl onDdl)
     {
         var bed = new TestBed(name);
         await bed.CreateDatabaseAsync(100, bed.SourceDb);
@@ -25,10 +25,10 @@ public sealed class DdlAndStopPositionTests
     private static async Task<GtidPosition> SourcePositionAsync() =>
         GtidPosition.Parse(await TestBed.ScalarAsync(100, "SELECT @@global.gtid_binlog_pos"), GtidFlavor.MariaDb);
 
-    private static async Task<StreamRecord> StreamAsync(TestBed bed, long id) =>
+    internal static async Task<StreamRecord> StreamAsync(TestBed bed, long id) =>
         (await bed.Engine.ListStreamsAsync("customer", "0")).Single(s => s.Id == id);
 
-    private static async Task<StreamRecord> WaitForStateAsync(TestBed bed, long id, StreamState state, TimeSpan timeout)
+    internal static async Task<StreamRecord> WaitForStateAsync(TestBed bed, long id, StreamState state, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         var s = await StreamAsync(bed, id);
@@ -49,7 +49,7 @@ public sealed class DdlAndStopPositionTests
         await TestBed.ScalarAsync(200, $"SELECT IFNULL(GROUP_CONCAT(DISTINCT INDEX_NAME ORDER BY INDEX_NAME), '') FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '{bed.TargetDb}' AND TABLE_NAME = 't'");
 
     /// <summary>Runs an in-process Streamer (one replica, own etcd root) around <paramref name="body"/>.</summary>
-    private static async Task WithStreamerAsync(TestBed bed, Func<Task> body)
+    internal static async Task WithStreamerAsync(TestBed bed, Func<Task> body)
     {
         await using var supervisor = new StreamerSupervisor(bed.Engine, bed.Etcd,
             new StreamerOptions { OwnershipRoot = bed.EtcdRoot + "/streamer", PollInterval = TimeSpan.FromMilliseconds(200) }, NullLogger.Instance);
