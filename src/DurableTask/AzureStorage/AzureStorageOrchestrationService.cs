@@ -175,6 +175,10 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         await BalanceLeasesAsync(_running.Token);
         _leaseLoop = Task.Run(() => LeaseLoopAsync(_running.Token), CancellationToken.None);
         _activityLoop = Task.Run(() => ActivityFetchLoopAsync(_running.Token), CancellationToken.None);
+        lock (_localGate)
+        {
+            _localDispatch = true;
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken = default)
@@ -202,6 +206,11 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         }
 
         // Prefetched activities were never started: make them visible for other hosts right away.
+        lock (_localGate)
+        {
+            _localDispatch = false;
+        }
+
         var unstarted = new List<ReceivedMessage>();
         while (_activities.Reader.TryRead(out var wi))
         {
@@ -357,12 +366,13 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
 
     private static int PartOf(ReceivedMessage m) => ((QueueReceipt)m.Receipt).Part;
 
-    private async Task<string> EncodeAsync(QueueClient queue, TaskMessage message, CancellationToken ct)
+    private async Task<(string Text, Envelope Envelope)> EncodeAsync(QueueClient queue, TaskMessage message, CancellationToken ct)
     {
-        var text = RuntimeJson.Serialize(new Envelope(message with { LastError = null }, null, message.LastError));
+        var envelope = new Envelope(message with { LastError = null }, null, message.LastError);
+        var text = RuntimeJson.Serialize(envelope);
         if (queue.EncodedSize(text) <= _settings.LargeMessageThresholdBytes)
         {
-            return text;
+            return (text, envelope);
         }
 
         var blob = $"{message.InstanceId}/message-{message.MessageId.Replace(':', '-')}-{Guid.NewGuid():N}.json.gz";
@@ -373,7 +383,8 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         }
 
         await _largeMessages.PutBlobAsync(blob, buffer.ToArray(), "application/gzip", ct: ct);
-        return RuntimeJson.Serialize(new Envelope(null, blob, message.LastError, message.InstanceId, message.MessageId));
+        envelope = new Envelope(null, blob, message.LastError, message.InstanceId, message.MessageId);
+        return (RuntimeJson.Serialize(envelope), envelope);
     }
 
     /// <summary>The task messages a queue message carries (several for a packed one), each with the envelope's last error.</summary>
@@ -446,10 +457,16 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
     }
 
     /// <summary>The text of a queue message carrying <paramref name="parts"/> (inline, or through a blob when one is large).</summary>
-    private async Task<string> EncodePartsAsync(QueueClient queue, IReadOnlyList<TaskMessage> parts, CancellationToken ct) =>
-        parts.Count == 1
-            ? await EncodeAsync(queue, parts[0], ct)
-            : RuntimeJson.Serialize(new Envelope(null, null, null, parts[0].InstanceId, null, parts.Select(m => m with { LastError = null }).ToList()));
+    private async Task<(string Text, Envelope Envelope)> EncodePartsAsync(QueueClient queue, IReadOnlyList<TaskMessage> parts, CancellationToken ct)
+    {
+        if (parts.Count == 1)
+        {
+            return await EncodeAsync(queue, parts[0], ct);
+        }
+
+        var envelope = new Envelope(null, null, null, parts[0].InstanceId, null, parts.Select(m => m with { LastError = null }).ToList());
+        return (RuntimeJson.Serialize(envelope), envelope);
+    }
 
     /// <summary>Text for a message that must keep only <paramref name="parts"/>; null when its text cannot change.</summary>
     private static string? RewrittenText(QueueHandle h, IReadOnlyList<TaskMessage> parts, string? lastError)
@@ -473,17 +490,8 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         return h.Queue.EncodedSize(text) > QueueClient.MaxMessageBytes ? null : text;
     }
 
-    private async Task SendAsync(TaskMessage message, CancellationToken ct)
-    {
-        var partition = PartitionOf(message.InstanceId, _settings.PartitionCount);
-        var queue = _controlQueues[partition];
-        await queue.PutMessageAsync(await EncodeAsync(queue, message, ct), Delay(message.VisibleAt), null, ct);
-        if (_owned.TryGetValue(partition, out var p))
-        {
-            // Wake our own poller instead of waiting out its back-off.
-            p.Poll.Reset();
-        }
-    }
+    private Task SendAsync(TaskMessage message, CancellationToken ct) =>
+        PutControlAsync(PartitionOf(message.InstanceId, _settings.PartitionCount), [message], message.VisibleAt, ct);
 
     /// <summary>Sends messages of one instance packed into as few control-queue messages as fit (activity replies).</summary>
     private async Task SendPackedAsync(IReadOnlyList<TaskMessage> messages, CancellationToken ct)
@@ -491,25 +499,88 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         foreach (var group in messages.GroupBy(m => m.InstanceId, StringComparer.Ordinal))
         {
             var partition = PartitionOf(group.Key, _settings.PartitionCount);
-            var queue = _controlQueues[partition];
-            foreach (var parts in Pack(group.ToList(), QueueHandleMaxParts, 1, _settings.LargeMessageThresholdBytes, queue.EncodedSize))
+            foreach (var parts in Pack(group.ToList(), QueueHandleMaxParts, 1, _settings.LargeMessageThresholdBytes, _controlQueues[partition].EncodedSize))
             {
-                await queue.PutMessageAsync(await EncodePartsAsync(queue, parts, ct), null, null, ct);
-            }
-
-            if (_owned.TryGetValue(partition, out var p))
-            {
-                p.Poll.Reset();
+                await PutControlAsync(partition, parts, null, ct);
             }
         }
     }
 
+    /// <summary>
+    /// Puts a control message. When this host owns the partition and the message is due now, it is put INVISIBLE (as if
+    /// this host had just dequeued it) and handed straight to the partition's session: that saves the poller's GET and
+    /// its wake-up latency on every step of a chain. It is as durable as any dequeued message: if this host dies, it
+    /// becomes visible after the visibility timeout and the partition's next owner processes it.
+    /// </summary>
+    private async Task PutControlAsync(int partition, IReadOnlyList<TaskMessage> parts, DateTime? visibleAt, CancellationToken ct)
+    {
+        var queue = _controlQueues[partition];
+        var (text, envelope) = await EncodePartsAsync(queue, parts, ct);
+        if (visibleAt is null && envelope.Blob is null && _owned.TryGetValue(partition, out var owner) && StillOwns(owner))
+        {
+            var receipt = await queue.PutMessageAsync(text, _settings.ControlQueueVisibilityTimeout, null, ct);
+            var handle = new QueueHandle(queue, Dequeued(receipt, text), envelope, parts, rewritable: true);
+            if (!owner.Deliver(handle))
+            {
+                // The partition stopped meanwhile: let whoever owns it now see the message at once.
+                await UpdateHandleAsync(handle, TimeSpan.Zero, null, null);
+            }
+
+            return;
+        }
+
+        await queue.PutMessageAsync(text, Delay(visibleAt), null, ct);
+        if (_owned.TryGetValue(partition, out var p))
+        {
+            // Wake our own poller instead of waiting out its back-off.
+            p.Poll.Reset();
+        }
+    }
+
+    private static QueueMessage Dequeued(QueueMessageReceipt receipt, string text) =>
+        new(receipt.MessageId, receipt.PopReceipt, 0, text, DateTimeOffset.UtcNow, receipt.NextVisibleTime);
+
     /// <summary>The most parts one queue message carries (a queue GET returns at most 32 messages; parts are unbounded by it).</summary>
     private const int QueueHandleMaxParts = 32;
 
+    private readonly object _localGate = new();
+    private bool _localDispatch;
+
+    /// <summary>
+    /// Puts a pack of activities. While this host's dispatcher has room, the pack is put invisible and queued for the
+    /// local workers directly (the same short cut as for control messages); otherwise it is left for any host's poller.
+    /// </summary>
     private async Task SendActivitiesAsync(IReadOnlyList<TaskMessage> parts, CancellationToken ct)
     {
-        await _workItems.PutMessageAsync(await EncodePartsAsync(_workItems, parts, ct), null, null, ct);
+        var (text, envelope) = await EncodePartsAsync(_workItems, parts, ct);
+        bool local;
+        lock (_localGate)
+        {
+            local = _localDispatch && envelope.Blob is null && _activities.Reader.Count + parts.Count <= _settings.ActivityPrefetch;
+        }
+
+        if (local)
+        {
+            var receipt = await _workItems.PutMessageAsync(text, _settings.WorkItemQueueVisibilityTimeout, null, ct);
+            var handle = new QueueHandle(_workItems, Dequeued(receipt, text), envelope, parts, rewritable: true);
+            lock (_localGate)
+            {
+                if (_localDispatch)
+                {
+                    for (var i = 0; i < parts.Count; i++)
+                    {
+                        _activities.Writer.TryWrite(new ActivityWorkItem { Received = new ReceivedMessage(parts[i], 0, new QueueReceipt(handle, i)) });
+                    }
+
+                    return;
+                }
+            }
+
+            await UpdateHandleAsync(handle, TimeSpan.Zero, null, null);
+            return;
+        }
+
+        await _workItems.PutMessageAsync(text, null, null, ct);
         _activityBackoff.Reset();
     }
 
@@ -891,10 +962,11 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
                     continue;
                 }
 
+                var wakes = _activityBackoff.Wakes;
                 var messages = await _workItems.GetMessagesAsync(Math.Clamp(room / Math.Max(1, partsPerMessage), 1, 32), _settings.WorkItemQueueVisibilityTimeout, ct);
                 if (messages.Count == 0)
                 {
-                    await _activityBackoff.WaitAsync(ct);
+                    await _activityBackoff.WaitAsync(ct, wakes);
                     continue;
                 }
 
@@ -1311,6 +1383,32 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
 
             await _cts.CancelAsync();
             await _loop!.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            lock (_gate)
+            {
+                // From now on messages are given back (TakeIdleBuffered), not delivered here.
+                _stopped = true;
+            }
+        }
+
+        private bool _stopped;
+
+        /// <summary>Takes a message this host put for its own partition, as if the poller had dequeued it; false once stopped.</summary>
+        public bool Deliver(QueueHandle handle)
+        {
+            lock (_gate)
+            {
+                if (_stopped)
+                {
+                    return false;
+                }
+
+                for (var i = 0; i < handle.Parts.Count; i++)
+                {
+                    Add(new ReceivedMessage(handle.Parts[i], 0, new QueueReceipt(handle, i)));
+                }
+
+                return true;
+            }
         }
 
         private readonly Dictionary<string, (OrchestrationState State, string ETag)> _stateCache = new(StringComparer.Ordinal);
@@ -1381,10 +1479,11 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
                         continue;
                     }
 
+                    var wakes = Poll.Wakes;
                     var messages = await Queue.GetMessagesAsync(settings.ControlQueueBatchSize, settings.ControlQueueVisibilityTimeout, ct);
                     if (messages.Count == 0)
                     {
-                        await Poll.WaitAsync(ct);
+                        await Poll.WaitAsync(ct, wakes);
                         continue;
                     }
 
@@ -1530,6 +1629,14 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         private readonly object _gate = new();
         private TimeSpan _current = minDelay;
         private TaskCompletionSource _reset = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long _wakes;
+
+        /// <summary>
+        /// Counts resets. A poller reads it before its GET and passes it to <see cref="WaitAsync"/>: a message enqueued
+        /// while an empty GET was under way then wakes the poller at once instead of after a full back-off step (in a
+        /// chain of activities that wait was paid on many steps).
+        /// </summary>
+        public long Wakes => Interlocked.Read(ref _wakes);
 
         public TimeSpan Current
         {
@@ -1547,17 +1654,23 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
             lock (_gate)
             {
                 _current = _min;
+                Interlocked.Increment(ref _wakes);
                 _reset.TrySetResult();
                 _reset = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             }
         }
 
-        public async Task WaitAsync(CancellationToken ct)
+        public async Task WaitAsync(CancellationToken ct, long? wakesBeforePoll = null)
         {
             TimeSpan delay;
             Task reset;
             lock (_gate)
             {
+                if (wakesBeforePoll is { } seen && seen != _wakes)
+                {
+                    return;
+                }
+
                 delay = _current * (0.8 + (Random.Shared.NextDouble() * 0.4));
                 _current = TimeSpan.FromTicks(Math.Min(max.Ticks, _current.Ticks * 2));
                 reset = _reset.Task;

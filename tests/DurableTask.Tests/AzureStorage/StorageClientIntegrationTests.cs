@@ -69,6 +69,30 @@ public sealed class StorageClientIntegrationTests : IDisposable
         Assert.Equal(0, await q.GetApproximateMessageCountAsync());
     }
 
+    /// <summary>
+    /// The hub hands a message it just put (invisible) straight to its own poller or activity dispatcher: the pop
+    /// receipt the put returned must be good for update and delete, and the message must stay hidden from GETs.
+    /// </summary>
+    [Fact]
+    public async Task A_message_put_invisible_is_updated_and_deleted_with_the_receipt_of_its_put()
+    {
+        var q = await NewQueue();
+        var put = await q.PutMessageAsync("short-circuit", TimeSpan.FromSeconds(30));
+        Assert.Empty(await q.GetMessagesAsync(32, TimeSpan.FromSeconds(30)));
+        var updated = await q.UpdateMessageAsync(put.MessageId, put.PopReceipt, TimeSpan.FromSeconds(30), "rewritten");
+        Assert.Empty(await q.GetMessagesAsync(32, TimeSpan.FromSeconds(30)));
+        Assert.True(await q.DeleteMessageAsync(updated.MessageId, updated.PopReceipt));
+        Assert.Equal(0, await q.GetApproximateMessageCountAsync());
+
+        // The transport counts what it sent, by operation (the benchmark's cost metric).
+        var counts = _transport.RequestCounts;
+        Assert.Equal(1, counts["POST queue messages"]);
+        Assert.Equal(2, counts["GET queue messages"]);
+        Assert.Equal(1, counts["PUT queue messages"]);
+        Assert.Equal(1, counts["DELETE queue messages"]);
+        Assert.Equal(counts.Values.Sum(), _transport.RequestCount);
+    }
+
     [Fact]
     public async Task Queue_visibility_delay_and_base64_encoding()
     {
