@@ -94,6 +94,8 @@ public static class MySqlBenchmarks
     private static void Report(string what)
     {
         using var self = Process.GetCurrentProcess();
-        Console.Error.WriteLine($"{what}; peak working set {self.PeakWorkingSet64 / (1024 * 1024)} MiB, managed heap {GC.GetTotalMemory(false) / (1024 * 1024)} MiB");
+        Console.Error.WriteLine($"{what}; peak working set {self.PeakWorkingSet64 / (1024 * 1024)} MiB, managed heap {GC.GetTotalMemory(false) / (1024 * 1024)} MiB, " +
+            $"{GC.CollectionCount(0)} gen0 GCs, JIT {System.Runtime.JitInfo.GetCompiledMethodCount()} methods in {System.Runtime.JitInfo.GetCompilationTime().TotalSeconds:F3} s, " +
+            $"CPU {self.TotalProcessorTime.TotalSeconds:F3} s");
     }
 }

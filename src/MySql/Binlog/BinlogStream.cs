@@ -82,6 +82,7 @@ public sealed class BinlogStream : IAsyncDisposable
             throw new ArgumentException($"Heartbeat period {options.HeartbeatPeriod} must be between 1 ms and 4294967 s.", nameof(options));
         }
 
+        _ = BinlogEventParser.PrepareDecodePathAsync();
         var connection = await MySqlConnection.OpenAsync(connectionOptions with { InitStatements = [] }, cancellationToken).ConfigureAwait(false);
         try
         {
