@@ -428,7 +428,9 @@ public sealed class ClusterMoveTablesOperations(
         var streams = new List<StreamRef>();
         foreach (var s in await StreamSpecsAsync(spec, spec.Workflow, spec.SourceRef, spec.TargetKeyspace, tables, sourceShards, targetShards, null, ct).ConfigureAwait(false))
         {
-            var id = await engine.CreateStreamAsync(s, ct: ct).ConfigureAwait(false);
+            var id = await HasSourceTabletAsync(s, ct).ConfigureAwait(false)
+                ? await engine.CreateStreamAsync(s, ct: ct).ConfigureAwait(false)
+                : await CreateWaitingStreamAsync(s, ct).ConfigureAwait(false);
             streams.Add(new StreamRef(s.TargetKeyspace, s.TargetShard, id, s.SourceShard));
         }
 
@@ -453,6 +455,26 @@ public sealed class ClusterMoveTablesOperations(
 
         var progress = await ProgressAsync(new WorkflowState { Spec = spec, Tables = tables, Streams = streams }, ct).ConfigureAwait(false);
         return new CreateResult(streams, progress.Copy);
+    }
+
+    /// <summary>
+    /// No tablet of the requested types is reachable yet: the stream is created all the same (its copy then waits for
+    /// one and says why), with the checks and the target tables taken from the source primary, which has the same
+    /// schema and binlog settings. The same three steps as <see cref="ReplicationEngine.CreateStreamAsync"/>.
+    /// </summary>
+    private async Task<long> CreateWaitingStreamAsync(StreamSpec s, CancellationToken ct)
+    {
+        var existing = (await engine.ListStreamsAsync(s.TargetKeyspace, s.TargetShard, s.Workflow, ct).ConfigureAwait(false))
+            .FirstOrDefault(x => x.SourceKeyspace == s.SourceKeyspace && x.SourceShard == s.SourceShard);
+        if (existing is not null)
+        {
+            return existing.Id;
+        }
+
+        var onPrimary = s with { TabletTypes = "PRIMARY" };
+        await engine.Preflight.EnsureAsync(onPrimary, ct: ct).ConfigureAwait(false);
+        await engine.Preflight.CreateTargetTablesAsync(onPrimary, ct).ConfigureAwait(false);
+        return await engine.OnTargetAsync(s.TargetKeyspace, s.TargetShard, c => engine.Store.CreateAsync(c, s, ct), ct).ConfigureAwait(false);
     }
 
     private static async Task RemoveAutoIncrementAsync(MySqlConnection c, string db, IReadOnlyList<string> tables, CancellationToken ct)

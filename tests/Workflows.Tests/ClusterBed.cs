@@ -21,7 +21,7 @@ public sealed class ClusterBed : IAsyncDisposable
     private Task? _streamer;
     private DurableTaskWorker? _worker;
 
-    public ClusterBed(string name)
+    public ClusterBed(string name, MoveTablesSettings? settings = null)
     {
         Suffix = $"{name}_{Guid.NewGuid().ToString("N")[..6]}";
         Root = "/durable-test/wf_" + Suffix;
@@ -35,6 +35,7 @@ public sealed class ClusterBed : IAsyncDisposable
             EnginePassword = password,
             SidecarName = "_vt_wf_" + Suffix,
             ApproverKeys = "alice=" + Convert.ToBase64String(AliceKey),
+            Settings = settings ?? new MoveTablesSettings(),
         });
     }
 
