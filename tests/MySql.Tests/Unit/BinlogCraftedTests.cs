@@ -11,7 +11,7 @@ public sealed class BinlogCraftedTests
 {
     private const string Uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
 
-    private static byte[] Event(BinlogEventType type, byte[] body, bool crc, uint serverId = 1)
+    internal static byte[] Event(BinlogEventType type, byte[] body, bool crc, uint serverId = 1)
     {
         var size = 19 + body.Length + (crc ? 4 : 0);
         var e = new byte[size];

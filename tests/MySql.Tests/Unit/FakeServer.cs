@@ -57,10 +57,10 @@ public sealed class FakeServer : IAsyncDisposable
     public static readonly byte[] Scramble = Enumerable.Range(1, 20).Select(i => (byte)(i * 7)).ToArray();
 
     /// <summary>A protocol-v10 handshake offering protocol 4.1, plugin auth and CLIENT_DEPRECATE_EOF.</summary>
-    public static byte[] Handshake(string plugin = "mysql_native_password")
+    public static byte[] Handshake(string plugin = "mysql_native_password", string version = "5.7.99-fake")
     {
         var b = new List<byte> { 10 };
-        b.AddRange("5.7.99-fake"u8.ToArray());
+        b.AddRange(System.Text.Encoding.ASCII.GetBytes(version));
         b.Add(0);
         b.AddRange(BitConverter.GetBytes(42u));
         b.AddRange(Scramble[..8]);

@@ -1,0 +1,145 @@
+using System.Net.Sockets;
+using System.Text;
+using Durable.Core.Positions;
+using Durable.MySql.Binlog;
+
+namespace Durable.MySql.Tests.Unit;
+
+/// <summary>
+/// BinlogStream against a scripted server: the read-ahead task must deliver every event in order (across slab
+/// boundaries, with events larger than a slab, while holding back when the consumer lags) and turn a corrupt
+/// checksum, an error packet or the end of the stream into the same results a direct reader gave.
+/// </summary>
+public sealed class BinlogStreamFakeServerTests
+{
+    private static readonly GtidPosition Start = GtidPosition.Parse("0-1-1", GtidFlavor.MariaDb);
+
+    /// <summary>Logs in, answers the start-up statements, and once the dump command arrives sends <paramref name="stream"/>'s packets.</summary>
+    private static FakeServer Source(Func<NetworkStream, Func<byte[], Task>, Task> stream) => FakeServer.Start(async s =>
+    {
+        await FakeServer.WritePacketAsync(s, 0, FakeServer.Handshake(version: "10.11.99-MariaDB-fake"));
+        await FakeServer.ReadPacketAsync(s);
+        await FakeServer.WritePacketAsync(s, 2, FakeServer.Ok);
+        while (true)
+        {
+            var (_, command) = await FakeServer.ReadPacketAsync(s);
+            if (command[0] == 0x03 && Encoding.UTF8.GetString(command, 1, command.Length - 1).StartsWith("SELECT", StringComparison.Ordinal))
+            {
+                await WriteSingleValueResultAsync(s, "CRC32");
+            }
+            else if (command[0] == 0x12)
+            {
+                byte sequence = 1;
+                await stream(s, payload => FakeServer.WritePacketAsync(s, sequence++, payload));
+                return;
+            }
+            else
+            {
+                await FakeServer.WritePacketAsync(s, 1, FakeServer.Ok);
+            }
+        }
+    });
+
+    private static async Task WriteSingleValueResultAsync(Stream s, string value)
+    {
+        await FakeServer.WritePacketAsync(s, 1, [1]);
+        var column = new List<byte>();
+        foreach (var part in new[] { "def", string.Empty, string.Empty, string.Empty, "v", string.Empty })
+        {
+            column.Add((byte)part.Length);
+            column.AddRange(Encoding.ASCII.GetBytes(part));
+        }
+
+        column.AddRange([0x0C, 45, 0, 255, 0, 0, 0, 0xFD, 0, 0, 0, 0, 0]);
+        await FakeServer.WritePacketAsync(s, 2, [.. column]);
+        await FakeServer.WritePacketAsync(s, 3, [(byte)value.Length, .. Encoding.ASCII.GetBytes(value)]);
+        await FakeServer.WritePacketAsync(s, 4, [0xFE, 0, 0, 2, 0, 0, 0]);
+    }
+
+    private static byte[] EventPacket(BinlogEventType type, byte[] body) => [0x00, .. BinlogCraftedTests.Event(type, body, crc: true)];
+
+    private static Task<BinlogStream> StartAsync(FakeServer server) =>
+        BinlogStream.StartAsync(server.Options(), new BinlogStreamOptions { ServerId = 77, Start = Start, HeartbeatPeriod = TimeSpan.FromSeconds(1), ResolveExtendedTypes = false });
+
+    [Fact]
+    public async Task Every_event_arrives_in_order_across_slabs_with_a_slow_consumer()
+    {
+        // 60 events of 100-600 KiB (some larger than a quarter slab, so they get arrays of their own): 18 MiB in
+        // all, well over the read-ahead's 4 MiB limit, so the reader must stop and resume.
+        var sizes = Enumerable.Range(0, 60).Select(i => 100_000 + (i * 8_500)).ToArray();
+        await using var server = Source(async (_, send) =>
+        {
+            for (var i = 0; i < sizes.Length; i++)
+            {
+                var body = new byte[sizes[i]];
+                body.AsSpan().Fill((byte)i);
+                await send(EventPacket(BinlogEventType.Intvar, body));
+            }
+
+            await send([0xFE, 0, 0, 0, 0]);
+        });
+        await using var stream = await StartAsync(server);
+        for (var i = 0; i < sizes.Length; i++)
+        {
+            var evt = await stream.ReadEventAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+            var other = Assert.IsType<OtherEvent>(evt);
+            Assert.Equal((uint)(19 + sizes[i] + 4), other.Header.EventSize);
+            if (i % 10 == 0)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        Assert.Null(await stream.ReadEventAsync());
+        Assert.Null(await stream.ReadEventAsync());
+    }
+
+    [Fact]
+    public async Task A_corrupt_checksum_fails_the_stream_after_the_good_events()
+    {
+        await using var server = Source(async (_, send) =>
+        {
+            await send(EventPacket(BinlogEventType.Xid, BitConverter.GetBytes(9UL)));
+            var bad = EventPacket(BinlogEventType.Xid, BitConverter.GetBytes(10UL));
+            bad[21] ^= 0x01;
+            await send(bad);
+            await Task.Delay(TimeSpan.FromSeconds(3));
+        });
+        await using var stream = await StartAsync(server);
+        Assert.Equal(9UL, Assert.IsType<XidEvent>(await stream.ReadEventAsync()).Xid);
+        var ex = await Assert.ThrowsAsync<MySqlException>(async () => await stream.ReadEventAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(MySqlErrorCode.BinlogChecksumMismatch, ex.ErrorNumber);
+        // The stream stays failed.
+        Assert.Equal(MySqlErrorCode.BinlogChecksumMismatch, (await Assert.ThrowsAsync<MySqlException>(async () => await stream.ReadEventAsync())).ErrorNumber);
+    }
+
+    [Fact]
+    public async Task An_error_packet_for_a_purged_position_is_reported_as_such()
+    {
+        await using var server = Source(async (_, send) =>
+        {
+            var message = Encoding.ASCII.GetBytes("Could not find GTID state requested by slave in any binlog files. Probably the slave state is too old and required binlog files have been purged.");
+            await send([0xFF, 0xD4, 0x04, (byte)'#', .. "HY000"u8.ToArray(), .. message]);
+            await Task.Delay(TimeSpan.FromSeconds(3));
+        });
+        await using var stream = await StartAsync(server);
+        var ex = await Assert.ThrowsAsync<BinlogPositionPurgedException>(async () => await stream.ReadEventAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(Start.ToString(), ex.Position);
+    }
+
+    [Fact]
+    public async Task A_connection_cut_mid_stream_is_a_clear_error_naming_the_server_id()
+    {
+        await using var server = Source(async (s, send) =>
+        {
+            await send(EventPacket(BinlogEventType.Xid, BitConverter.GetBytes(1UL)));
+            await s.WriteAsync(new byte[] { 200, 0, 0, 2, 0, 1, 2 });
+            await s.FlushAsync();
+        });
+        await using var stream = await StartAsync(server);
+        Assert.IsType<XidEvent>(await stream.ReadEventAsync());
+        var ex = await Assert.ThrowsAsync<MySqlException>(async () => await stream.ReadEventAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(MySqlErrorCode.ServerLost, ex.ErrorNumber);
+        Assert.Contains("server id 77", ex.Message, StringComparison.Ordinal);
+    }
+}
