@@ -67,6 +67,8 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
     }
 
     /// <summary>The next packet; the caller must <see cref="Release"/> it once parsed.</summary>
+    public bool TryNext([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Packet? packet) => _packets.Reader.TryRead(out packet);
+
     public ValueTask<Packet> NextAsync(CancellationToken cancellationToken) =>
         _packets.Reader.TryRead(out var packet) ? new ValueTask<Packet>(packet) : _packets.Reader.ReadAsync(cancellationToken);
 

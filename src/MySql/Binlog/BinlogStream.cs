@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Durable.Core.Positions;
 using Durable.MySql.Protocol;
@@ -201,7 +202,54 @@ public sealed class BinlogStream : IAsyncDisposable
     /// <see cref="BinlogPositionPurgedException"/>, <see cref="DuplicateServerIdException"/>, or a
     /// <see cref="MySqlException"/> when the connection is lost or nothing (not even a heartbeat) arrives in time.
     /// </summary>
-    public async ValueTask<BinlogEvent?> ReadEventAsync(CancellationToken cancellationToken = default)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public ValueTask<BinlogEvent?> ReadEventAsync(CancellationToken cancellationToken = default)
+    {
+        // Fast path, taken for nearly every event of a busy stream: the packet is already there, so no async state
+        // machine runs. A TABLE_MAP that needs the information_schema lookup, or a wait, goes the async way.
+        if (_failure is not null || _ended || !_readAhead.TryNext(out var packet))
+        {
+            return ReadEventSlowAsync(cancellationToken);
+        }
+
+        if (packet.Error is { } error)
+        {
+            _failure = error;
+            return ValueTask.FromException<BinlogEvent?>(error);
+        }
+
+        BinlogEvent? evt;
+        try
+        {
+            evt = Decode(packet.Span);
+        }
+        catch (Exception ex)
+        {
+            // As from the async path: the error is in the returned task, and a protocol error fails the stream.
+            if (ex is MySqlException)
+            {
+                _failure = ex;
+            }
+
+            return ValueTask.FromException<BinlogEvent?>(ex);
+        }
+        finally
+        {
+            _readAhead.Release(packet);
+        }
+
+        return evt is TableMapEvent map && NeedsExtendedTypes(map) ? WithExtendedTypesAsync(map, cancellationToken) : new ValueTask<BinlogEvent?>(evt);
+    }
+
+    private bool NeedsExtendedTypes(TableMapEvent map) => _options.ResolveExtendedTypes && _connection.IsMariaDb && _resolved.Add(map.Table);
+
+    private async ValueTask<BinlogEvent?> WithExtendedTypesAsync(TableMapEvent map, CancellationToken cancellationToken)
+    {
+        await ResolveExtendedTypesAsync(map.Table, cancellationToken).ConfigureAwait(false);
+        return map;
+    }
+
+    private async ValueTask<BinlogEvent?> ReadEventSlowAsync(CancellationToken cancellationToken)
     {
         if (_failure is not null)
         {
@@ -239,7 +287,7 @@ public sealed class BinlogStream : IAsyncDisposable
         try
         {
             var evt = Decode(packet.Span);
-            if (evt is TableMapEvent map && _options.ResolveExtendedTypes && _connection.IsMariaDb && _resolved.Add(map.Table))
+            if (evt is TableMapEvent map && NeedsExtendedTypes(map))
             {
                 await ResolveExtendedTypesAsync(map.Table, cancellationToken).ConfigureAwait(false);
             }
@@ -258,6 +306,7 @@ public sealed class BinlogStream : IAsyncDisposable
     }
 
     /// <summary>One payload into an event (null: the source ended the stream); everything kept is copied out of it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private BinlogEvent? Decode(ReadOnlySpan<byte> span)
     {
         if (span.Length == 0)
