@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.IO.Compression;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using Durable.Core.Positions;
 using Durable.MySql.Protocol;
@@ -20,6 +21,7 @@ public sealed class BinlogEventParser
 
     private readonly Dictionary<ulong, TableMap> _tables = [];
     private readonly ValueArena _arena = new();
+    private ReadOnlyMemory<byte> _owned;
     private byte[] _postHeaderLengths = [];
 
     /// <param name="checksumAlgorithm">The algorithm in force before the first FORMAT_DESCRIPTION (what was negotiated).</param>
@@ -58,6 +60,24 @@ public sealed class BinlogEventParser
     public bool VerifyChecksums { get; }
 
     public IReadOnlyDictionary<ulong, TableMap> Tables => _tables;
+
+    /// <summary>
+    /// Parses an event whose buffer the caller hands over for good: decoded values of character and binary columns
+    /// then point into it instead of being copied, so it must never be written again (the stream's read-ahead
+    /// slabs). <see cref="Parse"/> (any buffer) copies every value.
+    /// </summary>
+    public BinlogEvent ParseOwned(ReadOnlyMemory<byte> evt)
+    {
+        _owned = evt;
+        try
+        {
+            return Parse(evt.Span);
+        }
+        finally
+        {
+            _owned = default;
+        }
+    }
 
     // The decode path (Parse, ParseRows, ReadImage, DecodeValue...) is compiled fully optimised on first call: it
     // runs per row and value, and with tiered compilation it would otherwise run unoptimised code until the
@@ -760,5 +780,19 @@ public sealed class BinlogEventParser
     private MySqlValue Text(string ascii) => MySqlValue.FromBytes(_arena.Copy(Encoding.UTF8.GetBytes(ascii)));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private MySqlValue Bytes(ReadOnlySpan<byte> data) => MySqlValue.FromBytes(_arena.Copy(data));
+    private MySqlValue Bytes(ReadOnlySpan<byte> data)
+    {
+        // Bytes inside a handed-over event buffer are referenced where they are; anything else is copied.
+        var owned = _owned.Span;
+        if (data.Length > 0 && owned.Length > 0)
+        {
+            var offset = Unsafe.ByteOffset(ref MemoryMarshal.GetReference(owned), ref MemoryMarshal.GetReference(data));
+            if (offset >= 0 && offset <= owned.Length - data.Length)
+            {
+                return MySqlValue.FromBytes(_owned.Slice((int)offset, data.Length));
+            }
+        }
+
+        return MySqlValue.FromBytes(_arena.Copy(data));
+    }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Durable.MySql.Protocol;
 
@@ -7,15 +6,16 @@ namespace Durable.MySql.Binlog;
 /// <summary>
 /// Reads a binlog stream's packets ahead of its consumer on a task of its own: socket reads, packet framing and the
 /// CRC32 check of each event run there while the consumer decodes the previous events, so on a machine with two
-/// cores receiving and decoding overlap. Payloads are copied into pooled 1 MiB slabs (large events get an array of
-/// their own) and handed over in order; the consumer releases each one after parsing it (parsing copies everything
-/// it keeps). At most <see cref="HighWater"/> bytes are in flight: beyond that the reader stops reading until the
-/// consumer is down to <see cref="LowWater"/>, so memory stays flat however far the consumer lags, and the source
-/// is held back by TCP as with a direct reader.
+/// cores receiving and decoding overlap. Payloads are copied out of the socket buffer into 64 KiB slabs (events over
+/// 16 KiB get an array of their own) and handed over in order. A slab is never reused: the decoded values of
+/// character and binary columns point into it (no second copy), and the GC reclaims it once no value does. At most
+/// <see cref="HighWater"/> bytes of undecoded packets are in flight: beyond that the reader stops reading until the
+/// consumer is down to <see cref="LowWater"/>, so memory stays flat however far the consumer lags, and the source is
+/// held back by TCP as with a direct reader.
 /// </summary>
 internal sealed class BinlogReadAhead : IAsyncDisposable
 {
-    internal const int SlabSize = 1 << 20;
+    internal const int SlabSize = 64 * 1024;
     internal const long HighWater = 4 << 20;
     internal const long LowWater = 2 << 20;
 
@@ -25,7 +25,6 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
     private readonly Func<Exception, Exception> _describeReadFailure;
     private readonly Func<OperationCanceledException, Exception> _describeSilence;
     private readonly Channel<Packet> _packets = Channel.CreateUnbounded<Packet>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-    private readonly ConcurrentQueue<Slab> _freeSlabs = new();
     private readonly SemaphoreSlim _space = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _reader;
@@ -52,18 +51,9 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
     /// struct: the channel of a reference type runs on the framework's precompiled shared generic code instead of
     /// a JIT-compiled instantiation (start-up time counts for short streams).
     /// </summary>
-    public sealed record Packet(Slab? Slab, byte[]? Buffer, int Offset, int Length, Exception? Error)
+    public sealed record Packet(byte[]? Buffer, int Offset, int Length, Exception? Error)
     {
-        public ReadOnlySpan<byte> Span => (Slab?.Buffer ?? Buffer).AsSpan(Offset, Length);
-    }
-
-    public sealed class Slab
-    {
-        public readonly byte[] Buffer = GC.AllocateUninitializedArray<byte>(SlabSize);
-        public int Used;
-
-        // Packets handed out and not yet released, plus one while the reader is still filling the slab.
-        public int Pending;
+        public ReadOnlyMemory<byte> Memory => Buffer.AsMemory(Offset, Length);
     }
 
     /// <summary>The next packet; the caller must <see cref="Release"/> it once parsed.</summary>
@@ -72,26 +62,13 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
     public ValueTask<Packet> NextAsync(CancellationToken cancellationToken) =>
         _packets.Reader.TryRead(out var packet) ? new ValueTask<Packet>(packet) : _packets.Reader.ReadAsync(cancellationToken);
 
+    /// <summary>The consumer is done with the packet (its slab lives on while decoded values point into it).</summary>
     public void Release(Packet packet)
     {
-        if (packet.Slab is { } slab)
-        {
-            ReleaseSlab(slab);
-        }
-
         var inFlight = Interlocked.Add(ref _inFlight, -packet.Length);
         if (inFlight <= LowWater && Volatile.Read(ref _readerWaiting) == 1 && Interlocked.Exchange(ref _readerWaiting, 0) == 1)
         {
             _space.Release();
-        }
-    }
-
-    private void ReleaseSlab(Slab slab)
-    {
-        if (Interlocked.Decrement(ref slab.Pending) == 0)
-        {
-            slab.Used = 0;
-            _freeSlabs.Enqueue(slab);
         }
     }
 
@@ -100,7 +77,8 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
         using var silence = new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, silence.Token);
         var token = linked.Token;
-        Slab? slab = null;
+        byte[]? slab = null;
+        var slabUsed = 0;
         try
         {
             while (true)
@@ -137,25 +115,20 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
                 {
                     var own = GC.AllocateUninitializedArray<byte>(span.Length);
                     span.CopyTo(own);
-                    packet = new Packet(null, own, 0, own.Length, null);
+                    packet = new Packet(own, 0, own.Length, null);
                 }
                 else
                 {
-                    if (slab is null || slab.Used + span.Length > SlabSize)
+                    if (slab is null || slabUsed + span.Length > SlabSize)
                     {
-                        if (slab is not null)
-                        {
-                            ReleaseSlab(slab);
-                        }
-
-                        slab = _freeSlabs.TryDequeue(out var free) ? free : new Slab();
-                        slab.Pending = 1;
+                        // Uninitialised: every byte handed out is written first.
+                        slab = GC.AllocateUninitializedArray<byte>(SlabSize);
+                        slabUsed = 0;
                     }
 
-                    span.CopyTo(slab.Buffer.AsSpan(slab.Used));
-                    Interlocked.Increment(ref slab.Pending);
-                    packet = new Packet(slab, null, slab.Used, span.Length, null);
-                    slab.Used += span.Length;
+                    span.CopyTo(slab.AsSpan(slabUsed));
+                    packet = new Packet(slab, slabUsed, span.Length, null);
+                    slabUsed += span.Length;
                 }
 
                 Interlocked.Add(ref _inFlight, span.Length);
@@ -180,7 +153,7 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
 
     private void Fail(Exception error)
     {
-        _packets.Writer.TryWrite(new Packet(null, null, 0, 0, error));
+        _packets.Writer.TryWrite(new Packet(null, 0, 0, error));
         _packets.Writer.TryComplete();
     }
 

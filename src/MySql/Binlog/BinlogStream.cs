@@ -221,7 +221,7 @@ public sealed class BinlogStream : IAsyncDisposable
         BinlogEvent? evt;
         try
         {
-            evt = Decode(packet.Span);
+            evt = Decode(packet.Memory);
         }
         catch (Exception ex)
         {
@@ -286,7 +286,7 @@ public sealed class BinlogStream : IAsyncDisposable
 
         try
         {
-            var evt = Decode(packet.Span);
+            var evt = Decode(packet.Memory);
             if (evt is TableMapEvent map && NeedsExtendedTypes(map))
             {
                 await ResolveExtendedTypesAsync(map.Table, cancellationToken).ConfigureAwait(false);
@@ -305,10 +305,11 @@ public sealed class BinlogStream : IAsyncDisposable
         }
     }
 
-    /// <summary>One payload into an event (null: the source ended the stream); everything kept is copied out of it.</summary>
+    /// <summary>One payload into an event (null: the source ended the stream).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private BinlogEvent? Decode(ReadOnlySpan<byte> span)
+    private BinlogEvent? Decode(ReadOnlyMemory<byte> payload)
     {
+        var span = payload.Span;
         if (span.Length == 0)
         {
             throw PayloadReader.Malformed("empty binlog packet");
@@ -317,7 +318,8 @@ public sealed class BinlogStream : IAsyncDisposable
         switch (span[0])
         {
             case 0x00:
-                var evt = _parser.Parse(span[1..]);
+                // The read-ahead never reuses a packet's buffer, so values may point into it.
+                var evt = _parser.ParseOwned(payload[1..]);
                 Track(evt);
                 return evt;
             case 0xFF:
