@@ -10,6 +10,7 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
     ["durable-sequential"] = DurableBenchmarks.SequentialAsync,
     ["durable-fanout"] = DurableBenchmarks.FanOutAsync,
     ["durable-queue-floor"] = DurableBenchmarks.QueueFloorAsync,
+    ["cutover-window"] = Durable.Bench.Cutover.CutoverBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
