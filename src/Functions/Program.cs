@@ -6,7 +6,7 @@ using Durable.Functions.Hosting;
 var builder = FunctionsHost.CreateBuilder(args);
 builder.Services.AddDurableApp(builder.Configuration);
 Durable.Functions.MoveTables.MoveTablesFunctions.AddMoveTables(builder.Services, builder.Configuration);
-Durable.Functions.VDiff.VDiffFunctions.AddVDiff(builder.Services);
+Durable.Functions.VDiff.VDiffFunctions.AddVDiff(builder.Services, builder.Configuration);
 Durable.Functions.Topology.TopologyFunctions.AddTopologyAdmin(builder.Services);
 var app = FunctionsHost.Build(builder);
 await app.RunAsync();

@@ -122,8 +122,22 @@ public sealed class VDiffService(ReplicationEngine engine, ILogger? logger = nul
         if (state == VDiffStates.Completed && record.Options.Repair)
         {
             await using var c = await OpenStateAsync(primary, ct).ConfigureAwait(false);
-            var repaired = await new Repairer(Store).RepairAsync(c, record.Id, job, snapshots, ct).ConfigureAwait(false);
-            _logger.LogInformation("VDiff {Uuid} on {Shard}: repaired {Ranges} range(s)", uuid, shard, repaired);
+            // Shown as started while repairing, so "completed" means repaired too (a --wait returns only then); a
+            // re-delivered run finds the tables completed and repairs the ranges not yet marked repaired.
+            await Store.SetStateAsync(c, record.Id, VDiffStates.Started, "repairing", [VDiffStates.Completed], ct).ConfigureAwait(false);
+            try
+            {
+                var repaired = await new Repairer(Store).RepairAsync(c, record.Id, job, snapshots, ct).ConfigureAwait(false);
+                _logger.LogInformation("VDiff {Uuid} on {Shard}: repaired {Ranges} range(s)", uuid, shard, repaired);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                await Store.SetStateAsync(c, record.Id, VDiffStates.Error, "repair failed: " + e.Message, [VDiffStates.Started], CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+
+            await Store.SetStateAsync(c, record.Id, VDiffStates.Completed, "repaired", [VDiffStates.Started], ct).ConfigureAwait(false);
+            state = VDiffStates.Completed;
         }
 
         return state;

@@ -204,9 +204,10 @@ public static class VDiffLifecycle
         // A command sent again after a repair re-verifies at once; a run already in flight decides.
         var due = gate.Running is null && gate.Enabled ? ctx.CurrentUtcDateTime : gate.DueAt;
         state = state with { VDiff = gate with { Held = new HeldCommand(action, ctx.CurrentUtcDateTime, command, reason), DueAt = due } };
+        // No command result yet: a caller following the request id keeps waiting for the real outcome (done, or its
+        // own timeout); held_by_vdiff and the audit trail say why it waits.
         return Audit(ctx, state, command.RequestedBy, action, "held by VDiff",
-            $"{action} waits for a clean VDiff of {target.Keyspace}.{target.Workflow}: {reason}. It proceeds by itself when a VDiff is clean; VDiffOverride (audited) lets it proceed now.",
-            command.RequestId);
+            $"{action} waits for a clean VDiff of {target.Keyspace}.{target.Workflow}: {reason}. It proceeds by itself when a VDiff is clean; VDiffOverride (audited) lets it proceed now.");
     }
 
     /// <summary>VDiffOverride (release the held command) and VDiffSchedule (interval or off).</summary>

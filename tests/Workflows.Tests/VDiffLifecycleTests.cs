@@ -132,7 +132,7 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
 
         _outcomes.Enqueue(Dirty); // the VDiff triggered by the command is still dirty
         await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "bob" });
-        var held = await WaitAsync(id, s => s.Commands.Any(c => c.RequestId == "s1" && c.State == "held by VDiff") && s.VDiff!.Runs == 2 && s.VDiff.Running is null, "held, re-verified, still dirty");
+        var held = await WaitAsync(id, s => s.HeldByVDiff is not null && s.VDiff!.Runs == 2 && s.VDiff.Running is null, "held, re-verified, still dirty");
         Assert.StartsWith("SwitchTraffic held by VDiff:", held.HeldByVDiff);
         Assert.False(held.Traffic.Primary);
         Assert.DoesNotContain(_ops.Calls, c => c.StartsWith("Switch", StringComparison.Ordinal));
@@ -213,7 +213,9 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
         var running = await WaitAsync(id, s => s.VDiff?.Running is not null, "VDiff running");
 
         await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "bob" });
-        var held = await WaitAsync(id, Answered("s1", "held by VDiff"), "held while running");
+        var held = await WaitAsync(id, s => s.HeldByVDiff is not null, "held while running");
+        Assert.DoesNotContain(held.Commands, c => c.RequestId == "s1");
+        Assert.Contains(held.Audit, a => a.Action == "SwitchTraffic" && a.Outcome == "held by VDiff" && a.Who == "bob");
         Assert.Contains("is running", held.HeldByVDiff);
 
         await SendAsync(id, new WorkflowCommand { Action = "Stop", RequestId = "p1", RequestedBy = "bob" });

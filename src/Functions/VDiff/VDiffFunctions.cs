@@ -12,6 +12,7 @@ using Durable.VDiff;
 using Durable.Workflows;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -39,8 +40,11 @@ public static class VDiffFunctions
     /// Registers the API and the VDiff orchestrations. Call after <see cref="MoveTablesFunctions.AddMoveTables"/>: VDiff
     /// uses its environment, and the MoveTables workflow calls VDiff as a sub-orchestration while it waits for approval.
     /// </summary>
-    public static IServiceCollection AddVDiff(this IServiceCollection services)
+    public static IServiceCollection AddVDiff(this IServiceCollection services, IConfiguration? configuration = null)
     {
+        // MoveTables workflows created on this host run VDiff after the copy and every interval (per workflow: VDiffSchedule).
+        var interval = configuration?[IntervalSetting] ?? Environment.GetEnvironmentVariable(IntervalSetting);
+        VDiffLifecycle.DefaultInterval = string.IsNullOrWhiteSpace(interval) ? TimeSpan.FromHours(1) : CommandRules.VDiffInterval(interval);
         var moveTables = services.Select(d => d.ImplementationInstance).OfType<MoveTablesHost>().FirstOrDefault()
             ?? throw new InvalidOperationException("AddVDiff needs AddMoveTables first (VDiff runs on the MoveTables environment).");
         var host = new VDiffHost(moveTables);
@@ -49,6 +53,9 @@ public static class VDiffFunctions
         services.AddFunction(new HttpTriggerFunction("VDiff", "vdiff/{keyspace}/{workflow}/{action}/{selector?}", ["GET", "POST", "DELETE"], AuthorizationLevel.Function, HandleAsync));
         return services;
     }
+
+    /// <summary>Default VDiff interval of new MoveTables workflows: a duration (1h, 30m) or off; 1h when unset.</summary>
+    public const string IntervalSetting = "DURABLE_VDIFF_INTERVAL";
 
     /// <summary>The durable instance of one run of a VDiff; a resume runs the same uuid again under a new instance.</summary>
     public static string InstanceId(string keyspace, string workflow, string uuid, string? run = null) =>
@@ -125,7 +132,10 @@ public static class VDiffFunctions
         catch (VDiffException e)
         {
             // The workflow, stream, keyspace or VDiff named does not exist (or cannot be compared): the message says which.
-            return Error(e.Message.Contains("does not exist", StringComparison.Ordinal) || e.Message.Contains("has no", StringComparison.Ordinal) ? 404 : 409, e.Message);
+            var status = e.Message.Contains("does not exist", StringComparison.Ordinal) || e.Message.Contains("has no", StringComparison.Ordinal) ? 404
+                : e.Message.StartsWith("--", StringComparison.Ordinal) ? 400
+                : 409;
+            return Error(status, e.Message);
         }
         catch (MySqlException e)
         {
