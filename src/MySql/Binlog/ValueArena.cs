@@ -5,8 +5,8 @@ namespace Durable.MySql.Binlog;
 /// <summary>
 /// Hands out slices of shared chunks for decoded values, so decoding a row costs no allocation per value. Slices are
 /// never reused (callers may keep values of earlier events): a full chunk is simply replaced by a new one and left to
-/// the garbage collector once no value points into it. The packet buffer is reused by the next read, so bytes are
-/// always copied here.
+/// the garbage collector once no value points into it. Rendered values (numbers, dates...) are written here; raw
+/// bytes are copied here unless the event buffer was handed over (<see cref="BinlogEventParser.ParseOwned"/>).
 /// </summary>
 internal sealed class ValueArena
 {
