@@ -6,7 +6,8 @@ namespace Durable.Topology;
 /// A source keyspace as a workflow names it to whoever resolves its tablets later (the copy, the Streamer, VDiff):
 /// <c>[mount:]keyspace[;cells=c1,c2]</c>. A plain name is a keyspace of this topology; <c>ext1:commerce</c> is keyspace
 /// commerce of the mount ext1, re-read through the mount at every resolution (so a moved source tablet is found
-/// again); <c>;cells=...</c> restricts the tablets that may be picked to those cells (<c>--cells</c>).
+/// again); <c>;cells=...</c> restricts the replicas and rdonlys that may be picked to those cells (<c>--cells</c>; the
+/// shard's primary is always visible, as the workflow reads the schema there).
 /// </summary>
 /// <remarks>
 /// Why one string: a stream row in the target sidecar has one <c>source_keyspace</c> column, and every component that

@@ -416,14 +416,11 @@ public sealed class TopologyStore
     private async Task<IReadOnlyList<TabletRecord>> ReferencedTabletsAsync(IReadOnlyCollection<string>? cells, string keyspace, string? shard, CancellationToken ct)
     {
         var (mount, store, reference) = await ThroughMountAsync(keyspace, ct).ConfigureAwait(false);
-        // Both the caller's cells and the reference's restrict the choice.
-        IReadOnlyCollection<string>? wanted = reference.Cells.Count == 0 ? cells
-            : cells is not { Count: > 0 } ? reference.Cells
-            : [.. reference.Cells.Intersect(cells, StringComparer.Ordinal)];
-        if (wanted is { Count: 0 } && (reference.Cells.Count > 0 || cells is { Count: > 0 }))
-        {
-            return [];
-        }
+        // The caller's cells restrict every tablet; the reference's cells (--cells of a workflow) restrict the
+        // replicas and rdonlys it may stream from, while the shard's one primary stays visible wherever it is: the
+        // workflow reads the schema and positions there, and VDiff finds the source database through it.
+        IReadOnlyCollection<string>? wanted = cells is { Count: > 0 } ? cells : null;
+        bool InReferenceCells(TabletRecord t) => reference.Cells.Count == 0 || t.TabletType == TabletType.Primary || reference.Cells.Contains(t.Cell);
 
         IReadOnlyList<TabletRecord> tablets;
         if (mount is { IsUnmanaged: true })
@@ -436,12 +433,14 @@ public sealed class TopologyStore
             var (cell, uid) = TabletRecord.ParseAlias(UnmanagedAlias(mount));
             tablets = [new TabletRecord(UnmanagedAlias(mount), cell, uid, reference.Keyspace, "0", "PRIMARY", mount.Host!, mount.Port ?? 3306,
                 mount.DbName!, mount.User ?? "", mount.PasswordRef ?? "")];
-            tablets = [.. tablets.Where(t => wanted is not { Count: > 0 } || wanted.Contains(t.Cell))];
+            tablets = [.. tablets.Where(t => wanted is null || wanted.Contains(t.Cell))];
         }
         else
         {
             tablets = await Mounted(mount, () => store!.GetTabletsAsync(wanted, reference.Keyspace, shard, ct)).ConfigureAwait(false);
         }
+
+        tablets = [.. tablets.Where(InReferenceCells)];
 
         // The records carry the reference as their keyspace (callers compare it with what they asked for) and, for a
         // mount with its own account, that account: the mounted records' references point at the other cluster's secrets.

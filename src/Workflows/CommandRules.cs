@@ -28,6 +28,16 @@ public static class CommandRules
             return;
         }
 
+        if (state.Spec.MountName is { } mount && action is WorkflowActions.SwitchTraffic or WorkflowActions.ReverseTraffic)
+        {
+            // A source outside this topology (an unmanaged server) has no routing rules here, and a reverse stream in
+            // its sidecar would never run: the Streamer runs the streams of this topology's primaries only.
+            throw new WorkflowStateException(
+                $"{action} is not supported yet for {name}: its source keyspace {state.Spec.SourceKeyspace} is outside this cluster's topology (mount {mount}), " +
+                "so no routing rules can name it and no reverse stream could run there. Stop the application's writes to the source, check with VDiff, " +
+                "cancel with --keep-data (or use Migrate, whose complete keeps the copy), then point the application at the target.");
+        }
+
         switch (action)
         {
             case WorkflowActions.SwitchTraffic:

@@ -46,13 +46,18 @@ public class MountResolutionIntegrationTests
         Assert.All(tablets, t => Assert.Equal("ext1:commerce", t.Keyspace));
         Assert.All(tablets, t => Assert.Equal("secret:DURABLE_EXT1_FILTERED_PASSWORD", t.PasswordRef));
 
-        // --cells: only tablets of those cells can be picked.
+        // --cells: only replicas/rdonlys of those cells can be picked; the shard's primary stays visible.
         var zone2 = await main.Store.GetTabletsAsync(keyspace: "ext1:commerce;cells=zone2", shard: "0");
-        Assert.Equal(["zone2-0000001102"], zone2.Select(t => t.Alias).ToArray());
+        Assert.Equal(["zone1-0000001100", "zone2-0000001102"], zone2.Select(t => t.Alias).ToArray());
         var picker = new TabletPicker(main.Store, new AlwaysHealthy());
-        Assert.Equal("zone2-0000001102", (await picker.PickAsync("ext1:commerce;cells=zone2", "0", TabletTypeSpec.Parse("in_order:REPLICA,PRIMARY"))).Alias);
-        var none = await Assert.ThrowsAsync<NoHealthyTabletException>(() => picker.PickAsync("ext1:commerce;cells=zone2", "0", TabletTypeSpec.Parse("PRIMARY")));
-        Assert.Contains("No PRIMARY tablet of ext1:commerce;cells=zone2/0", none.Message);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal("zone2-0000001102", (await picker.PickAsync("ext1:commerce;cells=zone2", "0", TabletTypeSpec.Parse("REPLICA"))).Alias);
+        }
+
+        Assert.Equal("zone1-0000001100", (await picker.PickAsync("ext1:commerce;cells=zone2", "0", TabletTypeSpec.Parse("PRIMARY"))).Alias);
+        var none = await Assert.ThrowsAsync<NoHealthyTabletException>(() => picker.PickAsync("ext1:commerce;cells=zone3", "0", TabletTypeSpec.Parse("REPLICA")));
+        Assert.Contains("No REPLICA tablet of ext1:commerce;cells=zone3/0", none.Message);
 
         // A source tablet that moved (replaced by another) is found again on the next read.
         await ext.Admin.DeleteTabletsAsync(["zone1-1101"]);

@@ -419,4 +419,203 @@ public sealed class MigrateIntegrationTests
         Assert.Null(await ClusterBed.ScalarAsync("dba", 200, "mysql", $"SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'vt_{target}' AND TABLE_NAME = 'product'"));
         Assert.Equal(products, await RowsAsync(External(), "product")); // the source is not touched
     }
+
+    // ---------------- an unmanaged source: a plain MariaDB no topology knows ----------------
+
+    private const string EngineGrants = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, TRIGGER, LOCK TABLES, CREATE VIEW, SHOW VIEW, " +
+                                        "PROCESS, REPLICATION SLAVE, BINLOG MONITOR, SLAVE MONITOR, REPLICATION MASTER ADMIN ON *.*";
+
+    /// <summary>An application's own database server: the seeds' commerce tables and rows in database shop, the engine account.</summary>
+    private static async Task<(PrivateMariaDbServer Server, MySqlConnectionOptions Admin)> LegacyServerAsync()
+    {
+        var (engineUser, enginePassword) = LocalCluster.Current.Account("filtered");
+        var server = await PrivateMariaDbServer.StartAsync([(engineUser, enginePassword, EngineGrants)], serverId: Random.Shared.Next(7300, 7999));
+        var admin = new MySqlConnectionOptions
+        {
+            Host = server.Host, Port = server.Port, User = PrivateMariaDbServer.AdminUser, Password = server.AdminPassword, SslMode = SslMode.Disabled,
+        };
+        await using var c = await MySqlConnection.OpenAsync(admin);
+        foreach (var sql in new[]
+                 {
+                     "CREATE DATABASE shop",
+                     "CREATE TABLE shop.product (sku VARBINARY(128) NOT NULL, description VARBINARY(128), price BIGINT, PRIMARY KEY (sku))",
+                     "CREATE TABLE shop.customer (customer_id BIGINT NOT NULL AUTO_INCREMENT, email VARBINARY(128), PRIMARY KEY (customer_id))",
+                     "CREATE TABLE shop.corder (order_id BIGINT NOT NULL AUTO_INCREMENT, customer_id BIGINT, sku VARBINARY(128), price BIGINT, PRIMARY KEY (order_id))",
+                     "INSERT INTO shop.product (sku, description, price) VALUES ('SKU-1001', 'Monitor', 100), ('SKU-1002', 'Keyboard', 30)",
+                     "INSERT INTO shop.customer (customer_id, email) VALUES (1,'alice@domain.com'),(2,'bob@domain.com'),(3,'charlie@domain.com'),(4,'dan@domain.com'),(5,'eve@domain.com')",
+                     "INSERT INTO shop.corder (order_id, customer_id, sku, price) VALUES (1,1,'SKU-1001',100),(2,2,'SKU-1002',30),(3,3,'SKU-1002',30),(4,4,'SKU-1002',30),(5,5,'SKU-1002',30)",
+                 })
+        {
+            await c.ExecuteAsync(sql);
+        }
+
+        return (server, admin with { Database = "shop" });
+    }
+
+    private static Task WriteLegacyAsync(MySqlConnectionOptions shop, CancellationToken stop) => Task.Run(async () =>
+    {
+        await using var c = await MySqlConnection.OpenAsync(shop);
+        for (var i = 0; !stop.IsCancellationRequested; i++)
+        {
+            await c.ExecuteAsync($"INSERT INTO customer (email) VALUES ('legacy_{i}@example.com')");
+            await c.ExecuteAsync($"INSERT INTO corder (customer_id, sku, price) VALUES (LAST_INSERT_ID(), 'SKU-1001', {i})");
+            if (i % 4 == 3)
+            {
+                await c.ExecuteAsync("UPDATE product SET price = price + 1 WHERE sku = 'SKU-1002'");
+                await c.ExecuteAsync("DELETE FROM corder ORDER BY order_id LIMIT 1");
+            }
+
+            try
+            {
+                await Task.Delay(20, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    });
+
+    [Fact]
+    public async Task Migrate_from_an_unmanaged_MariaDB_under_writes_vdiff_clean_complete_keeps_the_source()
+    {
+        var (legacy, shop) = await LegacyServerAsync();
+        await using var _ = legacy;
+        await using var m = await MigrateBed.StartAsync("migun");
+        var (engineUser, _) = LocalCluster.Current.Account("filtered");
+        await m.Admin.RegisterUnmanagedSourceAsync("legacy", "shop", legacy.Host, legacy.Port, "shop", engineUser, "secret:DURABLE_FILTERED_PASSWORD");
+        var target = await m.TargetKeyspaceAsync("migu", ("0", 200));
+
+        using var stop = new CancellationTokenSource();
+        var writer = WriteLegacyAsync(shop, stop.Token);
+        try
+        {
+            var spec = new MoveTablesCreate
+            {
+                Kind = WorkflowKinds.Migrate, MountName = "legacy", Workflow = Workflow, TargetKeyspace = target, SourceKeyspace = "shop", AllTables = true, RequestedBy = "test",
+            };
+            var id = await m.CreateAsync(spec);
+            var running = await m.WaitAsync(id, s => s.Phase == Phases.Running || s.IsFinished, "copied and replicating");
+            Assert.Equal(Phases.Running, running.Phase);
+            Assert.Equal(SeedTables, running.Tables.Order().ToArray());
+            Assert.Equal("legacy:shop", Assert.Single(await m.Bed.Env.Engine.ListStreamsAsync(target, "0", Workflow)).SourceKeyspace);
+
+            await Task.Delay(1000);
+            var first = await m.VDiffAsync(target, "PRIMARY");
+            Assert.False(first.HasMismatch, "VDiff under writes: " + System.Text.Json.JsonSerializer.Serialize(first.TableSummary));
+            await stop.CancelAsync();
+            await writer;
+            var second = await m.VDiffAsync(target, "PRIMARY");
+            Assert.False(second.HasMismatch, "VDiff after writes stopped: " + System.Text.Json.JsonSerializer.Serialize(second.TableSummary));
+
+            var source = await SnapshotAsync(shop, SeedTables);
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!(await SnapshotAsync(Target(200, target), SeedTables)).All(kv => source[kv.Key].SequenceEqual(kv.Value)))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the target never caught up with the unmanaged source");
+                await Task.Delay(250);
+            }
+
+            Assert.Equal(Phases.Completed, (await m.CommandAsync(id, "Complete")).Phase);
+            Assert.Equal(source, await SnapshotAsync(shop, SeedTables));
+            Assert.Equal(source, await SnapshotAsync(Target(200, target), SeedTables));
+            // Nothing of the workflow was left on the source server: no sidecar, no triggers.
+            await using var c = await MySqlConnection.OpenAsync(shop);
+            Assert.Equal("0", await c.QueryScalarAsync("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop'"));
+            Assert.Null(await c.QueryScalarAsync($"SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{m.Bed.Env.Options.SidecarName}'"));
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await writer;
+        }
+
+        await m.Admin.MountUnregisterAsync("legacy");
+    }
+
+    [Fact]
+    public async Task MoveTables_from_an_unmanaged_MariaDB_copies_and_replicates_and_says_why_it_cannot_switch()
+    {
+        var (legacy, shop) = await LegacyServerAsync();
+        await using var _ = legacy;
+        await using var m = await MigrateBed.StartAsync("mtun");
+        var (engineUser, _) = LocalCluster.Current.Account("filtered");
+        await m.Admin.RegisterUnmanagedSourceAsync("legacy", "shop", legacy.Host, legacy.Port, "shop", engineUser, "secret:DURABLE_FILTERED_PASSWORD");
+        var target = await m.TargetKeyspaceAsync("mtu", ("0", 200));
+        var spec = new MoveTablesCreate
+        {
+            MountName = "legacy", Workflow = Workflow, TargetKeyspace = target, SourceKeyspace = "shop", Tables = ["customer", "corder"], RequestedBy = "test",
+        };
+        var id = await m.CreateAsync(spec);
+        Assert.Equal($"movetables:{target}.{Workflow}", id);
+        var running = await m.WaitAsync(id, s => s.Phase == Phases.Running || s.IsFinished, "copied and replicating");
+        Assert.Equal(Phases.Running, running.Phase);
+        Assert.Equal(5, running.Copy.Single(t => t.Table == "customer").RowsCopied);
+
+        await using (var c = await MySqlConnection.OpenAsync(shop))
+        {
+            await c.ExecuteAsync("INSERT INTO customer (customer_id, email) VALUES (6, 'frank@domain.com')");
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await ClusterBed.ScalarAsync("dba", 200, $"vt_{target}", "SELECT email FROM customer WHERE customer_id = 6") != "frank@domain.com")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the insert on the unmanaged source never reached the target");
+            await Task.Delay(200);
+        }
+
+        var report = await m.VDiffAsync(target, "PRIMARY");
+        Assert.False(report.HasMismatch, System.Text.Json.JsonSerializer.Serialize(report.TableSummary));
+        var refused = await m.CommandAsync(id, "SwitchTraffic");
+        Assert.Contains("is outside this cluster's topology (mount legacy)", refused.Commands[^1].Message);
+        Assert.Equal("Reads Not Switched. Writes Not Switched", refused.TrafficStateText);
+
+        // Cancel keeping the copy: streams and guards go, the rows stay, the source is not touched.
+        var cancelled = await m.CommandAsync(id, "Cancel", new CleanupOptions { KeepData = true });
+        Assert.Equal(Phases.Cancelled, cancelled.Phase);
+        Assert.Equal(await SnapshotAsync(shop, ["customer", "corder"]), await SnapshotAsync(Target(200, target), ["customer", "corder"]));
+        await ClusterBed.ExecAsync("app", 200, $"vt_{target}", "INSERT INTO customer (email) VALUES ('after-cancel')");
+    }
+
+    // ---------------- --cells ----------------
+
+    [Fact]
+    public async Task Cells_restrict_the_source_tablets_a_workflow_may_pick()
+    {
+        await using var m = await MigrateBed.StartAsync("cells");
+        // In this test's topology commerce's replica is registered in cell zone2 only (the local servers are all in zone1).
+        var replica = LocalCluster.Current.Tablet(101);
+        await m.Admin.DeleteTabletsAsync(["zone1-101", "zone1-102"]);
+        await m.Admin.AddTabletAsync(new AddTabletRequest("zone2-101", "commerce", "0", "REPLICA", replica.Host, replica.Port, "durable_filtered", "secret:DURABLE_FILTERED_PASSWORD", "vt_commerce"));
+        var table = "cells_" + m.Bed.Suffix;
+        await ClusterBed.ExecAsync("dba", 100, "vt_commerce", $"CREATE TABLE `{table}` (id BIGINT NOT NULL, v VARCHAR(20), PRIMARY KEY (id))",
+            $"INSERT INTO `{table}` VALUES (1,'a'),(2,'b'),(3,'c')");
+        m.Bed.DropLater(100, "vt_commerce", table);
+        m.Bed.DropLater(200, "vt_customer", table);
+        // Wait until the replica has the table (the copy reads it there).
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await ClusterBed.ScalarAsync("dba", 101, "vt_commerce", $"SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='vt_commerce' AND TABLE_NAME='{table}'") != "1")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the replica never got the table");
+            await Task.Delay(200);
+        }
+
+        MoveTablesOrchestration.TabletWaitInterval = TimeSpan.FromSeconds(1);
+        var zone1 = new MoveTablesCreate
+        {
+            Workflow = "c1_" + m.Bed.Suffix, TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = [table], TabletTypes = "REPLICA", Cells = ["zone1"], RequestedBy = "test",
+        };
+        var id1 = await m.CreateAsync(zone1);
+        var waiting = await m.WaitAsync(id1, s => s.LastError?.Contains("Waiting for a source tablet", StringComparison.Ordinal) == true || s.IsFinished, "no replica in zone1");
+        Assert.Contains("No REPLICA tablet of commerce;cells=zone1/0", waiting.LastError);
+        Assert.Equal(Phases.Cancelled, (await m.CommandAsync(id1, "Cancel")).Phase);
+
+        var zone2 = zone1 with { Workflow = "c2_" + m.Bed.Suffix, Cells = ["zone2"] };
+        var id2 = await m.CreateAsync(zone2);
+        var running = await m.WaitAsync(id2, s => s.Phase == Phases.Running || s.IsFinished, "copied from the zone2 replica");
+        Assert.True(running.Phase == Phases.Running, running.LastError);
+        Assert.Equal(3, running.Copy.Single().RowsCopied);
+        Assert.Equal("commerce;cells=zone2", Assert.Single(await m.Bed.Env.Engine.ListStreamsAsync("customer", "0", zone2.Workflow)).SourceKeyspace);
+        Assert.Equal(Phases.Cancelled, (await m.CommandAsync(id2, "Cancel")).Phase);
+    }
 }
