@@ -228,6 +228,11 @@ public static class VDiffFunctions
     private static async Task<IResult> DeleteAsync(FunctionContext ctx, VDiffService service, string keyspace, string workflow, string selector, CancellationToken ct)
     {
         var all = string.Equals(selector, "all", StringComparison.OrdinalIgnoreCase);
+        if (!all && !Guid.TryParse(selector, out _))
+        {
+            throw new ArgumentException($"VDiff delete '{selector}' is invalid: use all or a VDiff uuid.");
+        }
+
         var running = (await service.ShowAllAsync(workflow, keyspace, false, ct).ConfigureAwait(false))
             .Where(r => r.State == VDiffStates.Started && (all || string.Equals(r.UUID, selector, StringComparison.OrdinalIgnoreCase)))
             .Select(r => r.UUID).ToList();
