@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Durable.DurableTask.AzureStorage;
+using Durable.Testing;
+using Durable.Topology;
+
+namespace Durable.Workflows.Tests;
+
+/// <summary>
+/// The Migrate HTTP API on a private Functions host process (its own task hub, port and function key; the test's
+/// topology root): idempotent create, refused options, show/status, switch refused with the seeds' reason, complete.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed partial class MigrateHttpApiTests
+{
+    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    private static partial Regex ListeningOn();
+
+    [Fact]
+    public async Task Migrate_over_http_create_is_idempotent_switch_is_refused_and_complete_keeps_the_source()
+    {
+        await using var bed = new ClusterBed("mighttp");
+        await bed.InitAsync();
+        bed.StartStreamer(); // the host runs no Streamer; the test's in-process one runs the workflow's streams
+        var admin = new TopologyAdmin(bed.Env.Store);
+        var ext = ExternalCluster.Current;
+        var target = "migh_" + bed.Suffix;
+        var t200 = LocalCluster.Current.Tablet(200);
+        await admin.CreateKeyspaceAsync(target);
+        await admin.AddTabletAsync(new AddTabletRequest($"zone1-{Random.Shared.Next(20_000, 90_000)}", target, "0", "PRIMARY", t200.Host, t200.Port,
+            "durable_filtered", "secret:DURABLE_FILTERED_PASSWORD", $"vt_{target}"));
+        await ClusterBed.ExecAsync("dba", 200, "mysql", $"CREATE DATABASE `vt_{target}`");
+
+        var suffix = bed.Suffix.Replace("_", "", StringComparison.Ordinal);
+        var hub = "Mig" + suffix;
+        var key = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        var root = Path.Combine(Path.GetTempPath(), "durable-mig-host-" + suffix);
+        Directory.CreateDirectory(root);
+        await File.WriteAllTextAsync(Path.Combine(root, "host.json"), $$"""
+            { "version": "2.0", "extensions": { "durableTask": { "hubName": "{{hub}}", "storageProvider": { "partitionCount": 1 } } } }
+            """);
+        var (engineUser, enginePassword) = LocalCluster.Current.Account("filtered");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = root };
+        psi.ArgumentList.Add(Path.Combine(LocalCluster.RepositoryRoot(), "src", "Functions", "bin", "Debug", "net10.0", "Durable.Functions.dll"));
+        psi.ArgumentList.Add("--urls=http://127.0.0.1:0");
+        psi.Environment["AzureWebJobsScriptRoot"] = root;
+        psi.Environment["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString;
+        psi.Environment["DURABLE_APPROVALS_QUEUE"] = "mig-approvals-" + suffix;
+        psi.Environment["DURABLE_HOST_KEY"] = key;
+        psi.Environment["DURABLE_ETCD_ENDPOINTS"] = LocalCluster.Current.EtcdEndpoints;
+        psi.Environment["DURABLE_TOPO_ROOT"] = bed.Root;
+        psi.Environment["DURABLE_ENGINE_USER"] = engineUser;
+        psi.Environment["DURABLE_ENGINE_PASSWORD"] = enginePassword;
+        psi.Environment["DURABLE_SIDECAR_DB"] = bed.Env.Options.SidecarName;
+        psi.Environment["DURABLE_SECRETS_FILE"] = LocalCluster.Current.File.SecretsFile;
+        psi.Environment["DURABLE_FAULT_POINTS"] = "";
+        var output = new StringBuilder();
+        var started = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var process = new Process { StartInfo = psi };
+        void OnLine(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (output)
+            {
+                output.AppendLine(line);
+            }
+
+            if (ListeningOn().Match(line) is { Success: true } m)
+            {
+                started.TrySetResult(m.Groups[1].Value);
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            var url = await started.Task.WaitAsync(TimeSpan.FromSeconds(90));
+            using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(120) };
+            http.DefaultRequestHeaders.Add("x-functions-key", key);
+
+            // The external cluster, mounted with its account, through the API.
+            var mount = await http.PostAsJsonAsync("/api/externalsources", new
+            {
+                name = "ext1", type = "vitess", topo_server = ext.EtcdEndpoints.Split(',')[0], topo_root = "/durable/global",
+                user = "durable_filtered", credentials_ref = "secret:DURABLE_EXT1_FILTERED_PASSWORD",
+            });
+            Assert.True(mount.StatusCode == HttpStatusCode.Created, await mount.Content.ReadAsStringAsync());
+            Assert.Equal(HttpStatusCode.Conflict, (await http.PostAsJsonAsync("/api/externalsources", new { name = "ext1", type = "unmanaged", keyspace = "k", host = "h", port = 1, db_name = "d", user = "u", credentials_ref = "secret:X" })).StatusCode);
+
+            var basePath = $"/api/migrate/{target}/import";
+            var refusedFlag = await http.PostAsJsonAsync(basePath + "/create", new { source_keyspace = "commerce", mount_name = "ext1", all_tables = true, enable_reverse_replication = true });
+            Assert.Equal(HttpStatusCode.BadRequest, refusedFlag.StatusCode);
+            Assert.Contains("does not take enable_reverse_replication", await refusedFlag.Content.ReadAsStringAsync());
+            var noMount = await http.PostAsJsonAsync(basePath + "/create", new { source_keyspace = "commerce", all_tables = true });
+            Assert.Equal(HttpStatusCode.BadRequest, noMount.StatusCode);
+            Assert.Contains("Migrate needs --mount-name", await noMount.Content.ReadAsStringAsync());
+
+            var body = new { source_keyspace = "commerce", mount_name = "ext1", tables = new[] { "product" }, tablet_types = "REPLICA" };
+            var created = await http.PostAsJsonAsync(basePath + "/create", body);
+            var createdText = await created.Content.ReadAsStringAsync();
+            Assert.True(created.StatusCode == HttpStatusCode.Accepted, createdText);
+            var createdJson = JsonNode.Parse(createdText)!;
+            Assert.Equal($"migrate:{target}.import", createdJson["id"]!.GetValue<string>());
+            Assert.Contains($"/api/migrate/{target}/import/state", createdJson["statusQueryGetUri"]!.GetValue<string>());
+            var again = JsonNode.Parse(await (await http.PostAsJsonAsync(basePath + "/create", body)).Content.ReadAsStringAsync())!;
+            Assert.True(again["existing"]!.GetValue<bool>());
+            Assert.Equal(HttpStatusCode.Conflict, (await http.PostAsJsonAsync(basePath + "/create", body with { tablet_types = "PRIMARY" })).StatusCode);
+
+            JsonNode? state = null;
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            while (DateTime.UtcNow < deadline)
+            {
+                state = JsonNode.Parse(await http.GetStringAsync(basePath + "/state"));
+                if (state?["phase"]?.GetValue<string>() is "Running" or "Failed")
+                {
+                    break;
+                }
+
+                await Task.Delay(300);
+            }
+
+            Assert.True(state?["phase"]?.GetValue<string>() == "Running", state?.ToJsonString());
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(basePath + "/show")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(basePath + "/status")).StatusCode);
+
+            var swap = await http.PostAsJsonAsync(basePath + "/switchtraffic", new { });
+            Assert.Equal(HttpStatusCode.Conflict, swap.StatusCode);
+            Assert.Contains("not available for Migrate", await swap.Content.ReadAsStringAsync());
+
+            var complete = await http.PostAsJsonAsync(basePath + "/complete", new { });
+            Assert.Equal(HttpStatusCode.Accepted, complete.StatusCode);
+            deadline = DateTime.UtcNow.AddSeconds(60);
+            while (state?["phase"]?.GetValue<string>() != "Completed" && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(300);
+                state = JsonNode.Parse(await http.GetStringAsync(basePath + "/state"));
+            }
+
+            Assert.Equal("Completed", state?["phase"]?.GetValue<string>());
+            Assert.Equal(
+                await ClusterBed.ScalarAsync("dba", 200, $"vt_{target}", "SELECT GROUP_CONCAT(sku ORDER BY sku) FROM product"),
+                await ExternalScalarAsync("SELECT GROUP_CONCAT(sku ORDER BY sku) FROM product"));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+
+            await using (var hubService = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
+                         {
+                             StorageConnectionString = LocalCluster.Current.AzureStorageConnectionString, TaskHubName = hub, PartitionCount = 1,
+                         }))
+            {
+                await hubService.DeleteAsync();
+            }
+
+            await ClusterBed.ExecAsync("dba", 200, "mysql", $"DROP DATABASE IF EXISTS `vt_{target}`");
+            Directory.Delete(root, true);
+        }
+    }
+
+    private static async Task<string?> ExternalScalarAsync(string sql)
+    {
+        var ext = ExternalCluster.Current;
+        var t = ext.Primary("commerce");
+        var (user, password) = ext.Account("dba");
+        await using var c = await Durable.MySql.MySqlConnection.OpenAsync(new Durable.MySql.MySqlConnectionOptions
+        {
+            Host = t.Host, Port = t.Port, User = user, Password = password, Database = "vt_commerce", SslMode = Durable.MySql.SslMode.Disabled,
+        });
+        return await c.QueryScalarAsync(sql);
+    }
+}
