@@ -98,9 +98,24 @@ if (args[0] == "worker")
 var id = long.Parse(args[3], CultureInfo.InvariantCulture);
 var budget = new CopyBudget { MaxRows = int.Parse(args[4], CultureInfo.InvariantCulture) };
 var chunks = 0;
+var failures = 0;
 while (true)
 {
-    var result = await engine.CopyChunkAsync(args[1], args[2], id, $"testhost-{Environment.ProcessId}", budget);
+    ChunkResult result;
+    try
+    {
+        result = await engine.CopyChunkAsync(args[1], args[2], id, $"testhost-{Environment.ProcessId}", budget);
+        failures = 0;
+    }
+    catch (Exception e) when (ReplicationEngine.IsTransient(e) && ++failures < 10)
+    {
+        // As the copy chain's retry policy does: a transient failure (e.g. a stalled binlog on a loaded machine)
+        // re-runs the chunk from the sidecar's committed state.
+        Console.Error.WriteLine($"chunk failed (attempt {failures}, retrying): {e.Message}");
+        await Task.Delay(TimeSpan.FromSeconds(failures));
+        continue;
+    }
+
     chunks++;
     if (result.Done)
     {
