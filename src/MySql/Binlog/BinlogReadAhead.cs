@@ -31,6 +31,8 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
     private byte _checksumAlgorithm;
     private long _inFlight;
     private int _readerWaiting;
+    private long _lastProgress;
+    private int _heldBack;
 
     /// <param name="describeReadFailure">Turns a failed read into the error the consumer sees (it adds the stream's context).</param>
     /// <param name="describeSilence">The error when nothing arrived for <paramref name="silence"/>.</param>
@@ -74,25 +76,49 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
 
     private async Task ReadLoopAsync()
     {
+        // Silence is time without a packet while the reader is reading: the time it holds back because the consumer
+        // is behind does not count (the source cannot send then). A watchdog compares timestamps, so a packet costs
+        // no timer update.
         using var silence = new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, silence.Token);
         var token = linked.Token;
+        var silenceMs = (long)_silence.TotalMilliseconds;
+        var period = TimeSpan.FromMilliseconds(Math.Clamp(silenceMs / 4, 10, 1000));
+        Volatile.Write(ref _lastProgress, Environment.TickCount64);
+        await using var watchdog = new Timer(
+            _ =>
+            {
+                if (Volatile.Read(ref _heldBack) == 0 && Environment.TickCount64 - Volatile.Read(ref _lastProgress) > silenceMs)
+                {
+                    silence.Cancel();
+                }
+            },
+            null,
+            period,
+            period);
         byte[]? slab = null;
         var slabUsed = 0;
         try
         {
             while (true)
             {
-                while (Volatile.Read(ref _inFlight) > HighWater)
+                if (Volatile.Read(ref _inFlight) > HighWater)
                 {
-                    Volatile.Write(ref _readerWaiting, 1);
-                    if (Volatile.Read(ref _inFlight) > HighWater)
+                    Volatile.Write(ref _heldBack, 1);
+                    while (Volatile.Read(ref _inFlight) > HighWater)
                     {
-                        await _space.WaitAsync(_stop.Token).ConfigureAwait(false);
+                        Volatile.Write(ref _readerWaiting, 1);
+                        if (Volatile.Read(ref _inFlight) > HighWater)
+                        {
+                            await _space.WaitAsync(_stop.Token).ConfigureAwait(false);
+                        }
                     }
+
+                    // The progress stamp first, then the flag: the watchdog never sees "reading" with a stale stamp.
+                    Volatile.Write(ref _lastProgress, Environment.TickCount64);
+                    Volatile.Write(ref _heldBack, 0);
                 }
 
-                silence.CancelAfter(_silence);
                 ReadOnlyMemory<byte> payload;
                 try
                 {
@@ -104,6 +130,7 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
                     return;
                 }
 
+                Volatile.Write(ref _lastProgress, Environment.TickCount64);
                 var span = payload.Span;
                 if (_verifyChecksums && span.Length > 0 && span[0] == 0x00)
                 {

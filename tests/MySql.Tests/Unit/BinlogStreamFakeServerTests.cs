@@ -95,6 +95,33 @@ public sealed class BinlogStreamFakeServerTests
     }
 
     [Fact]
+    public async Task A_consumer_slower_than_the_silence_limit_is_not_taken_for_a_silent_source()
+    {
+        // 8 MiB of events fill the read-ahead, which then holds back; the consumer pauses longer than the silence
+        // limit (3 heartbeats + 5 s). Holding back is not silence: every event must still arrive.
+        var count = 80;
+        await using var server = Source(async (_, send) =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await send(EventPacket(BinlogEventType.Intvar, new byte[100_000]));
+            }
+
+            await send([0xFE, 0, 0, 0, 0]);
+        });
+        await using var stream = await BinlogStream.StartAsync(server.Options(),
+            new BinlogStreamOptions { ServerId = 78, Start = Start, HeartbeatPeriod = TimeSpan.FromMilliseconds(10), ResolveExtendedTypes = false });
+        Assert.IsType<OtherEvent>(await stream.ReadEventAsync());
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        for (var i = 1; i < count; i++)
+        {
+            Assert.IsType<OtherEvent>(await stream.ReadEventAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+        }
+
+        Assert.Null(await stream.ReadEventAsync());
+    }
+
+    [Fact]
     public async Task A_corrupt_checksum_fails_the_stream_after_the_good_events()
     {
         await using var server = Source(async (_, send) =>
