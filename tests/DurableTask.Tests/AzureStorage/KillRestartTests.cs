@@ -92,16 +92,17 @@ public sealed class KillRestartTests
     };
 
     /// <summary>
-    /// A fan-out of 64 travels as 16 work-item messages of 4 activities, whose replies are sent in groups; killed in
+    /// A fan-out of 128 travels as 16 work-item messages of 8 activities, whose replies are sent in groups; killed in
     /// the middle, the message of a partly finished pack carries only the activities whose reply was not yet sent.
-    /// The test host runs at most 4 activities at once and frees a slot only once its part is finished (reply sent and
-    /// the message rewritten or deleted), so only activities among the last 4 started before the kill may run again.
+    /// The test host runs at most 4 activities at once (half a pack) and frees a slot only once its part is finished
+    /// (reply sent and the message rewritten or deleted), so only activities among the last 4 started before the kill
+    /// may run again; the first half of a pack, finished before the kill, must not.
     /// </summary>
     [Theory]
     [MemberData(nameof(PackedFanOutFaultPoints))]
     public async Task Killed_during_a_packed_fan_out_only_activities_in_flight_run_again(string faultPoint)
     {
-        const int n = 64;
+        const int n = 128;
         await using var hub = new AzureHub(partitions: 1);
         await hub.Service.CreateIfNotExistsAsync();
         var log = Path.Combine(Path.GetTempPath(), $"durable-kill-fan-{hub.HubName}.log");
