@@ -453,8 +453,15 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
         var size = 256; // the envelope around the parts
         foreach (var m in messages)
         {
+            if (perMessage == 1)
+            {
+                // Nothing to pack (a chain's single activity or reply): skip measuring, it costs a serialization.
+                packed.Add([m]);
+                continue;
+            }
+
             var bytes = encodedSize(RuntimeJson.Serialize(m with { LastError = null }));
-            if (perMessage == 1 || bytes > thresholdBytes / 2)
+            if (bytes > thresholdBytes / 2)
             {
                 packed.Add([m]);
                 continue;
