@@ -35,7 +35,8 @@ public sealed class SoakTests(ITestOutputHelper output)
         var id = await bed.Engine.CreateStreamAsync(bed.Spec("wf", "customer", "0", new TableRule("items")));
 
         using var stopLoad = new CancellationTokenSource();
-        var load = Workload.RunAsync(bed.SourceDb, "items", rows * 2, stopLoad.Token, seed: seed);
+        // Paced (200 changes/s): the copy's catch-up must be able to overtake the writer on a loaded CI machine.
+        var load = Workload.RunAsync(bed.SourceDb, "items", rows * 2, stopLoad.Token, seed: seed, maxOpsPerSecond: 200);
         var copyKills = 0;
         var streamerKills = 0;
         try
@@ -73,7 +74,8 @@ public sealed class SoakTests(ITestOutputHelper output)
             var current = ChildProcess.Streamer(bed, replicaName: "soak-0");
             try
             {
-                while (soak.Elapsed < budget)
+                // The time budget, but at least five Streamer kills even when a loaded machine made the copy slow.
+                while (soak.Elapsed < budget || streamerKills < 5)
                 {
                     await Task.Delay(random.Next(300, 6000));
                     if (current.HasExited)

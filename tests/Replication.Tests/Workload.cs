@@ -13,13 +13,29 @@ public sealed record WorkloadStats(int Inserts, int Updates, int KeyChanges, int
 /// </summary>
 public static class Workload
 {
-    public static async Task<WorkloadStats> RunAsync(string db, string table, int keySpace, CancellationToken ct, int sourceUid = 100, int seed = 12345)
+    /// <param name="maxOpsPerSecond">0: as fast as the server goes; else a pace, so a copy's catch-up on a loaded
+    /// machine is not an endless chase of an unthrottled writer.</param>
+    public static async Task<WorkloadStats> RunAsync(string db, string table, int keySpace, CancellationToken ct, int sourceUid = 100, int seed = 12345, int maxOpsPerSecond = 0)
     {
         await using var c = await TestBed.OpenDbaAsync(sourceUid, db);
         var random = new Random(seed);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long ops = 0;
         int inserts = 0, updates = 0, keyChanges = 0, swaps = 0, deletes = 0;
         while (!ct.IsCancellationRequested)
         {
+            if (maxOpsPerSecond > 0 && ++ops > clock.Elapsed.TotalSeconds * maxOpsPerSecond)
+            {
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds((double)ops / maxOpsPerSecond) - clock.Elapsed, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
             var a = random.Next(1, keySpace + 1);
             var b = random.Next(1, keySpace + 1);
             try
