@@ -130,6 +130,14 @@ public sealed record MoveTablesCreate
     [JsonPropertyName("approvals")] public ApprovalPolicy Approvals { get; init; } = new();
     [JsonPropertyName("cutover_hooks")] public IReadOnlyList<CutoverHook> CutoverHooks { get; init; } = [];
 
+    /// <summary>
+    /// How often VDiff re-runs while the workflow waits (a duration such as 30m or 1h, or "off"); null takes the host's
+    /// default (DURABLE_VDIFF_INTERVAL). Not written when null, so creates from before the option compare equal.
+    /// </summary>
+    [JsonPropertyName("vdiff_interval")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? VDiffInterval { get; init; }
+
     /// <summary>MoveTables (default) or Migrate.</summary>
     [JsonPropertyName("kind")] public string Kind { get; init; } = WorkflowKinds.MoveTables;
 
@@ -245,6 +253,16 @@ public sealed record MoveTablesCreate
         }
 
         AutoIncrementHandling();
+        if (VDiffInterval is not null)
+        {
+            if (IsMigrate)
+            {
+                throw new WorkflowValidationException("--vdiff-interval is not an option of Migrate: a Migrate runs VDiff when you ask for it (durablectl VDiff ... create), not on a schedule.");
+            }
+
+            _ = CommandRules.VDiffInterval(VDiffInterval);
+        }
+
         Approvals.Validate();
         foreach (var hook in CutoverHooks)
         {

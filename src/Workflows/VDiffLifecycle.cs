@@ -37,7 +37,9 @@ public static class VDiffLifecycle
     {
         if (state.VDiff is null)
         {
-            var interval = state.Spec.IsMigrate ? null : DefaultInterval;
+            // The workflow's own --vdiff-interval (validated at create) wins over the host's default.
+            var interval = state.Spec.IsMigrate ? null
+                : state.Spec.VDiffInterval is { } own ? CommandRules.VDiffInterval(own) : DefaultInterval;
             return state with { VDiff = new VDiffGate { IntervalSeconds = interval?.TotalSeconds, DueAt = ctx.CurrentUtcDateTime, ValidSince = ctx.CurrentUtcDateTime } };
         }
 

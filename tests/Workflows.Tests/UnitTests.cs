@@ -117,6 +117,19 @@ public class SpecValidationTests
     }
 
     [Fact]
+    public void Vdiff_interval_is_a_duration_or_off_and_not_an_option_of_migrate()
+    {
+        (Valid() with { VDiffInterval = "30m" }).Validate();
+        (Valid() with { VDiffInterval = "off" }).Validate();
+        Assert.Contains("'soon'", Assert.Throws<WorkflowValidationException>(() => (Valid() with { VDiffInterval = "soon" }).Validate()).Message);
+        Assert.Contains("not an option of Migrate", Assert.Throws<WorkflowValidationException>(() =>
+            (Valid() with { VDiffInterval = "1h", Kind = WorkflowKinds.Migrate, MountName = "ext1" }).Validate()).Message);
+        // Unset, it is not written, so a create from before the option has the same JSON (idempotent create compares it).
+        Assert.DoesNotContain("vdiff_interval", JsonSerializer.Serialize(Valid()));
+        Assert.Contains("\"vdiff_interval\":\"30m\"", JsonSerializer.Serialize(Valid() with { VDiffInterval = "30m" }));
+    }
+
+    [Fact]
     public void Spec_round_trips_through_json_with_the_seeds_flag_names()
     {
         var json = JsonSerializer.Serialize(Valid() with { DeferSecondaryKeys = true, SourceTimeZone = "US/Pacific" });

@@ -87,6 +87,10 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         var approvers = new Option<string?>("--approvers") { Description = "Require a signed approval from one of these approvers before SwitchTraffic and Complete." };
         var approvalExpiry = new Option<int?>("--approval-expiry-seconds") { Description = "Drop a command whose approval has not arrived within this many seconds." };
         var hookUrl = new Option<string[]>("--cutover-webhook") { Description = "POST the new routing here inside the switch; a failure rolls the switch back.", AllowMultipleArgumentsPerToken = false };
+        var vdiffInterval = new Option<string?>("--vdiff-interval")
+        {
+            Description = "How often VDiff re-runs while the workflow waits for SwitchTraffic/Complete: a duration such as 30m or 1h, or 'off' (default: the host's DURABLE_VDIFF_INTERVAL). A mismatch holds the switch until a clean VDiff.",
+        };
         var hookCommand = new Option<string[]>("--cutover-command") { Description = "Run this program (no shell; arguments split on spaces) with the new routing on stdin; non-zero exit rolls the switch back." };
         var cmd = new Command("create", IsMigrate
             ? "Create the workflow: pre-flight checks (the source read through the mount), target tables, write guards and streams; then copy and replicate. No routing rules."
@@ -98,6 +102,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         {
             // Migrate has no routing rules and never switches traffic, so neither applies to it.
             cmd.Options.Add(noRules);
+            cmd.Options.Add(vdiffInterval);
             cmd.Options.Add(hookUrl);
             cmd.Options.Add(hookCommand);
         }
@@ -129,6 +134,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
                 ShardedAutoIncrementHandling = p.GetValue(autoInc)!,
                 Approvals = new ApprovalPolicy { Required = approverList.Count > 0, Approvers = approverList, ExpirySeconds = p.GetValue(approvalExpiry) },
                 CutoverHooks = hooks,
+                VDiffInterval = string.IsNullOrWhiteSpace(p.GetValue(vdiffInterval)) ? null : p.GetValue(vdiffInterval),
                 RequestedBy = Environment.UserName,
             };
             try
@@ -311,7 +317,8 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         var timeout = new Option<double>("--timeout") { Description = "Seconds the write switch waits for the streams to catch up before undoing itself.", DefaultValueFactory = _ => 30 };
         var reverse = new Option<bool>("--enable-reverse-replication") { Description = "Replicate target writes back to the source after the switch (needed for ReverseTraffic).", DefaultValueFactory = _ => true };
         var wait = new Option<int>("--wait-seconds") { Description = "How long to wait for the workflow's answer.", DefaultValueFactory = _ => 600 };
-        var cmd = new Command(name, description) { types, dryRun, lag, timeout, reverse, wait };
+        var ignoreVDiff = IgnoreVDiffOption();
+        var cmd = new Command(name, description) { types, dryRun, lag, timeout, reverse, wait, ignoreVDiff };
         cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
         {
             var options = new SwitchOptions
@@ -331,6 +338,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
             }
 
             var body = new JsonObject { ["switch"] = JsonSerializer.SerializeToNode(options), ["dry_run"] = p.GetValue(dryRun), ["requested_by"] = Environment.UserName };
+            AddIgnoreVDiff(body, p.GetValue(ignoreVDiff));
             return await CommandAsync(ctx, client, Path(p, workflow, target, "")[..^1], name, body, format, TimeSpan.FromSeconds(p.GetValue(wait)), ct).ConfigureAwait(false);
         }));
         return cmd;
@@ -346,6 +354,12 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         if (rename)
         {
             cmd.Options.Add(renameTables);
+        }
+
+        var ignoreVDiff = IgnoreVDiffOption();
+        if (name == "complete" && !IsMigrate)
+        {
+            cmd.Options.Add(ignoreVDiff);
         }
 
         cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
@@ -391,9 +405,32 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
             }
 
             var body = new JsonObject { ["cleanup"] = JsonSerializer.SerializeToNode(cleanup), ["requested_by"] = Environment.UserName };
+            AddIgnoreVDiff(body, p.GetValue(ignoreVDiff));
             return await CommandAsync(ctx, client, Path(p, workflow, target, "")[..^1], name, body, format, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
         }));
         return cmd;
+    }
+
+    private static Option<string?> IgnoreVDiffOption() => new("--ignore-vdiff")
+    {
+        Description = "Go ahead even though the last VDiff found differences (or none has run clean yet); give the reason, it is written to the workflow's audit trail.",
+    };
+
+    /// <summary>An operator's override of the VDiff hold: the reason travels with the command and is audited.</summary>
+    private static void AddIgnoreVDiff(JsonObject body, string? reason)
+    {
+        if (reason is null)
+        {
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(reason))
+        {
+            throw new UsageException("--ignore-vdiff needs the reason for going ahead without a clean VDiff, e.g. --ignore-vdiff 'rows differ only in a column the app rewrites'.");
+        }
+
+        body["ignore_vdiff"] = true;
+        body["reason"] = reason;
     }
 
     private Command Simple(CliContext ctx, Option<string> workflow, Option<string> target, string name, string description)
