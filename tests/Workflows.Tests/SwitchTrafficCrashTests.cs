@@ -123,7 +123,8 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
                 await CommandAsync(host, workflow, "reversetraffic", NotSwitched);
                 await AssertAllOrNothingAsync(bed, host, workflow, table, false, point + " then ReverseTraffic");
                 await AssertRowsAsync(bed, writer, table, false, point + " then ReverseTraffic");
-                await host.StopAsync();
+                // Killed rather than stopped gracefully: after a graceful stop the next host sometimes never processes
+                // the command event (see docs/movetables.md); after a kill it takes the partition when the lease lapses.
                 await host.DisposeAsync();
                 host = null;
                 output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s {point} done");
