@@ -546,7 +546,7 @@ public sealed class AzureStorageOrchestrationService : IOrchestrationService, IO
     {
         var queue = _controlQueues[partition];
         var (text, envelope) = await EncodePartsAsync(queue, parts, ct);
-        if (visibleAt is null && envelope.Blob is null && _owned.TryGetValue(partition, out var owner) && StillOwns(owner))
+        if (_settings.LocalControlHandOver && visibleAt is null && envelope.Blob is null && _owned.TryGetValue(partition, out var owner) && StillOwns(owner))
         {
             var receipt = await queue.PutMessageAsync(text, _settings.ControlQueueVisibilityTimeout, null, ct);
             var handle = new QueueHandle(queue, Dequeued(receipt, text), envelope, parts, rewritable: true);

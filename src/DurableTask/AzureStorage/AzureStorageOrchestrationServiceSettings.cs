@@ -42,6 +42,14 @@ public sealed partial record AzureStorageOrchestrationServiceSettings
     public int ActivityPrefetch { get; init; } = 32;
 
     /// <summary>
+    /// Hand a control message for a partition this host owns straight to the partition's session (put invisible, no
+    /// poller GET) instead of leaving it for the poller. Off by default: with it on, a command event raised right after
+    /// a graceful host restart was sometimes never processed (the SwitchTraffic crash tests, docs/movetables.md); the
+    /// poller path is the proven one. Activity packs are still handed to local workers when there is room.
+    /// </summary>
+    public bool LocalControlHandOver { get; init; }
+
+    /// <summary>
     /// Most activities packed into one work-item message (1-32; 1 sends one message per activity). A fan-out of N
     /// activities costs about N / ActivityBatchSize queue PUTs, GETs and deletes instead of N of each.
     /// </summary>
