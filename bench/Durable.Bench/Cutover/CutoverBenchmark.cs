@@ -65,7 +65,7 @@ public static class CutoverBenchmark
         {
             // The streams read the source primary's binlog: a lagging replica would add its lag to every cutover
             // (the final position is read from the primary), which measures the replica, not the switch.
-            var created = await PostAsync(http, $"/api/movetables/{Target}/{workflow}/create", new JsonObject { ["source_keyspace"] = Source, ["tables"] = new JsonArray(table), ["tablet_types"] = "PRIMARY" });
+            var created = await PostAsync(http, $"/api/movetables/{Target}/{workflow}/create", new JsonObject { ["source_keyspace"] = Source, ["tables"] = new JsonArray(table), ["tablet_types"] = "PRIMARY", ["vdiff_interval"] = "off" }); // a VDiff hold would count as stall
             if (created.Status != 202)
             {
                 throw new InvalidOperationException($"create answered {created.Status}: {created.Body}");
