@@ -257,12 +257,15 @@ public static class SwitchPlan
                 lines.Add($"Create reverse replication workflow {outbound} in keyspace {from} at the position of the primaries of keyspace {to}");
             }
 
-            lines.Add($"Lift write guards on tables {tables} in keyspace {to}");
+            // The order SwitchAsync runs: rules and hooks while the target is still guarded, then the commit, then the
+            // guards on the target come off (a rollback before the commit never strands rows written to the target).
             lines.Add($"Switch writes for tables {tables} to keyspace {to}; routing rules will be updated");
             if (spec.CutoverHooks.Count > 0)
             {
                 lines.Add($"Call {spec.CutoverHooks.Count} cutover hook(s) with the new routing; a failure rolls the switch back");
             }
+
+            lines.Add($"Lift write guards on tables {tables} in keyspace {to}");
 
             if (options.EnableReverseReplication)
             {
