@@ -46,7 +46,8 @@ public sealed partial class MigrateHttpApiTests
             """);
         var (engineUser, enginePassword) = LocalCluster.Current.Account("filtered");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = root };
-        psi.ArgumentList.Add(Path.Combine(LocalCluster.RepositoryRoot(), "src", "Functions", "bin", "Debug", "net10.0", "Durable.Functions.dll"));
+        // The host built in this test run's configuration (CI builds Release only; a hard-coded Debug path found no host).
+        psi.ArgumentList.Add(SwitchTrafficCrashHost.PrepareBinaries(Path.Combine(root, "bin")));
         psi.ArgumentList.Add("--urls=http://127.0.0.1:0");
         psi.Environment["AzureWebJobsScriptRoot"] = root;
         psi.Environment["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString;
