@@ -23,7 +23,9 @@ namespace Durable.Streamer
         {
             using var etcd = settings.CreateEtcd();
             var store = new TopologyStore(etcd, new TopologyOptions { Root = settings.TopologyRoot });
-            var connector = new TabletConnector(settings.CreateResolver(store), new ReplicationCredentials(settings.User, settings.Password));
+            var engineAccount = new ReplicationCredentials(settings.User, settings.Password);
+            var secretsFile = settings.SecretsFile ?? Environment.GetEnvironmentVariable("DURABLE_SECRETS_FILE");
+            var connector = new TabletConnector(settings.CreateResolver(store), engineAccount) { Accounts = new TabletAccounts(engineAccount, secretsFile: secretsFile) };
             var engine = new ReplicationEngine(connector, new EtcdServerIdSource(store), new ReplicationEngineOptions
             {
                 SidecarName = settings.Sidecar,

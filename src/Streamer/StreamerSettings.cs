@@ -26,6 +26,13 @@ public sealed class StreamerSettings
 
     public string Password { get; set; } = string.Empty;
 
+    /// <summary>
+    /// The host's secrets file (NAME=value lines, as DURABLE_SECRETS_FILE): tablet records that name an account of their
+    /// own (an adopted server's user and secret:NAME reference) are logged in to with it; else the engine account.
+    /// Unset: the environment variable DURABLE_SECRETS_FILE, if any.
+    /// </summary>
+    public string? SecretsFile { get; set; }
+
     /// <summary>Optional JSON file with a fixed tablet list ([{alias,keyspace,shard,type,host,port,dbName}]); else the topology is read.</summary>
     public string? TabletsFile { get; set; }
 

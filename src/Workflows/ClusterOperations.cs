@@ -222,22 +222,15 @@ public sealed class ClusterMoveTablesOperations(
 
         if (mount.PasswordRef is { Length: > 0 } reference)
         {
-            // The engine logs in to every tablet with its one account (src/Replication TabletConnector); a mount whose
-            // account differs would fail later with "access denied" on the source, so say it now.
-            string password;
+            // The mounted tablets are logged in to with the mount's account (TabletAccounts): say now when this host
+            // cannot resolve it, rather than "access denied" later.
             try
             {
-                password = CredentialReference.Resolve(reference, settings.Secrets);
+                _ = CredentialReference.Resolve(reference, settings.Secrets);
             }
             catch (TopologyException e)
             {
                 return $"Mount '{mount.Name}': its credentials cannot be resolved on this host: {e.Message} Add the secret to this host's DURABLE_SECRETS_FILE (or environment).";
-            }
-
-            if (mount.User != engine.Connector.Credentials.User || password != engine.Connector.Credentials.Password)
-            {
-                return $"Mount '{mount.Name}' names the account {mount.User} ({reference}), but the replication engine logs in to every tablet as {engine.Connector.Credentials.User} with the engine password: " +
-                       $"create {engine.Connector.Credentials.User} with the engine's password on the source servers (the filtered role's grants) and register the mount with that account.";
             }
         }
 

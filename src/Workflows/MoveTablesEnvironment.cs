@@ -24,6 +24,9 @@ public sealed record MoveTablesEnvironmentOptions
     public string? ApproverKeys { get; init; }
     public MoveTablesSettings Settings { get; init; } = new();
 
+    /// <summary>DURABLE_SECRETS_FILE: re-read when a tablet's or mount's reference is missing from <see cref="MoveTablesSettings.Secrets"/>.</summary>
+    public string? SecretsFile { get; init; }
+
     public override string ToString() => $"etcd {EtcdEndpoints} root {TopologyRoot}, engine user {EngineUser}, sidecar {SidecarName}";
 
     /// <summary>
@@ -50,6 +53,7 @@ public sealed record MoveTablesEnvironmentOptions
             SidecarName = setting(SidecarSetting) is { Length: > 0 } sidecar ? sidecar : Sidecar.DefaultName,
             ApproverKeys = setting(ConfiguredApproverKeys.Setting),
             Settings = new MoveTablesSettings { Secrets = CredentialReference.LoadSecretsFile(setting(SecretsFileSetting)) },
+            SecretsFile = setting(SecretsFileSetting),
         };
     }
 }
@@ -64,7 +68,10 @@ public sealed class MoveTablesEnvironment : IDisposable
         Etcd = new EtcdClient(options.EtcdEndpoints);
         Store = new TopologyStore(Etcd, new TopologyOptions { Root = options.TopologyRoot });
         Resolver = new TopologyTabletResolver(Store, new TabletPicker(Store, new MySqlHandshakeProbe()));
-        Engine = new ReplicationEngine(new TabletConnector(Resolver, new ReplicationCredentials(options.EngineUser, options.EnginePassword)),
+        // Each tablet is logged in to with its record's own account when it has one (an adopted server's), else the engine's.
+        var engineAccount = new ReplicationCredentials(options.EngineUser, options.EnginePassword);
+        var connector = new TabletConnector(Resolver, engineAccount) { Accounts = new TabletAccounts(engineAccount, options.Settings.Secrets, options.SecretsFile) };
+        Engine = new ReplicationEngine(connector,
             new EtcdServerIdSource(Store), new ReplicationEngineOptions { SidecarName = options.SidecarName });
         Registry = new WorkflowRegistry(Store);
         Approvals = new ApprovalVerifier(ConfiguredApproverKeys.Parse(options.ApproverKeys), new EtcdNonceStore(Registry));

@@ -87,10 +87,14 @@ public sealed class WriteGuards(IReadOnlyList<string> exemptUsers)
         GuardSide side, IEnumerable<string> tables, TimeSpan lockWait, CancellationToken ct)
     {
         await c.ExecuteAsync($"SET SESSION lock_wait_timeout = {Math.Max(1, (int)Math.Ceiling(lockWait.TotalSeconds))}", ct).ConfigureAwait(false);
+        // The account installing the guard is the engine's account on this tablet, which may be the tablet's own (an
+        // adopted server's): the streams that write here log in with it, so it is exempt too.
+        var installer = await c.QueryScalarAsync("SELECT SUBSTRING_INDEX(USER(), '@', 1)", ct).ConfigureAwait(false);
+        var guards = installer is { Length: > 0 } && !ExemptUsers.Contains(installer, StringComparer.Ordinal) ? new WriteGuards([.. ExemptUsers, installer]) : this;
         foreach (var table in tables)
         {
             var triggerBase = TriggerName(targetKeyspace, workflow, side, table, "")[..^1];
-            foreach (var sql in CreateStatements(c.Quoter, database, table, triggerBase, Message(targetKeyspace, workflow, side, sourceKeyspace, table)))
+            foreach (var sql in guards.CreateStatements(c.Quoter, database, table, triggerBase, Message(targetKeyspace, workflow, side, sourceKeyspace, table)))
             {
                 await c.ExecuteAsync(sql, ct).ConfigureAwait(false);
             }
