@@ -7,6 +7,7 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
 {
     ["mysql-read"] = MySqlBenchmarks.ReadAsync,
     ["mysql-binlog"] = MySqlBenchmarks.BinlogAsync,
+    ["mysql-binlog-anchor"] = MySqlBenchmarks.ReplicaIoThreadAsync,
     ["durable-sequential"] = DurableBenchmarks.SequentialAsync,
     ["durable-fanout"] = DurableBenchmarks.FanOutAsync,
     ["durable-queue-floor"] = DurableBenchmarks.QueueFloorAsync,
