@@ -30,12 +30,17 @@ public static class CommandRules
 
         if (state.Spec.MountName is { } mount && action is WorkflowActions.SwitchTraffic or WorkflowActions.ReverseTraffic)
         {
-            // A source outside this topology (an unmanaged server) has no routing rules here, and a reverse stream in
-            // its sidecar would never run: the Streamer runs the streams of this topology's primaries only.
+            // A source read through a mount is outside this topology: no routing rule here can name it, and a reverse
+            // stream in its sidecar would never run (the Streamer runs the streams of this topology's primaries). The fix
+            // is the Vitess way of adopting a server: make it a keyspace of this topology and move from that keyspace.
+            var source = state.Spec.SourceKeyspace;
             throw new WorkflowStateException(
-                $"{action} is not supported yet for {name}: its source keyspace {state.Spec.SourceKeyspace} is outside this cluster's topology (mount {mount}), " +
-                "so no routing rules can name it and no reverse stream could run there. Stop the application's writes to the source, check with VDiff, " +
-                "cancel with --keep-data (or use Migrate, whose complete keeps the copy), then point the application at the target.");
+                $"{action} is not possible for {name}: its source keyspace {source} is outside this cluster's topology (mount {mount}), " +
+                "so no routing rule can name it and no reverse stream could run there. " +
+                $"Fix: register the server as a keyspace of this topology with `durablectl RegisterExternalSource --name {mount} --as-keyspace` " +
+                $"(keyspace {source}: one PRIMARY tablet with the source's address and account; a mounted vitess cluster cannot be adopted this way), " +
+                $"cancel this workflow (`durablectl MoveTables --workflow {state.Spec.Workflow} --target-keyspace {state.Spec.TargetKeyspace} cancel`), " +
+                $"and create it again with --source-keyspace {source} and no --mount-name; that workflow can switch and reverse traffic.");
         }
 
         switch (action)
