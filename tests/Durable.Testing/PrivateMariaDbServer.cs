@@ -37,8 +37,11 @@ public sealed class PrivateMariaDbServer : IAsyncDisposable
     /// <summary>
     /// Starts a server. <paramref name="accounts"/>: extra accounts (user, password, privileges such as
     /// <c>SELECT, INSERT ON *.*</c>) created at first start; <paramref name="serverId"/> must differ from every tablet's.
+    /// <paramref name="extraArguments"/>: mariadbd options added after the defaults, so they override them (TLS
+    /// certificates, a compressed binlog, <c>--skip-log-bin</c> for a replica that keeps no binlog of its own...).
     /// </summary>
-    public static async Task<PrivateMariaDbServer> StartAsync(IReadOnlyList<(string User, string Password, string Grants)>? accounts = null, int serverId = 7301)
+    public static async Task<PrivateMariaDbServer> StartAsync(IReadOnlyList<(string User, string Password, string Grants)>? accounts = null, int serverId = 7301,
+        IReadOnlyList<string>? extraArguments = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "durable-private-" + Guid.NewGuid().ToString("N")[..10]);
         var data = Path.Combine(dir, "data");
@@ -77,6 +80,7 @@ public sealed class PrivateMariaDbServer : IAsyncDisposable
             "--log-slave-updates", "--gtid-strict-mode=ON", "--log-bin-trust-function-creators=ON",
         };
         args.AddRange(RootUser());
+        args.AddRange(extraArguments ?? []);
         var psi = new ProcessStartInfo("mariadbd") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         args.ForEach(psi.ArgumentList.Add);
         var process = Process.Start(psi) ?? throw new InvalidOperationException("mariadbd did not start.");
@@ -103,6 +107,9 @@ public sealed class PrivateMariaDbServer : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>SIGKILL: the server dies at once, as in a crash (for tests of what clients see then).</summary>
+    public void Kill() => _process.Kill(entireProcessTree: true);
 
     private static string[] RootUser() => Environment.UserName == "root" ? ["--user=root"] : [];
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Durable.Core.Positions;
 using Durable.MySql.Binlog;
+using Durable.Testing;
 
 namespace Durable.MySql.Tests;
 
@@ -12,7 +13,7 @@ public sealed class PrivateServerTests
     [Fact]
     public async Task Server_killed_mid_query_gives_a_clear_error_not_a_hang()
     {
-        await using var server = await PrivateMariaDb.StartAsync();
+        await using var server = await PrivateMariaDbServer.StartAsync();
         await using var c = await MySqlConnection.OpenAsync(server.Options with { CommandTimeout = TimeSpan.FromMinutes(5) });
         var running = c.ExecuteAsync("SELECT SLEEP(60)");
         await Task.Delay(500);
@@ -26,7 +27,7 @@ public sealed class PrivateServerTests
     [Fact]
     public async Task Server_killed_while_streaming_rows_gives_a_clear_error()
     {
-        await using var server = await PrivateMariaDb.StartAsync();
+        await using var server = await PrivateMariaDbServer.StartAsync();
         await using var c = await MySqlConnection.OpenAsync(server.Options);
         await using var reader = await c.QueryAsync("SELECT a.seq, REPEAT('x', 200) FROM mysql.seq_1_to_100000 a, mysql.seq_1_to_100 b");
         Assert.True(await reader.ReadAsync());
@@ -48,7 +49,7 @@ public sealed class PrivateServerTests
         {
             var (caFile, certFile, keyFile) = WriteCertificates(dir.FullName, "ca");
             var (otherCa, _, _) = WriteCertificates(Directory.CreateDirectory(Path.Combine(dir.FullName, "other")).FullName, "other");
-            await using var server = await PrivateMariaDb.StartAsync($"--ssl-ca={caFile}", $"--ssl-cert={certFile}", $"--ssl-key={keyFile}");
+            await using var server = await PrivateMariaDbServer.StartAsync(extraArguments: [$"--ssl-ca={caFile}", $"--ssl-cert={certFile}", $"--ssl-key={keyFile}"]);
 
             await using (var plain = await MySqlConnection.OpenAsync(server.Options with { SslMode = SslMode.Disabled }))
             {
@@ -81,7 +82,7 @@ public sealed class PrivateServerTests
     [Fact]
     public async Task Required_tls_against_a_server_without_certificates_fails_clearly()
     {
-        await using var server = await PrivateMariaDb.StartAsync();
+        await using var server = await PrivateMariaDbServer.StartAsync();
         var ex = await Assert.ThrowsAsync<MySqlException>(() => MySqlConnection.OpenAsync(server.Options with { SslMode = SslMode.Required }));
         Assert.Equal(MySqlErrorCode.SslConnectionError, ex.ErrorNumber);
         Assert.Contains("does not offer it", ex.Message, StringComparison.Ordinal);
@@ -90,8 +91,7 @@ public sealed class PrivateServerTests
     [Fact]
     public async Task Compressed_binlog_events_are_decoded()
     {
-        await using var server = await PrivateMariaDb.StartAsync(
-            "--log-bin=bin", "--server-id=7", "--binlog-format=ROW", "--binlog-row-metadata=FULL", "--log-bin-compress=ON", "--log-bin-compress-min-len=10");
+        await using var server = await PrivateMariaDbServer.StartAsync(serverId: 7, extraArguments: ["--log-bin-compress=ON", "--log-bin-compress-min-len=10"]);
         await using var c = await MySqlConnection.OpenAsync(server.Options);
         await c.ExecuteAsync("CREATE DATABASE z");
         var start = GtidPosition.Parse(await c.QueryScalarAsync("SELECT @@global.gtid_binlog_pos") ?? string.Empty, GtidFlavor.MariaDb);
@@ -128,7 +128,7 @@ public sealed class PrivateServerTests
     [Fact]
     public async Task Purged_start_position_is_a_clear_error()
     {
-        await using var server = await PrivateMariaDb.StartAsync("--log-bin=bin", "--server-id=8", "--binlog-format=ROW", "--gtid-strict-mode=1");
+        await using var server = await PrivateMariaDbServer.StartAsync(serverId: 8);
         await using var c = await MySqlConnection.OpenAsync(server.Options);
         await c.ExecuteAsync("CREATE DATABASE p");
         await c.ExecuteAsync("CREATE TABLE p.t (id INT PRIMARY KEY)");
@@ -182,7 +182,7 @@ public sealed class PrivateServerTests
     public async Task Idle_stream_receives_heartbeats()
     {
         // A private server: on the shared cluster other tests' writes would keep the stream busy.
-        await using var server = await PrivateMariaDb.StartAsync("--log-bin=bin", "--server-id=9", "--binlog-format=ROW");
+        await using var server = await PrivateMariaDbServer.StartAsync(serverId: 9);
         await using var c = await MySqlConnection.OpenAsync(server.Options);
         var position = GtidPosition.Parse(await c.QueryScalarAsync("SELECT @@global.gtid_binlog_pos") ?? string.Empty, GtidFlavor.MariaDb);
         var options = new BinlogStreamOptions { ServerId = 97, Start = position, HeartbeatPeriod = TimeSpan.FromMilliseconds(300) };

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Durable.Core.Positions;
 using Durable.MySql.Flavors;
+using Durable.Testing;
 
 namespace Durable.MySql.Tests;
 
@@ -55,17 +56,19 @@ public sealed class WaitForPositionTests
     [Fact]
     public async Task A_replica_is_waited_for_until_it_catches_up_through_either_thread()
     {
-        await using var source = await PrivateMariaDb.StartAsync("--server-id=1", "--log-bin=bin", "--binlog-format=ROW", "--gtid-strict-mode=1");
-        await using var replica = await PrivateMariaDb.StartAsync("--server-id=2", "--gtid-strict-mode=1", "--relay-log=relay", "--skip-slave-start");
+        await using var source = await PrivateMariaDbServer.StartAsync(serverId: 1);
+        await using var replica = await PrivateMariaDbServer.StartAsync(serverId: 2, extraArguments: ["--skip-log-bin", "--skip-log-slave-updates", "--relay-log=relay", "--skip-slave-start"]);
         await using var s = await MySqlConnection.OpenAsync(source.Options);
         await using var r = await MySqlConnection.OpenAsync(replica.Options);
         var flavor = ServerFlavor.For(r);
+        // The replica starts after the source's own start-up transactions (its accounts, which the replica has too).
+        var initial = await flavor.CurrentPositionAsync(s);
         await s.ExecuteAsync("CREATE DATABASE w");
         await s.ExecuteAsync("CREATE TABLE w.t (id INT PRIMARY KEY)");
-        await r.ExecuteAsync("SET GLOBAL gtid_slave_pos = ''");
+        await r.ExecuteAsync("SET GLOBAL gtid_slave_pos = " + r.Quoter.String(initial.ToString()));
         await r.ExecuteAsync(
-            $"CHANGE MASTER TO master_host = '127.0.0.1', master_port = {source.Port}, master_user = {r.Quoter.String(PrivateMariaDb.User)}, " +
-            $"master_password = {r.Quoter.String(PrivateMariaDb.Password)}, master_use_gtid = slave_pos");
+            $"CHANGE MASTER TO master_host = '127.0.0.1', master_port = {source.Port}, master_user = {r.Quoter.String(PrivateMariaDbServer.AdminUser)}, " +
+            $"master_password = {r.Quoter.String(source.AdminPassword)}, master_use_gtid = slave_pos");
         await r.ExecuteAsync("START SLAVE");
         Assert.True(await flavor.WaitForPositionAsync(r, await flavor.CurrentPositionAsync(s), TimeSpan.FromSeconds(30)));
 
