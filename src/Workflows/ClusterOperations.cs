@@ -614,10 +614,8 @@ public sealed class ClusterMoveTablesOperations(
 
     public async Task<SwitchResult> SwitchAsync(SwitchRequest request, CancellationToken ct)
     {
-        var state = request.State;
-        var spec = state.Spec;
-        var options = request.Options;
-        options.Validate();
+        var spec = request.State.Spec;
+        request.Options.Validate();
         var holder = $"{spec.InstanceId}/{request.IntentId}";
         var locks = new List<KeyspaceLock>();
         try
@@ -632,48 +630,8 @@ public sealed class ClusterMoveTablesOperations(
 
             var targetLock = locks.First(l => l.Keyspace == spec.TargetKeyspace);
 
-            // A journal left by an interrupted attempt: roll it forward (committed) or back, before anything else.
-            var journal = await _registry.GetJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
-            if (journal is not null)
-            {
-                var recovered = await RecoverAsync(state, journal, targetLock, ct).ConfigureAwait(false);
-                if (journal.IntentId == request.IntentId && journal.Step == SwitchSteps.Committed)
-                {
-                    return recovered; // this very switch had committed before the crash
-                }
-
-                state = state with { Traffic = recovered.Traffic, Streams = recovered.Streams, ReverseStreams = recovered.ReverseStreams };
-            }
-            else if (await TrafficFromRulesAsync(spec, state.Tables, ct).ConfigureAwait(false) is var actual && actual != state.Traffic)
-            {
-                // The request's state is not the cluster's: a redelivered activity whose switch already finished (its
-                // journal is gone), or traffic changed since the command was sent. Re-running it from the stale state
-                // would re-apply old routing rules; report what is there instead and change nothing.
-                return await StaleRequestAsync(request, actual, ct).ConfigureAwait(false);
-            }
-
-            var types = options.Types();
-            var readTypes = types.Where(t => t != "PRIMARY" && state.Traffic.IsSwitched(t) == request.Reverse).ToList();
-            var writes = types.Contains("PRIMARY") && state.Traffic.Primary == request.Reverse;
-            var traffic = state.Traffic;
-            if (readTypes.Count > 0)
-            {
-                foreach (var t in readTypes)
-                {
-                    traffic = traffic.With(t, !request.Reverse);
-                }
-
-                await ApplyRulesAsync(spec, state.Tables, traffic, targetLock, ct).ConfigureAwait(false);
-                logger.LogInformation("{Workflow}: reads for {Types} switched {Direction}", spec.InstanceId, string.Join(",", readTypes), request.Reverse ? "back" : "forward");
-            }
-
-            state = state with { Traffic = traffic };
-            if (!writes)
-            {
-                return new SwitchResult(true, "reads switched", traffic, state.Streams, state.ReverseStreams);
-            }
-
-            return await SwitchWritesAsync(state, options, request.Reverse, request.IntentId, targetLock, ct).ConfigureAwait(false);
+            // Under the locks, so a repeated delivery cannot pass the finished-intent check while the original still runs.
+            return await SwitchLedger.RunOnceAsync(_registry, request, () => SwitchUnderLocksAsync(request, targetLock, ct), ct).ConfigureAwait(false);
         }
         finally
         {
@@ -682,6 +640,59 @@ public sealed class ClusterMoveTablesOperations(
                 await l.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    private async Task<SwitchResult> SwitchUnderLocksAsync(SwitchRequest request, KeyspaceLock targetLock, CancellationToken ct)
+    {
+        var state = request.State;
+        var spec = state.Spec;
+        var options = request.Options;
+
+        // A journal left by an interrupted attempt: roll it forward (committed) or back, before anything else.
+        var journal = await _registry.GetJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        if (journal is not null)
+        {
+            var continuing = journal.IntentId == request.IntentId;
+            var recovered = await RecoverAsync(state, journal, targetLock, continuing, ct).ConfigureAwait(false);
+            if (continuing && journal.Step == SwitchSteps.Committed)
+            {
+                return recovered; // this very switch had committed before the crash
+            }
+
+            state = state with { Traffic = recovered.Traffic, Streams = recovered.Streams, ReverseStreams = recovered.ReverseStreams };
+        }
+        else if (await TrafficFromRulesAsync(spec, state.Tables, ct).ConfigureAwait(false) is var actual && actual != state.Traffic)
+        {
+            // The request's state is not the cluster's: a redelivered activity whose switch already finished (its
+            // journal is gone), or traffic changed since the command was sent. Re-running it from the stale state
+            // would re-apply old routing rules; report what is there instead and change nothing.
+            return await StaleRequestAsync(request, actual, ct).ConfigureAwait(false);
+        }
+
+        var types = options.Types();
+        var readTypes = types.Where(t => t != "PRIMARY" && state.Traffic.IsSwitched(t) == request.Reverse).ToList();
+        var writes = types.Contains("PRIMARY") && state.Traffic.Primary == request.Reverse;
+        var traffic = state.Traffic;
+        if (readTypes.Count > 0)
+        {
+            foreach (var t in readTypes)
+            {
+                traffic = traffic.With(t, !request.Reverse);
+            }
+
+            await ApplyRulesAsync(spec, state.Tables, traffic, targetLock, ct).ConfigureAwait(false);
+            logger.LogInformation("{Workflow}: reads for {Types} switched {Direction}", spec.InstanceId, string.Join(",", readTypes), request.Reverse ? "back" : "forward");
+        }
+
+        state = state with { Traffic = traffic };
+        if (!writes)
+        {
+            return new SwitchResult(true, "reads switched", traffic, state.Streams, state.ReverseStreams);
+        }
+
+        var result = await SwitchWritesAsync(state, options, request.Reverse, request.IntentId, targetLock, ct).ConfigureAwait(false);
+        logger.LogInformation("{Workflow}: write switch {Intent} {Outcome}: {Steps}", spec.InstanceId, request.IntentId, result.Ok ? "done" : "not done", result.Steps);
+        return result;
     }
 
     /// <summary>The workflow's traffic as its routing rules say (no rules of its own: nothing switched).</summary>
@@ -740,6 +751,18 @@ public sealed class ClusterMoveTablesOperations(
         ? new Direction(spec.TargetKeyspace, spec.SourceKeyspace, spec.ReverseWorkflow, spec.Workflow, GuardSide.Target, GuardSide.Source)
         : new Direction(spec.SourceKeyspace, spec.TargetKeyspace, spec.Workflow, spec.ReverseWorkflow, GuardSide.Source, GuardSide.Target);
 
+    /// <summary>
+    /// How closely the inbound streams must follow the side writes leave before its guards are armed: the guarded wait
+    /// for the final position then covers well under a second of writes (Vitess checks lag before it stops writes).
+    /// </summary>
+    public static TimeSpan CatchUpGoal { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long the switch tries to get the streams within <see cref="CatchUpGoal"/> before it goes on anyway.</summary>
+    private const double CatchUpBudgetSeconds = 15;
+
+    /// <summary>Checks a reverse stream needs: the side writes go to already holds the rows and may reference unmoved tables.</summary>
+    private static readonly PreflightOptions ReverseStreamChecks = new() { AllowNonEmptyTargetTables = true, AllowForeignKeysToUnmovedTables = true };
+
     private async Task<SwitchResult> SwitchWritesAsync(WorkflowState state, SwitchOptions options, bool reverse, string intentId, KeyspaceLock targetLock, CancellationToken ct)
     {
         var spec = state.Spec;
@@ -748,6 +771,9 @@ public sealed class ClusterMoveTablesOperations(
         var toTraffic = state.Traffic with { Primary = !reverse };
         var journal = new SwitchJournal(intentId, reverse, state.Traffic, toTraffic, SwitchSteps.Intent,
             new Dictionary<string, string>(), new Dictionary<string, string>(), DateTimeOffset.UtcNow);
+        var timings = new SwitchTimings();
+        SwitchResult NotSwitched(string message) =>
+            new(false, message, state.Traffic, state.Streams, state.ReverseStreams, timings.ToString()) { WindowMs = timings.WindowMs };
 
         // 1. Lag check, before the record of intent: a refused switch changes nothing at all.
         // A stream that was just (re)started has no heartbeat yet and reads as infinitely behind: give it a few
@@ -762,111 +788,147 @@ public sealed class ClusterMoveTablesOperations(
 
         if (lag is null || lag > options.MaxReplicationLagAllowedSeconds)
         {
-            return new SwitchResult(false,
-                lag is null
-                    ? $"the streams of workflow {d.Inbound} are not all running, so the switch cannot wait for them; start the workflow first"
-                    : $"replication lag of workflow {d.Inbound} is {lag}s, over --max-replication-lag-allowed {options.MaxReplicationLagAllowedSeconds}s",
-                state.Traffic, state.Streams, state.ReverseStreams);
+            return NotSwitched(lag is null
+                ? $"the streams of workflow {d.Inbound} are not all running, so the switch cannot wait for them; start the workflow first"
+                : $"replication lag of workflow {d.Inbound} is {lag}s, over --max-replication-lag-allowed {options.MaxReplicationLagAllowedSeconds}s");
         }
+
+        timings.Mark("lag checked");
+
+        // Everything that can be read, opened or checked before writes are refused is done now: one connection per
+        // primary of both sides for the whole switch (guards, drain, positions, stream rows), and the reverse streams'
+        // specs, checked here so a reverse stream that could not be created refuses the switch before anything changes.
+        await using var from = await OpenSideAsync(d.From, ct).ConfigureAwait(false);
+        await using var to = await OpenSideAsync(d.To, ct).ConfigureAwait(false);
+        IReadOnlyList<StreamSpec> outboundSpecs = [];
+        if (options.EnableReverseReplication)
+        {
+            var current = await to.PositionsAsync(ct).ConfigureAwait(false);
+            outboundSpecs = await StreamSpecsAsync(spec, d.Outbound, d.To, d.From, state.Tables, to.ShardNames, from.ShardNames, current, ct).ConfigureAwait(false);
+            var problems = new List<string>();
+            foreach (var s in outboundSpecs)
+            {
+                problems.AddRange(await engine.Preflight.CheckAsync(s, ReverseStreamChecks, ct).ConfigureAwait(false));
+            }
+
+            if (problems.Count > 0)
+            {
+                return NotSwitched($"the reverse workflow {d.Outbound} could not be created, so nothing was changed: {string.Join(" ", problems.Distinct())}");
+            }
+        }
+
+        timings.Mark("primaries opened");
+
+        // 2. Catch up before the guards, so the guarded wait is short. Not reaching the goal is not a refusal: the lag
+        // is within --max-replication-lag-allowed, and the guarded wait is bounded by --timeout.
+        var caughtUp = await CatchUpAsync(inbound, from, to, TimeSpan.FromSeconds(Math.Min(options.TimeoutSeconds, CatchUpBudgetSeconds)), ct).ConfigureAwait(false);
+        timings.Mark(caughtUp ? "streams caught up" : $"streams not within {CatchUpGoal.TotalSeconds:0.#} s of the source after {CatchUpBudgetSeconds:0} s, going on");
 
         await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
         FaultPoints.Hit("switchtraffic.after-intent");
+        if (options.EnableReverseReplication)
+        {
+            // Frozen outbound streams of an earlier switch never run again; they make way for the new ones, and the
+            // outbound workflow is registered, both before writes are refused.
+            await from.ForEachAsync((_, _, c) => engine.Store.DeleteWorkflowAsync(c, d.Outbound, ct)).ConfigureAwait(false);
+            await _registry.RegisterAsync(new WorkflowRecord(d.Outbound, d.From, d.To, state.Tables, spec.InstanceId, !reverse, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
+        }
+
+        timings.Mark("intent recorded");
         var lockWait = TimeSpan.FromSeconds(options.LockWaitSeconds);
-        var fromShards = await ShardsAsync(d.From, ct).ConfigureAwait(false);
-        var toShards = await ShardsAsync(d.To, ct).ConfigureAwait(false);
-        var finals = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
-            // 2. Guards on the side writes leave, then drain in-flight writes, then the final position of each primary.
-            foreach (var shard in fromShards)
-            {
-                var primary = await engine.Connector.Resolver.PrimaryAsync(d.From, shard, ct).ConfigureAwait(false);
-                await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
-                await _guards.InstallAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, spec.SourceKeyspace, d.FromGuard, state.Tables, lockWait, ct).ConfigureAwait(false);
-            }
-
+            // 3. Writes are refused from here: guards on the side writes leave (all its shards at once), then drain
+            // in-flight writes, then the final position of each primary there.
+            timings.WindowOpens();
+            await from.ForEachAsync((_, tablet, c) => _guards.InstallAsync(c, tablet.DbName, spec.TargetKeyspace, spec.Workflow, spec.SourceKeyspace, d.FromGuard, state.Tables, lockWait, ct)).ConfigureAwait(false);
+            timings.Mark("guards armed");
             journal = journal with { Step = SwitchSteps.GuardsArmed };
             await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
             FaultPoints.Hit("switchtraffic.after-guards");
-            foreach (var shard in fromShards)
+            var finals = await from.MapAsync(async (_, tablet, c) =>
             {
-                var primary = await engine.Connector.Resolver.PrimaryAsync(d.From, shard, ct).ConfigureAwait(false);
-                await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
                 await c.ExecuteAsync($"SET SESSION lock_wait_timeout = {Math.Max(1, (int)Math.Ceiling(lockWait.TotalSeconds))}", ct).ConfigureAwait(false);
                 // Waits for every transaction that wrote to these tables before the guards to commit or roll back.
-                await c.ExecuteAsync("LOCK TABLES " + string.Join(", ", state.Tables.Select(t => SqlQuoter.QualifiedName(primary.DbName, t) + " READ")), ct).ConfigureAwait(false);
+                await c.ExecuteAsync("LOCK TABLES " + string.Join(", ", state.Tables.Select(t => SqlQuoter.QualifiedName(tablet.DbName, t) + " READ")), ct).ConfigureAwait(false);
                 await c.ExecuteAsync("UNLOCK TABLES", ct).ConfigureAwait(false);
-                finals[shard] = (await ServerFlavor.For(c).CurrentPositionAsync(c, ct).ConfigureAwait(false)).Encode();
-            }
-
+                return (await ServerFlavor.For(c).CurrentPositionAsync(c, ct).ConfigureAwait(false)).Encode();
+            }).ConfigureAwait(false);
             journal = journal with { Step = SwitchSteps.Drained, FinalPositions = finals };
             await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
+            timings.Mark("drained");
 
-            // 3. The inbound streams reach the final positions within --timeout, else everything is undone.
-            if (!await WaitForStreamsAsync(inbound, finals, TimeSpan.FromSeconds(options.TimeoutSeconds), ct).ConfigureAwait(false))
+            // 4. The inbound streams reach the final positions within --timeout, else everything is undone.
+            if (!await WaitForStreamsAsync(inbound, finals, to, TimeSpan.FromSeconds(options.TimeoutSeconds), ct).ConfigureAwait(false))
             {
                 await RollbackAsync(state, journal, targetLock, ct).ConfigureAwait(false);
-                return new SwitchResult(false, $"the streams of workflow {d.Inbound} did not reach the final position within --timeout {options.TimeoutSeconds}s; the write guards were lifted and nothing was switched",
-                    state.Traffic, state.Streams, state.ReverseStreams);
+                timings.Mark("rolled back");
+                timings.WindowCloses();
+                var failed = NotSwitched($"the streams of workflow {d.Inbound} did not reach the final position within --timeout {options.TimeoutSeconds}s; the write guards were lifted and nothing was switched");
+                await _registry.FinishJournalAsync(spec.TargetKeyspace, spec.Workflow, new FinishedSwitch(intentId, failed, DateTimeOffset.UtcNow), targetLock, ct).ConfigureAwait(false);
+                return failed;
             }
 
+            timings.Mark("streams at final position");
             foreach (var s in inbound)
             {
-                await StopIfRunningAsync(s, $"stopped for the write switch {intentId}", ct).ConfigureAwait(false);
+                var c = to.For(s.Shard);
+                if (await engine.Store.GetAsync(c, s.Id, ct).ConfigureAwait(false) is { State: StreamState.Running or StreamState.Copying or StreamState.Init or StreamState.Error })
+                {
+                    await engine.Store.SetStateAsync(c, s.Id, StreamState.Stopped, $"stopped for the write switch {intentId}", ct).ConfigureAwait(false);
+                }
             }
 
             journal = journal with { Step = SwitchSteps.InboundStopped };
             await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
             FaultPoints.Hit("switchtraffic.after-stop-inbound");
+            timings.Mark("inbound stopped");
 
-            // 4. Outbound (reverse) streams at the positions of the primaries writes go to, read now that nothing else writes there.
-            var outbound = new List<StreamRef>();
+            // 5. Outbound (reverse) streams at the positions of the primaries writes go to, read now that nothing else
+            // writes there; their specs were built and checked before the guards.
             if (options.EnableReverseReplication)
             {
-                var positions = new Dictionary<string, string>(StringComparer.Ordinal);
-                foreach (var shard in toShards)
+                var positions = await to.PositionsAsync(ct).ConfigureAwait(false);
+                foreach (var s in outboundSpecs)
                 {
-                    var primary = await engine.Connector.Resolver.PrimaryAsync(d.To, shard, ct).ConfigureAwait(false);
-                    await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
-                    positions[shard] = (await ServerFlavor.For(c).CurrentPositionAsync(c, ct).ConfigureAwait(false)).Encode();
-                }
-
-                foreach (var shard in fromShards)
-                {
-                    // Frozen streams of an earlier switch never run again; they make way for the new ones.
-                    await engine.DeleteWorkflowAsync(d.From, shard, d.Outbound, ct).ConfigureAwait(false);
-                }
-
-                await _registry.RegisterAsync(new WorkflowRecord(d.Outbound, d.From, d.To, state.Tables, spec.InstanceId, !reverse, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
-                foreach (var s in await StreamSpecsAsync(spec, d.Outbound, d.To, d.From, state.Tables, toShards, fromShards, positions, ct).ConfigureAwait(false))
-                {
-                    var id = await engine.CreateStreamAsync(s, new PreflightOptions { AllowNonEmptyTargetTables = true, AllowForeignKeysToUnmovedTables = true }, ct).ConfigureAwait(false);
-                    outbound.Add(new StreamRef(s.TargetKeyspace, s.TargetShard, id, s.SourceShard));
+                    await engine.Store.CreateAsync(from.For(s.TargetShard), s with { Position = GtidPosition.Decode(positions[s.SourceShard]) }, ct).ConfigureAwait(false);
                 }
 
                 journal = journal with { Step = SwitchSteps.OutboundCreated, OutboundPositions = positions };
                 await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
                 FaultPoints.Hit("switchtraffic.after-reverse-created");
+                timings.Mark("reverse streams created");
             }
 
-            // 5. Flip the rules and call the hooks while the side writes go to is still guarded: until the commit no
+            // 6. Flip the rules and call the hooks while the side writes go to is still guarded: until the commit no
             // write can land there, so a rollback (failed hook, crash) never leaves rows on that side that the reverse
             // streams it deletes would have had to carry back. Its guards are lifted after the commit (FinishAsync).
             await ApplyRulesAsync(spec, state.Tables, toTraffic, targetLock, ct).ConfigureAwait(false);
             journal = journal with { Step = SwitchSteps.RulesFlipped };
             await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
             FaultPoints.Hit("switchtraffic.after-rules");
+            timings.Mark("rules flipped");
             var hookError = await CallHooksAsync(spec, state.Tables, toTraffic, reverse, ct).ConfigureAwait(false);
+            if (spec.CutoverHooks.Count > 0)
+            {
+                timings.Mark("cutover hooks");
+            }
+
             if (hookError is not null)
             {
                 await RollbackAsync(state, journal, targetLock, ct).ConfigureAwait(false);
-                return new SwitchResult(false, $"cutover hook failed, the switch was rolled back: {hookError}", state.Traffic, state.Streams, state.ReverseStreams);
+                timings.Mark("rolled back");
+                timings.WindowCloses();
+                var failed = NotSwitched($"cutover hook failed, the switch was rolled back: {hookError}");
+                await _registry.FinishJournalAsync(spec.TargetKeyspace, spec.Workflow, new FinishedSwitch(intentId, failed, DateTimeOffset.UtcNow), targetLock, ct).ConfigureAwait(false);
+                return failed;
             }
 
             journal = journal with { Step = SwitchSteps.Committed };
             await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
             FaultPoints.Hit("switchtraffic.after-commit");
-            return await FinishAsync(state, journal, targetLock, ct).ConfigureAwait(false);
+            timings.Mark("committed");
+            return await FinishAsync(state, journal, targetLock, ct, to, timings).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException && journal.Step != SwitchSteps.Committed)
         {
@@ -874,16 +936,34 @@ public sealed class ClusterMoveTablesOperations(
             // the next attempt finish it.
             logger.LogWarning(e, "{Workflow}: write switch {Intent} failed at step {Step}; rolling back", spec.InstanceId, intentId, journal.Step);
             await RollbackAsync(state, journal, targetLock, CancellationToken.None).ConfigureAwait(false);
-            return new SwitchResult(false, $"write switch failed at step '{journal.Step}' and was rolled back: {e.Message}", state.Traffic, state.Streams, state.ReverseStreams);
+            timings.Mark("rolled back");
+            timings.WindowCloses();
+            var failed = NotSwitched($"write switch failed at step '{journal.Step}' and was rolled back: {e.Message}");
+            await _registry.FinishJournalAsync(spec.TargetKeyspace, spec.Workflow, new FinishedSwitch(intentId, failed, DateTimeOffset.UtcNow), targetLock, CancellationToken.None).ConfigureAwait(false);
+            return failed;
         }
     }
 
-    /// <summary>After the commit point: open writes where they go, start the outbound streams, freeze the inbound ones, drop the journal. Idempotent.</summary>
-    private async Task<SwitchResult> FinishAsync(WorkflowState state, SwitchJournal journal, KeyspaceLock targetLock, CancellationToken ct)
+    /// <summary>
+    /// After the commit point: open writes where they go, start the outbound streams, freeze the inbound ones, then end
+    /// the journal and record the intent as finished (one etcd transaction). Idempotent.
+    /// </summary>
+    private async Task<SwitchResult> FinishAsync(WorkflowState state, SwitchJournal journal, KeyspaceLock targetLock, CancellationToken ct,
+        SidePrimaries? to = null, SwitchTimings? timings = null)
     {
         var spec = state.Spec;
         var d = DirectionOf(spec, journal.Reverse);
-        await LiftGuardsAsync(d.To, spec, d.ToGuard, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        if (to is not null)
+        {
+            await to.ForEachAsync((_, tablet, c) => WriteGuards.RemoveAsync(c, tablet.DbName, spec.TargetKeyspace, spec.Workflow, d.ToGuard, state.Tables, TimeSpan.FromSeconds(10), ct)).ConfigureAwait(false);
+        }
+        else
+        {
+            await LiftGuardsAsync(d.To, spec, d.ToGuard, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        }
+
+        timings?.Mark("guards lifted where writes go");
+        timings?.WindowCloses();
         var outbound = await ListWorkflowStreamsAsync(d.From, d.Outbound, ct).ConfigureAwait(false);
         foreach (var s in outbound)
         {
@@ -910,13 +990,18 @@ public sealed class ClusterMoveTablesOperations(
             }
         }
 
-        await _registry.DeleteJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        timings?.Mark("outbound started, inbound frozen");
         var forward = journal.Reverse ? outbound : inbound;
         var reverseStreams = journal.Reverse ? inbound : outbound;
-        return new SwitchResult(true, "writes switched", journal.ToTraffic, forward, reverseStreams);
+        var result = new SwitchResult(true, "writes switched", journal.ToTraffic, forward, reverseStreams, timings?.ToString()) { WindowMs = timings?.WindowMs };
+        await _registry.FinishJournalAsync(spec.TargetKeyspace, spec.Workflow, new FinishedSwitch(journal.IntentId, result, DateTimeOffset.UtcNow), targetLock, ct).ConfigureAwait(false);
+        return result;
     }
 
-    /// <summary>Undoes a write switch that had not committed: every step is reverted, whatever step it reached.</summary>
+    /// <summary>
+    /// Undoes a write switch that had not committed: every step is reverted, whatever step it reached. The caller ends
+    /// the journal (and records the intent as finished when it is).
+    /// </summary>
     private async Task RollbackAsync(WorkflowState state, SwitchJournal journal, KeyspaceLock targetLock, CancellationToken ct)
     {
         var spec = state.Spec;
@@ -951,12 +1036,14 @@ public sealed class ClusterMoveTablesOperations(
         }
 
         await LiftGuardsAsync(d.From, spec, d.FromGuard, state.Tables, lockWait, ct).ConfigureAwait(false);
-        await _registry.DeleteJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
         logger.LogInformation("{Workflow}: write switch {Intent} rolled back from step {Step}", spec.InstanceId, journal.IntentId, journal.Step);
     }
 
-    /// <summary>A journal found on entry: roll forward when committed, else back. Returns the resulting state.</summary>
-    private async Task<SwitchResult> RecoverAsync(WorkflowState state, SwitchJournal journal, KeyspaceLock targetLock, CancellationToken ct)
+    /// <summary>
+    /// A journal found on entry: roll forward when committed, else back. Returns the resulting state. The journal's
+    /// intent is recorded as finished unless it is the request's own, which goes on (a redelivery after a crash).
+    /// </summary>
+    private async Task<SwitchResult> RecoverAsync(WorkflowState state, SwitchJournal journal, KeyspaceLock targetLock, bool continuing, CancellationToken ct)
     {
         var recoveredState = state with { Traffic = journal.FromTraffic };
         if (journal.Step == SwitchSteps.Committed)
@@ -968,8 +1055,18 @@ public sealed class ClusterMoveTablesOperations(
         var d = DirectionOf(state.Spec, journal.Reverse);
         var inbound = await ListWorkflowStreamsAsync(d.To, d.Inbound, ct).ConfigureAwait(false);
         var outbound = await ListWorkflowStreamsAsync(d.From, d.Outbound, ct).ConfigureAwait(false);
-        return new SwitchResult(false, $"an interrupted switch (step {journal.Step}) was rolled back", journal.FromTraffic,
+        var result = new SwitchResult(false, $"an interrupted switch (step {journal.Step}) was rolled back", journal.FromTraffic,
             journal.Reverse ? outbound : inbound, journal.Reverse ? inbound : outbound);
+        if (continuing)
+        {
+            await _registry.DeleteJournalAsync(state.Spec.TargetKeyspace, state.Spec.Workflow, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            await _registry.FinishJournalAsync(state.Spec.TargetKeyspace, state.Spec.Workflow, new FinishedSwitch(journal.IntentId, result, DateTimeOffset.UtcNow), targetLock, ct).ConfigureAwait(false);
+        }
+
+        return result;
     }
 
     private async Task<IReadOnlyList<StreamRef>> ListWorkflowStreamsAsync(string keyspace, string workflow, CancellationToken ct)
@@ -996,15 +1093,6 @@ public sealed class ClusterMoveTablesOperations(
         }
     }
 
-    private async Task StopIfRunningAsync(StreamRef s, string message, CancellationToken ct)
-    {
-        var r = await engine.OnTargetAsync(s.Keyspace, s.Shard, c => engine.Store.GetAsync(c, s.Id, ct), ct).ConfigureAwait(false);
-        if (r is not null && r.State is StreamState.Running or StreamState.Copying or StreamState.Init or StreamState.Error)
-        {
-            await engine.StopStreamAsync(s.Keyspace, s.Shard, s.Id, message, ct).ConfigureAwait(false);
-        }
-    }
-
     private async Task<long?> MaxLagAsync(IReadOnlyList<StreamRef> streams, CancellationToken ct)
     {
         long max = 0;
@@ -1023,18 +1111,45 @@ public sealed class ClusterMoveTablesOperations(
         return streams.Count == 0 ? null : max;
     }
 
-    private async Task<bool> WaitForStreamsAsync(IReadOnlyList<StreamRef> streams, IReadOnlyDictionary<string, string> finals, TimeSpan timeout, CancellationToken ct)
+    /// <summary>
+    /// Before the guards: repeatedly reads the current position of the side writes leave and waits for the inbound
+    /// streams to reach it, until one round takes at most <see cref="CatchUpGoal"/> (the streams then follow the
+    /// source that closely) or the budget is spent. True when the goal was met.
+    /// </summary>
+    private async Task<bool> CatchUpAsync(IReadOnlyList<StreamRef> inbound, SidePrimaries from, SidePrimaries to, TimeSpan budget, CancellationToken ct)
+    {
+        var total = Stopwatch.StartNew();
+        while (total.Elapsed < budget)
+        {
+            var round = Stopwatch.StartNew();
+            var now = await from.PositionsAsync(ct).ConfigureAwait(false);
+            if (!await WaitForStreamsAsync(inbound, now, to, budget - total.Elapsed, ct).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            if (round.Elapsed <= CatchUpGoal)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Polls the inbound streams' positions (on the open connections of the side they write to) until each reaches its source shard's position.</summary>
+    private async Task<bool> WaitForStreamsAsync(IReadOnlyList<StreamRef> streams, IReadOnlyDictionary<string, string> finals, SidePrimaries to, TimeSpan timeout, CancellationToken ct)
     {
         var deadline = Stopwatch.StartNew();
         var pending = streams.ToList();
+        var targets = finals.ToDictionary(f => f.Key, f => GtidPosition.Decode(f.Value), StringComparer.Ordinal);
         while (true)
         {
             var still = new List<StreamRef>();
             foreach (var s in pending)
             {
-                var r = await engine.OnTargetAsync(s.Keyspace, s.Shard, c => engine.Store.GetAsync(c, s.Id, ct), ct).ConfigureAwait(false);
-                var final = GtidPosition.Decode(finals[s.SourceShard]);
-                if (r?.Position is null || !r.Position.AtLeast(final))
+                var r = await engine.Store.GetAsync(to.For(s.Shard), s.Id, ct).ConfigureAwait(false);
+                if (r?.Position is null || !r.Position.AtLeast(targets[s.SourceShard]))
                 {
                     still.Add(s);
                 }
@@ -1051,7 +1166,68 @@ public sealed class ClusterMoveTablesOperations(
             }
 
             pending = still;
-            await Task.Delay(TimeSpan.FromMilliseconds(20), ct).ConfigureAwait(false);
+            // Short: while writes are refused every poll interval adds to the window (one indexed read per stream).
+            await Task.Delay(TimeSpan.FromMilliseconds(10), ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<SidePrimaries> OpenSideAsync(string keyspace, CancellationToken ct)
+    {
+        var shards = new List<(string, TabletEndpoint, MySqlConnection)>();
+        try
+        {
+            foreach (var shard in await ShardsAsync(keyspace, ct).ConfigureAwait(false))
+            {
+                var primary = await engine.Connector.Resolver.PrimaryAsync(keyspace, shard, ct).ConfigureAwait(false);
+                var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
+                shards.Add((shard, primary, c));
+                await engine.Sidecar.EnsureAsync(c, ct).ConfigureAwait(false); // stream rows are read and written here
+            }
+        }
+        catch
+        {
+            foreach (var (_, _, c) in shards)
+            {
+                await c.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+
+        return new SidePrimaries(keyspace, shards);
+    }
+
+    /// <summary>
+    /// One open connection per primary of one side of a switch, for the whole switch: while writes are refused no
+    /// step pays for a topology lookup, a connect or the sidecar check. Each connection runs one statement at a
+    /// time; work on different shards runs side by side.
+    /// </summary>
+    private sealed class SidePrimaries(string keyspace, IReadOnlyList<(string Shard, TabletEndpoint Tablet, MySqlConnection Connection)> shards) : IAsyncDisposable
+    {
+        public IReadOnlyList<string> ShardNames { get; } = [.. shards.Select(s => s.Shard)];
+
+        public MySqlConnection For(string shard) =>
+            shards.FirstOrDefault(s => s.Shard == shard).Connection ?? throw new InvalidOperationException($"Keyspace {keyspace} has no shard {shard} in this switch.");
+
+        public Task ForEachAsync(Func<string, TabletEndpoint, MySqlConnection, Task> work) =>
+            Task.WhenAll(shards.Select(s => work(s.Shard, s.Tablet, s.Connection)));
+
+        public async Task<Dictionary<string, T>> MapAsync<T>(Func<string, TabletEndpoint, MySqlConnection, Task<T>> work)
+        {
+            var results = await Task.WhenAll(shards.Select(async s => (s.Shard, Value: await work(s.Shard, s.Tablet, s.Connection).ConfigureAwait(false)))).ConfigureAwait(false);
+            return results.ToDictionary(r => r.Shard, r => r.Value, StringComparer.Ordinal);
+        }
+
+        /// <summary>The current GTID position of each primary.</summary>
+        public Task<Dictionary<string, string>> PositionsAsync(CancellationToken ct) =>
+            MapAsync(async (_, _, c) => (await ServerFlavor.For(c).CurrentPositionAsync(c, ct).ConfigureAwait(false)).Encode());
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var s in shards)
+            {
+                await s.Connection.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 

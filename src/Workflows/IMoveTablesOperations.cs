@@ -33,7 +33,13 @@ public sealed record SwitchResult(
     [property: JsonPropertyName("message")] string Message,
     [property: JsonPropertyName("traffic")] TrafficState Traffic,
     [property: JsonPropertyName("streams")] IReadOnlyList<StreamRef> Streams,
-    [property: JsonPropertyName("reverse_streams")] IReadOnlyList<StreamRef> ReverseStreams);
+    [property: JsonPropertyName("reverse_streams")] IReadOnlyList<StreamRef> ReverseStreams,
+    [property: JsonPropertyName("steps")] string? Steps = null,
+    [property: JsonPropertyName("repeated")] bool Repeated = false)
+{
+    /// <summary>The write-refused window in milliseconds (guards armed until writes open where they go), when writes were switched.</summary>
+    [JsonPropertyName("window_ms")] public double? WindowMs { get; init; }
+}
 
 public sealed record CleanupRequest(
     [property: JsonPropertyName("state")] WorkflowState State,

@@ -404,6 +404,12 @@ public static class MoveTablesOrchestration
                     var message = result.Ok
                         ? $"{action} was successful for workflow {state.Spec.TargetKeyspace}.{state.Spec.Workflow}\n\nStart State: {start}\nCurrent State: {result.Traffic}"
                         : $"{action} failed for workflow {state.Spec.TargetKeyspace}.{state.Spec.Workflow}: {result.Message}\n\nCurrent State: {result.Traffic}";
+                    if (result.Steps is { Length: > 0 } steps)
+                    {
+                        // Where the switch spent its time, and how long writes were refused: for operators and the benchmark.
+                        message += "\nSteps: " + steps;
+                    }
+
                     return Audit(ctx, state, who, action, result.Ok ? "done" : "failed", message, command.RequestId);
                 }
 

@@ -42,8 +42,11 @@ public static class SwitchSteps
     public const string Committed = "committed";
 }
 
-/// <summary>Workflow records and switch journals in etcd, under {root}/global/workflows/{keyspace}/{workflow}/.</summary>
-public sealed class WorkflowRegistry(TopologyStore store)
+/// <summary>
+/// Workflow records, switch journals and finished switch intents in etcd, under
+/// {root}/global/workflows/{keyspace}/{workflow}/ (so Complete/Cancel remove them with the workflow).
+/// </summary>
+public sealed class WorkflowRegistry(TopologyStore store) : ISwitchOutcomes
 {
     public TopologyStore Store { get; } = store;
 
@@ -52,6 +55,12 @@ public sealed class WorkflowRegistry(TopologyStore store)
     public string RecordKey(string keyspace, string workflow) => $"{Prefix}{keyspace}/{workflow}/Workflow";
 
     public string JournalKey(string keyspace, string workflow) => $"{Prefix}{keyspace}/{workflow}/SwitchJournal";
+
+    /// <summary>One key per finished switch request; intent ids are the orchestration's GUIDs (hex), safe in a key.</summary>
+    public string FinishedSwitchKey(string keyspace, string workflow, string intentId) =>
+        intentId is { Length: > 0 and <= 100 } && intentId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
+            ? $"{Prefix}{keyspace}/{workflow}/switches/{intentId}"
+            : throw new WorkflowValidationException($"Switch intent id '{intentId}' is invalid: 1 to 100 letters, digits, '-' or '_'.");
 
     public string NonceKey(string instanceId, string nonce) =>
         $"{Store.Options.GlobalRoot}/approvals/{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(instanceId)))[..32]}/{nonce}";
@@ -104,8 +113,28 @@ public sealed class WorkflowRegistry(TopologyStore store)
     public async Task<SwitchJournal?> GetJournalAsync(string keyspace, string workflow, CancellationToken ct) =>
         (await Store.ReadAsync<SwitchJournal>(JournalKey(keyspace, workflow), ct).ConfigureAwait(false))?.Value;
 
+    /// <summary>
+    /// One etcd round trip (a put guarded by the keyspace lock, not a read-modify-write): only the lock holder writes
+    /// the journal, and the switch saves it several times while writes are refused.
+    /// </summary>
     public Task SaveJournalAsync(string keyspace, string workflow, SwitchJournal journal, KeyspaceLock? underLock, CancellationToken ct) =>
-        Store.MutateAsync<SwitchJournal>(JournalKey(keyspace, workflow), _ => journal with { UpdatedAt = DateTimeOffset.UtcNow }, underLock, ct);
+        Store.CommitAsync([], [EtcdOp.Put(JournalKey(keyspace, workflow), TopologyJson.Serialize(journal with { UpdatedAt = DateTimeOffset.UtcNow }))], underLock,
+            $"save the switch journal of {keyspace}.{workflow}", ct);
+
+    public async Task<FinishedSwitch?> GetAsync(string keyspace, string workflow, string intentId, CancellationToken ct) =>
+        (await Store.ReadAsync<FinishedSwitch>(FinishedSwitchKey(keyspace, workflow, intentId), ct).ConfigureAwait(false))?.Value;
+
+    public Task RecordAsync(string keyspace, string workflow, FinishedSwitch outcome, CancellationToken ct) =>
+        Store.CommitAsync([], [EtcdOp.Put(FinishedSwitchKey(keyspace, workflow, outcome.IntentId), TopologyJson.Serialize(outcome))], null,
+            $"record the finished switch {outcome.IntentId} of {keyspace}.{workflow}", ct);
+
+    /// <summary>
+    /// Ends a switch's journal and records its intent as finished in one etcd transaction, so there is no moment in
+    /// which neither says what happened to it (a repeated delivery then either finds the journal or the record).
+    /// </summary>
+    public Task FinishJournalAsync(string keyspace, string workflow, FinishedSwitch outcome, KeyspaceLock? underLock, CancellationToken ct) =>
+        Store.CommitAsync([], [EtcdOp.Put(FinishedSwitchKey(keyspace, workflow, outcome.IntentId), TopologyJson.Serialize(outcome)), EtcdOp.Delete(JournalKey(keyspace, workflow))],
+            underLock, $"finish the switch journal of {keyspace}.{workflow}", ct);
 
     public async Task DeleteJournalAsync(string keyspace, string workflow, CancellationToken ct)
     {

@@ -58,7 +58,20 @@ internal sealed class FakeOperations : IMoveTablesOperations
         return Task.CompletedTask;
     }
 
-    public Task<SwitchResult> SwitchAsync(SwitchRequest request, CancellationToken ct)
+    /// <summary>Finished switch intents, as the cluster keeps them in etcd: a repeated delivery answers without switching.</summary>
+    public InMemorySwitchOutcomes Outcomes { get; } = new();
+
+    /// <summary>Every answer the switch activity gave, repeated deliveries included.</summary>
+    public ConcurrentQueue<SwitchResult> SwitchAnswers { get; } = new();
+
+    public async Task<SwitchResult> SwitchAsync(SwitchRequest request, CancellationToken ct)
+    {
+        var result = await SwitchLedger.RunOnceAsync(Outcomes, request, () => SwitchOnceAsync(request), ct);
+        SwitchAnswers.Enqueue(result);
+        return result;
+    }
+
+    private Task<SwitchResult> SwitchOnceAsync(SwitchRequest request)
     {
         Calls.Enqueue((request.Reverse ? "Reverse:" : "Switch:") + string.Join(",", request.Options.Types()));
         var traffic = request.State.Traffic;

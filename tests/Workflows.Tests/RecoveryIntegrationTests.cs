@@ -95,18 +95,34 @@ public sealed class RecoveryIntegrationTests
         var switched = state with { Traffic = result.Traffic, Streams = result.Streams, ReverseStreams = result.ReverseStreams };
 
         // A host killed after the commit point of a reverse switch: the journal says committed, the streams were not
-        // yet started/frozen. The next attempt with the same intent rolls it forward.
+        // yet started/frozen. The next delivery of that same (unfinished) intent rolls it forward.
         var back = await ops.SwitchAsync(new SwitchRequest(switched, new SwitchOptions { TabletTypes = ["PRIMARY"] }, true, "rev1"), default);
         Assert.True(back.Ok, back.Message);
         Assert.False(back.Traffic.Primary);
-        await bed.Env.Registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, new SwitchJournal("rev1", true, switched.Traffic, back.Traffic,
+        Assert.Contains("writes refused for", back.Steps);
+        Assert.NotNull(back.WindowMs);
+        await bed.Env.Registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, new SwitchJournal("rev2", true, switched.Traffic, back.Traffic,
             SwitchSteps.Committed, new Dictionary<string, string>(), new Dictionary<string, string>(), DateTimeOffset.UtcNow), null, default);
-        var again = await ops.SwitchAsync(new SwitchRequest(switched, new SwitchOptions { TabletTypes = ["PRIMARY"] }, true, "rev1"), default);
+        var again = await ops.SwitchAsync(new SwitchRequest(switched, new SwitchOptions { TabletTypes = ["PRIMARY"] }, true, "rev2"), default);
         Assert.True(again.Ok, again.Message);
         Assert.False(again.Traffic.Primary);
         Assert.Null(await bed.Env.Registry.GetJournalAsync(spec.TargetKeyspace, spec.Workflow, default));
         await ClusterBed.ExecAsync("app", 100, "vt_commerce", $"INSERT INTO `{table}` (customer_id, email) VALUES (1001, 'back')");
         Assert.Equal("1", await ClusterBed.ScalarAsync("dba", 100, "vt_commerce", $"SELECT COUNT(*) FROM `{table}` WHERE customer_id = 1000"));
+
+        // A late copy of the first switch ("next"), after the reverse: it assumed "not switched", which is true again,
+        // so only the recorded finished intent (in etcd) stops it. It answers what it answered then and changes nothing.
+        var rulesBefore = await bed.Env.Store.GetRoutingRulesAsync();
+        var late = await ops.SwitchAsync(new SwitchRequest(state, new SwitchOptions { TabletTypes = ["PRIMARY"], TimeoutSeconds = 30 }, false, "next"), default);
+        Assert.True(late.Repeated, late.Message);
+        Assert.Contains("switch request next had already finished", late.Message);
+        Assert.True(late.Traffic.Primary); // its old answer
+        var rulesAfter = await bed.Env.Store.GetRoutingRulesAsync();
+        Assert.Equal(rulesBefore.ModRevision, rulesAfter.ModRevision);
+        Assert.Equal($"commerce.{table}", RoutingRulesPlan.Resolve(rulesAfter.Value, table));
+        Assert.Null(await bed.Env.Registry.GetJournalAsync(spec.TargetKeyspace, spec.Workflow, default));
+        await ClusterBed.ExecAsync("app", 100, "vt_commerce", $"INSERT INTO `{table}` (customer_id, email) VALUES (1002, 'still source')");
+        Assert.NotNull(await bed.Env.Registry.GetAsync(spec.TargetKeyspace, spec.Workflow, "next", default));
     }
 
     [Fact]

@@ -1,0 +1,215 @@
+using System.Collections.Concurrent;
+using Durable.DurableTask;
+using Durable.DurableTask.Client;
+using Durable.DurableTask.History;
+using Durable.DurableTask.InMemory;
+using Durable.DurableTask.Runtime;
+using Durable.DurableTask.Worker;
+
+namespace Durable.Workflows.Tests;
+
+/// <summary>
+/// The in-memory hub with one addition for these tests: it keeps the activity messages the orchestration sends, and
+/// can send one of them again with a later episode's messages, as a queue that delivers a message twice (the first
+/// delivery's lock expired, a host died after the work was done) would, long after the original was answered.
+/// </summary>
+internal sealed class RedeliveringHub(InMemoryOrchestrationService inner) : IOrchestrationService
+{
+    private readonly ConcurrentQueue<TaskMessage> _sent = new();
+    private TaskMessage? _again;
+
+    public IReadOnlyList<TaskMessage> Sent(string activity) => [.. _sent.Where(m => m.Event is TaskScheduledEvent t && t.Name == activity)];
+
+    /// <summary>Sends <paramref name="message"/> again together with the next episode's messages.</summary>
+    public void SendAgain(TaskMessage message) => Volatile.Write(ref _again, message);
+
+    public bool AgainPending => Volatile.Read(ref _again) is not null;
+
+    public int MaxDequeueCount => inner.MaxDequeueCount;
+
+    public Task CreateIfNotExistsAsync(CancellationToken cancellationToken = default) => inner.CreateIfNotExistsAsync(cancellationToken);
+
+    public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken = default) => inner.StopAsync(cancellationToken);
+
+    public Task<OrchestrationWorkItem?> LockNextOrchestrationWorkItemAsync(CancellationToken cancellationToken) => inner.LockNextOrchestrationWorkItemAsync(cancellationToken);
+
+    public Task CompleteOrchestrationWorkItemAsync(OrchestrationWorkItem workItem, OrchestrationCommit commit, CancellationToken cancellationToken = default)
+    {
+        foreach (var m in commit.ActivityMessages)
+        {
+            _sent.Enqueue(m);
+        }
+
+        if (Interlocked.Exchange(ref _again, null) is { } again)
+        {
+            commit = new OrchestrationCommit
+            {
+                NewState = commit.NewState,
+                ActivityMessages = [.. commit.ActivityMessages, again],
+                OrchestratorMessages = commit.OrchestratorMessages,
+                Consumed = commit.Consumed,
+                Deferred = commit.Deferred,
+                Poisoned = commit.Poisoned,
+            };
+        }
+
+        return inner.CompleteOrchestrationWorkItemAsync(workItem, commit, cancellationToken);
+    }
+
+    public Task AbandonOrchestrationWorkItemAsync(OrchestrationWorkItem workItem, string reason, CancellationToken cancellationToken = default) =>
+        inner.AbandonOrchestrationWorkItemAsync(workItem, reason, cancellationToken);
+
+    public void ReleaseOrchestrationWorkItem(OrchestrationWorkItem workItem) => inner.ReleaseOrchestrationWorkItem(workItem);
+
+    public Task<ActivityWorkItem?> LockNextActivityWorkItemAsync(CancellationToken cancellationToken) => inner.LockNextActivityWorkItemAsync(cancellationToken);
+
+    public Task RenewActivityWorkItemAsync(ActivityWorkItem workItem, CancellationToken cancellationToken = default) => inner.RenewActivityWorkItemAsync(workItem, cancellationToken);
+
+    public Task CompleteActivityWorkItemAsync(ActivityWorkItem workItem, TaskMessage response, CancellationToken cancellationToken = default) =>
+        inner.CompleteActivityWorkItemAsync(workItem, response, cancellationToken);
+
+    public Task AbandonActivityWorkItemAsync(ActivityWorkItem workItem, string reason, CancellationToken cancellationToken = default) =>
+        inner.AbandonActivityWorkItemAsync(workItem, reason, cancellationToken);
+
+    public Task ParkActivityWorkItemAsync(ActivityWorkItem workItem, string reason, CancellationToken cancellationToken = default) =>
+        inner.ParkActivityWorkItemAsync(workItem, reason, cancellationToken);
+}
+
+public sealed class SwitchLedgerTests : IAsyncDisposable
+{
+    private readonly InMemoryOrchestrationService _service = new();
+    private readonly FakeOperations _ops = new();
+    private DurableTaskWorker? _worker;
+
+    private DurableTaskClient Client => new(_service) { MaxPollingInterval = TimeSpan.FromMilliseconds(30) };
+
+    private async Task<WorkflowState> WaitAsync(string id, Func<WorkflowState, bool> until, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        WorkflowState? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            last = (await Client.GetInstanceAsync(id, getInputsAndOutputs: true))?.ReadCustomStatusAs<WorkflowState>();
+            if (last is not null && until(last))
+            {
+                return last;
+            }
+
+            await Task.Delay(30);
+        }
+
+        throw new TimeoutException($"Never reached: {what}. Phase {last?.Phase}, traffic {last?.TrafficStateText}");
+    }
+
+    private static Func<WorkflowState, bool> Answered(string requestId) => s => s.Commands.Any(c => c.RequestId == requestId);
+
+    [Fact]
+    public async Task An_old_switch_delivered_again_after_a_reverse_answers_its_old_result_and_switches_nothing()
+    {
+        var hub = new RedeliveringHub(_service);
+        var registry = new DurableTaskRegistry();
+        MoveTablesOrchestration.Register(registry, () => _ops);
+        _worker = new DurableTaskWorker(hub, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 2 });
+        await _worker.StartAsync();
+        var spec = new MoveTablesCreate { Workflow = "commerce2customer", TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = ["customer"], RequestedBy = "ci" };
+        var id = await Client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec }, new StartOrchestrationOptions(spec.InstanceId));
+        await WaitAsync(id, s => s.Phase == Phases.Running, "running");
+
+        await Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "bob" });
+        await WaitAsync(id, Answered("s1"), "switch");
+        await Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = "ReverseTraffic", RequestId = "r1", RequestedBy = "bob" });
+        var reversed = await WaitAsync(id, Answered("r1"), "reverse");
+        Assert.Equal("Reads Not Switched. Writes Not Switched", reversed.TrafficStateText);
+
+        // The first switch's message again: its request assumed "nothing switched", which is true again now, so only
+        // the record of its finished intent tells it apart from a new switch.
+        var first = hub.Sent(MoveTablesOrchestration.SwitchActivity)[0];
+        var firstRequest = JsonDataConverter.Default.Deserialize<SwitchRequest>(((TaskScheduledEvent)first.Event).Input)!;
+        Assert.False(firstRequest.Reverse);
+        hub.SendAgain(first);
+        var answersBefore = _ops.SwitchAnswers.Count;
+        // Any command makes an episode that carries the old message out (this one is refused: nothing to reverse).
+        await Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = "ReverseTraffic", RequestId = "r2", RequestedBy = "bob" });
+        await WaitAsync(id, Answered("r2"), "refused reverse");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (_ops.SwitchAnswers.Count == answersBefore && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(30);
+        }
+
+        var repeated = _ops.SwitchAnswers.Last();
+        Assert.True(repeated.Repeated, repeated.Message);
+        Assert.Contains($"switch request {firstRequest.IntentId} had already finished", repeated.Message);
+        Assert.Contains("this repeated delivery changed nothing", repeated.Message);
+        Assert.True(repeated.Traffic.Primary); // what it answered then: all switched
+        // The switch itself ran once per command: the repeated delivery did not switch again.
+        Assert.Equal(["Switch:RDONLY,REPLICA,PRIMARY", "Reverse:RDONLY,REPLICA,PRIMARY"], _ops.Calls.Where(c => c.StartsWith("Switch", StringComparison.Ordinal) || c.StartsWith("Reverse", StringComparison.Ordinal)).ToArray());
+
+        // The late answer does not change the workflow either: still not switched, running, and a new switch works.
+        await Task.Delay(300);
+        var after = await WaitAsync(id, s => s.Phase == Phases.Running, "still running");
+        Assert.Equal("Reads Not Switched. Writes Not Switched", after.TrafficStateText);
+        Assert.DoesNotContain(after.Audit, a => a.Action == "SwitchTraffic" && a.Detail.Contains("repeated", StringComparison.Ordinal));
+        await Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s2", RequestedBy = "bob" });
+        var again = await WaitAsync(id, Answered("s2"), "switch again");
+        Assert.Equal("done", again.Commands.Single(c => c.RequestId == "s2").State);
+        Assert.Equal("All Reads Switched. Writes Switched", again.TrafficStateText);
+    }
+
+    [Fact]
+    public async Task A_switch_that_failed_is_finished_too_and_a_repeated_delivery_does_not_run_it()
+    {
+        var outcomes = new InMemorySwitchOutcomes();
+        var spec = new MoveTablesCreate { Workflow = "w", TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = ["t"] };
+        var request = new SwitchRequest(new WorkflowState { Spec = spec }, new SwitchOptions(), false, "abc123");
+        var runs = 0;
+        await Assert.ThrowsAsync<InvalidOperationException>(() => SwitchLedger.RunOnceAsync(outcomes, request, () =>
+        {
+            runs++;
+            throw new InvalidOperationException("etcd unreachable");
+        }, default));
+
+        var again = await SwitchLedger.RunOnceAsync(outcomes, request, () =>
+        {
+            runs++;
+            return Task.FromResult(new SwitchResult(true, "switched", new TrafficState { Primary = true }, [], []));
+        }, default);
+        Assert.Equal(1, runs);
+        Assert.False(again.Ok);
+        Assert.True(again.Repeated);
+        Assert.Contains("failed: etcd unreachable", again.Message);
+
+        // A cancelled attempt (the host shutting down) is not finished: its redelivery must act.
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        var other = request with { IntentId = "def456" };
+        await Assert.ThrowsAsync<OperationCanceledException>(() => SwitchLedger.RunOnceAsync(outcomes, other, () => throw new OperationCanceledException(cancelled.Token), cancelled.Token));
+        var redelivered = await SwitchLedger.RunOnceAsync(outcomes, other, () => Task.FromResult(new SwitchResult(true, "switched", new TrafficState { Primary = true }, [], [])), default);
+        Assert.True(redelivered.Ok);
+        Assert.False(redelivered.Repeated);
+    }
+
+    [Fact]
+    public void Switch_timings_name_each_step_and_the_write_refused_window()
+    {
+        var t = new SwitchTimings();
+        t.Mark("lag checked");
+        t.WindowOpens();
+        t.Mark("guards armed");
+        Assert.Null(t.WindowMs);
+        t.WindowCloses();
+        var text = t.ToString();
+        Assert.Matches(@"^lag checked \d+ ms, guards armed \d+ ms; writes refused for \d+ ms$", text);
+        Assert.NotNull(t.WindowMs);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_worker is not null)
+        {
+            await _worker.StopAsync();
+        }
+    }
+}
