@@ -19,6 +19,23 @@ public sealed record AddTabletRequest(
     long? ServerId = null,
     bool AllowUpdate = false);
 
+/// <summary>
+/// A plain MySQL/MariaDB server adopted as a one-shard keyspace (<see cref="TopologyAdmin.RegisterUnmanagedKeyspaceAsync"/>).
+/// <see cref="PasswordRef"/> is a reference (secret:NAME / env:NAME) to the password of <see cref="User"/>, the server's own
+/// account with the filtered role's grants. <see cref="Cell"/>: default the topology's only cell; <see cref="Alias"/>:
+/// default the cell and the next free uid.
+/// </summary>
+public sealed record UnmanagedKeyspaceRequest(
+    string Keyspace,
+    string Host,
+    int Port,
+    string DbName,
+    string User,
+    string PasswordRef,
+    string? Cell = null,
+    string? Alias = null,
+    string SidecarDbName = "_vt");
+
 /// <summary>The outcome of an Apply command: the document as stored (or as it would be, on a dry run).</summary>
 public sealed record ApplyResult(string Json, bool DryRun, bool Written, long Revision);
 
@@ -433,46 +450,149 @@ public sealed class TopologyAdmin(TopologyStore store)
     {
         TabletTypes.ValidateName("mount", name);
         TabletTypes.ValidateName("keyspace", keyspace);
-        if (string.IsNullOrWhiteSpace(host) || host.Length > 255 || host.Any(c => char.IsWhiteSpace(c) || c is '/' or '@' or ';'))
-        {
-            throw new TopologyValidationException($"External source '{name}': host '{host}' is invalid; give a host name or IP address (e.g. 10.0.0.5 or db1.example.com).");
-        }
-
-        if (port is < 1 or > 65535)
-        {
-            throw new TopologyValidationException($"External source '{name}': port {port} is invalid; 1 to 65535.");
-        }
-
-        if (string.IsNullOrWhiteSpace(dbName) || dbName.Length > 64 || dbName.Any(c => c is '`' or '\0' or '/' or '\\' or '.'))
-        {
-            throw new TopologyValidationException($"External source '{name}': database '{dbName}' is invalid; the schema holding the tables (1 to 64 characters, no backtick, dot or slash).");
-        }
-
+        CheckServer($"External source '{name}'", host, port, dbName);
         CheckAccount(name, user, passwordRef, required: true);
         var record = new MountRecord(name, "none", "", "", MountTypes.Unmanaged, user, passwordRef, keyspace, host, port, dbName);
         await CreateMountAsync(record, ct).ConfigureAwait(false);
         return record;
     }
 
+    private static void CheckServer(string owner, string host, int port, string dbName)
+    {
+        if (string.IsNullOrWhiteSpace(host) || host.Length > 255 || host.Any(c => char.IsWhiteSpace(c) || c is '/' or '@' or ';'))
+        {
+            throw new TopologyValidationException($"{owner}: host '{host}' is invalid; give a host name or IP address (e.g. 10.0.0.5 or db1.example.com).");
+        }
+
+        if (port is < 1 or > 65535)
+        {
+            throw new TopologyValidationException($"{owner}: port {port} is invalid; 1 to 65535.");
+        }
+
+        if (string.IsNullOrWhiteSpace(dbName) || dbName.Length > 64 || dbName.Any(c => c is '`' or '\0' or '/' or '\\' or '.'))
+        {
+            throw new TopologyValidationException($"{owner}: database '{dbName}' is invalid; the schema holding the tables (1 to 64 characters, no backtick, dot or slash).");
+        }
+    }
+
+    /// <summary>
+    /// Adopts a plain MySQL/MariaDB server as an ordinary keyspace of this topology, as Vitess does with an unmanaged
+    /// tablet: an unsharded keyspace with shard <c>0</c> whose one tablet is the server, PRIMARY, with the server's own
+    /// account (user + password reference; the engine logs in to it with that account). All in one etcd transaction,
+    /// so a bad or conflicting request writes nothing. From then on it is a keyspace like any other: MoveTables from it
+    /// gets routing rules, SwitchTraffic and a reverse stream in its sidecar that this topology's Streamer runs.
+    /// </summary>
+    public async Task<TabletRecord> RegisterUnmanagedKeyspaceAsync(UnmanagedKeyspaceRequest request, CancellationToken ct = default)
+    {
+        TabletTypes.ValidateName("keyspace", request.Keyspace);
+        TabletTypes.ValidateName("sidecar database", request.SidecarDbName);
+        var owner = $"Unmanaged keyspace '{request.Keyspace}'";
+        CheckServer(owner, request.Host, request.Port, request.DbName);
+        CheckAccount(request.Keyspace, request.User, request.PasswordRef, required: true, what: "Unmanaged keyspace");
+        if (await Store.GetKeyspaceAsync(request.Keyspace, ct).ConfigureAwait(false) is not null)
+        {
+            throw new TopologyValidationException($"Keyspace '{request.Keyspace}' already exists; choose another name with --keyspace. Nothing was written.");
+        }
+
+        var cells = await Store.GetCellsAsync(ct).ConfigureAwait(false);
+        var cell = request.Cell;
+        if (string.IsNullOrWhiteSpace(cell))
+        {
+            cell = cells.Count == 1 ? cells[0].Name : throw new TopologyValidationException(
+                $"{owner}: give --cell; this topology has {(cells.Count == 0 ? "no cells" : "cells " + string.Join(", ", cells.Select(c => c.Name)))}.");
+        }
+
+        TabletTypes.ValidateName("cell", cell);
+        string alias;
+        if (string.IsNullOrWhiteSpace(request.Alias))
+        {
+            // A uid no tablet of this topology has; the Absent compare below catches a racing registration.
+            var tablets = await Store.GetTabletsAsync(ct: ct).ConfigureAwait(false);
+            alias = TabletRecord.MakeAlias(cell, tablets.Count == 0 ? 1 : tablets.Max(t => t.Uid) + 1);
+        }
+        else
+        {
+            var (aliasCell, uid) = TabletRecord.ParseAlias(request.Alias);
+            if (aliasCell != cell)
+            {
+                throw new TopologyValidationException($"{owner}: tablet alias {request.Alias} is in cell '{aliasCell}' but --cell is '{cell}'.");
+            }
+
+            alias = TabletRecord.MakeAlias(cell, uid);
+        }
+
+        var (_, tabletUid) = TabletRecord.ParseAlias(alias);
+        var tablet = new TabletRecord(alias, cell, tabletUid, request.Keyspace, "0", TabletTypes.Name(TabletType.Primary), request.Host, request.Port,
+            request.DbName, request.User, request.PasswordRef);
+        var shard = NewShard(request.Keyspace, "0") with { PrimaryAlias = alias, IsPrimaryServing = true };
+        var compares = new List<EtcdCompare>
+        {
+            EtcdCompare.Absent(Store.KeyspaceKey(request.Keyspace)),
+            EtcdCompare.Absent(Store.ShardKey(request.Keyspace, "0")),
+            EtcdCompare.Absent(Store.TabletKey(alias)),
+        };
+        var ops = new List<EtcdOp>
+        {
+            EtcdOp.Put(Store.KeyspaceKey(request.Keyspace), TopologyJson.Serialize(new KeyspaceRecord(request.Keyspace, false, request.SidecarDbName))),
+            EtcdOp.Put(Store.ShardKey(request.Keyspace, "0"), TopologyJson.Serialize(shard)),
+            EtcdOp.Put(Store.TabletKey(alias), TopologyJson.Serialize(tablet)),
+        };
+        if (cells.All(c => c.Name != cell))
+        {
+            compares.Add(EtcdCompare.Absent(Store.CellKey(cell)));
+            ops.Add(EtcdOp.Put(Store.CellKey(cell), TopologyJson.Serialize(new CellInfo(cell, Store.Options.CellRoot(cell)))));
+        }
+
+        try
+        {
+            await Store.CommitAsync(compares, ops, null, $"register unmanaged keyspace '{request.Keyspace}'", ct).ConfigureAwait(false);
+        }
+        catch (TopologyConflictException)
+        {
+            throw new TopologyValidationException(
+                $"{owner}: the keyspace or tablet {alias} was created meanwhile (or the cell was); nothing was written. Run the command again (with another --keyspace or --tablet-alias if taken).");
+        }
+
+        return tablet;
+    }
+
+    /// <summary>
+    /// <see cref="RegisterUnmanagedKeyspaceAsync"/> from an unmanaged mount's record (RegisterExternalSource): the same
+    /// server, database and account, as keyspace <paramref name="keyspace"/> (default: the keyspace the mount serves).
+    /// The mount stays registered (workflows reading through it keep working); unregister it when they are done.
+    /// </summary>
+    public async Task<TabletRecord> RegisterUnmanagedKeyspaceFromMountAsync(string mountName, string? keyspace = null, string? cell = null, string? alias = null, CancellationToken ct = default)
+    {
+        var mount = await MountShowAsync(mountName, ct).ConfigureAwait(false);
+        if (!mount.IsUnmanaged)
+        {
+            throw new TopologyValidationException(
+                $"Mount '{mountName}' is a mounted {mount.MountType} cluster (topo server {mount.TopoServer}), not one unmanaged server: only a server registered with RegisterExternalSource --type unmanaged can become a keyspace of this topology.");
+        }
+
+        return await RegisterUnmanagedKeyspaceAsync(new UnmanagedKeyspaceRequest(
+            string.IsNullOrWhiteSpace(keyspace) ? mount.Keyspace! : keyspace, mount.Host!, mount.Port ?? 0, mount.DbName!, mount.User ?? "", mount.PasswordRef ?? "", cell, alias), ct).ConfigureAwait(false);
+    }
+
     private static string? NullIfEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
 
-    private static void CheckAccount(string name, string? user, string? passwordRef, bool required)
+    private static void CheckAccount(string name, string? user, string? passwordRef, bool required, string what = "Mount")
     {
         var hasUser = !string.IsNullOrWhiteSpace(user);
         var hasRef = !string.IsNullOrWhiteSpace(passwordRef);
         if (required ? !(hasUser && hasRef) : hasUser != hasRef)
         {
-            throw new TopologyValidationException($"Mount '{name}' needs {(required ? "" : "both or neither of ")}--user and --credentials-ref (e.g. --user durable_filtered --credentials-ref secret:DURABLE_EXT1_FILTERED_PASSWORD).");
+            throw new TopologyValidationException($"{what} '{name}' needs {(required ? "" : "both or neither of ")}--user and --credentials-ref (e.g. --user durable_filtered --credentials-ref secret:DURABLE_EXT1_FILTERED_PASSWORD).");
         }
 
         if (hasUser && (user!.Length > 80 || user.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '`' or '@')))
         {
-            throw new TopologyValidationException($"Mount '{name}': user '{user}' is invalid; an account name without quotes, '@' or spaces.");
+            throw new TopologyValidationException($"{what} '{name}': user '{user}' is invalid; an account name without quotes, '@' or spaces.");
         }
 
         if (hasRef)
         {
-            CredentialReference.Validate(passwordRef!, $"mount '{name}'");
+            CredentialReference.Validate(passwordRef!, $"{what.ToLowerInvariant()} '{name}'");
         }
     }
 
