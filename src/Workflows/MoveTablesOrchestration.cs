@@ -36,7 +36,9 @@ public static class MoveTablesOrchestration
     /// <summary>Registers the orchestration and its activities on <paramref name="operations"/>.</summary>
     public static void Register(DurableTaskRegistry registry, Func<IMoveTablesOperations> operations)
     {
-        registry.AddOrchestratorFunc<WorkflowState, WorkflowState>(Name, RunAsync);
+        // The host's VDiff settings travel with its registry (not a process-wide static), read by each run.
+        var vdiff = VDiffLifecycle.For(registry);
+        registry.AddOrchestratorFunc<WorkflowState, WorkflowState>(Name, (ctx, state) => RunAsync(ctx, state, vdiff));
         registry.AddActivityFunc<MoveTablesCreate, PreflightResult>(PreflightActivity, (ctx, spec) => operations().PreflightAsync(spec, ctx.CancellationToken));
         registry.AddActivityFunc<CreateInput, CreateResult>(CreateActivity, (ctx, i) => operations().CreateAsync(i.Spec, i.Tables, ctx.CancellationToken));
         registry.AddActivityFunc<CopyInput, CopyChunkResult>(CopyChunkActivity, (ctx, i) => operations().CopyChunkAsync(i.Spec, i.Stream, ctx.CancellationToken));
@@ -67,7 +69,7 @@ public static class MoveTablesOrchestration
     /// <summary>Transient failures (lost connections, lock timeouts) are retried a few times before a step fails.</summary>
     private static readonly TaskOptions Retry = TaskOptions.FromRetryPolicy(new RetryPolicy(4, TimeSpan.FromSeconds(1), 2, TimeSpan.FromSeconds(15)));
 
-    public static async Task<WorkflowState> RunAsync(TaskOrchestrationContext ctx, WorkflowState state)
+    public static async Task<WorkflowState> RunAsync(TaskOrchestrationContext ctx, WorkflowState state, VDiffLifecycle.HostSettings? vdiff = null)
     {
         state = state with { UpdatedAt = ctx.CurrentUtcDateTime };
         if (state.Phase == Phases.PreFlight)
@@ -75,7 +77,7 @@ public static class MoveTablesOrchestration
             state = await CreateAsync(ctx, state);
         }
 
-        state = VDiffLifecycle.Init(ctx, state);
+        state = VDiffLifecycle.Init(ctx, state, vdiff);
         Task<WorkflowCommand>? command = null;
         Task<Durable.VDiff.VDiffOutcome>? vdiffRun = null; // never carried over ContinueAsNew: a generation ends only without one
         for (var turn = 0; ; turn++)

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using Durable.DurableTask;
+using Durable.DurableTask.Worker;
 using Durable.VDiff;
 
 namespace Durable.Workflows;
@@ -13,11 +15,44 @@ namespace Durable.Workflows;
 public static class VDiffLifecycle
 {
     /// <summary>
-    /// The interval new workflows get. A host that registers the VDiff orchestration sets it (the Functions host: 1h);
-    /// null (the default) means workflows run no VDiff, as in hosts and tests that do not register it. Read once per
-    /// workflow, at its first run, and kept in its state, so replays never see a different value.
+    /// One host's VDiff settings for the MoveTables orchestration, bound to that host's registry (not process-wide: two
+    /// hosts in one process, as in tests, each keep their own). Set while the host is configured, before its worker
+    /// runs; once an orchestration has read it, it is frozen, so no replay can see another value.
     /// </summary>
-    public static TimeSpan? DefaultInterval { get; set; }
+    public sealed class HostSettings
+    {
+        private TimeSpan? _defaultInterval;
+        private volatile bool _frozen;
+
+        /// <summary>
+        /// The interval new workflows get when they do not name their own (the Functions host: DURABLE_VDIFF_INTERVAL,
+        /// 1h); null means they run no VDiff, as on hosts that do not register the VDiff orchestration. Read once per
+        /// workflow, at its first run, and kept in its state.
+        /// </summary>
+        public TimeSpan? DefaultInterval
+        {
+            get
+            {
+                _frozen = true;
+                return _defaultInterval;
+            }
+
+            set
+            {
+                if (_frozen)
+                {
+                    throw new InvalidOperationException("The VDiff default interval of this host is fixed once a MoveTables orchestration has run; set it while configuring the host.");
+                }
+
+                _defaultInterval = value;
+            }
+        }
+    }
+
+    private static readonly ConditionalWeakTable<DurableTaskRegistry, HostSettings> Hosts = new();
+
+    /// <summary>The VDiff settings of the host whose worker runs <paramref name="registry"/> (created empty: no VDiff by default).</summary>
+    public static HostSettings For(DurableTaskRegistry registry) => Hosts.GetValue(registry, _ => new HostSettings());
 
     /// <summary>After a VDiff that failed (not one that found differences), the next try comes at most this soon.</summary>
     public static TimeSpan RetryAfterError { get; set; } = TimeSpan.FromMinutes(5);
@@ -33,13 +68,13 @@ public static class VDiffLifecycle
     private static string Describe(Exception e) => e is TaskFailedException f ? f.FailureDetails.ErrorMessage : e.Message;
 
     /// <summary>Gives a workflow its VDiff settings on its first run; a generation starting with a run recorded (it cannot still be in flight) schedules a new one.</summary>
-    public static WorkflowState Init(TaskOrchestrationContext ctx, WorkflowState state)
+    public static WorkflowState Init(TaskOrchestrationContext ctx, WorkflowState state, HostSettings? host = null)
     {
         if (state.VDiff is null)
         {
             // The workflow's own --vdiff-interval (validated at create) wins over the host's default.
             var interval = state.Spec.IsMigrate ? null
-                : state.Spec.VDiffInterval is { } own ? CommandRules.VDiffInterval(own) : DefaultInterval;
+                : state.Spec.VDiffInterval is { } own ? CommandRules.VDiffInterval(own) : host?.DefaultInterval;
             return state with { VDiff = new VDiffGate { IntervalSeconds = interval?.TotalSeconds, DueAt = ctx.CurrentUtcDateTime, ValidSince = ctx.CurrentUtcDateTime } };
         }
 

@@ -43,13 +43,18 @@ public static class VDiffFunctions
     public static IServiceCollection AddVDiff(this IServiceCollection services, IConfiguration? configuration = null)
     {
         // MoveTables workflows created on this host run VDiff after the copy and every interval (per workflow: VDiffSchedule).
-        var interval = configuration?[IntervalSetting] ?? Environment.GetEnvironmentVariable(IntervalSetting);
-        VDiffLifecycle.DefaultInterval = string.IsNullOrWhiteSpace(interval) ? TimeSpan.FromHours(1) : CommandRules.VDiffInterval(interval);
+        // This host's default only: it is bound to the host's registry, so another host in the same process keeps its own.
+        var setting = configuration?[IntervalSetting] ?? Environment.GetEnvironmentVariable(IntervalSetting);
+        var interval = string.IsNullOrWhiteSpace(setting) ? TimeSpan.FromHours(1) : CommandRules.VDiffInterval(setting);
         var moveTables = services.Select(d => d.ImplementationInstance).OfType<MoveTablesHost>().FirstOrDefault()
             ?? throw new InvalidOperationException("AddVDiff needs AddMoveTables first (VDiff runs on the MoveTables environment).");
         var host = new VDiffHost(moveTables);
         services.AddSingleton(host);
-        services.AddOrchestrations(r => VDiffOrchestration.Register(r, () => host.Service));
+        services.AddOrchestrations(r =>
+        {
+            VDiffOrchestration.Register(r, () => host.Service);
+            VDiffLifecycle.For(r).DefaultInterval = interval;
+        });
         services.AddFunction(new HttpTriggerFunction("VDiff", "vdiff/{keyspace}/{workflow}/{action}/{selector?}", ["GET", "POST", "DELETE"], AuthorizationLevel.Function, HandleAsync));
         return services;
     }
