@@ -25,9 +25,19 @@ public sealed class StreamAlignedSnapshots(ReplicationEngine engine, TabletEndpo
     /// </summary>
     public bool ParkWhileInUse { get; init; }
 
+    /// <summary>
+    /// Where the aligner notes that it stopped a Running stream (the VDiff sidecar), so a run after a kill -9 in the middle
+    /// of an alignment restarts the stream it left stopped. Without it a crash there leaves the stream Stopped.
+    /// </summary>
+    public VDiffStore? ParkedMarks { get; init; }
+
     /// <summary>The same stream's aligner, parking the stream until the pair is disposed (for repair).</summary>
     public StreamAlignedSnapshots(StreamAlignedSnapshots other)
-        : this(other.Engine, other.TargetPrimary, other.StreamId, other.Options, other.Owner, other._logger) => ParkWhileInUse = true;
+        : this(other.Engine, other.TargetPrimary, other.StreamId, other.Options, other.Owner, other._logger)
+    {
+        ParkWhileInUse = true;
+        ParkedMarks = other.ParkedMarks;
+    }
 
     private ReplicationEngine Engine => engine;
 
@@ -53,11 +63,20 @@ public sealed class StreamAlignedSnapshots(ReplicationEngine engine, TabletEndpo
                 throw new VDiffException($"Stream {streamId} of workflow {stream.Workflow} is in Error ({stream.Message}); fix and start it before a VDiff.");
         }
 
-        var wasRunning = stream.State == StreamState.Running;
+        // Running to a stop position of this VDiff is the state of an alignment killed half-way, not the stream's own;
+        // Stopped with this VDiff's mark is an alignment killed after its stop: both were Running before the VDiff.
+        var ownRunTo = stream.StopPosition is not null && stream.Message.StartsWith(owner + ":", StringComparison.Ordinal);
+        var wasRunning = (stream.State == StreamState.Running && !ownRunTo)
+            || (ParkedMarks is not null && await ParkedMarks.IsParkedByAsync(control, streamId, owner, ct).ConfigureAwait(false));
+        if (stream.State == StreamState.Running && ParkedMarks is not null)
+        {
+            await ParkedMarks.MarkParkedAsync(control, streamId, owner, ct).ConfigureAwait(false);
+        }
+
         // Take the stream first (epoch bump), then stop it: an owner that applied meanwhile is fenced out, and every apply
         // transaction checks the state, so the position read after the stop is final.
         await engine.Store.TakeOwnershipAsync(control, streamId, owner, ct).ConfigureAwait(false);
-        if (wasRunning)
+        if (stream.State == StreamState.Running)
         {
             await engine.Store.SetStateAsync(control, streamId, StreamState.Stopped, $"{owner}: aligning for VDiff", ct).ConfigureAwait(false);
         }
@@ -199,6 +218,11 @@ public sealed class StreamAlignedSnapshots(ReplicationEngine engine, TabletEndpo
         if (wasRunning && s.State == StreamState.Stopped)
         {
             await engine.Store.StartAsync(control, streamId, ct).ConfigureAwait(false);
+        }
+
+        if (ParkedMarks is not null)
+        {
+            await ParkedMarks.ClearParkedAsync(control, streamId, ct).ConfigureAwait(false);
         }
     }
 }

@@ -117,7 +117,7 @@ public sealed class VDiffService(ReplicationEngine engine, ILogger? logger = nul
         }
 
         var (job, stream, _) = await ShardJobAsync(uuid, workflow, keyspace, shard, record.Options, ct).ConfigureAwait(false);
-        var snapshots = new StreamAlignedSnapshots(Engine, primary, stream.Id, record.Options, $"vdiff-{uuid}", _logger);
+        var snapshots = new StreamAlignedSnapshots(Engine, primary, stream.Id, record.Options, $"vdiff-{uuid}", _logger) { ParkedMarks = Store };
         var state = await Differ(primary, snapshots).RunAsync(job, ct, budget).ConfigureAwait(false);
         if (state == VDiffStates.Completed && record.Options.Repair)
         {

@@ -112,6 +112,16 @@ public sealed class VDiffStore
           KEY by_vdiff (vdiff_id, id)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
         """,
+        // Streams an alignment stopped while they were Running: a VDiff killed mid-alignment finds the stream Stopped
+        // and, without this row, could not tell its own stop from an operator's and would leave the stream stopped.
+        """
+        CREATE TABLE IF NOT EXISTS {db}.vdiff_parked (
+          stream_id BIGINT NOT NULL,
+          owner VARCHAR(128) NOT NULL,
+          created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+          PRIMARY KEY (stream_id)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+        """,
     ];
 
     public VDiffStore(string sidecar = "_vt")
@@ -159,6 +169,18 @@ public sealed class VDiffStore
             await c.QueryScalarAsync($"SELECT RELEASE_LOCK({lockName})", CancellationToken.None).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Records that <paramref name="owner"/> is about to stop the Running stream for an alignment (written before the stop).</summary>
+    public async Task MarkParkedAsync(MySqlConnection c, long streamId, string owner, CancellationToken ct = default) =>
+        await c.ExecuteAsync($"REPLACE INTO {T("vdiff_parked")} (stream_id, owner) VALUES ({streamId}, {c.Quoter.String(owner)})", ct).ConfigureAwait(false);
+
+    /// <summary>True when <paramref name="owner"/> stopped the stream for an alignment and has not restarted it yet (it crashed in between).</summary>
+    public async Task<bool> IsParkedByAsync(MySqlConnection c, long streamId, string owner, CancellationToken ct = default) =>
+        await c.QueryScalarAsync($"SELECT 1 FROM {T("vdiff_parked")} WHERE stream_id = {streamId} AND owner = {c.Quoter.String(owner)}", ct).ConfigureAwait(false) is not null;
+
+    /// <summary>Forgets the parking once the stream runs again.</summary>
+    public async Task ClearParkedAsync(MySqlConnection c, long streamId, CancellationToken ct = default) =>
+        await c.ExecuteAsync($"DELETE FROM {T("vdiff_parked")} WHERE stream_id = {streamId}", ct).ConfigureAwait(false);
 
     /// <summary>Creates the shard's VDiff row (pending) and its table rows; creating the same uuid again returns the existing id.</summary>
     public async Task<long> CreateAsync(MySqlConnection c, string uuid, string workflow, string keyspace, string shard, VDiffOptions options, IReadOnlyList<string> tables, CancellationToken ct = default)
