@@ -92,4 +92,75 @@ public sealed class AzureHubHostTests
             await host.DisposeAsync();
         }
     }
+
+    [Theory]
+    [InlineData(10, 3.333)]
+    [InlineData(300, 60)]
+    [InlineData(3600, 60)]
+    public void A_running_activity_is_renewed_at_a_third_of_its_visibility_at_most_every_minute(int visibilitySeconds, double expectedSeconds) =>
+        Assert.Equal(expectedSeconds, DurableRuntime.ActivityRenewInterval(TimeSpan.FromSeconds(visibilitySeconds)).TotalSeconds, 2);
+
+    private static int _slowActivityRuns;
+
+    [Fact]
+    public async Task An_activity_running_longer_than_the_work_item_visibility_runs_once()
+    {
+        // Visibility 10 s (the least host.json takes), an activity of 22 s: without renewals at a third of the visibility
+        // the message reappears while the activity runs and the host runs it a second time.
+        var hub = "Fv" + Guid.NewGuid().ToString("N")[..12];
+        var hostJson = $$"""
+            {
+              "version": "2.0",
+              "extensions": {
+                "durableTask": {
+                  "hubName": "{{hub}}",
+                  "storageProvider": { "type": "AzureStorage", "partitionCount": 1, "maxQueuePollingInterval": "00:00:01", "workItemQueueVisibilityTimeout": "00:00:10" }
+                }
+              }
+            }
+            """;
+        Interlocked.Exchange(ref _slowActivityRuns, 0);
+        var host = await TestHost.StartAsync(s => s.AddOrchestrations(r => r
+                .AddOrchestratorFunc<int, int>("Slow", (ctx, n) => ctx.CallActivityAsync<int>("SlowStep", n))
+                .AddActivityFunc<int, int>("SlowStep", async (_, n) =>
+                {
+                    Interlocked.Increment(ref _slowActivityRuns);
+                    await Task.Delay(TimeSpan.FromSeconds(22));
+                    return n + 1;
+                })),
+            new Dictionary<string, string>
+            {
+                ["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString,
+                ["DURABLE_HOST_KEY"] = "k",
+            }, hostJson, kestrel: true);
+        try
+        {
+            host.Client.DefaultRequestHeaders.Add("x-functions-key", "k");
+            var start = await host.Client.PostAsync("/runtime/webhooks/durabletask/orchestrators/Slow", new StringContent("41", Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.Accepted, start.StatusCode);
+            var deadline = DateTime.UtcNow.AddSeconds(90);
+            JsonElement body;
+            while (true)
+            {
+                body = await (await host.Client.GetAsync(start.Headers.Location)).Content.ReadFromJsonAsync<JsonElement>();
+                if (body.GetProperty("runtimeStatus").GetString() is "Completed" or "Failed")
+                {
+                    break;
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, $"the instance did not complete; last status {body}");
+                await Task.Delay(500);
+            }
+
+            Assert.Equal(42, body.GetProperty("output").GetInt32());
+            Assert.Equal(1, Volatile.Read(ref _slowActivityRuns));
+        }
+        finally
+        {
+            var service = host.Services.GetRequiredService<AzureStorageOrchestrationService>();
+            await host.StopAsync();
+            await service.DeleteAsync();
+            await host.DisposeAsync();
+        }
+    }
 }

@@ -24,6 +24,15 @@ public static class DurableRuntime
     public static IServiceCollection AddOrchestrations(this IServiceCollection services, Action<DurableTaskRegistry> configure) =>
         services.AddSingleton(new DurableRegistration(configure));
 
+    /// <summary>
+    /// How often a running activity's work-item message is renewed: a third of its visibility timeout (at most a minute),
+    /// so a renewal that fails once still has time to succeed before the message reappears. A fixed minute let an
+    /// activity under a shorter visibility (host.json workItemQueueVisibilityTimeout, 10 s minimum) reappear while
+    /// running and run twice.
+    /// </summary>
+    internal static TimeSpan ActivityRenewInterval(TimeSpan workItemVisibility) =>
+        TimeSpan.FromTicks(Math.Clamp(workItemVisibility.Ticks / 3, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(1).Ticks));
+
     internal static void AddDurableRuntime(IServiceCollection services, FunctionsHostSettings settings)
     {
         switch (settings.HostJson.DurableTask.StorageProviderType)
@@ -59,6 +68,7 @@ public static class DurableRuntime
             {
                 MaxConcurrentActivities = settings.HostJson.DurableTask.MaxConcurrentActivityFunctions,
                 MaxConcurrentOrchestrations = settings.HostJson.DurableTask.MaxConcurrentOrchestratorFunctions,
+                ActivityRenewInterval = ActivityRenewInterval(settings.HostJson.DurableTask.WorkItemQueueVisibilityTimeout),
             },
             sp.GetRequiredService<ILoggerFactory>()));
         services.AddHostedService<DurableWorkerService>();
