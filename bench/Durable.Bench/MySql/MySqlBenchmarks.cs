@@ -167,7 +167,7 @@ public static class MySqlBenchmarks
     {
         using var self = Process.GetCurrentProcess();
         Console.Error.WriteLine($"{what}; peak working set {self.PeakWorkingSet64 / (1024 * 1024)} MiB, managed heap {GC.GetTotalMemory(false) / (1024 * 1024)} MiB, " +
-            $"{GC.CollectionCount(0)} gen0 GCs, JIT {System.Runtime.JitInfo.GetCompiledMethodCount()} methods in {System.Runtime.JitInfo.GetCompilationTime().TotalSeconds:F3} s, " +
+            $"{GC.CollectionCount(0)} gen0/{GC.CollectionCount(1)} gen1/{GC.CollectionCount(2)} gen2 GCs pausing {GC.GetTotalPauseDuration().TotalSeconds:F3} s, {GC.GetTotalAllocatedBytes() / (1024 * 1024)} MiB allocated, JIT {System.Runtime.JitInfo.GetCompiledMethodCount()} methods in {System.Runtime.JitInfo.GetCompilationTime().TotalSeconds:F3} s, " +
             $"CPU {self.TotalProcessorTime.TotalSeconds:F3} s");
     }
 }

@@ -34,28 +34,14 @@ public sealed class BinlogEventParser
     public byte ChecksumAlgorithm { get; private set; }
 
     /// <summary>
-    /// Compiles the row-decoding path (fully optimised: its methods are marked AggressiveOptimization) on a
-    /// thread-pool thread, once per process. A stream starts this before it connects, so the compilation overlaps
-    /// the connection's round trips on another core instead of delaying the first rows.
+    /// Compiles what a starting stream runs — the query path, the stream's start and first events, and the
+    /// row-decoding path (fully optimised: its methods are marked AggressiveOptimization) — on a thread-pool thread,
+    /// once per process (<see cref="StreamWarmUp"/>). A stream starts this before it connects, so compiling overlaps
+    /// the connection's start on another core instead of delaying the first rows.
     /// </summary>
     public static Task PrepareDecodePathAsync() => DecodePathPrepared.Value;
 
-    private static readonly Lazy<Task> DecodePathPrepared = new(() => Task.Run(() =>
-    {
-        string[] names =
-        [
-            nameof(Parse), nameof(ParseRows), nameof(ReadImage), nameof(DecodeValue), nameof(DecodeString), nameof(CharacterBytes),
-            nameof(Number), nameof(Text), nameof(Bytes), nameof(ReadBitmap), nameof(PresentIndexes),
-        ];
-        const System.Reflection.BindingFlags all = System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Static |
-                                                   System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic;
-        foreach (var method in typeof(BinlogEventParser).GetMethods(all).Where(m => names.Contains(m.Name)))
-        {
-            RuntimeHelpers.PrepareMethod(method.MethodHandle);
-        }
-
-        Crc32.Compute(new byte[64]);
-    }));
+    private static readonly Lazy<Task> DecodePathPrepared = new(() => Task.Run(StreamWarmUp.Run));
 
     public bool VerifyChecksums { get; }
 
