@@ -100,7 +100,7 @@ public sealed class UnmanagedIntegrationTests
         await SwitchedAsync(bed, id, "SwitchTraffic", primarySwitched: true);
         var rules = await admin.GetRoutingRulesAsync();
         Assert.Contains($"\"{source}.customer\"", rules);
-        await AssertGuardedAsync(shop, $"was moved by workflow {target}.{Workflow}");
+        await AssertGuardedAsync(shop, $"workflow {target}.{Workflow}; write to {target}");
         var reverse = Assert.Single(await bed.Env.Engine.ListStreamsAsync(source, "0", Workflow + "_reverse"));
         Assert.Equal(target, reverse.SourceKeyspace);
         await ClusterBed.ExecAsync("app", 200, $"vt_{target}", "INSERT INTO customer (customer_id, email) VALUES (9001, 'after-switch@example.com')");
@@ -116,11 +116,11 @@ public sealed class UnmanagedIntegrationTests
         }
 
         await WaitRowAsync(Target(target), 9002, "after-reverse@example.com", "the forward stream resumed after ReverseTraffic");
-        await AssertGuardedAsync(Target(target), $"is being moved by workflow {target}.{Workflow}", app: true);
+        await AssertGuardedAsync(Target(target), $"workflow {target}.{Workflow}; write to {source}", app: true);
 
         // SwitchTraffic again, then Complete (renaming the source tables on the adopted server).
         await SwitchedAsync(bed, id, "SwitchTraffic", primarySwitched: true);
-        await AssertGuardedAsync(shop, $"was moved by workflow {target}.{Workflow}");
+        await AssertGuardedAsync(shop, $"workflow {target}.{Workflow}; write to {target}");
         var expected = await SnapshotAsync(Target(target));
         var completed = await CommandAsync(bed, id, "Complete", new CleanupOptions { RenameTables = true });
         Assert.True(completed.Phase == Phases.Completed, completed.Commands[^1].Message);
@@ -128,7 +128,7 @@ public sealed class UnmanagedIntegrationTests
         await using (var c = await MySqlConnection.OpenAsync(shop))
         {
             Assert.Equal("_corder_old,_customer_old,product",
-                await c.QueryScalarAsync("SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop'"));
+                await c.QueryScalarAsync("SELECT GROUP_CONCAT(TABLE_NAME ORDER BY BINARY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop'"));
             Assert.Equal("0", await c.QueryScalarAsync("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop'"));
         }
 
@@ -148,8 +148,8 @@ public sealed class UnmanagedIntegrationTests
                      "CREATE TABLE shop.customer (customer_id BIGINT NOT NULL AUTO_INCREMENT, email VARBINARY(128), PRIMARY KEY (customer_id))",
                      "CREATE TABLE shop.corder (order_id BIGINT NOT NULL AUTO_INCREMENT, customer_id BIGINT, sku VARBINARY(128), price BIGINT, PRIMARY KEY (order_id))",
                      "INSERT INTO shop.product (sku, description, price) VALUES ('SKU-1001', 'Monitor', 100), ('SKU-1002', 'Keyboard', 30)",
-                     "INSERT INTO shop.customer (customer_id, email) SELECT seq, CONCAT('customer', seq, '@domain.com') FROM seq_1_to_300",
-                     "INSERT INTO shop.corder (order_id, customer_id, sku, price) SELECT seq, seq, 'SKU-1002', seq FROM seq_1_to_300",
+                     "INSERT INTO shop.customer (customer_id, email) SELECT seq, CONCAT('customer', seq, '@domain.com') FROM shop.seq_1_to_300",
+                     "INSERT INTO shop.corder (order_id, customer_id, sku, price) SELECT seq, seq, 'SKU-1002', seq FROM shop.seq_1_to_300",
                  })
         {
             await c.ExecuteAsync(sql);
@@ -248,7 +248,7 @@ public sealed class UnmanagedIntegrationTests
         return report;
     }
 
-    /// <summary>A write by the application's account is refused by the guard with the workflow named.</summary>
+    /// <summary>A write by the application's account is refused by the guard naming the workflow and where writes go (long names get the compact text).</summary>
     private static async Task AssertGuardedAsync(MySqlConnectionOptions where, string message, bool app = false)
     {
         await using var c = await MySqlConnection.OpenAsync(app ? ClusterBed.Account("app", 200, where.Database) : where);
