@@ -757,6 +757,9 @@ public sealed class ClusterMoveTablesOperations(
     /// </summary>
     public static TimeSpan CatchUpGoal { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>A lag this large (ten years) means the stream has reported nothing since it was started (its lag counts from 1970).</summary>
+    private const long NeverReportedLagSeconds = 10L * 365 * 86400;
+
     /// <summary>How long the switch tries to get the streams within <see cref="CatchUpGoal"/> before it goes on anyway.</summary>
     private const double CatchUpBudgetSeconds = 15;
 
@@ -776,11 +779,12 @@ public sealed class ClusterMoveTablesOperations(
             new(false, message, state.Traffic, state.Streams, state.ReverseStreams, timings.ToString()) { WindowMs = timings.WindowMs };
 
         // 1. Lag check, before the record of intent: a refused switch changes nothing at all.
-        // A stream that was just (re)started has no heartbeat yet and reads as infinitely behind: give it a few
-        // seconds (at most --timeout) to report before judging the lag.
+        // A stream that was just (re)started (by the rollback of an interrupted switch, say) has no heartbeat yet and
+        // reads as infinitely behind: give it up to --timeout to report before judging the lag. On a loaded host
+        // the Streamer can take more than a few seconds to pick a restarted stream up.
         var lag = await MaxLagAsync(inbound, ct).ConfigureAwait(false);
         var lagWait = Stopwatch.StartNew();
-        while ((lag is null || lag > options.MaxReplicationLagAllowedSeconds) && lagWait.Elapsed < TimeSpan.FromSeconds(Math.Min(10, options.TimeoutSeconds)))
+        while ((lag is null || lag > options.MaxReplicationLagAllowedSeconds) && lagWait.Elapsed < TimeSpan.FromSeconds(options.TimeoutSeconds))
         {
             await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false);
             lag = await MaxLagAsync(inbound, ct).ConfigureAwait(false);
@@ -788,9 +792,13 @@ public sealed class ClusterMoveTablesOperations(
 
         if (lag is null || lag > options.MaxReplicationLagAllowedSeconds)
         {
-            return NotSwitched(lag is null
-                ? $"the streams of workflow {d.Inbound} are not all running, so the switch cannot wait for them; start the workflow first"
-                : $"replication lag of workflow {d.Inbound} is {lag}s, over --max-replication-lag-allowed {options.MaxReplicationLagAllowedSeconds}s");
+            return NotSwitched(lag switch
+            {
+                null => $"the streams of workflow {d.Inbound} are not all running, so the switch cannot wait for them; start the workflow first",
+                > NeverReportedLagSeconds => $"the streams of workflow {d.Inbound} have not reported (no heartbeat or applied transaction) since they were started, " +
+                                             $"within --timeout {options.TimeoutSeconds}s; check that a Streamer runs them, then switch again",
+                _ => $"replication lag of workflow {d.Inbound} is {lag}s, over --max-replication-lag-allowed {options.MaxReplicationLagAllowedSeconds}s",
+            });
         }
 
         timings.Mark("lag checked");
@@ -859,12 +867,12 @@ public sealed class ClusterMoveTablesOperations(
             timings.Mark("drained");
 
             // 4. The inbound streams reach the final positions within --timeout, else everything is undone.
-            if (!await WaitForStreamsAsync(inbound, finals, to, TimeSpan.FromSeconds(options.TimeoutSeconds), ct).ConfigureAwait(false))
+            if (await WaitForStreamsAsync(inbound, finals, to, TimeSpan.FromSeconds(options.TimeoutSeconds), ct).ConfigureAwait(false) is { } late)
             {
                 await RollbackAsync(state, journal, targetLock, ct).ConfigureAwait(false);
                 timings.Mark("rolled back");
                 timings.WindowCloses();
-                var failed = NotSwitched($"the streams of workflow {d.Inbound} did not reach the final position within --timeout {options.TimeoutSeconds}s; the write guards were lifted and nothing was switched");
+                var failed = NotSwitched($"the streams of workflow {d.Inbound} did not reach the final position within --timeout {options.TimeoutSeconds}s ({late}); the write guards were lifted and nothing was switched");
                 await _registry.FinishJournalAsync(spec.TargetKeyspace, spec.Workflow, new FinishedSwitch(intentId, failed, DateTimeOffset.UtcNow), targetLock, ct).ConfigureAwait(false);
                 return failed;
             }
@@ -1123,7 +1131,7 @@ public sealed class ClusterMoveTablesOperations(
         {
             var round = Stopwatch.StartNew();
             var now = await from.PositionsAsync(ct).ConfigureAwait(false);
-            if (!await WaitForStreamsAsync(inbound, now, to, budget - total.Elapsed, ct).ConfigureAwait(false))
+            if (await WaitForStreamsAsync(inbound, now, to, budget - total.Elapsed, ct).ConfigureAwait(false) is not null)
             {
                 return false;
             }
@@ -1137,8 +1145,11 @@ public sealed class ClusterMoveTablesOperations(
         return false;
     }
 
-    /// <summary>Polls the inbound streams' positions (on the open connections of the side they write to) until each reaches its source shard's position.</summary>
-    private async Task<bool> WaitForStreamsAsync(IReadOnlyList<StreamRef> streams, IReadOnlyDictionary<string, string> finals, SidePrimaries to, TimeSpan timeout, CancellationToken ct)
+    /// <summary>
+    /// Polls the inbound streams' positions (on the open connections of the side they write to) until each reaches its
+    /// source shard's position. Null when they all did; else where each late stream stands, for the error.
+    /// </summary>
+    private async Task<string?> WaitForStreamsAsync(IReadOnlyList<StreamRef> streams, IReadOnlyDictionary<string, string> finals, SidePrimaries to, TimeSpan timeout, CancellationToken ct)
     {
         var deadline = Stopwatch.StartNew();
         var pending = streams.ToList();
@@ -1146,23 +1157,27 @@ public sealed class ClusterMoveTablesOperations(
         while (true)
         {
             var still = new List<StreamRef>();
+            var where = new List<string>();
             foreach (var s in pending)
             {
                 var r = await engine.Store.GetAsync(to.For(s.Shard), s.Id, ct).ConfigureAwait(false);
                 if (r?.Position is null || !r.Position.AtLeast(targets[s.SourceShard]))
                 {
                     still.Add(s);
+                    where.Add(r is null
+                        ? $"stream {s.Id} on {s.Keyspace}/{s.Shard} is gone"
+                        : $"stream {s.Id} on {s.Keyspace}/{s.Shard} is {r.State} at {r.Position?.Encode() ?? "no position"}, needs {finals[s.SourceShard]}{(string.IsNullOrEmpty(r.Message) ? "" : $" ({r.Message})")}");
                 }
             }
 
             if (still.Count == 0)
             {
-                return true;
+                return null;
             }
 
             if (deadline.Elapsed >= timeout)
             {
-                return false;
+                return string.Join("; ", where);
             }
 
             pending = still;

@@ -58,7 +58,8 @@ public sealed class ClusterBed : IAsyncDisposable
 
     public void StartStreamer()
     {
-        var supervisor = new StreamerSupervisor(Env.Engine, Env.Etcd, new StreamerOptions { OwnershipRoot = Root + "/global", PollInterval = TimeSpan.FromMilliseconds(100) }, NullLogger.Instance);
+        var supervisor = new StreamerSupervisor(Env.Engine, Env.Etcd, new StreamerOptions { OwnershipRoot = Root + "/global", PollInterval = TimeSpan.FromMilliseconds(100) },
+            Environment.GetEnvironmentVariable("DURABLE_TEST_STREAMER_LOG") is { Length: > 0 } log ? new AppendingFileLogger(log) : NullLogger.Instance);
         _streamer = Task.Run(() => supervisor.RunAsync(_streamerStop.Token));
     }
 
@@ -128,5 +129,23 @@ public sealed class ClusterBed : IAsyncDisposable
 
         await Env.Etcd.DeleteAsync(Root + "/", prefix: true);
         Env.Dispose();
+    }
+}
+
+/// <summary>The in-process Streamer's log, appended to a file when DURABLE_TEST_STREAMER_LOG names one (diagnosing a stuck stream).</summary>
+internal sealed class AppendingFileLogger(string path) : Microsoft.Extensions.Logging.ILogger
+{
+    private static readonly object Gate = new();
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        lock (Gate)
+        {
+            File.AppendAllText(path, $"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {formatter(state, exception)}{(exception is null ? "" : " " + exception.Message)}\n");
+        }
     }
 }

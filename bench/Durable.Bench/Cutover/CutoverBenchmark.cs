@@ -28,7 +28,7 @@ public static class CutoverBenchmark
 
     private sealed record Tablet(string Keyspace, string Host, int Port, string Db);
 
-    private sealed record Switch(string Action, double Start, double End, double Took);
+    private sealed record Switch(string Action, double Start, double End, double Took, string? Steps);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -85,6 +85,7 @@ public static class CutoverBenchmark
                 foreach (var action in new[] { "switchtraffic", "reversetraffic" })
                 {
                     var start = writer.Now;
+                    string? steps = null;
                     // A switch refused or rolled back (lag over the limit, streams not at the final position within
                     // --timeout on a loaded machine) is sent again, as an operator would; its stall counts from the first try.
                     for (var attempt = 1; ; attempt++)
@@ -100,6 +101,8 @@ public static class CutoverBenchmark
                         var result = Result(state, requestId)!;
                         if (result["state"]?.GetValue<string>() == "done")
                         {
+                            // The switch's own account of where its time went ("Steps: guards armed 12 ms, ...").
+                            steps = result["message"]?.GetValue<string>()?.Split('\n').FirstOrDefault(l => l.StartsWith("Steps: ", StringComparison.Ordinal))?["Steps: ".Length..];
                             break;
                         }
 
@@ -116,7 +119,7 @@ public static class CutoverBenchmark
                     var end = writer.Now;
                     // Let the writes due during the switch land before the next one starts, so each stall is its own.
                     await Task.Delay(TimeSpan.FromSeconds(2));
-                    switches.Add(new Switch(action, start, end, end - start));
+                    switches.Add(new Switch(action, start, end, end - start, steps));
                 }
             }
 
@@ -142,6 +145,11 @@ public static class CutoverBenchmark
             Log($"per-switch write stall: p50 {Percentile(sorted, 0.5):F3} s, p99 {p99:F3} s, worst {sorted[^1]:F3} s (goal p99 <= 1 s)");
             Log($"all writes: p50 {Percentile(all, 0.5) * 1000:F1} ms, p99 {Percentile(all, 0.99) * 1000:F1} ms, p99.9 {Percentile(all, 0.999) * 1000:F1} ms, max {all[^1] * 1000:F1} ms");
             Log("each switch: " + string.Join(", ", switches.Select((s, i) => $"{(s.Action == "switchtraffic" ? "S" : "R")}{i / 2 + 1} stall {stalls[i]:F3}s (command {s.Took:F1}s)")));
+            // Where the slowest switches spent their time, as the switch itself measured it.
+            foreach (var i in Enumerable.Range(0, switches.Count).OrderByDescending(i => stalls[i]).Take(3))
+            {
+                Log($"slow switch {(switches[i].Action == "switchtraffic" ? "S" : "R")}{i / 2 + 1} (stall {stalls[i]:F3}s): {switches[i].Steps ?? "no steps reported"}");
+            }
             var cancel = await PostAsync(http, $"/api/movetables/{Target}/{workflow}/cancel", new JsonObject());
             if (cancel.Status == 202)
             {
