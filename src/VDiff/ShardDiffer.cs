@@ -54,12 +54,21 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
     /// </summary>
     public async Task<string> RunAsync(ShardJob job, CancellationToken ct, TimeSpan? budget = null)
     {
-        var until = budget is { } b ? DateTimeOffset.UtcNow + b : DateTimeOffset.MaxValue;
+        var run = new RunBudget(budget is { } b ? DateTimeOffset.UtcNow + b : DateTimeOffset.MaxValue);
         var id = await CreateAsync(job, ct).ConfigureAwait(false);
         await using var c = await OpenStateAsync(ct).ConfigureAwait(false);
-        if (!await store.SetStateAsync(c, id, VDiffStates.Started, "running", [VDiffStates.Pending, VDiffStates.Started, VDiffStates.Error], ct).ConfigureAwait(false))
+        // Already started is the normal case of a run after a crash or after the budget ran out: the UPDATE to the same
+        // state changes no row, so "not changed" must not be read as "not allowed" (that made the shard orchestration
+        // ContinueAsNew forever without a step forward).
+        if (!await store.SetStateAsync(c, id, VDiffStates.Started, "running", [VDiffStates.Pending, VDiffStates.Error], ct).ConfigureAwait(false))
         {
-            return await store.StateAsync(c, id, ct).ConfigureAwait(false) ?? VDiffStates.Error;
+            var current = await store.StateAsync(c, id, ct).ConfigureAwait(false) ?? VDiffStates.Error;
+            if (current != VDiffStates.Started)
+            {
+                return current;
+            }
+
+            await store.LogAsync(c, id, "started: continuing after the last checkpoint", ct).ConfigureAwait(false);
         }
 
         var attempts = 0;
@@ -69,7 +78,7 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
             {
                 foreach (var rule in job.Tables)
                 {
-                    if (!await DiffTableAsync(c, id, job, rule, until, ct).ConfigureAwait(false))
+                    if (!await DiffTableAsync(c, id, job, rule, run, ct).ConfigureAwait(false))
                     {
                         return VDiffStates.Started;
                     }
@@ -96,7 +105,7 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
     }
 
     /// <summary>Diffs one table to its end; false when the budget ran out first (progress is checkpointed).</summary>
-    private async Task<bool> DiffTableAsync(MySqlConnection c, long id, ShardJob job, TableRule rule, DateTimeOffset until, CancellationToken ct)
+    private async Task<bool> DiffTableAsync(MySqlConnection c, long id, ShardJob job, TableRule rule, RunBudget run, CancellationToken ct)
     {
         var differ = new TableDiffer(job.Options);
         while (true)
@@ -107,7 +116,9 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
                 return true;
             }
 
-            if (DateTimeOffset.UtcNow >= until)
+            // Every run compares at least one segment, however small its budget: a run that stopped before its first
+            // step (the budget spent on connecting, on a loaded machine) would be followed by another doing the same.
+            if (run.Progressed && DateTimeOffset.UtcNow >= run.Until)
             {
                 return false;
             }
@@ -128,11 +139,12 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
 
             var lastPk = record.LastPk is null ? null : StreamStore.DecodePk(record.LastPk);
             var segmentEnd = DateTimeOffset.UtcNow + job.Options.MaxDiffDuration;
-            var segment = await differ.RunSegmentAsync(pair.Source, pair.Target, plan, lastPk, segmentEnd < until ? segmentEnd : until, async outcome =>
+            var segment = await differ.RunSegmentAsync(pair.Source, pair.Target, plan, lastPk, segmentEnd < run.Until ? segmentEnd : run.Until, async outcome =>
             {
                 FaultPoints.Hit("vdiff.chunk-compared");
                 await store.CheckpointAsync(c, id, outcome, job.Options.MaxSamples, ct).ConfigureAwait(false);
                 FaultPoints.Hit("vdiff.chunk-checkpointed");
+                run.Progressed = true;
                 if (Progress is not null)
                 {
                     await Progress(outcome).ConfigureAwait(false);
@@ -145,6 +157,14 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
                 return true;
             }
         }
+    }
+
+    /// <summary>When a run should hand over to the next one, and whether it has checkpointed anything yet.</summary>
+    private sealed class RunBudget(DateTimeOffset until)
+    {
+        public DateTimeOffset Until { get; } = until;
+
+        public bool Progressed { get; set; }
     }
 
     private async Task ThrowIfStoppedAsync(MySqlConnection c, long id, CancellationToken ct)

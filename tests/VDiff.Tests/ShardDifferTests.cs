@@ -107,6 +107,42 @@ public sealed class ShardDifferTests
     }
 
     [Fact]
+    public async Task Runs_cut_short_by_their_budget_continue_after_the_last_checkpoint_to_the_same_totals()
+    {
+        await using var bed = new PairBed("budget");
+        await SetUpCorruptedAsync(bed);
+        var store = new VDiffStore(bed.SidecarName);
+        var options = new VDiffOptions { ChunkRows = 40, MaxSamples = 5 };
+        var straight = Guid.NewGuid().ToString();
+        Assert.Equal(VDiffStates.Completed, await Differ(bed, store).RunAsync(Job(bed, straight, options), default));
+
+        // Each run gets a budget of 1 ms: it compares at most a chunk or so and answers "started", as the shard
+        // orchestration's activity does before ContinueAsNew; the next run (the shard is still started) must go on
+        // from the checkpoint, not answer "started" again without a step (which made the orchestration spin).
+        var budgeted = Guid.NewGuid().ToString();
+        var runs = 0;
+        var chunks = 0;
+        string state;
+        do
+        {
+            Assert.True(++runs < 200, "a budgeted VDiff makes no progress from run to run");
+            state = await Differ(bed, store, _ =>
+            {
+                chunks++;
+                return Task.CompletedTask;
+            }).RunAsync(Job(bed, budgeted, options), default, TimeSpan.FromMilliseconds(1));
+        }
+        while (state == VDiffStates.Started);
+
+        Assert.Equal(VDiffStates.Completed, state);
+        Assert.True(runs > 3, $"the budget should have cut the diff into several runs, took {runs}");
+        Assert.Equal(3 * 8, chunks);
+        Assert.Equal(
+            JsonSerializer.Serialize((await ReportAsync(bed, store, straight, verbose: false)).TableSummary),
+            JsonSerializer.Serialize((await ReportAsync(bed, store, budgeted, verbose: false)).TableSummary));
+    }
+
+    [Fact]
     public async Task Report_has_the_seed_json_shape()
     {
         await using var bed = new PairBed("report");
