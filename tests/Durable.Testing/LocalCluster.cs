@@ -11,7 +11,11 @@ namespace Durable.Testing;
 /// </summary>
 public sealed class LocalCluster
 {
-    private static readonly Lazy<LocalCluster> Loaded = new(Load);
+    private static readonly Lazy<LocalCluster> Loaded = new(() => Load(
+        "DURABLE_CLUSTER_FILE", "cluster.json", "The local cluster", "./infra/local/cluster.sh up, or ./infra/test.sh"));
+
+    private static readonly Lazy<LocalCluster> LoadedExternal = new(() => Load(
+        "DURABLE_EXTERNAL_CLUSTER_FILE", System.IO.Path.Combine("external", "cluster.json"), "The external cluster", "./infra/local/cluster.sh up --with-external"));
     private readonly IReadOnlyDictionary<string, string> _secrets;
 
     private LocalCluster(ClusterFile file, IReadOnlyDictionary<string, string> secrets, string path)
@@ -27,6 +31,16 @@ public sealed class LocalCluster
     public ClusterFile File { get; }
 
     public string Path { get; }
+
+    /// <summary>The topology root its tablets are registered under (cluster.sh registers both clusters there).</summary>
+    public string TopologyRoot { get; } = "/durable";
+
+    /// <summary>
+    /// The second, separate cluster that <c>cluster.sh up --with-external</c> starts for Migrate (its own etcd, tablets
+    /// 1100/1101 of keyspace commerce, registered only in its own topology), as its <c>cluster.json</c> describes it
+    /// (<c>DURABLE_EXTERNAL_CLUSTER_FILE</c>, else <c>.local/external/cluster.json</c>).
+    /// </summary>
+    public static LocalCluster External => LoadedExternal.Value;
 
     public string Cell => File.Cell;
 
@@ -57,7 +71,7 @@ public sealed class LocalCluster
         var key = $"DURABLE_{role.ToUpperInvariant()}_PASSWORD";
         return _secrets.TryGetValue(key, out var password)
             ? (user, password)
-            : throw new InvalidOperationException($"{key} is missing from the cluster's secrets file.");
+            : throw new InvalidOperationException($"{key} is missing from the secrets file {File.SecretsFile}.");
     }
 
     public static string RepositoryRoot()
@@ -71,18 +85,17 @@ public sealed class LocalCluster
         return dir?.FullName ?? throw new InvalidOperationException("Durable.sln not found above " + AppContext.BaseDirectory);
     }
 
-    private static LocalCluster Load()
+    private static LocalCluster Load(string fileVariable, string defaultFile, string what, string upCommand)
     {
-        var path = Environment.GetEnvironmentVariable("DURABLE_CLUSTER_FILE");
+        var path = Environment.GetEnvironmentVariable(fileVariable);
         if (string.IsNullOrEmpty(path))
         {
-            path = System.IO.Path.Combine(RepositoryRoot(), ".local", "cluster.json");
+            path = System.IO.Path.Combine(RepositoryRoot(), ".local", defaultFile);
         }
 
         if (!System.IO.File.Exists(path))
         {
-            throw new InvalidOperationException(
-                $"The local cluster is not up ({path} does not exist). Run ./infra/local/cluster.sh up, or ./infra/test.sh.");
+            throw new InvalidOperationException($"{what} is not up ({path} does not exist). Run {upCommand}.");
         }
 
         var file = JsonSerializer.Deserialize<ClusterFile>(System.IO.File.ReadAllText(path), JsonOptions)

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Text;
-using System.Text.RegularExpressions;
 using Durable.DurableTask.AzureStorage;
 using Durable.Testing;
 
@@ -8,7 +5,7 @@ namespace Durable.Functions.Tests;
 
 /// <summary>The host as operators run it: a separate process (the built Durable.Functions.dll) stopped with SIGTERM.</summary>
 [Trait("Category", "Integration")]
-public sealed partial class HostProcessTests
+public sealed class HostProcessTests
 {
     [Fact]
     public async Task Sigterm_stops_the_host_gracefully_with_exit_code_zero()
@@ -22,79 +19,33 @@ public sealed partial class HostProcessTests
               "logging": { "logLevel": { "default": "Information" } },
               "extensions": { "durableTask": { "hubName": "{{hub}}", "storageProvider": { "partitionCount": 1 } } } }
             """);
-        var psi = new ProcessStartInfo("dotnet")
+        var environment = new Dictionary<string, string>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = root,
+            ["AzureWebJobsScriptRoot"] = root,
+            ["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString,
+            ["DURABLE_APPROVALS_QUEUE"] = "fp-approvals-" + suffix,
+            ["AzureWebJobs.PurgeHistory.Disabled"] = "true",
+            ["DURABLE_FAULT_POINTS"] = "",
         };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Durable.Functions.dll"));
-        psi.ArgumentList.Add("--urls=http://127.0.0.1:0");
-        psi.Environment["AzureWebJobsScriptRoot"] = root;
-        psi.Environment["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString;
-        psi.Environment["DURABLE_APPROVALS_QUEUE"] = "fp-approvals-" + suffix;
-        psi.Environment["AzureWebJobs.PurgeHistory.Disabled"] = "true";
-        psi.Environment["DURABLE_FAULT_POINTS"] = "";
-
-        var output = new StringBuilder();
-        var started = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var process = new Process { StartInfo = psi };
-        void OnLine(string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (output)
-            {
-                output.AppendLine(line);
-            }
-
-            if (ListeningOn().Match(line) is { Success: true } m)
-            {
-                started.TrySetResult(m.Groups[1].Value);
-            }
-        }
-
-        process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
         try
         {
-            var url = await started.Task.WaitAsync(TimeSpan.FromSeconds(60));
-            using var http = new HttpClient();
-            Assert.Contains("ok", await http.GetStringAsync(url + "/api/health"));
-
-            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            await using (var host = await HostProcess.StartAsync(Path.Combine(AppContext.BaseDirectory, "Durable.Functions.dll"), root, environment, TimeSpan.FromSeconds(60)))
             {
-                await kill.WaitForExitAsync();
-            }
+                using var http = new HttpClient();
+                Assert.Contains("ok", await http.GetStringAsync(host.Url + "/api/health"));
 
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await process.WaitForExitAsync(cts.Token);
-            string log;
-            lock (output)
-            {
-                log = output.ToString();
+                await host.SignalAsync("TERM");
+                var code = await host.WaitForExitAsync(TimeSpan.FromSeconds(30));
+                var log = host.Output;
+                Assert.True(code == 0, log);
+                Assert.Contains("Application is shutting down", log);
+                Assert.Contains("Durable worker stopped.", log);
+                Assert.Contains("Triggers stopped.", log);
+                Assert.Contains("Released partition 0: host stopping", log);
             }
-
-            Assert.True(process.ExitCode == 0, log);
-            Assert.Contains("Application is shutting down", log);
-            Assert.Contains("Durable worker stopped.", log);
-            Assert.Contains("Triggers stopped.", log);
-            Assert.Contains("Released partition 0: host stopping", log);
         }
         finally
         {
-            if (!process.HasExited)
-            {
-                process.Kill();
-            }
-
             await using var hubService = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
             {
                 StorageConnectionString = LocalCluster.Current.AzureStorageConnectionString,
@@ -108,7 +59,4 @@ public sealed partial class HostProcessTests
             Directory.Delete(root, true);
         }
     }
-
-    [GeneratedRegex(@"Now listening on: (http://\S+)")]
-    private static partial Regex ListeningOn();
 }

@@ -1,10 +1,7 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Durable.DurableTask.AzureStorage;
 using Durable.Testing;
 using Durable.Topology;
@@ -16,11 +13,8 @@ namespace Durable.Workflows.Tests;
 /// topology root): idempotent create, refused options, show/status, switch refused with the seeds' reason, complete.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed partial class MigrateHttpApiTests
+public sealed class MigrateHttpApiTests
 {
-    [GeneratedRegex(@"Now listening on: (http://\S+)")]
-    private static partial Regex ListeningOn();
-
     [Fact]
     public async Task Migrate_over_http_create_is_idempotent_switch_is_refused_and_complete_keeps_the_source()
     {
@@ -45,50 +39,26 @@ public sealed partial class MigrateHttpApiTests
             { "version": "2.0", "extensions": { "durableTask": { "hubName": "{{hub}}", "storageProvider": { "partitionCount": 1 } } } }
             """);
         var (engineUser, enginePassword) = LocalCluster.Current.Account("filtered");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = root };
-        // The host built in this test run's configuration (CI builds Release only; a hard-coded Debug path found no host).
-        psi.ArgumentList.Add(SwitchTrafficCrashHost.PrepareBinaries(Path.Combine(root, "bin")));
-        psi.ArgumentList.Add("--urls=http://127.0.0.1:0");
-        psi.Environment["AzureWebJobsScriptRoot"] = root;
-        psi.Environment["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString;
-        psi.Environment["DURABLE_APPROVALS_QUEUE"] = "mig-approvals-" + suffix;
-        psi.Environment["DURABLE_HOST_KEY"] = key;
-        psi.Environment["DURABLE_ETCD_ENDPOINTS"] = LocalCluster.Current.EtcdEndpoints;
-        psi.Environment["DURABLE_TOPO_ROOT"] = bed.Root;
-        psi.Environment["DURABLE_ENGINE_USER"] = engineUser;
-        psi.Environment["DURABLE_ENGINE_PASSWORD"] = enginePassword;
-        psi.Environment["DURABLE_SIDECAR_DB"] = bed.Env.Options.SidecarName;
-        psi.Environment["DURABLE_SECRETS_FILE"] = LocalCluster.Current.File.SecretsFile;
-        psi.Environment["DURABLE_FAULT_POINTS"] = "";
-        var output = new StringBuilder();
-        var started = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var process = new Process { StartInfo = psi };
-        void OnLine(string? line)
+        var environment = new Dictionary<string, string>
         {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (output)
-            {
-                output.AppendLine(line);
-            }
-
-            if (ListeningOn().Match(line) is { Success: true } m)
-            {
-                started.TrySetResult(m.Groups[1].Value);
-            }
-        }
-
-        process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+            ["AzureWebJobsScriptRoot"] = root,
+            ["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString,
+            ["DURABLE_APPROVALS_QUEUE"] = "mig-approvals-" + suffix,
+            ["DURABLE_HOST_KEY"] = key,
+            ["DURABLE_ETCD_ENDPOINTS"] = LocalCluster.Current.EtcdEndpoints,
+            ["DURABLE_TOPO_ROOT"] = bed.Root,
+            ["DURABLE_ENGINE_USER"] = engineUser,
+            ["DURABLE_ENGINE_PASSWORD"] = enginePassword,
+            ["DURABLE_SIDECAR_DB"] = bed.Env.Options.SidecarName,
+            ["DURABLE_SECRETS_FILE"] = LocalCluster.Current.File.SecretsFile,
+            ["DURABLE_FAULT_POINTS"] = "",
+        };
+        HostProcess? host = null;
         try
         {
-            var url = await started.Task.WaitAsync(TimeSpan.FromSeconds(90));
+            // The host built in this test run's configuration (CI builds Release only; a hard-coded Debug path found no host).
+            host = await HostProcess.StartAsync(SwitchTrafficCrashHost.PrepareBinaries(Path.Combine(root, "bin")), root, environment, TimeSpan.FromSeconds(90));
+            var url = host.Url;
             using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(120) };
             http.DefaultRequestHeaders.Add("x-functions-key", key);
 
@@ -157,10 +127,9 @@ public sealed partial class MigrateHttpApiTests
         }
         finally
         {
-            if (!process.HasExited)
+            if (host is not null)
             {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
+                await host.DisposeAsync();
             }
 
             await using (var hubService = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
