@@ -107,7 +107,8 @@ public static class MySqlBenchmarks
         using var self = Process.GetCurrentProcess();
         var runtimeStart = (DateTime.Now - self.StartTime).TotalSeconds - seconds;
         Report($"decoded {rows} row changes ({bytes} value bytes) in {events} events in {seconds:F3} s (connect+start {startup.TotalSeconds:F3} s, " +
-               $"first rows at {firstRows.TotalSeconds:F3} s; before that the runtime's own start took {runtimeStart:F3} s), position {stream.Position}");
+               $"first rows at {firstRows.TotalSeconds:F3} s; before that the runtime's own start took {runtimeStart:F3} s), position {stream.Position}, " +
+               $"waited for the network {stream.ReadAheadStalls.ConsumerWaits} times, read-ahead held back by decoding {stream.ReadAheadStalls.ReaderHoldBacks} times");
         Console.WriteLine((rows / seconds).ToString("F0", CultureInfo.InvariantCulture));
         return 0;
     }

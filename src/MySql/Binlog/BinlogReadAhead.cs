@@ -33,6 +33,8 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
     private int _readerWaiting;
     private long _lastProgress;
     private int _heldBack;
+    private long _holdBacks;
+    private long _consumerWaits;
 
     /// <param name="describeReadFailure">Turns a failed read into the error the consumer sees (it adds the stream's context).</param>
     /// <param name="describeSilence">The error when nothing arrived for <paramref name="silence"/>.</param>
@@ -61,8 +63,22 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
     /// <summary>The next packet; the caller must <see cref="Release"/> it once parsed.</summary>
     public bool TryNext([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Packet? packet) => _packets.Reader.TryRead(out packet);
 
-    public ValueTask<Packet> NextAsync(CancellationToken cancellationToken) =>
-        _packets.Reader.TryRead(out var packet) ? new ValueTask<Packet>(packet) : _packets.Reader.ReadAsync(cancellationToken);
+    public ValueTask<Packet> NextAsync(CancellationToken cancellationToken)
+    {
+        if (_packets.Reader.TryRead(out var packet))
+        {
+            return new ValueTask<Packet>(packet);
+        }
+
+        _consumerWaits++;
+        return _packets.Reader.ReadAsync(cancellationToken);
+    }
+
+    /// <summary>How often the consumer found nothing read ahead and waited for the network (the source was the limit).</summary>
+    public long ConsumerWaits => _consumerWaits;
+
+    /// <summary>How often the reader stopped because the consumer was <see cref="HighWater"/> behind (decoding was the limit).</summary>
+    public long HoldBacks => Volatile.Read(ref _holdBacks);
 
     /// <summary>The consumer is done with the packet (its slab lives on while decoded values point into it).</summary>
     public void Release(Packet packet)
@@ -105,6 +121,7 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
                 if (Volatile.Read(ref _inFlight) > HighWater)
                 {
                     Volatile.Write(ref _heldBack, 1);
+                    _holdBacks++;
                     while (Volatile.Read(ref _inFlight) > HighWater)
                     {
                         Volatile.Write(ref _readerWaiting, 1);

@@ -70,6 +70,12 @@ public sealed class BinlogStream : IAsyncDisposable
 
     public BinlogEventParser Parser => _parser;
 
+    /// <summary>
+    /// How often reading waited for the network (nothing read ahead), and how often the read-ahead stopped because
+    /// the consumer was 4 MiB behind: which side limits a busy stream's throughput.
+    /// </summary>
+    public (long ConsumerWaits, long ReaderHoldBacks) ReadAheadStalls => (_readAhead.ConsumerWaits, _readAhead.HoldBacks);
+
     public static async Task<BinlogStream> StartAsync(MySqlConnectionOptions connectionOptions, BinlogStreamOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -119,6 +119,8 @@ public sealed class BinlogStreamFakeServerTests
         }
 
         Assert.Null(await stream.ReadEventAsync());
+        // 8 MiB while the consumer slept: the read-ahead stopped at its 4 MiB limit, and says so.
+        Assert.True(stream.ReadAheadStalls.ReaderHoldBacks > 0, $"hold-backs: {stream.ReadAheadStalls.ReaderHoldBacks}");
     }
 
     [Fact]
