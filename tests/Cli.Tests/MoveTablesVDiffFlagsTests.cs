@@ -12,32 +12,14 @@ namespace Durable.Cli.Tests;
 /// </summary>
 public sealed class MoveTablesVDiffFlagsTests
 {
-    private sealed class Recorder : HttpMessageHandler
+    // A command is accepted with a request id; the workflow's state then shows it done.
+    private static (HttpStatusCode, string) Accepted(HttpRequestMessage request, string? body) => request.Method == HttpMethod.Post
+        ? (HttpStatusCode.Accepted, """{ "request_id": "r1" }""")
+        : (HttpStatusCode.OK, """{ "commands": [ { "request_id": "r1", "action": "SwitchTraffic", "state": "done", "message": "SwitchTraffic was successful" } ] }""");
+
+    private static async Task<(int Code, string Out, string Err, RecordingHandler Http)> Run(params string[] args)
     {
-        public List<(HttpMethod Method, string Path, string? Body)> Requests { get; } = [];
-
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            var body = request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken);
-            lock (Requests)
-            {
-                Requests.Add((request.Method, request.RequestUri!.PathAndQuery, body));
-            }
-
-            // A command is accepted with a request id; the workflow's state then shows it done.
-            var json = request.Method == HttpMethod.Post
-                ? """{ "request_id": "r1" }"""
-                : """{ "commands": [ { "request_id": "r1", "action": "SwitchTraffic", "state": "done", "message": "SwitchTraffic was successful" } ] }""";
-            return new HttpResponseMessage(request.Method == HttpMethod.Post ? HttpStatusCode.Accepted : HttpStatusCode.OK)
-            {
-                Content = new StringContent(json, Encoding.UTF8, "application/json"),
-            };
-        }
-    }
-
-    private static async Task<(int Code, string Out, string Err, Recorder Http)> Run(params string[] args)
-    {
-        var recorder = new Recorder();
+        var recorder = new RecordingHandler(Accepted);
         var output = new StringWriter();
         var error = new StringWriter();
         var code = await DurableCtl.RunAsync(["MoveTables", "--workflow", "commerce2customer", "--target-keyspace", "customer", .. args], output, error,

@@ -9,23 +9,6 @@ namespace Durable.Cli.Tests;
 /// <summary>durablectl VDiff against a recording HTTP handler: the requests it sends, its text/JSON output and its usage errors.</summary>
 public sealed class VDiffCommandsTests
 {
-    private sealed class Recorder(Func<HttpRequestMessage, string?, (HttpStatusCode, string)> answer) : HttpMessageHandler
-    {
-        public List<(HttpMethod Method, string Path, string? Body)> Requests { get; } = [];
-
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            var body = request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken);
-            lock (Requests)
-            {
-                Requests.Add((request.Method, request.RequestUri!.PathAndQuery, body));
-            }
-
-            var (status, json) = answer(request, body);
-            return new HttpResponseMessage(status) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-        }
-    }
-
     private const string Uuid = "bc74b91b-2ee8-4869-bc39-4740ce445e20";
 
     private static string Report(string state, bool mismatch, long mismatched = 0) => $$"""
@@ -36,9 +19,9 @@ public sealed class VDiffCommandsTests
             "customer": { "TableName": "customer", "State": "completed", "RowsCompared": 5, "MatchingRows": 5, "MismatchedRows": 0, "ExtraRowsSource": 0, "ExtraRowsTarget": 0 } } }
         """;
 
-    private static async Task<(int Code, string Out, string Err, Recorder Http)> Run(Func<HttpRequestMessage, string?, (HttpStatusCode, string)> answer, params string[] args)
+    private static async Task<(int Code, string Out, string Err, RecordingHandler Http)> Run(Func<HttpRequestMessage, string?, (HttpStatusCode, string)> answer, params string[] args)
     {
-        var recorder = new Recorder(answer);
+        var recorder = new RecordingHandler(answer);
         var output = new StringWriter();
         var error = new StringWriter();
         var code = await DurableCtl.RunAsync(["VDiff", "--workflow", "commerce2customer", "--target-keyspace", "customer", .. args], output, error,
