@@ -38,10 +38,18 @@ public sealed class MigrateCommands : ICommandGroup
         {
             Description = "Where that account's password is on the Durable hosts: secret:NAME (their secrets file) or env:NAME. Never the password itself.",
         };
-        var cmd = new Command("RegisterExternalSource",
-            "Registers a source for Migrate (and MoveTables) with the account to read it. List, show and unregister it with the Mount commands.")
+        var asKeyspace = new Option<bool>("--as-keyspace")
         {
-            name, type, keyspace, host, port, db, topoType, topoServer, topoRoot, user, credentials,
+            Description = "unmanaged: register the server as an ordinary one-shard keyspace of this topology (its one tablet PRIMARY, with --user/--credentials-ref as its own account) " +
+                          "instead of a mount, so MoveTables from it can SwitchTraffic/ReverseTraffic. Without --host: the server, database and account of the already registered " +
+                          "external source --name, as keyspace --keyspace (default: the keyspace that source serves). With --host: as keyspace --keyspace (default: --name).",
+        };
+        var cell = new Option<string?>("--cell") { Description = "--as-keyspace: the tablet's cell (default: the topology's only cell)." };
+        var alias = new Option<string?>("--tablet-alias") { Description = "--as-keyspace: the tablet's alias, CELL-UID (default: the cell and the next free uid)." };
+        var cmd = new Command("RegisterExternalSource",
+            "Registers a source for Migrate (and MoveTables) with the account to read it. List, show and unregister it with the Mount commands; with --as-keyspace it becomes a keyspace (GetKeyspaces, GetTablets).")
+        {
+            name, type, keyspace, host, port, db, topoType, topoServer, topoRoot, user, credentials, asKeyspace, cell, alias,
         };
         cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
         {
@@ -58,9 +66,15 @@ public sealed class MigrateCommands : ICommandGroup
                 ["topo_root"] = p.GetValue(topoRoot),
                 ["user"] = p.GetValue(user),
                 ["credentials_ref"] = p.GetValue(credentials),
+                ["as_keyspace"] = p.GetValue(asKeyspace) ? true : null,
+                ["cell"] = p.GetValue(cell),
+                ["tablet_alias"] = p.GetValue(alias),
             });
             var response = await client.PostJsonAsync("api/externalsources", body, ct).ConfigureAwait(false);
-            return await ctx.ReportAsync(response, format, b => $"Successfully registered external source {b.GetProperty("name").GetString()} ({b.GetProperty("type").GetString()}).",
+            return await ctx.ReportAsync(response, format, b => b.TryGetProperty("tablet", out var t)
+                    ? $"Successfully registered keyspace {b.GetProperty("keyspace").GetString()}: shard 0, PRIMARY tablet {t.GetProperty("alias").GetString()} at " +
+                      $"{t.GetProperty("host").GetString()}:{t.GetProperty("port").GetInt32()} (database {t.GetProperty("db_name").GetString()}, user {t.GetProperty("user").GetString()})."
+                    : $"Successfully registered external source {b.GetProperty("name").GetString()} ({b.GetProperty("type").GetString()}).",
                 "RegisterExternalSource").ConfigureAwait(false);
         }));
         return cmd;

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Durable.Functions.Hosting;
@@ -25,7 +26,10 @@ public static class ExternalSources
         [property: JsonPropertyName("topo_server")] string? TopoServer,
         [property: JsonPropertyName("topo_root")] string? TopoRoot,
         [property: JsonPropertyName("user")] string? User,
-        [property: JsonPropertyName("credentials_ref")] string? CredentialsRef);
+        [property: JsonPropertyName("credentials_ref")] string? CredentialsRef,
+        [property: JsonPropertyName("as_keyspace")] bool? AsKeyspace = null,
+        [property: JsonPropertyName("cell")] string? Cell = null,
+        [property: JsonPropertyName("tablet_alias")] string? TabletAlias = null);
 
     /// <summary>
     /// The seeds: Migrate takes the MoveTables create options except --enable-reverse-replication; routing rules and
@@ -72,6 +76,11 @@ public static class ExternalSources
         var type = string.IsNullOrWhiteSpace(b.Type) ? MountTypes.Unmanaged : b.Type.Trim().ToLowerInvariant();
         try
         {
+            if (b.AsKeyspace == true)
+            {
+                return await RegisterAsKeyspaceAsync(admin, b, type, http, ctx).ConfigureAwait(false);
+            }
+
             var record = type switch
             {
                 MountTypes.Unmanaged => await admin.RegisterUnmanagedSourceAsync(b.Name ?? "", b.Keyspace ?? "", b.Host ?? "", b.Port ?? 3306, b.DbName ?? "", b.User ?? "",
@@ -83,7 +92,7 @@ public static class ExternalSources
             ctx.Logger.LogInformation("External source {Name} ({Type}) registered", record.Name, record.MountType);
             return Results.Json(record, MoveTablesFunctions.Json, statusCode: StatusCodes.Status201Created);
         }
-        catch (TopologyValidationException e) when (e.Message.Contains("already registered", StringComparison.Ordinal))
+        catch (TopologyValidationException e) when (e.Message.Contains("already registered", StringComparison.Ordinal) || e.Message.Contains("already exists", StringComparison.Ordinal))
         {
             return MoveTablesFunctions.Error(409, e.Message);
         }
@@ -91,5 +100,37 @@ public static class ExternalSources
         {
             return MoveTablesFunctions.Error(400, e.Message);
         }
+        catch (TopologyNotFoundException e)
+        {
+            return MoveTablesFunctions.Error(404, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// <c>as_keyspace</c>: the server becomes an ordinary one-shard keyspace of this topology (its one tablet PRIMARY,
+    /// with its own account), so MoveTables from it can switch traffic. With <c>host</c>: the server given, as keyspace
+    /// <c>keyspace</c> (default <c>name</c>); without: the server, database and account of the registered unmanaged source
+    /// <c>name</c>, as keyspace <c>keyspace</c> (default the one that source serves). 201 with the keyspace and its tablet.
+    /// </summary>
+    private static async Task<IResult> RegisterAsKeyspaceAsync(TopologyAdmin admin, Body b, string type, HttpContext http, FunctionContext ctx)
+    {
+        if (type != MountTypes.Unmanaged)
+        {
+            throw new TopologyValidationException($"as_keyspace registers one unmanaged server as a keyspace; type '{b.Type}' is not possible with it (a mounted vitess cluster stays a mount).");
+        }
+
+        var tablet = string.IsNullOrWhiteSpace(b.Host)
+            ? await admin.RegisterUnmanagedKeyspaceFromMountAsync(b.Name ?? "", b.Keyspace, b.Cell, b.TabletAlias, http.RequestAborted).ConfigureAwait(false)
+            : await admin.RegisterUnmanagedKeyspaceAsync(new UnmanagedKeyspaceRequest(
+                string.IsNullOrWhiteSpace(b.Keyspace) ? b.Name ?? "" : b.Keyspace, b.Host, b.Port ?? 3306, b.DbName ?? "", b.User ?? "", b.CredentialsRef ?? "", b.Cell, b.TabletAlias),
+                http.RequestAborted).ConfigureAwait(false);
+        ctx.Logger.LogInformation("Unmanaged server {Host}:{Port} registered as keyspace {Keyspace} (tablet {Alias})", tablet.Host, tablet.Port, tablet.Keyspace, tablet.Alias);
+        return Results.Json(new JsonObject
+        {
+            ["name"] = tablet.Keyspace,
+            ["type"] = "keyspace",
+            ["keyspace"] = tablet.Keyspace,
+            ["tablet"] = JsonSerializer.SerializeToNode(tablet, TopologyJson.Options),
+        }, MoveTablesFunctions.Json, statusCode: StatusCodes.Status201Created);
     }
 }
