@@ -12,6 +12,8 @@ ANCHOR="native MariaDB replica (1 SQL thread)"
 DESCRIPTION="catch up a sysbench write backlog of ~1M row events"
 EVENTS="${BENCH_EVENTS:-1000000}"
 TABLE_ROWS="${BENCH_TABLE_ROWS:-100000}"
+# The memory check's second table size (after the timed runs): a table this many times larger, same backlog size.
+BIG_FACTOR="${BENCH_BIG_TABLE_FACTOR:-10}"
 source bench/Durable.Bench/Replication/replication-env.sh
 BINLOG_OPTS=(--log-bin=binlog --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL --gtid-strict-mode=1 --sync-binlog=0 --max-binlog-size=1G)
 STREAMER_DLL="src/Streamer/bin/Release/net10.0/Durable.Streamer.dll"
@@ -24,14 +26,8 @@ bench_setup() {
   pm_start ksrc --server-id=21 "${BINLOG_OPTS[@]}"
   pm_start kdst --server-id=22 "${BINLOG_OPTS[@]}"
   pm_start krep --server-id=23 "${BINLOG_OPTS[@]}" --log-slave-updates --skip-slave-start --slave-parallel-threads=0
-  pm_sql ksrc "CREATE DATABASE sbtest"
-  # Root over the private socket: no password on any command line.
-  local sb=(sysbench oltp_write_only --db-driver=mysql --mysql-socket="$PM_SOCK_ksrc" --mysql-user=root --mysql-db=sbtest
-            --tables=1 --table-size="$TABLE_ROWS" --rand-type=uniform --rand-seed=42 --mysql-ignore-errors=1062,1213,1205)
-  "${sb[@]}" prepare >/dev/null || { echo "sysbench prepare failed" >&2; return 1; }
-  BASE_SQL="$PM_DIR_kdst/base.sql"
-  mariadb-dump --no-defaults -S "$PM_SOCK_ksrc" -uroot --single-transaction --skip-add-locks sbtest sbtest1 >"$BASE_SQL"
-  START_POS=$(pm_sql ksrc "SELECT @@global.gtid_binlog_pos")
+  prepare_source "$TABLE_ROWS" || return 1
+  local sb=("${SB[@]}")
   # The backlog in four parts; the position after the first is the smaller backlog of the memory check.
   local part tx=$((EVENTS / 4 / 4))
   for part in 1 2 3 4; do
@@ -47,7 +43,20 @@ bench_setup() {
   # apply loop would run unoptimised for most of a run; a long-running Streamer runs optimised code after its start.
   export Streamer__Throttle=false Streamer__PollIntervalMs=100 DOTNET_gcServer=0 DOTNET_TieredCompilation=0
   MEMORY_LOG="$PM_DIR_kdst/vmhwm.log"; : >"$MEMORY_LOG"
+  PROFILE_LOG="$PM_DIR_kdst/profile.log"; : >"$PROFILE_LOG"
   pm_sql krep "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PM_PORT_ksrc, MASTER_USER='bench', MASTER_PASSWORD='$BENCH_MYSQL_PASSWORD', MASTER_USE_GTID=slave_pos"
+}
+
+# (Re)creates the source table with $1 rows and the target's base copy of it; sets SB, BASE_SQL and START_POS.
+prepare_source() {
+  pm_sql ksrc "DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest"
+  # Root over the private socket: no password on any command line.
+  SB=(sysbench oltp_write_only --db-driver=mysql --mysql-socket="$PM_SOCK_ksrc" --mysql-user=root --mysql-db=sbtest
+      --tables=1 --table-size="$1" --rand-type=uniform --rand-seed=42 --mysql-ignore-errors=1062,1213,1205)
+  "${SB[@]}" prepare >/dev/null || { echo "sysbench prepare failed" >&2; return 1; }
+  BASE_SQL="$PM_DIR_kdst/base.sql"
+  mariadb-dump --no-defaults -S "$PM_SOCK_ksrc" -uroot --single-transaction --skip-add-locks sbtest sbtest1 >"$BASE_SQL"
+  START_POS=$(pm_sql ksrc "SELECT @@global.gtid_binlog_pos")
 }
 
 # The target as of START_POS, written without binlogging (it is the copy a stream would have made).
@@ -81,6 +90,8 @@ streamer_catchup() {
   t1=$(pm_now)
   h=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status"); [ "$h" -gt "$hwm" ] && hwm=$h
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  # The Streamer's own phase timings of this run (its last apply profile line), printed with the context.
+  grep -o 'apply profile: .*' "$PM_DIR_kdst/streamer.out" | tail -1 | sed "s/^/backlog to seq $until_seq: /" >>"$PROFILE_LOG" || true
   echo "$t0 $t1 $hwm"
 }
 
@@ -117,7 +128,19 @@ bench_context() {
   echo "           innodb_flush_log_at_trx_commit=2 sync_binlog=0 binlog ROW/FULL on all three; replica slave_parallel_threads=0, log_slave_updates=ON; one stream"
   local r; r=$(streamer_catchup "$QUARTER_POS") || return 1
   read -r _ _ hwm <<<"$r"
-  echo "   Streamer peak memory (VmHWM): $(paste -sd';' "$MEMORY_LOG"); backlog $QUARTER_EVENTS events: VmHWM ${hwm} kB"
+  echo "   Streamer peak memory (VmHWM), table $TABLE_ROWS rows: $(paste -sd';' "$MEMORY_LOG"); backlog $QUARTER_EVENTS events: VmHWM ${hwm} kB"
+  # Second table size: the source table rebuilt $BIG_FACTOR times larger, a backlog of the same quarter size.
+  local big=$((TABLE_ROWS * BIG_FACTOR)) big_end big_events
+  prepare_source "$big" || return 1
+  "${SB[@]}" --threads=4 --events=$((EVENTS / 4 / 4)) --time=0 run >"$PM_DIR_kdst/sysbench-big.out" 2>&1 || { echo "sysbench run failed" >&2; return 1; }
+  big_end=$(pm_sql ksrc "SELECT @@global.gtid_binlog_pos"); big_events=$(awk '/write:/ {print $2}' "$PM_DIR_kdst/sysbench-big.out")
+  r=$(streamer_catchup "$big_end") || return 1
+  read -r t0 t1 hwm <<<"$r"
+  check_equal kdst || return 1
+  echo "   Streamer peak memory (VmHWM), table $big rows: backlog $big_events events: VmHWM ${hwm} kB ($(awk -v n="$big_events" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }') events/s)"
+  echo "   durability, as set: ours (target) innodb_flush_log_at_trx_commit,sync_binlog = $(pm_sql kdst 'SELECT @@innodb_flush_log_at_trx_commit, @@sync_binlog' | tr '\t' ','); replica = $(pm_sql krep 'SELECT @@innodb_flush_log_at_trx_commit, @@sync_binlog' | tr '\t' ','); source = $(pm_sql ksrc 'SELECT @@innodb_flush_log_at_trx_commit, @@sync_binlog' | tr '\t' ',')"
+  echo "   Streamer apply profiles (phase times of each run):"
+  sed 's/^/     /' "$PROFILE_LOG"
   echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 

@@ -104,12 +104,15 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
         var standalone = false;
         var rate = Stopwatch.StartNew();
         long rateRows = 0;
+        var profile = applier.Profile;
 
         async Task CommitBatchAsync(GtidPosition position)
         {
             if (throttler is not null)
             {
+                var throttleStarted = ApplyProfile.Now();
                 await throttler.WaitAsync(stream, source, token).ConfigureAwait(false);
+                profile.ThrottleTicks += ApplyProfile.Since(throttleStarted);
             }
 
             var rows = applier.PendingRows;
@@ -130,8 +133,11 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
         while (true)
         {
             token.ThrowIfCancellationRequested();
+            var readStarted = ApplyProfile.Now();
             var evt = await binlog.ReadEventAsync(token).ConfigureAwait(false)
                 ?? throw new ReplicationException($"The source {source} ended the binlog stream.");
+            profile.BinlogTicks += ApplyProfile.Since(readStarted);
+            profile.Events++;
             switch (evt)
             {
                 case GtidEvent gtid:
@@ -197,6 +203,7 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
         async Task<ReplicatorStop?> EndTransactionAsync()
         {
             transactions++;
+            profile.Transactions++;
             lastTimestamp = txTimestamp;
             standalone = false;
             var position = binlog.Position;

@@ -30,12 +30,35 @@ public sealed class StreamApplier
     // MariaDB: consecutive row changes go to the server as one anonymous compound statement (BEGIN NOT ATOMIC ...
     // END), many UPDATE/DELETE/INSERT statements per round trip, in their source order. A DELETE that finds no row
     // SIGNALs (keeping the divergence check); the signal names an entry of _blockDeletes, which holds the full message.
+    //
+    // Blocks are pipelined: a full block is sent and, while the target executes it, the next one is built from the
+    // following binlog events (two buffers, at most one block in flight, so the order of changes is the source's).
+    // Everything else this applier sends on the connection (BEGIN, the lastpk query, the position update, COMMIT,
+    // rollback) first waits for the block in flight, so its errors surface before the transaction can commit.
     private readonly bool _compound;
     private readonly int _blockBudget;
-    private readonly ByteBuilder _block = new(64 * 1024);
-    private readonly List<Func<string>> _blockDeletes = [];
+    private ByteBuilder _block = new(64 * 1024);
+    private List<Func<Task<string>>> _blockDeletes = [];
+    private ByteBuilder _spareBlock = new(64 * 1024);
+    private List<Func<Task<string>>> _spareDeletes = [];
+
+    // MariaDB: row changes are compacted to their net effect per primary key before they are written (see
+    // KeyedChanges): the rows the source had before the changes are checked to be there and deleted with one
+    // statement, the rows it has after them inserted with multi-row INSERTs. A few statements per table per group
+    // instead of one per row change; that per-statement work was most of the target's apply time. Groups are bounded
+    // (GroupBudget bytes of keys and rows) so memory stays flat in transaction size.
+    private readonly List<TableContext> _groupTables = [];
+    private long _groupBytes;
+    private readonly int _groupBudget;
+    private Task? _inFlight;
     private int _blockStatements;
     private const string DeleteSignalPrefix = "durable: no row for delete #";
+    private static readonly byte[] DeleteSignalHead = System.Text.Encoding.UTF8.GetBytes($"IF ROW_COUNT() = 0 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{DeleteSignalPrefix}");
+
+    // The column map of the last table map seen: every transaction repeats its table map, usually for the same table.
+    private TableMap? _lastTableMap;
+    private TableContext? _lastTableMapContext;
+    private ColumnMap? _lastColumnMap;
 
     public StreamApplier(MySqlConnection target, StreamStore store, StreamRecord stream, int statementBudget = 4 << 20, bool? compoundStatements = null)
     {
@@ -45,11 +68,17 @@ public sealed class StreamApplier
         Position = stream.Position;
         _statementBudget = statementBudget;
         _compound = compoundStatements ?? target.IsMariaDb;
-        _blockBudget = Math.Clamp(statementBudget, 4096, 1 << 20);
+        // Small enough that a batch (one target transaction) spans several blocks, so building overlaps executing;
+        // large enough that a round trip carries hundreds of row changes.
+        _blockBudget = Math.Clamp(statementBudget, 4096, 256 << 10);
+        _groupBudget = _blockBudget / 4;
     }
 
     /// <summary>Round trips that carried row changes (compound blocks and single statements), for tests and profiling.</summary>
     public long RoundTrips { get; private set; }
+
+    /// <summary>Time per apply phase (shared with the replicator that feeds this applier).</summary>
+    public ApplyProfile Profile { get; set; } = new();
 
     /// <summary>The stream as this owner took it (its epoch is the fence).</summary>
     public StreamRecord Stream { get; private set; }
@@ -98,6 +127,20 @@ public sealed class StreamApplier
             return;
         }
 
+        var started = ApplyProfile.Now();
+        try
+        {
+            await BeginFencedAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Profile.BeginTicks += ApplyProfile.Since(started);
+        }
+    }
+
+    private async Task BeginFencedAsync(CancellationToken ct)
+    {
+        await AwaitInFlightAsync().ConfigureAwait(false);
         await _target.ExecuteAsync("BEGIN", ct).ConfigureAwait(false);
         InTransaction = true;
         StreamRecord row;
@@ -150,6 +193,7 @@ public sealed class StreamApplier
             set += ", " + extraSet;
         }
 
+        var started = ApplyProfile.Now();
         try
         {
             await _target.ExecuteAsync($"UPDATE {_store.StreamsTable} SET {set} WHERE id = {Stream.Id}", ct).ConfigureAwait(false);
@@ -161,6 +205,12 @@ public sealed class StreamApplier
             await RollbackAsync().ConfigureAwait(false);
             throw;
         }
+        finally
+        {
+            Profile.CommitTicks += ApplyProfile.Since(started);
+        }
+
+        Profile.Commits++;
 
         InTransaction = false;
         Position = position;
@@ -178,7 +228,18 @@ public sealed class StreamApplier
         _pendingInsert = null;
         _pendingInsertTable = null;
         ClearBlock();
+        ClearGroups();
         PendingRows = 0;
+        try
+        {
+            await AwaitInFlightAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The block in flight failed too; the transaction is rolled back below either way, and the caller is
+            // already handling the error that made it roll back.
+        }
+
         if (InTransaction)
         {
             InTransaction = false;
@@ -196,7 +257,11 @@ public sealed class StreamApplier
     }
 
     /// <summary>Drops cached table schemas (after a DDL changed them).</summary>
-    public void ForgetTables() => _tables.Clear();
+    public void ForgetTables()
+    {
+        _tables.Clear();
+        (_lastTableMap, _lastTableMapContext, _lastColumnMap) = (null, null, null);
+    }
 
     public async Task<TableContext> TableAsync(string table, CancellationToken ct)
     {
@@ -222,6 +287,23 @@ public sealed class StreamApplier
     /// </summary>
     public async Task ApplyRowsAsync(RowsEvent rows, CancellationToken ct)
     {
+        // SQL build time is what this call spends outside round trips and the fenced begin.
+        var started = ApplyProfile.Now();
+        var waited = Profile.WaitTicks + Profile.BeginTicks;
+        try
+        {
+            await ApplyRowsCoreAsync(rows, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Profile.BuildTicks += ApplyProfile.Since(started) - (Profile.WaitTicks + Profile.BeginTicks - waited);
+            Profile.RowEvents++;
+            Profile.Rows += rows.Rows.Count;
+        }
+    }
+
+    private async Task ApplyRowsCoreAsync(RowsEvent rows, CancellationToken ct)
+    {
         var table = await TableAsync(rows.Table.Table, ct).ConfigureAwait(false);
         var progress = CopyProgress is not null && CopyProgress.TryGetValue(table.Schema.Name, out var p) ? p : null;
         if (progress is { NotStarted: true })
@@ -229,7 +311,17 @@ public sealed class StreamApplier
             return; // the copy will read the table's rows from a later snapshot
         }
 
-        var map = table.MapFor(rows.Table);
+        ColumnMap map;
+        if (ReferenceEquals(rows.Table, _lastTableMap) && ReferenceEquals(table, _lastTableMapContext))
+        {
+            map = _lastColumnMap!;
+        }
+        else
+        {
+            map = table.MapFor(rows.Table);
+            (_lastTableMap, _lastTableMapContext, _lastColumnMap) = (rows.Table, table, map);
+        }
+
         var changes = new List<(MySqlValue[]? Before, MySqlValue[]? After)>(rows.Rows.Count);
         foreach (var change in rows.Rows)
         {
@@ -249,6 +341,27 @@ public sealed class StreamApplier
             var (before, after) = changes[i];
             var beforeIn = before is not null && (table.Router?.InRange(before) ?? true) && (beforeCopied?[i] ?? true);
             var afterIn = after is not null && (table.Router?.InRange(after) ?? true) && (afterCopied?[i] ?? true);
+            if (_compound)
+            {
+                var (b, a) = rows.Kind switch
+                {
+                    RowsEventKind.Insert => (null, afterIn ? after : null),
+                    RowsEventKind.Delete => (beforeIn ? before : null, null),
+                    _ => (beforeIn ? before : null, afterIn ? after : null),
+                };
+                if (b is not null || a is not null)
+                {
+                    Track(table, b, a);
+                    PendingRows++;
+                    if (_groupBytes >= _groupBudget)
+                    {
+                        await EmitGroupsAsync(ct).ConfigureAwait(false);
+                    }
+                }
+
+                continue;
+            }
+
             switch (rows.Kind)
             {
                 case RowsEventKind.Insert when afterIn:
@@ -271,9 +384,10 @@ public sealed class StreamApplier
         }
     }
 
-    /// <summary>Sends any batched INSERT.</summary>
+    /// <summary>Sends every change not sent yet and waits until the target has run them.</summary>
     public async Task FlushAsync(CancellationToken ct)
     {
+        await EmitGroupsAsync(ct).ConfigureAwait(false);
         await QueuePendingInsertAsync(ct).ConfigureAwait(false);
         await SendBlockAsync(ct).ConfigureAwait(false);
     }
@@ -294,16 +408,53 @@ public sealed class StreamApplier
     /// Sends a change now (no compound statements, or too big for a block) or appends it to the current block. A
     /// DELETE carries <paramref name="deleteMessage"/>: the divergence to report when it finds no row.
     /// </summary>
-    private async Task QueueAsync(ReadOnlyMemory<byte> statement, Func<string>? deleteMessage, CancellationToken ct)
+    private Task QueueAsync(ReadOnlyMemory<byte> statement, Func<string>? deleteMessage, CancellationToken ct) =>
+        QueueAsync(statement, deleteMessage is null ? null : () => Task.FromResult(deleteMessage()), checkIsInStatement: false, ct);
+
+    /// <summary>
+    /// As above; with <paramref name="checkIsInStatement"/> the statement is the head of a check, "IF ... THEN SIGNAL
+    /// ... MESSAGE_TEXT = '&lt;DeleteSignalPrefix&gt;", which this method ends with the index of
+    /// <paramref name="deleteMessage"/> in the block it lands in (known only once it is placed) and "'; END IF".
+    /// </summary>
+    private async Task QueueAsync(ReadOnlyMemory<byte> statement, Func<Task<string>>? deleteMessage, bool checkIsInStatement, CancellationToken ct)
     {
+        if (checkIsInStatement && (!_compound || statement.Length > _blockBudget / 2))
+        {
+            // Alone (a top-level IF, which MariaDB runs outside stored programs too): its SIGNAL is message 0 of its own.
+            await SendBlockAsync(ct).ConfigureAwait(false);
+            var alone = new ByteBuilder(statement.Length + 16);
+            alone.Append(statement.Span);
+            alone.Append("0'; END IF"u8);
+            List<Func<Task<string>>> messages = [deleteMessage!];
+            RoundTrips++;
+            Profile.RoundTrips++;
+            _inFlight = ExecuteBlockAsync(alone, messages, ct);
+            await AwaitInFlightAsync().ConfigureAwait(false);
+            return;
+        }
+
         if (!_compound || statement.Length > _blockBudget / 2)
         {
             await SendBlockAsync(ct).ConfigureAwait(false);
             RoundTrips++;
-            var ok = await _target.ExecuteAsync(statement, ct).ConfigureAwait(false);
-            if (deleteMessage is not null && ok.AffectedRows == 0)
+            Profile.RoundTrips++;
+            Profile.BytesSent += statement.Length;
+            var started = ApplyProfile.Now();
+            Durable.MySql.Protocol.OkPacket ok;
+            try
             {
-                throw new TerminalReplicationException(deleteMessage());
+                ok = await _target.ExecuteAsync(statement, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                var took = ApplyProfile.Since(started);
+                Profile.SendTicks += took;
+                Profile.WaitTicks += took;
+            }
+
+            if (deleteMessage is not null && !checkIsInStatement && ok.AffectedRows == 0)
+            {
+                throw new TerminalReplicationException(await deleteMessage().ConfigureAwait(false));
             }
 
             return;
@@ -311,7 +462,7 @@ public sealed class StreamApplier
 
         if (_block.Length + statement.Length + 160 > _blockBudget)
         {
-            await SendBlockAsync(ct).ConfigureAwait(false);
+            await SendBlockAsync(ct, wait: false).ConfigureAwait(false);
         }
 
         if (_blockStatements == 0)
@@ -320,42 +471,373 @@ public sealed class StreamApplier
         }
 
         _block.Append(statement.Span);
-        _block.Append(";\n"u8);
-        if (deleteMessage is not null)
+        Span<byte> digits = stackalloc byte[12];
+        if (deleteMessage is not null && checkIsInStatement)
         {
-            _block.Append($"IF ROW_COUNT() = 0 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{DeleteSignalPrefix}{_blockDeletes.Count}'; END IF;\n");
+            _blockDeletes.Count.TryFormat(digits, out var written, default, System.Globalization.CultureInfo.InvariantCulture);
+            _block.Append(digits[..written]);
+            _block.Append("'; END IF;\n"u8);
             _blockDeletes.Add(deleteMessage);
+        }
+        else if (deleteMessage is not null)
+        {
+            _block.Append(";\n"u8);
+            _block.Append(DeleteSignalHead);
+            _blockDeletes.Count.TryFormat(digits, out var written, default, System.Globalization.CultureInfo.InvariantCulture);
+            _block.Append(digits[..written]);
+            _block.Append("'; END IF;\n"u8);
+            _blockDeletes.Add(deleteMessage);
+        }
+        else
+        {
+            _block.Append(";\n"u8);
         }
 
         _blockStatements++;
     }
 
-    private async Task SendBlockAsync(CancellationToken ct)
+    /// <summary>
+    /// Ends the current block and sends it. With <paramref name="wait"/> false the block stays in flight while the
+    /// caller builds the next one (the previous block in flight is awaited first: at most one at a time).
+    /// </summary>
+    private async Task SendBlockAsync(CancellationToken ct, bool wait = true)
     {
         if (_blockStatements == 0)
         {
+            if (wait)
+            {
+                await AwaitInFlightAsync().ConfigureAwait(false);
+            }
+
             return;
         }
 
         _block.Append("END"u8);
+        await AwaitInFlightAsync().ConfigureAwait(false);
+        var sent = _block;
+        var sentDeletes = _blockDeletes;
+        (_block, _blockDeletes) = (_spareBlock, _spareDeletes);
+        (_spareBlock, _spareDeletes) = (sent, sentDeletes);
+        _blockStatements = 0;
+        RoundTrips++;
+        Profile.RoundTrips++;
+        Profile.BytesSent += sent.Length;
+        _inFlight = ExecuteBlockAsync(sent, sentDeletes, ct);
+        if (wait)
+        {
+            await AwaitInFlightAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task ExecuteBlockAsync(ByteBuilder block, List<Func<Task<string>>> deletes, CancellationToken ct)
+    {
+        var started = ApplyProfile.Now();
         try
         {
-            RoundTrips++;
-            await _target.ExecuteAsync(_block.Memory, ct).ConfigureAwait(false);
+            await _target.ExecuteAsync(block.Memory, ct).ConfigureAwait(false);
         }
         catch (MySqlException e) when (e.ErrorNumber == 1644 /* ER_SIGNAL_EXCEPTION */ && e.Message.Contains(DeleteSignalPrefix, StringComparison.Ordinal))
         {
             var at = e.Message.IndexOf(DeleteSignalPrefix, StringComparison.Ordinal) + DeleteSignalPrefix.Length;
             var digits = new string(e.Message.Skip(at).TakeWhile(char.IsAsciiDigit).ToArray());
-            var message = int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n < _blockDeletes.Count
-                ? _blockDeletes[n]()
+            // The block stopped at the SIGNAL and the connection is free: a message may look at the target (which
+            // rows of a group were missing) before the caller rolls the transaction back.
+            var message = int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n < deletes.Count
+                ? await deletes[n]().ConfigureAwait(false)
                 : e.Message;
             throw new TerminalReplicationException(message, e);
         }
         finally
         {
-            ClearBlock();
+            Profile.SendTicks += ApplyProfile.Since(started);
+            block.Clear();
+            deletes.Clear();
         }
+    }
+
+    /// <summary>Waits for the block in flight, if any (its failure is thrown here).</summary>
+    private async Task AwaitInFlightAsync()
+    {
+        if (_inFlight is not { } inFlight)
+        {
+            return;
+        }
+
+        _inFlight = null;
+        var started = ApplyProfile.Now();
+        try
+        {
+            await inFlight.ConfigureAwait(false);
+        }
+        finally
+        {
+            Profile.WaitTicks += ApplyProfile.Since(started);
+        }
+    }
+
+    /// <summary>
+    /// Folds one row change into its table's group: <paramref name="before"/> is the row the change removes (a DELETE,
+    /// an UPDATE's old row), <paramref name="after"/> the row it leaves (an INSERT, an UPDATE's new row). A change
+    /// that the target could not apply one by one either (a second insert of a key, a change of a row already gone)
+    /// is the divergence it would have been.
+    /// </summary>
+    private void Track(TableContext table, MySqlValue[]? before, MySqlValue[]? after)
+    {
+        var group = table.Changes;
+        if (group is null)
+        {
+            group = table.Changes = new KeyedChanges();
+            _groupTables.Add(table);
+        }
+
+        var schema = table.Schema;
+        var op = before is null ? "INSERT" : after is null ? "DELETE" : "UPDATE";
+        if (before is not null)
+        {
+            var key = KeyedChanges.Key(schema, before);
+            var sameKey = after is not null && KeyedChanges.Key(schema, after).AsSpan().SequenceEqual(key);
+            if (!group.ByKey.TryGetValue(key, out var entry))
+            {
+                entry = new KeyedChanges.Entry(before, Existed: true, op);
+                group.ByKey.Add(key, entry);
+                group.Order.Add(entry);
+                _groupBytes += key.Length + 64;
+            }
+            else if (entry.Final is null)
+            {
+                throw new TerminalReplicationException($"{op} of {schema.Name} row with primary key ({KeyedChanges.Describe(schema, before)}) found no row on the target: source and target have diverged.");
+            }
+
+            entry.Final = null;
+            if (sameKey)
+            {
+                entry.Final = after;
+                _groupBytes += KeyedChanges.Size(after!);
+                return;
+            }
+        }
+
+        if (after is not null)
+        {
+            var key = KeyedChanges.Key(schema, after);
+            if (!group.ByKey.TryGetValue(key, out var entry))
+            {
+                entry = new KeyedChanges.Entry(after, Existed: false, op);
+                group.ByKey.Add(key, entry);
+                group.Order.Add(entry);
+                _groupBytes += key.Length + 64;
+            }
+            else if (entry.Final is not null)
+            {
+                throw new TerminalReplicationException($"{op} of {schema.Name} row with primary key ({KeyedChanges.Describe(schema, after)}) would duplicate a row the target already has: source and target have diverged.");
+            }
+
+            entry.Final = after;
+            _groupBytes += KeyedChanges.Size(after);
+        }
+    }
+
+    /// <summary>
+    /// Writes every table group as: a check that the rows expected before the changes are all there (a SIGNAL naming
+    /// the group otherwise), one DELETE of them, then multi-row INSERTs of the rows left after the changes. Deleting
+    /// every touched row before inserting any keeps unique keys satisfied whatever order the source changed them in
+    /// (the rows present at each step are a subset of the source's state at the group's end).
+    /// </summary>
+    private async Task EmitGroupsAsync(CancellationToken ct)
+    {
+        if (_groupTables.Count == 0)
+        {
+            return;
+        }
+
+        var tables = _groupTables.ToArray();
+        _groupTables.Clear();
+        _groupBytes = 0;
+        foreach (var table in tables)
+        {
+            var group = table.Changes!;
+            table.Changes = null;
+            var schema = table.Schema;
+            var existed = group.Order.Where(e => e.Existed).ToList();
+            if (existed.Count > 0)
+            {
+                _sql.Clear();
+                _sql.Append("IF (SELECT COUNT(*) FROM "u8);
+                _sql.Append(schema.QualifiedNameBytes);
+                AppendKeys(schema, existed);
+                _sql.Append(") <> "u8);
+                _sql.Append(existed.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                _sql.Append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '"u8);
+                _sql.Append(DeleteSignalPrefix);
+                await QueueAsync(_sql.Memory, () => MissingRowMessageAsync(schema, existed), checkIsInStatement: true, ct).ConfigureAwait(false);
+                _sql.Clear();
+                _sql.Append("DELETE FROM "u8);
+                _sql.Append(schema.QualifiedNameBytes);
+                AppendKeys(schema, existed);
+                await QueueAsync(_sql.Memory, null, checkIsInStatement: false, ct).ConfigureAwait(false);
+            }
+
+            InsertStatementBuilder? insert = null;
+            foreach (var entry in group.Order)
+            {
+                if (entry.Final is not { } row)
+                {
+                    continue;
+                }
+
+                if (Stream.Options.SourceTimeZone is not null)
+                {
+                    // CONVERT_TZ cannot be expressed through the batched builder's literal styles; the row goes alone.
+                    _sql.Clear();
+                    _sql.Append("INSERT INTO "u8);
+                    _sql.Append(schema.QualifiedNameBytes);
+                    _sql.Append(" ("u8);
+                    for (var i = 0; i < schema.Writable.Count; i++)
+                    {
+                        if (i > 0)
+                        {
+                            _sql.Append(","u8);
+                        }
+
+                        _sql.Append(schema.QuotedNames[schema.Writable[i]]);
+                    }
+
+                    _sql.Append(") VALUES ("u8);
+                    for (var i = 0; i < schema.Writable.Count; i++)
+                    {
+                        if (i > 0)
+                        {
+                            _sql.Append(","u8);
+                        }
+
+                        schema.Columns[schema.Writable[i]].AppendValue(_sql, row[schema.Writable[i]], _target.Quoter, Stream.Options.SourceTimeZone);
+                    }
+
+                    _sql.Append(")"u8);
+                    await QueueAsync(_sql.Memory, null, ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                insert ??= table.NewInsert(_target.Quoter, _blockBudget / 2);
+                if (insert.AddRow(Writable(schema, row)) is { } full)
+                {
+                    await QueueAsync(full, null, ct).ConfigureAwait(false);
+                }
+            }
+
+            if (insert?.Finish() is { } last)
+            {
+                await QueueAsync(last, null, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static MySqlValue[] Writable(TableSchema schema, MySqlValue[] row)
+    {
+        var values = new MySqlValue[schema.Writable.Count];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = row[schema.Writable[i]];
+        }
+
+        return values;
+    }
+
+    /// <summary>" WHERE pk IN (...)", or for a composite key "(a = x AND b = y) OR ..." (both are ranges on the key).</summary>
+    private void AppendKeys(TableSchema schema, List<KeyedChanges.Entry> entries)
+    {
+        _sql.Append(" WHERE "u8);
+        var key = schema.PrimaryKey;
+        if (key.Count == 1)
+        {
+            _sql.Append(schema.QuotedNames[key[0]]);
+            _sql.Append(" IN ("u8);
+            for (var e = 0; e < entries.Count; e++)
+            {
+                if (e > 0)
+                {
+                    _sql.Append(","u8);
+                }
+
+                schema.Columns[key[0]].AppendValue(_sql, entries[e].KeyImage[key[0]], _target.Quoter, Stream.Options.SourceTimeZone);
+            }
+
+            _sql.Append(")"u8);
+            return;
+        }
+
+        for (var e = 0; e < entries.Count; e++)
+        {
+            _sql.Append(e > 0 ? " OR ("u8 : "("u8);
+            for (var k = 0; k < key.Count; k++)
+            {
+                if (k > 0)
+                {
+                    _sql.Append(" AND "u8);
+                }
+
+                _sql.Append(schema.QuotedNames[key[k]]);
+                _sql.Append(" = "u8);
+                schema.Columns[key[k]].AppendValue(_sql, entries[e].KeyImage[key[k]], _target.Quoter, Stream.Options.SourceTimeZone);
+            }
+
+            _sql.Append(")"u8);
+        }
+    }
+
+    /// <summary>Which expected row was missing (the group's check failed; its DELETE has not run), in the source's order.</summary>
+    private async Task<string> MissingRowMessageAsync(TableSchema schema, List<KeyedChanges.Entry> existed)
+    {
+        var present = new HashSet<byte[]>(KeyedChanges.KeyComparer.Instance);
+        try
+        {
+            _sql.Clear();
+            _sql.Append("SELECT "u8);
+            for (var k = 0; k < schema.PrimaryKey.Count; k++)
+            {
+                if (k > 0)
+                {
+                    _sql.Append(", "u8);
+                }
+
+                _sql.Append(schema.QuotedNames[schema.PrimaryKey[k]]);
+            }
+
+            _sql.Append(" FROM "u8);
+            _sql.Append(schema.QualifiedNameBytes);
+            AppendKeys(schema, existed);
+            await using var r = await _target.QueryAsync(_sql.Memory).ConfigureAwait(false);
+            while (await r.ReadAsync().ConfigureAwait(false))
+            {
+                var row = new MySqlValue[schema.Columns.Count];
+                for (var k = 0; k < schema.PrimaryKey.Count; k++)
+                {
+                    row[schema.PrimaryKey[k]] = r.GetRow()[k].ToOwned();
+                }
+
+                present.Add(KeyedChanges.Key(schema, row));
+            }
+        }
+        catch (MySqlException)
+        {
+            // Only the message gets less precise; the divergence stands.
+        }
+
+        var missing = existed.FirstOrDefault(e => !present.Contains(KeyedChanges.Key(schema, e.KeyImage)));
+        return missing is null
+            ? $"Rows of {schema.Name} that the source changed were not all on the target: source and target have diverged."
+            : $"{missing.FirstOp} of {schema.Name} row with primary key ({KeyedChanges.Describe(schema, missing.KeyImage)}) found no row on the target: source and target have diverged.";
+    }
+
+    private void ClearGroups()
+    {
+        foreach (var table in _groupTables)
+        {
+            table.Changes = null;
+        }
+
+        _groupTables.Clear();
+        _groupBytes = 0;
     }
 
     private void ClearBlock()
@@ -420,8 +902,9 @@ public sealed class StreamApplier
         var schema = table.Schema;
         _sql.Clear();
         _sql.Append("UPDATE "u8);
-        _sql.Append(schema.QualifiedName);
+        _sql.Append(schema.QualifiedNameBytes);
         _sql.Append(" SET "u8);
+        // Every column, changed or not: a column left out of SET would get ON UPDATE CURRENT_TIMESTAMP from the target.
         var first = true;
         foreach (var i in schema.Writable)
         {
@@ -431,7 +914,7 @@ public sealed class StreamApplier
             }
 
             first = false;
-            _sql.Append(SqlQuoter.Identifier(schema.Columns[i].Name));
+            _sql.Append(schema.QuotedNames[i]);
             _sql.Append(" = "u8);
             schema.Columns[i].AppendValue(_sql, after[i], _target.Quoter, Stream.Options.SourceTimeZone);
         }
@@ -445,7 +928,7 @@ public sealed class StreamApplier
         await QueuePendingInsertAsync(ct).ConfigureAwait(false);
         _sql.Clear();
         _sql.Append("DELETE FROM "u8);
-        _sql.Append(table.Schema.QualifiedName);
+        _sql.Append(table.Schema.QualifiedNameBytes);
         AppendWherePk(table.Schema, before);
         await ExecuteChangeAsync(table.Schema, "DELETE", before, ct).ConfigureAwait(false);
     }
@@ -471,7 +954,7 @@ public sealed class StreamApplier
             }
 
             var column = schema.Columns[schema.PrimaryKey[k]];
-            _sql.Append(SqlQuoter.Identifier(column.Name));
+            _sql.Append(schema.QuotedNames[schema.PrimaryKey[k]]);
             _sql.Append(" = "u8);
             column.AppendValue(_sql, row[schema.PrimaryKey[k]], _target.Quoter, Stream.Options.SourceTimeZone);
         }
@@ -483,6 +966,11 @@ public sealed class StreamApplier
     {
         var before = new bool[changes.Count];
         var after = new bool[changes.Count];
+        if (CompareIntegerKeys(schema, changes, lastPk, before, after))
+        {
+            return (before, after);
+        }
+
         var sql = new ByteBuilder(1024);
         sql.Append("SELECT "u8);
         var slots = new List<(int Row, bool IsAfter)>();
@@ -514,7 +1002,13 @@ public sealed class StreamApplier
             return (before, after);
         }
 
+        await AwaitInFlightAsync().ConfigureAwait(false);
+        var started = ApplyProfile.Now();
+        Profile.RoundTrips++;
         await using var r = await _target.QueryAsync(sql.Memory, ct).ConfigureAwait(false);
+        var took = ApplyProfile.Since(started);
+        Profile.SendTicks += took;
+        Profile.WaitTicks += took;
         if (!await r.ReadAsync(ct).ConfigureAwait(false))
         {
             throw new ReplicationException("The lastpk comparison returned no row.");
@@ -540,6 +1034,79 @@ public sealed class StreamApplier
         return (before, after);
     }
 
+    /// <summary>
+    /// The lastpk comparison without a query when every key column is an integer type: integers have no collation,
+    /// so comparing their values as numbers is exactly what the server would do. False (nothing filled in) for any
+    /// other key, which is compared in SQL with its collation.
+    /// </summary>
+    internal static bool CompareIntegerKeys(TableSchema schema, List<(MySqlValue[]? Before, MySqlValue[]? After)> changes, IReadOnlyList<MySqlValue> lastPk, bool[] before, bool[] after)
+    {
+        var key = schema.PrimaryKey;
+        if (lastPk.Count != key.Count)
+        {
+            return false;
+        }
+
+        var last = new Int128[key.Count];
+        for (var k = 0; k < key.Count; k++)
+        {
+            if (!schema.Columns[key[k]].IsInteger || !TryParseInteger(lastPk[k], out last[k]))
+            {
+                return false;
+            }
+        }
+
+        for (var i = 0; i < changes.Count; i++)
+        {
+            if (changes[i].Before is { } b)
+            {
+                if (AtOrBelow(b) is not { } yes)
+                {
+                    return false;
+                }
+
+                before[i] = yes;
+            }
+
+            if (changes[i].After is { } a)
+            {
+                if (AtOrBelow(a) is not { } yes)
+                {
+                    return false;
+                }
+
+                after[i] = yes;
+            }
+        }
+
+        return true;
+
+        // (key) <= (lastpk), compared as SQL compares row constructors: column by column, the first difference decides.
+        bool? AtOrBelow(MySqlValue[] image)
+        {
+            for (var k = 0; k < key.Count; k++)
+            {
+                if (!TryParseInteger(image[key[k]], out var v))
+                {
+                    return null;
+                }
+
+                if (v != last[k])
+                {
+                    return v < last[k];
+                }
+            }
+
+            return true;
+        }
+    }
+
+    private static bool TryParseInteger(MySqlValue value, out Int128 result)
+    {
+        result = default;
+        return !value.IsNull && Int128.TryParse(value.Span, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out result);
+    }
+
     private void AppendTuple(ByteBuilder sql, TableSchema schema, IReadOnlyList<MySqlValue> values, bool fromKey = false)
     {
         for (var k = 0; k < schema.PrimaryKey.Count; k++)
@@ -558,6 +1125,9 @@ public sealed class StreamApplier
     public sealed class TableContext(TableSchema schema, RowRouter? router)
     {
         private readonly Dictionary<string, ColumnMap> _maps = new(StringComparer.Ordinal);
+
+        /// <summary>The row changes of this table not written yet (MariaDB compaction), null when there are none.</summary>
+        internal KeyedChanges? Changes { get; set; }
 
         public TableSchema Schema { get; } = schema;
 
@@ -630,4 +1200,74 @@ public sealed class StreamStoppedException(StreamState state, string message)
     : ReplicationException($"The stream is {state}{(string.IsNullOrEmpty(message) ? "" : ": " + message)}.")
 {
     public StreamState State { get; } = state;
+}
+
+/// <summary>
+/// The net effect of a run of row changes on one table, per primary key (exact bytes: the bytes the source wrote, so
+/// keys equal under a collation are still told apart, as the source's rows are): whether the row existed before the
+/// run (its first change removed or changed it) and the row it leaves (null: gone). Entries keep first-change order.
+/// </summary>
+internal sealed class KeyedChanges
+{
+    public Dictionary<byte[], Entry> ByKey { get; } = new(KeyComparer.Instance);
+
+    public List<Entry> Order { get; } = [];
+
+    /// <param name="KeyImage">A row image holding the key (the first image that named it).</param>
+    /// <param name="Existed">The first change of the key removed or changed a row: the target must have it.</param>
+    /// <param name="FirstOp">That change (for the divergence message).</param>
+    public sealed record Entry(MySqlValue[] KeyImage, bool Existed, string FirstOp)
+    {
+        public MySqlValue[]? Final { get; set; }
+    }
+
+    /// <summary>The key's column values as one byte string: per column a null flag, a length and the bytes.</summary>
+    public static byte[] Key(TableSchema schema, MySqlValue[] row)
+    {
+        var size = 0;
+        foreach (var k in schema.PrimaryKey)
+        {
+            size += 5 + row[k].Span.Length;
+        }
+
+        var key = new byte[size];
+        var at = 0;
+        foreach (var k in schema.PrimaryKey)
+        {
+            var v = row[k];
+            key[at] = v.IsNull ? (byte)1 : (byte)0;
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(key.AsSpan(at + 1), v.Span.Length);
+            v.Span.CopyTo(key.AsSpan(at + 5));
+            at += 5 + v.Span.Length;
+        }
+
+        return key;
+    }
+
+    public static long Size(MySqlValue[] row)
+    {
+        long size = 16;
+        foreach (var v in row)
+        {
+            size += v.Span.Length + 8;
+        }
+
+        return size;
+    }
+
+    public static string Describe(TableSchema schema, MySqlValue[] row) => string.Join(", ", schema.PrimaryKey.Select(i => row[i].ToString()));
+
+    public sealed class KeyComparer : IEqualityComparer<byte[]>
+    {
+        public static readonly KeyComparer Instance = new();
+
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] key)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(key);
+            return hash.ToHashCode();
+        }
+    }
 }

@@ -23,6 +23,9 @@ public sealed class StreamRunner(ReplicationEngine engine, ILogger logger, Strea
 {
     private readonly StreamRunnerOptions _options = options ?? new StreamRunnerOptions();
 
+    /// <summary>How often a running stream logs where its apply time goes (see <see cref="ApplyProfile"/>).</summary>
+    private static readonly TimeSpan ProfileLogInterval = TimeSpan.FromSeconds(10);
+
     public async Task RunAsync(TabletEndpoint targetTablet, long streamId, string owner, CancellationToken ct)
     {
         var attempts = 0;
@@ -63,8 +66,18 @@ public sealed class StreamRunner(ReplicationEngine engine, ILogger logger, Strea
                 applier = new StreamApplier(target, engine.Store, stream);
                 logger.LogInformation("Stream {Stream} on {Target}: applying from {Source} at {Position} (epoch {Epoch})",
                     streamId, targetTablet.Alias, source.Alias, stream.Position?.Encode(), stream.OwnerEpoch);
-                var stop = await engine.Replicator.RunAsync(applier, source, null, ct).ConfigureAwait(false);
-                logger.LogInformation("Stream {Stream} stopped: {Reason}", streamId, stop);
+                var profile = applier.Profile;
+                using var profileLog = new Timer(_ => logger.LogInformation("Stream {Stream} apply profile: {Profile}", streamId, profile), null, ProfileLogInterval, ProfileLogInterval);
+                try
+                {
+                    var stop = await engine.Replicator.RunAsync(applier, source, null, ct).ConfigureAwait(false);
+                    logger.LogInformation("Stream {Stream} stopped: {Reason}", streamId, stop);
+                }
+                finally
+                {
+                    logger.LogInformation("Stream {Stream} apply profile: {Profile}", streamId, profile);
+                }
+
                 return;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -18,13 +18,21 @@ public sealed record ColumnInfo(string Name, string DataType, string ColumnType,
         "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection",
     };
 
+    // Bytes that need escaping inside a string literal (backslash-escapes mode escapes all of them; the
+    // NO_BACKSLASH_ESCAPES mode only the quote): values without any are copied in one piece.
+    private static readonly System.Buffers.SearchValues<byte> Escaped = System.Buffers.SearchValues.Create([0, (byte)'\'', (byte)'"', (byte)'\n', (byte)'\r', 0x1A, (byte)'\\']);
+
     public bool Unsigned => ColumnType.Contains("unsigned", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>How a value of this column is written as a literal: numbers as text, bytes as X'hex', the rest as strings.</summary>
-    public LiteralStyle Style =>
+    /// <remarks>Computed once: the apply path asks for it for every value of every row.</remarks>
+    public LiteralStyle Style { get; } =
         NumberTypes.Contains(DataType) ? LiteralStyle.Number :
         BinaryTypes.Contains(DataType) || string.Equals(Charset, "binary", StringComparison.OrdinalIgnoreCase) ? LiteralStyle.Binary :
         LiteralStyle.String;
+
+    /// <summary>Integer types (and YEAR): their key values compare as numbers, with no collation involved.</summary>
+    public bool IsInteger { get; } = DataType.ToLowerInvariant() is "tinyint" or "smallint" or "mediumint" or "int" or "integer" or "bigint" or "year";
 
     public bool IsTextual => Style == LiteralStyle.String && Charset is not null && !IsTemporal;
 
@@ -115,7 +123,21 @@ public sealed record ColumnInfo(string Name, string DataType, string ColumnType,
             return;
         }
 
-        quoter.AppendStringLiteral(sql, value.Span);
+        AppendString(sql, value.Span, quoter);
+    }
+
+    /// <summary>A string literal; the common value with nothing to escape is copied whole instead of byte by byte.</summary>
+    private static void AppendString(ByteBuilder sql, ReadOnlySpan<byte> utf8, SqlQuoter quoter)
+    {
+        if (utf8.IndexOfAny(Escaped) >= 0)
+        {
+            quoter.AppendStringLiteral(sql, utf8);
+            return;
+        }
+
+        sql.Append((byte)'\'');
+        sql.Append(utf8);
+        sql.Append((byte)'\'');
     }
 }
 
@@ -132,7 +154,11 @@ public sealed class TableSchema
         _byName = columns.Select((c, i) => (c, i)).ToDictionary(x => x.c.Name, x => x.i, StringComparer.OrdinalIgnoreCase);
         PrimaryKey = primaryKey.Select(k => _byName[k]).ToArray();
         Writable = Enumerable.Range(0, columns.Count).Where(i => !columns[i].Generated).ToArray();
+        QuotedNames = columns.Select(c => Encoding.UTF8.GetBytes(SqlQuoter.Identifier(c.Name))).ToArray();
     }
+
+    /// <summary>Each column's name quoted as an identifier, as UTF-8 (written into every statement that names it).</summary>
+    public IReadOnlyList<byte[]> QuotedNames { get; }
 
     public string Database { get; }
 
@@ -147,6 +173,11 @@ public sealed class TableSchema
     public IReadOnlyList<int> Writable { get; }
 
     public string QualifiedName => SqlQuoter.QualifiedName(Database, Name);
+
+    /// <summary><see cref="QualifiedName"/> as UTF-8, made once (every applied statement starts with it).</summary>
+    public byte[] QualifiedNameBytes => _qualifiedNameBytes ??= Encoding.UTF8.GetBytes(QualifiedName);
+
+    private byte[]? _qualifiedNameBytes;
 
     public int? IndexOf(string column) => _byName.TryGetValue(column, out var i) ? i : null;
 

@@ -11,9 +11,9 @@ namespace Durable.Replication.Tests;
 public sealed class DdlAndStopPositionTests
 {
     /// <summary>A bed with an empty source table t and a stream on it that starts at the source's current position.</summary>
-    internal static async Task<(TestBed Bed, long Id, GtidPosition Start)> SetUpAsync(string name, OnDdl onDdl)
+    internal static async Task<(TestBed Bed, long Id, GtidPosition Start)> SetUpAsync(string name, OnDdl onDdl, ReplicationEngineOptions? options = null)
     {
-        var bed = new TestBed(name);
+        var bed = new TestBed(name, options);
         await bed.CreateDatabaseAsync(100, bed.SourceDb);
         await bed.ExecAsync(100, bed.SourceDb, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)");
         var start = await SourcePositionAsync();

@@ -177,6 +177,67 @@ public sealed class SqlShapeTests
     }
 }
 
+public sealed class LastPkComparisonTests
+{
+    private static TableSchema IntKey(params (string Name, string Type)[] key) => new(
+        "db", "t",
+        [.. key.Select(k => new ColumnInfo(k.Name, k.Type, k.Type, null, null, false, false)), new ColumnInfo("v", "varchar", "varchar(5)", "utf8mb4", "utf8mb4_general_ci", false, false)],
+        [.. key.Select(k => k.Name)]);
+
+    private static MySqlValue V(string s) => MySqlValue.FromString(s);
+
+    [Fact]
+    public void Integer_keys_compare_as_numbers_in_memory_column_by_column()
+    {
+        var schema = IntKey(("a", "bigint"), ("b", "int"));
+        List<(MySqlValue[]? Before, MySqlValue[]? After)> changes =
+        [
+            ([V("9"), V("100"), V("x")], [V("10"), V("-5"), V("x")]),   // 9 < 10 (not as text: "9" > "10"); (10,-5) <= (10,7)
+            (null, [V("10"), V("7"), V("x")]),                          // equal to lastpk: copied
+            ([V("10"), V("8"), V("x")], null),                          // beyond in the second column
+            (null, [V("-9223372036854775808"), V("0"), V("x")]),        // bigint minimum
+        ];
+        var before = new bool[changes.Count];
+        var after = new bool[changes.Count];
+        Assert.True(StreamApplier.CompareIntegerKeys(schema, changes, [V("10"), V("7")], before, after));
+        Assert.Equal([true, false, false, false], before);
+        Assert.Equal([true, true, false, true], after);
+    }
+
+    [Fact]
+    public void Unsigned_bigint_beyond_the_signed_range_compares_exactly()
+    {
+        var schema = IntKey(("id", "bigint"));
+        List<(MySqlValue[]? Before, MySqlValue[]? After)> changes = [(null, [V("18446744073709551615"), V("x")]), (null, [V("18446744073709551614"), V("x")])];
+        var after = new bool[2];
+        Assert.True(StreamApplier.CompareIntegerKeys(schema, changes, [V("18446744073709551614")], new bool[2], after));
+        Assert.Equal([false, true], after);
+    }
+
+    [Fact]
+    public void Keys_with_a_collation_or_a_temporal_type_are_left_to_the_server()
+    {
+        var text = new TableSchema("db", "t", [new ColumnInfo("k", "varchar", "varchar(5)", "utf8mb4", "utf8mb4_general_ci", false, false)], ["k"]);
+        List<(MySqlValue[]? Before, MySqlValue[]? After)> changes = [(null, [V("a")])];
+        Assert.False(StreamApplier.CompareIntegerKeys(text, changes, [V("B")], new bool[1], new bool[1]));
+        var mixed = IntKey(("a", "int"), ("d", "datetime"));
+        Assert.False(StreamApplier.CompareIntegerKeys(mixed, [(null, [V("1"), V("2024-01-01 00:00:00"), V("x")])], [V("1"), V("2024-01-01 00:00:00")], new bool[1], new bool[1]));
+    }
+
+    [Fact]
+    public void String_values_are_escaped_whether_or_not_they_need_it()
+    {
+        var column = new ColumnInfo("v", "varchar", "varchar(50)", "utf8mb4", "utf8mb4_general_ci", false, false);
+        var sql = new ByteBuilder();
+        column.AppendValue(sql, V("plain é"), SqlQuoter.Standard, null);
+        sql.Append(" "u8);
+        column.AppendValue(sql, V("it's a \\ \"q\"\n"), SqlQuoter.Standard, null);
+        sql.Append(" "u8);
+        column.AppendValue(sql, V("it's"), SqlQuoter.NoBackslashEscapes, null);
+        Assert.Equal("'plain é' 'it\\'s a \\\\ \\\"q\\\"\\n' 'it''s'", sql.ToString());
+    }
+}
+
 public sealed class RowRouterTests
 {
     [Fact]
