@@ -834,18 +834,19 @@ public sealed class ClusterMoveTablesOperations(
 
         await _registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, targetLock, ct).ConfigureAwait(false);
         FaultPoints.Hit("switchtraffic.after-intent");
-        if (options.EnableReverseReplication)
-        {
-            // Frozen outbound streams of an earlier switch never run again; they make way for the new ones, and the
-            // outbound workflow is registered, both before writes are refused.
-            await from.ForEachAsync((_, _, c) => engine.Store.DeleteWorkflowAsync(c, d.Outbound, ct)).ConfigureAwait(false);
-            await _registry.RegisterAsync(new WorkflowRecord(d.Outbound, d.From, d.To, state.Tables, spec.InstanceId, !reverse, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
-        }
-
-        timings.Mark("intent recorded");
         var lockWait = TimeSpan.FromSeconds(options.LockWaitSeconds);
         try
         {
+            if (options.EnableReverseReplication)
+            {
+                // Frozen outbound streams of an earlier switch never run again; they make way for the new ones, and the
+                // outbound workflow is registered, both before writes are refused.
+                await from.ForEachAsync((_, _, c) => engine.Store.DeleteWorkflowAsync(c, d.Outbound, ct)).ConfigureAwait(false);
+                await _registry.RegisterAsync(new WorkflowRecord(d.Outbound, d.From, d.To, state.Tables, spec.InstanceId, !reverse, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
+            }
+
+            timings.Mark("intent recorded");
+
             // 3. Writes are refused from here: guards on the side writes leave (all its shards at once), then drain
             // in-flight writes, then the final position of each primary there.
             timings.WindowOpens();
