@@ -6,16 +6,16 @@ namespace Durable.MySql.Binlog;
 /// <summary>
 /// Reads a binlog stream's packets ahead of its consumer on a task of its own: socket reads, packet framing and the
 /// CRC32 check of each event run there while the consumer decodes the previous events, so on a machine with two
-/// cores receiving and decoding overlap. Payloads are copied out of the socket buffer into 64 KiB slabs (events over
-/// 16 KiB get an array of their own) and handed over in order. A slab is never reused: the decoded values of
-/// character and binary columns point into it (no second copy), and the GC reclaims it once no value does. At most
+/// cores receiving and decoding overlap. The channel runs in hand-over mode (<see cref="PacketChannel.HandOverBuffers"/>):
+/// a payload is handed to the consumer where the socket read put it, never copied, because a full read buffer is
+/// replaced instead of reused. The decoded values of character and binary columns point into those buffers (no copy
+/// at all between the socket and the value), and the GC reclaims a buffer once no value does. At most
 /// <see cref="HighWater"/> bytes of undecoded packets are in flight: beyond that the reader stops reading until the
 /// consumer is down to <see cref="LowWater"/>, so memory stays flat however far the consumer lags, and the source is
 /// held back by TCP as with a direct reader.
 /// </summary>
 internal sealed class BinlogReadAhead : IAsyncDisposable
 {
-    internal const int SlabSize = 64 * 1024;
     internal const long HighWater = 4 << 20;
     internal const long LowWater = 2 << 20;
 
@@ -47,6 +47,7 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
         _silence = silence;
         _describeReadFailure = describeReadFailure;
         _describeSilence = describeSilence;
+        channel.HandOverBuffers = true;
         _reader = Task.Run(ReadLoopAsync);
     }
 
@@ -80,7 +81,7 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
     /// <summary>How often the reader stopped because the consumer was <see cref="HighWater"/> behind (decoding was the limit).</summary>
     public long HoldBacks => Volatile.Read(ref _holdBacks);
 
-    /// <summary>The consumer is done with the packet (its slab lives on while decoded values point into it).</summary>
+    /// <summary>The consumer is done with the packet (its buffer lives on while decoded values point into it).</summary>
     public void Release(Packet packet)
     {
         var inFlight = Interlocked.Add(ref _inFlight, -packet.Length);
@@ -112,8 +113,6 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
             null,
             period,
             period);
-        byte[]? slab = null;
-        var slabUsed = 0;
         try
         {
             while (true)
@@ -154,27 +153,13 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
                     BinlogEventParser.VerifyChecksum(span[1..], ref _checksumAlgorithm);
                 }
 
-                Packet packet;
-                if (span.Length > SlabSize / 4)
+                // Hand-over mode: the payload's buffer is never written again, so it goes to the consumer as it is.
+                if (!System.Runtime.InteropServices.MemoryMarshal.TryGetArray(payload, out var segment))
                 {
-                    var own = GC.AllocateUninitializedArray<byte>(span.Length);
-                    span.CopyTo(own);
-                    packet = new Packet(own, 0, own.Length, null);
-                }
-                else
-                {
-                    if (slab is null || slabUsed + span.Length > SlabSize)
-                    {
-                        // Uninitialised: every byte handed out is written first.
-                        slab = GC.AllocateUninitializedArray<byte>(SlabSize);
-                        slabUsed = 0;
-                    }
-
-                    span.CopyTo(slab.AsSpan(slabUsed));
-                    packet = new Packet(slab, slabUsed, span.Length, null);
-                    slabUsed += span.Length;
+                    throw new InvalidOperationException("A packet channel payload is always a slice of an array.");
                 }
 
+                var packet = new Packet(segment.Array, segment.Offset, segment.Count, null);
                 Interlocked.Add(ref _inFlight, span.Length);
                 _packets.Writer.TryWrite(packet);
                 if (span.Length == 0 || span[0] == 0xFF || (span[0] == 0xFE && span.Length < 9))

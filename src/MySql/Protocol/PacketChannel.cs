@@ -29,6 +29,18 @@ public sealed class PacketChannel : IAsyncDisposable
     /// <summary>The sequence number the next packet (read or written) must carry.</summary>
     public byte Sequence { get; set; }
 
+    /// <summary>
+    /// When set, the memory of every payload read from then on stays valid for good: a full read buffer is replaced
+    /// by a new one instead of being reused, and a joined (16 MiB+) payload gets an array of its own. A binlog
+    /// stream's read-ahead hands payloads to its consumer this way instead of copying each one out of the buffer;
+    /// the GC reclaims a buffer once nothing points into it. Buffers are then at most <see cref="HandOverBufferSize"/>
+    /// (below the large-object threshold, so they die young like any other allocation).
+    /// </summary>
+    public bool HandOverBuffers { get; set; }
+
+    /// <summary>The buffer size in hand-over mode: as large as possible for large socket reads, but under the 85,000-byte large-object threshold.</summary>
+    public const int HandOverBufferSize = 84_000;
+
     /// <summary>True once an I/O or framing error left the stream at an unknown position: the connection must be dropped.</summary>
     public bool IsBroken => _broken;
 
@@ -99,7 +111,13 @@ public sealed class PacketChannel : IAsyncDisposable
             total += len;
             if (len < MaxPacketPayload)
             {
-                return new ReadOnlyMemory<byte>(_joined, 0, total);
+                var joined = new ReadOnlyMemory<byte>(_joined, 0, total);
+                if (HandOverBuffers)
+                {
+                    _joined = [];
+                }
+
+                return joined;
             }
 
             await FillAsync(4, cancellationToken).ConfigureAwait(false);
@@ -147,7 +165,9 @@ public sealed class PacketChannel : IAsyncDisposable
         {
             // Move the partial packet to the front, growing the buffer for a large packet.
             var pending = _end - _start;
-            var target = _buffer.Length >= count ? _buffer : new byte[Math.Max(count, _buffer.Length * 2)];
+            var target = HandOverBuffers
+                ? GC.AllocateUninitializedArray<byte>(Math.Max(count, HandOverBufferSize)) // earlier payloads still point into the old one
+                : _buffer.Length >= count ? _buffer : new byte[Math.Max(count, _buffer.Length * 2)];
             Buffer.BlockCopy(_buffer, _start, target, 0, pending);
             _buffer = target;
             _start = 0;

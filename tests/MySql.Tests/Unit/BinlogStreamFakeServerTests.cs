@@ -6,8 +6,9 @@ using Durable.MySql.Binlog;
 namespace Durable.MySql.Tests.Unit;
 
 /// <summary>
-/// BinlogStream against a scripted server: the read-ahead task must deliver every event in order (across slab
-/// boundaries, with events larger than a slab, while holding back when the consumer lags) and turn a corrupt
+/// BinlogStream against a scripted server: the read-ahead task must deliver every event in order (across read
+/// buffers, with events larger than a buffer, while holding back when the consumer lags), never overwrite a buffer
+/// that decoded values still point into, and turn a corrupt
 /// checksum, an error packet or the end of the stream into the same results a direct reader gave.
 /// </summary>
 public sealed class BinlogStreamFakeServerTests
@@ -64,8 +65,8 @@ public sealed class BinlogStreamFakeServerTests
     [Fact]
     public async Task Every_event_arrives_in_order_across_slabs_with_a_slow_consumer()
     {
-        // 60 events of 100-600 KiB (some larger than a quarter slab, so they get arrays of their own): 18 MiB in
-        // all, well over the read-ahead's 4 MiB limit, so the reader must stop and resume.
+        // 60 events of 100-600 KiB (each larger than a read buffer): 18 MiB in all, well over the read-ahead's
+        // 4 MiB limit, so the reader must stop and resume.
         var sizes = Enumerable.Range(0, 60).Select(i => 100_000 + (i * 8_500)).ToArray();
         await using var server = Source(async (_, send) =>
         {
@@ -92,6 +93,56 @@ public sealed class BinlogStreamFakeServerTests
 
         Assert.Null(await stream.ReadEventAsync());
         Assert.Null(await stream.ReadEventAsync());
+    }
+
+    [Fact]
+    public async Task Values_kept_from_earlier_events_survive_later_reads()
+    {
+        // Character values point into the buffers the socket read into (hand-over mode): 1,500 events of about
+        // 1.1 KB fill many read buffers, and every value of every event, kept to the end, must still be intact.
+        const int events = 1500, rowsPerEvent = 10;
+        static string Value(int e, int r) => $"event {e} row {r} ".PadRight(100, (char)('a' + ((e + r) % 26)));
+        byte[] tableMap = [7, 0, 0, 0, 0, 0, 1, 0, 1, (byte)'d', 0, 1, (byte)'t', 0, 2, 3, 15, 2, 200, 0, 0b10];
+        await using var server = Source(async (_, send) =>
+        {
+            await send(EventPacket(BinlogEventType.TableMap, tableMap));
+            for (var e = 0; e < events; e++)
+            {
+                var rows = new List<byte> { 7, 0, 0, 0, 0, 0, 1, 0, 2, 0, 2, 0b11 };
+                for (var r = 0; r < rowsPerEvent; r++)
+                {
+                    rows.Add(0); // no NULLs
+                    rows.AddRange(BitConverter.GetBytes((e * rowsPerEvent) + r));
+                    var text = Encoding.UTF8.GetBytes(Value(e, r));
+                    rows.Add((byte)text.Length);
+                    rows.AddRange(text);
+                }
+
+                await send(EventPacket(BinlogEventType.WriteRowsV2, [.. rows]));
+            }
+
+            await send([0xFE, 0, 0, 0, 0]);
+        });
+        await using var stream = await StartAsync(server);
+        var kept = new List<RowsEvent>();
+        while (await stream.ReadEventAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20)) is { } evt)
+        {
+            if (evt is RowsEvent rows)
+            {
+                kept.Add(rows);
+            }
+        }
+
+        Assert.Equal(events, kept.Count);
+        for (var e = 0; e < events; e++)
+        {
+            for (var r = 0; r < rowsPerEvent; r++)
+            {
+                var after = kept[e].Rows[r].After!;
+                Assert.Equal(((e * rowsPerEvent) + r).ToString(System.Globalization.CultureInfo.InvariantCulture), after[0].AsString());
+                Assert.Equal(Value(e, r), after[1].AsString());
+            }
+        }
     }
 
     [Fact]
