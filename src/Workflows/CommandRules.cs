@@ -252,6 +252,13 @@ public static class SwitchPlan
         {
             var (inbound, outbound) = reverse ? (spec.ReverseWorkflow, spec.Workflow) : (spec.Workflow, spec.ReverseWorkflow);
             lines.Add($"Check that the lag of workflow {inbound} is at most {options.MaxReplicationLagAllowedSeconds}s");
+            if (options.EnableReverseReplication)
+            {
+                lines.Add($"Check that reverse replication workflow {outbound} can be created from keyspace {to}");
+            }
+
+            // Before the guards, so the guarded wait for the final position is short (SwitchAsync's catch-up).
+            lines.Add($"Wait until the streams of workflow {inbound} follow keyspace {from} within {ClusterMoveTablesOperations.CatchUpGoal.TotalSeconds:0.#}s (then go on regardless)");
             lines.Add($"Arm write guards on tables {tables} in keyspace {from} (writes fail naming workflow {spec.TargetKeyspace}.{spec.Workflow})");
             lines.Add($"Drain in-flight writes: LOCK TABLES {string.Join(", ", state.Tables.Select(t => t + " READ"))} in keyspace {from} (lock wait {options.LockWaitSeconds}s)");
             lines.Add($"Read the final position from the primaries of keyspace {from}");

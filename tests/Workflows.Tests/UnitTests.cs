@@ -280,7 +280,7 @@ public class CommandRulesTests
             "Routing rules for tables [customer] will be updated", "Unlock keyspace customer", "Unlock keyspace commerce",
         ], lines);
         var writes = SwitchPlan.Describe(Running(), new SwitchOptions(), reverse: false);
-        var order = new[] { "Check that the lag", "Arm write guards", "Drain in-flight writes", "Read the final position", "Wait up to", "Stop the streams", "Create reverse replication workflow w_reverse", "Switch writes", "Lift write guards", "Start the streams of workflow w_reverse", "Freeze the streams of workflow w" };
+        var order = new[] { "Check that the lag", "Check that reverse replication workflow w_reverse can be created", "Wait until the streams of workflow w follow", "Arm write guards", "Drain in-flight writes", "Read the final position", "Wait up to", "Stop the streams", "Create reverse replication workflow w_reverse", "Switch writes", "Lift write guards", "Start the streams of workflow w_reverse", "Freeze the streams of workflow w" };
         var positions = order.Select(o => writes.ToList().FindIndex(l => l.StartsWith(o, StringComparison.Ordinal))).ToList();
         Assert.DoesNotContain(-1, positions);
         Assert.Equal(positions.Order(), positions);
