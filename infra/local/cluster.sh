@@ -383,7 +383,20 @@ tablet_ready() { mariadb_as_root "$1" -e 'SELECT 1'; }
 # First start of a tablet: the keyspace database and schema on a primary; replication on a replica.
 tablet_init() { # uid keyspace shard type primary
   local uid=$1 ks=$2 shard=$3 type=$4 primary=$5 dir; dir=$(tablet_dir "$uid")
-  [ -f "$dir/initialized" ] && return 0
+  if [ -f "$dir/initialized" ]; then
+    # A primary that had to take another port on this up (its saved one was taken) leaves its replicas pointing at the
+    # old port, where nothing or another cluster's server answers: re-point them. CHANGE MASTER keeps the account and
+    # MASTER_USE_GTID=slave_pos, so the replica carries on from the GTIDs it has.
+    if [ "$type" != PRIMARY ]; then
+      local master_port
+      master_port=$(mariadb_as_root "$uid" -e 'SHOW SLAVE STATUS\G' 2>/dev/null | awk '$1 == "Master_Port:" { print $2 }' || true)
+      if [ -n "$master_port" ] && [ "$master_port" != "${PORT[mariadb_$primary]}" ]; then
+        log "re-pointing replica $(alias_of "$uid") at its primary's port ${PORT[mariadb_$primary]} (was $master_port)"
+        mariadb_as_root "$uid" -e "STOP SLAVE; CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${PORT[mariadb_$primary]}; START SLAVE;"
+      fi
+    fi
+    return 0
+  fi
   if [ "$type" = PRIMARY ]; then
     {
       echo "CREATE DATABASE IF NOT EXISTS \`vt_$ks\`;"
