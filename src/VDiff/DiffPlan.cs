@@ -198,10 +198,32 @@ public sealed class DiffPlan
         return c.IsTextual && c.DataType.ToLowerInvariant() is not ("enum" or "set") ? $"CONVERT({name} USING utf8mb4)" : name;
     }
 
-    /// <summary>MD5 (32 hex digits) of the row: CONCAT_WS of the values plus a column of NULL markers, as pt-table-checksum does.</summary>
-    public string HashExpr(DiffSide side, SqlQuoter quoter)
+    /// <summary>
+    /// Hash rows with CRC32 and CRC32C (two different polynomials, 64 bits together) instead of MD5: several times cheaper
+    /// for the servers, which compute a hash of every row on both sides. Set when both servers have CRC32C (MariaDB 10.8+).
+    /// </summary>
+    public bool UseCrc { get; set; }
+
+    /// <summary>True when the server computes CRC32C() (MariaDB 10.8 and later).</summary>
+    public static bool HasCrc32C(MySqlConnection c)
     {
-        var sb = new StringBuilder("MD5(CONCAT_WS('#'");
+        if (!c.IsMariaDb)
+        {
+            return false;
+        }
+
+        // "10.11.19-MariaDB-...", or "5.5.5-10.11.19-MariaDB-..." as the handshake of older clients shows it.
+        var version = c.ServerVersion.StartsWith("5.5.5-", StringComparison.Ordinal) ? c.ServerVersion[6..] : c.ServerVersion;
+        var parts = version.Split('.', 3);
+        return parts.Length >= 2 && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var major)
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var minor)
+            && (major > 10 || (major == 10 && minor >= 8));
+    }
+
+    /// <summary>CONCAT_WS of the values plus a column of NULL markers, as pt-table-checksum does: what is hashed per row.</summary>
+    private static string RowText(DiffSide side, SqlQuoter quoter)
+    {
+        var sb = new StringBuilder("CONCAT_WS('#'");
         foreach (var i in side.Compared)
         {
             sb.Append(", ").Append(ValueExpr(side, i, quoter));
@@ -209,8 +231,18 @@ public sealed class DiffPlan
 
         sb.Append(", CONCAT(");
         sb.AppendJoin(", ", side.Compared.Select(i => $"ISNULL({Q(side.Schema.Columns[i].Name)})"));
-        sb.Append(")))");
+        sb.Append("))");
         return sb.ToString();
+    }
+
+    /// <summary>The row hash the merge compares: MD5 (32 hex digits), or with <see cref="UseCrc"/> the 64-bit CRC pair as a decimal.</summary>
+    public string HashExpr(DiffSide side, SqlQuoter quoter) => UseCrc ? Hash64Expr(side, quoter) : $"MD5({RowText(side, quoter)})";
+
+    /// <summary>The row hash as an unsigned 64-bit number, what chunk checksums BIT_XOR: the CRC pair, or MD5's first 64 bits.</summary>
+    public string Hash64Expr(DiffSide side, SqlQuoter quoter)
+    {
+        var text = RowText(side, quoter);
+        return UseCrc ? $"((CRC32({text}) << 32) | CRC32C({text}))" : $"CAST(CONV(LEFT(MD5({text}), 16), 16, 10) AS UNSIGNED)";
     }
 
     /// <summary>The select list that orders a row: the raw key values, then one order value per key column.</summary>
@@ -405,12 +437,12 @@ public sealed class DiffPlan
     }
 }
 
-/// <summary>One row of a merge stream: key values, order values, row hash; owned copies so they outlive the reader's buffer.</summary>
+/// <summary>One row of a merge stream: key values, order values, row hash; the merge refills one per side in place (values valid until that side's next row).</summary>
 public sealed class KeyRow(MySqlValue[] key, MySqlValue[] order, MySqlValue hash)
 {
     public MySqlValue[] Key { get; } = key;
 
     public MySqlValue[] Order { get; } = order;
 
-    public MySqlValue Hash { get; } = hash;
+    public MySqlValue Hash { get; internal set; } = hash;
 }

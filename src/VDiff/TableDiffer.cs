@@ -32,7 +32,9 @@ public sealed class TableDiffer(VDiffOptions options)
             ?? throw new VDiffException($"Table {sourceDb}.{table} does not exist on the source {source.Options.Host}:{source.Options.Port}.");
         var t = await TableSchema.TryLoadAsync(target, targetDb, table, ct).ConfigureAwait(false)
             ?? throw new VDiffException($"Table {targetDb}.{table} does not exist on the target {target.Options.Host}:{target.Options.Port}.");
-        return DiffPlan.Create(s, t, sourceFilter, sourceTimeZone);
+        var plan = DiffPlan.Create(s, t, sourceFilter, sourceTimeZone);
+        plan.UseCrc = DiffPlan.HasCrc32C(source) && DiffPlan.HasCrc32C(target);
+        return plan;
     }
 
     /// <summary>
@@ -50,11 +52,16 @@ public sealed class TableDiffer(VDiffOptions options)
     {
         var total = new TableCounts();
         var lower = lastPk;
+        var upper = await NextBoundaryAsync(source, plan, lower, Options.ChunkRows, ct).ConfigureAwait(false);
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            var upper = await NextBoundaryAsync(source, plan, lower, Options.ChunkRows, ct).ConfigureAwait(false);
-            var outcome = await CompareChunkAsync(source, target, plan, lower, upper, ct).ConfigureAwait(false);
+            // The next chunk's bound is read on the source while the target still computes this chunk's checksum, so
+            // the boundary scan costs no time of its own.
+            IReadOnlyList<MySqlValue>? next = null;
+            var bound = upper;
+            var outcome = await CompareChunkCoreAsync(source, target, plan, lower, upper,
+                bound is null ? null : async () => next = await NextBoundaryAsync(source, plan, bound, Options.ChunkRows, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
             total.Add(outcome.Counts);
             await checkpoint(outcome).ConfigureAwait(false);
             if (upper is null)
@@ -63,6 +70,7 @@ public sealed class TableDiffer(VDiffOptions options)
             }
 
             lower = upper;
+            upper = next;
             if (DateTimeOffset.UtcNow >= deadline)
             {
                 return new SegmentResult(false, lower, total);
@@ -92,7 +100,11 @@ public sealed class TableDiffer(VDiffOptions options)
     }
 
     /// <summary>Compares one range (lower, upper]: checksums on both servers, then a row merge when they differ or --row-level.</summary>
-    public async Task<ChunkOutcome> CompareChunkAsync(MySqlConnection source, MySqlConnection target, DiffPlan plan, IReadOnlyList<MySqlValue>? lower, IReadOnlyList<MySqlValue>? upper, CancellationToken ct)
+    public Task<ChunkOutcome> CompareChunkAsync(MySqlConnection source, MySqlConnection target, DiffPlan plan, IReadOnlyList<MySqlValue>? lower, IReadOnlyList<MySqlValue>? upper, CancellationToken ct) =>
+        CompareChunkCoreAsync(source, target, plan, lower, upper, null, ct);
+
+    /// <summary>As <see cref="CompareChunkAsync"/>; <paramref name="sourceNext"/> runs on the source connection as soon as the source's part is done.</summary>
+    private async Task<ChunkOutcome> CompareChunkCoreAsync(MySqlConnection source, MySqlConnection target, DiffPlan plan, IReadOnlyList<MySqlValue>? lower, IReadOnlyList<MySqlValue>? upper, Func<Task>? sourceNext, CancellationToken ct)
     {
         var range = new PkRange(lower is null ? null : StreamStore.EncodePk(lower), upper is null ? null : StreamStore.EncodePk(upper));
         var counts = new TableCounts { ChunksCompared = 1 };
@@ -100,7 +112,19 @@ public sealed class TableDiffer(VDiffOptions options)
         var differed = Options.RowLevel;
         if (!Options.RowLevel)
         {
-            var sourceSum = ChecksumAsync(source, plan, plan.Source, lower, upper, ct);
+            async Task<(long Count, ulong Xor)> SourceSideAsync()
+            {
+                var sum = await ChecksumAsync(source, plan, plan.Source, lower, upper, ct).ConfigureAwait(false);
+                if (sourceNext is not null)
+                {
+                    await sourceNext().ConfigureAwait(false);
+                    sourceNext = null;
+                }
+
+                return sum;
+            }
+
+            var sourceSum = SourceSideAsync();
             var targetSum = ChecksumAsync(target, plan, plan.Target, lower, upper, ct);
             await Task.WhenAll(sourceSum, targetSum).ConfigureAwait(false);
             if (sourceSum.Result == targetSum.Result)
@@ -113,6 +137,11 @@ public sealed class TableDiffer(VDiffOptions options)
         }
 
         var keys = await MergeAsync(source, target, plan, lower, upper, counts, ct).ConfigureAwait(false);
+        if (sourceNext is not null)
+        {
+            await sourceNext().ConfigureAwait(false);
+        }
+
         if (counts.HasMismatch)
         {
             counts.ChunksDiffering = 1;
@@ -126,7 +155,7 @@ public sealed class TableDiffer(VDiffOptions options)
     internal static async Task<(long Count, ulong Xor)> ChecksumAsync(MySqlConnection c, DiffPlan plan, DiffSide side, IReadOnlyList<MySqlValue>? lower, IReadOnlyList<MySqlValue>? upper, CancellationToken ct)
     {
         var where = plan.RangePredicate(side, lower, upper, c.Quoter);
-        var hash = plan.HashExpr(side, c.Quoter);
+        var hash = plan.Hash64Expr(side, c.Quoter);
         if (side.Router is { } router)
         {
             // Which source rows belong to the target shard is decided by the vindex, which SQL cannot compute: the source
@@ -146,13 +175,13 @@ public sealed class TableDiffer(VDiffOptions options)
                 }
 
                 count++;
-                xor ^= ulong.Parse(r.GetValue(1).Span[..16], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+                xor ^= ulong.Parse(r.GetValue(1).Span, NumberStyles.None, CultureInfo.InvariantCulture);
             }
 
             return (count, xor);
         }
 
-        var aggregate = $"SELECT COUNT(*), IFNULL(BIT_XOR(CAST(CONV(LEFT({hash}, 16), 16, 10) AS UNSIGNED)), 0) FROM {side.Schema.QualifiedName} WHERE {where}";
+        var aggregate = $"SELECT COUNT(*), IFNULL(BIT_XOR({hash}), 0) FROM {side.Schema.QualifiedName} WHERE {where}";
         await using (var r = await c.QueryAsync(aggregate, ct).ConfigureAwait(false))
         {
             await r.ReadAsync(ct).ConfigureAwait(false);
@@ -182,7 +211,8 @@ public sealed class TableDiffer(VDiffOptions options)
             if (perKind[(int)kind] < Options.MaxSamples)
             {
                 perKind[(int)kind]++;
-                kept.Add((kind, key));
+                // Only a kept key is copied out of the reader's buffer.
+                kept.Add((kind, key.Select(v => v.ToOwned()).ToArray()));
             }
         }
 
@@ -191,7 +221,12 @@ public sealed class TableDiffer(VDiffOptions options)
         await using var sr = await source.QueryAsync(MergeSql(plan, plan.Source, lower, upper, source.Quoter), ct).ConfigureAwait(false);
         await using var tr = await target.QueryAsync(MergeSql(plan, plan.Target, lower, upper, target.Quoter), ct).ConfigureAwait(false);
 
-        async Task<KeyRow?> NextAsync(MySqlDataReader r, bool filtered)
+        // One row buffer per side, refilled in place: the values point into the reader's buffer and stay valid until that
+        // reader reads its next row, which happens only once the merge is done with the row. No allocation per row.
+        var sourceRow = new KeyRow(new MySqlValue[k], new MySqlValue[k], MySqlValue.Null);
+        var targetRow = new KeyRow(new MySqlValue[k], new MySqlValue[k], MySqlValue.Null);
+
+        async Task<KeyRow?> NextAsync(MySqlDataReader r, bool filtered, KeyRow row)
         {
             while (await r.ReadAsync(ct).ConfigureAwait(false))
             {
@@ -204,22 +239,21 @@ public sealed class TableDiffer(VDiffOptions options)
                     }
                 }
 
-                var key = new MySqlValue[k];
-                var order = new MySqlValue[k];
                 for (var i = 0; i < k; i++)
                 {
-                    key[i] = r.GetValue(i).ToOwned();
-                    order[i] = plan.KeyOrders[i] is KeyOrder.Weight or KeyOrder.MemberIndex ? r.GetValue(k + i).ToOwned() : MySqlValue.Null;
+                    row.Key[i] = r.GetValue(i);
+                    row.Order[i] = plan.KeyOrders[i] is KeyOrder.Weight or KeyOrder.MemberIndex ? r.GetValue(k + i) : MySqlValue.Null;
                 }
 
-                return new KeyRow(key, order, r.GetValue(2 * k).ToOwned());
+                row.Hash = r.GetValue(2 * k);
+                return row;
             }
 
             return null;
         }
 
-        var s = await NextAsync(sr, routerRow is not null).ConfigureAwait(false);
-        var t = await NextAsync(tr, false).ConfigureAwait(false);
+        var s = await NextAsync(sr, routerRow is not null, sourceRow).ConfigureAwait(false);
+        var t = await NextAsync(tr, false, targetRow).ConfigureAwait(false);
         while (s is not null || t is not null)
         {
             var c = s is null ? 1 : t is null ? -1 : plan.CompareKeys(s, t);
@@ -228,13 +262,13 @@ public sealed class TableDiffer(VDiffOptions options)
             {
                 counts.ExtraRowsSource++;
                 Keep(DiffKind.ExtraSource, s!.Key);
-                s = await NextAsync(sr, routerRow is not null).ConfigureAwait(false);
+                s = await NextAsync(sr, routerRow is not null, sourceRow).ConfigureAwait(false);
             }
             else if (c > 0)
             {
                 counts.ExtraRowsTarget++;
                 Keep(DiffKind.ExtraTarget, t!.Key);
-                t = await NextAsync(tr, false).ConfigureAwait(false);
+                t = await NextAsync(tr, false, targetRow).ConfigureAwait(false);
             }
             else
             {
@@ -248,8 +282,8 @@ public sealed class TableDiffer(VDiffOptions options)
                     Keep(DiffKind.Mismatched, s.Key);
                 }
 
-                s = await NextAsync(sr, routerRow is not null).ConfigureAwait(false);
-                t = await NextAsync(tr, false).ConfigureAwait(false);
+                s = await NextAsync(sr, routerRow is not null, sourceRow).ConfigureAwait(false);
+                t = await NextAsync(tr, false, targetRow).ConfigureAwait(false);
             }
         }
 

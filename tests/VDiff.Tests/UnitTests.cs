@@ -60,6 +60,13 @@ public sealed class UnitTests
         // The target hashes in the source's column order, and converts DATETIMEs back to the source's zone.
         Assert.Equal("MD5(CONCAT_WS('#', CONVERT(`name` USING utf8mb4), `n`, CONVERT_TZ(`d`, '+00:00', 'Europe/Berlin'), CONCAT(ISNULL(`name`), ISNULL(`n`), ISNULL(`d`))))", plan.HashExpr(plan.Target, SqlQuoter.Standard));
         Assert.Equal("`name`, WEIGHT_STRING(`name` AS CHAR(20))", plan.KeySelect(plan.Source));
+        // Chunk checksums fold MD5's first 64 bits; with CRC32C on both servers the cheaper CRC32|CRC32C pair instead.
+        Assert.Equal("CAST(CONV(LEFT(MD5(CONCAT_WS('#', CONVERT(`name` USING utf8mb4), `n`, `d`, CONCAT(ISNULL(`name`), ISNULL(`n`), ISNULL(`d`)))), 16), 16, 10) AS UNSIGNED)", plan.Hash64Expr(plan.Source, SqlQuoter.Standard));
+        plan.UseCrc = true;
+        const string row = "CONCAT_WS('#', CONVERT(`name` USING utf8mb4), `n`, `d`, CONCAT(ISNULL(`name`), ISNULL(`n`), ISNULL(`d`)))";
+        Assert.Equal($"((CRC32({row}) << 32) | CRC32C({row}))", plan.Hash64Expr(plan.Source, SqlQuoter.Standard));
+        Assert.Equal(plan.Hash64Expr(plan.Source, SqlQuoter.Standard), plan.HashExpr(plan.Source, SqlQuoter.Standard));
+        plan.UseCrc = false;
         var key = new[] { MySqlValue.FromString("Ab'c") };
         Assert.Equal("((`name` > CONVERT(_utf8mb4 X'41622763' USING utf8mb4) COLLATE utf8mb4_general_ci)) AND ((`name` <= CONVERT(_utf8mb4 X'41622763' USING utf8mb4) COLLATE utf8mb4_general_ci))",
             plan.RangePredicate(plan.Source, key, key, SqlQuoter.Standard));
