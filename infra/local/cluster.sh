@@ -469,7 +469,8 @@ streamer_up() {
   mkdir -p "$HOST_DIR"
   log "starting the Streamer"
   ( Streamer__EtcdEndpoints="http://127.0.0.1:${PORT[etcd_client]}"; Streamer__User=$(user_of filtered); Streamer__Password=$(secret filtered)
-    Streamer__ReplicaName="local-$PROFILE-1"; export Streamer__EtcdEndpoints Streamer__User Streamer__Password Streamer__ReplicaName
+    Streamer__ReplicaName="local-$PROFILE-1"; Streamer__SecretsFile="$SECRETS_FILE"  # per-tablet accounts (adopted servers) resolve here
+    export Streamer__EtcdEndpoints Streamer__User Streamer__Password Streamer__ReplicaName Streamer__SecretsFile
     cd "$REPO" && exec setsid nohup dotnet "$STREAMER_DLL" > "$HOST_DIR/streamer.log" 2>&1 < /dev/null 9>&- ) &
   echo $! > "$HOST_DIR/streamer.pid"
 }
