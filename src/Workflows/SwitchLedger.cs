@@ -75,8 +75,26 @@ public static class SwitchLedger
             throw;
         }
 
-        await outcomes.RecordAsync(spec.TargetKeyspace, spec.Workflow, new FinishedSwitch(request.IntentId, result, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
-        return result;
+        // The switch has happened (or been refused) whatever this write does: its answer must reach the orchestration,
+        // which would otherwise record a failure for a switch that changed the traffic. A write switch recorded itself
+        // already, with the journal's end; this overwrite adds the final message, and is the only record of a read
+        // switch or a refusal, so it is tried twice before the answer goes out without it.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await outcomes.RecordAsync(spec.TargetKeyspace, spec.Workflow, new FinishedSwitch(request.IntentId, result, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
+                return result;
+            }
+            catch (Exception e) when (e is not OperationCanceledException && attempt < 2)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return result with { Message = result.Message + $" (its finished intent could not be recorded: {e.Message})" };
+            }
+        }
     }
 
     /// <summary>The answer to a repeated delivery: what the finished switch answered, saying that nothing changed now.</summary>

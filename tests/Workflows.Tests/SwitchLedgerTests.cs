@@ -191,6 +191,33 @@ public sealed class SwitchLedgerTests : IAsyncDisposable
         Assert.False(redelivered.Repeated);
     }
 
+    /// <summary>An outcome store whose writes fail (etcd unreachable).</summary>
+    private sealed class BrokenOutcomes : ISwitchOutcomes
+    {
+        public int Writes;
+
+        public Task<FinishedSwitch?> GetAsync(string keyspace, string workflow, string intentId, CancellationToken ct) => Task.FromResult<FinishedSwitch?>(null);
+
+        public Task RecordAsync(string keyspace, string workflow, FinishedSwitch outcome, CancellationToken ct)
+        {
+            Interlocked.Increment(ref Writes);
+            throw new IOException("etcd unreachable");
+        }
+    }
+
+    [Fact]
+    public async Task A_switch_that_happened_is_answered_even_when_its_record_cannot_be_written()
+    {
+        var outcomes = new BrokenOutcomes();
+        var spec = new MoveTablesCreate { Workflow = "w", TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = ["t"] };
+        var request = new SwitchRequest(new WorkflowState { Spec = spec }, new SwitchOptions(), false, "abc123");
+        var result = await SwitchLedger.RunOnceAsync(outcomes, request, () => Task.FromResult(new SwitchResult(true, "writes switched", new TrafficState { Primary = true }, [], [])), default);
+        Assert.True(result.Ok);
+        Assert.True(result.Traffic.Primary);
+        Assert.Contains("its finished intent could not be recorded: etcd unreachable", result.Message);
+        Assert.Equal(2, outcomes.Writes);
+    }
+
     [Fact]
     public void Switch_timings_name_each_step_and_the_write_refused_window()
     {
