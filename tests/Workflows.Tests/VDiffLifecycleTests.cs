@@ -36,7 +36,7 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
         Workflow = "commerce2customer", TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = ["customer", "corder"], RequestedBy = "ci-pipeline",
     };
 
-    private async Task<string> StartAsync(double? intervalSeconds = 3600)
+    private async Task<string> StartAsync(double? intervalSeconds = 3600, bool initialGate = true)
     {
         var registry = new DurableTaskRegistry();
         MoveTablesOrchestration.Register(registry, () => _ops);
@@ -67,7 +67,34 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
         await _worker.StartAsync();
         var spec = Spec();
         return await Client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name,
-            new WorkflowState { Spec = spec, VDiff = new VDiffGate { IntervalSeconds = intervalSeconds } }, new StartOrchestrationOptions(spec.InstanceId));
+            new WorkflowState { Spec = spec, VDiff = initialGate ? new VDiffGate { IntervalSeconds = intervalSeconds } : null }, new StartOrchestrationOptions(spec.InstanceId));
+    }
+
+    [Fact]
+    public void The_default_interval_belongs_to_one_registry_and_is_fixed_once_read()
+    {
+        var a = new DurableTaskRegistry();
+        var b = new DurableTaskRegistry();
+        MoveTablesOrchestration.Register(a, () => _ops);
+        VDiffLifecycle.For(a).DefaultInterval = TimeSpan.FromMinutes(5);
+        Assert.Same(VDiffLifecycle.For(a), VDiffLifecycle.For(a));
+        Assert.Null(VDiffLifecycle.For(b).DefaultInterval);
+        Assert.Equal(TimeSpan.FromMinutes(5), VDiffLifecycle.For(a).DefaultInterval);
+        // Read by a run: a later change could make a replay see another value, so it is refused.
+        Assert.Contains("fixed", Assert.Throws<InvalidOperationException>(() => VDiffLifecycle.For(a).DefaultInterval = null).Message);
+    }
+
+    [Fact]
+    public async Task A_workflow_without_its_own_interval_gets_its_hosts_default_and_no_other_hosts()
+    {
+        // This host (registry) has no default: another registry's default, set first, must not leak in.
+        var other = new DurableTaskRegistry();
+        MoveTablesOrchestration.Register(other, () => _ops);
+        VDiffLifecycle.For(other).DefaultInterval = TimeSpan.FromMinutes(1);
+        var id = await StartAsync(null, initialGate: false);
+        var state = await WaitAsync(id, s => s.VDiff is not null, "the gate initialised");
+        Assert.False(state.VDiff!.Enabled);
+        Assert.Null(state.VDiff.IntervalSeconds);
     }
 
     private async Task<WorkflowState> WaitAsync(string id, Func<WorkflowState, bool> until, string what)
