@@ -54,11 +54,10 @@ PY
   curl -sf "$BENCH_SERVER/api/health" >/dev/null || { tail -20 "$CUTOVER_DIR/host.log" >&2; echo "cutover-window: the host did not start" >&2; return 1; }
   curl -sf -X POST -H "x-functions-key: $BENCH_KEY" -H 'Content-Type: application/json' --data-binary @"$DURABLE_CLUSTER_FILE" \
     "$BENCH_SERVER/api/topology/localcluster" >/dev/null || { echo "cutover-window: registering the local cluster under $CUTOVER_ROOT failed" >&2; return 1; }
-  # The private topology keeps the primaries only (CUTOVER_REPLICAS=1 keeps all). The streams read the source
-  # primary, but the throttler holds a stream while a replica of its target shard lags over 30 s or does not
-  # replicate at all (Seconds_Behind_Master NULL), and on this shared, loaded machine the replicas do: that would
-  # measure the shared replicas, not the cutover. Routing rules per tablet type need no replica tablets.
-  if [ "${CUTOVER_REPLICAS:-0}" != 1 ]; then
+  # The private topology keeps every tablet, as in production: the throttler holds a stream while a replica of its
+  # target shard lags over 30 s or does not replicate (Seconds_Behind_Master NULL). CUTOVER_REPLICAS=0 keeps the
+  # primaries only, for a loaded shared machine whose replicas lag: that would measure the replicas, not the cutover.
+  if [ "${CUTOVER_REPLICAS:-1}" != 1 ]; then
     local key
     for key in $(etcdctl get --prefix "$CUTOVER_ROOT/" --keys-only | grep '/tablets/.*/Tablet$'); do
       etcdctl get "$key" --print-value-only | grep -q '"type":"PRIMARY"' || etcdctl del "$key" >/dev/null
