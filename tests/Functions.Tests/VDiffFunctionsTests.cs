@@ -81,6 +81,39 @@ public sealed class VDiffFunctionsTests
         Assert.NotEqual(VDiffFunctions.InstanceId("customer", "wf", uuid), VDiffFunctions.InstanceId("customer", "wf", uuid, "resume-1"));
     }
 
+    private static async Task<TimeSpan?> HostDefaultIntervalAsync(string? setting)
+    {
+        var values = new Dictionary<string, string?> { ["DURABLE_ETCD_ENDPOINTS"] = "http://127.0.0.1:9", ["DURABLE_ENGINE_PASSWORD"] = "unused" };
+        if (setting is not null)
+        {
+            values[VDiffFunctions.IntervalSetting] = setting;
+        }
+
+        var config = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        await using var host = await TestHost.StartAsync(services =>
+        {
+            services.AddMoveTables(config);
+            services.AddVDiff(config);
+        }, new Dictionary<string, string> { ["DURABLE_HOST_KEY"] = "vk" });
+        var registry = new DurableTaskRegistry();
+        foreach (var registration in host.Services.GetServices<Hosting.DurableRegistration>())
+        {
+            registration.Configure(registry);
+        }
+
+        return Durable.Workflows.VDiffLifecycle.For(registry).DefaultInterval;
+    }
+
+    [Fact]
+    public async Task Each_host_keeps_its_own_default_vdiff_interval()
+    {
+        // Hosts built one after another in one process: before, the last one's setting was every host's (a static).
+        Assert.Equal(TimeSpan.FromMinutes(30), await HostDefaultIntervalAsync("30m"));
+        Assert.Null(await HostDefaultIntervalAsync("off"));
+        Assert.Equal(TimeSpan.FromHours(1), await HostDefaultIntervalAsync(null));
+        Assert.Equal(TimeSpan.FromMinutes(30), await HostDefaultIntervalAsync("30m"));
+    }
+
     [Fact]
     public async Task The_host_registers_the_VDiff_orchestrations_and_activities()
     {
