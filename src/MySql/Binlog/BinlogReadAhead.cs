@@ -64,6 +64,9 @@ internal sealed class BinlogReadAhead : IAsyncDisposable
     /// <summary>The next packet; the caller must <see cref="Release"/> it once parsed.</summary>
     public bool TryNext([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Packet? packet) => _packets.Reader.TryRead(out packet);
 
+    /// <summary>Whether a packet is already read ahead (the next <see cref="TryNext"/> would succeed).</summary>
+    public bool HasPacket => _packets.Reader.TryPeek(out _);
+
     public ValueTask<Packet> NextAsync(CancellationToken cancellationToken)
     {
         if (_packets.Reader.TryRead(out var packet))

@@ -74,6 +74,12 @@ public sealed class BinlogStream : IAsyncDisposable
     /// How often reading waited for the network (nothing read ahead), and how often the read-ahead stopped because
     /// the consumer was 4 MiB behind: which side limits a busy stream's throughput.
     /// </summary>
+    /// <summary>
+    /// Whether the next event is already received (reading it will not wait for the source). A replicator commits its
+    /// batch when this turns false: the source has sent all it had, so holding the batch open only adds lag.
+    /// </summary>
+    public bool HasBufferedEvent => _failure is null && !_ended && _readAhead.HasPacket;
+
     public (long ConsumerWaits, long ReaderHoldBacks) ReadAheadStalls => (_readAhead.ConsumerWaits, _readAhead.HoldBacks);
 
     public static async Task<BinlogStream> StartAsync(MySqlConnectionOptions connectionOptions, BinlogStreamOptions options, CancellationToken cancellationToken = default)
