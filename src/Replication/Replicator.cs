@@ -32,7 +32,7 @@ public sealed class EtcdServerIdSource(TopologyStore store) : IServerIdSource
 public sealed record ReplicatorOptions
 {
     /// <summary>How often an idle source sends a heartbeat; idle batches commit at the next heartbeat.</summary>
-    public TimeSpan HeartbeatPeriod { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan HeartbeatPeriod { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>A target transaction groups up to this many source transactions...</summary>
     public int MaxBatchTransactions { get; init; } = 1000;
@@ -102,6 +102,7 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
         long txTimestamp = 0;
         var beforeTx = start;
         var standalone = false;
+        var sawDdl = false; // a DDL (e.g. the write guards' triggers at a switch) in the open batch: commit it without delay
         var rate = Stopwatch.StartNew();
         long rateRows = 0;
         var profile = applier.Profile;
@@ -118,6 +119,7 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
             var rows = applier.PendingRows;
             await applier.CommitAsync(position, lastTimestamp, ct: token).ConfigureAwait(false);
             transactions = 0;
+            sawDdl = false;
             batch.Restart();
             if (stream.Options.MaxRowsPerSecond > 0)
             {
@@ -179,6 +181,7 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
                     }
 
                     lastTimestamp = txTimestamp;
+                    sawDdl = true;
                     if (await EndTransactionAsync().ConfigureAwait(false) is { } stopAfterDdl)
                     {
                         return stopAfterDdl;
@@ -219,12 +222,13 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
                 return ReplicatorStop.ReachedStopPosition;
             }
 
-            // Also commit applied rows when nothing more is received: the source has sent all it had, so waiting for the
-            // batch delay or the next heartbeat would only add lag (it was ~0.5 s of every SwitchTraffic's write window).
-            // Under a backlog the read-ahead is full and batches still fill up; a batch of only other databases'
-            // transactions keeps the delay (a busy shared source would otherwise cost a target commit per transaction).
+            // Also commit applied rows (or a DDL) when nothing more is received: the source has sent all it had, so
+            // waiting for the batch delay or the next heartbeat would only add lag (it was ~0.5 s of every SwitchTraffic's
+            // write window, whose final position is the guards' DDL). Under a backlog the read-ahead is full and batches
+            // still fill up; a batch of only other databases' DML keeps the delay (a busy shared source would otherwise
+            // cost a target commit per transaction), bounded by the heartbeat period when the source goes quiet.
             if (transactions >= _options.MaxBatchTransactions || applier.PendingRows >= _options.MaxBatchRows || batch.Elapsed >= _options.MaxBatchDelay
-                || ((applier.InTransaction || applier.PendingRows > 0) && !binlog.HasBufferedEvent))
+                || ((applier.InTransaction || applier.PendingRows > 0 || sawDdl) && !binlog.HasBufferedEvent))
             {
                 await CommitBatchAsync(position).ConfigureAwait(false);
             }
