@@ -73,7 +73,14 @@ public sealed class KillRestartTests
                     $"{r} ran again after the kill at {faultPoint} although its completion was in the history (completed: {string.Join(", ", completedSteps)}; in flight: {inFlight})");
             }
 
-            Assert.True(rerun.Count <= 1, $"more than the in-flight activity ran twice: {string.Join(", ", rerun)}");
+            // Killed after the activity message was sent but before the history recorded it, two messages of the in-flight
+            // step are live after the restart: the one sent before the kill (already taken by the killed host, so it
+            // reappears after the 10 s visibility) and the one the replay sends again. Both may run (at-least-once, as in
+            // DurableTask.AzureStorage; activities are idempotent); the history keeps the first completion. Elsewhere
+            // the in-flight step may run again once.
+            var allowedReruns = faultPoint.StartsWith("durable.orchestration.after-send", StringComparison.Ordinal) ? 2 : 1;
+            Assert.True(rerun.Count <= allowedReruns && rerun.All(r => r == inFlight),
+                $"more than the in-flight activity ran again (allowed {allowedReruns}): {string.Join(", ", rerun)}; in flight: {inFlight}");
             var history = await hub.Client.GetOrchestrationHistoryAsync(id);
             Assert.Equal(Steps, history.OfType<TaskScheduledEvent>().Count());
             Assert.Equal(Steps, history.OfType<TaskCompletedEvent>().Count());
