@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Durable.Testing;
 
 namespace Durable.Workflows.Tests;
@@ -12,16 +9,15 @@ namespace Durable.Workflows.Tests;
 /// rebuild cannot change it under the test), its own task hub on Azurite, its own port, the topology root and sidecar
 /// of a <see cref="ClusterBed"/>, and optionally DURABLE_FAULT_POINTS so it SIGKILLs itself at a named step.
 /// </summary>
-public sealed partial class SwitchTrafficCrashHost : IAsyncDisposable
+public sealed class SwitchTrafficCrashHost : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
-    private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly HostProcess _process;
 
-    private SwitchTrafficCrashHost(Process process, string key)
+    private SwitchTrafficCrashHost(HostProcess process, string key)
     {
         _process = process;
         Key = key;
+        BaseUrl = process.Url;
         Http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         Http.DefaultRequestHeaders.Add("x-functions-key", key);
     }
@@ -30,7 +26,7 @@ public sealed partial class SwitchTrafficCrashHost : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public string BaseUrl { get; private set; } = "";
+    public string BaseUrl { get; }
 
     public int ProcessId => _process.Id;
 
@@ -38,16 +34,7 @@ public sealed partial class SwitchTrafficCrashHost : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public string Log
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Log => _process.Output;
 
     /// <summary>
     /// The host binaries: src/Functions/bin/{configuration}/net10.0 copied to <paramref name="into"/>. The Durable.*
@@ -94,8 +81,7 @@ public sealed partial class SwitchTrafficCrashHost : IAsyncDisposable
         Directory.CreateDirectory(scriptRoot);
         // One partition (one control queue) and a 30 s work-item visibility: a killed host's in-flight activity is
         // delivered again after 30 s (as long as the partition lease a restart waits for anyway) instead of 5 minutes.
-        // Not shorter: the worker renews a running activity's message only every 60 s, so an activity running longer
-        // than the visibility is delivered a second time beside the first. The control queue's visibility is 30 s too:
+        // (The worker renews a running activity's message at a third of the visibility.) The control queue's visibility is 30 s too:
         // a command event this host puts for its own partition is put invisible and handed over in memory, and a
         // handover that does not reach the orchestration (seen right after a restart) is then retried after 30 s, not 5 min.
         await File.WriteAllTextAsync(Path.Combine(scriptRoot, "host.json"), $$"""
@@ -106,63 +92,23 @@ public sealed partial class SwitchTrafficCrashHost : IAsyncDisposable
             """);
         var cluster = LocalCluster.Current;
         var (user, password) = cluster.Account("filtered");
-        var psi = new ProcessStartInfo("dotnet")
+        var environment = new Dictionary<string, string>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = scriptRoot,
+            ["AzureWebJobsScriptRoot"] = scriptRoot,
+            ["AzureWebJobsStorage"] = cluster.AzureStorageConnectionString,
+            ["DURABLE_APPROVALS_QUEUE"] = (hub + "-approvals").ToLowerInvariant(),
+            ["AzureWebJobs.PurgeHistory.Disabled"] = "true",
+            ["DURABLE_HOST_KEY"] = key,
+            ["DURABLE_ETCD_ENDPOINTS"] = cluster.EtcdEndpoints,
+            ["DURABLE_TOPO_ROOT"] = bed.Root,
+            ["DURABLE_SIDECAR_DB"] = bed.Env.Options.SidecarName,
+            ["DURABLE_ENGINE_USER"] = user,
+            ["DURABLE_ENGINE_PASSWORD"] = password,
+            ["DURABLE_FAULT_POINTS"] = faultPoints ?? "",
+            ["DOTNET_gcServer"] = "0",
         };
-        psi.ArgumentList.Add(dll);
-        psi.ArgumentList.Add("--urls=http://127.0.0.1:0");
-        psi.Environment["AzureWebJobsScriptRoot"] = scriptRoot;
-        psi.Environment["AzureWebJobsStorage"] = cluster.AzureStorageConnectionString;
-        psi.Environment["DURABLE_APPROVALS_QUEUE"] = (hub + "-approvals").ToLowerInvariant();
-        psi.Environment["AzureWebJobs.PurgeHistory.Disabled"] = "true";
-        psi.Environment["DURABLE_HOST_KEY"] = key;
-        psi.Environment["DURABLE_ETCD_ENDPOINTS"] = cluster.EtcdEndpoints;
-        psi.Environment["DURABLE_TOPO_ROOT"] = bed.Root;
-        psi.Environment["DURABLE_SIDECAR_DB"] = bed.Env.Options.SidecarName;
-        psi.Environment["DURABLE_ENGINE_USER"] = user;
-        psi.Environment["DURABLE_ENGINE_PASSWORD"] = password;
-        psi.Environment["DURABLE_FAULT_POINTS"] = faultPoints ?? "";
-        psi.Environment["DOTNET_gcServer"] = "0";
-
-        var host = new SwitchTrafficCrashHost(new Process { StartInfo = psi }, key);
-        host._process.OutputDataReceived += (_, e) => host.OnLine(e.Data);
-        host._process.ErrorDataReceived += (_, e) => host.OnLine(e.Data);
-        host._process.Start();
-        host._process.BeginOutputReadLine();
-        host._process.BeginErrorReadLine();
-        try
-        {
-            host.BaseUrl = await host._listening.Task.WaitAsync(TimeSpan.FromSeconds(90));
-        }
-        catch (TimeoutException)
-        {
-            await host.DisposeAsync();
-            throw new TimeoutException("The host did not start listening within 90 s:\n" + host.Log);
-        }
-
-        return host;
-    }
-
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            _output.AppendLine(line);
-        }
-
-        if (ListeningOn().Match(line) is { Success: true } m)
-        {
-            _listening.TrySetResult(m.Groups[1].Value);
-        }
+        var process = await HostProcess.StartAsync(dll, scriptRoot, environment, TimeSpan.FromSeconds(90));
+        return new SwitchTrafficCrashHost(process, key);
     }
 
     public async Task<(int Status, JsonElement Body)> PostAsync(string path, object? body = null)
@@ -179,22 +125,7 @@ public sealed partial class SwitchTrafficCrashHost : IAsyncDisposable
     }
 
     /// <summary>Waits for the process to end by itself (a fault point's SIGKILL); false when it is still running at the timeout.</summary>
-    public async Task<bool> TryWaitForExitAsync(TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-
-        // WaitForExitAsync returns when the process ends; the redirected output may still be draining.
-        _process.WaitForExit();
-        return true;
-    }
+    public Task<bool> TryWaitForExitAsync(TimeSpan timeout) => _process.TryWaitForExitAsync(timeout);
 
     public async Task WaitForExitAsync(TimeSpan timeout)
     {
@@ -205,28 +136,7 @@ public sealed partial class SwitchTrafficCrashHost : IAsyncDisposable
     }
 
     /// <summary>A graceful stop (SIGTERM, as operators stop it): the partition lease is released for the next host.</summary>
-    public async Task StopAsync()
-    {
-        if (_process.HasExited)
-        {
-            return;
-        }
-
-        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync();
-        }
-
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-    }
+    public Task StopAsync() => _process.StopAsync(TimeSpan.FromSeconds(30));
 
     public static string Tail(string log, int lines = 60) => string.Join("\n", log.Split('\n').TakeLast(lines));
 
@@ -240,16 +150,7 @@ public sealed partial class SwitchTrafficCrashHost : IAsyncDisposable
         }
 
         _disposed = true;
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
         Http.Dispose();
-        _process.Dispose();
+        await _process.DisposeAsync();
     }
-
-    [GeneratedRegex(@"Now listening on: (http://\S+)")]
-    private static partial Regex ListeningOn();
 }
