@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Durable.DurableTask.AzureStorage;
 using Durable.Testing;
 using Durable.Topology;
 
@@ -32,35 +31,16 @@ public sealed class MigrateHttpApiTests
 
         var suffix = bed.Suffix.Replace("_", "", StringComparison.Ordinal);
         var hub = "Mig" + suffix;
-        var key = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         var root = Path.Combine(Path.GetTempPath(), "durable-mig-host-" + suffix);
         Directory.CreateDirectory(root);
-        await File.WriteAllTextAsync(Path.Combine(root, "host.json"), $$"""
-            { "version": "2.0", "extensions": { "durableTask": { "hubName": "{{hub}}", "storageProvider": { "partitionCount": 1 } } } }
-            """);
-        var (engineUser, enginePassword) = LocalCluster.Current.Account("filtered");
-        var environment = new Dictionary<string, string>
-        {
-            ["AzureWebJobsScriptRoot"] = root,
-            ["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString,
-            ["DURABLE_APPROVALS_QUEUE"] = "mig-approvals-" + suffix,
-            ["DURABLE_HOST_KEY"] = key,
-            ["DURABLE_ETCD_ENDPOINTS"] = LocalCluster.Current.EtcdEndpoints,
-            ["DURABLE_TOPO_ROOT"] = bed.Root,
-            ["DURABLE_ENGINE_USER"] = engineUser,
-            ["DURABLE_ENGINE_PASSWORD"] = enginePassword,
-            ["DURABLE_SIDECAR_DB"] = bed.Env.Options.SidecarName,
-            ["DURABLE_SECRETS_FILE"] = LocalCluster.Current.File.SecretsFile,
-            ["DURABLE_FAULT_POINTS"] = "",
-        };
-        HostProcess? host = null;
+        SwitchTrafficCrashHost? host = null;
         try
         {
             // The host built in this test run's configuration (CI builds Release only; a hard-coded Debug path found no host).
-            host = await HostProcess.StartAsync(SwitchTrafficCrashHost.PrepareBinaries(Path.Combine(root, "bin")), root, environment, TimeSpan.FromSeconds(90));
-            var url = host.Url;
-            using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(120) };
-            http.DefaultRequestHeaders.Add("x-functions-key", key);
+            host = await SwitchTrafficCrashHost.StartAsync(
+                SwitchTrafficCrashHost.PrepareBinaries(Path.Combine(root, "bin")), root, hub, bed, Convert.ToHexString(RandomNumberGenerator.GetBytes(16)), faultPoints: null,
+                new Dictionary<string, string> { ["DURABLE_SECRETS_FILE"] = LocalCluster.Current.File.SecretsFile });
+            var http = host.Http;
 
             // The external cluster, mounted with its account, through the API.
             var mount = await http.PostAsJsonAsync("/api/externalsources", new
@@ -90,18 +70,7 @@ public sealed class MigrateHttpApiTests
             Assert.True(again["existing"]!.GetValue<bool>());
             Assert.Equal(HttpStatusCode.Conflict, (await http.PostAsJsonAsync(basePath + "/create", body with { tablet_types = "PRIMARY" })).StatusCode);
 
-            JsonNode? state = null;
-            var deadline = DateTime.UtcNow.AddSeconds(120);
-            while (DateTime.UtcNow < deadline)
-            {
-                state = JsonNode.Parse(await http.GetStringAsync(basePath + "/state"));
-                if (state?["phase"]?.GetValue<string>() is "Running" or "Failed")
-                {
-                    break;
-                }
-
-                await Task.Delay(300);
-            }
+            var state = await host.WaitForPhaseAsync(basePath + "/state", TimeSpan.FromSeconds(120), "Running", "Failed");
 
             Assert.True(state?["phase"]?.GetValue<string>() == "Running", state?.ToJsonString());
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(basePath + "/show")).StatusCode);
@@ -113,12 +82,7 @@ public sealed class MigrateHttpApiTests
 
             var complete = await http.PostAsJsonAsync(basePath + "/complete", new { });
             Assert.Equal(HttpStatusCode.Accepted, complete.StatusCode);
-            deadline = DateTime.UtcNow.AddSeconds(60);
-            while (state?["phase"]?.GetValue<string>() != "Completed" && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(300);
-                state = JsonNode.Parse(await http.GetStringAsync(basePath + "/state"));
-            }
+            state = await host.WaitForPhaseAsync(basePath + "/state", TimeSpan.FromSeconds(60), "Completed");
 
             Assert.Equal("Completed", state?["phase"]?.GetValue<string>());
             Assert.Equal(
@@ -132,13 +96,7 @@ public sealed class MigrateHttpApiTests
                 await host.DisposeAsync();
             }
 
-            await using (var hubService = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
-                         {
-                             StorageConnectionString = LocalCluster.Current.AzureStorageConnectionString, TaskHubName = hub, PartitionCount = 1,
-                         }))
-            {
-                await hubService.DeleteAsync();
-            }
+            await SwitchTrafficCrashHost.DeleteHubAsync(hub);
 
             await ClusterBed.ExecAsync("dba", 200, "mysql", $"DROP DATABASE IF EXISTS `vt_{target}`");
             Directory.Delete(root, true);

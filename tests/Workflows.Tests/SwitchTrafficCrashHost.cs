@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Durable.Testing;
 
 namespace Durable.Workflows.Tests;
@@ -18,7 +19,8 @@ public sealed class SwitchTrafficCrashHost : IAsyncDisposable
         _process = process;
         Key = key;
         BaseUrl = process.Url;
-        Http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        // Relative paths work too (BaseAddress); 120 s covers a create that waits for the host's first episode.
+        Http = new HttpClient { BaseAddress = new Uri(process.Url), Timeout = TimeSpan.FromSeconds(120) };
         Http.DefaultRequestHeaders.Add("x-functions-key", key);
     }
 
@@ -75,8 +77,12 @@ public sealed class SwitchTrafficCrashHost : IAsyncDisposable
         return Path.Combine(into, "Durable.Functions.dll");
     }
 
-    /// <summary>Starts the host and waits until it listens.</summary>
-    public static async Task<SwitchTrafficCrashHost> StartAsync(string dll, string scriptRoot, string hub, ClusterBed bed, string key, string? faultPoints)
+    /// <summary>
+    /// Starts the host and waits until it listens. <paramref name="environment"/> adds to or overrides the settings
+    /// below (e.g. DURABLE_SECRETS_FILE for a host that must resolve a password only it is given).
+    /// </summary>
+    public static async Task<SwitchTrafficCrashHost> StartAsync(
+        string dll, string scriptRoot, string hub, ClusterBed bed, string key, string? faultPoints, IReadOnlyDictionary<string, string>? environment = null)
     {
         Directory.CreateDirectory(scriptRoot);
         // One partition (one control queue) and a 30 s work-item visibility: a killed host's in-flight activity is
@@ -92,7 +98,7 @@ public sealed class SwitchTrafficCrashHost : IAsyncDisposable
             """);
         var cluster = LocalCluster.Current;
         var (user, password) = cluster.Account("filtered");
-        var environment = new Dictionary<string, string>
+        var settings = new Dictionary<string, string>
         {
             ["AzureWebJobsScriptRoot"] = scriptRoot,
             ["AzureWebJobsStorage"] = cluster.AzureStorageConnectionString,
@@ -107,8 +113,56 @@ public sealed class SwitchTrafficCrashHost : IAsyncDisposable
             ["DURABLE_FAULT_POINTS"] = faultPoints ?? "",
             ["DOTNET_gcServer"] = "0",
         };
-        var process = await HostProcess.StartAsync(dll, scriptRoot, environment, TimeSpan.FromSeconds(90));
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            settings[name] = value;
+        }
+
+        var process = await HostProcess.StartAsync(dll, scriptRoot, settings, TimeSpan.FromSeconds(90));
         return new SwitchTrafficCrashHost(process, key);
+    }
+
+    /// <summary>
+    /// Deletes a test's task hub (its queues, tables and blobs on Azurite) and the host's approval and timer queues
+    /// once its hosts are gone.
+    /// </summary>
+    public static async Task DeleteHubAsync(string hub)
+    {
+        await using (var service = new Durable.DurableTask.AzureStorage.AzureStorageOrchestrationService(new Durable.DurableTask.AzureStorage.AzureStorageOrchestrationServiceSettings
+                     {
+                         StorageConnectionString = LocalCluster.Current.AzureStorageConnectionString, TaskHubName = hub, PartitionCount = 1,
+                     }))
+        {
+            await service.DeleteAsync();
+        }
+
+        using var storage = Durable.AzureStorage.StorageTransport.FromConnectionString(LocalCluster.Current.AzureStorageConnectionString);
+        foreach (var queue in new[] { (hub + "-approvals").ToLowerInvariant(), (hub + "-approvals-poison").ToLowerInvariant(), hub.ToLowerInvariant() + "-timers" })
+        {
+            await storage.GetQueue(queue).DeleteIfExistsAsync();
+        }
+    }
+
+    /// <summary>
+    /// Polls a workflow's <c>.../state</c> until its phase is one of <paramref name="phases"/> (or the timeout); returns
+    /// the last state read, so the caller's assertion shows it.
+    /// </summary>
+    public async Task<JsonNode?> WaitForPhaseAsync(string statePath, TimeSpan timeout, params string[] phases)
+    {
+        JsonNode? state = null;
+        var deadline = DateTime.UtcNow + timeout;
+        do
+        {
+            state = JsonNode.Parse(await Http.GetStringAsync(statePath));
+            if (phases.Contains(state?["phase"]?.GetValue<string>()))
+            {
+                break;
+            }
+
+            await Task.Delay(300);
+        }
+        while (DateTime.UtcNow < deadline);
+        return state;
     }
 
     public async Task<(int Status, JsonElement Body)> PostAsync(string path, object? body = null)

@@ -151,21 +151,7 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
             }
 
             await writer.StopAsync();
-            await using (var hubService = new Durable.DurableTask.AzureStorage.AzureStorageOrchestrationService(new Durable.DurableTask.AzureStorage.AzureStorageOrchestrationServiceSettings
-            {
-                StorageConnectionString = LocalCluster.Current.AzureStorageConnectionString,
-                TaskHubName = hub,
-                PartitionCount = 1,
-            }))
-            {
-                await hubService.DeleteAsync();
-            }
-
-            using var storage = Durable.AzureStorage.StorageTransport.FromConnectionString(LocalCluster.Current.AzureStorageConnectionString);
-            foreach (var q in new[] { (hub + "-approvals").ToLowerInvariant(), (hub + "-approvals-poison").ToLowerInvariant(), hub.ToLowerInvariant() + "-timers" })
-            {
-                await storage.GetQueue(q).DeleteIfExistsAsync();
-            }
+            await SwitchTrafficCrashHost.DeleteHubAsync(hub);
 
             try
             {

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Durable.DurableTask.AzureStorage;
 using Durable.MySql;
 using Durable.Replication;
 using Durable.Testing;
@@ -55,36 +54,18 @@ public sealed class UnmanagedHttpApiTests
 
         var suffix = bed.Suffix.Replace("_", "", StringComparison.Ordinal);
         var hub = "Unm" + suffix;
-        var key = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         var root = Path.Combine(Path.GetTempPath(), "durable-unm-host-" + suffix);
         Directory.CreateDirectory(root);
-        await File.WriteAllTextAsync(Path.Combine(root, "host.json"), $$"""
-            { "version": "2.0", "extensions": { "durableTask": { "hubName": "{{hub}}", "storageProvider": { "partitionCount": 1 } } } }
-            """);
         // The host's secrets file: the local cluster's plus the private server's own password (nowhere else).
         var secretsFile = Path.Combine(root, "secrets.env");
         await File.WriteAllLinesAsync(secretsFile, [.. await File.ReadAllLinesAsync(LocalCluster.Current.File.SecretsFile), "LEGACY_ENGINE_PASSWORD=" + legacyPassword]);
-        var (engineUser, enginePassword) = LocalCluster.Current.Account("filtered");
-        var environment = new Dictionary<string, string>
-        {
-            ["AzureWebJobsScriptRoot"] = root,
-            ["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString,
-            ["DURABLE_APPROVALS_QUEUE"] = "unm-approvals-" + suffix,
-            ["DURABLE_HOST_KEY"] = key,
-            ["DURABLE_ETCD_ENDPOINTS"] = LocalCluster.Current.EtcdEndpoints,
-            ["DURABLE_TOPO_ROOT"] = bed.Root,
-            ["DURABLE_ENGINE_USER"] = engineUser,
-            ["DURABLE_ENGINE_PASSWORD"] = enginePassword,
-            ["DURABLE_SIDECAR_DB"] = bed.Env.Options.SidecarName,
-            ["DURABLE_SECRETS_FILE"] = secretsFile,
-            ["DURABLE_FAULT_POINTS"] = "",
-        };
-        HostProcess? host = null;
+        SwitchTrafficCrashHost? host = null;
         try
         {
-            host = await HostProcess.StartAsync(SwitchTrafficCrashHost.PrepareBinaries(Path.Combine(root, "bin")), root, environment, TimeSpan.FromSeconds(90));
-            using var http = new HttpClient { BaseAddress = new Uri(host.Url), Timeout = TimeSpan.FromSeconds(120) };
-            http.DefaultRequestHeaders.Add("x-functions-key", key);
+            host = await SwitchTrafficCrashHost.StartAsync(
+                SwitchTrafficCrashHost.PrepareBinaries(Path.Combine(root, "bin")), root, hub, bed, Convert.ToHexString(RandomNumberGenerator.GetBytes(16)), faultPoints: null,
+                new Dictionary<string, string> { ["DURABLE_SECRETS_FILE"] = secretsFile });
+            var http = host.Http;
 
             var source = await http.PostAsJsonAsync("/api/externalsources", new
             {
@@ -97,18 +78,7 @@ public sealed class UnmanagedHttpApiTests
             var basePath = $"/api/movetables/{target}/adopt";
             var created = await http.PostAsJsonAsync(basePath + "/create", new { source_keyspace = "shop", mount_name = "legacy", tables = new[] { "customer" } });
             Assert.True(created.StatusCode == HttpStatusCode.Accepted, await created.Content.ReadAsStringAsync());
-            JsonNode? state = null;
-            var deadline = DateTime.UtcNow.AddSeconds(120);
-            while (DateTime.UtcNow < deadline)
-            {
-                state = JsonNode.Parse(await http.GetStringAsync(basePath + "/state"));
-                if (state?["phase"]?.GetValue<string>() is "Running" or "Failed")
-                {
-                    break;
-                }
-
-                await Task.Delay(300);
-            }
+            var state = await host.WaitForPhaseAsync(basePath + "/state", TimeSpan.FromSeconds(120), "Running", "Failed");
 
             Assert.True(state?["phase"]?.GetValue<string>() == "Running", state?.ToJsonString());
             Assert.Equal("2", await ClusterBed.ScalarAsync("dba", 200, $"vt_{target}", "SELECT COUNT(*) FROM customer"));
@@ -164,12 +134,7 @@ public sealed class UnmanagedHttpApiTests
 
             var cancel = await http.PostAsJsonAsync(basePath + "/cancel", new { });
             Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
-            deadline = DateTime.UtcNow.AddSeconds(60);
-            while (state?["phase"]?.GetValue<string>() != "Cancelled" && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(300);
-                state = JsonNode.Parse(await http.GetStringAsync(basePath + "/state"));
-            }
+            state = await host.WaitForPhaseAsync(basePath + "/state", TimeSpan.FromSeconds(60), "Cancelled");
 
             Assert.Equal("Cancelled", state?["phase"]?.GetValue<string>());
         }
@@ -180,13 +145,7 @@ public sealed class UnmanagedHttpApiTests
                 await host.DisposeAsync();
             }
 
-            await using (var hubService = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
-                         {
-                             StorageConnectionString = LocalCluster.Current.AzureStorageConnectionString, TaskHubName = hub, PartitionCount = 1,
-                         }))
-            {
-                await hubService.DeleteAsync();
-            }
+            await SwitchTrafficCrashHost.DeleteHubAsync(hub);
 
             await ClusterBed.ExecAsync("dba", 200, "mysql", $"DROP DATABASE IF EXISTS `vt_{target}`");
             Directory.Delete(root, true);
