@@ -16,6 +16,9 @@ public sealed record MoveTablesEnvironmentOptions
     public const string SidecarSetting = "DURABLE_SIDECAR_DB";
     public const string SecretsFileSetting = "DURABLE_SECRETS_FILE";
 
+    /// <summary>Rows per copy chunk (one MoveTables.CopyChunk activity); unset keeps the engine's default.</summary>
+    public const string CopyChunkRowsSetting = "DURABLE_COPY_CHUNK_ROWS";
+
     public required string EtcdEndpoints { get; init; }
     public string TopologyRoot { get; init; } = "/durable";
     public required string EngineUser { get; init; }
@@ -32,7 +35,8 @@ public sealed record MoveTablesEnvironmentOptions
     /// <summary>
     /// From settings: DURABLE_ETCD_ENDPOINTS, DURABLE_TOPO_ROOT, DURABLE_ENGINE_USER (default durable_filtered),
     /// DURABLE_ENGINE_PASSWORD (else DURABLE_FILTERED_PASSWORD, as the local cluster's secrets name it),
-    /// DURABLE_SIDECAR_DB, DURABLE_APPROVER_KEYS. Null when no etcd endpoint is configured (MoveTables then off).
+    /// DURABLE_SIDECAR_DB, DURABLE_APPROVER_KEYS, DURABLE_COPY_CHUNK_ROWS. Null when no etcd endpoint is configured
+    /// (MoveTables then off).
     /// </summary>
     public static MoveTablesEnvironmentOptions? FromSettings(Func<string, string?> setting)
     {
@@ -52,9 +56,33 @@ public sealed record MoveTablesEnvironmentOptions
             EnginePassword = password,
             SidecarName = setting(SidecarSetting) is { Length: > 0 } sidecar ? sidecar : Sidecar.DefaultName,
             ApproverKeys = setting(ConfiguredApproverKeys.Setting),
-            Settings = new MoveTablesSettings { Secrets = CredentialReference.LoadSecretsFile(setting(SecretsFileSetting)) },
+            Settings = new MoveTablesSettings
+            {
+                Secrets = CredentialReference.LoadSecretsFile(setting(SecretsFileSetting)),
+                CopyBudget = CopyBudgetFromSettings(setting(CopyChunkRowsSetting)),
+            },
             SecretsFile = setting(SecretsFileSetting),
         };
+    }
+
+    /// <summary>
+    /// The copy budget with DURABLE_COPY_CHUNK_ROWS applied: smaller chunks mean shorter snapshot transactions on the
+    /// source and more frequent progress (crash tests use it to get a copy of several chunks from a small table).
+    /// </summary>
+    public static CopyBudget CopyBudgetFromSettings(string? chunkRows)
+    {
+        var budget = new MoveTablesSettings().CopyBudget;
+        if (string.IsNullOrWhiteSpace(chunkRows))
+        {
+            return budget;
+        }
+
+        if (!int.TryParse(chunkRows.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var rows) || rows < 1)
+        {
+            throw new WorkflowValidationException($"{CopyChunkRowsSetting} is '{chunkRows}': expected a whole number of rows >= 1 (or unset for the default {budget.MaxRows}).");
+        }
+
+        return budget with { MaxRows = rows };
     }
 }
 
