@@ -642,6 +642,12 @@ public sealed class StreamApplier
     /// the group otherwise), one DELETE of them, then multi-row INSERTs of the rows left after the changes. Deleting
     /// every touched row before inserting any keeps unique keys satisfied whatever order the source changed them in
     /// (the rows present at each step are a subset of the source's state at the group's end).
+    /// A table whose only unique key is its primary key cannot have such swaps: there the DELETE takes only the rows
+    /// the group leaves gone, and rows that existed and stay are written as INSERT ... ON DUPLICATE KEY UPDATE, which
+    /// the server does as an update in place (clustered record and only the secondary entries whose columns changed)
+    /// instead of a delete plus a re-insert of the record and every index entry. The check before still proves each of
+    /// them is there, so the upsert never inserts; rows new to the group stay plain INSERTs, so a key the target
+    /// already holds is still the duplicate-key error it was.
     /// </summary>
     private async Task EmitGroupsAsync(CancellationToken ct)
     {
@@ -659,6 +665,8 @@ public sealed class StreamApplier
             table.Changes = null;
             var schema = table.Schema;
             var existed = group.Order.Where(e => e.Existed).ToList();
+            // Rows with a CONVERT_TZ go one by one as plain INSERTs (below), so they keep the delete-all path.
+            var inPlace = !schema.HasSecondaryUniqueKey && Stream.Options.SourceTimeZone is null;
             if (existed.Count > 0)
             {
                 _sql.Clear();
@@ -670,14 +678,19 @@ public sealed class StreamApplier
                 _sql.Append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '"u8);
                 _sql.Append(DeleteSignalPrefix);
                 await QueueAsync(_sql.Memory, () => MissingRowMessageAsync(schema, existed), checkIsInStatement: true, ct).ConfigureAwait(false);
-                _sql.Clear();
-                _sql.Append("DELETE FROM "u8);
-                _sql.Append(schema.QualifiedNameBytes);
-                AppendKeys(schema, existed);
-                await QueueAsync(_sql.Memory, null, checkIsInStatement: false, ct).ConfigureAwait(false);
+                var deleted = inPlace ? existed.Where(e => e.Final is null).ToList() : existed;
+                if (deleted.Count > 0)
+                {
+                    _sql.Clear();
+                    _sql.Append("DELETE FROM "u8);
+                    _sql.Append(schema.QualifiedNameBytes);
+                    AppendKeys(schema, deleted);
+                    await QueueAsync(_sql.Memory, null, checkIsInStatement: false, ct).ConfigureAwait(false);
+                }
             }
 
             InsertStatementBuilder? insert = null;
+            InsertStatementBuilder? upsert = null;
             foreach (var entry in group.Order)
             {
                 if (entry.Final is not { } row)
@@ -718,11 +731,18 @@ public sealed class StreamApplier
                     continue;
                 }
 
-                insert ??= table.NewInsert(_target.Quoter, _blockBudget / 2);
-                if (insert.AddRow(Writable(schema, row)) is { } full)
+                var builder = inPlace && entry.Existed
+                    ? upsert ??= table.Upsert(_target.Quoter, _blockBudget / 2)
+                    : insert ??= table.Insert(_target.Quoter, _blockBudget / 2);
+                if (builder.AddRow(Writable(schema, row)) is { } full)
                 {
                     await QueueAsync(full, null, ct).ConfigureAwait(false);
                 }
+            }
+
+            if (upsert?.Finish() is { } lastUpsert)
+            {
+                await QueueAsync(lastUpsert, null, ct).ConfigureAwait(false);
             }
 
             if (insert?.Finish() is { } last)
@@ -1133,9 +1153,41 @@ public sealed class StreamApplier
 
         public RowRouter? Router { get; } = router;
 
-        public InsertStatementBuilder NewInsert(SqlQuoter quoter, int budget) => new(
+        private InsertStatementBuilder? _insert;
+        private InsertStatementBuilder? _upsert;
+
+        public InsertStatementBuilder NewInsert(SqlQuoter quoter, int budget, string? suffix = null) => new(
             InsertVerb.Insert, Schema.Database, Schema.Name, Schema.Writable.Select(i => Schema.Columns[i].Name).ToList(), budget, quoter,
-            Schema.Writable.Select(i => Schema.Columns[i].Style).ToList());
+            Schema.Writable.Select(i => Schema.Columns[i].Style).ToList(), suffix);
+
+        /// <summary>
+        /// The group writer's multi-row INSERT, made once per table (its buffer is too large to make per group). Rows a
+        /// failed group left in it are dropped: that group's transaction was rolled back.
+        /// </summary>
+        internal InsertStatementBuilder Insert(SqlQuoter quoter, int budget)
+        {
+            _insert ??= NewInsert(quoter, budget);
+            _insert.Finish();
+            return _insert;
+        }
+
+        /// <summary>
+        /// The group writer's in-place upsert: "ON DUPLICATE KEY UPDATE c = VALUES(c)" for every written column outside
+        /// the key (the key's own columns when it has no other, so the clause is never empty).
+        /// </summary>
+        internal InsertStatementBuilder Upsert(SqlQuoter quoter, int budget)
+        {
+            if (_upsert is null)
+            {
+                var set = Schema.Writable.Where(i => !Schema.PrimaryKey.Contains(i)).DefaultIfEmpty(Schema.PrimaryKey[0])
+                    .Select(i => SqlQuoter.Identifier(Schema.Columns[i].Name))
+                    .Select(c => $"{c} = VALUES({c})");
+                _upsert = NewInsert(quoter, budget, "ON DUPLICATE KEY UPDATE " + string.Join(", ", set));
+            }
+
+            _upsert.Finish();
+            return _upsert;
+        }
 
         public ColumnMap MapFor(TableMap map)
         {

@@ -146,8 +146,9 @@ public sealed class TableSchema
 {
     private readonly Dictionary<string, int> _byName;
 
-    public TableSchema(string database, string name, IReadOnlyList<ColumnInfo> columns, IReadOnlyList<string> primaryKey)
+    public TableSchema(string database, string name, IReadOnlyList<ColumnInfo> columns, IReadOnlyList<string> primaryKey, bool hasSecondaryUniqueKey = true)
     {
+        HasSecondaryUniqueKey = hasSecondaryUniqueKey;
         Database = database;
         Name = name;
         Columns = columns;
@@ -168,6 +169,13 @@ public sealed class TableSchema
 
     /// <summary>Indexes (into <see cref="Columns"/>) of the primary key columns, in key order.</summary>
     public IReadOnlyList<int> PrimaryKey { get; }
+
+    /// <summary>
+    /// Whether a UNIQUE index other than the primary key exists (true when not known). Without one a row can only collide
+    /// on its primary key, so the applier may write a changed row as an in-place upsert; with one, rows that swap
+    /// unique values need every touched row deleted before any is re-inserted.
+    /// </summary>
+    public bool HasSecondaryUniqueKey { get; }
 
     /// <summary>Indexes of the columns that are written: every column but generated ones (invisible ones included).</summary>
     public IReadOnlyList<int> Writable { get; }
@@ -214,7 +222,18 @@ public sealed class TableSchema
             }
         }
 
-        return new TableSchema(database, table, columns, pk);
+        var secondaryUnique = false;
+        await using (var r = await c.QueryAsync(
+            "SELECT COUNT(*) FROM information_schema.STATISTICS " +
+            $"WHERE TABLE_SCHEMA = {q.String(database)} AND TABLE_NAME = {q.String(table)} AND INDEX_NAME <> 'PRIMARY' AND NON_UNIQUE = 0", ct).ConfigureAwait(false))
+        {
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+            {
+                secondaryUnique = r.GetInt64(0) > 0;
+            }
+        }
+
+        return new TableSchema(database, table, columns, pk, secondaryUnique);
     }
 
     public static async Task<TableSchema> LoadAsync(MySqlConnection c, string database, string table, CancellationToken ct = default) =>
