@@ -67,13 +67,20 @@ public sealed class DiffSide
 /// </summary>
 public sealed class DiffPlan
 {
-    private DiffPlan(string table, DiffSide source, DiffSide target, KeyOrder[] keyOrders)
+    private DiffPlan(string table, DiffSide source, DiffSide target, KeyOrder[] keyOrders, bool[] convertText, bool[] nullMarker)
     {
         Table = table;
         Source = source;
         Target = target;
         KeyOrders = keyOrders;
+        _convertText = convertText;
+        _nullMarker = nullMarker;
     }
+
+    // Per compared column (index into DiffSide.Compared): whether its text is hashed as CONVERT(... USING utf8mb4), and
+    // whether the row text carries its ISNULL marker. Decided from both schemas at once, so both sides hash alike.
+    private readonly bool[] _convertText;
+    private readonly bool[] _nullMarker;
 
     public string Table { get; }
 
@@ -89,7 +96,11 @@ public sealed class DiffPlan
     /// Matches the two schemas: the target must have every source column and the same primary key with the same
     /// collations (the ranges and the merge order are computed by each server in its own collation, so they must agree).
     /// </summary>
-    public static DiffPlan Create(TableSchema source, TableSchema target, KeyRangeFilter? sourceFilter, string? sourceTimeZone)
+    /// <param name="nullableColumns">
+    /// Compared columns that may hold NULL on either side (names, any case), or null when unknown (every column then
+    /// carries its NULL marker). A column NOT NULL on both sides gets no marker: it would be a constant '0' in every row.
+    /// </param>
+    public static DiffPlan Create(TableSchema source, TableSchema target, KeyRangeFilter? sourceFilter, string? sourceTimeZone, IReadOnlySet<string>? nullableColumns = null)
     {
         if (source.PrimaryKey.Count == 0)
         {
@@ -135,11 +146,32 @@ public sealed class DiffPlan
             routerColumn = source.IndexOf(sourceFilter.Columns[0]);
         }
 
+        // CONVERT(col USING utf8mb4) makes a latin1 source and a utf8mb4 target hash alike, but it copies every value and
+        // costs the servers about as much as the hash itself. It is left out where it changes nothing: a column of the
+        // same character set on both sides that is utf8mb4 already, or when all text columns of both sides are of one
+        // character set (then the bytes hashed are the stored bytes on both sides and CONCAT_WS mixes no charsets).
+        static bool Text(ColumnInfo c) => c.IsTextual && c.DataType.ToLowerInvariant() is not ("enum" or "set");
+        var textCharsets = compared.Select(i => source.Columns[i]).Concat(targetCompared.Select(i => target.Columns[i]))
+            .Where(Text).Select(c => c.Charset!.ToLowerInvariant()).Distinct().ToArray();
+        var convertText = new bool[compared.Length];
+        var nullMarker = new bool[compared.Length];
+        for (var j = 0; j < compared.Length; j++)
+        {
+            var s = source.Columns[compared[j]];
+            var t = target.Columns[targetCompared[j]];
+            var sameCharset = Text(s) && Text(t) && string.Equals(s.Charset, t.Charset, StringComparison.OrdinalIgnoreCase)
+                && (string.Equals(s.Charset, "utf8mb4", StringComparison.OrdinalIgnoreCase) || textCharsets.Length == 1);
+            convertText[j] = (Text(s) || Text(t)) && !sameCharset;
+            nullMarker[j] = nullableColumns is null || nullableColumns.Contains(s.Name) || nullableColumns.Contains(t.Name);
+        }
+
         return new DiffPlan(
             source.Name,
             new DiffSide(source, compared, source.PrimaryKey.ToArray(), null, router, routerColumn),
             new DiffSide(target, targetCompared, target.PrimaryKey.ToArray(), sourceTimeZone, null, null),
-            keyOrders);
+            keyOrders,
+            convertText,
+            nullMarker);
     }
 
     internal static KeyOrder OrderOf(ColumnInfo column)
@@ -185,17 +217,17 @@ public sealed class DiffPlan
 
     private static string Q(string identifier) => SqlQuoter.Identifier(identifier);
 
-    /// <summary>The value expression of one compared column as hashed: text in utf8mb4 (so a latin1 source and a utf8mb4 target agree).</summary>
-    private static string ValueExpr(DiffSide side, int column, SqlQuoter quoter)
+    /// <summary>The value expression of the j-th compared column as hashed: text in utf8mb4 where the sides' charsets could differ.</summary>
+    private string ValueExpr(DiffSide side, int j, SqlQuoter quoter)
     {
-        var c = side.Schema.Columns[column];
+        var c = side.Schema.Columns[side.Compared[j]];
         var name = Q(c.Name);
         if (side.DatetimeFromUtcTo is { } tz && string.Equals(c.DataType, "datetime", StringComparison.OrdinalIgnoreCase))
         {
             return $"CONVERT_TZ({name}, '+00:00', {quoter.String(tz)})";
         }
 
-        return c.IsTextual && c.DataType.ToLowerInvariant() is not ("enum" or "set") ? $"CONVERT({name} USING utf8mb4)" : name;
+        return _convertText[j] && c.IsTextual && c.DataType.ToLowerInvariant() is not ("enum" or "set") ? $"CONVERT({name} USING utf8mb4)" : name;
     }
 
     /// <summary>
@@ -220,18 +252,27 @@ public sealed class DiffPlan
             && (major > 10 || (major == 10 && minor >= 8));
     }
 
-    /// <summary>CONCAT_WS of the values plus a column of NULL markers, as pt-table-checksum does: what is hashed per row.</summary>
-    private static string RowText(DiffSide side, SqlQuoter quoter)
+    /// <summary>
+    /// CONCAT_WS of the values plus a column of NULL markers of the nullable columns, as pt-table-checksum does: what is
+    /// hashed per row. CONCAT_WS skips NULLs, so the markers are what tells NULL from '' (and from a missing column).
+    /// </summary>
+    private string RowText(DiffSide side, SqlQuoter quoter)
     {
         var sb = new StringBuilder("CONCAT_WS('#'");
-        foreach (var i in side.Compared)
+        for (var j = 0; j < side.Compared.Length; j++)
         {
-            sb.Append(", ").Append(ValueExpr(side, i, quoter));
+            sb.Append(", ").Append(ValueExpr(side, j, quoter));
         }
 
-        sb.Append(", CONCAT(");
-        sb.AppendJoin(", ", side.Compared.Select(i => $"ISNULL({Q(side.Schema.Columns[i].Name)})"));
-        sb.Append("))");
+        var markers = Enumerable.Range(0, side.Compared.Length).Where(j => _nullMarker[j]).ToArray();
+        if (markers.Length > 0)
+        {
+            sb.Append(", CONCAT(");
+            sb.AppendJoin(", ", markers.Select(j => $"ISNULL({Q(side.Schema.Columns[side.Compared[j]].Name)})"));
+            sb.Append(')');
+        }
+
+        sb.Append(')');
         return sb.ToString();
     }
 

@@ -111,6 +111,84 @@ public sealed class CompareEngineTests
         Assert.False(mismatch.Source.ContainsKey("amount"));
     }
 
+    /// <summary>
+    /// The chunk checksum must see a single-row change in any column: every change below is alone in its chunk, so a
+    /// checksum that missed it would leave that chunk unmerged and the row unreported. Covers NULL vs '' (CONCAT_WS skips
+    /// NULLs: only the NULL markers tell them apart), NULL vs 0, values equal under the column's collation but not in
+    /// bytes, one byte of a binary value, a microsecond, and a text column that is latin1 on the source but utf8mb4 on
+    /// the target (equal text must hash equal, so the copy is clean before the changes). Both row hashes (CRC32|CRC32C,
+    /// MD5) and both chunkings (integer key ranges, boundary walk over a text key) are run.
+    /// </summary>
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public async Task Chunk_checksums_see_a_single_row_change_in_every_column(bool crc, bool textKey)
+    {
+        await using var bed = new PairBed("kinds");
+        await bed.CreateAsync();
+        string Table(string lCharset) =>
+            $"CREATE TABLE kinds (id INT NOT NULL, tk VARCHAR(20) COLLATE utf8mb4_bin NOT NULL, i INT NOT NULL, n INT NULL, d DECIMAL(10,2) NOT NULL, f DOUBLE NULL, " +
+            $"s VARCHAR(30) NULL, ci VARCHAR(30) COLLATE utf8mb4_general_ci NOT NULL, l VARCHAR(30) CHARACTER SET {lCharset} NULL, b VARBINARY(20) NULL, " +
+            $"dt DATETIME(6) NOT NULL, ts TIMESTAMP NULL, e ENUM('x','y') NOT NULL, j TEXT NULL, PRIMARY KEY ({(textKey ? "tk" : "id")}), UNIQUE KEY ({(textKey ? "id" : "tk")})) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+        await bed.SourceAsync(Table("latin1"));
+        await bed.TargetAsync(Table("utf8mb4"));
+        const string data =
+            "INSERT INTO kinds SELECT seq, LPAD(seq, 6, '0'), seq, IF(seq % 7 = 0, NULL, seq), seq / 4, IF(seq % 3 = 0, NULL, seq / 3), IF(seq % 10 = 0, NULL, IF(seq % 10 = 5, '', CONCAT('s', seq))), " +
+            "CONCAT('abc', seq), IF(seq % 2 = 0, NULL, CONCAT('é', seq)), UNHEX(MD5(seq)), '2024-01-02 03:04:05.123456' + INTERVAL seq MINUTE, FROM_UNIXTIME(1700000000 + seq), " +
+            "ELT(1 + seq % 2, 'x', 'y'), REPEAT('t', seq % 50) FROM seq_1_to_1000";
+        await bed.BothAsync(data);
+        // One change per 50-key chunk (ids 25, 75, ...; the text key is the zero-padded id, so the same rows either way).
+        string[] changes =
+        [
+            "UPDATE kinds SET i = i + 1 WHERE id = 25",
+            "UPDATE kinds SET n = 0 WHERE id = 70",             // NULL -> 0
+            "UPDATE kinds SET s = '' WHERE id = 130",           // NULL -> ''
+            "UPDATE kinds SET s = NULL WHERE id = 175",         // '' -> NULL
+            "UPDATE kinds SET ci = 'ABC225' WHERE id = 225",    // equal under utf8mb4_general_ci, other bytes
+            "UPDATE kinds SET l = 'e275' WHERE id = 275",       // é -> e (equal under most _ci collations)
+            "UPDATE kinds SET b = UNHEX(CONCAT(LEFT(HEX(b), 39), IF(RIGHT(HEX(b), 1) = '0', '1', '0'))) WHERE id = 325", // last byte's low bit
+            "UPDATE kinds SET dt = dt + INTERVAL 1 MICROSECOND WHERE id = 375",
+            "UPDATE kinds SET ts = ts + INTERVAL 1 SECOND WHERE id = 425",
+            "UPDATE kinds SET e = IF(e = 'x', 'y', 'x') WHERE id = 475",
+            "UPDATE kinds SET j = CONCAT(j, ' ') WHERE id = 525",  // a trailing space (PAD SPACE collations ignore it)
+            "UPDATE kinds SET d = d + 0.01 WHERE id = 575",
+            "UPDATE kinds SET f = f * (1 + 1e-15) WHERE id = 625",
+            "UPDATE kinds SET s = 's675#' WHERE id = 675",
+        ];
+
+        async Task<TableCounts> DiffAsync()
+        {
+            await using var source = await PairBed.OpenAsync(PairBed.SourceUid);
+            await using var target = await PairBed.OpenAsync(PairBed.TargetUid);
+            await TableDiffer.PrepareSessionAsync(source, default);
+            await TableDiffer.PrepareSessionAsync(target, default);
+            var plan = await TableDiffer.PlanAsync(source, bed.SourceDb, target, bed.TargetDb, "kinds", null, null, default);
+            Assert.True(plan.UseCrc, "MariaDB 10.11 has CRC32C");
+            Assert.Equal(!textKey, TableDiffer.IntegerKey(plan));
+            plan.UseCrc = crc;
+            var total = new TableCounts();
+            var result = await new TableDiffer(new VDiffOptions { ChunkRows = 50 }).RunSegmentAsync(source, target, plan, null, DateTimeOffset.MaxValue, o =>
+            {
+                total.Add(o.Counts);
+                return Task.CompletedTask;
+            }, default);
+            Assert.True(result.Done);
+            return total;
+        }
+
+        var clean = await DiffAsync();
+        Assert.False(clean.HasMismatch, "the latin1 source and its utf8mb4 copy must compare equal");
+        Assert.Equal(1000, clean.MatchingRows);
+
+        await bed.TargetAsync(changes);
+        var counts = await DiffAsync();
+        Assert.Equal(changes.Length, counts.MismatchedRows);
+        Assert.Equal(changes.Length, counts.ChunksDiffering);
+        Assert.Equal(0, counts.ExtraRowsSource + counts.ExtraRowsTarget);
+        Assert.Equal(1000 - changes.Length, counts.MatchingRows);
+    }
+
     [Fact]
     public async Task Equal_tables_are_clean_and_pt_table_sync_prints_nothing()
     {

@@ -56,14 +56,14 @@ public sealed class UnitTests
         var source = Schema("src", Col("name", "varchar", "varchar(20)", "utf8mb4", "utf8mb4_general_ci"), Col("n", "int", "int(11)"), Col("d", "datetime", "datetime"));
         var target = Schema("dst", Col("name", "varchar", "varchar(20)", "utf8mb4", "utf8mb4_general_ci"), Col("d", "datetime", "datetime"), Col("n", "int", "int(11)"));
         var plan = DiffPlan.Create(source, target, null, "Europe/Berlin");
-        Assert.Equal("MD5(CONCAT_WS('#', CONVERT(`name` USING utf8mb4), `n`, `d`, CONCAT(ISNULL(`name`), ISNULL(`n`), ISNULL(`d`))))", plan.HashExpr(plan.Source, SqlQuoter.Standard));
+        Assert.Equal("MD5(CONCAT_WS('#', `name`, `n`, `d`, CONCAT(ISNULL(`name`), ISNULL(`n`), ISNULL(`d`))))", plan.HashExpr(plan.Source, SqlQuoter.Standard));
         // The target hashes in the source's column order, and converts DATETIMEs back to the source's zone.
-        Assert.Equal("MD5(CONCAT_WS('#', CONVERT(`name` USING utf8mb4), `n`, CONVERT_TZ(`d`, '+00:00', 'Europe/Berlin'), CONCAT(ISNULL(`name`), ISNULL(`n`), ISNULL(`d`))))", plan.HashExpr(plan.Target, SqlQuoter.Standard));
+        Assert.Equal("MD5(CONCAT_WS('#', `name`, `n`, CONVERT_TZ(`d`, '+00:00', 'Europe/Berlin'), CONCAT(ISNULL(`name`), ISNULL(`n`), ISNULL(`d`))))", plan.HashExpr(plan.Target, SqlQuoter.Standard));
         Assert.Equal("`name`, WEIGHT_STRING(`name` AS CHAR(20))", plan.KeySelect(plan.Source));
         // Chunk checksums fold MD5's first 64 bits; with CRC32C on both servers the cheaper CRC32|CRC32C pair instead.
-        Assert.Equal("CAST(CONV(LEFT(MD5(CONCAT_WS('#', CONVERT(`name` USING utf8mb4), `n`, `d`, CONCAT(ISNULL(`name`), ISNULL(`n`), ISNULL(`d`)))), 16), 16, 10) AS UNSIGNED)", plan.Hash64Expr(plan.Source, SqlQuoter.Standard));
+        Assert.Equal("CAST(CONV(LEFT(MD5(CONCAT_WS('#', `name`, `n`, `d`, CONCAT(ISNULL(`name`), ISNULL(`n`), ISNULL(`d`)))), 16), 16, 10) AS UNSIGNED)", plan.Hash64Expr(plan.Source, SqlQuoter.Standard));
         plan.UseCrc = true;
-        const string row = "CONCAT_WS('#', CONVERT(`name` USING utf8mb4), `n`, `d`, CONCAT(ISNULL(`name`), ISNULL(`n`), ISNULL(`d`)))";
+        const string row = "CONCAT_WS('#', `name`, `n`, `d`, CONCAT(ISNULL(`name`), ISNULL(`n`), ISNULL(`d`)))";
         Assert.Equal($"((CRC32({row}) << 32) | CRC32C({row}))", plan.Hash64Expr(plan.Source, SqlQuoter.Standard));
         Assert.Equal(plan.Hash64Expr(plan.Source, SqlQuoter.Standard), plan.HashExpr(plan.Source, SqlQuoter.Standard));
         plan.UseCrc = false;
@@ -71,6 +71,31 @@ public sealed class UnitTests
         Assert.Equal("((`name` > CONVERT(_utf8mb4 X'41622763' USING utf8mb4) COLLATE utf8mb4_general_ci)) AND ((`name` <= CONVERT(_utf8mb4 X'41622763' USING utf8mb4) COLLATE utf8mb4_general_ci))",
             plan.RangePredicate(plan.Source, key, key, SqlQuoter.Standard));
         Assert.Equal("1", plan.RangePredicate(plan.Source, null, null, SqlQuoter.Standard));
+    }
+
+    [Fact]
+    public void Row_hash_converts_text_only_where_the_charsets_could_differ_and_marks_only_nullable_columns()
+    {
+        // A latin1 column on the source that is utf8mb4 on the target is hashed as utf8mb4 text on both sides; a column
+        // utf8mb4 on both sides is hashed as stored. NULL markers only for the columns nullable on either side.
+        var source = Schema("src", Col("id", "int", "int(11)"), Col("a", "varchar", "varchar(20)", "latin1", "latin1_swedish_ci"), Col("b", "varchar", "varchar(20)", "utf8mb4", "utf8mb4_general_ci"));
+        var target = Schema("dst", Col("id", "int", "int(11)"), Col("a", "varchar", "varchar(20)", "utf8mb4", "utf8mb4_general_ci"), Col("b", "varchar", "varchar(20)", "utf8mb4", "utf8mb4_general_ci"));
+        var plan = DiffPlan.Create(source, target, null, null, new HashSet<string>(["B"], StringComparer.OrdinalIgnoreCase));
+        Assert.Equal("MD5(CONCAT_WS('#', `id`, CONVERT(`a` USING utf8mb4), `b`, CONCAT(ISNULL(`b`))))", plan.HashExpr(plan.Source, SqlQuoter.Standard));
+        Assert.Equal("MD5(CONCAT_WS('#', `id`, CONVERT(`a` USING utf8mb4), `b`, CONCAT(ISNULL(`b`))))", plan.HashExpr(plan.Target, SqlQuoter.Standard));
+
+        // One charset (latin1) in every text column of both sides: the stored bytes are hashed, no conversion; no
+        // nullable column: no marker column at all.
+        var latin = Schema("src", Col("id", "int", "int(11)"), Col("a", "varchar", "varchar(20)", "latin1", "latin1_swedish_ci"), Col("e", "enum", "enum('x','y')", "latin1", "latin1_swedish_ci"));
+        plan = DiffPlan.Create(latin, latin, null, null, new HashSet<string>());
+        plan.UseCrc = true;
+        Assert.Equal("((CRC32(CONCAT_WS('#', `id`, `a`, `e`)) << 32) | CRC32C(CONCAT_WS('#', `id`, `a`, `e`)))", plan.Hash64Expr(plan.Source, SqlQuoter.Standard));
+
+        // Two charsets in one row (latin1 and cp1251, the same on both sides): CONCAT_WS could not mix them, so both are
+        // converted; utf8mb4 columns never are.
+        var mixed = Schema("src", Col("id", "int", "int(11)"), Col("a", "varchar", "varchar(20)", "latin1", "latin1_swedish_ci"), Col("c", "varchar", "varchar(20)", "cp1251", "cp1251_general_ci"), Col("u", "text", "text", "utf8mb4", "utf8mb4_general_ci"));
+        plan = DiffPlan.Create(mixed, mixed, null, null, new HashSet<string>());
+        Assert.Equal("MD5(CONCAT_WS('#', `id`, CONVERT(`a` USING utf8mb4), CONVERT(`c` USING utf8mb4), `u`))", plan.HashExpr(plan.Source, SqlQuoter.Standard));
     }
 
     [Fact]

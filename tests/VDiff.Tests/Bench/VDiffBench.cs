@@ -72,6 +72,12 @@ public static class VDiffBench
             return 1;
         }
 
+        // Where the process's memory went: the GC heap after the run and at its peak, what was allocated in all, and how
+        // often each generation was collected (the benchmark's VmHWM is the whole process, runtime and JIT included).
+        var gc = GC.GetGCMemoryInfo(GCKind.Any);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"memory: gc heap {gc.HeapSizeBytes / 1024} kB (committed {gc.TotalCommittedBytes / 1024} kB), allocated {GC.GetTotalAllocatedBytes() / 1024} kB in all, " +
+            $"collections gen0 {GC.CollectionCount(0)} gen1 {GC.CollectionCount(1)} gen2 {GC.CollectionCount(2)}, working set {Environment.WorkingSet / 1024} kB, server gc {System.Runtime.GCSettings.IsServerGC}"));
         Console.WriteLine((counts.ProcessedRows / seconds).ToString("0", CultureInfo.InvariantCulture));
         return 0;
     }
