@@ -1,0 +1,417 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Durable.MySql;
+using Durable.Replication;
+using Durable.Testing;
+using Xunit.Abstractions;
+
+namespace Durable.Workflows.Tests;
+
+/// <summary>
+/// kill -9 of the real Functions host in the middle of a MoveTables copy, at each named fault point of the engine's
+/// copy (chunk written, chunk committed, catch-up committed, fast-forward committed, finish about to commit). A private
+/// host (<see cref="SwitchTrafficCrashHost"/>: src/Functions binaries, its own Azurite task hub and port) runs
+/// <c>MoveTables create</c> with small chunks (DURABLE_COPY_CHUNK_ROWS) while a load inserts, updates, changes primary
+/// keys, swaps unique keys and deletes across the table's whole key space; the host SIGKILLs itself at the Nth hit of
+/// the point. A fresh host on the same hub takes the orchestration over (the dead host's in-flight chunk is delivered
+/// again and continues from the sidecar), the stream reaches Running, and once the load stops and an in-process
+/// Streamer has caught up the target equals the source row by row: no row lost, none duplicated.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class CopyCrashHostTests(ITestOutputHelper output)
+{
+    private const string Source = "commerce";
+    private const string Target = "customer";
+    private const int Rows = 2400;
+    private const int KeySpace = 3200;
+
+    /// <summary>Small chunks: the seeded table alone takes six, the load's inserts add more.</summary>
+    internal const int ChunkRows = 400;
+
+    /// <summary>
+    /// Each point with the hit it fires on, chosen so the kill leaves the copy half done: the third chunk (rows written
+    /// but not committed / committed but its result not delivered), the second catch-up commit (catch-up runs before
+    /// every chunk after the first; under the load it has rows to apply), the first fast-forward commit (between the
+    /// catch-up and the snapshot the source moves on), and the finish (every table copied, Running not committed).
+    /// </summary>
+    public static TheoryData<string, int> Points() => new()
+    {
+        { "copy.chunk.rows-written", 3 },
+        { "copy.chunk.after-commit", 3 },
+        { "copy.catchup.after-commit", 2 },
+        { "copy.fastforward.after-commit", 1 },
+        { "copy.finish.before-commit", 1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Points))]
+    public async Task A_host_killed_at_a_copy_fault_point_during_MoveTables_create_finishes_with_no_row_lost_or_duplicated(string point, int hit)
+    {
+        var clock = Stopwatch.StartNew();
+        await using var bed = new ClusterBed("cpcrash");
+        await bed.InitAsync();
+        var table = "c_" + bed.Suffix;
+        var workflow = "cc_" + bed.Suffix;
+        bed.DropLater(100, "vt_commerce", table);
+        bed.DropLater(200, "vt_customer", table);
+        await ClusterBed.ExecAsync("dba", 100, "vt_commerce",
+            $"CREATE TABLE `{table}` (id INT NOT NULL, uk INT NULL, v VARCHAR(60) NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (id), UNIQUE KEY uk (uk))",
+            // Every fourth key of the key space is free at the start, so the load's inserts land inside copied,
+            // being-copied and not-yet-copied ranges alike.
+            $"INSERT INTO `{table}` (id, uk, v, n) SELECT seq, seq + 1000000, CONCAT('seed ', seq), seq * 10 FROM seq_1_to_{KeySpace} WHERE seq % 4 <> 0");
+        // Streams run in a Streamer of this process (on the bed's root and sidecar) once copied: only the host dies.
+        bed.StartStreamer();
+
+        var suffix = bed.Suffix.Replace("_", "", StringComparison.Ordinal);
+        var hub = "CopyCrash" + suffix;
+        var work = Path.Combine(Path.GetTempPath(), "durable-copycrash-" + suffix);
+        var dll = SwitchTrafficCrashHost.PrepareBinaries(Path.Combine(work, "bin"));
+        var key = Convert.ToHexString(Guid.NewGuid().ToByteArray());
+        var settings = new Dictionary<string, string> { [MoveTablesEnvironmentOptions.CopyChunkRowsSetting] = ChunkRows.ToString(CultureInfo.InvariantCulture) };
+        var seed = Random.Shared.Next();
+        await using var load = new CopyCrashLoad(table, KeySpace, seed, opsPerSecond: 150);
+        SwitchTrafficCrashHost? host = null;
+        try
+        {
+            host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, $"{point}@{hit}", settings);
+            load.Start();
+            await load.WaitForOpsAsync(30);
+            var (status, created) = await host.PostAsync($"/api/movetables/{Target}/{workflow}/create",
+                new { source_keyspace = Source, tables = new[] { table }, tablet_types = "PRIMARY", vdiff_interval = "off" });
+            Assert.True(status == 202, $"create answered {status}: {created}");
+
+            // The copy must die at the point: a copy that finishes (or a host that lives on) means the point was never
+            // reached at that hit, and the case would prove nothing.
+            await WaitForKillAsync(host, workflow, point, hit, TimeSpan.FromSeconds(90));
+            Assert.True(host.ExitCode == 137, $"the host should die by SIGKILL at {point}@{hit} (exit 137), exit code {host.ExitCode}:\n{SwitchTrafficCrashHost.Tail(host.Log)}");
+            Assert.Contains($"fault point '{point}' reached", host.Log);
+            await host.DisposeAsync();
+            var atKill = Assert.Single(await bed.Env.Engine.ListStreamsAsync(Target, "0", workflow));
+            Assert.True(atKill.State == StreamState.Copying, $"killed at {point}@{hit}, the stream should still be copying: {atKill.State} '{atKill.Message}'");
+            output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s killed at {point}@{hit}: {atKill.RowsCopied} rows copied and committed, {load.Total} load changes so far (seed {seed})");
+
+            // A fresh host on the same hub, without the fault point, finishes the workflow's copy.
+            host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, null, settings);
+            var state = await WaitPhaseAsync(host, workflow, TimeSpan.FromSeconds(150));
+            output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s copy finished after the restart: phase {state.Phase}, {state.Copy.Sum(c => c.RowsCopied)} rows copied");
+            Assert.True(state.Phase == Phases.Running, $"after the restart the workflow should replicate: phase {state.Phase}, error {state.LastError}");
+            var copied = Assert.Single(await bed.Env.Engine.ListStreamsAsync(Target, "0", workflow));
+            Assert.True(copied.State == StreamState.Running, $"the copied stream should be Running: {copied.State} '{copied.Message}'");
+
+            // Let the Streamer replicate under the load a moment, then stop the load and compare once caught up.
+            await Task.Delay(1000);
+            var stats = await load.StopAsync();
+            output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s load stopped: {stats}");
+            Assert.True(stats.Inserts > 0 && stats.Updates > 0 && stats.KeyChanges > 0 && stats.Deletes > 0, $"the load should have done every kind of change: {stats}");
+            await AssertSameRowsAsync(bed, workflow, table, $"{point}@{hit}");
+            output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s target equals source ({point}@{hit})");
+            await host.StopAsync();
+        }
+        finally
+        {
+            // A failed assertion leaves the current host running: it must not outlive the test.
+            if (host is not null)
+            {
+                await host.DisposeAsync();
+            }
+
+            await load.StopAsync();
+            await SwitchTrafficCrashHost.DeleteHubAsync(hub);
+            try
+            {
+                Directory.Delete(work, true);
+            }
+            catch (IOException)
+            {
+                // a leftover temp folder is harmless
+            }
+        }
+    }
+
+    /// <summary>Waits for the host's SIGKILL; fails at once when the workflow finishes its copy first.</summary>
+    private static async Task WaitForKillAsync(SwitchTrafficCrashHost host, string workflow, string point, int hit, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        WorkflowState? last = null;
+        while (!host.HasExited)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"the host was not killed at {point}@{hit} within {timeout.TotalSeconds:0} s (phase {last?.Phase}, error {last?.LastError}):\n{SwitchTrafficCrashHost.Tail(host.Log)}");
+            }
+
+            try
+            {
+                last = await host.StateAsync(Target, workflow);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // The host died while answering.
+                continue;
+            }
+
+            if (last is not null && last.Phase is Phases.Running or Phases.Stopped or Phases.Failed && !host.HasExited)
+            {
+                Assert.Fail($"the copy ended ({last.Phase}, error {last.LastError}) without reaching {point}@{hit}:\n{SwitchTrafficCrashHost.Tail(host.Log)}");
+            }
+
+            await host.TryWaitForExitAsync(TimeSpan.FromMilliseconds(200));
+        }
+    }
+
+    /// <summary>Waits until the copy is over (Running, or Stopped/Failed, which the caller reports).</summary>
+    private static async Task<WorkflowState> WaitPhaseAsync(SwitchTrafficCrashHost host, string workflow, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        WorkflowState? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (host.HasExited)
+            {
+                Assert.Fail($"the restarted host exited ({host.ExitCode}):\n{SwitchTrafficCrashHost.Tail(host.Log)}");
+            }
+
+            last = await host.StateAsync(Target, workflow);
+            if (last is not null && last.Phase is Phases.Running or Phases.Stopped or Phases.Failed)
+            {
+                return last;
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new TimeoutException($"the restarted host did not finish the copy within {timeout.TotalSeconds:0} s: phase {last?.Phase}, " +
+                                   $"copy {string.Join(", ", last?.Copy.Select(c => $"{c.Table} {c.RowsCopied}{(c.Done ? " done" : "")}") ?? [])}, error {last?.LastError}\n{SwitchTrafficCrashHost.Tail(host.Log)}");
+    }
+
+    /// <summary>
+    /// Source (quiesced) and target hold the same rows, compared row by row; polled while the Streamer catches up, and on
+    /// failure the missing, extra and differing keys are listed with the stream's state.
+    /// </summary>
+    private static async Task AssertSameRowsAsync(ClusterBed bed, string workflow, string table, string point)
+    {
+        var source = await RowsAsync(100, "vt_commerce", table);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        Dictionary<int, string> target;
+        while (true)
+        {
+            target = await RowsAsync(200, "vt_customer", table);
+            if (target.Count == source.Count && source.All(r => target.TryGetValue(r.Key, out var t) && t == r.Value))
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(500);
+        }
+
+        var missing = source.Keys.Where(k => !target.ContainsKey(k)).Order().ToList();
+        var extra = target.Keys.Where(k => !source.ContainsKey(k)).Order().ToList();
+        var differ = source.Keys.Where(k => target.TryGetValue(k, out var t) && t != source[k]).Order().ToList();
+        var streams = await bed.Env.Engine.ListStreamsAsync(Target, "0", workflow);
+        Assert.Fail($"after a kill at {point} the target differs from the source ({source.Count} rows vs {target.Count}): " +
+                    $"{missing.Count} missing ({string.Join(",", missing.Take(20))}), {extra.Count} extra ({string.Join(",", extra.Take(20))}), " +
+                    $"{differ.Count} different ({string.Join("; ", differ.Take(5).Select(k => $"{k}: source '{source[k]}' target '{target[k]}'"))}); " +
+                    $"streams: {string.Join("; ", streams.Select(s => $"#{s.Id} {s.State} at {s.Position?.Encode()} '{s.Message}'"))}");
+    }
+
+    private static async Task<Dictionary<int, string>> RowsAsync(int uid, string db, string table)
+    {
+        await using var c = await MySqlConnection.OpenAsync(ClusterBed.Account("dba", uid, db));
+        var rows = new Dictionary<int, string>();
+        await using var r = await c.QueryAsync($"SELECT id, CONCAT_WS('|', COALESCE(uk, 'NULL'), v, n) FROM `{table}` ORDER BY id");
+        while (await r.ReadAsync())
+        {
+            rows.Add(r.GetInt32(0), r.GetString(1) ?? "(null)");
+        }
+
+        return rows;
+    }
+}
+
+/// <summary>What a <see cref="CopyCrashLoad"/> changed.</summary>
+public sealed record CopyCrashLoadStats(int Inserts, int Updates, int KeyChanges, int UniqueSwaps, int Deletes)
+{
+    public override string ToString() => $"{Inserts} inserts, {Updates} updated rows, {KeyChanges} primary key changes, {UniqueSwaps} unique-key swaps, {Deletes} deletes";
+}
+
+/// <summary>
+/// A paced write load on the source primary across a table's whole key space (id INT PK, uk INT UNIQUE, v, n):
+/// inserts, range updates, primary key changes, unique-key swaps through NULL in one transaction, and deletes. Paced,
+/// because a copy chases its source: an unpaced writer on a loaded 2-core machine can outrun the catch-up.
+/// </summary>
+public sealed class CopyCrashLoad(string table, int keySpace, int seed, int opsPerSecond) : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private Task<CopyCrashLoadStats>? _run;
+    private int _total;
+
+    public int Total => Volatile.Read(ref _total);
+
+    public void Start() => _run = Task.Run(() => RunAsync(_stop.Token));
+
+    public async Task WaitForOpsAsync(int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (Total < count)
+        {
+            if (_run is { IsCompleted: true })
+            {
+                await _run; // surfaces the load's failure
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"the load made only {Total} changes in 30 s");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Stops the load (idempotent) and returns what it did; a load that failed fails here.</summary>
+    public async Task<CopyCrashLoadStats> StopAsync()
+    {
+        await _stop.CancelAsync();
+        return _run is null ? new CopyCrashLoadStats(0, 0, 0, 0, 0) : await _run;
+    }
+
+    private async Task<CopyCrashLoadStats> RunAsync(CancellationToken ct)
+    {
+        await using var c = await MySqlConnection.OpenAsync(ClusterBed.Account("dba", 100, "vt_commerce"), ct);
+        var random = new Random(seed);
+        var clock = Stopwatch.StartNew();
+        long ops = 0;
+        int inserts = 0, updates = 0, keyChanges = 0, swaps = 0, deletes = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            var wait = TimeSpan.FromSeconds((double)++ops / opsPerSecond) - clock.Elapsed;
+            if (wait > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(wait, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
+            var a = random.Next(1, keySpace + 1);
+            var b = random.Next(1, keySpace + 1);
+            try
+            {
+                // CancellationToken.None: a statement is never abandoned half way, so the quiesced source is final.
+                switch (random.Next(10))
+                {
+                    case 0 or 1 or 2:
+                        inserts += (int)(await c.ExecuteAsync($"INSERT IGNORE INTO `{table}` (id, uk, v, n) VALUES ({a}, {a + 2_000_000}, 'ins {a}', {random.Next()})")).AffectedRows;
+                        break;
+                    case 3 or 4:
+                        updates += (int)(await c.ExecuteAsync($"UPDATE `{table}` SET v = CONCAT('upd ', n), n = n + 1 WHERE id BETWEEN {a} AND {a + 3}")).AffectedRows;
+                        break;
+                    case 5:
+                        keyChanges += (int)(await c.ExecuteAsync($"UPDATE IGNORE `{table}` SET id = {b} WHERE id = {a}")).AffectedRows;
+                        break;
+                    case 6:
+                        await c.ExecuteAsync("BEGIN");
+                        var ua = await c.QueryScalarAsync($"SELECT uk FROM `{table}` WHERE id = {a} FOR UPDATE");
+                        var ub = await c.QueryScalarAsync($"SELECT uk FROM `{table}` WHERE id = {b} FOR UPDATE");
+                        if (ua is not null && ub is not null && a != b)
+                        {
+                            await c.ExecuteAsync($"UPDATE `{table}` SET uk = NULL WHERE id = {a}");
+                            await c.ExecuteAsync($"UPDATE `{table}` SET uk = {ub} WHERE id = {b}");
+                            await c.ExecuteAsync($"UPDATE `{table}` SET uk = {ua} WHERE id = {a}");
+                            swaps++;
+                        }
+
+                        await c.ExecuteAsync("COMMIT");
+                        break;
+                    default:
+                        deletes += (int)(await c.ExecuteAsync($"DELETE FROM `{table}` WHERE id = {a}")).AffectedRows;
+                        break;
+                }
+            }
+            catch (MySqlException e) when (e.ErrorNumber is MySqlErrorCode.DuplicateKey or MySqlErrorCode.Deadlock or MySqlErrorCode.LockWaitTimeout)
+            {
+                await c.ExecuteAsync("ROLLBACK");
+            }
+
+            Interlocked.Increment(ref _total);
+        }
+
+        return new CopyCrashLoadStats(inserts, updates, keyChanges, swaps, deletes);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync();
+        }
+        catch (Exception)
+        {
+            // Disposing after a failure already reported by the test.
+        }
+
+        _stop.Dispose();
+    }
+}
+
+/// <summary>Checks without a server that the points the host crash tests name still exist in the engine, and the chunk-size setting.</summary>
+public sealed partial class CopyCrashPointNameTests
+{
+    [Fact]
+    public void Every_copy_fault_point_of_the_host_crash_tests_exists_in_the_engine()
+    {
+        var dir = Path.Combine(LocalCluster.RepositoryRoot(), "src", "Replication");
+        var copier = File.ReadAllText(Path.Combine(dir, "Copier.cs"));
+        var applier = File.ReadAllText(Path.Combine(dir, "StreamApplier.cs"));
+        // The applier names its commit points "<area>.before-commit" / "<area>.after-commit"; the copier sets the areas.
+        var areas = FaultArea().Matches(copier).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+        Assert.Contains("FaultPoints.Hit(faultArea + \".before-commit\")", applier, StringComparison.Ordinal);
+        Assert.Contains("FaultPoints.Hit(faultArea + \".after-commit\")", applier, StringComparison.Ordinal);
+        foreach (var row in CopyCrashHostTests.Points())
+        {
+            var point = (string)row[0];
+            if (point.EndsWith(".before-commit", StringComparison.Ordinal) || point.EndsWith(".after-commit", StringComparison.Ordinal))
+            {
+                var area = point[..point.LastIndexOf('.')];
+                Assert.True(areas.Contains(area), $"{point}: the copier sets no fault area '{area}' (areas: {string.Join(", ", areas)})");
+            }
+            else
+            {
+                Assert.Contains($"FaultPoints.Hit(\"{point}\")", copier, StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
+    public void The_copy_chunk_rows_setting_sets_the_chunk_size_and_refuses_a_bad_value_by_name()
+    {
+        var defaults = new MoveTablesSettings().CopyBudget;
+        Assert.Equal(defaults, MoveTablesEnvironmentOptions.CopyBudgetFromSettings(null));
+        Assert.Equal(defaults, MoveTablesEnvironmentOptions.CopyBudgetFromSettings(" "));
+        Assert.Equal(defaults with { MaxRows = 400 }, MoveTablesEnvironmentOptions.CopyBudgetFromSettings("400"));
+        foreach (var bad in new[] { "0", "-5", "ten", "1.5" })
+        {
+            var e = Assert.Throws<WorkflowValidationException>(() => MoveTablesEnvironmentOptions.CopyBudgetFromSettings(bad));
+            Assert.Contains($"DURABLE_COPY_CHUNK_ROWS is '{bad}'", e.Message, StringComparison.Ordinal);
+        }
+
+        var options = MoveTablesEnvironmentOptions.FromSettings(k => k switch
+        {
+            MoveTablesEnvironmentOptions.EtcdSetting => "http://127.0.0.1:1",
+            MoveTablesEnvironmentOptions.EnginePasswordSetting => "secret",
+            MoveTablesEnvironmentOptions.CopyChunkRowsSetting => "250",
+            _ => null,
+        })!;
+        Assert.Equal(250, options.Settings.CopyBudget.MaxRows);
+        Assert.Equal(defaults.MaxTime, options.Settings.CopyBudget.MaxTime);
+    }
+
+    [GeneratedRegex("FaultArea = \"([a-z.-]+)\"")]
+    private static partial Regex FaultArea();
+}
