@@ -422,9 +422,11 @@ public sealed class StreamApplier
         {
             // Alone (a top-level IF, which MariaDB runs outside stored programs too): its SIGNAL is message 0 of its own.
             await SendBlockAsync(ct).ConfigureAwait(false);
-            var alone = new ByteBuilder(statement.Length + 16);
+            // In a compound statement of its own: the check may follow the statement it checks ("DELETE ...; IF ...").
+            var alone = new ByteBuilder(statement.Length + 48);
+            alone.Append("BEGIN NOT ATOMIC\n"u8);
             alone.Append(statement.Span);
-            alone.Append("0'; END IF"u8);
+            alone.Append("0'; END IF;\nEND"u8);
             List<Func<Task<string>>> messages = [deleteMessage!];
             RoundTrips++;
             Profile.RoundTrips++;
@@ -666,7 +668,12 @@ public sealed class StreamApplier
             var schema = table.Schema;
             var existed = group.Order.Where(e => e.Existed).ToList();
             // Rows with a CONVERT_TZ go one by one as plain INSERTs (below), so they keep the delete-all path.
-            var inPlace = !schema.HasSecondaryUniqueKey && Stream.Options.SourceTimeZone is null;
+            if (!schema.HasSecondaryUniqueKey && Stream.Options.SourceTimeZone is null)
+            {
+                await EmitInPlaceAsync(table, group, existed, ct).ConfigureAwait(false);
+                continue;
+            }
+
             if (existed.Count > 0)
             {
                 _sql.Clear();
@@ -678,19 +685,14 @@ public sealed class StreamApplier
                 _sql.Append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '"u8);
                 _sql.Append(DeleteSignalPrefix);
                 await QueueAsync(_sql.Memory, () => MissingRowMessageAsync(schema, existed), checkIsInStatement: true, ct).ConfigureAwait(false);
-                var deleted = inPlace ? existed.Where(e => e.Final is null).ToList() : existed;
-                if (deleted.Count > 0)
-                {
-                    _sql.Clear();
-                    _sql.Append("DELETE FROM "u8);
-                    _sql.Append(schema.QualifiedNameBytes);
-                    AppendKeys(schema, deleted);
-                    await QueueAsync(_sql.Memory, null, checkIsInStatement: false, ct).ConfigureAwait(false);
-                }
+                _sql.Clear();
+                _sql.Append("DELETE FROM "u8);
+                _sql.Append(schema.QualifiedNameBytes);
+                AppendKeys(schema, existed);
+                await QueueAsync(_sql.Memory, null, checkIsInStatement: false, ct).ConfigureAwait(false);
             }
 
             InsertStatementBuilder? insert = null;
-            InsertStatementBuilder? upsert = null;
             foreach (var entry in group.Order)
             {
                 if (entry.Final is not { } row)
@@ -731,18 +733,11 @@ public sealed class StreamApplier
                     continue;
                 }
 
-                var builder = inPlace && entry.Existed
-                    ? upsert ??= table.Upsert(_target.Quoter, _blockBudget / 2)
-                    : insert ??= table.Insert(_target.Quoter, _blockBudget / 2);
-                if (builder.AddRow(Writable(schema, row)) is { } full)
+                insert ??= table.Insert(_target.Quoter, _blockBudget / 2);
+                if (insert.AddRow(Writable(schema, row)) is { } full)
                 {
                     await QueueAsync(full, null, ct).ConfigureAwait(false);
                 }
-            }
-
-            if (upsert?.Finish() is { } lastUpsert)
-            {
-                await QueueAsync(lastUpsert, null, ct).ConfigureAwait(false);
             }
 
             if (insert?.Finish() is { } last)
@@ -751,6 +746,88 @@ public sealed class StreamApplier
             }
         }
     }
+
+    /// <summary>
+    /// A group of a table whose only unique key is its primary key (no unique-value swaps possible): rows the group
+    /// leaves gone are deleted, rows that existed and stay are upserted in place, new rows inserted. The divergence
+    /// check rides on the writes instead of a separate existence query (which cost about a fifth of the target's
+    /// time): the DELETE must report exactly as many rows as it names, and the upsert counts in a session variable the
+    /// rows it found already there (its update clause runs once per existing row, changed or not) and must count every
+    /// one; a missing row would have been inserted. On either SIGNAL the message first rolls back to the savepoint
+    /// taken before the group, so it names the missing row from what the target had, and the caller then rolls the
+    /// whole batch back. New rows stay plain INSERTs, so a key the target already holds is the duplicate-key error.
+    /// </summary>
+    private async Task EmitInPlaceAsync(TableContext table, KeyedChanges group, List<KeyedChanges.Entry> existed, CancellationToken ct)
+    {
+        var schema = table.Schema;
+        Func<Task<string>> missing = () => MissingRowMessageAsync(schema, existed, rollBackGroup: true);
+        var gone = existed.Where(e => e.Final is null).ToList();
+        if (existed.Count > 0)
+        {
+            await QueueAsync(SavepointGroup, null, ct).ConfigureAwait(false);
+        }
+
+        if (gone.Count > 0)
+        {
+            // One statement with its check: ROW_COUNT() must see this DELETE, so a block boundary cannot fall between.
+            _sql.Clear();
+            _sql.Append("DELETE FROM "u8);
+            _sql.Append(schema.QualifiedNameBytes);
+            AppendKeys(schema, gone);
+            _sql.Append(";\nIF ROW_COUNT() <> "u8);
+            _sql.Append(gone.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            _sql.Append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '"u8);
+            _sql.Append(DeleteSignalPrefix);
+            await QueueAsync(_sql.Memory, missing, checkIsInStatement: true, ct).ConfigureAwait(false);
+        }
+
+        var stay = existed.Count - gone.Count;
+        if (stay > 0)
+        {
+            await QueueAsync(ResetFound, null, ct).ConfigureAwait(false);
+            var upsert = table.Upsert(_target.Quoter, _blockBudget / 2);
+            foreach (var entry in existed)
+            {
+                if (entry.Final is { } row && upsert.AddRow(Writable(schema, row)) is { } full)
+                {
+                    await QueueAsync(full, null, ct).ConfigureAwait(false);
+                }
+            }
+
+            if (upsert.Finish() is { } last)
+            {
+                await QueueAsync(last, null, ct).ConfigureAwait(false);
+            }
+
+            _sql.Clear();
+            _sql.Append("IF @durable_found <> "u8);
+            _sql.Append(stay.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            _sql.Append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '"u8);
+            _sql.Append(DeleteSignalPrefix);
+            await QueueAsync(_sql.Memory, missing, checkIsInStatement: true, ct).ConfigureAwait(false);
+        }
+
+        InsertStatementBuilder? insert = null;
+        foreach (var entry in group.Order)
+        {
+            if (!entry.Existed && entry.Final is { } row)
+            {
+                insert ??= table.Insert(_target.Quoter, _blockBudget / 2);
+                if (insert.AddRow(Writable(schema, row)) is { } full)
+                {
+                    await QueueAsync(full, null, ct).ConfigureAwait(false);
+                }
+            }
+        }
+
+        if (insert?.Finish() is { } lastInsert)
+        {
+            await QueueAsync(lastInsert, null, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static readonly byte[] SavepointGroup = "SAVEPOINT durable_group"u8.ToArray();
+    private static readonly byte[] ResetFound = "SET @durable_found = 0"u8.ToArray();
 
     private static MySqlValue[] Writable(TableSchema schema, MySqlValue[] row)
     {
@@ -806,11 +883,18 @@ public sealed class StreamApplier
     }
 
     /// <summary>Which expected row was missing (the group's check failed; its DELETE has not run), in the source's order.</summary>
-    private async Task<string> MissingRowMessageAsync(TableSchema schema, List<KeyedChanges.Entry> existed)
+    private async Task<string> MissingRowMessageAsync(TableSchema schema, List<KeyedChanges.Entry> existed, bool rollBackGroup = false)
     {
         var present = new HashSet<byte[]>(KeyedChanges.KeyComparer.Instance);
         try
         {
+            if (rollBackGroup)
+            {
+                // The group's writes ran before its check failed (an upsert may have inserted the missing row): look
+                // at the target as it was before the group. The caller rolls the whole transaction back afterwards.
+                await _target.ExecuteAsync("ROLLBACK TO SAVEPOINT durable_group").ConfigureAwait(false);
+            }
+
             _sql.Clear();
             _sql.Append("SELECT "u8);
             for (var k = 0; k < schema.PrimaryKey.Count; k++)
@@ -1173,7 +1257,9 @@ public sealed class StreamApplier
 
         /// <summary>
         /// The group writer's in-place upsert: "ON DUPLICATE KEY UPDATE c = VALUES(c)" for every written column outside
-        /// the key (the key's own columns when it has no other, so the clause is never empty).
+        /// the key (the key's own first column when it has no other, so the clause is never empty). The first
+        /// assignment also counts the rows found in @durable_found (its update clause runs once per existing row);
+        /// both branches of its IF are the column's own value, so the column's type is kept whatever it is.
         /// </summary>
         internal InsertStatementBuilder Upsert(SqlQuoter quoter, int budget)
         {
@@ -1181,7 +1267,9 @@ public sealed class StreamApplier
             {
                 var set = Schema.Writable.Where(i => !Schema.PrimaryKey.Contains(i)).DefaultIfEmpty(Schema.PrimaryKey[0])
                     .Select(i => SqlQuoter.Identifier(Schema.Columns[i].Name))
-                    .Select(c => $"{c} = VALUES({c})");
+                    .Select((c, n) => n == 0
+                        ? $"{c} = IF(@durable_found := @durable_found + 1, VALUES({c}), VALUES({c}))"
+                        : $"{c} = VALUES({c})");
                 _upsert = NewInsert(quoter, budget, "ON DUPLICATE KEY UPDATE " + string.Join(", ", set));
             }
 
