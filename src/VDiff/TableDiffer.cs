@@ -76,27 +76,101 @@ public sealed class TableDiffer(VDiffOptions options)
         }
 
         var upper = await NextBoundaryAsync(source, plan, lower, Options.ChunkRows, ct).ConfigureAwait(false);
-        while (true)
+        var pipeline = new CheckpointPipeline(checkpoint);
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            // The next chunk's bound is read on the source while the target still computes this chunk's checksum, so
-            // the boundary scan costs no time of its own.
-            IReadOnlyList<MySqlValue>? next = null;
-            var bound = upper;
-            var outcome = await CompareChunkCoreAsync(source, target, plan, lower, upper,
-                bound is null ? null : async () => next = await NextBoundaryAsync(source, plan, bound, Options.ChunkRows, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
-            total.Add(outcome.Counts);
-            await checkpoint(outcome).ConfigureAwait(false);
-            if (upper is null)
+            while (true)
             {
-                return new SegmentResult(true, lower, total);
+                ct.ThrowIfCancellationRequested();
+                // The next chunk's bound is read on the source while the target still computes this chunk's checksum, so
+                // the boundary scan costs no time of its own.
+                IReadOnlyList<MySqlValue>? next = null;
+                var bound = upper;
+                var outcome = await pipeline.CompareAsync(CompareChunkCoreAsync(source, target, plan, lower, upper,
+                    bound is null ? null : async () => next = await NextBoundaryAsync(source, plan, bound, Options.ChunkRows, ct).ConfigureAwait(false), ct)).ConfigureAwait(false);
+                total.Add(outcome.Counts);
+                pipeline.Start(outcome);
+                if (upper is null)
+                {
+                    await pipeline.DrainAsync().ConfigureAwait(false);
+                    return new SegmentResult(true, lower, total);
+                }
+
+                lower = upper;
+                upper = next;
+                if (DateTimeOffset.UtcNow >= deadline)
+                {
+                    await pipeline.DrainAsync().ConfigureAwait(false);
+                    return new SegmentResult(false, lower, total);
+                }
+            }
+        }
+        finally
+        {
+            await pipeline.DrainQuietlyAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Runs the checkpoint of chunk i while chunk i+1 is compared: the checkpoint is a transaction on the state
+    /// connection (the target primary's sidecar), during which both compare connections would otherwise sit idle. The
+    /// order of checkpoints is kept (i+1's starts only after i's committed), and a checkpoint that fails (or finds the
+    /// VDiff stopped) is reported only after the compare running beside it finished, so no connection is left inside a
+    /// statement; that compare's result is dropped (it was not checkpointed, so a resume compares it again).
+    /// </summary>
+    private sealed class CheckpointPipeline(Func<ChunkOutcome, Task> checkpoint)
+    {
+        private Task? _pending;
+
+        /// <summary>Waits for the running checkpoint, then for <paramref name="comparing"/> (already started).</summary>
+        public async Task<ChunkOutcome> CompareAsync(Task<ChunkOutcome> comparing)
+        {
+            if (_pending is { } pending)
+            {
+                _pending = null;
+                try
+                {
+                    await pending.ConfigureAwait(false);
+                }
+                catch
+                {
+                    try
+                    {
+                        await comparing.ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        // The checkpoint's error is the one that counts; this compare's result would be dropped anyway.
+                    }
+
+                    throw;
+                }
             }
 
-            lower = upper;
-            upper = next;
-            if (DateTimeOffset.UtcNow >= deadline)
+            return await comparing.ConfigureAwait(false);
+        }
+
+        public void Start(ChunkOutcome outcome) => _pending = checkpoint(outcome);
+
+        public async Task DrainAsync()
+        {
+            if (_pending is { } pending)
             {
-                return new SegmentResult(false, lower, total);
+                _pending = null;
+                await pending.ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>On the way out after an error: the state connection must be idle before the caller uses it again.</summary>
+        public async Task DrainQuietlyAsync()
+        {
+            try
+            {
+                await DrainAsync().ConfigureAwait(false);
+            }
+            catch
+            {
+                // The error that ended the loop is already propagating; this one came after it.
             }
         }
     }
@@ -152,27 +226,37 @@ public sealed class TableDiffer(VDiffOptions options)
         var chunkRows = (Int128)Options.ChunkRows;
         var width = chunkRows;
         var from = min - 1; // every key of the next chunk is > from (lower, when resuming, is below min)
-        while (true)
+        var pipeline = new CheckpointPipeline(checkpoint);
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            var to = max - from <= width ? (Int128?)null : from + width;
-            IReadOnlyList<MySqlValue>? upper = to is { } t ? [MySqlValue.FromString(t.ToString(CultureInfo.InvariantCulture))] : null;
-            var outcome = await CompareChunkCoreAsync(source, target, plan, lower, upper, null, ct).ConfigureAwait(false);
-            total.Add(outcome.Counts);
-            await checkpoint(outcome).ConfigureAwait(false);
-            if (to is not { } reached)
+            while (true)
             {
-                return new SegmentResult(true, lower, total);
-            }
+                ct.ThrowIfCancellationRequested();
+                var to = max - from <= width ? (Int128?)null : from + width;
+                IReadOnlyList<MySqlValue>? upper = to is { } t ? [MySqlValue.FromString(t.ToString(CultureInfo.InvariantCulture))] : null;
+                var outcome = await pipeline.CompareAsync(CompareChunkCoreAsync(source, target, plan, lower, upper, null, ct)).ConfigureAwait(false);
+                total.Add(outcome.Counts);
+                pipeline.Start(outcome);
+                if (to is not { } reached)
+                {
+                    await pipeline.DrainAsync().ConfigureAwait(false);
+                    return new SegmentResult(true, lower, total);
+                }
 
-            lower = upper;
-            from = reached;
-            var rows = (Int128)Math.Max(0, outcome.Counts.ProcessedRows - outcome.Counts.ExtraRowsTarget);
-            width = rows == 0 ? width * 4 : Int128.Clamp(width * chunkRows / rows, Int128.Max(1, width / 4), width * 4);
-            if (DateTimeOffset.UtcNow >= deadline)
-            {
-                return new SegmentResult(false, lower, total);
+                lower = upper;
+                from = reached;
+                var rows = (Int128)Math.Max(0, outcome.Counts.ProcessedRows - outcome.Counts.ExtraRowsTarget);
+                width = rows == 0 ? width * 4 : Int128.Clamp(width * chunkRows / rows, Int128.Max(1, width / 4), width * 4);
+                if (DateTimeOffset.UtcNow >= deadline)
+                {
+                    await pipeline.DrainAsync().ConfigureAwait(false);
+                    return new SegmentResult(false, lower, total);
+                }
             }
+        }
+        finally
+        {
+            await pipeline.DrainQuietlyAsync().ConfigureAwait(false);
         }
     }
 
