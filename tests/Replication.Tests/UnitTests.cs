@@ -263,3 +263,46 @@ public sealed class RowRouterTests
         Assert.Contains("no column 'customer_id'", e.Message);
     }
 }
+
+public sealed class InPlaceUpsertTests
+{
+    private static ColumnInfo Col(string name, string type) => new(name, type, type, null, null, false, false);
+
+    [Fact]
+    public void The_upsert_updates_every_written_non_key_column_and_counts_the_rows_found_in_its_first_assignment()
+    {
+        var schema = new TableSchema("db", "t", [Col("id", "int"), Col("k", "int"), new ColumnInfo("g", "int", "int", null, null, Generated: true, false), Col("c", "int")], ["id"], hasSecondaryUniqueKey: false);
+        var upsert = new StreamApplier.TableContext(schema, null).Upsert(SqlQuoter.Standard, 4096);
+        Assert.Null(upsert.AddRow([MySqlValue.FromString("1"), MySqlValue.FromString("2"), MySqlValue.FromString("3")]));
+        Assert.Equal(
+            "INSERT INTO `db`.`t` (`id`,`k`,`c`) VALUES (1,2,3) ON DUPLICATE KEY UPDATE " +
+            "`k` = IF(@durable_found := @durable_found + 1, VALUES(`k`), VALUES(`k`)), `c` = VALUES(`c`)",
+            Encoding.UTF8.GetString(upsert.Finish()!));
+    }
+
+    [Fact]
+    public void A_table_of_key_columns_only_still_counts_through_its_first_key_column()
+    {
+        var schema = new TableSchema("db", "t", [Col("a", "int"), Col("b", "int")], ["a", "b"], hasSecondaryUniqueKey: false);
+        var upsert = new StreamApplier.TableContext(schema, null).Upsert(SqlQuoter.Standard, 4096);
+        upsert.AddRow([MySqlValue.FromString("1"), MySqlValue.FromString("2")]);
+        Assert.EndsWith("ON DUPLICATE KEY UPDATE `a` = IF(@durable_found := @durable_found + 1, VALUES(`a`), VALUES(`a`))", Encoding.UTF8.GetString(upsert.Finish()!));
+    }
+
+    [Fact]
+    public void Rows_a_failed_group_left_in_the_shared_builders_are_dropped_when_the_next_group_takes_them()
+    {
+        var schema = new TableSchema("db", "t", [Col("id", "int"), Col("v", "int")], ["id"], hasSecondaryUniqueKey: false);
+        var table = new StreamApplier.TableContext(schema, null);
+        table.Insert(SqlQuoter.Standard, 4096).AddRow([MySqlValue.FromString("1"), MySqlValue.FromString("1")]);
+        table.Upsert(SqlQuoter.Standard, 4096).AddRow([MySqlValue.FromString("2"), MySqlValue.FromString("2")]);
+        Assert.Equal(0, table.Insert(SqlQuoter.Standard, 4096).PendingRows);
+        Assert.Equal(0, table.Upsert(SqlQuoter.Standard, 4096).PendingRows);
+    }
+
+    [Fact]
+    public void A_schema_made_without_index_information_is_treated_as_having_a_secondary_unique_key()
+    {
+        Assert.True(new TableSchema("db", "t", [Col("id", "int")], ["id"]).HasSecondaryUniqueKey);
+    }
+}
