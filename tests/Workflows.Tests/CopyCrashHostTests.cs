@@ -33,20 +33,24 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
     /// Each point with the hit it fires on, chosen so the kill leaves the copy half done: the third chunk (rows written
     /// but not committed / committed but its result not delivered), the second catch-up commit (catch-up runs before
     /// every chunk after the first; under the load it has rows to apply), the first fast-forward commit (between the
-    /// catch-up and the snapshot the source moves on), and the finish (every table copied, Running not committed).
+    /// catch-up and the snapshot the source moves on), the finish (every table copied, Running not yet committed /
+    /// committed but the orchestration never told), and a chunk committed while --defer-secondary-keys has the target's
+    /// unique key dropped (the fresh host must re-add it exactly).
     /// </summary>
-    public static TheoryData<string, int> Points() => new()
+    public static TheoryData<string, int, bool> Points() => new()
     {
-        { "copy.chunk.rows-written", 3 },
-        { "copy.chunk.after-commit", 3 },
-        { "copy.catchup.after-commit", 2 },
-        { "copy.fastforward.after-commit", 1 },
-        { "copy.finish.before-commit", 1 },
+        { "copy.chunk.rows-written", 3, false },
+        { "copy.chunk.after-commit", 3, false },
+        { "copy.catchup.after-commit", 2, false },
+        { "copy.fastforward.after-commit", 1, false },
+        { "copy.finish.before-commit", 1, false },
+        { "copy.finish.after-commit", 1, false },
+        { "copy.chunk.after-commit", 3, true },
     };
 
     [Theory]
     [MemberData(nameof(Points))]
-    public async Task A_host_killed_at_a_copy_fault_point_during_MoveTables_create_finishes_with_no_row_lost_or_duplicated(string point, int hit)
+    public async Task A_host_killed_at_a_copy_fault_point_during_MoveTables_create_finishes_with_no_row_lost_or_duplicated(string point, int hit, bool deferSecondaryKeys)
     {
         var clock = Stopwatch.StartNew();
         await using var bed = new ClusterBed("cpcrash");
@@ -78,7 +82,7 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
             load.Start();
             await load.WaitForOpsAsync(30);
             var (status, created) = await host.PostAsync($"/api/movetables/{Target}/{workflow}/create",
-                new { source_keyspace = Source, tables = new[] { table }, tablet_types = "PRIMARY", vdiff_interval = "off" });
+                new { source_keyspace = Source, tables = new[] { table }, tablet_types = "PRIMARY", vdiff_interval = "off", defer_secondary_keys = deferSecondaryKeys });
             Assert.True(status == 202, $"create answered {status}: {created}");
 
             // The copy must die at the point: a copy that finishes (or a host that lives on) means the point was never
@@ -88,7 +92,15 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
             Assert.Contains($"fault point '{point}' reached", host.Log);
             await host.DisposeAsync();
             var atKill = Assert.Single(await bed.Env.Engine.ListStreamsAsync(Target, "0", workflow));
-            Assert.True(atKill.State == StreamState.Copying, $"killed at {point}@{hit}, the stream should still be copying: {atKill.State} '{atKill.Message}'");
+            // After the finish committed the stream is Running, but the orchestration was never told: the chunk delivered
+            // again must answer "done" from the sidecar.
+            var expected = point == "copy.finish.after-commit" ? StreamState.Running : StreamState.Copying;
+            Assert.True(atKill.State == expected, $"killed at {point}@{hit}, the stream should be {expected}: {atKill.State} '{atKill.Message}'");
+            if (deferSecondaryKeys)
+            {
+                Assert.True(await UniqueKeyAsync(table) is null, $"killed at {point}@{hit} with --defer-secondary-keys, the target's unique key should be dropped for the copy");
+            }
+
             output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s killed at {point}@{hit}: {atKill.RowsCopied} rows copied and committed, {load.Total} load changes so far (seed {seed})");
 
             // A fresh host on the same hub, without the fault point, finishes the workflow's copy.
@@ -98,6 +110,7 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
             Assert.True(state.Phase == Phases.Running, $"after the restart the workflow should replicate: phase {state.Phase}, error {state.LastError}");
             var copied = Assert.Single(await bed.Env.Engine.ListStreamsAsync(Target, "0", workflow));
             Assert.True(copied.State == StreamState.Running, $"the copied stream should be Running: {copied.State} '{copied.Message}'");
+            Assert.Equal("uk:0:uk", await UniqueKeyAsync(table));
 
             // Let the Streamer replicate under the load a moment, then stop the load and compare once caught up.
             await Task.Delay(1000);
@@ -219,6 +232,12 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
                     $"{differ.Count} different ({string.Join("; ", differ.Take(5).Select(k => $"{k}: source '{source[k]}' target '{target[k]}'"))}); " +
                     $"streams: {string.Join("; ", streams.Select(s => $"#{s.Id} {s.State} at {s.Position?.Encode()} '{s.Message}'"))}");
     }
+
+    /// <summary>The target's secondary key as "name:non_unique:columns", or null when it is not there.</summary>
+    private static Task<string?> UniqueKeyAsync(string table) =>
+        ClusterBed.ScalarAsync("dba", 200, "vt_customer",
+            "SELECT CONCAT(INDEX_NAME, ':', NON_UNIQUE, ':', GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX)) FROM information_schema.STATISTICS " +
+            $"WHERE TABLE_SCHEMA = 'vt_customer' AND TABLE_NAME = '{table}' AND INDEX_NAME <> 'PRIMARY' GROUP BY INDEX_NAME, NON_UNIQUE");
 
     private static async Task<Dictionary<int, string>> RowsAsync(int uid, string db, string table)
     {
