@@ -10,12 +10,14 @@ namespace Durable.Replication.Tests;
 [Trait("Category", "Integration")]
 public sealed class CrashTests
 {
-    private static async Task<(TestBed Bed, long Id)> SetUpAsync(string name, int rows)
+    /// <param name="uniqueKey">false: uk is a plain index, so the primary key is the only unique key and the applier
+    /// writes rows that stay as in-place upserts (the other apply path).</param>
+    private static async Task<(TestBed Bed, long Id)> SetUpAsync(string name, int rows, bool uniqueKey = true)
     {
         var bed = new TestBed(name);
         await bed.CreateDatabaseAsync(100, bed.SourceDb);
         await bed.ExecAsync(100, bed.SourceDb,
-            "CREATE TABLE items (id INT PRIMARY KEY, uk INT NULL, v VARCHAR(60), n BIGINT, UNIQUE KEY uk (uk))",
+            $"CREATE TABLE items (id INT PRIMARY KEY, uk INT NULL, v VARCHAR(60), n BIGINT, {(uniqueKey ? "UNIQUE KEY" : "KEY")} uk (uk))",
             $"INSERT INTO items SELECT seq, seq, CONCAT('v', seq), seq * 10 FROM seq_1_to_{rows}");
         var id = await bed.Engine.CreateStreamAsync(bed.Spec("wf", "customer", "0", new TableRule("items")));
         return (bed, id);
@@ -79,9 +81,15 @@ public sealed class CrashTests
     public Task Streamer_killed_at_a_fault_point_and_restarted_loses_and_duplicates_nothing(string faultPoint) =>
         StreamerKilledAndRestartedAsync(faultPoint);
 
-    internal static async Task StreamerKilledAndRestartedAsync(string faultPoint)
+    [Theory]
+    [InlineData("apply.before-commit@3")]
+    [InlineData("apply.after-commit@3")]
+    public Task Streamer_applying_in_place_upserts_killed_at_a_fault_point_and_restarted_loses_and_duplicates_nothing(string faultPoint) =>
+        StreamerKilledAndRestartedAsync(faultPoint, uniqueKey: false);
+
+    internal static async Task StreamerKilledAndRestartedAsync(string faultPoint, bool uniqueKey = true)
     {
-        var (bed, id) = await SetUpAsync("crashapply", 1000);
+        var (bed, id) = await SetUpAsync("crashapply", 1000, uniqueKey);
         await using var _ = bed;
         await bed.CopyAllAsync("customer", "0", id, new CopyBudget { MaxRows = 500 });
         using var stopLoad = new CancellationTokenSource();
