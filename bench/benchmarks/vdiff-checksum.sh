@@ -21,11 +21,14 @@ bench_teardown() { vdiff_teardown; }
 bench_ours() { vdiff_ours checksum sbtest1 "$ROWS"; }
 
 bench_anchor() {
-  local t0 t1 out
+  local t0 t1 out TIMEFORMAT='%U %S'
+  vdiff_cpu_begin
   t0=$(pm_now)
-  out=$(pt-table-sync --print --no-check-triggers "F=$PT_CNF,h=127.0.0.1,P=$PM_PORT_vsrc,D=sbtest,t=sbtest1" "F=$PT_CNF,h=127.0.0.1,P=$PM_PORT_vdst" 2>&1) \
-    || { echo "pt-table-sync failed: $out" >&2; return 1; }
+  { time pt-table-sync --print --no-check-triggers "F=$PT_CNF,h=127.0.0.1,P=$PM_PORT_vsrc,D=sbtest,t=sbtest1" "F=$PT_CNF,h=127.0.0.1,P=$PM_PORT_vdst" >"$VDIFF_DIR/pt.out" 2>&1; } 2>"$VDIFF_DIR/pt.time" \
+    || { echo "pt-table-sync failed: $(cat "$VDIFF_DIR/pt.out")" >&2; return 1; }
   t1=$(pm_now)
+  vdiff_cpu_end anchor "$(awk '{ printf "%.2f", $1 + $2 }' "$VDIFF_DIR/pt.time")"
+  out=$(cat "$VDIFF_DIR/pt.out")
   [ -z "$out" ] || { echo "pt-table-sync printed differences on equal tables: $(head -3 <<<"$out")" >&2; return 1; }
   awk -v r="$ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", r / (b - a) }'
 }

@@ -31,31 +31,45 @@ vdiff_setup() {
 
 vdiff_teardown() { pm_stop vsrc; pm_stop vdst; }
 
-# vdiff_ours MODE TABLE ROWS: one VDiff run, wall clock of the whole command; its peak memory (VmHWM, kB) goes to
-# $VDIFF_DIR/MODE-TABLE.hwm and its totals line to $VDIFF_DIR/MODE-TABLE.out. Prints rows/s.
+# CPU seconds (user + system) a private server has used so far, from /proc.
+vdiff_server_cpu() { local pid_var="PM_DIR_$1"; awk '{ printf "%.2f\n", ($14 + $15) / 100 }' "/proc/$(cat "${!pid_var}/pid")/stat"; }
+
+# vdiff_cpu_begin / vdiff_cpu_end LABEL: CPU seconds both servers spent between the two calls, to $VDIFF_DIR/LABEL.cpu
+# (with the client's, when given as a third field), so the context shows where each side's time went on a loaded machine.
+vdiff_cpu_begin() { VDIFF_CPU0="$(vdiff_server_cpu vsrc) $(vdiff_server_cpu vdst)"; }
+vdiff_cpu_end() {
+  local label=$1 client=${2:-?}
+  awk -v a="$VDIFF_CPU0" -v s="$(vdiff_server_cpu vsrc)" -v d="$(vdiff_server_cpu vdst)" -v c="$client" \
+    'BEGIN { split(a, x, " "); printf "source server %.2f s, target server %.2f s, client %s s\n", s - x[1], d - x[2], c }' >"$VDIFF_DIR/$label.cpu"
+}
+
+# vdiff_ours MODE TABLE ROWS: one VDiff run, wall clock of the whole command; the driver's totals, its CPU and peak memory
+# (VmHWM, read by the process itself at its end) go to $VDIFF_DIR/MODE-TABLE.out, both servers' CPU to
+# $VDIFF_DIR/MODE-TABLE.cpu. Prints rows/s.
 vdiff_ours() {
-  local mode=$1 table=$2 rows=$3 t0 t1 pid hwm=0 h
+  local mode=$1 table=$2 rows=$3 t0 t1
+  vdiff_cpu_begin
   t0=$(pm_now)
-  # DOTNET_TieredPGO=0: no instrumented tier in a run of a few seconds (as mysql-binlog): measured 0.95 s of process CPU
-  # instead of 1.2-1.5 s for 1M rows (most of the rest is JIT and start-up, ~0.45 s, which a long-lived host pays once).
-  DOTNET_TieredPGO=0 dotnet "$VDIFF_BENCH_DLL" bench "$mode" 127.0.0.1 "$PM_PORT_vsrc" "$PM_PORT_vdst" sbtest "$table" "$CHUNK_ROWS" >"$VDIFF_DIR/$mode-$table.out" 2>"$VDIFF_DIR/$mode-$table.err" &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    h=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0); [ "${h:-0}" -gt "$hwm" ] && hwm=$h
-    sleep 0.1
-  done
-  wait "$pid" || { cat "$VDIFF_DIR/$mode-$table.err" >&2; return 1; }
+  # Default runtime settings: DOTNET_TieredPGO=0 (as mysql-binlog) measured 0.95 vs 1.2-1.6 s of process CPU at load
+  # 27-30 but 0.63 vs 0.54 s at load 11, so it is not set; the process allocates ~3.5 MB in all, so no gen0 setting either.
+  dotnet "$VDIFF_BENCH_DLL" bench "$mode" 127.0.0.1 "$PM_PORT_vsrc" "$PM_PORT_vdst" sbtest "$table" "$CHUNK_ROWS" >"$VDIFF_DIR/$mode-$table.out" 2>"$VDIFF_DIR/$mode-$table.err" \
+    || { cat "$VDIFF_DIR/$mode-$table.err" >&2; return 1; }
   t1=$(pm_now)
-  echo "$hwm" >"$VDIFF_DIR/$mode-$table.hwm"
+  vdiff_cpu_end "$mode-$table" "$(awk '/^process: cpu/ { print $3 }' "$VDIFF_DIR/$mode-$table.out")"
   grep -q "compared $((rows)), matching $((rows))," "$VDIFF_DIR/$mode-$table.out" \
     || { echo "vdiff: unexpected totals: $(head -1 "$VDIFF_DIR/$mode-$table.out")" >&2; return 1; }
   awk -v r="$rows" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", r / (b - a) }'
 }
 
-# vdiff_memory MODE: the context lines: peak memory at both sizes (a diff in constant memory shows about the same).
+vdiff_hwm() { awk '/^process: cpu/ { print $6 }' "$VDIFF_DIR/$1.out"; }
+
+# vdiff_memory MODE: the context lines: peak memory at both sizes (a diff in constant memory shows about the same) and
+# where the CPU went in the last run of each side.
 vdiff_memory() {
   vdiff_ours "$1" sbtest2 "$SMALL_ROWS" >/dev/null
   echo "   ours (last $ROWS-row run): $(head -1 "$VDIFF_DIR/$1-sbtest1.out")"
-  echo "   peak memory (VmHWM) of the VDiff process: $(cat "$VDIFF_DIR/$1-sbtest1.hwm") kB at $ROWS rows, $(cat "$VDIFF_DIR/$1-sbtest2.hwm") kB at $SMALL_ROWS rows"
+  echo "   $(grep '^memory:' "$VDIFF_DIR/$1-sbtest1.out")"
+  echo "   CPU of the last runs: ours: $(cat "$VDIFF_DIR/$1-sbtest1.cpu"); anchor: $(cat "$VDIFF_DIR/anchor.cpu" 2>/dev/null || echo '?')"
+  echo "   peak memory (VmHWM) of the VDiff process: $(vdiff_hwm "$1-sbtest1") kB at $ROWS rows, $(vdiff_hwm "$1-sbtest2") kB at $SMALL_ROWS rows"
   echo "   pinned: chunk rows $CHUNK_ROWS, private servers (innodb_buffer_pool_size=512M, warmed), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 }

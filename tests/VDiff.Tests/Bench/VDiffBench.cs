@@ -16,8 +16,11 @@ public static class VDiffBench
     public const string Usage =
         "usage: Durable.VDiff.Tests bench checksum|rowlevel HOST SOURCE_PORT TARGET_PORT DATABASE TABLE [CHUNK_ROWS]  (user and password from VDIFF_BENCH_USER / VDIFF_BENCH_PASSWORD)";
 
+    private static double Cpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+
     public static async Task<int> RunAsync(string[] args)
     {
+        double? firstChunkCpu = null;
         if (args.Length is < 6 or > 7 || args[0] is not ("checksum" or "rowlevel")
             || !int.TryParse(args[2], NumberStyles.None, CultureInfo.InvariantCulture, out var sourcePort)
             || !int.TryParse(args[3], NumberStyles.None, CultureInfo.InvariantCulture, out var targetPort))
@@ -44,7 +47,15 @@ public static class VDiffBench
         var differ = new ShardDiffer(
             store,
             ct => MySqlConnection.OpenAsync(Options(targetPort), ct),
-            new DirectSnapshots(ct => MySqlConnection.OpenAsync(Options(sourcePort), ct), ct => MySqlConnection.OpenAsync(Options(targetPort), ct)));
+            new DirectSnapshots(ct => MySqlConnection.OpenAsync(Options(sourcePort), ct), ct => MySqlConnection.OpenAsync(Options(targetPort), ct)))
+        {
+            // CPU of this process at its first checkpoint: start-up, JIT and the first chunk, which a long-lived host pays once.
+            Progress = _ =>
+            {
+                firstChunkCpu ??= Cpu();
+                return Task.CompletedTask;
+            },
+        };
         var job = new ShardJob
         {
             Uuid = Guid.NewGuid().ToString(),
@@ -57,6 +68,7 @@ public static class VDiffBench
             Options = new VDiffOptions { ChunkRows = chunkRows, RowLevel = args[0] == "rowlevel", MaxDiffDuration = TimeSpan.FromHours(1) },
         };
 
+        var startCpu = Cpu();
         var clock = Stopwatch.StartNew();
         var state = await differ.RunAsync(job, CancellationToken.None).ConfigureAwait(false);
         var seconds = clock.Elapsed.TotalSeconds;
@@ -78,6 +90,12 @@ public static class VDiffBench
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"memory: gc heap {gc.HeapSizeBytes / 1024} kB (committed {gc.TotalCommittedBytes / 1024} kB), allocated {GC.GetTotalAllocatedBytes() / 1024} kB in all, " +
             $"collections gen0 {GC.CollectionCount(0)} gen1 {GC.CollectionCount(1)} gen2 {GC.CollectionCount(2)}, working set {Environment.WorkingSet / 1024} kB, server gc {System.Runtime.GCSettings.IsServerGC}"));
+        // The process's own CPU and peak resident memory, read here so the benchmark needs no poller of its own.
+        var cpu = Cpu();
+        var hwm = File.Exists("/proc/self/status")
+            ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]
+            : null;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"process: cpu {cpu:0.00} s, VmHWM {hwm ?? "?"} kB; cpu before the diff {startCpu:0.00} s, at the first checkpoint {firstChunkCpu:0.00} s"));
         Console.WriteLine((counts.ProcessedRows / seconds).ToString("0", CultureInfo.InvariantCulture));
         return 0;
     }
