@@ -47,11 +47,10 @@ bench_setup() {
   END_POS=$(pm_sql ksrc "SELECT @@global.gtid_binlog_pos")
   QUARTER_EVENTS=$(awk '/write:/ {print $2}' "$PM_DIR_kdst/sysbench-1.out")
   repl_env ksrc kdst sbtest sbtest
-  # The Streamer runs with its production runtime settings (its runtimeconfig: tiered JIT without PGO, workstation
-  # GC) and its default poll interval: the stream exists before the launch and the first scan is immediate, so the
-  # poll interval adds nothing; the process start is inside our time. Throttling is off: the target has no replicas
-  # to be lagged and the native replica does not throttle either.
-  export Streamer__Throttle=false
+  # The Streamer runs with its production settings: its runtimeconfig (tiered JIT without PGO, workstation GC), the
+  # default poll interval (the stream exists before the launch and the first scan is immediate, so it adds nothing;
+  # the process start is inside our time) and the default throttle (checked at most once a second: the source's
+  # history list length, and no target replicas here to lag).
   MEMORY_LOG="$PM_DIR_kdst/vmhwm.log"; : >"$MEMORY_LOG"
   PROFILE_LOG="$PM_DIR_kdst/profile.log"; : >"$PROFILE_LOG"
   pm_sql krep "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$PM_PORT_ksrc, MASTER_USER='bench', MASTER_PASSWORD='$BENCH_MYSQL_PASSWORD', MASTER_USE_GTID=slave_pos"
