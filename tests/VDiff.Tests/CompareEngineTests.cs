@@ -189,6 +189,62 @@ public sealed class CompareEngineTests
         Assert.Equal(1000 - changes.Length, counts.MatchingRows);
     }
 
+    /// <summary>
+    /// Integer keys are chunked by key range: gaps of 10^15 and keys at both ends of BIGINT and BIGINT UNSIGNED must be
+    /// crossed in a bounded number of chunks (the width follows the density), and a target row inside a gap or past the
+    /// source's last key is still found.
+    /// </summary>
+    [Theory]
+    [InlineData("BIGINT UNSIGNED", "0", "1000000000000000")]
+    [InlineData("BIGINT", "-9223372036854775808", "-1000000000000000")]
+    public async Task Integer_keys_with_gaps_and_extremes_are_chunked_by_key_range(string type, string low, string mid)
+    {
+        await using var bed = new PairBed("gaps");
+        await bed.CreateAsync();
+        var top = type.EndsWith("UNSIGNED", StringComparison.Ordinal) ? "18446744073709551515" : "9223372036854775707";
+        await bed.BothAsync(
+            $"CREATE TABLE gaps (id {type} NOT NULL PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB",
+            // 100 rows at the low end (or the lowest signed values), 100 around mid, 100 ending at the type's maximum.
+            $"INSERT INTO gaps SELECT {low} + CAST(seq AS SIGNED) - 1, seq FROM seq_1_to_100",
+            $"INSERT INTO gaps SELECT {mid} + CAST(seq AS SIGNED), seq FROM seq_1_to_100",
+            $"INSERT INTO gaps SELECT {top} + CAST(seq AS SIGNED), seq FROM seq_1_to_100");
+        var rows = 0L;
+        await using (var c = await PairBed.OpenAsync(PairBed.SourceUid))
+        {
+            rows = long.Parse((await c.QueryScalarAsync($"SELECT COUNT(*) FROM `{bed.SourceDb}`.gaps"))!, System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        Assert.Equal(300, rows);
+        await bed.TargetAsync(
+            "INSERT INTO gaps VALUES (5000000, 1)",                   // inside a gap of the source's keys
+            $"DELETE FROM gaps WHERE id = {mid} + 50");
+        await using var source = await PairBed.OpenAsync(PairBed.SourceUid);
+        await using var target = await PairBed.OpenAsync(PairBed.TargetUid);
+        await TableDiffer.PrepareSessionAsync(source, default);
+        await TableDiffer.PrepareSessionAsync(target, default);
+        var plan = await TableDiffer.PlanAsync(source, bed.SourceDb, target, bed.TargetDb, "gaps", null, null, default);
+        Assert.True(TableDiffer.IntegerKey(plan));
+        foreach (var rowLevel in new[] { false, true })
+        {
+            var total = new TableCounts();
+            var chunks = 0;
+            var result = await new TableDiffer(new VDiffOptions { ChunkRows = 10, RowLevel = rowLevel }).RunSegmentAsync(source, target, plan, null, DateTimeOffset.MaxValue, o =>
+            {
+                total.Add(o.Counts);
+                chunks++;
+                return Task.CompletedTask;
+            }, default);
+            Assert.True(result.Done);
+            Assert.Equal(301, total.ProcessedRows);
+            Assert.Equal(299, total.MatchingRows);
+            Assert.Equal(1, total.ExtraRowsSource);
+            Assert.Equal(1, total.ExtraRowsTarget);
+            // Chunks of ~10 rows where the keys are dense, plus the ones that widen (x4 a step) across each gap of ~10^15
+            // to 10^19 keys; a chunk that lands on a dense run after a gap may hold all of that run's 100 rows.
+            Assert.InRange(chunks, 10, 120);
+        }
+    }
+
     [Fact]
     public async Task Equal_tables_are_clean_and_pt_table_sync_prints_nothing()
     {
