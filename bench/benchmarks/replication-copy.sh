@@ -59,14 +59,16 @@ bench_anchor() {
   local cnf="$PM_DIR_cdst/client.cnf"
   ( umask 077; printf '[client]\nuser=bench\npassword=%s\n[mydumper]\nuser=bench\npassword=%s\n[myloader]\nuser=bench\npassword=%s\n' "$BENCH_MYSQL_PASSWORD" "$BENCH_MYSQL_PASSWORD" "$BENCH_MYSQL_PASSWORD" >"$cnf" )
   mydumper --defaults-file="$cnf" -h 127.0.0.1 -P "$PM_PORT_csrc" -B sbtest -t "$THREADS" -o "$dump" >/dev/null 2>&1 || { echo "mydumper failed" >&2; return 1; }
-  myloader --defaults-file="$cnf" -h 127.0.0.1 -P "$PM_PORT_cdst" -d "$dump" -B sbtest -t "$THREADS" -o >/dev/null 2>&1 || { echo "myloader failed" >&2; return 1; }
+  # -e (--enable-binlog): myloader turns the binary log off for its sessions by default; our copy must binlog (the
+  # target's replicas and later streams read it), so the anchor writes the same binlog as ours for a fair comparison.
+  myloader --defaults-file="$cnf" -h 127.0.0.1 -P "$PM_PORT_cdst" -d "$dump" -B sbtest -t "$THREADS" -o -e >/dev/null 2>&1 || { echo "myloader failed" >&2; return 1; }
   t1=$(pm_now)
   check_target || return 1
   awk -v r="$ROWS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f\n", r / (b - a) }'
 }
 
 bench_context() {
-  echo "   pinned: rows=$ROWS threads=$THREADS innodb_flush_log_at_trx_commit=2 sync_binlog=0 binlog ROW/FULL on both servers; ours --defer-secondary-keys"
+  echo "   pinned: rows=$ROWS threads=$THREADS innodb_flush_log_at_trx_commit=2 sync_binlog=0 binlog ROW/FULL on both servers, myloader -e (its rows binlogged as ours are); ours --defer-secondary-keys"
   echo "   ours (last run): $(cat "$PM_DIR_cdst/ours.out"); copy process peak memory (VmHWM) $(cat "$PM_DIR_cdst/ours.hwm") kB"
   echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   reset_target
