@@ -1,3 +1,4 @@
+using Durable.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Durable.Replication.Tests;
@@ -94,7 +95,7 @@ public sealed class CrashTests
         await bed.CopyAllAsync("customer", "0", id, new CopyBudget { MaxRows = 500 });
         using var stopLoad = new CancellationTokenSource();
         var heartbeatOnly = faultPoint.StartsWith("apply.heartbeat", StringComparison.Ordinal);
-        var load = heartbeatOnly ? Task.FromResult(new WorkloadStats(0, 0, 0, 0, 0)) : Workload.RunAsync(bed.SourceDb, "items", 2000, stopLoad.Token);
+        var load = heartbeatOnly ? Task.FromResult(new WriteLoadStats(0, 0, 0, 0, 0)) : Workload.RunAsync(bed.SourceDb, "items", 2000, stopLoad.Token);
         try
         {
             await using (var crashing = ChildProcess.Streamer(bed, faultPoint))

@@ -254,12 +254,6 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
     }
 }
 
-/// <summary>What a <see cref="CopyCrashLoad"/> changed.</summary>
-public sealed record CopyCrashLoadStats(int Inserts, int Updates, int KeyChanges, int UniqueSwaps, int Deletes)
-{
-    public override string ToString() => $"{Inserts} inserts, {Updates} updated rows, {KeyChanges} primary key changes, {UniqueSwaps} unique-key swaps, {Deletes} deletes";
-}
-
 /// <summary>
 /// A paced write load on the source primary across a table's whole key space (id INT PK, uk INT UNIQUE, v, n):
 /// inserts, range updates, primary key changes, unique-key swaps through NULL in one transaction, and deletes. Paced,
@@ -268,7 +262,7 @@ public sealed record CopyCrashLoadStats(int Inserts, int Updates, int KeyChanges
 public sealed class CopyCrashLoad(string table, int keySpace, int seed, int opsPerSecond) : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
-    private Task<CopyCrashLoadStats>? _run;
+    private Task<WriteLoadStats>? _run;
     private int _total;
 
     public int Total => Volatile.Read(ref _total);
@@ -291,78 +285,16 @@ public sealed class CopyCrashLoad(string table, int keySpace, int seed, int opsP
     }
 
     /// <summary>Stops the load (idempotent) and returns what it did; a load that failed fails here.</summary>
-    public async Task<CopyCrashLoadStats> StopAsync()
+    public async Task<WriteLoadStats> StopAsync()
     {
         await _stop.CancelAsync();
-        return _run is null ? new CopyCrashLoadStats(0, 0, 0, 0, 0) : await _run;
+        return _run is null ? new WriteLoadStats(0, 0, 0, 0, 0) : await _run;
     }
 
-    private async Task<CopyCrashLoadStats> RunAsync(CancellationToken ct)
+    private async Task<WriteLoadStats> RunAsync(CancellationToken ct)
     {
         await using var c = await MySqlConnection.OpenAsync(ClusterBed.Account("dba", 100, "vt_commerce"), ct);
-        var random = new Random(seed);
-        var clock = Stopwatch.StartNew();
-        long ops = 0;
-        int inserts = 0, updates = 0, keyChanges = 0, swaps = 0, deletes = 0;
-        while (!ct.IsCancellationRequested)
-        {
-            var wait = TimeSpan.FromSeconds((double)++ops / opsPerSecond) - clock.Elapsed;
-            if (wait > TimeSpan.Zero)
-            {
-                try
-                {
-                    await Task.Delay(wait, ct);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-
-            var a = random.Next(1, keySpace + 1);
-            var b = random.Next(1, keySpace + 1);
-            try
-            {
-                // CancellationToken.None: a statement is never abandoned half way, so the quiesced source is final.
-                switch (random.Next(10))
-                {
-                    case 0 or 1 or 2:
-                        inserts += (int)(await c.ExecuteAsync($"INSERT IGNORE INTO `{table}` (id, uk, v, n) VALUES ({a}, {a + 2_000_000}, 'ins {a}', {random.Next()})")).AffectedRows;
-                        break;
-                    case 3 or 4:
-                        updates += (int)(await c.ExecuteAsync($"UPDATE `{table}` SET v = CONCAT('upd ', n), n = n + 1 WHERE id BETWEEN {a} AND {a + 3}")).AffectedRows;
-                        break;
-                    case 5:
-                        keyChanges += (int)(await c.ExecuteAsync($"UPDATE IGNORE `{table}` SET id = {b} WHERE id = {a}")).AffectedRows;
-                        break;
-                    case 6:
-                        await c.ExecuteAsync("BEGIN");
-                        var ua = await c.QueryScalarAsync($"SELECT uk FROM `{table}` WHERE id = {a} FOR UPDATE");
-                        var ub = await c.QueryScalarAsync($"SELECT uk FROM `{table}` WHERE id = {b} FOR UPDATE");
-                        if (ua is not null && ub is not null && a != b)
-                        {
-                            await c.ExecuteAsync($"UPDATE `{table}` SET uk = NULL WHERE id = {a}");
-                            await c.ExecuteAsync($"UPDATE `{table}` SET uk = {ub} WHERE id = {b}");
-                            await c.ExecuteAsync($"UPDATE `{table}` SET uk = {ua} WHERE id = {a}");
-                            swaps++;
-                        }
-
-                        await c.ExecuteAsync("COMMIT");
-                        break;
-                    default:
-                        deletes += (int)(await c.ExecuteAsync($"DELETE FROM `{table}` WHERE id = {a}")).AffectedRows;
-                        break;
-                }
-            }
-            catch (MySqlException e) when (e.ErrorNumber is MySqlErrorCode.DuplicateKey or MySqlErrorCode.Deadlock or MySqlErrorCode.LockWaitTimeout)
-            {
-                await c.ExecuteAsync("ROLLBACK");
-            }
-
-            Interlocked.Increment(ref _total);
-        }
-
-        return new CopyCrashLoadStats(inserts, updates, keyChanges, swaps, deletes);
+        return await MixedWriteLoad.RunAsync(c, table, keySpace, ct, seed, opsPerSecond, uniqueKeyOffset: 2_000_000, onChange: () => Interlocked.Increment(ref _total));
     }
 
     public async ValueTask DisposeAsync()
