@@ -8,6 +8,7 @@ UNIT="rows/s"
 ANCHOR="mydumper + myloader (-t 1)"
 DESCRIPTION="copy 1M sbtest rows source -> target"
 ROWS="${BENCH_ROWS:-1000000}"
+CHUNK_ROWS="${BENCH_CHUNK_ROWS:-100000}" # rows per copy chunk (the engine's default)
 THREADS="${BENCH_THREADS:-1}"
 source bench/Durable.Bench/Replication/replication-env.sh
 BINLOG_OPTS=(--log-bin=binlog --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL --gtid-strict-mode=1)
@@ -37,7 +38,7 @@ bench_ours() {
   local t0 t1 id
   t0=$(pm_now)
   id=$(dotnet "$REPL_HOST_DLL" create bench commerce customer 0 sbtest1 --defer-secondary-keys 2>"$PM_DIR_cdst/ours.err") || { cat "$PM_DIR_cdst/ours.err" >&2; return 1; }
-  dotnet "$REPL_HOST_DLL" copy customer 0 "$id" 100000 >"$PM_DIR_cdst/ours.out" 2>>"$PM_DIR_cdst/ours.err" &
+  dotnet "$REPL_HOST_DLL" copy customer 0 "$id" "$CHUNK_ROWS" >"$PM_DIR_cdst/ours.out" 2>>"$PM_DIR_cdst/ours.err" &
   local pid=$! hwm=0 h
   while kill -0 "$pid" 2>/dev/null; do
     h=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0); [ "${h:-0}" -gt "$hwm" ] && hwm=$h
