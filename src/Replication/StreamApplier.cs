@@ -680,10 +680,8 @@ public sealed class StreamApplier
                 _sql.Append("IF (SELECT COUNT(*) FROM "u8);
                 _sql.Append(schema.QualifiedNameBytes);
                 AppendKeys(schema, existed);
-                _sql.Append(") <> "u8);
-                _sql.Append(existed.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                _sql.Append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '"u8);
-                _sql.Append(DeleteSignalPrefix);
+                _sql.Append(")"u8);
+                AppendMissingRowSignal(existed.Count);
                 await QueueAsync(_sql.Memory, () => MissingRowMessageAsync(schema, existed), checkIsInStatement: true, ct).ConfigureAwait(false);
                 _sql.Clear();
                 _sql.Append("DELETE FROM "u8);
@@ -774,10 +772,8 @@ public sealed class StreamApplier
             _sql.Append("DELETE FROM "u8);
             _sql.Append(schema.QualifiedNameBytes);
             AppendKeys(schema, gone);
-            _sql.Append(";\nIF ROW_COUNT() <> "u8);
-            _sql.Append(gone.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            _sql.Append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '"u8);
-            _sql.Append(DeleteSignalPrefix);
+            _sql.Append(";\nIF ROW_COUNT()"u8);
+            AppendMissingRowSignal(gone.Count);
             await QueueAsync(_sql.Memory, missing, checkIsInStatement: true, ct).ConfigureAwait(false);
         }
 
@@ -800,10 +796,8 @@ public sealed class StreamApplier
             }
 
             _sql.Clear();
-            _sql.Append("IF @durable_found <> "u8);
-            _sql.Append(stay.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            _sql.Append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '"u8);
-            _sql.Append(DeleteSignalPrefix);
+            _sql.Append("IF @durable_found"u8);
+            AppendMissingRowSignal(stay);
             await QueueAsync(_sql.Memory, missing, checkIsInStatement: true, ct).ConfigureAwait(false);
         }
 
@@ -824,6 +818,18 @@ public sealed class StreamApplier
         {
             await QueueAsync(lastInsert, null, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Appends " &lt;&gt; expected THEN SIGNAL ... MESSAGE_TEXT = '&lt;prefix&gt;" after the counted expression of a divergence
+    /// check; the caller's queued statement ends the message and the IF.
+    /// </summary>
+    private void AppendMissingRowSignal(int expected)
+    {
+        _sql.Append(" <> "u8);
+        _sql.Append(expected.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _sql.Append(" THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '"u8);
+        _sql.Append(DeleteSignalPrefix);
     }
 
     private static readonly byte[] SavepointGroup = "SAVEPOINT durable_group"u8.ToArray();
