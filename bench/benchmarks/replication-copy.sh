@@ -8,7 +8,7 @@ UNIT="rows/s"
 ANCHOR="mydumper + myloader (-t 1)"
 DESCRIPTION="copy 1M sbtest rows source -> target"
 ROWS="${BENCH_ROWS:-1000000}"
-CHUNK_ROWS="${BENCH_CHUNK_ROWS:-100000}" # rows per copy chunk (the engine's default)
+CHUNK_ROWS="${BENCH_CHUNK_ROWS:-1000000}" # rows per copy chunk, one snapshot each (the engine's default)
 THREADS="${BENCH_THREADS:-1}"
 source bench/Durable.Bench/Replication/replication-env.sh
 BINLOG_OPTS=(--log-bin=binlog --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL --gtid-strict-mode=1)

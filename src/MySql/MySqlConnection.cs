@@ -145,6 +145,11 @@ public sealed class MySqlConnection : IAsyncDisposable
             wanted |= Capabilities.ConnectWithDb;
         }
 
+        if (Options.AllowLocalInfile)
+        {
+            wanted |= Capabilities.LocalFiles;
+        }
+
         if ((serverCaps & Capabilities.Protocol41) == 0)
         {
             throw MySqlException.Client(MySqlErrorCode.MalformedPacket, $"The server ({ServerVersion}) does not speak protocol 4.1; it is too old.");
@@ -459,6 +464,53 @@ public sealed class MySqlConnection : IAsyncDisposable
             }
 
             throw mapped;
+        }
+    }
+
+    /// <summary>
+    /// Runs a LOAD DATA LOCAL INFILE statement that names <paramref name="fileName"/>, answering the server's request
+    /// for that file with <paramref name="content"/> (no file is read). Needs <see cref="MySqlConnectionOptions.AllowLocalInfile"/>
+    /// and the server's local_infile on. The server treats LOCAL rows as IGNORE does: duplicates and bad values are
+    /// warnings, not errors, so callers check the returned warning count.
+    /// </summary>
+    public async Task<OkPacket> LoadLocalDataAsync(ReadOnlyMemory<byte> sql, string fileName, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(fileName);
+        if (!Options.AllowLocalInfile)
+        {
+            throw new InvalidOperationException("LOAD DATA LOCAL INFILE needs a connection opened with AllowLocalInfile = true.");
+        }
+
+        var guard = await BeginCommandAsync(cancellationToken).ConfigureAwait(false);
+        MySqlDataReader reader;
+        try
+        {
+            _writer.Clear();
+            _writer.WriteByte((byte)CommandKind.Query);
+            _writer.WriteBytes(sql.Span);
+            await _channel.WriteAsync(_writer, guard.IoToken).ConfigureAwait(false);
+            reader = new MySqlDataReader(this, guard) { LocalInfile = (fileName, content) };
+            await reader.ReadResultHeaderAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            var mapped = guard.Translate(ex);
+            await EndCommandAsync(guard).ConfigureAwait(false);
+            if (ReferenceEquals(mapped, ex))
+            {
+                throw;
+            }
+
+            throw mapped;
+        }
+
+        await using (reader.ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+            }
+
+            return reader.Completion;
         }
     }
 

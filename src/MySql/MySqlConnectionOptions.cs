@@ -54,6 +54,13 @@ public sealed record MySqlConnectionOptions
     /// <summary>How long to wait for a killed command to end before the connection is dropped.</summary>
     public TimeSpan CancellationGrace { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Advertise LOAD DATA LOCAL INFILE support, so <see cref="MySqlConnection.LoadLocalDataAsync"/> can stream rows from
+    /// memory. The client never reads a file from disk: it answers only the request for the name its own statement
+    /// gave, with the bytes it was handed, and refuses any other request.
+    /// </summary>
+    public bool AllowLocalInfile { get; init; }
+
     /// <summary>Statements run right after connecting (e.g. session variables); they are re-run after a pool reset.</summary>
     public IReadOnlyList<string> InitStatements { get; init; } = [];
 

@@ -30,6 +30,9 @@ public sealed class MySqlDataReader : IAsyncDisposable
         _binaryRows = binaryRows;
     }
 
+    /// <summary>The one file a LOAD DATA LOCAL INFILE statement may ask for, and its content.</summary>
+    internal (string Name, ReadOnlyMemory<byte> Content)? LocalInfile { get; init; }
+
     public IReadOnlyList<MySqlColumn> Columns => _columns;
 
     public int FieldCount => _columns.Length;
@@ -39,9 +42,50 @@ public sealed class MySqlDataReader : IAsyncDisposable
 
     public bool HasRows => _columns.Length > 0;
 
+    /// <summary>
+    /// Answers the server's LOCAL INFILE request (0xFB + file name): the offered content when the name is the one the
+    /// statement gave, else an empty file and an error. Returns the server's response to the upload.
+    /// </summary>
+    private async ValueTask<ReadOnlyMemory<byte>> SendLocalInfileAsync(ReadOnlyMemory<byte> request)
+    {
+        var requested = System.Text.Encoding.UTF8.GetString(request.Span[1..]);
+        var channel = _connection.Channel;
+        if (LocalInfile is not { } offered || !string.Equals(requested, offered.Name, StringComparison.Ordinal))
+        {
+            // An empty packet ends the (empty) upload; the connection stays usable. A server asking for a file the
+            // client did not offer is either a bug in the statement or a hostile server: never read a local file.
+            await channel.WriteRawAsync(ReadOnlyMemory<byte>.Empty, _guard.IoToken).ConfigureAwait(false);
+            var answer = await channel.ReadPayloadAsync(_guard.IoToken).ConfigureAwait(false);
+            if (PacketKind.IsErr(answer.Span))
+            {
+                throw ErrPacket.Parse(answer.Span);
+            }
+
+            throw MySqlException.Client(MySqlErrorCode.MalformedPacket,
+                $"The server asked for local file '{requested}', which this command did not offer{(LocalInfile is { } o ? $" (it offered '{o.Name}')" : "")}; nothing was sent.");
+        }
+
+        var content = offered.Content;
+        while (content.Length > 0)
+        {
+            // Any packet size is allowed for the upload; stay under the 16 MiB packet limit.
+            var part = content[..Math.Min(content.Length, PacketChannel.MaxPacketPayload - 1)];
+            await channel.WriteRawAsync(part, _guard.IoToken).ConfigureAwait(false);
+            content = content[part.Length..];
+        }
+
+        await channel.WriteRawAsync(ReadOnlyMemory<byte>.Empty, _guard.IoToken).ConfigureAwait(false);
+        return await channel.ReadPayloadAsync(_guard.IoToken).ConfigureAwait(false);
+    }
+
     internal async ValueTask ReadResultHeaderAsync()
     {
         var payload = await _connection.Channel.ReadPayloadAsync(_guard.IoToken).ConfigureAwait(false);
+        if (payload.Length > 0 && payload.Span[0] == 0xFB)
+        {
+            payload = await SendLocalInfileAsync(payload).ConfigureAwait(false);
+        }
+
         var span = payload.Span;
         if (span.Length == 0)
         {
@@ -57,8 +101,6 @@ public sealed class MySqlDataReader : IAsyncDisposable
                 return;
             case 0xFF:
                 throw ErrPacket.Parse(span);
-            case 0xFB:
-                throw MySqlException.Client(MySqlErrorCode.MalformedPacket, "The server requested LOAD DATA LOCAL INFILE, which this client does not allow.");
         }
 
         var r = new PayloadReader(span);

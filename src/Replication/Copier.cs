@@ -11,23 +11,36 @@ namespace Durable.Replication;
 /// <summary>How much one copy chunk may do before it commits and returns.</summary>
 public sealed record CopyBudget
 {
-    /// <summary>Bytes of row data read from the snapshot per chunk.</summary>
-    public long MaxBytes { get; init; } = 64L << 20;
+    /// <summary>Bytes of row data read from the snapshot per chunk (a chunk is one snapshot; it commits many times).</summary>
+    public long MaxBytes { get; init; } = 1L << 30;
 
-    /// <summary>Wall time spent reading the snapshot per chunk.</summary>
+    /// <summary>Wall time spent reading the snapshot per chunk (how long the source keeps the snapshot's history).</summary>
     public TimeSpan MaxTime { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Rows per chunk (the SELECT's LIMIT).</summary>
-    public int MaxRows { get; init; } = 100_000;
+    public int MaxRows { get; init; } = 1_000_000;
 
     /// <summary>Size of each multi-row INSERT (bounded by the target's max_allowed_packet).</summary>
     public int StatementBytes { get; init; } = 4 << 20;
 
+    /// <summary>Rows per target transaction: a chunk commits its rows (and its lastpk) every this many rows.</summary>
+    public int CommitRows { get; init; } = 100_000;
+
+    /// <summary>INSERT bytes per target transaction (whichever of rows and bytes is reached first).</summary>
+    public long CommitBytes { get; init; } = 16L << 20;
+
+    /// <summary>
+    /// Load rows with LOAD DATA LOCAL INFILE (rows streamed from memory) where the target's local_infile is on; else,
+    /// and when false, with multi-row INSERTs. The server parses LOAD DATA much
+    /// more cheaply, and the copy is bound by the target.
+    /// </summary>
+    public bool LoadData { get; init; } = true;
+
     public void Validate()
     {
-        if (MaxBytes < 1 || MaxRows < 1 || MaxTime <= TimeSpan.Zero || StatementBytes < 4096)
+        if (MaxBytes < 1 || MaxRows < 1 || CommitRows < 1 || CommitBytes < 1 || MaxTime <= TimeSpan.Zero || StatementBytes < 4096)
         {
-            throw new ArgumentException($"Copy budget {this} is invalid: bytes, rows and time must be positive and the statement size at least 4096 bytes.");
+            throw new ArgumentException($"Copy budget {this} is invalid: bytes, rows, commit sizes and time must be positive and the statement size at least 4096 bytes.");
         }
     }
 }
@@ -49,7 +62,8 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
     {
         budget.Validate();
         var targetTablet = await connector.Resolver.PrimaryAsync(targetKeyspace, targetShard, ct).ConfigureAwait(false);
-        await using var target = await connector.OpenAsync(targetTablet, ct: ct).ConfigureAwait(false);
+        // LOCAL INFILE is offered so the copy can load its rows with LOAD DATA (see CopyBudget.LoadData).
+        await using var target = await MySqlConnection.OpenAsync(connector.Options(targetTablet) with { AllowLocalInfile = budget.LoadData }, ct).ConfigureAwait(false);
         await sidecar.EnsureAsync(target, ct).ConfigureAwait(false);
         var stream = await _store.GetRequiredAsync(target, streamId, ct).ConfigureAwait(false);
         switch (stream.State)
@@ -205,17 +219,47 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
 
         // Writable position -> full-row position, and where each primary key column is among the selected columns.
         var pkInSelect = schema.PrimaryKey.Select(pk => schema.Writable.ToList().IndexOf(pk)).ToArray();
-        var insert = target.NewInsert(applier.Target.Quoter, Math.Max(4096, (int)Math.Min(budget.StatementBytes, int.MaxValue)));
+        var statementBytes = Math.Max(4096, budget.StatementBytes);
+        var styles = schema.Writable.Select(i => schema.Columns[i].Style).ToList();
+        var load = budget.LoadData && await LocalInfileAsync(applier.Target, ct).ConfigureAwait(false)
+            ? new LoadDataBuilder(schema.Database, schema.Name, writable, styles, statementBytes)
+            : null;
+        var insert = load is null ? target.NewInsert(applier.Target.Quoter, statementBytes) : null;
+        Task SendAsync(byte[] part, long rows) => load is not null
+            ? applier.LoadInTransactionAsync(load.Statement, part, rows, ct)
+            : applier.ExecuteInTransactionAsync(part, rows, ct);
         var clock = Stopwatch.StartNew();
         long read = 0;
         long copied = 0;
         long bytes = 0;
-        var pending = 0L;
+        var pending = 0L; // rows in the statement being built
+        var batchRows = 0L; // rows sent since the last commit
+        var batchBytes = 0L;
         IReadOnlyList<MySqlValue>? lastPk = state.LastPk;
+        IReadOnlyList<MySqlValue>? previousPk = state.LastPk;
         var budgetHit = false;
         var full = new MySqlValue[schema.Columns.Count];
-        // Read and write overlap: while one multi-row INSERT runs on the target, the next one is built from the
-        // snapshot. At most one INSERT is in flight, so their order (and the transaction's content) is unchanged.
+        var q = applier.Target.Quoter;
+
+        // Every commit is a consistent state: the rows up to its lastpk as of the snapshot, at the snapshot's position.
+        // So one snapshot serves many commits (as Vitess's copy phase does), and a crash loses at most one batch.
+        async Task CommitBatchAsync(IReadOnlyList<MySqlValue>? pk, long rows, bool done)
+        {
+            await applier.ExecuteInTransactionAsync(Encode(
+                $"UPDATE {_store.CopyStateTable} SET lastpk = {(pk is null ? "NULL" : q.String(StreamStore.EncodePk(pk)))}, done = {(done ? 1 : 0)}, " +
+                $"rows_copied = rows_copied + {rows} WHERE vrepl_id = {applier.Stream.Id} AND table_name = {q.String(state.Table)}"), 0, ct).ConfigureAwait(false);
+            FaultPoints.Hit("copy.chunk.rows-written");
+            await applier.CommitAsync(snapshotPosition, 0, $"rows_copied = rows_copied + {rows}", ct).ConfigureAwait(false);
+        }
+
+        async Task InsertThenCommitAsync(byte[] statement, long statementRows, IReadOnlyList<MySqlValue>? pk, long rows)
+        {
+            await SendAsync(statement, statementRows).ConfigureAwait(false);
+            await CommitBatchAsync(pk, rows, done: false).ConfigureAwait(false);
+        }
+
+        // Read and write overlap: while one multi-row INSERT (or a batch's commit) runs on the target, the next
+        // statement is built from the snapshot. At most one is in flight, so their order is unchanged.
         var inflight = Task.CompletedTask;
         try
         {
@@ -230,6 +274,7 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
                         bytes += row[i].Span.Length;
                     }
 
+                    previousPk = lastPk;
                     lastPk = pkInSelect.Select(i => row[i].ToOwned()).ToArray();
                     if (target.Router is not null)
                     {
@@ -246,11 +291,36 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
 
                     copied++;
                     pending++;
-                    if (insert.AddRow(row) is { } statement)
+                    if ((load is not null ? load.AddRow(row) : insert!.AddRow(row)) is { } statement)
                     {
-                        await inflight.ConfigureAwait(false);
-                        inflight = applier.ExecuteInTransactionAsync(statement, pending - 1, ct);
+                        // The finished statement holds every row read before this one (this row opens the next).
+                        var statementRows = pending - 1;
                         pending = 1;
+                        await inflight.ConfigureAwait(false);
+                        batchRows += statementRows;
+                        batchBytes += statement.Length;
+                        if (batchRows >= budget.CommitRows || batchBytes >= budget.CommitBytes)
+                        {
+                            inflight = InsertThenCommitAsync(statement, statementRows, previousPk, batchRows);
+                            batchRows = 0;
+                            batchBytes = 0;
+                        }
+                        else
+                        {
+                            inflight = SendAsync(statement, statementRows);
+                        }
+                    }
+
+                    if (batchRows + pending >= budget.CommitRows)
+                    {
+                        // The commit size is reached inside a statement: it ends with this row, and the batch commits.
+                        var closing = load is not null ? load.Finish()! : insert!.Finish()!;
+                        var closingRows = pending;
+                        pending = 0;
+                        await inflight.ConfigureAwait(false);
+                        inflight = InsertThenCommitAsync(closing, closingRows, lastPk, batchRows + closingRows);
+                        batchRows = 0;
+                        batchBytes = 0;
                     }
 
                     if (bytes >= budget.MaxBytes || clock.Elapsed >= budget.MaxTime)
@@ -278,18 +348,14 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
             throw;
         }
 
-        if (insert.Finish() is { } last)
+        if ((load is not null ? load.Finish() : insert!.Finish()) is { } last)
         {
-            await applier.ExecuteInTransactionAsync(last, pending, ct).ConfigureAwait(false);
+            await SendAsync(last, pending).ConfigureAwait(false);
+            batchRows += pending;
         }
 
         var done = !budgetHit && read < budget.MaxRows;
-        var q = applier.Target.Quoter;
-        await applier.ExecuteInTransactionAsync(Encode(
-            $"UPDATE {_store.CopyStateTable} SET lastpk = {(lastPk is null ? "NULL" : q.String(StreamStore.EncodePk(lastPk)))}, done = {(done ? 1 : 0)}, " +
-            $"rows_copied = rows_copied + {copied} WHERE vrepl_id = {applier.Stream.Id} AND table_name = {q.String(state.Table)}"), 0, ct).ConfigureAwait(false);
-        FaultPoints.Hit("copy.chunk.rows-written");
-        await applier.CommitAsync(snapshotPosition, 0, $"rows_copied = rows_copied + {copied}", ct).ConfigureAwait(false);
+        await CommitBatchAsync(lastPk, batchRows, done).ConfigureAwait(false);
         return (copied, done);
     }
 
@@ -393,6 +459,10 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
             await Task.Delay(50, ct).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Whether the target accepts LOAD DATA LOCAL INFILE (MariaDB's default; off by default on MySQL 8).</summary>
+    private static async Task<bool> LocalInfileAsync(MySqlConnection c, CancellationToken ct) =>
+        c.Options.AllowLocalInfile && await c.QueryScalarAsync("SELECT @@local_infile", ct).ConfigureAwait(false) is "1" or "ON";
 
     private static async Task<int> MaxPacketAsync(MySqlConnection c, CancellationToken ct)
     {

@@ -256,6 +256,36 @@ public sealed class StreamApplier
         PendingRows += rows;
     }
 
+    /// <summary>
+    /// Loads a LOAD DATA LOCAL INFILE part inside the fenced transaction (the copy's fast path). The server treats LOCAL
+    /// rows as IGNORE does (a duplicate key or a value that does not fit is a warning, and the row is skipped or cut),
+    /// so anything but exactly <paramref name="rows"/> rows written without a warning fails the part, and the caller
+    /// rolls the transaction back: a load never silently differs from what an INSERT would have written.
+    /// </summary>
+    public async Task LoadInTransactionAsync(ReadOnlyMemory<byte> statement, byte[] content, long rows, CancellationToken ct)
+    {
+        await BeginAsync(ct).ConfigureAwait(false);
+        await FlushAsync(ct).ConfigureAwait(false);
+        var ok = await _target.LoadLocalDataAsync(statement, LoadDataBuilder.FileName, content, ct).ConfigureAwait(false);
+        if (ok.Warnings > 0 || (long)ok.AffectedRows != rows)
+        {
+            var warnings = new List<string>();
+            await using (var r = await _target.QueryAsync("SHOW WARNINGS LIMIT 5", ct).ConfigureAwait(false))
+            {
+                while (await r.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    warnings.Add($"{r.GetString(0)} {r.GetString(1)}: {r.GetString(2)}");
+                }
+            }
+
+            throw new TerminalReplicationException(
+                $"Stream {Stream.Id}: loading {rows} copied rows wrote {ok.AffectedRows} with {ok.Warnings} warnings ({ok.Info}); " +
+                $"the chunk was rolled back. {(warnings.Count > 0 ? "First warnings: " + string.Join("; ", warnings) : "")}".TrimEnd());
+        }
+
+        PendingRows += rows;
+    }
+
     /// <summary>Drops cached table schemas (after a DDL changed them).</summary>
     public void ForgetTables()
     {

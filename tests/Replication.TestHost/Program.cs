@@ -24,14 +24,14 @@ var deferSecondaryKeys = args.Contains("--defer-secondary-keys");
 args = args.Where(a => a != "--defer-secondary-keys").ToArray();
 var valid = args.Length > 0 && args[0] switch
 {
-    "copy" => args.Length == 5,
+    "copy" => args.Length is 5 or 6,
     "create" => args.Length is 6 or 7,
     "worker" => args.Length == 2,
     _ => false,
 };
 if (!valid)
 {
-    Console.Error.WriteLine("usage: copy <targetKeyspace> <targetShard> <streamId> <maxRows> | create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <tables> [<position>] | worker <taskHub>");
+    Console.Error.WriteLine("usage: copy <targetKeyspace> <targetShard> <streamId> <maxRows> [<commitRows>] | create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <tables> [<position>] | worker <taskHub>");
     return 2;
 }
 
@@ -97,6 +97,10 @@ if (args[0] == "worker")
 
 var id = long.Parse(args[3], CultureInfo.InvariantCulture);
 var budget = new CopyBudget { MaxRows = int.Parse(args[4], CultureInfo.InvariantCulture) };
+if (args.Length == 6)
+{
+    budget = budget with { CommitRows = int.Parse(args[5], CultureInfo.InvariantCulture) };
+}
 var chunks = 0;
 var failures = 0;
 while (true)

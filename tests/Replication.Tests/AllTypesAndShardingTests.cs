@@ -8,8 +8,12 @@ namespace Durable.Replication.Tests;
 [Trait("Category", "Integration")]
 public sealed class AllTypesAndShardingTests
 {
-    [Fact]
-    public async Task Every_column_type_copies_and_replicates_exactly()
+    /// <param name="loadData">true: the copy loads rows with LOAD DATA LOCAL INFILE (the default on MariaDB);
+    /// false: with multi-row INSERTs (what a target with local_infile off gets).</param>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Every_column_type_copies_and_replicates_exactly(bool loadData)
     {
         await using var bed = new TestBed("types");
         await bed.CreateDatabaseAsync(100, bed.SourceDb);
@@ -23,7 +27,8 @@ public sealed class AllTypesAndShardingTests
         }
 
         var id = await bed.Engine.CreateStreamAsync(bed.Spec("wf", "customer", "0", new TableRule("all_types")));
-        await bed.CopyAllAsync("customer", "0", id, new CopyBudget { MaxRows = 2 });
+        // Chunks of 2 rows, committed every row: several snapshots, and several commits in each.
+        await bed.CopyAllAsync("customer", "0", id, new CopyBudget { MaxRows = 2, CommitRows = 1, LoadData = loadData });
         await using (var supervisor = new StreamerSupervisor(bed.Engine, bed.Etcd, new StreamerOptions { OwnershipRoot = bed.EtcdRoot }, NullLogger.Instance))
         {
             using var stop = new CancellationTokenSource();

@@ -46,7 +46,17 @@ public sealed class CrashTests
     [InlineData("copy.catchup.after-commit@1")]
     [InlineData("copy.fastforward.after-commit@1")]
     [InlineData("copy.finish.before-commit@1")]
-    public async Task Copy_killed_at_a_fault_point_and_rerun_loses_and_duplicates_nothing(string faultPoint)
+    public Task Copy_killed_at_a_fault_point_and_rerun_loses_and_duplicates_nothing(string faultPoint) =>
+        CopyKilledAndRerunAsync(faultPoint, maxRows: 300, commitRows: null);
+
+    /// <summary>One snapshot for the whole table, committed every 250 rows: killed between two commits of a chunk.</summary>
+    [Theory]
+    [InlineData("copy.chunk.rows-written@3")]
+    [InlineData("copy.chunk.after-commit@2")]
+    public Task Copy_committing_many_times_inside_one_snapshot_killed_and_rerun_loses_and_duplicates_nothing(string faultPoint) =>
+        CopyKilledAndRerunAsync(faultPoint, maxRows: 100_000, commitRows: 250);
+
+    private static async Task CopyKilledAndRerunAsync(string faultPoint, int maxRows, int? commitRows)
     {
         var (bed, id) = await SetUpAsync("crashcopy", 3000);
         await using var _ = bed;
@@ -54,14 +64,21 @@ public sealed class CrashTests
         var load = Workload.RunAsync(bed.SourceDb, "items", 5000, stopLoad.Token);
         try
         {
-            await using (var crashing = ChildProcess.CopyHost(bed, "customer", "0", id, 300, faultPoint))
+            await using (var crashing = ChildProcess.CopyHost(bed, "customer", "0", id, maxRows, faultPoint, commitRows))
             {
                 var code = await crashing.WaitForExitAsync(TimeSpan.FromSeconds(120));
                 Assert.True(code != 0 && crashing.Output.Contains($"fault point '{faultPoint.Split('@')[0]}' reached", StringComparison.Ordinal),
                     $"the copy host should have been killed at {faultPoint}; exit {code}, output:\n{crashing.Output}");
             }
 
-            await using (var rerun = ChildProcess.CopyHost(bed, "customer", "0", id, 300))
+            if (commitRows is { } every)
+            {
+                // Killed inside the one chunk: the commits before the kill stay, each a whole batch.
+                var committed = await TestBed.ScalarAsync(200, $"SELECT rows_copied FROM `{bed.SidecarName}`.copy_state WHERE vrepl_id = {id}");
+                Assert.Equal((2 * every).ToString(System.Globalization.CultureInfo.InvariantCulture), committed);
+            }
+
+            await using (var rerun = ChildProcess.CopyHost(bed, "customer", "0", id, maxRows, commitRows: commitRows))
             {
                 var code = await rerun.WaitForExitAsync(TimeSpan.FromSeconds(180));
                 Assert.True(code == 0, $"the re-run copy failed with {code}:\n{rerun.Output}");

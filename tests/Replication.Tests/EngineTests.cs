@@ -151,6 +151,27 @@ public sealed class CopyTests
         Assert.Equal("1", await TestBed.ScalarAsync(200, $"SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '{bed.TargetDb}' AND TABLE_NAME = 'words' AND INDEX_NAME = 'by_note'"));
     }
 
+    [Fact]
+    public async Task A_loaded_value_the_target_column_cannot_hold_fails_the_chunk_and_nothing_of_it_commits()
+    {
+        // LOAD DATA LOCAL turns what an INSERT would refuse into warnings (the row cut or skipped): the copy must
+        // refuse the chunk instead of writing rows that differ from the source.
+        await using var bed = new TestBed("narrow");
+        await bed.CreateDatabaseAsync(100, bed.SourceDb);
+        await bed.ExecAsync(100, bed.SourceDb,
+            "CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(60) NOT NULL)",
+            "INSERT INTO items SELECT seq, IF(seq = 150, 'a value far too long for the target', 'ok') FROM seq_1_to_300");
+        var id = await bed.Engine.CreateStreamAsync(bed.Spec("wf", "customer", "0", new TableRule("items")));
+        await bed.ExecAsync(200, bed.TargetDb, "ALTER TABLE items MODIFY v VARCHAR(5) NOT NULL");
+
+        var e = await Assert.ThrowsAsync<TerminalReplicationException>(() => bed.CopyAllAsync("customer", "0", id, new CopyBudget { MaxRows = 1000, CommitRows = 100 }));
+        Assert.Contains("warnings", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'v'", e.Message, StringComparison.Ordinal);
+        // The first batch (rows 1-100) committed; the batch with row 150 rolled back whole.
+        Assert.Equal("100", await TestBed.ScalarAsync(200, $"SELECT COUNT(*) FROM `{bed.TargetDb}`.items"));
+        Assert.Equal("100", await TestBed.ScalarAsync(200, $"SELECT rows_copied FROM `{bed.SidecarName}`.copy_state WHERE vrepl_id = {id}"));
+    }
+
     [Theory]
     [InlineData("UNIQUE KEY")] // unique-key swaps: the applier deletes every touched row before re-inserting any
     [InlineData("KEY")] // the primary key is the only unique key: rows that stay are upserted in place

@@ -50,7 +50,7 @@ public sealed record CreateStreamsInput
 }
 
 /// <summary>Input of <see cref="CopyChunkActivity"/>.</summary>
-public sealed record CopyChunkInput(StreamRef Stream, long MaxBytes = 64L << 20, int MaxRows = 100_000, int MaxSeconds = 60);
+public sealed record CopyChunkInput(StreamRef Stream, long MaxBytes = 1L << 30, int MaxRows = 1_000_000, int MaxSeconds = 60);
 
 public sealed record SetStopPositionInput(StreamRef Stream, string? StopPosition);
 

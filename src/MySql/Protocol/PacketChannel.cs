@@ -249,6 +249,38 @@ public sealed class PacketChannel : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends <paramref name="payload"/> as one packet (under 16 MiB) without copying it, e.g. a LOCAL INFILE part.</summary>
+    public async ValueTask WriteRawAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        if (payload.Length >= MaxPacketPayload)
+        {
+            throw new ArgumentOutOfRangeException(nameof(payload), payload.Length, $"A raw packet must be under {MaxPacketPayload} bytes.");
+        }
+
+        var header = new byte[4];
+        WriteHeader(header, 0, payload.Length);
+        try
+        {
+            await Stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+            if (payload.Length > 0)
+            {
+                await Stream.WriteAsync(payload, cancellationToken).ConfigureAwait(false);
+            }
+
+            await Stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            _broken = true;
+            throw;
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            _broken = true;
+            throw MySqlException.Client(MySqlErrorCode.ServerGone, "Lost connection to the server while sending a packet: " + ex.Message, ex);
+        }
+    }
+
     private void WriteHeader(byte[] target, int offset, int length)
     {
         target[offset] = (byte)length;

@@ -146,13 +146,7 @@ public sealed class SqlQuoter
     {
         sql.Append((byte)'X');
         sql.Append((byte)'\'');
-        const string hex = "0123456789ABCDEF";
-        foreach (var b in bytes)
-        {
-            sql.Append((byte)hex[b >> 4]);
-            sql.Append((byte)hex[b & 0xF]);
-        }
-
+        sql.AppendHex(bytes);
         sql.Append((byte)'\'');
     }
 }
@@ -202,6 +196,19 @@ public sealed class ByteBuilder
         }
 
         Length += Encoding.UTF8.GetBytes(text, _buffer.AsSpan(Length));
+    }
+
+    /// <summary>Appends <paramref name="bytes"/> as upper-case hex digits.</summary>
+    public void AppendHex(ReadOnlySpan<byte> bytes)
+    {
+        var count = bytes.Length * 2;
+        if (Length + count > _buffer.Length)
+        {
+            Grow(count);
+        }
+
+        Convert.TryToHexString(bytes, _buffer.AsSpan(Length, count), out var written);
+        Length += written;
     }
 
     public byte[] ToArray() => _buffer.AsSpan(0, Length).ToArray();
