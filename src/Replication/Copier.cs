@@ -407,7 +407,10 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
             await target.ExecuteAsync($"ALTER TABLE {qualified} " + string.Join(", ", missing.Select(d => "ADD " + d)), ct).ConfigureAwait(false);
         }
 
-        await target.ExecuteAsync($"UPDATE {_store.CopyStateTable} SET deferred_keys = NULL WHERE vrepl_id = {stream.Id} AND table_name = {target.Quoter.String(state.Table)}", ct).ConfigureAwait(false);
+        // Fenced like every other sidecar write of the copy: an owner that lost the stream must not change its state.
+        await applier.ExecuteInTransactionAsync(Encode(
+            $"UPDATE {_store.CopyStateTable} SET deferred_keys = NULL WHERE vrepl_id = {stream.Id} AND table_name = {target.Quoter.String(state.Table)}"), 0, ct).ConfigureAwait(false);
+        await applier.CommitAsync(applier.Position, 0, ct: ct, faultArea: "copy.restore-keys").ConfigureAwait(false);
     }
 
     private static async Task<string> ShowCreateAsync(MySqlConnection c, string qualified, CancellationToken ct)
