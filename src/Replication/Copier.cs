@@ -123,7 +123,12 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
         var targetTable = await applier.TableAsync(next.Table, ct).ConfigureAwait(false);
         if (applier.Position is { } reached)
         {
-            await WaitForPositionAsync(snapshot, flavor, source, reached, TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
+            var timeout = TimeSpan.FromSeconds(60);
+            if (!await flavor.WaitForPositionAsync(snapshot, reached, timeout, ct).ConfigureAwait(false))
+            {
+                var current = await flavor.CurrentPositionAsync(snapshot, ct).ConfigureAwait(false);
+                throw new ReplicationException($"Source tablet {source} is at {current} and did not reach the stream position {reached} within {timeout.TotalSeconds} s.");
+            }
         }
 
         // TIMESTAMP values must read as UTC, as the binlog carries them.
@@ -437,30 +442,6 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
     {
         var m = Regex.Match(definition, @"KEY `((?:[^`]|``)+)`", RegexOptions.CultureInvariant);
         return m.Success ? m.Groups[1].Value.Replace("``", "`", StringComparison.Ordinal) : definition;
-    }
-
-    /// <summary>
-    /// Waits until the tablet's binlog holds <paramref name="position"/>. MASTER_GTID_WAIT is not used: it follows the
-    /// replication applier only, so on a primary it never sees the primary's own writes.
-    /// </summary>
-    private static async Task WaitForPositionAsync(MySqlConnection c, ServerFlavor flavor, TabletEndpoint tablet, GtidPosition position, TimeSpan timeout, CancellationToken ct)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var current = await flavor.CurrentPositionAsync(c, ct).ConfigureAwait(false);
-            if (current.AtLeast(position))
-            {
-                return;
-            }
-
-            if (clock.Elapsed >= timeout)
-            {
-                throw new ReplicationException($"Source tablet {tablet} is at {current} and did not reach the stream position {position} within {timeout.TotalSeconds} s.");
-            }
-
-            await Task.Delay(50, ct).ConfigureAwait(false);
-        }
     }
 
     /// <summary>Whether the target accepts LOAD DATA LOCAL INFILE (MariaDB's default; off by default on MySQL 8).</summary>
