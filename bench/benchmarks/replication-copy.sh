@@ -10,6 +10,9 @@ DESCRIPTION="copy 1M sbtest rows source -> target"
 ROWS="${BENCH_ROWS:-1000000}"
 CHUNK_ROWS="${BENCH_CHUNK_ROWS:-1000000}" # rows per copy chunk, one snapshot each (the engine's default)
 THREADS="${BENCH_THREADS:-1}"
+for setting in "BENCH_ROWS=$ROWS" "BENCH_CHUNK_ROWS=$CHUNK_ROWS" "BENCH_THREADS=$THREADS"; do
+  [[ "${setting#*=}" =~ ^[1-9][0-9]*$ ]] || { echo "replication-copy: ${setting%%=*} is '${setting#*=}': expected a whole number >= 1" >&2; exit 2; }
+done
 source bench/Durable.Bench/Replication/replication-env.sh
 BINLOG_OPTS=(--log-bin=binlog --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL --gtid-strict-mode=1)
 
