@@ -226,10 +226,18 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
         var pkInSelect = schema.PrimaryKey.Select(pk => schema.Writable.ToList().IndexOf(pk)).ToArray();
         var statementBytes = Math.Max(4096, budget.StatementBytes);
         var styles = schema.Writable.Select(i => schema.Columns[i].Style).ToList();
-        var load = budget.LoadData && await LocalInfileAsync(applier.Target, ct).ConfigureAwait(false)
-            ? new LoadDataBuilder(schema.Database, schema.Name, writable, styles, statementBytes)
+        // --source-time-zone: DATETIME has no zone, so the source's wall-clock values are converted to UTC on the way
+        // in, as the applier does for replicated rows.
+        var expressions = applier.Stream.Options.SourceTimeZone is { } zone
+            ? schema.Writable.Select(i => string.Equals(schema.Columns[i].DataType, "datetime", StringComparison.OrdinalIgnoreCase)
+                ? $"CONVERT_TZ({{0}}, {applier.Target.Quoter.String(zone)}, '+00:00')" : null).ToList()
             : null;
-        var insert = load is null ? target.NewInsert(applier.Target.Quoter, statementBytes) : null;
+        var load = budget.LoadData && await LocalInfileAsync(applier.Target, ct).ConfigureAwait(false)
+            ? new LoadDataBuilder(schema.Database, schema.Name, writable, styles, statementBytes, expressions)
+            : null;
+        var insert = load is null
+            ? new InsertStatementBuilder(InsertVerb.Insert, schema.Database, schema.Name, writable, statementBytes, applier.Target.Quoter, styles, expressions: expressions)
+            : null;
         Task SendAsync(byte[] part, long rows) => load is not null
             ? applier.LoadInTransactionAsync(load.Statement, part, rows, ct)
             : applier.ExecuteInTransactionAsync(part, rows, ct);

@@ -151,6 +151,36 @@ public sealed class CopyTests
         Assert.Equal("1", await TestBed.ScalarAsync(200, $"SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '{bed.TargetDb}' AND TABLE_NAME = 'words' AND INDEX_NAME = 'by_note'"));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Source_time_zone_converts_datetime_values_to_utc_in_the_copy_and_in_replication_alike(bool loadData)
+    {
+        await using var bed = new TestBed("tz");
+        await bed.CreateDatabaseAsync(100, bed.SourceDb);
+        await bed.ExecAsync(100, bed.SourceDb,
+            "CREATE TABLE events (id INT PRIMARY KEY, at DATETIME(3) NULL, ts TIMESTAMP NULL, d DATE NULL, note VARCHAR(20))",
+            "INSERT INTO events VALUES (1, '2024-03-01 01:30:00.125', '2024-03-01 01:30:00', '2024-03-01', 'copied'), (2, NULL, NULL, NULL, 'nulls'), (3, '2024-12-31 23:59:59.999', '2024-12-31 23:59:59', '2024-12-31', 'copied')");
+        var spec = bed.Spec("wf", "customer", "0", new TableRule("events")) with { Options = new StreamOptions { SourceTimeZone = "+02:00" } };
+        var id = await bed.Engine.CreateStreamAsync(spec);
+        await bed.CopyAllAsync("customer", "0", id, new CopyBudget { MaxRows = 2, LoadData = loadData });
+        await using (var supervisor = new StreamerSupervisor(bed.Engine, bed.Etcd, new StreamerOptions { OwnershipRoot = bed.EtcdRoot }, NullLogger.Instance))
+        {
+            using var stop = new CancellationTokenSource();
+            var run = supervisor.RunAsync(stop.Token);
+            await bed.ExecAsync(100, bed.SourceDb, "INSERT INTO events VALUES (4, '2024-06-15 12:00:00.500', '2024-06-15 12:00:00', '2024-06-15', 'replicated')");
+            await bed.WaitCaughtUpAsync("customer", "0", id, TimeSpan.FromSeconds(60));
+            await stop.CancelAsync();
+            await run;
+        }
+
+        // DATETIME is moved from +02:00 to UTC; TIMESTAMP (already UTC inside) and DATE are not touched.
+        const string cols = "id, at, ts, d, note";
+        var expected = await TestBed.DumpAsync(100, bed.SourceDb, "events", "id, DATE_SUB(at, INTERVAL 2 HOUR), ts, d, note", "id");
+        Assert.Equal(expected, await TestBed.DumpAsync(200, bed.TargetDb, "events", cols, "id"));
+        Assert.Equal("2024-02-29 23:30:00.125", await TestBed.ScalarAsync(200, $"SELECT at FROM `{bed.TargetDb}`.events WHERE id = 1"));
+    }
+
     [Fact]
     public async Task A_loaded_value_the_target_column_cannot_hold_fails_the_chunk_and_nothing_of_it_commits()
     {

@@ -36,6 +36,7 @@ public sealed class InsertStatementBuilder
     private readonly byte[] _suffix;
     private readonly SqlQuoter _quoter;
     private readonly LiteralStyle[] _styles;
+    private readonly (byte[] Before, byte[] After)?[] _wraps;
     private readonly int _budget;
 
     public InsertStatementBuilder(
@@ -46,7 +47,8 @@ public sealed class InsertStatementBuilder
         int maxStatementBytes,
         SqlQuoter quoter,
         IReadOnlyList<LiteralStyle>? styles = null,
-        string? suffix = null)
+        string? suffix = null,
+        IReadOnlyList<string?>? expressions = null)
     {
         ArgumentNullException.ThrowIfNull(columns);
         if (columns.Count == 0)
@@ -74,6 +76,7 @@ public sealed class InsertStatementBuilder
         _budget = maxStatementBytes;
         _quoter = quoter;
         _styles = styles?.ToArray() ?? Enumerable.Repeat(LiteralStyle.String, columns.Count).ToArray();
+        _wraps = SplitExpressions(expressions, columns.Count, "{0}");
         _statement = new ByteBuilder(Math.Min(maxStatementBytes, 1 << 20));
         ColumnCount = columns.Count;
     }
@@ -103,11 +106,22 @@ public sealed class InsertStatementBuilder
                 continue;
             }
 
+            var wrap = _wraps[i];
+            if (wrap is { } w)
+            {
+                _row.Append(w.Before);
+            }
+
             switch (_styles[i])
             {
                 case LiteralStyle.Number: _row.Append(v.Span); break;
                 case LiteralStyle.Binary: SqlQuoter.AppendBinaryLiteral(_row, v.Span); break;
                 default: _quoter.AppendStringLiteral(_row, v.Span); break;
+            }
+
+            if (wrap is { } w2)
+            {
+                _row.Append(w2.After);
             }
         }
 
@@ -179,6 +193,39 @@ public sealed class InsertStatementBuilder
         {
             throw new ArgumentException($"The row has {count} values but the INSERT names {ColumnCount} columns.");
         }
+    }
+
+    /// <summary>
+    /// Per-column SQL expressions around a value (null: the value alone), each holding <paramref name="placeholder"/>
+    /// once, e.g. <c>CONVERT_TZ({0}, 'Europe/Paris', '+00:00')</c>; split into the bytes before and after the value.
+    /// </summary>
+    internal static (byte[] Before, byte[] After)?[] SplitExpressions(IReadOnlyList<string?>? expressions, int columns, string placeholder)
+    {
+        if (expressions is null)
+        {
+            return new (byte[], byte[])?[columns];
+        }
+
+        if (expressions.Count != columns)
+        {
+            throw new ArgumentException($"{expressions.Count} column expressions were given for {columns} columns.", nameof(expressions));
+        }
+
+        return expressions.Select((e, i) =>
+        {
+            if (e is null)
+            {
+                return ((byte[], byte[])?)null;
+            }
+
+            var at = e.IndexOf(placeholder, StringComparison.Ordinal);
+            if (at < 0 || e.IndexOf(placeholder, at + placeholder.Length, StringComparison.Ordinal) >= 0)
+            {
+                throw new ArgumentException($"The expression for column {i + 1} ('{e}') must hold {placeholder} exactly once.", nameof(expressions));
+            }
+
+            return (Encoding.UTF8.GetBytes(e[..at]), Encoding.UTF8.GetBytes(e[(at + placeholder.Length)..]));
+        }).ToArray();
     }
 
     /// <summary>The literal style a result-set column needs.</summary>

@@ -25,7 +25,9 @@ public sealed class LoadDataBuilder
     private readonly ByteBuilder _row = new(256);
     private readonly bool[] _hex;
 
-    public LoadDataBuilder(string schema, string table, IReadOnlyList<string> columns, IReadOnlyList<LiteralStyle> styles, int maxContentBytes)
+    /// <param name="expressions">Per column, null or an SQL expression of the loaded value <c>{0}</c> to store instead
+    /// (e.g. <c>CONVERT_TZ({0}, 'Europe/Paris', '+00:00')</c>); it is applied in the statement's SET clause.</param>
+    public LoadDataBuilder(string schema, string table, IReadOnlyList<string> columns, IReadOnlyList<LiteralStyle> styles, int maxContentBytes, IReadOnlyList<string?>? expressions = null)
     {
         ArgumentNullException.ThrowIfNull(columns);
         ArgumentNullException.ThrowIfNull(styles);
@@ -44,16 +46,25 @@ public sealed class LoadDataBuilder
             throw new ArgumentOutOfRangeException(nameof(maxContentBytes), maxContentBytes, "The content budget must be at least 1024 bytes.");
         }
 
+        var wraps = InsertStatementBuilder.SplitExpressions(expressions, columns.Count, "{0}");
+
         // The separators are hex literals so the statement means the same under NO_BACKSLASH_ESCAPES.
         var sql = new StringBuilder("LOAD DATA LOCAL INFILE '").Append(FileName).Append("' INTO TABLE ")
             .Append(SqlQuoter.QualifiedName(schema, table))
             .Append(" CHARACTER SET utf8mb4 FIELDS TERMINATED BY X'09' ESCAPED BY X'5C' LINES TERMINATED BY X'0A' (")
-            .AppendJoin(",", columns.Select((c, i) => styles[i] == LiteralStyle.Binary ? "@h" + i : SqlQuoter.Identifier(c))).Append(')');
-        var unhex = columns.Select((c, i) => (c, i)).Where(p => styles[p.i] == LiteralStyle.Binary).Select(p => $"{SqlQuoter.Identifier(p.c)} = UNHEX(@h{p.i})").ToList();
-        if (unhex.Count > 0)
+            .AppendJoin(",", columns.Select((c, i) => NeedsSet(i) ? "@h" + i : SqlQuoter.Identifier(c))).Append(')');
+        var sets = columns.Select((c, i) => (c, i)).Where(p => NeedsSet(p.i)).Select(p =>
         {
-            sql.Append(" SET ").AppendJoin(", ", unhex);
+            var value = styles[p.i] == LiteralStyle.Binary ? $"UNHEX(@h{p.i})" : $"@h{p.i}";
+            var wrap = wraps[p.i];
+            return $"{SqlQuoter.Identifier(p.c)} = " + (wrap is { } w ? Encoding.UTF8.GetString(w.Before) + value + Encoding.UTF8.GetString(w.After) : value);
+        }).ToList();
+        if (sets.Count > 0)
+        {
+            sql.Append(" SET ").AppendJoin(", ", sets);
         }
+
+        bool NeedsSet(int i) => styles[i] == LiteralStyle.Binary || expressions?[i] is not null;
 
         _hex = styles.Select(s => s == LiteralStyle.Binary).ToArray();
         Statement = Encoding.UTF8.GetBytes(sql.ToString());

@@ -39,6 +39,27 @@ public sealed class LoadDataBuilderTests
     }
 
     [Fact]
+    public void Column_expressions_wrap_the_loaded_value_in_the_set_clause_and_the_insert_literal_alike()
+    {
+        string?[] expressions = [null, "CONVERT_TZ({0}, 'Europe/Paris', '+00:00')", "CONCAT({0}, 'x')"];
+        LiteralStyle[] styles = [LiteralStyle.Number, LiteralStyle.String, LiteralStyle.Binary];
+        var load = new LoadDataBuilder("db", "t", ["id", "at", "b"], styles, 4096, expressions);
+        Assert.EndsWith(
+            "(`id`,@h1,@h2) SET `at` = CONVERT_TZ(@h1, 'Europe/Paris', '+00:00'), `b` = CONCAT(UNHEX(@h2), 'x')",
+            Encoding.UTF8.GetString(load.Statement.Span), StringComparison.Ordinal);
+        Assert.Null(load.AddRow([MySqlValue.FromString("1"), MySqlValue.FromString("2024-01-01 10:00:00"), MySqlValue.FromString("A")]));
+        Assert.Equal("1\t2024-01-01 10:00:00\t41\n", Encoding.UTF8.GetString(load.Finish()!));
+
+        var insert = new InsertStatementBuilder(InsertVerb.Insert, "db", "t", ["id", "at", "b"], 4096, SqlQuoter.Standard, styles, expressions: expressions);
+        Assert.Null(insert.AddRow([MySqlValue.FromString("1"), MySqlValue.FromString("2024-01-01 10:00:00"), MySqlValue.Null]));
+        Assert.Equal(
+            "INSERT INTO `db`.`t` (`id`,`at`,`b`) VALUES (1,CONVERT_TZ('2024-01-01 10:00:00', 'Europe/Paris', '+00:00'),NULL)",
+            Encoding.UTF8.GetString(insert.Finish()!));
+        Assert.Contains("exactly once", Assert.Throws<ArgumentException>(() => new LoadDataBuilder("db", "t", ["a"], [LiteralStyle.String], 4096, ["NOW()"])).Message, StringComparison.Ordinal);
+        Assert.Contains("2 column expressions", Assert.Throws<ArgumentException>(() => new LoadDataBuilder("db", "t", ["a"], [LiteralStyle.String], 4096, [null, null])).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_arguments_name_what_is_wrong()
     {
         Assert.Contains("2 literal styles", Assert.Throws<ArgumentException>(() => new LoadDataBuilder("db", "t", ["a"], [LiteralStyle.String, LiteralStyle.String], 4096)).Message, StringComparison.Ordinal);
