@@ -424,9 +424,12 @@ public sealed class MySqlConnection : IAsyncDisposable
         ExecuteAsync(Encoding.UTF8.GetBytes(sql), cancellationToken);
 
     /// <summary>Runs a statement given as UTF-8 bytes (e.g. from <see cref="InsertStatementBuilder"/>).</summary>
-    public async Task<OkPacket> ExecuteAsync(ReadOnlyMemory<byte> sql, CancellationToken cancellationToken = default)
+    public Task<OkPacket> ExecuteAsync(ReadOnlyMemory<byte> sql, CancellationToken cancellationToken = default) =>
+        DrainAsync(SendQueryAsync(sql, null, cancellationToken), cancellationToken);
+
+    private static async Task<OkPacket> DrainAsync(ValueTask<MySqlDataReader> query, CancellationToken cancellationToken)
     {
-        var reader = await QueryAsync(sql, cancellationToken).ConfigureAwait(false);
+        var reader = await query.ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -441,7 +444,11 @@ public sealed class MySqlConnection : IAsyncDisposable
         QueryAsync(Encoding.UTF8.GetBytes(sql), cancellationToken);
 
     /// <summary>Sends COM_QUERY and returns a reader positioned before the first row (rows are read on demand).</summary>
-    public async ValueTask<MySqlDataReader> QueryAsync(ReadOnlyMemory<byte> sql, CancellationToken cancellationToken = default)
+    public ValueTask<MySqlDataReader> QueryAsync(ReadOnlyMemory<byte> sql, CancellationToken cancellationToken = default) =>
+        SendQueryAsync(sql, null, cancellationToken);
+
+    /// <param name="localInfile">The one file a LOAD DATA LOCAL INFILE statement may ask for, and its content.</param>
+    private async ValueTask<MySqlDataReader> SendQueryAsync(ReadOnlyMemory<byte> sql, (string Name, ReadOnlyMemory<byte> Content)? localInfile, CancellationToken cancellationToken)
     {
         var guard = await BeginCommandAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -450,7 +457,7 @@ public sealed class MySqlConnection : IAsyncDisposable
             _writer.WriteByte((byte)CommandKind.Query);
             _writer.WriteBytes(sql.Span);
             await _channel.WriteAsync(_writer, guard.IoToken).ConfigureAwait(false);
-            var reader = new MySqlDataReader(this, guard);
+            var reader = new MySqlDataReader(this, guard) { LocalInfile = localInfile };
             await reader.ReadResultHeaderAsync().ConfigureAwait(false);
             return reader;
         }
@@ -473,7 +480,7 @@ public sealed class MySqlConnection : IAsyncDisposable
     /// and the server's local_infile on. The server treats LOCAL rows as IGNORE does: duplicates and bad values are
     /// warnings, not errors, so callers check the returned warning count.
     /// </summary>
-    public async Task<OkPacket> LoadLocalDataAsync(ReadOnlyMemory<byte> sql, string fileName, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
+    public Task<OkPacket> LoadLocalDataAsync(ReadOnlyMemory<byte> sql, string fileName, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(fileName);
         if (!Options.AllowLocalInfile)
@@ -481,37 +488,7 @@ public sealed class MySqlConnection : IAsyncDisposable
             throw new InvalidOperationException("LOAD DATA LOCAL INFILE needs a connection opened with AllowLocalInfile = true.");
         }
 
-        var guard = await BeginCommandAsync(cancellationToken).ConfigureAwait(false);
-        MySqlDataReader reader;
-        try
-        {
-            _writer.Clear();
-            _writer.WriteByte((byte)CommandKind.Query);
-            _writer.WriteBytes(sql.Span);
-            await _channel.WriteAsync(_writer, guard.IoToken).ConfigureAwait(false);
-            reader = new MySqlDataReader(this, guard) { LocalInfile = (fileName, content) };
-            await reader.ReadResultHeaderAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            var mapped = guard.Translate(ex);
-            await EndCommandAsync(guard).ConfigureAwait(false);
-            if (ReferenceEquals(mapped, ex))
-            {
-                throw;
-            }
-
-            throw mapped;
-        }
-
-        await using (reader.ConfigureAwait(false))
-        {
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-            }
-
-            return reader.Completion;
-        }
+        return DrainAsync(SendQueryAsync(sql, (fileName, content), cancellationToken), cancellationToken);
     }
 
     /// <summary>COM_STMT_PREPARE: a server-side prepared statement with ? placeholders.</summary>

@@ -129,6 +129,21 @@ public sealed class TestBed : IAsyncDisposable
         throw new InvalidOperationException($"The copy did not finish in {maxChunks} chunks.");
     }
 
+    /// <summary>
+    /// Runs an in-process Streamer supervisor, makes <paramref name="changes"/> on the source while it runs, and stops
+    /// it once the stream has caught up with them.
+    /// </summary>
+    public async Task ReplicateAsync(string keyspace, string shard, long id, Func<Task> changes, TimeSpan? timeout = null)
+    {
+        await using var supervisor = new StreamerSupervisor(Engine, Etcd, new StreamerOptions { OwnershipRoot = EtcdRoot }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        using var stop = new CancellationTokenSource();
+        var run = supervisor.RunAsync(stop.Token);
+        await changes();
+        await WaitCaughtUpAsync(keyspace, shard, id, timeout ?? TimeSpan.FromSeconds(60));
+        await stop.CancelAsync();
+        await run;
+    }
+
     /// <summary>Waits until the stream's position includes the source primary's current position.</summary>
     public async Task WaitCaughtUpAsync(string keyspace, string shard, long id, TimeSpan timeout)
     {

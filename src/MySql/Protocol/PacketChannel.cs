@@ -204,70 +204,70 @@ public sealed class PacketChannel : IAsyncDisposable
     }
 
     /// <summary>Sends the payload built in <paramref name="writer"/>, splitting it into 16 MiB packets when needed.</summary>
-    public async ValueTask WriteAsync(PayloadWriter writer, CancellationToken cancellationToken)
+    public ValueTask WriteAsync(PayloadWriter writer, CancellationToken cancellationToken) => GuardSendAsync(WritePayloadAsync(writer, cancellationToken));
+
+    private async ValueTask WritePayloadAsync(PayloadWriter writer, CancellationToken cancellationToken)
     {
         var payloadLength = writer.PayloadLength;
         var buffer = writer.Buffer;
-        try
+        if (payloadLength < MaxPacketPayload)
         {
-            if (payloadLength < MaxPacketPayload)
+            WriteHeader(buffer, 0, payloadLength);
+            await Stream.WriteAsync(buffer.AsMemory(0, payloadLength + 4), cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var header = new byte[4];
+            var offset = PayloadWriter.HeaderSize;
+            var remaining = payloadLength;
+            while (true)
             {
-                WriteHeader(buffer, 0, payloadLength);
-                await Stream.WriteAsync(buffer.AsMemory(0, payloadLength + 4), cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                var header = new byte[4];
-                var offset = PayloadWriter.HeaderSize;
-                var remaining = payloadLength;
-                while (true)
+                var chunk = Math.Min(remaining, MaxPacketPayload);
+                WriteHeader(header, 0, chunk);
+                await Stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+                await Stream.WriteAsync(buffer.AsMemory(offset, chunk), cancellationToken).ConfigureAwait(false);
+                offset += chunk;
+                remaining -= chunk;
+                if (chunk < MaxPacketPayload)
                 {
-                    var chunk = Math.Min(remaining, MaxPacketPayload);
-                    WriteHeader(header, 0, chunk);
-                    await Stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
-                    await Stream.WriteAsync(buffer.AsMemory(offset, chunk), cancellationToken).ConfigureAwait(false);
-                    offset += chunk;
-                    remaining -= chunk;
-                    if (chunk < MaxPacketPayload)
-                    {
-                        break;
-                    }
+                    break;
                 }
             }
+        }
 
-            await Stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            _broken = true;
-            throw;
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
-        {
-            _broken = true;
-            throw MySqlException.Client(MySqlErrorCode.ServerGone, "Lost connection to the server while sending a packet: " + ex.Message, ex);
-        }
+        await Stream.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Sends <paramref name="payload"/> as one packet (under 16 MiB) without copying it, e.g. a LOCAL INFILE part.</summary>
-    public async ValueTask WriteRawAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    public ValueTask WriteRawAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         if (payload.Length >= MaxPacketPayload)
         {
             throw new ArgumentOutOfRangeException(nameof(payload), payload.Length, $"A raw packet must be under {MaxPacketPayload} bytes.");
         }
 
+        return GuardSendAsync(WriteRawPacketAsync(payload, cancellationToken));
+    }
+
+    private async ValueTask WriteRawPacketAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
         var header = new byte[4];
         WriteHeader(header, 0, payload.Length);
+        await Stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+        if (payload.Length > 0)
+        {
+            await Stream.WriteAsync(payload, cancellationToken).ConfigureAwait(false);
+        }
+
+        await Stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A failed or cancelled send leaves the stream mid-packet: the channel is broken either way.</summary>
+    private async ValueTask GuardSendAsync(ValueTask send)
+    {
         try
         {
-            await Stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
-            if (payload.Length > 0)
-            {
-                await Stream.WriteAsync(payload, cancellationToken).ConfigureAwait(false);
-            }
-
-            await Stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await send.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
