@@ -448,7 +448,7 @@ public sealed class MySqlConnection : IAsyncDisposable
         SendQueryAsync(sql, null, cancellationToken);
 
     /// <param name="localInfile">The one file a LOAD DATA LOCAL INFILE statement may ask for, and its content.</param>
-    private async ValueTask<MySqlDataReader> SendQueryAsync(ReadOnlyMemory<byte> sql, (string Name, ReadOnlyMemory<byte> Content)? localInfile, CancellationToken cancellationToken)
+    private async ValueTask<MySqlDataReader> SendQueryAsync(ReadOnlyMemory<byte> sql, (string Name, ReadOnlyMemory<byte> Content, int MaxPacket)? localInfile, CancellationToken cancellationToken)
     {
         var guard = await BeginCommandAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -480,15 +480,21 @@ public sealed class MySqlConnection : IAsyncDisposable
     /// and the server's local_infile on. The server treats LOCAL rows as IGNORE does: duplicates and bad values are
     /// warnings, not errors, so callers check the returned warning count.
     /// </summary>
-    public Task<OkPacket> LoadLocalDataAsync(ReadOnlyMemory<byte> sql, string fileName, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
+    /// <param name="maxPacketBytes">Largest packet of the upload (the server's max_allowed_packet bounds each one).</param>
+    public Task<OkPacket> LoadLocalDataAsync(ReadOnlyMemory<byte> sql, string fileName, ReadOnlyMemory<byte> content, int maxPacketBytes = 1 << 20, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(fileName);
+        if (maxPacketBytes < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxPacketBytes), maxPacketBytes, "A LOCAL INFILE packet must hold at least one byte.");
+        }
+
         if (!Options.AllowLocalInfile)
         {
             throw new InvalidOperationException("LOAD DATA LOCAL INFILE needs a connection opened with AllowLocalInfile = true.");
         }
 
-        return DrainAsync(SendQueryAsync(sql, (fileName, content), cancellationToken), cancellationToken);
+        return DrainAsync(SendQueryAsync(sql, (fileName, content, maxPacketBytes), cancellationToken), cancellationToken);
     }
 
     /// <summary>COM_STMT_PREPARE: a server-side prepared statement with ? placeholders.</summary>

@@ -31,7 +31,7 @@ public sealed class MySqlDataReader : IAsyncDisposable
     }
 
     /// <summary>The one file a LOAD DATA LOCAL INFILE statement may ask for, and its content.</summary>
-    internal (string Name, ReadOnlyMemory<byte> Content)? LocalInfile { get; init; }
+    internal (string Name, ReadOnlyMemory<byte> Content, int MaxPacket)? LocalInfile { get; init; }
 
     public IReadOnlyList<MySqlColumn> Columns => _columns;
 
@@ -68,8 +68,8 @@ public sealed class MySqlDataReader : IAsyncDisposable
         var content = offered.Content;
         while (content.Length > 0)
         {
-            // Any packet size is allowed for the upload; stay under the 16 MiB packet limit.
-            var part = content[..Math.Min(content.Length, PacketChannel.MaxPacketPayload - 1)];
+            // The upload may be cut anywhere; each packet stays under the protocol's 16 MiB and the caller's limit.
+            var part = content[..Math.Min(content.Length, Math.Min(offered.MaxPacket, PacketChannel.MaxPacketPayload - 1))];
             await channel.WriteRawAsync(part, _guard.IoToken).ConfigureAwait(false);
             content = content[part.Length..];
         }

@@ -224,7 +224,8 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
 
         // Writable position -> full-row position, and where each primary key column is among the selected columns.
         var pkInSelect = schema.PrimaryKey.Select(pk => schema.Writable.ToList().IndexOf(pk)).ToArray();
-        var statementBytes = Math.Max(4096, budget.StatementBytes);
+        // Bounded by the target's max_allowed_packet (a larger single row still goes alone, as the server allows).
+        var statementBytes = Math.Max(4096, applier.StatementBudget);
         var styles = schema.Writable.Select(i => schema.Columns[i].Style).ToList();
         // --source-time-zone: DATETIME has no zone, so the source's wall-clock values are converted to UTC on the way
         // in, as the applier does for replicated rows.

@@ -24,6 +24,9 @@ public sealed class StreamApplier
     private readonly Dictionary<string, TableContext> _tables = new(StringComparer.OrdinalIgnoreCase);
     private readonly ByteBuilder _sql = new(4096);
     private readonly int _statementBudget;
+
+    /// <summary>Largest statement (and LOAD DATA packet) sent: the copy budget's, within the target's max_allowed_packet.</summary>
+    public int StatementBudget => _statementBudget;
     private InsertStatementBuilder? _pendingInsert;
     private TableContext? _pendingInsertTable;
 
@@ -266,7 +269,7 @@ public sealed class StreamApplier
     {
         await BeginAsync(ct).ConfigureAwait(false);
         await FlushAsync(ct).ConfigureAwait(false);
-        var ok = await _target.LoadLocalDataAsync(statement, LoadDataBuilder.FileName, content, ct).ConfigureAwait(false);
+        var ok = await _target.LoadLocalDataAsync(statement, LoadDataBuilder.FileName, content, _statementBudget, ct).ConfigureAwait(false);
         if (ok.Warnings > 0 || (long)ok.AffectedRows != rows)
         {
             var warnings = new List<string>();

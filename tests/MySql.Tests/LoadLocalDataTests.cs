@@ -43,7 +43,8 @@ public sealed class LoadLocalDataTests
                 var load = new LoadDataBuilder(db, "all_types_copy", columns, styles, 64 * 1024);
                 async Task SendAsync(byte[] part, long rows)
                 {
-                    var ok = await target.LoadLocalDataAsync(load.Statement, LoadDataBuilder.FileName, part);
+                    // Small packets: every part (and the 100 kB values) is cut across many packets of the upload.
+                    var ok = await target.LoadLocalDataAsync(load.Statement, LoadDataBuilder.FileName, part, maxPacketBytes: 1000);
                     Assert.Equal((ulong)rows, ok.AffectedRows);
                     Assert.Equal(0, ok.Warnings);
                     parts++;
