@@ -56,7 +56,20 @@ public sealed class HostCrashTests
 
             await using (var crashing = ChildProcess.WorkerHost(bed, hubName, faultPoint))
             {
-                var code = await crashing.WaitForExitAsync(TimeSpan.FromSeconds(150));
+                int code;
+                try
+                {
+                    code = await crashing.WaitForExitAsync(TimeSpan.FromSeconds(150));
+                }
+                catch (TimeoutException e)
+                {
+                    // Points such as copy.fastforward are reached only if the source changes between chunks: say
+                    // whether the write load was still running and where the copy and the orchestration were.
+                    var copied = await TestBed.ScalarAsync(200, $"SELECT CONCAT(state, ' ', rows_copied) FROM `{bed.SidecarName}`.vreplication WHERE id = {id}");
+                    var status = (await client.GetInstanceAsync(instance, false))?.RuntimeStatus;
+                    throw new TimeoutException($"{e.Message}\nwrite load: {(load.IsCompleted ? $"ended ({load.Status}: {load.Exception?.GetBaseException().Message})" : "running")}; stream: {copied}; orchestration: {status}", e);
+                }
+
                 Assert.True(code != 0 && crashing.Output.Contains($"fault point '{faultPoint.Split('@')[0]}' reached", StringComparison.Ordinal),
                     $"the host should have been killed at {faultPoint}; exit {code}, output:\n{crashing.Output}");
             }
