@@ -279,17 +279,26 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
         {
             await using (var reader = await snapshot.QueryAsync(sql.Memory, ct).ConfigureAwait(false))
             {
+                // The row's values point into the reader's buffer (valid until the next row): the builders copy them
+                // into the statement at once, and only the key is kept, as owned copies.
+                var row = new MySqlValue[reader.FieldCount];
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
-                    var row = reader.GetRow();
                     read++;
                     for (var i = 0; i < row.Length; i++)
                     {
+                        row[i] = reader.GetValue(i);
                         bytes += row[i].Span.Length;
                     }
 
                     previousPk = lastPk;
-                    lastPk = pkInSelect.Select(i => row[i].ToOwned()).ToArray();
+                    var pk = new MySqlValue[pkInSelect.Length];
+                    for (var k = 0; k < pk.Length; k++)
+                    {
+                        pk[k] = row[pkInSelect[k]].ToOwned();
+                    }
+
+                    lastPk = pk;
                     if (target.Router is not null)
                     {
                         for (var i = 0; i < row.Length; i++)
