@@ -3,7 +3,8 @@
 # Same servers, same data, same settings (innodb_flush_log_at_trx_commit=2, sync_binlog=0, binlog ROW on both);
 # both sides single-threaded (one stream; mydumper/myloader -t 1). Wall clock of the whole command(s).
 # Ours copies with --defer-secondary-keys (k_1 dropped for the copy and re-added as defined, one index build at the
-# end), an engine option an operator sets per workflow. Context: the copy process's peak memory (VmHWM).
+# end), an engine option an operator sets per workflow, and loads rows with LOAD DATA LOCAL INFILE streamed from
+# memory (the engine's default where the target's local_infile is on). Context: the copy process's peak memory (VmHWM).
 UNIT="rows/s"
 ANCHOR="mydumper + myloader (-t 1)"
 DESCRIPTION="copy 1M sbtest rows source -> target"
@@ -72,7 +73,7 @@ bench_anchor() {
 }
 
 bench_context() {
-  echo "   pinned: rows=$ROWS threads=$THREADS innodb_flush_log_at_trx_commit=2 sync_binlog=0 binlog ROW/FULL on both servers, myloader -e (its rows binlogged as ours are); ours --defer-secondary-keys"
+  echo "   pinned: rows=$ROWS threads=$THREADS chunk=$CHUNK_ROWS rows innodb_flush_log_at_trx_commit=2 sync_binlog=0 binlog ROW/FULL on both servers, myloader -e (its rows binlogged as ours are); ours --defer-secondary-keys, loading with LOAD DATA LOCAL INFILE (target local_infile=$(pm_sql cdst "SELECT @@local_infile"), MariaDB's default)"
   echo "   ours (last run): $(cat "$PM_DIR_cdst/ours.out"); copy process peak memory (VmHWM) $(cat "$PM_DIR_cdst/ours.hwm") kB"
   echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   reset_target
