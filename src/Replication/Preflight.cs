@@ -48,10 +48,18 @@ public sealed class Preflight(TabletConnector connector)
             }
         }
 
+        var target = await connector.Resolver.PrimaryAsync(spec.TargetKeyspace, spec.TargetShard, ct).ConfigureAwait(false);
+        await using var t = await connector.OpenAsync(target, ct: ct).ConfigureAwait(false);
+        if (spec.Options.SourceTimeZone is { } zone &&
+            await t.QueryScalarAsync($"SELECT CONVERT_TZ('2000-01-01 00:00:00', {t.Quoter.String(zone)}, '+00:00')", ct).ConfigureAwait(false) is null)
+        {
+            // CONVERT_TZ answers NULL for a zone it does not know: every DATETIME would be written as NULL.
+            reasons.Add($"Source time zone '{zone}' is unknown to the target tablet {target.Alias}: its DATETIME values could not be converted to UTC. " +
+                        "Load the target's time zone tables (mariadb-tzinfo-to-sql) or give an offset such as '+02:00'.");
+        }
+
         if (!options.AllowNonEmptyTargetTables)
         {
-            var target = await connector.Resolver.PrimaryAsync(spec.TargetKeyspace, spec.TargetShard, ct).ConfigureAwait(false);
-            await using var t = await connector.OpenAsync(target, ct: ct).ConfigureAwait(false);
             foreach (var rule in spec.Filter.Rules)
             {
                 if (await TableSchema.TryLoadAsync(t, spec.TargetDb, rule.Table, ct).ConfigureAwait(false) is not null &&

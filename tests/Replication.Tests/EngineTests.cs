@@ -102,7 +102,8 @@ public sealed class SidecarAndFencingTests
             "CREATE TABLE full_target (id INT PRIMARY KEY)");
         await bed.CreateDatabaseAsync(200, bed.TargetDb);
         await bed.ExecAsync(200, bed.TargetDb, "CREATE TABLE full_target (id INT PRIMARY KEY)", "INSERT INTO full_target VALUES (1)");
-        var spec = bed.Spec("wf", "customer", "0", new TableRule("nopk"), new TableRule("versioned"), new TableRule("child"), new TableRule("floaty"), new TableRule("full_target"), new TableRule("missing"));
+        var spec = bed.Spec("wf", "customer", "0", new TableRule("nopk"), new TableRule("versioned"), new TableRule("child"), new TableRule("floaty"), new TableRule("full_target"), new TableRule("missing"))
+            with { Options = new StreamOptions { SourceTimeZone = "Mars/Olympus_Mons" } };
         var e = await Assert.ThrowsAsync<StreamRefusedException>(() => bed.Engine.CreateStreamAsync(spec));
         var all = string.Join("\n", e.Reasons);
         Assert.Contains($"{bed.SourceDb}.nopk has no primary key", all);
@@ -112,7 +113,8 @@ public sealed class SidecarAndFencingTests
         Assert.Contains($"{bed.TargetDb}.full_target", all);
         Assert.Contains("already holds rows", all);
         Assert.Contains($"{bed.SourceDb}.missing does not exist", all);
-        Assert.Equal(6, e.Reasons.Count);
+        Assert.Contains("Source time zone 'Mars/Olympus_Mons' is unknown to the target tablet", all);
+        Assert.Equal(7, e.Reasons.Count);
         // Nothing was created.
         Assert.Equal("0", await TestBed.ScalarAsync(200, $"SELECT COUNT(*) FROM `{bed.SidecarName}`.vreplication"));
         Assert.Equal("full_target", await TestBed.ScalarAsync(200, $"SELECT GROUP_CONCAT(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{bed.TargetDb}'"));
