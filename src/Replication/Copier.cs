@@ -226,19 +226,12 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
         var pkInSelect = schema.PrimaryKey.Select(pk => schema.Writable.ToList().IndexOf(pk)).ToArray();
         // Bounded by the target's max_allowed_packet (a larger single row still goes alone, as the server allows).
         var statementBytes = Math.Max(4096, applier.StatementBudget);
-        var styles = schema.Writable.Select(i => schema.Columns[i].Style).ToList();
-        // --source-time-zone: DATETIME has no zone, so the source's wall-clock values are converted to UTC on the way
-        // in, as the applier does for replicated rows.
-        var expressions = applier.Stream.Options.SourceTimeZone is { } zone
-            ? schema.Writable.Select(i => string.Equals(schema.Columns[i].DataType, "datetime", StringComparison.OrdinalIgnoreCase)
-                ? $"CONVERT_TZ({{0}}, {applier.Target.Quoter.String(zone)}, '+00:00')" : null).ToList()
-            : null;
+        // The table context carries what the applier writes with too (e.g. --source-time-zone's CONVERT_TZ).
+        var q = applier.Target.Quoter;
         var load = budget.LoadData && await LocalInfileAsync(applier.Target, ct).ConfigureAwait(false)
-            ? new LoadDataBuilder(schema.Database, schema.Name, writable, styles, statementBytes, expressions)
+            ? new LoadDataBuilder(schema.Database, schema.Name, target.WritableNames, target.WritableStyles, statementBytes, target.ValueExpressions(q))
             : null;
-        var insert = load is null
-            ? new InsertStatementBuilder(InsertVerb.Insert, schema.Database, schema.Name, writable, statementBytes, applier.Target.Quoter, styles, expressions: expressions)
-            : null;
+        IRowPartBuilder parts = load is not null ? load : target.NewInsert(q, statementBytes);
         Task SendAsync(byte[] part, long rows) => load is not null
             ? applier.LoadInTransactionAsync(load.Statement, part, rows, ct)
             : applier.ExecuteInTransactionAsync(part, rows, ct);
@@ -249,11 +242,12 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
         var pending = 0L; // rows in the statement being built
         var batchRows = 0L; // rows sent since the last commit
         var batchBytes = 0L;
-        IReadOnlyList<MySqlValue>? lastPk = state.LastPk;
-        IReadOnlyList<MySqlValue>? previousPk = state.LastPk;
+        // The key of the row just read and of the one before (a finished part ends with the one before), copied into
+        // reused buffers: nothing is allocated per row.
+        var lastKey = new KeyCapture(pkInSelect);
+        var previousKey = new KeyCapture(pkInSelect);
         var budgetHit = false;
         var full = new MySqlValue[schema.Columns.Count];
-        var q = applier.Target.Quoter;
 
         // Every commit is a consistent state: the rows up to its lastpk as of the snapshot, at the snapshot's position.
         // So one snapshot serves many commits (as Vitess's copy phase does), and a crash loses at most one batch.
@@ -291,14 +285,8 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
                         bytes += row[i].Span.Length;
                     }
 
-                    previousPk = lastPk;
-                    var pk = new MySqlValue[pkInSelect.Length];
-                    for (var k = 0; k < pk.Length; k++)
-                    {
-                        pk[k] = row[pkInSelect[k]].ToOwned();
-                    }
-
-                    lastPk = pk;
+                    (previousKey, lastKey) = (lastKey, previousKey);
+                    lastKey.Take(row);
                     if (target.Router is not null)
                     {
                         for (var i = 0; i < row.Length; i++)
@@ -314,7 +302,7 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
 
                     copied++;
                     pending++;
-                    if ((load is not null ? load.AddRow(row) : insert!.AddRow(row)) is { } statement)
+                    if (parts.AddRow(row) is { } statement)
                     {
                         // The finished statement holds every row read before this one (this row opens the next).
                         var statementRows = pending - 1;
@@ -324,7 +312,7 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
                         batchBytes += statement.Length;
                         if (batchRows >= budget.CommitRows || batchBytes >= budget.CommitBytes)
                         {
-                            inflight = InsertThenCommitAsync(statement, statementRows, previousPk, batchRows);
+                            inflight = InsertThenCommitAsync(statement, statementRows, previousKey.ToValues(), batchRows);
                             batchRows = 0;
                             batchBytes = 0;
                         }
@@ -337,11 +325,11 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
                     if (batchRows + pending >= budget.CommitRows)
                     {
                         // The commit size is reached inside a statement: it ends with this row, and the batch commits.
-                        var closing = load is not null ? load.Finish()! : insert!.Finish()!;
+                        var closing = parts.Finish()!;
                         var closingRows = pending;
                         pending = 0;
                         await inflight.ConfigureAwait(false);
-                        inflight = InsertThenCommitAsync(closing, closingRows, lastPk, batchRows + closingRows);
+                        inflight = InsertThenCommitAsync(closing, closingRows, lastKey.ToValues(), batchRows + closingRows);
                         batchRows = 0;
                         batchBytes = 0;
                     }
@@ -371,14 +359,14 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
             throw;
         }
 
-        if ((load is not null ? load.Finish() : insert!.Finish()) is { } last)
+        if (parts.Finish() is { } last)
         {
             await SendAsync(last, pending).ConfigureAwait(false);
             batchRows += pending;
         }
 
         var done = !budgetHit && read < budget.MaxRows;
-        await CommitBatchAsync(lastPk, batchRows, done).ConfigureAwait(false);
+        await CommitBatchAsync(read > 0 ? lastKey.ToValues() : state.LastPk, batchRows, done).ConfigureAwait(false);
         return (copied, done);
     }
 
@@ -474,4 +462,34 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
     }
 
     private static ReadOnlyMemory<byte> Encode(string sql) => System.Text.Encoding.UTF8.GetBytes(sql);
+
+    /// <summary>A row's primary key copied out of the reader's buffer into buffers reused from row to row.</summary>
+    private sealed class KeyCapture(int[] keyColumns)
+    {
+        private readonly byte[][] _bytes = keyColumns.Select(_ => new byte[64]).ToArray();
+        private readonly int[] _lengths = new int[keyColumns.Length];
+        private readonly bool[] _nulls = new bool[keyColumns.Length];
+
+        public void Take(MySqlValue[] row)
+        {
+            for (var k = 0; k < keyColumns.Length; k++)
+            {
+                var value = row[keyColumns[k]];
+                _nulls[k] = value.IsNull;
+                var span = value.Span;
+                if (span.Length > _bytes[k].Length)
+                {
+                    _bytes[k] = new byte[Math.Max(span.Length, _bytes[k].Length * 2)];
+                }
+
+                span.CopyTo(_bytes[k]);
+                _lengths[k] = span.Length;
+            }
+        }
+
+        /// <summary>The key as owned values (made only when a batch commits).</summary>
+        public IReadOnlyList<MySqlValue> ToValues() => Enumerable.Range(0, keyColumns.Length)
+            .Select(k => _nulls[k] ? MySqlValue.Null : MySqlValue.FromBytes(_bytes[k].AsSpan(0, _lengths[k]).ToArray()))
+            .ToArray();
+    }
 }

@@ -307,7 +307,7 @@ public sealed class StreamApplier
                 throw new TerminalReplicationException($"Target table {Stream.TargetDb}.{rule.Table} has no primary key; rows cannot be applied by key.");
             }
 
-            context = new TableContext(schema, rule.KeyRangeFilter is null ? null : new RowRouter(rule.KeyRangeFilter, schema));
+            context = new TableContext(schema, rule.KeyRangeFilter is null ? null : new RowRouter(rule.KeyRangeFilter, schema), Stream.Options.SourceTimeZone);
             _tables[table] = context;
         }
 
@@ -700,7 +700,8 @@ public sealed class StreamApplier
             table.Changes = null;
             var schema = table.Schema;
             var existed = group.Order.Where(e => e.Existed).ToList();
-            // Rows with a CONVERT_TZ go one by one as plain INSERTs (below), so they keep the delete-all path.
+            // A stream with a source time zone keeps the delete-all path (the in-place path was never checked with
+            // converted values).
             if (!schema.HasSecondaryUniqueKey && Stream.Options.SourceTimeZone is null)
             {
                 await EmitInPlaceAsync(table, group, existed, ct).ConfigureAwait(false);
@@ -728,39 +729,6 @@ public sealed class StreamApplier
             {
                 if (entry.Final is not { } row)
                 {
-                    continue;
-                }
-
-                if (Stream.Options.SourceTimeZone is not null)
-                {
-                    // CONVERT_TZ cannot be expressed through the batched builder's literal styles; the row goes alone.
-                    _sql.Clear();
-                    _sql.Append("INSERT INTO "u8);
-                    _sql.Append(schema.QualifiedNameBytes);
-                    _sql.Append(" ("u8);
-                    for (var i = 0; i < schema.Writable.Count; i++)
-                    {
-                        if (i > 0)
-                        {
-                            _sql.Append(","u8);
-                        }
-
-                        _sql.Append(schema.QuotedNames[schema.Writable[i]]);
-                    }
-
-                    _sql.Append(") VALUES ("u8);
-                    for (var i = 0; i < schema.Writable.Count; i++)
-                    {
-                        if (i > 0)
-                        {
-                            _sql.Append(","u8);
-                        }
-
-                        schema.Columns[schema.Writable[i]].AppendValue(_sql, row[schema.Writable[i]], _target.Quoter, Stream.Options.SourceTimeZone);
-                    }
-
-                    _sql.Append(")"u8);
-                    await QueueAsync(_sql.Memory, null, ct).ConfigureAwait(false);
                     continue;
                 }
 
@@ -1005,32 +973,6 @@ public sealed class StreamApplier
             values[i] = row[table.Schema.Writable[i]];
         }
 
-        if (Stream.Options.SourceTimeZone is not null)
-        {
-            // CONVERT_TZ cannot be expressed through the batched builder's literal styles; the row goes alone.
-            await QueuePendingInsertAsync(ct).ConfigureAwait(false);
-            _sql.Clear();
-            _sql.Append("INSERT INTO "u8);
-            _sql.Append(table.Schema.QualifiedName);
-            _sql.Append(" ("u8);
-            _sql.Append(string.Join(",", table.Schema.Writable.Select(i => SqlQuoter.Identifier(table.Schema.Columns[i].Name))));
-            _sql.Append(") VALUES ("u8);
-            for (var i = 0; i < values.Length; i++)
-            {
-                if (i > 0)
-                {
-                    _sql.Append(","u8);
-                }
-
-                table.Schema.Columns[table.Schema.Writable[i]].AppendValue(_sql, values[i], _target.Quoter, Stream.Options.SourceTimeZone);
-            }
-
-            _sql.Append(")"u8);
-            await QueueAsync(_sql.Memory, null, ct).ConfigureAwait(false);
-            PendingRows++;
-            return;
-        }
-
         if (_pendingInsert!.AddRow(values) is { } full)
         {
             await QueueAsync(full, null, ct).ConfigureAwait(false);
@@ -1265,7 +1207,8 @@ public sealed class StreamApplier
     }
 
     /// <summary>A target table with its routing and the column maps of the source table versions seen in the binlog.</summary>
-    public sealed class TableContext(TableSchema schema, RowRouter? router)
+    /// <param name="sourceTimeZone">--source-time-zone: DATETIME values are written through CONVERT_TZ to UTC.</param>
+    public sealed class TableContext(TableSchema schema, RowRouter? router, string? sourceTimeZone = null)
     {
         private readonly Dictionary<string, ColumnMap> _maps = new(StringComparer.Ordinal);
 
@@ -1280,8 +1223,22 @@ public sealed class StreamApplier
         private InsertStatementBuilder? _upsert;
 
         public InsertStatementBuilder NewInsert(SqlQuoter quoter, int budget, string? suffix = null) => new(
-            InsertVerb.Insert, Schema.Database, Schema.Name, Schema.Writable.Select(i => Schema.Columns[i].Name).ToList(), budget, quoter,
-            Schema.Writable.Select(i => Schema.Columns[i].Style).ToList(), suffix);
+            InsertVerb.Insert, Schema.Database, Schema.Name, WritableNames, budget, quoter, WritableStyles, suffix, ValueExpressions(quoter));
+
+        /// <summary>The written columns, in order.</summary>
+        public IReadOnlyList<string> WritableNames => Schema.Writable.Select(i => Schema.Columns[i].Name).ToList();
+
+        /// <summary>How each written column's value is written as a literal.</summary>
+        public IReadOnlyList<LiteralStyle> WritableStyles => Schema.Writable.Select(i => Schema.Columns[i].Style).ToList();
+
+        /// <summary>
+        /// Per written column, the expression its value is stored through, or null: with a source time zone, DATETIME
+        /// (which has no zone) goes through CONVERT_TZ from the source's wall clock to UTC; TIMESTAMP is UTC already.
+        /// </summary>
+        public IReadOnlyList<string?>? ValueExpressions(SqlQuoter quoter) => sourceTimeZone is null
+            ? null
+            : Schema.Writable.Select(i => string.Equals(Schema.Columns[i].DataType, "datetime", StringComparison.OrdinalIgnoreCase)
+                ? $"CONVERT_TZ({{0}}, {quoter.String(sourceTimeZone)}, '+00:00')" : null).ToList();
 
         /// <summary>
         /// The group writer's multi-row INSERT, made once per table (its buffer is too large to make per group). Rows a

@@ -57,6 +57,9 @@ public sealed class PacketChannel : IAsyncDisposable
 
     public void ResetSequence() => Sequence = 0;
 
+    // The header of a packet written apart from its payload; one command at a time writes, so one array serves all.
+    private readonly byte[] _header = new byte[4];
+
     /// <summary>Reads one logical payload (joining split packets).</summary>
     public ValueTask<ReadOnlyMemory<byte>> ReadPayloadAsync(CancellationToken cancellationToken)
     {
@@ -217,7 +220,7 @@ public sealed class PacketChannel : IAsyncDisposable
         }
         else
         {
-            var header = new byte[4];
+            var header = _header;
             var offset = PayloadWriter.HeaderSize;
             var remaining = payloadLength;
             while (true)
@@ -251,7 +254,7 @@ public sealed class PacketChannel : IAsyncDisposable
 
     private async ValueTask WriteRawPacketAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        var header = new byte[4];
+        var header = _header;
         WriteHeader(header, 0, payload.Length);
         await Stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
         if (payload.Length > 0)

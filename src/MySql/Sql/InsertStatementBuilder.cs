@@ -2,6 +2,20 @@ using System.Text;
 
 namespace Durable.MySql.Sql;
 
+/// <summary>
+/// Rows gathered into parts of bounded size (a multi-row INSERT, or the content of a LOAD DATA upload): AddRow returns
+/// the finished previous part when the row did not fit in it; Finish returns the last one.
+/// </summary>
+public interface IRowPartBuilder
+{
+    /// <summary>Rows in the part being built.</summary>
+    int PendingRows { get; }
+
+    byte[]? AddRow(ReadOnlySpan<MySqlValue> values);
+
+    byte[]? Finish();
+}
+
 /// <summary>INSERT, INSERT IGNORE or REPLACE.</summary>
 public enum InsertVerb
 {
@@ -28,7 +42,7 @@ public enum LiteralStyle
 /// rows costs few round trips and no statement exceeds max_allowed_packet. A single row larger than the budget is sent
 /// alone (the budget cannot be met; the server's max_allowed_packet is the real limit).
 /// </summary>
-public sealed class InsertStatementBuilder
+public sealed class InsertStatementBuilder : IRowPartBuilder
 {
     private readonly ByteBuilder _statement;
     private readonly ByteBuilder _row = new(256);

@@ -12,7 +12,7 @@ namespace Durable.MySql.Sql;
 /// writes as a binary literal (binary strings, BIT, geometry) travel as hex and are stored through UNHEX, so their
 /// bytes never meet the file's charset.
 /// </summary>
-public sealed class LoadDataBuilder
+public sealed class LoadDataBuilder : IRowPartBuilder
 {
     /// <summary>The name the statement gives its file; the connection sends the content only for this name.</summary>
     public const string FileName = "durable-rows.tsv";
@@ -46,7 +46,7 @@ public sealed class LoadDataBuilder
             throw new ArgumentOutOfRangeException(nameof(maxContentBytes), maxContentBytes, "The content budget must be at least 1024 bytes.");
         }
 
-        var wraps = InsertStatementBuilder.SplitExpressions(expressions, columns.Count, "{0}");
+        InsertStatementBuilder.SplitExpressions(expressions, columns.Count, "{0}"); // validates: one {0} each
 
         // The separators are hex literals so the statement means the same under NO_BACKSLASH_ESCAPES.
         var sql = new StringBuilder("LOAD DATA LOCAL INFILE '").Append(FileName).Append("' INTO TABLE ")
@@ -56,8 +56,7 @@ public sealed class LoadDataBuilder
         var sets = columns.Select((c, i) => (c, i)).Where(p => NeedsSet(p.i)).Select(p =>
         {
             var value = styles[p.i] == LiteralStyle.Binary ? $"UNHEX(@h{p.i})" : $"@h{p.i}";
-            var wrap = wraps[p.i];
-            return $"{SqlQuoter.Identifier(p.c)} = " + (wrap is { } w ? Encoding.UTF8.GetString(w.Before) + value + Encoding.UTF8.GetString(w.After) : value);
+            return $"{SqlQuoter.Identifier(p.c)} = " + (expressions?[p.i] is { } e ? e.Replace("{0}", value, StringComparison.Ordinal) : value);
         }).ToList();
         if (sets.Count > 0)
         {
