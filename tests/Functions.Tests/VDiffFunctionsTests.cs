@@ -1,3 +1,4 @@
+using Durable.Functions.Orchestrations;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -101,7 +102,7 @@ public sealed class VDiffFunctionsTests
             registration.Configure(registry);
         }
 
-        return Durable.Workflows.VDiffLifecycle.For(registry).DefaultInterval;
+        return VDiffLifecycle.For(registry).DefaultInterval;
     }
 
     [Fact]

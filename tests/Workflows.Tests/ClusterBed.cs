@@ -1,3 +1,4 @@
+using Durable.Functions.Orchestrations;
 using Durable.DurableTask.Client;
 using Durable.DurableTask.InMemory;
 using Durable.DurableTask.Worker;

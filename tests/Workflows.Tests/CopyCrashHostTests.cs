@@ -318,7 +318,7 @@ public sealed partial class CopyCrashPointNameTests
     [Fact]
     public void Every_copy_fault_point_of_the_host_crash_tests_exists_in_the_engine()
     {
-        var dir = Path.Combine(LocalCluster.RepositoryRoot(), "src", "Replication");
+        var dir = Path.Combine(LocalCluster.RepositoryRoot(), "src", "Core", "Replication");
         var copier = File.ReadAllText(Path.Combine(dir, "Copier.cs"));
         var applier = File.ReadAllText(Path.Combine(dir, "StreamApplier.cs"));
         // The applier names its commit points "<area>.before-commit" / "<area>.after-commit"; the copier sets the areas.

@@ -1,3 +1,4 @@
+using Durable.Functions.Orchestrations;
 using System.Globalization;
 using Durable.DurableTask;
 using Durable.DurableTask.Client;

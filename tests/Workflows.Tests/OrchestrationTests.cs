@@ -1,3 +1,4 @@
+using Durable.Functions.Orchestrations;
 using System.Collections.Concurrent;
 using Durable.DurableTask;
 using Durable.DurableTask.Client;

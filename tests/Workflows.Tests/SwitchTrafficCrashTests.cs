@@ -26,7 +26,7 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
     /// <summary>The switchtraffic.* fault points the code has today, read from the source so a new one is never left untested.</summary>
     private static IReadOnlyList<string> FaultPointsInCode()
     {
-        var file = Path.Combine(LocalCluster.RepositoryRoot(), "src", "Workflows", "ClusterOperations.cs");
+        var file = Path.Combine(LocalCluster.RepositoryRoot(), "src", "Core", "Workflows", "ClusterOperations.cs");
         var points = FaultPointHit().Matches(File.ReadAllText(file)).Select(m => m.Groups[1].Value).Distinct().ToList();
         Assert.True(points.Count >= 7, $"expected the write switch's fault points in {file}, found: {string.Join(", ", points)}");
         return points;

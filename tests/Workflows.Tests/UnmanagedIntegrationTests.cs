@@ -1,3 +1,4 @@
+using Durable.Functions.Orchestrations;
 using System.Globalization;
 using System.Security.Cryptography;
 using Durable.DurableTask;

@@ -34,7 +34,7 @@ public sealed partial class VDiffCrashTests(ITestOutputHelper output)
     [Fact]
     public void Every_vdiff_fault_point_in_the_code_has_a_crash_case()
     {
-        var dir = Path.Combine(LocalCluster.RepositoryRoot(), "src", "VDiff");
+        var dir = Path.Combine(LocalCluster.RepositoryRoot(), "src", "Core", "VDiff");
         var inCode = Directory.EnumerateFiles(dir, "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
             .SelectMany(f => FaultPointHit().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value))

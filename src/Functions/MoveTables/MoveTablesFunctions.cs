@@ -1,3 +1,4 @@
+using Durable.Functions.Orchestrations;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Durable.DurableTask;

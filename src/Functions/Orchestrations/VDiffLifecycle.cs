@@ -1,9 +1,10 @@
 using System.Runtime.CompilerServices;
-using Durable.DurableTask;
 using Durable.DurableTask.Worker;
+using Durable.DurableTask;
 using Durable.VDiff;
+using Durable.Workflows;
 
-namespace Durable.Workflows;
+namespace Durable.Functions.Orchestrations;
 
 /// <summary>
 /// VDiff in the MoveTables lifecycle, called from <see cref="MoveTablesOrchestration"/>: once the copy is done, VDiff

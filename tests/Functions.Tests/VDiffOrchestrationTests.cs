@@ -3,10 +3,13 @@ using Durable.DurableTask.Client;
 using Durable.DurableTask.InMemory;
 using Durable.DurableTask.Worker;
 
-namespace Durable.VDiff.Tests;
+using Durable.Functions.Orchestrations;
+using Durable.VDiff;
+
+namespace Durable.Functions.Tests;
 
 /// <summary>The fan-out and re-run logic of the durable VDiff on the in-memory hub (no servers: the operations are recorded).</summary>
-public sealed class OrchestrationTests
+public sealed class VDiffOrchestrationTests
 {
     private sealed class RecordingOperations : IVDiffOperations
     {

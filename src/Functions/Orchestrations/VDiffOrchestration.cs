@@ -1,46 +1,8 @@
 using Durable.DurableTask;
 using Durable.DurableTask.Worker;
+using Durable.VDiff;
 
-namespace Durable.VDiff;
-
-/// <summary>What the orchestration needs from VDiff; <see cref="VDiffService"/> is the real one.</summary>
-public interface IVDiffOperations
-{
-    Task<(string Uuid, IReadOnlyList<string> Shards)> CreateAsync(string workflow, string keyspace, VDiffOptions options, string? uuid = null, CancellationToken ct = default);
-
-    Task<string> RunShardAsync(string uuid, string workflow, string keyspace, string shard, TimeSpan? budget, CancellationToken ct);
-
-    Task<VDiffReport?> ShowAsync(string workflow, string keyspace, string selector, bool verbose, CancellationToken ct = default);
-
-    /// <summary>Stops a running VDiff on every shard (its shard loops see it at their next checkpoint); returns the shards changed.</summary>
-    Task<int> StopAsync(string workflow, string keyspace, string uuid, CancellationToken ct = default);
-}
-
-public sealed record VDiffRunInput(string Workflow, string Keyspace, VDiffOptions Options, string? Uuid = null);
-
-public sealed record VDiffShardInput(string Uuid, string Workflow, string Keyspace, string Shard, double BudgetSeconds);
-
-/// <summary>The outcome of one VDiff run: what a workflow gate needs.</summary>
-public sealed record VDiffOutcome(string Uuid, string State, bool HasMismatch, long RowsCompared, string? Errors)
-{
-    /// <summary>The workflow compared (a MoveTables gate checks it is the direction now carrying writes).</summary>
-    public string Workflow { get; init; } = "";
-
-    public long MismatchedRows { get; init; }
-
-    public long ExtraRowsSource { get; init; }
-
-    public long ExtraRowsTarget { get; init; }
-
-    /// <summary>When the outcome was read (orchestration time of the parent is the authority; this is the activity's clock).</summary>
-    public DateTime At { get; init; }
-
-    /// <summary>Clean means: completed on every shard with no difference. Anything else holds SwitchTraffic/Complete.</summary>
-    public bool IsClean => State == VDiffStates.Completed && !HasMismatch;
-}
-
-/// <summary>Input of the scheduled re-runs: every <see cref="IntervalSeconds"/>, until stopped (event "stop") or <see cref="MaxRuns"/>.</summary>
-public sealed record VDiffScheduleInput(string Workflow, string Keyspace, VDiffOptions Options, double IntervalSeconds, int MaxRuns = 0, int RunsSoFar = 0, VDiffOutcome? Last = null);
+namespace Durable.Functions.Orchestrations;
 
 /// <summary>
 /// The durable VDiff: <c>VDiff</c> creates the VDiff's state on every target shard and fans out one

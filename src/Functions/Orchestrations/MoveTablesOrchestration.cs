@@ -1,7 +1,9 @@
-using Durable.DurableTask;
 using Durable.DurableTask.Worker;
+using Durable.DurableTask;
+using Durable.VDiff;
+using Durable.Workflows;
 
-namespace Durable.Workflows;
+namespace Durable.Functions.Orchestrations;
 
 /// <summary>
 /// One orchestration per workflow (instance id <c>movetables:{target}.{workflow}</c>): pre-flight, create, copy
