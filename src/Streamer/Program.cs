@@ -1,45 +1,21 @@
 // The Streamer: a long-running worker that runs the Running streams found in the target sidecars. Run N replicas;
 // each stream is owned by one of them through an etcd lease plus the stream's owner epoch.
+using Durable.Composition;
 using Durable.Replication;
 using Durable.Streamer;
 using Durable.Topology;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 var builder = Host.CreateApplicationBuilder(args);
+// Checked before anything starts: a bad setting fails the process with a message naming it.
 var settings = StreamerSettings.From(builder.Configuration);
-builder.Services.AddSingleton(settings);
+builder.Services.AddOptions<StreamerSettings>().BindConfiguration(StreamerSettings.Section);
+// The engine from the same composition root as the Functions host (one etcd client for leases, server ids and the
+// topology); the Streamer's own section names its account and topology, and it throttles on replica lag.
+builder.Services.AddSingleton(new ReplicationEngineOptions { SidecarName = settings.Sidecar, Throttle = settings.Throttle ? new ThrottleOptions() : null });
+builder.Services.AddSingleton<ITabletResolver>(sp => settings.CreateResolver(sp.GetRequiredService<TopologyStore>()));
+builder.Services.AddDurableEngine(settings.ToEngineOptions(builder.Configuration));
 builder.Services.AddHostedService<StreamerService>();
 var host = builder.Build();
 await host.RunAsync();
-
-namespace Durable.Streamer
-{
-    using Microsoft.Extensions.Logging;
-
-    /// <summary>Hosts the <see cref="StreamerSupervisor"/> for the lifetime of the process.</summary>
-    public sealed class StreamerService(StreamerSettings settings, ILoggerFactory loggers) : BackgroundService
-    {
-        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-        {
-            using var etcd = settings.CreateEtcd();
-            var store = new TopologyStore(etcd, new TopologyOptions { Root = settings.TopologyRoot });
-            var engineAccount = new ReplicationCredentials(settings.User, settings.Password);
-            var secretsFile = settings.SecretsFile ?? Environment.GetEnvironmentVariable("DURABLE_SECRETS_FILE");
-            var connector = new TabletConnector(settings.CreateResolver(store), engineAccount) { Accounts = new TabletAccounts(engineAccount, secretsFile: secretsFile) };
-            var engine = new ReplicationEngine(connector, new EtcdServerIdSource(store), new ReplicationEngineOptions
-            {
-                SidecarName = settings.Sidecar,
-                Throttle = settings.Throttle ? new ThrottleOptions() : null,
-            });
-            var options = new StreamerOptions
-            {
-                ReplicaName = settings.ReplicaName ?? $"{Environment.MachineName}-{Environment.ProcessId}",
-                PollInterval = TimeSpan.FromMilliseconds(settings.PollIntervalMs),
-                OwnershipTtl = TimeSpan.FromSeconds(settings.OwnershipTtlSeconds),
-                OwnershipRoot = store.Options.GlobalRoot,
-            };
-            await using var supervisor = new StreamerSupervisor(engine, etcd, options, loggers.CreateLogger("Durable.Streamer"));
-            await supervisor.RunAsync(stoppingToken);
-        }
-    }
-}

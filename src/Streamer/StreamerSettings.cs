@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Durable.Replication;
 using Durable.Topology;
-using Durable.Topology.Etcd;
+using Durable.Workflows;
 using Microsoft.Extensions.Configuration;
 
 namespace Durable.Streamer;
@@ -12,6 +12,8 @@ namespace Durable.Streamer;
 /// </summary>
 public sealed class StreamerSettings
 {
+    public const string Section = "Streamer";
+
     /// <summary>Comma-separated etcd client URLs (ownership leases, leased server ids, and the topology).</summary>
     public string EtcdEndpoints { get; set; } = string.Empty;
 
@@ -47,7 +49,7 @@ public sealed class StreamerSettings
     public static StreamerSettings From(IConfiguration configuration)
     {
         var settings = new StreamerSettings();
-        configuration.GetSection("Streamer").Bind(settings);
+        configuration.GetSection(Section).Bind(settings);
         settings.Validate();
         return settings;
     }
@@ -98,5 +100,17 @@ public sealed class StreamerSettings
         return new StaticTabletResolver(tablets);
     }
 
-    public EtcdClient CreateEtcd() => new(EtcdEndpoints);
+    /// <summary>
+    /// The engine's settings for the composition root. The secrets file falls back to DURABLE_SECRETS_FILE, the name
+    /// the Functions host reads, so one environment serves both processes.
+    /// </summary>
+    public MoveTablesEnvironmentOptions ToEngineOptions(IConfiguration configuration) => new()
+    {
+        EtcdEndpoints = EtcdEndpoints,
+        TopologyRoot = TopologyRoot,
+        EngineUser = User,
+        EnginePassword = Password,
+        SidecarName = Sidecar,
+        SecretsFile = SecretsFile ?? (configuration[MoveTablesEnvironmentOptions.SecretsFileSetting] is { Length: > 0 } file ? file : null),
+    };
 }

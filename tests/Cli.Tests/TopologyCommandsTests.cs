@@ -36,7 +36,7 @@ public sealed class TopologyCommandsTests : IAsyncLifetime
         var builder = FunctionsHost.CreateBuilder([
             $"--AzureWebJobsScriptRoot={_dir}", "--urls=http://127.0.0.1:0", $"--DURABLE_HOST_KEY={Key}",
             "--AzureWebJobsStorage=UseDevelopmentStorage=true", "--Logging:LogLevel:Default=Warning",
-            $"--{TopologyConnection.EndpointsSetting}={LocalCluster.Current.EtcdEndpoints}", $"--{TopologyConnection.RootSetting}={_topoRoot}"]);
+            $"--{Durable.Workflows.MoveTablesEnvironmentOptions.EtcdSetting}={LocalCluster.Current.EtcdEndpoints}", $"--{Durable.Workflows.MoveTablesEnvironmentOptions.RootSetting}={_topoRoot}"]);
         builder.Services.AddTopologyAdmin();
         _app = FunctionsHost.Build(builder);
         await _app.StartAsync();

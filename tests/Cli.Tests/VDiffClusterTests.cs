@@ -77,7 +77,7 @@ public sealed class VDiffClusterTests : IAsyncLifetime
         _server = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
 
         // A copied stream of the workflow (no Streamer runs it: VDiff's alignment brings it to each snapshot's position).
-        var engine = _app.Services.GetRequiredService<MoveTablesHost>().Environment.Engine;
+        var engine = _app.Services.GetRequiredService<MoveTablesEnvironment>().Engine;
         var id = await engine.CreateStreamAsync(new StreamSpec
         {
             Workflow = Workflow, SourceKeyspace = "commerce", SourceShard = "0", TargetKeyspace = "customer", TargetShard = "0", TargetDb = "vt_customer",

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
+using System.Text;
+using Durable.Composition;
 using Durable.Functions.MoveTables;
 using Durable.Functions.Tests.Support;
 using Durable.MySql;
@@ -9,6 +10,7 @@ using Durable.Testing;
 using Durable.Topology;
 using Durable.Workflows;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Durable.Functions.Tests;
@@ -43,7 +45,7 @@ public sealed class MoveTablesApiFixture : IAsyncLifetime
             [MoveTablesEnvironmentOptions.EnginePasswordSetting] = password,
             [MoveTablesEnvironmentOptions.SidecarSetting] = Sidecar,
         };
-        Env = new MoveTablesEnvironment(new MoveTablesEnvironmentOptions
+        _engine = DurableEngineServices.BuildEngine(new MoveTablesEnvironmentOptions
         {
             EtcdEndpoints = cluster.EtcdEndpoints,
             TopologyRoot = Root,
@@ -51,7 +53,10 @@ public sealed class MoveTablesApiFixture : IAsyncLifetime
             EnginePassword = password,
             SidecarName = Sidecar,
         });
+        Env = _engine.GetRequiredService<MoveTablesEnvironment>();
     }
+
+    private readonly ServiceProvider _engine;
 
     public string Suffix { get; }
     public string Root { get; }
@@ -214,6 +219,6 @@ public sealed class MoveTablesApiFixture : IAsyncLifetime
         }
 
         await Env.Etcd.DeleteAsync(Root + "/", prefix: true);
-        Env.Dispose();
+        await _engine.DisposeAsync();
     }
 }

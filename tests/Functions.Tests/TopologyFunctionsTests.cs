@@ -26,8 +26,8 @@ public sealed class TopologyFunctionsTests : IAsyncLifetime
         _host = await TestHost.StartAsync(s => s.AddTopologyAdmin(), new Dictionary<string, string>
         {
             ["DURABLE_HOST_KEY"] = Key,
-            [TopologyConnection.EndpointsSetting] = LocalCluster.Current.EtcdEndpoints,
-            [TopologyConnection.RootSetting] = _root,
+            [Durable.Workflows.MoveTablesEnvironmentOptions.EtcdSetting] = LocalCluster.Current.EtcdEndpoints,
+            [Durable.Workflows.MoveTablesEnvironmentOptions.RootSetting] = _root,
         });
     }
 
@@ -263,12 +263,12 @@ public sealed class TopologyFunctionsTests : IAsyncLifetime
         // Blank the setting explicitly: infra/test.sh exports the local cluster's DURABLE_ETCD_ENDPOINTS into the environment.
         await using var unconfigured = await TestHost.StartAsync(
             s => s.AddTopologyAdmin(),
-            new Dictionary<string, string> { ["DURABLE_HOST_KEY"] = Key, [TopologyConnection.EndpointsSetting] = "" });
+            new Dictionary<string, string> { ["DURABLE_HOST_KEY"] = Key, [Durable.Workflows.MoveTablesEnvironmentOptions.EtcdSetting] = "" });
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/topology/keyspaces");
         request.Headers.Add("x-functions-key", Key);
         using var response = await unconfigured.Client.SendAsync(request);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        Assert.Contains(TopologyConnection.EndpointsSetting, await response.Content.ReadAsStringAsync());
+        Assert.Contains(Durable.Workflows.MoveTablesEnvironmentOptions.EtcdSetting, await response.Content.ReadAsStringAsync());
     }
 
     [Fact]
@@ -281,7 +281,7 @@ public sealed class TopologyFunctionsTests : IAsyncLifetime
         await using var host = await TestHost.StartAsync(s => s.AddTopologyAdmin(), new Dictionary<string, string>
         {
             ["DURABLE_HOST_KEY"] = Key,
-            [TopologyConnection.EndpointsSetting] = $"http://127.0.0.1:{port}",
+            [Durable.Workflows.MoveTablesEnvironmentOptions.EtcdSetting] = $"http://127.0.0.1:{port}",
         });
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/topology/keyspaces");
         request.Headers.Add("x-functions-key", Key);

@@ -99,7 +99,7 @@ public sealed class VDiffFunctionsTests
         var registry = new DurableTaskRegistry();
         foreach (var registration in host.Services.GetServices<Hosting.DurableRegistration>())
         {
-            registration.Configure(registry);
+            registration.Configure(registry, host.Services);
         }
 
         return VDiffLifecycle.For(registry).DefaultInterval;
@@ -122,7 +122,7 @@ public sealed class VDiffFunctionsTests
         var registry = new DurableTaskRegistry();
         foreach (var registration in host.Services.GetServices<Hosting.DurableRegistration>())
         {
-            registration.Configure(registry);
+            registration.Configure(registry, host.Services);
         }
 
         foreach (var name in new[] { VDiffOrchestration.Orchestrator, VDiffOrchestration.ShardOrchestrator, VDiffOrchestration.ScheduleOrchestrator })

@@ -1,3 +1,4 @@
+using Durable.Testing;
 using System.Collections.Concurrent;
 using Durable.DurableTask.Client;
 using Durable.DurableTask.InMemory;
@@ -51,7 +52,7 @@ public sealed class VDiffOrchestrationTests
     private static async Task<(DurableTaskWorker Worker, DurableTaskClient Client)> StartAsync(InMemoryOrchestrationService service, IVDiffOperations ops)
     {
         var registry = new DurableTaskRegistry();
-        VDiffOrchestration.Register(registry, () => ops);
+        VDiffOrchestration.Register(registry, TestServices.With(ops));
         var worker = new DurableTaskWorker(service, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 4 });
         await worker.StartAsync();
         return (worker, new DurableTaskClient(service) { MaxPollingInterval = TimeSpan.FromMilliseconds(50) });

@@ -2,10 +2,12 @@ using Durable.Functions.Orchestrations;
 using Durable.DurableTask.Client;
 using Durable.DurableTask.InMemory;
 using Durable.DurableTask.Worker;
+using Durable.Composition;
 using Durable.MySql;
 using Durable.Replication;
 using Durable.Testing;
 using Durable.Topology;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Durable.Workflows.Tests;
@@ -21,6 +23,7 @@ public sealed class ClusterBed : IAsyncDisposable
     private readonly List<string> _cleanup = [];
     private Task? _streamer;
     private DurableTaskWorker? _worker;
+    private readonly ServiceProvider _engine;
 
     public ClusterBed(string name, MoveTablesSettings? settings = null)
     {
@@ -28,7 +31,7 @@ public sealed class ClusterBed : IAsyncDisposable
         Root = "/durable-test/wf_" + Suffix;
         var cluster = LocalCluster.Current;
         var (user, password) = cluster.Account("filtered");
-        Env = new MoveTablesEnvironment(new MoveTablesEnvironmentOptions
+        _engine = DurableEngineServices.BuildEngine(new MoveTablesEnvironmentOptions
         {
             EtcdEndpoints = cluster.EtcdEndpoints,
             TopologyRoot = Root,
@@ -38,6 +41,7 @@ public sealed class ClusterBed : IAsyncDisposable
             ApproverKeys = "alice=" + Convert.ToBase64String(AliceKey),
             Settings = settings ?? new MoveTablesSettings(),
         });
+        Env = _engine.GetRequiredService<MoveTablesEnvironment>();
     }
 
     public static readonly byte[] AliceKey = Enumerable.Range(40, 32).Select(i => (byte)i).ToArray();
@@ -67,7 +71,7 @@ public sealed class ClusterBed : IAsyncDisposable
     public async Task StartWorkerAsync()
     {
         var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, () => Env.Operations);
+        MoveTablesOrchestration.Register(registry, _engine);
         _worker = new DurableTaskWorker(Hub, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 2 });
         await _worker.StartAsync();
     }
@@ -129,7 +133,7 @@ public sealed class ClusterBed : IAsyncDisposable
         }
 
         await Env.Etcd.DeleteAsync(Root + "/", prefix: true);
-        Env.Dispose();
+        await _engine.DisposeAsync();
     }
 }
 

@@ -74,10 +74,13 @@ public sealed class MigrateIntegrationTests
             return keyspace;
         }
 
+        /// <summary>The wake-up intervals of workflows this bed creates (null: the defaults).</summary>
+        public WorkflowTimings? Timings { get; set; }
+
         public async Task<string> CreateAsync(MoveTablesCreate spec)
         {
             spec.Validate();
-            return await Bed.Client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec }, new StartOrchestrationOptions(spec.InstanceId));
+            return await Bed.Client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec, Timings = Timings }, new StartOrchestrationOptions(spec.InstanceId));
         }
 
         public async Task<WorkflowState> WaitAsync(string id, Func<WorkflowState, bool> until, string what, int seconds = 120)
@@ -397,7 +400,7 @@ public sealed class MigrateIntegrationTests
     public async Task With_no_reachable_source_tablet_of_the_requested_types_the_status_says_it_is_waiting_and_why()
     {
         await using var m = await MigrateBed.StartAsync("migwait");
-        MoveTablesOrchestration.TabletWaitInterval = TimeSpan.FromSeconds(1);
+        m.Timings = new WorkflowTimings { TabletWaitSeconds = 1 };
         await m.MountExternalAsync();
         var target = await m.TargetKeyspaceAsync("migw", ("0", 200));
         // The external cluster has no RDONLY tablet: the seeds' "stuck at 0%" case.
@@ -601,7 +604,7 @@ public sealed class MigrateIntegrationTests
             await Task.Delay(200);
         }
 
-        MoveTablesOrchestration.TabletWaitInterval = TimeSpan.FromSeconds(1);
+        m.Timings = new WorkflowTimings { TabletWaitSeconds = 1 };
         var zone1 = new MoveTablesCreate
         {
             Workflow = "c1_" + m.Bed.Suffix, TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = [table], TabletTypes = "REPLICA", Cells = ["zone1"], RequestedBy = "test",

@@ -1,3 +1,4 @@
+using Durable.Testing;
 using Durable.Functions.Orchestrations;
 using System.Collections.Concurrent;
 using Durable.DurableTask;
@@ -122,14 +123,16 @@ public sealed class OrchestrationTests : IAsyncDisposable
         RequestedBy = "ci-pipeline",
     };
 
+    private WorkflowTimings? _timings;
+
     private async Task<string> StartAsync(MoveTablesCreate spec)
     {
         _ops.Verifier = new ApprovalVerifier(new ConfiguredApproverKeys(new Dictionary<string, byte[]> { ["alice"] = AliceKey }), new InMemoryNonceStore());
         var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, () => _ops);
+        MoveTablesOrchestration.Register(registry, TestServices.With(_ops));
         _worker = new DurableTaskWorker(_service, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 2 });
         await _worker.StartAsync();
-        return await Client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec }, new StartOrchestrationOptions(spec.InstanceId));
+        return await Client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec, Timings = _timings }, new StartOrchestrationOptions(spec.InstanceId));
     }
 
     private async Task<WorkflowState> WaitAsync(string id, Func<WorkflowState, bool> until, string what)
@@ -320,7 +323,7 @@ public sealed class OrchestrationTests : IAsyncDisposable
     [Fact]
     public async Task A_copy_without_a_reachable_source_tablet_says_it_is_waiting_and_why_then_carries_on()
     {
-        MoveTablesOrchestration.TabletWaitInterval = TimeSpan.FromMilliseconds(300);
+        _timings = new WorkflowTimings { TabletWaitSeconds = 0.3 };
         _ops.FindNoTabletFor(4);
         var id = await StartAsync(MigrateSpec());
         var waiting = await WaitAsync(id, s => s.LastError?.Contains("Waiting for a source tablet", StringComparison.Ordinal) == true, "waiting for a tablet");

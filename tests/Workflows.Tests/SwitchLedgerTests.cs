@@ -1,3 +1,4 @@
+using Durable.Testing;
 using Durable.Functions.Orchestrations;
 using System.Collections.Concurrent;
 using Durable.DurableTask;
@@ -111,7 +112,7 @@ public sealed class SwitchLedgerTests : IAsyncDisposable
     {
         var hub = new RedeliveringHub(_service);
         var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, () => _ops);
+        MoveTablesOrchestration.Register(registry, TestServices.With(_ops));
         _worker = new DurableTaskWorker(hub, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 2 });
         await _worker.StartAsync();
         var spec = new MoveTablesCreate { Workflow = "commerce2customer", TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = ["customer"], RequestedBy = "ci" };

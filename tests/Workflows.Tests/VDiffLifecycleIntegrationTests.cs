@@ -1,3 +1,4 @@
+using Durable.Testing;
 using Durable.Functions.Orchestrations;
 using System.Text.Json;
 using Durable.DurableTask;
@@ -49,9 +50,9 @@ public sealed class VDiffLifecycleIntegrationTests
         bed.StartStreamer();
 
         var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, () => bed.Env.Operations);
+        MoveTablesOrchestration.Register(registry, TestServices.With(bed.Env.Operations));
         var vdiff = new VDiffService(bed.Env.Engine);
-        VDiffOrchestration.Register(registry, () => vdiff);
+        VDiffOrchestration.Register(registry, TestServices.With(vdiff));
         var worker = new DurableTaskWorker(bed.Hub, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 4 });
         await worker.StartAsync();
         try

@@ -1,3 +1,4 @@
+using Durable.Testing;
 using Durable.Functions.Orchestrations;
 using System.Collections.Concurrent;
 using Durable.DurableTask;
@@ -40,7 +41,7 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
     private async Task<string> StartAsync(double? intervalSeconds = 3600, bool initialGate = true)
     {
         var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, () => _ops);
+        MoveTablesOrchestration.Register(registry, TestServices.With(_ops));
         registry.AddOrchestratorFunc<VDiffRunInput, VDiffOutcome>(VDiffOrchestration.Orchestrator, (ctx, input) =>
             ctx.CallActivityAsync<VDiffOutcome>("FakeVDiff.Run", input));
         registry.AddActivityFunc<VDiffRunInput, VDiffOutcome>("FakeVDiff.Run", async (_, input) =>
@@ -76,7 +77,7 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
     {
         var a = new DurableTaskRegistry();
         var b = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(a, () => _ops);
+        MoveTablesOrchestration.Register(a, TestServices.With(_ops));
         VDiffLifecycle.For(a).DefaultInterval = TimeSpan.FromMinutes(5);
         Assert.Same(VDiffLifecycle.For(a), VDiffLifecycle.For(a));
         Assert.Null(VDiffLifecycle.For(b).DefaultInterval);
@@ -90,7 +91,7 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
     {
         // This host (registry) has no default: another registry's default, set first, must not leak in.
         var other = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(other, () => _ops);
+        MoveTablesOrchestration.Register(other, TestServices.With(_ops));
         VDiffLifecycle.For(other).DefaultInterval = TimeSpan.FromMinutes(1);
         var id = await StartAsync(null, initialGate: false);
         var state = await WaitAsync(id, s => s.VDiff is not null, "the gate initialised");

@@ -1,8 +1,6 @@
 using Durable.Replication;
 using Durable.Topology;
 using Durable.Topology.Etcd;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Durable.Workflows;
 
@@ -86,43 +84,22 @@ public sealed record MoveTablesEnvironmentOptions
     }
 }
 
-/// <summary>Everything a host needs to run MoveTables: topology, engine, registry, approvals and the operations.</summary>
-public sealed class MoveTablesEnvironment : IDisposable
+/// <summary>
+/// Everything a host needs to run MoveTables, in one place for the HTTP functions and test beds: topology, engine,
+/// registry, approvals and the operations. It creates nothing itself: the composition root
+/// (Durable.Composition.DurableEngineServices) builds each part once per process and owns their lifetime.
+/// </summary>
+public sealed class MoveTablesEnvironment(
+    MoveTablesEnvironmentOptions options, EtcdClient etcd, TopologyStore store, ITabletResolver resolver, ReplicationEngine engine,
+    WorkflowRegistry registry, ApprovalVerifier approvals, HttpClient http, ClusterMoveTablesOperations operations)
 {
-    public MoveTablesEnvironment(MoveTablesEnvironmentOptions options, ILoggerFactory? loggers = null, HttpClient? http = null)
-    {
-        Options = options;
-        var log = loggers ?? NullLoggerFactory.Instance;
-        Etcd = new EtcdClient(options.EtcdEndpoints);
-        Store = new TopologyStore(Etcd, new TopologyOptions { Root = options.TopologyRoot });
-        Resolver = new TopologyTabletResolver(Store, new TabletPicker(Store, new MySqlHandshakeProbe()));
-        // Each tablet is logged in to with its record's own account when it has one (an adopted server's), else the engine's.
-        var engineAccount = new ReplicationCredentials(options.EngineUser, options.EnginePassword);
-        var connector = new TabletConnector(Resolver, engineAccount) { Accounts = new TabletAccounts(engineAccount, options.Settings.Secrets, options.SecretsFile) };
-        Engine = new ReplicationEngine(connector,
-            new EtcdServerIdSource(Store), new ReplicationEngineOptions { SidecarName = options.SidecarName });
-        Registry = new WorkflowRegistry(Store);
-        Approvals = new ApprovalVerifier(ConfiguredApproverKeys.Parse(options.ApproverKeys), new EtcdNonceStore(Registry));
-        Http = http ?? new HttpClient();
-        Operations = new ClusterMoveTablesOperations(Store, Engine, Approvals, options.Settings with
-        {
-            ExemptUsers = options.Settings.ExemptUsers.Count > 0 ? options.Settings.ExemptUsers : [options.EngineUser],
-        }, Http, log.CreateLogger("Durable.Workflows.MoveTables"));
-    }
-
-    public MoveTablesEnvironmentOptions Options { get; }
-    public EtcdClient Etcd { get; }
-    public TopologyStore Store { get; }
-    public ITabletResolver Resolver { get; }
-    public ReplicationEngine Engine { get; }
-    public WorkflowRegistry Registry { get; }
-    public ApprovalVerifier Approvals { get; }
-    public HttpClient Http { get; }
-    public ClusterMoveTablesOperations Operations { get; }
-
-    public void Dispose()
-    {
-        Etcd.Dispose();
-        Http.Dispose();
-    }
+    public MoveTablesEnvironmentOptions Options { get; } = options;
+    public EtcdClient Etcd { get; } = etcd;
+    public TopologyStore Store { get; } = store;
+    public ITabletResolver Resolver { get; } = resolver;
+    public ReplicationEngine Engine { get; } = engine;
+    public WorkflowRegistry Registry { get; } = registry;
+    public ApprovalVerifier Approvals { get; } = approvals;
+    public HttpClient Http { get; } = http;
+    public ClusterMoveTablesOperations Operations { get; } = operations;
 }

@@ -214,6 +214,9 @@ public sealed record WorkflowState
     [JsonPropertyName("approved")] public IReadOnlyList<string> Approved { get; init; } = [];
     [JsonPropertyName("vdiff")] public VDiffGate? VDiff { get; init; }
 
+    /// <summary>The workflow's own wake-up intervals, fixed at create (null: <see cref="WorkflowTimings.Default"/>).</summary>
+    [JsonPropertyName("timings")] public WorkflowTimings? Timings { get; init; }
+
     /// <summary>"SwitchTraffic held by VDiff: ..." while a command waits for a clean VDiff; null otherwise.</summary>
     [JsonPropertyName("held_by_vdiff")] public string? HeldByVDiff => VDiff?.Held is { } h ? $"{h.Action} held by VDiff: {h.Reason}" : null;
     [JsonPropertyName("audit")] public IReadOnlyList<AuditEntry> Audit { get; init; } = [];

@@ -8,8 +8,8 @@ using Microsoft.Extensions.Logging;
 
 namespace Durable.Functions.Hosting;
 
-/// <summary>Adds orchestrators and activities to the host's worker (function-style registration).</summary>
-public sealed record DurableRegistration(Action<DurableTaskRegistry> Configure);
+/// <summary>Adds orchestrators and activities to the host's worker; activities take their dependencies from the host's services.</summary>
+public sealed record DurableRegistration(Action<DurableTaskRegistry, IServiceProvider> Configure);
 
 /// <summary>
 /// Wires the durable runtime into the host: the task hub chosen by host.json's storageProvider.type, one
@@ -21,8 +21,12 @@ public static class DurableRuntime
     public const string InMemoryProvider = "InMemory";
     public const string AzureStorageProvider = "AzureStorage";
 
-    public static IServiceCollection AddOrchestrations(this IServiceCollection services, Action<DurableTaskRegistry> configure) =>
+    public static IServiceCollection AddOrchestrations(this IServiceCollection services, Action<DurableTaskRegistry, IServiceProvider> configure) =>
         services.AddSingleton(new DurableRegistration(configure));
+
+    /// <summary>For orchestrators and activities that need nothing from the host's services.</summary>
+    public static IServiceCollection AddOrchestrations(this IServiceCollection services, Action<DurableTaskRegistry> configure) =>
+        services.AddOrchestrations((registry, _) => configure(registry));
 
     /// <summary>
     /// How often a running activity's work-item message is renewed: a third of its visibility timeout (at most a minute),
@@ -55,7 +59,7 @@ public static class DurableRuntime
             var registry = new DurableTaskRegistry();
             foreach (var r in sp.GetServices<DurableRegistration>())
             {
-                r.Configure(registry);
+                r.Configure(registry, sp);
             }
 
             return registry;

@@ -1,6 +1,7 @@
 using Durable.Functions.Orchestrations;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Durable.Composition;
 using Durable.DurableTask;
 using Durable.DurableTask.Client;
 using Durable.Functions.App;
@@ -17,34 +18,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Durable.Functions.MoveTables;
 
-/// <summary>The MoveTables environment, built on first use from configuration (null settings: MoveTables is off).</summary>
-public sealed class MoveTablesHost : IDisposable
-{
-    private readonly Lazy<MoveTablesEnvironment?> _env;
-
-    public MoveTablesHost(IConfiguration configuration) => _env = new(() =>
-    {
-        var options = MoveTablesEnvironmentOptions.FromSettings(k => configuration[k] is { Length: > 0 } v ? v : System.Environment.GetEnvironmentVariable(k));
-        return options is null ? null : new MoveTablesEnvironment(options, Loggers);
-    });
-
-    /// <summary>Set by the first HTTP call; activities that run before it (after a restart) log nothing of their own.</summary>
-    public ILoggerFactory? Loggers { get; set; }
-
-    public MoveTablesEnvironment Environment => _env.Value
-        ?? throw new InvalidOperationException($"MoveTables is not configured: set {MoveTablesEnvironmentOptions.EtcdSetting} and {MoveTablesEnvironmentOptions.EnginePasswordSetting}.");
-
-    public bool IsConfigured => _env.Value is not null;
-
-    public void Dispose()
-    {
-        if (_env.IsValueCreated)
-        {
-            _env.Value?.Dispose();
-        }
-    }
-}
-
 /// <summary>
 /// The MoveTables HTTP API for pipelines (idempotent create, 202 with status URLs), the Workflow API and the routing
 /// rules long-poll; every call is checked before anything changes, bad input gets 400 naming the bad value, a command
@@ -56,10 +29,10 @@ public static class MoveTablesFunctions
 
     public static IServiceCollection AddMoveTables(this IServiceCollection services, IConfiguration configuration)
     {
-        // One host per process, created here so the orchestration registry (which has no service provider) can reach it.
-        var host = new MoveTablesHost(configuration);
-        services.AddSingleton(host);
-        services.AddOrchestrations(r => MoveTablesOrchestration.Register(r, () => host.Environment.Operations));
+        // The engines come from the composition root (one etcd client per process, created on first use, so a host
+        // without a topology still starts); the activities take their dependencies from it.
+        services.AddDurableEngine(configuration);
+        services.AddOrchestrations(MoveTablesOrchestration.Register);
         services.AddFunction(new HttpTriggerFunction("MoveTables", "movetables/{keyspace}/{workflow}/{action}", ["GET", "POST"], AuthorizationLevel.Function, HandleAsync));
         // Migrate is the same orchestration with kind Migrate (instance migrate:K.W): the same API shape and idempotency.
         services.AddFunction(new HttpTriggerFunction("Migrate", "migrate/{keyspace}/{workflow}/{action}", ["GET", "POST"], AuthorizationLevel.Function,
@@ -71,12 +44,7 @@ public static class MoveTablesFunctions
         return services;
     }
 
-    internal static MoveTablesEnvironment Env(FunctionContext ctx)
-    {
-        var host = ctx.Services.GetRequiredService<MoveTablesHost>();
-        host.Loggers ??= ctx.Services.GetRequiredService<ILoggerFactory>();
-        return host.Environment;
-    }
+    internal static MoveTablesEnvironment Env(FunctionContext ctx) => ctx.Services.GetRequiredService<MoveTablesEnvironment>();
 
     internal static IResult Error(int status, string message) =>
         Results.Json(new { error = ReasonPhrases.GetReasonPhrase(status), message }, Json, statusCode: status);
@@ -328,7 +296,7 @@ public static class MoveTablesFunctions
             return Error(preflight.Problems.Any(IsConflict) ? 409 : 400, text);
         }
 
-        await client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec }, new StartOrchestrationOptions(instanceId), ct).ConfigureAwait(false);
+        await client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec, Timings = WorkflowTimings.Default }, new StartOrchestrationOptions(instanceId), ct).ConfigureAwait(false);
         ctx.Logger.LogInformation("{Kind} create {Instance} by {Who}", kind, instanceId, spec.RequestedBy);
         return Accepted(http, keyspace, workflow, instanceId, existing: false, kind);
     }

@@ -16,60 +16,43 @@ public static class MoveTablesOrchestration
     public const string Name = "MoveTables";
     public const string CommandEvent = "Command";
 
-    public const string PreflightActivity = "MoveTables.Preflight";
-    public const string CreateActivity = "MoveTables.Create";
-    public const string CopyChunkActivity = "MoveTables.CopyChunk";
-    public const string ProgressActivity = "MoveTables.Progress";
-    public const string StreamsActivity = "MoveTables.Streams";
-    public const string SwitchActivity = "MoveTables.Switch";
-    public const string CompleteActivity = "MoveTables.Complete";
-    public const string CancelActivity = "MoveTables.Cancel";
-    public const string VerifyApprovalActivity = "MoveTables.VerifyApproval";
-
-    /// <summary>How often a waiting workflow refreshes its lag and progress.</summary>
-    public static TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>How long a copy that found no source tablet waits before it tries again.</summary>
-    public static TimeSpan TabletWaitInterval { get; set; } = TimeSpan.FromSeconds(10);
+    // Task names follow Azure Functions' function-name rule (letters, digits, '_', '-'), so they serve unchanged when
+    // the activities become functions. Each activity is a class in src/Activities.
+    public const string PreflightActivity = Activities.MoveTables.PreflightActivity.Name;
+    public const string CreateActivity = Activities.MoveTables.CreateActivity.Name;
+    public const string CopyChunkActivity = Activities.MoveTables.CopyChunkActivity.Name;
+    public const string ProgressActivity = Activities.MoveTables.ProgressActivity.Name;
+    public const string StreamsActivity = Activities.MoveTables.StreamsActivity.Name;
+    public const string SwitchActivity = Activities.MoveTables.SwitchTrafficActivity.Name;
+    public const string CompleteActivity = Activities.MoveTables.CompleteActivity.Name;
+    public const string CancelActivity = Activities.MoveTables.CancelActivity.Name;
+    public const string VerifyApprovalActivity = Activities.MoveTables.VerifyApprovalActivity.Name;
 
     /// <summary>Loop turns before ContinueAsNew.</summary>
     public const int TurnsPerGeneration = 40;
 
-    /// <summary>Registers the orchestration and its activities on <paramref name="operations"/>.</summary>
-    public static void Register(DurableTaskRegistry registry, Func<IMoveTablesOperations> operations)
+    /// <summary>
+    /// Registers the orchestration and its activities; each activity is created per work item from
+    /// <paramref name="services"/> (the composition root's provider), which supplies its dependencies.
+    /// </summary>
+    public static void Register(DurableTaskRegistry registry, IServiceProvider services)
     {
         // The host's VDiff settings travel with its registry (not a process-wide static), read by each run.
         var vdiff = VDiffLifecycle.For(registry);
         registry.AddOrchestratorFunc<WorkflowState, WorkflowState>(Name, (ctx, state) => RunAsync(ctx, state, vdiff));
-        registry.AddActivityFunc<MoveTablesCreate, PreflightResult>(PreflightActivity, (ctx, spec) => operations().PreflightAsync(spec, ctx.CancellationToken));
-        registry.AddActivityFunc<CreateInput, CreateResult>(CreateActivity, (ctx, i) => operations().CreateAsync(i.Spec, i.Tables, ctx.CancellationToken));
-        registry.AddActivityFunc<CopyInput, CopyChunkResult>(CopyChunkActivity, (ctx, i) => operations().CopyChunkAsync(i.Spec, i.Stream, ctx.CancellationToken));
-        registry.AddActivityFunc<WorkflowState, ProgressResult>(ProgressActivity, (ctx, s) => operations().ProgressAsync(s, ctx.CancellationToken));
-        registry.AddActivityFunc<StreamsRequest, bool>(StreamsActivity, async (ctx, r) =>
-        {
-            await operations().SetStreamsAsync(r, ctx.CancellationToken).ConfigureAwait(false);
-            return true;
-        });
-        registry.AddActivityFunc<SwitchRequest, SwitchResult>(SwitchActivity, (ctx, r) => operations().SwitchAsync(r, ctx.CancellationToken));
-        registry.AddActivityFunc<CleanupRequest, bool>(CompleteActivity, async (ctx, r) =>
-        {
-            await operations().CompleteAsync(r, ctx.CancellationToken).ConfigureAwait(false);
-            return true;
-        });
-        registry.AddActivityFunc<CleanupRequest, bool>(CancelActivity, async (ctx, r) =>
-        {
-            await operations().CancelAsync(r, ctx.CancellationToken).ConfigureAwait(false);
-            return true;
-        });
-        registry.AddActivityFunc<VerifyApprovalRequest, ApprovalVerdict>(VerifyApprovalActivity, (ctx, r) => operations().VerifyApprovalAsync(r, ctx.CancellationToken));
+        registry.AddActivity<Activities.MoveTables.PreflightActivity>(PreflightActivity, services);
+        registry.AddActivity<Activities.MoveTables.CreateActivity>(CreateActivity, services);
+        registry.AddActivity<Activities.MoveTables.CopyChunkActivity>(CopyChunkActivity, services);
+        registry.AddActivity<Activities.MoveTables.ProgressActivity>(ProgressActivity, services);
+        registry.AddActivity<Activities.MoveTables.StreamsActivity>(StreamsActivity, services);
+        registry.AddActivity<Activities.MoveTables.SwitchTrafficActivity>(SwitchActivity, services);
+        registry.AddActivity<Activities.MoveTables.CompleteActivity>(CompleteActivity, services);
+        registry.AddActivity<Activities.MoveTables.CancelActivity>(CancelActivity, services);
+        registry.AddActivity<Activities.MoveTables.VerifyApprovalActivity>(VerifyApprovalActivity, services);
     }
 
-    public sealed record CreateInput(MoveTablesCreate Spec, IReadOnlyList<string> Tables);
-
-    public sealed record CopyInput(MoveTablesCreate Spec, StreamRef Stream);
-
-    /// <summary>Transient failures (lost connections, lock timeouts) are retried a few times before a step fails.</summary>
-    private static readonly TaskOptions Retry = TaskOptions.FromRetryPolicy(new RetryPolicy(4, TimeSpan.FromSeconds(1), 2, TimeSpan.FromSeconds(15)));
+    /// <summary>Transient failures (lost connections, lock timeouts) are retried a few times before a step fails; nothing else is.</summary>
+    private static readonly TaskOptions Retry = ActivityRetry.MoveTables;
 
     public static async Task<WorkflowState> RunAsync(TaskOrchestrationContext ctx, WorkflowState state, VDiffLifecycle.HostSettings? vdiff = null)
     {
@@ -167,7 +150,7 @@ public static class MoveTablesOrchestration
 
     private static TimeSpan WaitFor(TaskOrchestrationContext ctx, WorkflowState state)
     {
-        var wait = RefreshInterval;
+        var wait = Timings(state).RefreshInterval;
         if (state.Pending is { } p && state.Spec.Approvals.ExpirySeconds is { } exp)
         {
             var left = p.Since.AddSeconds(exp) - ctx.CurrentUtcDateTime;
@@ -179,6 +162,8 @@ public static class MoveTablesOrchestration
 
         return VDiffLifecycle.WaitAtMost(ctx, state, wait);
     }
+
+    private static WorkflowTimings Timings(WorkflowState state) => state.Timings ?? WorkflowTimings.Default;
 
     private static void Publish(TaskOrchestrationContext ctx, WorkflowState state) =>
         ctx.SetCustomStatus(state with { UpdatedAt = ctx.CurrentUtcDateTime });
@@ -250,7 +235,7 @@ public static class MoveTablesOrchestration
             {
                 // Shown at once, then the next round tries again after a pause (a tablet may come back or be added).
                 Publish(ctx, state);
-                await ctx.CreateTimer(TabletWaitInterval, CancellationToken.None);
+                await ctx.CreateTimer(Timings(state).TabletWaitInterval, CancellationToken.None);
                 return state;
             }
 

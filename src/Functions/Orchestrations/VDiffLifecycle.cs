@@ -55,10 +55,9 @@ public static class VDiffLifecycle
     /// <summary>The VDiff settings of the host whose worker runs <paramref name="registry"/> (created empty: no VDiff by default).</summary>
     public static HostSettings For(DurableTaskRegistry registry) => Hosts.GetValue(registry, _ => new HostSettings());
 
-    /// <summary>After a VDiff that failed (not one that found differences), the next try comes at most this soon.</summary>
-    public static TimeSpan RetryAfterError { get; set; } = TimeSpan.FromMinutes(5);
+    private static readonly TaskOptions Retry = ActivityRetry.MoveTables;
 
-    private static readonly TaskOptions Retry = TaskOptions.FromRetryPolicy(new RetryPolicy(4, TimeSpan.FromSeconds(1), 2, TimeSpan.FromSeconds(15)));
+    private static WorkflowTimings Timings(WorkflowState state) => state.Timings ?? WorkflowTimings.Default;
 
     public delegate Task<WorkflowState> Execute(TaskOrchestrationContext ctx, WorkflowState state, string action, WorkflowCommand command);
 
@@ -124,7 +123,7 @@ public static class VDiffLifecycle
         var runs = gate.Runs + 1;
         var uuid = ctx.NewGuid().ToString();
         var options = new VDiffOptions { SourceTimeZone = state.Traffic.Primary ? null : state.Spec.SourceTimeZone };
-        var run = ctx.CallSubOrchestratorAsync<VDiffOutcome>(VDiffOrchestration.Orchestrator, new VDiffRunInput(workflow, keyspace, options, uuid),
+        var run = ctx.CallSubOrchestratorAsync<VDiffOutcome>(VDiffOrchestration.Orchestrator, new VDiffRunInput(workflow, keyspace, options, uuid) { ShardBudgetSeconds = Timings(state).VDiffShardBudgetSeconds },
             new TaskOptions().WithInstanceId($"{ctx.InstanceId}:vdiff-{runs}"));
         state = state with { VDiff = gate with { Runs = runs, Running = uuid, RunningSince = ctx.CurrentUtcDateTime, RunningWorkflow = workflow, RunningKeyspace = keyspace, DueAt = null } };
         return (state, run);
@@ -175,7 +174,7 @@ public static class VDiffLifecycle
         var next = interval is null ? (DateTime?)null
             : !current || summary.State == VDiffStates.Stopped ? ctx.CurrentUtcDateTime
             : summary.State == VDiffStates.Completed ? ctx.CurrentUtcDateTime + interval.Value
-            : ctx.CurrentUtcDateTime + (interval.Value < RetryAfterError ? interval.Value : RetryAfterError);
+            : ctx.CurrentUtcDateTime + (interval.Value < Timings(state).VDiffRetryAfterError ? interval.Value : Timings(state).VDiffRetryAfterError);
         gate = gate with { Running = null, RunningSince = null, RunningWorkflow = null, RunningKeyspace = null, Last = summary, DueAt = next };
         state = Audit(ctx, state with { VDiff = gate }, "durable", "VDiff", summary.IsClean ? "clean" : summary.State == VDiffStates.Completed ? "mismatch" : summary.State, summary.Describe());
         if (gate.Held is not { } held)

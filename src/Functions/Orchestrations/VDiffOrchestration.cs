@@ -7,54 +7,37 @@ namespace Durable.Functions.Orchestrations;
 /// <summary>
 /// The durable VDiff: <c>VDiff</c> creates the VDiff's state on every target shard and fans out one
 /// <c>VDiff.Shard</c> sub-orchestration per shard; each shard runs as a chain of bounded activities (each at most
-/// <see cref="ShardActivityBudget"/>, then ContinueAsNew), so no activity outlives a host restart by much and no
+/// the input's shard budget (default <see cref="DefaultShardActivityBudget"/>), then ContinueAsNew), so no activity outlives a host restart by much and no
 /// history grows without bound. <c>VDiff.Schedule</c> re-runs it on a timer and publishes the last outcome as custom
 /// status, which the MoveTables workflow reads to hold SwitchTraffic/Complete until a clean VDiff.
 /// </summary>
 public static class VDiffOrchestration
 {
     public const string Orchestrator = "VDiff";
-    public const string ShardOrchestrator = "VDiff.Shard";
-    public const string ScheduleOrchestrator = "VDiff.Schedule";
-    public const string CreateActivity = "VDiff.Create";
-    public const string RunShardActivity = "VDiff.RunShard";
-    public const string OutcomeActivity = "VDiff.Outcome";
-    public const string StopActivity = "VDiff.Stop";
+    public const string ShardOrchestrator = "VDiff_Shard";
+    public const string ScheduleOrchestrator = "VDiff_Schedule";
+    // Task names follow Azure Functions' function-name rule (letters, digits, '_', '-'); each activity is a class in src/Activities.
+    public const string CreateActivity = Activities.VDiff.VDiffCreateActivity.Name;
+    public const string RunShardActivity = Activities.VDiff.VDiffRunShardActivity.Name;
+    public const string OutcomeActivity = Activities.VDiff.VDiffOutcomeActivity.Name;
+    public const string StopActivity = Activities.VDiff.VDiffStopActivity.Name;
     public const string StopEvent = "stop";
 
-    /// <summary>Longest single activity of a shard's diff; the shard orchestration calls the next one after it.</summary>
-    public static TimeSpan ShardActivityBudget { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>The shard budget of runs whose input names none (started before it was part of the input).</summary>
+    public static readonly TimeSpan DefaultShardActivityBudget = TimeSpan.FromMinutes(5);
 
-    private static readonly TaskOptions Retry = new(new TaskRetryOptions(new RetryPolicy(5, TimeSpan.FromSeconds(2), 2.0)));
+    private static readonly TaskOptions Retry = ActivityRetry.VDiff;
 
-    /// <summary>Registers the orchestrators and activities with the worker.</summary>
-    public static DurableTaskRegistry Register(DurableTaskRegistry registry, Func<IVDiffOperations> operations)
+    /// <summary>Registers the orchestrators and activities; activities are created per work item from <paramref name="services"/>.</summary>
+    public static DurableTaskRegistry Register(DurableTaskRegistry registry, IServiceProvider services)
     {
         registry.AddOrchestratorFunc<VDiffRunInput, VDiffOutcome>(Orchestrator, RunAsync);
         registry.AddOrchestratorFunc<VDiffShardInput, string>(ShardOrchestrator, RunShardAsync);
         registry.AddOrchestratorFunc<VDiffScheduleInput, VDiffOutcome?>(ScheduleOrchestrator, ScheduleAsync);
-        registry.AddActivityFunc<VDiffRunInput, string[]>(CreateActivity, async (ctx, input) =>
-        {
-            var (_, shards) = await operations().CreateAsync(input.Workflow, input.Keyspace, input.Options, input.Uuid, ctx.CancellationToken).ConfigureAwait(false);
-            return shards.ToArray();
-        });
-        registry.AddActivityFunc<VDiffShardInput, string>(RunShardActivity, (ctx, input) =>
-            operations().RunShardAsync(input.Uuid, input.Workflow, input.Keyspace, input.Shard, TimeSpan.FromSeconds(input.BudgetSeconds), ctx.CancellationToken));
-        registry.AddActivityFunc<VDiffRunInput, int>(StopActivity, (ctx, input) =>
-            operations().StopAsync(input.Workflow, input.Keyspace, input.Uuid!, ctx.CancellationToken));
-        registry.AddActivityFunc<VDiffRunInput, VDiffOutcome>(OutcomeActivity, async (ctx, input) =>
-        {
-            var report = await operations().ShowAsync(input.Workflow, input.Keyspace, input.Uuid!, false, ctx.CancellationToken).ConfigureAwait(false)
-                ?? throw new VDiffException($"VDiff {input.Uuid} vanished (deleted while running?).");
-            return new VDiffOutcome(report.UUID, report.State, report.HasMismatch, report.RowsCompared, report.Errors)
-            {
-                Workflow = input.Workflow,
-                MismatchedRows = report.TableSummary.Values.Sum(t => t.MismatchedRows),
-                ExtraRowsSource = report.TableSummary.Values.Sum(t => t.ExtraRowsSource),
-                ExtraRowsTarget = report.TableSummary.Values.Sum(t => t.ExtraRowsTarget),
-                At = DateTime.UtcNow,
-            };
-        });
+        registry.AddActivity<Activities.VDiff.VDiffCreateActivity>(CreateActivity, services);
+        registry.AddActivity<Activities.VDiff.VDiffRunShardActivity>(RunShardActivity, services);
+        registry.AddActivity<Activities.VDiff.VDiffStopActivity>(StopActivity, services);
+        registry.AddActivity<Activities.VDiff.VDiffOutcomeActivity>(OutcomeActivity, services);
         return registry;
     }
 
@@ -70,7 +53,7 @@ public static class VDiffOrchestration
         var shards = await ctx.CallActivityAsync<string[]>(CreateActivity, withUuid, Retry).ConfigureAwait(true);
         ctx.SetCustomStatus(new { UUID = uuid, Shards = shards, State = VDiffStates.Started });
         await Task.WhenAll(shards.Select(shard => ctx.CallSubOrchestratorAsync<string>(ShardOrchestrator,
-            new VDiffShardInput(uuid, input.Workflow, input.Keyspace, shard, ShardActivityBudget.TotalSeconds),
+            new VDiffShardInput(uuid, input.Workflow, input.Keyspace, shard, (input.ShardBudgetSeconds ?? DefaultShardActivityBudget.TotalSeconds)),
             // Child ids derive from this instance, so a resume of the same uuid (a new parent instance) gets fresh children.
             new TaskOptions().WithInstanceId($"{ctx.InstanceId}:{shard}")))).ConfigureAwait(true);
         var outcome = await ctx.CallActivityAsync<VDiffOutcome>(OutcomeActivity, withUuid, Retry).ConfigureAwait(true);

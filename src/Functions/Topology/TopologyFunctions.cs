@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Durable.Composition;
 using Durable.Core.Vindexes;
 using Durable.Functions.App;
 using Durable.Functions.Hosting;
@@ -11,6 +12,7 @@ using Durable.Topology.Etcd;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Durable.Functions.Topology;
 
@@ -38,10 +40,17 @@ public static class TopologyFunctions
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    /// <summary>Registers the functions and the <see cref="TopologyConnection"/>, which reads its settings when first used.</summary>
+    /// <summary>
+    /// Registers the functions over the composition root's <see cref="TopologyAdmin"/> (the process's one etcd client),
+    /// created when first used: a host without topology settings still starts, and a topology request then gets a 503
+    /// naming the missing setting.
+    /// </summary>
     public static IServiceCollection AddTopologyAdmin(this IServiceCollection services)
     {
-        services.AddSingleton<TopologyConnection>();
+        if (!services.Any(d => d.ServiceType == typeof(TopologyAdmin)))
+        {
+            services.AddDurableEngine();
+        }
 
         Add(services, "GetKeyspaces", "keyspaces", "GET", async (admin, http, ct) =>
             Json(await admin.GetKeyspacesAsync(ct).ConfigureAwait(false)));
@@ -180,11 +189,10 @@ public static class TopologyFunctions
         // RegisterLocalCluster takes the cluster.json text (not a path: the file is on the caller's machine) and
         // registers it in this host's topology, whatever etcd endpoints the file names.
         services.AddFunction(new HttpTriggerFunction("RegisterLocalCluster", RoutePrefix + "/localcluster", ["POST"], AuthorizationLevel.Function,
-            (http, ctx) => RunAsync(http, ctx, async (connection, ct) =>
+            (http, ctx) => RunAsync(http, ctx, async (admin, ct) =>
             {
                 var text = await ReadRawBodyAsync(http, "RegisterLocalCluster", "the content of .local/cluster.json", ct).ConfigureAwait(false);
-                var endpoints = connection.Endpoints;
-                var admin = connection.Admin; // validates the root before anything is written
+                var endpoints = ctx.Services.GetRequiredService<IOptions<EngineOptions>>().Value.EtcdEndpoints!.Trim();
                 var path = Path.Combine(Path.GetTempPath(), "durable-cluster-" + Guid.NewGuid().ToString("N") + ".json");
                 await File.WriteAllTextAsync(path, text, ct).ConfigureAwait(false);
                 try
@@ -212,15 +220,16 @@ public static class TopologyFunctions
 
     private static void Add(IServiceCollection services, string name, string route, string method, Func<TopologyAdmin, HttpContext, CancellationToken, Task<IResult>> body) =>
         services.AddFunction(new HttpTriggerFunction(name, RoutePrefix + "/" + route, [method], AuthorizationLevel.Function,
-            (http, ctx) => RunAsync(http, ctx, (connection, ct) => body(connection.Admin, http, ct))));
+            (http, ctx) => RunAsync(http, ctx, (admin, ct) => body(admin, http, ct))));
 
     /// <summary>Turns the library's exceptions into answers a caller can act on; anything else stays a 500.</summary>
-    private static async Task<IResult> RunAsync(HttpContext http, FunctionContext ctx, Func<TopologyConnection, CancellationToken, Task<IResult>> body)
+    private static async Task<IResult> RunAsync(HttpContext http, FunctionContext ctx, Func<TopologyAdmin, CancellationToken, Task<IResult>> body)
     {
-        var connection = ctx.Services.GetRequiredService<TopologyConnection>();
         try
         {
-            return await body(connection, ctx.CancellationToken).ConfigureAwait(false);
+            // Resolved here, inside the try: a missing or invalid setting surfaces as TopologyNotConfiguredException.
+            var admin = ctx.Services.GetRequiredService<TopologyAdmin>();
+            return await body(admin, ctx.CancellationToken).ConfigureAwait(false);
         }
         catch (TopologyNotConfiguredException e)
         {

@@ -2,6 +2,7 @@ using Durable.Functions.Orchestrations;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Durable.Composition;
 using Durable.DurableTask;
 using Durable.DurableTask.Client;
 using Durable.Functions.App;
@@ -16,17 +17,9 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Durable.Functions.VDiff;
-
-/// <summary>The VDiff service of this host, over the MoveTables environment's replication engine (built on first use).</summary>
-public sealed class VDiffHost(MoveTablesHost moveTables)
-{
-    private VDiffService? _service;
-
-    public VDiffService Service => _service ??= new VDiffService(moveTables.Environment.Engine,
-        moveTables.Loggers?.CreateLogger("Durable.VDiff"));
-}
 
 /// <summary>
 /// The VDiff HTTP API (<c>durablectl VDiff</c> calls it): create schedules the durable <c>VDiff</c> orchestration after
@@ -45,23 +38,24 @@ public static class VDiffFunctions
     {
         // MoveTables workflows created on this host run VDiff after the copy and every interval (per workflow: VDiffSchedule).
         // This host's default only: it is bound to the host's registry, so another host in the same process keeps its own.
-        var setting = configuration?[IntervalSetting] ?? Environment.GetEnvironmentVariable(IntervalSetting);
-        var interval = string.IsNullOrWhiteSpace(setting) ? TimeSpan.FromHours(1) : CommandRules.VDiffInterval(setting);
-        var moveTables = services.Select(d => d.ImplementationInstance).OfType<MoveTablesHost>().FirstOrDefault()
-            ?? throw new InvalidOperationException("AddVDiff needs AddMoveTables first (VDiff runs on the MoveTables environment).");
-        var host = new VDiffHost(moveTables);
-        services.AddSingleton(host);
-        services.AddOrchestrations(r =>
+        // The default is checked at start (a bad value fails the host, naming the setting), then frozen in the registry.
+        _ = services.Any(d => d.ServiceType == typeof(MoveTablesEnvironment))
+            ? services : throw new InvalidOperationException("AddVDiff needs AddMoveTables first (VDiff runs on the MoveTables environment).");
+        var interval = DefaultInterval(configuration?[EngineOptions.VDiffIntervalSetting]);
+        services.AddOrchestrations((registry, provider) =>
         {
-            VDiffOrchestration.Register(r, () => host.Service);
-            VDiffLifecycle.For(r).DefaultInterval = interval;
+            VDiffOrchestration.Register(registry, provider);
+            VDiffLifecycle.For(registry).DefaultInterval = interval;
         });
         services.AddFunction(new HttpTriggerFunction("VDiff", "vdiff/{keyspace}/{workflow}/{action}/{selector?}", ["GET", "POST", "DELETE"], AuthorizationLevel.Function, HandleAsync));
         return services;
     }
 
     /// <summary>Default VDiff interval of new MoveTables workflows: a duration (1h, 30m) or off; 1h when unset.</summary>
-    public const string IntervalSetting = "DURABLE_VDIFF_INTERVAL";
+    public const string IntervalSetting = EngineOptions.VDiffIntervalSetting;
+
+    private static TimeSpan? DefaultInterval(string? setting) =>
+        string.IsNullOrWhiteSpace(setting) ? TimeSpan.FromHours(1) : CommandRules.VDiffInterval(setting);
 
     /// <summary>The durable instance of one run of a VDiff; a resume runs the same uuid again under a new instance.</summary>
     public static string InstanceId(string keyspace, string workflow, string uuid, string? run = null) =>
@@ -111,24 +105,22 @@ public static class VDiffFunctions
             return Error(405, $"VDiff {action} takes {expected}, not {method}.");
         }
 
-        var host = ctx.Services.GetRequiredService<VDiffHost>();
-        var mt = ctx.Services.GetRequiredService<MoveTablesHost>();
-        mt.Loggers ??= ctx.Services.GetRequiredService<ILoggerFactory>();
-        if (!mt.IsConfigured)
+        if (!ctx.Services.GetRequiredService<IOptions<EngineOptions>>().Value.IsConfigured)
         {
             return Error(503, $"VDiff is not configured on this host: set {MoveTablesEnvironmentOptions.EtcdSetting} and {MoveTablesEnvironmentOptions.EnginePasswordSetting}.");
         }
 
+        var service = ctx.Services.GetRequiredService<VDiffService>();
         var ct = http.RequestAborted;
         try
         {
             return action switch
             {
-                "create" => await CreateAsync(http, ctx, host.Service, keyspace, workflow, ct).ConfigureAwait(false),
-                "show" => await ShowAsync(http, host.Service, keyspace, workflow, selector ?? "last", ct).ConfigureAwait(false),
-                "stop" => await StopAsync(ctx, host.Service, keyspace, workflow, Required(selector, "stop"), ct).ConfigureAwait(false),
-                "resume" => await ResumeAsync(ctx, host.Service, keyspace, workflow, Required(selector, "resume"), ct).ConfigureAwait(false),
-                _ => await DeleteAsync(ctx, host.Service, keyspace, workflow, Required(selector, "delete"), ct).ConfigureAwait(false),
+                "create" => await CreateAsync(http, ctx, service, keyspace, workflow, ct).ConfigureAwait(false),
+                "show" => await ShowAsync(http, service, keyspace, workflow, selector ?? "last", ct).ConfigureAwait(false),
+                "stop" => await StopAsync(ctx, service, keyspace, workflow, Required(selector, "stop"), ct).ConfigureAwait(false),
+                "resume" => await ResumeAsync(ctx, service, keyspace, workflow, Required(selector, "resume"), ct).ConfigureAwait(false),
+                _ => await DeleteAsync(ctx, service, keyspace, workflow, Required(selector, "delete"), ct).ConfigureAwait(false),
             };
         }
         catch (ArgumentException e)
@@ -183,7 +175,7 @@ public static class VDiffFunctions
 
         // Recorded (pending) on every shard before anything runs, so a bad workflow or table is refused here.
         var (_, shards) = await service.CreateAsync(workflow, keyspace, options, uuid, ct).ConfigureAwait(false);
-        await client.ScheduleNewOrchestrationInstanceAsync(VDiffOrchestration.Orchestrator, new VDiffRunInput(workflow, keyspace, options, uuid),
+        await client.ScheduleNewOrchestrationInstanceAsync(VDiffOrchestration.Orchestrator, new VDiffRunInput(workflow, keyspace, options, uuid) { ShardBudgetSeconds = VDiffOrchestration.DefaultShardActivityBudget.TotalSeconds },
             new StartOrchestrationOptions(instanceId), ct).ConfigureAwait(false);
         var who = http.Request.Headers.TryGetValue("X-Durable-User", out var u) && !string.IsNullOrWhiteSpace(u) ? u.ToString() : request.RequestedBy ?? "http";
         ctx.Logger.LogInformation("VDiff {Uuid} of {Keyspace}.{Workflow} created by {Who} on shards {Shards}", uuid, keyspace, workflow, who, string.Join(",", shards));
@@ -225,7 +217,7 @@ public static class VDiffFunctions
         var client = ctx.Services.GetRequiredService<DurableTaskClient>();
         var instanceId = InstanceId(keyspace, workflow, uuid, "resume-" + ctx.InvocationId);
         // The options given here only matter to a create; the shards run with the options stored at create.
-        await client.ScheduleNewOrchestrationInstanceAsync(VDiffOrchestration.Orchestrator, new VDiffRunInput(workflow, keyspace, new VDiffOptions(), uuid),
+        await client.ScheduleNewOrchestrationInstanceAsync(VDiffOrchestration.Orchestrator, new VDiffRunInput(workflow, keyspace, new VDiffOptions(), uuid) { ShardBudgetSeconds = VDiffOrchestration.DefaultShardActivityBudget.TotalSeconds },
             new StartOrchestrationOptions(instanceId), ct).ConfigureAwait(false);
         ctx.Logger.LogInformation("VDiff {Uuid} of {Keyspace}.{Workflow} resumed as {Instance}", uuid, keyspace, workflow, instanceId);
         return Ok(new { UUID = uuid, Action = "resume", Status = "resumed", id = instanceId, ShardsChanged = changed }, StatusCodes.Status202Accepted);

@@ -1,0 +1,16 @@
+using Durable.DurableTask;
+using Durable.Workflows;
+
+namespace Durable.Activities.MoveTables;
+
+/// <summary>Cancel: removes what create made (streams, guards, routing rules, and the target tables unless kept); what is already gone is skipped.</summary>
+public sealed class CancelActivity(IMoveTablesOperations operations) : DurableActivity<CleanupRequest, bool>
+{
+    public const string Name = "MoveTables_Cancel";
+
+    protected override async Task<bool> ExecuteAsync(TaskActivityContext context, CleanupRequest input)
+    {
+        await operations.CancelAsync(input, context.CancellationToken).ConfigureAwait(false);
+        return true;
+    }
+}

@@ -1,0 +1,16 @@
+using Durable.DurableTask;
+using Durable.Workflows;
+
+namespace Durable.Activities.MoveTables;
+
+/// <summary>Complete: drops (or renames, or keeps) the source tables and removes guards, streams and routing rules; what is already gone is skipped.</summary>
+public sealed class CompleteActivity(IMoveTablesOperations operations) : DurableActivity<CleanupRequest, bool>
+{
+    public const string Name = "MoveTables_Complete";
+
+    protected override async Task<bool> ExecuteAsync(TaskActivityContext context, CleanupRequest input)
+    {
+        await operations.CompleteAsync(input, context.CancellationToken).ConfigureAwait(false);
+        return true;
+    }
+}

@@ -1,0 +1,13 @@
+using Durable.DurableTask;
+using Durable.Workflows;
+
+namespace Durable.Activities.MoveTables;
+
+/// <summary>Copies one bounded chunk of one stream; the stream row (lastpk, position, owner epoch) makes a repeated chunk start where the last commit left off.</summary>
+public sealed class CopyChunkActivity(IMoveTablesOperations operations) : DurableActivity<CopyInput, CopyChunkResult>
+{
+    public const string Name = "MoveTables_CopyChunk";
+
+    protected override Task<CopyChunkResult> ExecuteAsync(TaskActivityContext context, CopyInput input) =>
+        operations.CopyChunkAsync(input.Spec, input.Stream, context.CancellationToken);
+}

@@ -1,0 +1,13 @@
+using Durable.DurableTask;
+using Durable.Workflows;
+
+namespace Durable.Activities.MoveTables;
+
+/// <summary>Registers the workflow, creates the target tables, guards, routing rules and streams; each step finds what an earlier attempt made.</summary>
+public sealed class CreateActivity(IMoveTablesOperations operations) : DurableActivity<CreateInput, CreateResult>
+{
+    public const string Name = "MoveTables_Create";
+
+    protected override Task<CreateResult> ExecuteAsync(TaskActivityContext context, CreateInput input) =>
+        operations.CreateAsync(input.Spec, input.Tables, context.CancellationToken);
+}

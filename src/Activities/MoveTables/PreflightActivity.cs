@@ -1,0 +1,13 @@
+using Durable.DurableTask;
+using Durable.Workflows;
+
+namespace Durable.Activities.MoveTables;
+
+/// <summary>Every check before anything changes (binlog settings, retention, privileges, keys, overlapping workflows); reads only.</summary>
+public sealed class PreflightActivity(IMoveTablesOperations operations) : DurableActivity<MoveTablesCreate, PreflightResult>
+{
+    public const string Name = "MoveTables_Preflight";
+
+    protected override Task<PreflightResult> ExecuteAsync(TaskActivityContext context, MoveTablesCreate input) =>
+        operations.PreflightAsync(input, context.CancellationToken);
+}

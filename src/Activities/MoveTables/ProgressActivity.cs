@@ -1,0 +1,13 @@
+using Durable.DurableTask;
+using Durable.Workflows;
+
+namespace Durable.Activities.MoveTables;
+
+/// <summary>Reads copy progress, lag and stream errors; reads only.</summary>
+public sealed class ProgressActivity(IMoveTablesOperations operations) : DurableActivity<WorkflowState, ProgressResult>
+{
+    public const string Name = "MoveTables_Progress";
+
+    protected override Task<ProgressResult> ExecuteAsync(TaskActivityContext context, WorkflowState input) =>
+        operations.ProgressAsync(input, context.CancellationToken);
+}

@@ -1,0 +1,24 @@
+using Durable.DurableTask;
+using Durable.VDiff;
+
+namespace Durable.Activities.VDiff;
+
+/// <summary>Reads a finished VDiff's report and sums it into the outcome a workflow gate needs; reads only.</summary>
+public sealed class VDiffOutcomeActivity(IVDiffOperations operations, TimeProvider? time = null) : DurableActivity<VDiffRunInput, VDiffOutcome>
+{
+    public const string Name = "VDiff_Outcome";
+
+    protected override async Task<VDiffOutcome> ExecuteAsync(TaskActivityContext context, VDiffRunInput input)
+    {
+        var report = await operations.ShowAsync(input.Workflow, input.Keyspace, input.Uuid!, false, context.CancellationToken).ConfigureAwait(false)
+            ?? throw new VDiffException($"VDiff {input.Uuid} vanished (deleted while running?).");
+        return new VDiffOutcome(report.UUID, report.State, report.HasMismatch, report.RowsCompared, report.Errors)
+        {
+            Workflow = input.Workflow,
+            MismatchedRows = report.TableSummary.Values.Sum(t => t.MismatchedRows),
+            ExtraRowsSource = report.TableSummary.Values.Sum(t => t.ExtraRowsSource),
+            ExtraRowsTarget = report.TableSummary.Values.Sum(t => t.ExtraRowsTarget),
+            At = (time ?? TimeProvider.System).GetUtcNow().UtcDateTime,
+        };
+    }
+}

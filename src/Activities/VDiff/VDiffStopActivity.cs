@@ -1,0 +1,13 @@
+using Durable.DurableTask;
+using Durable.VDiff;
+
+namespace Durable.Activities.VDiff;
+
+/// <summary>Stops a running VDiff on every shard (its shard loops see it at their next checkpoint); stopping a stopped one changes nothing.</summary>
+public sealed class VDiffStopActivity(IVDiffOperations operations) : DurableActivity<VDiffRunInput, int>
+{
+    public const string Name = "VDiff_Stop";
+
+    protected override Task<int> ExecuteAsync(TaskActivityContext context, VDiffRunInput input) =>
+        operations.StopAsync(input.Workflow, input.Keyspace, input.Uuid!, context.CancellationToken);
+}
