@@ -320,7 +320,8 @@ public sealed partial class CopyCrashPointNameTests
     {
         var dir = Path.Combine(LocalCluster.RepositoryRoot(), "src", "Core", "Replication");
         var copier = File.ReadAllText(Path.Combine(dir, "Copier.cs"));
-        var applier = File.ReadAllText(Path.Combine(dir, "StreamApplier.cs"));
+        // The applier is split by concept over several files (the commit points are in its fenced transaction): read them all.
+        var applier = string.Concat(Directory.EnumerateFiles(dir, "*.cs").Order(StringComparer.Ordinal).Select(File.ReadAllText));
         // The applier names its commit points "<area>.before-commit" / "<area>.after-commit"; the copier sets the areas.
         var areas = FaultArea().Matches(copier).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
         Assert.Contains("FaultPoints.Hit(faultArea + \".before-commit\")", applier, StringComparison.Ordinal);

@@ -4,16 +4,6 @@ using Durable.MySql;
 
 namespace Durable.Replication;
 
-public sealed record ReplicationEngineOptions
-{
-    public string SidecarName { get; init; } = Sidecar.DefaultName;
-
-    public ReplicatorOptions Replicator { get; init; } = new();
-
-    /// <summary>Null: no throttling on replica lag or history list length (the per-stream max rows/s still applies).</summary>
-    public ThrottleOptions? Throttle { get; init; } = new();
-}
-
 /// <summary>
 /// The engine's entry points, each one step an activity or the Streamer calls: create streams (with the refusals),
 /// start/stop them, set stop positions, copy one chunk, delete a workflow's streams.
