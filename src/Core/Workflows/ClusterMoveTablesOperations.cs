@@ -1,0 +1,73 @@
+using Durable.Replication;
+using Durable.Topology;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Workflows;
+
+/// <summary>
+/// The MoveTables side effects on the real cluster: topology in etcd, tablets over the MySQL protocol, streams through
+/// the replication engine (the Streamer runs Running streams). Every method is idempotent. Each activity's work is done
+/// by the class named for it (<see cref="MoveTablesPreflight"/>, <see cref="MoveTablesCreation"/>,
+/// <see cref="MoveTablesCopy"/>, <see cref="TrafficSwitch"/>, <see cref="MoveTablesCleanup"/>); this builds them and
+/// hands each call on.
+/// </summary>
+public sealed class ClusterMoveTablesOperations : IMoveTablesOperations
+{
+    private readonly ApprovalVerifier _approvals;
+    private readonly MoveTablesPreflight _preflight;
+    private readonly MoveTablesCreation _creation;
+    private readonly MoveTablesCopy _copy;
+    private readonly TrafficSwitch _switch;
+    private readonly MoveTablesCleanup _cleanup;
+
+    public ClusterMoveTablesOperations(
+        TopologyStore store, ReplicationEngine engine, ApprovalVerifier approvals, MoveTablesSettings settings, HttpClient http, ILogger logger)
+    {
+        Registry = new WorkflowRegistry(store);
+        Guards = new WriteGuards(settings.ExemptUsers.Count > 0 ? settings.ExemptUsers : [engine.Connector.Credentials.User]);
+        _approvals = approvals;
+        var shards = new KeyspaceShards(store, engine);
+        var planner = new StreamPlanner(store, engine);
+        var rules = new TrafficRules(store);
+        var recovery = new WriteSwitchRecovery(engine, Registry, Guards, shards, rules, logger);
+        var writeSwitch = new WriteSwitch(engine, Registry, Guards, shards, planner, rules, new StreamCatchUp(engine), new CutoverHookCaller(store, http), recovery, logger);
+        _preflight = new MoveTablesPreflight(store, engine, Registry, shards, planner, settings);
+        _copy = new MoveTablesCopy(engine, shards, settings);
+        _creation = new MoveTablesCreation(store, engine, Registry, Guards, shards, planner, _copy);
+        _switch = new TrafficSwitch(store, Registry, shards, rules, writeSwitch, recovery, logger);
+        _cleanup = new MoveTablesCleanup(store, engine, Registry, shards);
+    }
+
+    public WorkflowRegistry Registry { get; }
+
+    public WriteGuards Guards { get; }
+
+    /// <inheritdoc cref="MoveTablesCopy.WaitingReason"/>
+    public static string? WaitingReason(Exception e) => MoveTablesCopy.WaitingReason(e);
+
+    /// <inheritdoc cref="StreamCatchUp.Goal"/>
+    public static TimeSpan CatchUpGoal
+    {
+        get => StreamCatchUp.Goal;
+        set => StreamCatchUp.Goal = value;
+    }
+
+    public Task<PreflightResult> PreflightAsync(MoveTablesCreate spec, CancellationToken ct) => _preflight.PreflightAsync(spec, ct);
+
+    public Task<CreateResult> CreateAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, CancellationToken ct) => _creation.CreateAsync(spec, tables, ct);
+
+    public Task<CopyChunkResult> CopyChunkAsync(MoveTablesCreate spec, StreamRef stream, CancellationToken ct) => _copy.CopyChunkAsync(spec, stream, ct);
+
+    public Task<ProgressResult> ProgressAsync(WorkflowState state, CancellationToken ct) => _copy.ProgressAsync(state, ct);
+
+    public Task SetStreamsAsync(StreamsRequest request, CancellationToken ct) => _copy.SetStreamsAsync(request, ct);
+
+    public Task<SwitchResult> SwitchAsync(SwitchRequest request, CancellationToken ct) => _switch.SwitchAsync(request, ct);
+
+    public Task CompleteAsync(CleanupRequest request, CancellationToken ct) => _cleanup.CompleteAsync(request, ct);
+
+    public Task CancelAsync(CleanupRequest request, CancellationToken ct) => _cleanup.CancelAsync(request, ct);
+
+    public Task<ApprovalVerdict> VerifyApprovalAsync(VerifyApprovalRequest request, CancellationToken ct) =>
+        _approvals.VerifyAsync(request.Approval, request.InstanceId, request.Approvers, ct);
+}

@@ -1,0 +1,129 @@
+using Durable.MySql;
+using Durable.MySql.Sql;
+using Durable.Replication;
+using Durable.Topology;
+
+namespace Durable.Workflows;
+
+/// <summary>
+/// The end of a workflow: Complete (after the switch: the source side goes) and Cancel (before it: the target side
+/// goes), each removing the streams, the write guards, the routing rules and the workflow's records.
+/// </summary>
+public sealed class MoveTablesCleanup(TopologyStore store, ReplicationEngine engine, WorkflowRegistry registry, KeyspaceShards shards)
+{
+    public async Task CompleteAsync(CleanupRequest request, CancellationToken ct)
+    {
+        var state = request.State;
+        var spec = state.Spec;
+        var options = request.Options;
+        if (spec.IsMigrate)
+        {
+            await CompleteMigrateAsync(state, ct).ConfigureAwait(false);
+            return;
+        }
+
+        await using var l1 = await store.LockKeyspaceAsync(spec.SourceKeyspace, spec.InstanceId, "Complete", ct: ct).ConfigureAwait(false);
+        // Forward (frozen) and reverse streams go; the source guards go with the source tables (or stay on kept data).
+        await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        await DeleteStreamsAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        await shards.ForEachPrimaryAsync(spec.SourceKeyspace, async (primary, c) =>
+        {
+            await DropOrRenameAsync(c, primary.DbName, state.Tables, options, ct).ConfigureAwait(false);
+            await WriteGuards.RemoveAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, GuardSide.Source, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+
+        await shards.LiftGuardsAsync(spec.TargetKeyspace, spec, GuardSide.Target, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        if (!options.KeepRoutingRules)
+        {
+            await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Remove(r, spec.SourceKeyspace, spec.TargetKeyspace, state.Tables), ct: ct).ConfigureAwait(false);
+        }
+
+        await registry.RemoveAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        await registry.RemoveAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Migrate complete: the streams, the target guards and the workflow record go; the source (another cluster's)
+    /// is not touched at all, so its tables and data stay; there are no routing rules or reverse streams to remove.
+    /// </summary>
+    private async Task CompleteMigrateAsync(WorkflowState state, CancellationToken ct)
+    {
+        var spec = state.Spec;
+        await using var l1 = await store.LockKeyspaceAsync(spec.TargetKeyspace, spec.InstanceId, "Complete", ct: ct).ConfigureAwait(false);
+        await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        await shards.LiftGuardsAsync(spec.TargetKeyspace, spec, GuardSide.Target, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        await registry.DeleteJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        await registry.RemoveAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+    }
+
+    public async Task CancelAsync(CleanupRequest request, CancellationToken ct)
+    {
+        var state = request.State;
+        var spec = state.Spec;
+        var options = request.Options;
+        // A mounted source belongs to another cluster (or no cluster): nothing of this workflow lives there.
+        var mounted = spec.MountName is not null;
+        await using var l1 = await store.LockKeyspaceAsync(spec.TargetKeyspace, spec.InstanceId, "Cancel", ct: ct).ConfigureAwait(false);
+        await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        if (!mounted)
+        {
+            await DeleteStreamsAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        }
+
+        await shards.ForEachPrimaryAsync(spec.TargetKeyspace, async (primary, c) =>
+        {
+            await WriteGuards.RemoveAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, GuardSide.Target, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+            if (state.Tables.Count > 0)
+            {
+                await DropOrRenameAsync(c, primary.DbName, state.Tables, options, ct).ConfigureAwait(false);
+            }
+        }, ct).ConfigureAwait(false);
+
+        if (!mounted)
+        {
+            await shards.LiftGuardsAsync(spec.SourceKeyspace, spec, GuardSide.Source, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+            if (!options.KeepRoutingRules)
+            {
+                await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Remove(r, spec.SourceKeyspace, spec.TargetKeyspace, state.Tables), ct: ct).ConfigureAwait(false);
+            }
+        }
+
+        await registry.DeleteJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        if (!mounted)
+        {
+            await registry.RemoveAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
+        }
+
+        await registry.RemoveAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+    }
+
+    private async Task DeleteStreamsAsync(string keyspace, string workflow, CancellationToken ct)
+    {
+        foreach (var shard in await shards.NamesAsync(keyspace, ct).ConfigureAwait(false))
+        {
+            await engine.DeleteWorkflowAsync(keyspace, shard, workflow, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task DropOrRenameAsync(MySqlConnection c, string db, IReadOnlyList<string> tables, CleanupOptions options, CancellationToken ct)
+    {
+        if (options.KeepData)
+        {
+            return;
+        }
+
+        foreach (var t in tables)
+        {
+            var exists = await c.QueryScalarAsync(
+                $"SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {c.Quoter.String(db)} AND TABLE_NAME = {c.Quoter.String(t)}", ct).ConfigureAwait(false) is not null;
+            if (!exists)
+            {
+                continue; // dropped (or renamed) by an earlier delivery of this activity
+            }
+
+            await c.ExecuteAsync(options.RenameTables
+                ? $"RENAME TABLE {SqlQuoter.QualifiedName(db, t)} TO {SqlQuoter.QualifiedName(db, $"_{t}_old")}"
+                : $"DROP TABLE {SqlQuoter.QualifiedName(db, t)}", ct).ConfigureAwait(false);
+        }
+    }
+}
