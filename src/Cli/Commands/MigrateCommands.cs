@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Durable.Cli.Infrastructure;
-using Durable.Workflows;
+using Durable.Contracts;
 
 namespace Durable.Cli.Commands;
 

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Durable.Cli.Infrastructure;
-using Durable.Workflows;
+using Durable.Contracts;
 
 namespace Durable.Cli.Commands;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Durable.Cli.Infrastructure;
-using Durable.VDiff;
+using Durable.Contracts;
 
 namespace Durable.Cli.Commands;
 

@@ -5,16 +5,6 @@ using Durable.MySql.Sql;
 
 namespace Durable.VDiff;
 
-/// <summary>The life of a VDiff on one shard (and of each of its tables).</summary>
-public static class VDiffStates
-{
-    public const string Pending = "pending";
-    public const string Started = "started";
-    public const string Stopped = "stopped";
-    public const string Completed = "completed";
-    public const string Error = "error";
-}
-
 /// <summary>One shard's row of a VDiff.</summary>
 public sealed record VDiffShardRecord(
     long Id,

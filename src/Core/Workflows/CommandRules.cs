@@ -185,23 +185,8 @@ public static class CommandRules
         }
     }
 
-    /// <summary>The VDiff interval a VDiffSchedule command asks for: null for "off".</summary>
-    public static TimeSpan? VDiffInterval(string? text)
-    {
-        if (string.Equals(text?.Trim(), "off", StringComparison.OrdinalIgnoreCase))
-        {
-            return null;
-        }
-
-        try
-        {
-            return Durable.VDiff.GoDuration.Parse("--vdiff-interval", text ?? "");
-        }
-        catch (ArgumentException e)
-        {
-            throw new WorkflowValidationException(e.Message.Replace("a duration such as", "off, or a duration such as", StringComparison.Ordinal));
-        }
-    }
+    /// <summary>The VDiff interval a VDiffSchedule command asks for: null for "off" (<see cref="VDiffIntervals.Parse"/>).</summary>
+    public static TimeSpan? VDiffInterval(string? text) => VDiffIntervals.Parse(text);
 
     private static void CheckVDiff(WorkflowState state, WorkflowCommand command, string action, string name)
     {

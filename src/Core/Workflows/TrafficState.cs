@@ -1,69 +1,6 @@
-using System.Text.Json.Serialization;
 using Durable.Topology;
 
 namespace Durable.Workflows;
-
-/// <summary>Which tablet types' traffic goes to the target. Writes are PRIMARY; reads per REPLICA and RDONLY.</summary>
-public sealed record TrafficState
-{
-    [JsonPropertyName("replica")] public bool Replica { get; init; }
-    [JsonPropertyName("rdonly")] public bool Rdonly { get; init; }
-    [JsonPropertyName("primary")] public bool Primary { get; init; }
-
-    [JsonIgnore] public bool AllSwitched => Replica && Rdonly && Primary;
-
-    [JsonIgnore] public bool NoneSwitched => !Replica && !Rdonly && !Primary;
-
-    public bool IsSwitched(string tabletType) => tabletType switch
-    {
-        "REPLICA" => Replica,
-        "RDONLY" => Rdonly,
-        "PRIMARY" => Primary,
-        _ => throw new WorkflowValidationException($"Tablet type '{tabletType}' is invalid: PRIMARY, REPLICA or RDONLY."),
-    };
-
-    public TrafficState With(string tabletType, bool switched) => tabletType switch
-    {
-        "REPLICA" => this with { Replica = switched },
-        "RDONLY" => this with { Rdonly = switched },
-        "PRIMARY" => this with { Primary = switched },
-        _ => throw new WorkflowValidationException($"Tablet type '{tabletType}' is invalid: PRIMARY, REPLICA or RDONLY."),
-    };
-
-    /// <summary>The state in the seeds' words: "Reads Not Switched. Writes Not Switched", "All Reads Switched. Writes Switched".</summary>
-    public override string ToString()
-    {
-        var reads = (Replica, Rdonly) switch
-        {
-            (true, true) => "All Reads Switched",
-            (false, false) => "Reads Not Switched",
-            (true, false) => "Reads partially switched. Replica switched in all cells. Rdonly not switched",
-            (false, true) => "Reads partially switched. Replica not switched. Rdonly switched in all cells",
-        };
-        return $"{reads}. {(Primary ? "Writes Switched" : "Writes Not Switched")}";
-    }
-
-    /// <summary>--tablet-types of SwitchTraffic/ReverseTraffic: default all three; "primary" = writes.</summary>
-    public static IReadOnlyList<string> ParseSwitchTypes(string? text)
-    {
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return ["RDONLY", "REPLICA", "PRIMARY"];
-        }
-
-        var types = Names.SplitList(text).Select(t => t.ToUpperInvariant()).Distinct().ToList();
-        foreach (var t in types)
-        {
-            if (t is not ("PRIMARY" or "REPLICA" or "RDONLY"))
-            {
-                throw new WorkflowValidationException($"--tablet-types '{text}' is invalid: a comma list of PRIMARY, REPLICA, RDONLY.");
-            }
-        }
-
-        // Reads before writes, as Vitess does when all are switched at once.
-        return [.. types.OrderBy(t => t == "PRIMARY" ? 1 : 0)];
-    }
-}
 
 /// <summary>
 /// The routing rules of a MoveTables at each step, exactly as the seeds show them. For each moved table t

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Durable.Workflows;
+namespace Durable.Contracts;
 
 /// <summary>The commands a workflow takes after create (sent to its orchestration as the "Command" event).</summary>
 public static class WorkflowActions

@@ -1,13 +1,10 @@
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 
-namespace Durable.Workflows;
+namespace Durable.Contracts;
 
 /// <summary>Bad input to a MoveTables command: the message names the bad value and what would be valid.</summary>
 public sealed class WorkflowValidationException(string message) : Exception(message);
-
-/// <summary>A command that is valid in itself but not in the workflow's current state (switch before copy, ...).</summary>
-public sealed class WorkflowStateException(string message) : Exception(message);
 
 /// <summary>How inserts into a sharded target get auto-increment values until sequences exist.</summary>
 public enum ShardedAutoIncrementHandling
@@ -146,15 +143,6 @@ public sealed record MoveTablesCreate
 
     [JsonIgnore] public bool IsMigrate => WorkflowKinds.Normalize(Kind) == WorkflowKinds.Migrate;
 
-    /// <summary>
-    /// The source keyspace as the copy, the Streamer and VDiff resolve it (stored in the stream rows): the mount and
-    /// the <c>--cells</c> restriction travel with it, see <see cref="Durable.Topology.KeyspaceReference"/>.
-    /// </summary>
-    /// <summary>The source keyspace with its mount, without cells: how the registry and messages name the source.</summary>
-    [JsonIgnore] public string SourceKey => Durable.Topology.KeyspaceReference.Of(SourceKeyspace, MountName).ToString();
-
-    [JsonIgnore] public string SourceRef => Durable.Topology.KeyspaceReference.Of(SourceKeyspace, MountName, AllCells ? null : Cells).ToString();
-
     /// <summary>Who asked for the create (for the audit trail).</summary>
     [JsonPropertyName("requested_by")] public string RequestedBy { get; init; } = "unknown";
 
@@ -165,8 +153,8 @@ public sealed record MoveTablesCreate
     public ShardedAutoIncrementHandling AutoIncrementHandling() =>
         ShardedAutoIncrementHandling.Trim().ToUpperInvariant() switch
         {
-            "LEAVE" => Workflows.ShardedAutoIncrementHandling.Leave,
-            "REMOVE" => Workflows.ShardedAutoIncrementHandling.Remove,
+            "LEAVE" => Contracts.ShardedAutoIncrementHandling.Leave,
+            "REMOVE" => Contracts.ShardedAutoIncrementHandling.Remove,
             _ => throw new WorkflowValidationException(
                 $"--sharded-auto-increment-handling '{ShardedAutoIncrementHandling}' is invalid: LEAVE or REMOVE (REPLACE needs sequences, which Durable does not have yet)."),
         };
@@ -243,15 +231,7 @@ public sealed record MoveTablesCreate
             throw new WorkflowValidationException($"--source-time-zone '{SourceTimeZone}' is invalid: a time zone name such as US/Pacific or an offset such as +05:30.");
         }
 
-        try
-        {
-            _ = SourceRef;
-        }
-        catch (Durable.Topology.TopologyValidationException e)
-        {
-            throw new WorkflowValidationException(e.Message);
-        }
-
+        CheckSourceReference();
         AutoIncrementHandling();
         if (VDiffInterval is not null)
         {
@@ -260,13 +240,61 @@ public sealed record MoveTablesCreate
                 throw new WorkflowValidationException("--vdiff-interval is not an option of Migrate: a Migrate runs VDiff when you ask for it (durablectl VDiff ... create), not on a schedule.");
             }
 
-            _ = CommandRules.VDiffInterval(VDiffInterval);
+            _ = VDiffIntervals.Parse(VDiffInterval);
         }
 
         Approvals.Validate();
         foreach (var hook in CutoverHooks)
         {
             hook.Validate();
+        }
+    }
+
+    /// <summary>
+    /// The source keyspace, the mount and (without --all-cells) the cells become the engine's source reference
+    /// (<c>[mount:]keyspace[;cells=...]</c>, Durable.Topology.KeyspaceReference): etcd key segments and SQL identifiers,
+    /// so no '-', which <see cref="Names.CheckKeyspace"/> allows. The rule and words of Durable.Topology's
+    /// TabletTypes.ValidateName, in its order (mount, keyspace, cells sorted); the engine checks again when it builds the reference.
+    /// </summary>
+    private void CheckSourceReference()
+    {
+        if (!string.IsNullOrEmpty(MountName))
+        {
+            Names.CheckReferenceName("mount", MountName);
+        }
+
+        Names.CheckReferenceName("keyspace", SourceKeyspace);
+        if (!AllCells)
+        {
+            foreach (var cell in Cells.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+            {
+                Names.CheckReferenceName("cell", cell);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// How often VDiff re-runs while a workflow waits for SwitchTraffic/Complete: "off" or a duration (30m, 1h), as
+/// <c>--vdiff-interval</c>, the VDiffSchedule command and the host's DURABLE_VDIFF_INTERVAL give it.
+/// </summary>
+public static class VDiffIntervals
+{
+    /// <summary>The interval <paramref name="text"/> asks for: null for "off".</summary>
+    public static TimeSpan? Parse(string? text)
+    {
+        if (string.Equals(text?.Trim(), "off", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        try
+        {
+            return GoDuration.Parse("--vdiff-interval", text ?? "");
+        }
+        catch (ArgumentException e)
+        {
+            throw new WorkflowValidationException(e.Message.Replace("a duration such as", "off, or a duration such as", StringComparison.Ordinal));
         }
     }
 }
@@ -306,6 +334,9 @@ public static partial class Names
 
     [GeneratedRegex("^[A-Za-z0-9_.@-]{1,64}$")]
     private static partial Regex SimpleRegex();
+
+    [GeneratedRegex("^[a-zA-Z0-9_]+$")]
+    private static partial Regex ReferenceNameRegex();
 
     /// <summary>The orchestration instance of a workflow: one per target keyspace and workflow name.</summary>
     public static string InstanceId(string targetKeyspace, string workflow) => $"movetables:{targetKeyspace}.{workflow}";
@@ -354,6 +385,15 @@ public static partial class Names
         if (!TableRegex().IsMatch(table ?? ""))
         {
             throw new WorkflowValidationException($"Table name '{table}' is invalid: use letters, digits, '_' and '$' (1 to 64 characters).");
+        }
+    }
+
+    /// <summary>A name in a keyspace reference (mount, keyspace, cell): Durable.Topology's TabletTypes.ValidateName, its words.</summary>
+    internal static void CheckReferenceName(string what, string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > 64 || !ReferenceNameRegex().IsMatch(name))
+        {
+            throw new WorkflowValidationException($"Invalid {what} name '{name}': use 1-64 letters, digits or underscores.");
         }
     }
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 
-namespace Durable.VDiff;
+namespace Durable.Contracts;
 
 /// <summary>
 /// The body of <c>POST /api/vdiff/{keyspace}/{workflow}/create</c>, as <c>durablectl VDiff create</c> sends it: the

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Durable.Workflows;
+namespace Durable.Contracts;
 
 /// <summary>
 /// How often a workflow's orchestration wakes up on its own. Fixed when the workflow is created and carried in its
