@@ -111,7 +111,7 @@ while (true)
         result = await engine.CopyChunkAsync(args[1], args[2], id, $"testhost-{Environment.ProcessId}", budget);
         failures = 0;
     }
-    catch (Exception e) when (ReplicationEngine.IsTransient(e) && ++failures < 10)
+    catch (Exception e) when (TransientFailures.IsTransient(e) && ++failures < 10)
     {
         // As the copy chain's retry policy does: a transient failure (e.g. a stalled binlog on a loaded machine)
         // re-runs the chunk from the sidecar's committed state.

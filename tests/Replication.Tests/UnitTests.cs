@@ -84,11 +84,11 @@ public sealed class StreamModelTests
     [Fact]
     public void Transient_and_terminal_failures_are_told_apart()
     {
-        Assert.True(ReplicationEngine.IsTransient(new MySqlException(MySqlErrorCode.ServerLost, "HY000", "lost")));
-        Assert.True(ReplicationEngine.IsTransient(new MySqlException(MySqlErrorCode.Deadlock, "40001", "deadlock")));
-        Assert.False(ReplicationEngine.IsTransient(new MySqlException(1054, "42S22", "Unknown column")));
-        Assert.False(ReplicationEngine.IsTransient(new TerminalReplicationException("diverged")));
-        Assert.True(ReplicationEngine.IsTransient(new ReplicationException("source ended the stream")));
+        Assert.True(TransientFailures.IsTransient(new MySqlException(MySqlErrorCode.ServerLost, "HY000", "lost")));
+        Assert.True(TransientFailures.IsTransient(new MySqlException(MySqlErrorCode.Deadlock, "40001", "deadlock")));
+        Assert.False(TransientFailures.IsTransient(new MySqlException(1054, "42S22", "Unknown column")));
+        Assert.False(TransientFailures.IsTransient(new TerminalReplicationException("diverged")));
+        Assert.True(TransientFailures.IsTransient(new ReplicationException("source ended the stream")));
     }
 
     internal static StreamRecord Record() => new(

@@ -99,8 +99,8 @@ public class MigrateCommandRuleTests
     public void A_copy_that_finds_no_tablet_is_waiting_not_failed()
     {
         Assert.StartsWith("No tablet found for streaming: No healthy REPLICA tablet",
-            ClusterMoveTablesOperations.WaitingReason(new InvalidOperationException("copy", new NoHealthyTabletException("No healthy REPLICA tablet of ext1:commerce/0: x"))));
-        Assert.Null(ClusterMoveTablesOperations.WaitingReason(new InvalidOperationException("duplicate key")));
+            Durable.Replication.TransientFailures.WaitingReason(new InvalidOperationException("copy", new NoHealthyTabletException("No healthy REPLICA tablet of ext1:commerce/0: x"))));
+        Assert.Null(Durable.Replication.TransientFailures.WaitingReason(new InvalidOperationException("duplicate key")));
     }
 }
 

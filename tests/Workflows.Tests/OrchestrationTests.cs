@@ -1,3 +1,5 @@
+using Durable.Replication;
+using Durable.MySql;
 using Durable.Testing;
 using Durable.Functions.Orchestrations;
 using System.Collections.Concurrent;
@@ -36,8 +38,19 @@ internal sealed class FakeOperations : IMoveTablesOperations
             [.. tables.Select(t => new TableProgress(t, 0, 10, false))]));
     }
 
+    /// <summary>Failures the copy of stream 1 throws, one per chunk attempt, before it copies again.</summary>
+    public ConcurrentQueue<Exception> CopyFailures { get; } = new();
+
+    public int FailedCopies;
+
     public Task<CopyChunkResult> CopyChunkAsync(MoveTablesCreate spec, StreamRef stream, CancellationToken ct)
     {
+        if (stream.Id == 1 && CopyFailures.TryDequeue(out var failure))
+        {
+            Interlocked.Increment(ref FailedCopies);
+            throw failure;
+        }
+
         if (Interlocked.Decrement(ref _noTabletLeft) >= 0)
         {
             return Task.FromResult(new CopyChunkResult(false, null, 0, "No healthy RDONLY tablet of ext1:commerce/0: none listed"));
@@ -157,6 +170,32 @@ public sealed class OrchestrationTests : IAsyncDisposable
     private Task SendAsync(string id, WorkflowCommand command) => Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, command);
 
     private static Func<WorkflowState, bool> Answered(string requestId) => s => s.Commands.Any(c => c.RequestId == requestId && c.State != "waiting for approval");
+
+    [Fact]
+    public async Task A_transient_copy_failure_is_retried_and_the_copy_carries_on()
+    {
+        _ops.CopyFailures.Enqueue(new MySqlException(MySqlErrorCode.ServerLost, "HY000", "Lost connection to server during query"));
+        var id = await StartAsync(Spec());
+        var running = await WaitAsync(id, s => s.Phase == Phases.Running, "running after a retried chunk");
+        Assert.True(running.CopyDone);
+        Assert.Null(running.LastError);
+        Assert.Equal(1, _ops.FailedCopies);
+    }
+
+    [Fact]
+    public async Task A_terminal_copy_failure_is_not_retried_the_workflow_stops_and_says_why()
+    {
+        // Two queued: a retry of the failed chunk would take the second one.
+        _ops.CopyFailures.Enqueue(new TerminalReplicationException("row 7 of customer diverged"));
+        _ops.CopyFailures.Enqueue(new TerminalReplicationException("row 7 of customer diverged"));
+        var id = await StartAsync(Spec());
+        var stopped = await WaitAsync(id, s => s.Phase == Phases.Stopped, "stopped by the failed copy");
+        Assert.Contains("Copy failed: row 7 of customer diverged", stopped.LastError);
+        // Longer than the first retry interval (1 s): no second attempt came.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Equal(1, _ops.FailedCopies);
+        Assert.Single(_ops.CopyFailures);
+    }
 
     [Fact]
     public async Task Lifecycle_create_copy_switch_reverse_switch_complete_with_custom_status_in_the_seeds_words()

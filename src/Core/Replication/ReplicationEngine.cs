@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Durable.Core.Positions;
 using Durable.MySql;
 
@@ -92,20 +91,4 @@ public sealed class ReplicationEngine
     public Task<ChunkResult> CopyChunkAsync(string keyspace, string shard, long id, string owner, CopyBudget? budget = null, CancellationToken ct = default) =>
         Copier.CopyChunkAsync(keyspace, shard, id, owner, budget ?? new CopyBudget(), ct);
 
-    /// <summary>
-    /// Whether retrying can fix a failure: lost connections, timeouts, deadlocks, a killed dump (duplicate server id)
-    /// and a stalled source are transient; schema mismatches, purged binlogs, divergence and refusals are not.
-    /// </summary>
-    public static bool IsTransient(Exception e) => e switch
-    {
-        TerminalReplicationException or StreamRefusedException or InvalidStreamStateException => false,
-        BinlogPositionPurgedException => false,
-        DuplicateServerIdException => true,
-        MySqlException m => !m.IsServerError || m.ErrorNumber is MySqlErrorCode.LockWaitTimeout or MySqlErrorCode.Deadlock or MySqlErrorCode.QueryInterrupted
-            or MySqlErrorCode.ConnectionKilled or MySqlErrorCode.ServerShutdown or 1040 /* too many connections */ or 1290 /* read-only during failover */,
-        ReplicationException => true,
-        IOException or SocketException or TimeoutException => true,
-        Durable.Topology.TopologyException => true,
-        _ => false,
-    };
 }

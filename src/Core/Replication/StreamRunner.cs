@@ -98,7 +98,7 @@ public sealed class StreamRunner(ReplicationEngine engine, ILogger logger, Strea
             {
                 var progressed = applier is { TotalRows: > 0 } || (applier is not null && applier.Position != applier.Stream.Position);
                 attempts = progressed ? 1 : attempts + 1;
-                var transient = ReplicationEngine.IsTransient(e) || e is OperationCanceledException;
+                var transient = TransientFailures.IsTransient(e) || e is OperationCanceledException;
                 var message = $"{(transient ? "retrying after" : "terminal")} error (attempt {attempts}/{_options.MaxAttempts}){(source is null ? "" : $" from source {source.Alias}")}: {e.Message}";
                 logger.LogWarning("Stream {Stream}: {Message}", streamId, message);
                 if (!transient || attempts >= _options.MaxAttempts)

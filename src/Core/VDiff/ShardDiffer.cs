@@ -91,7 +91,7 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
             {
                 return VDiffStates.Stopped;
             }
-            catch (Exception e) when (job.Options.AutoRetry && IsTransient(e) && ++attempts <= 5 && !ct.IsCancellationRequested)
+            catch (Exception e) when (job.Options.AutoRetry && TransientFailures.IsTransient(e) && ++attempts <= 5 && !ct.IsCancellationRequested)
             {
                 await store.LogAsync(c, id, $"transient error, retry {attempts}: {e.Message}", ct).ConfigureAwait(false);
                 await Task.Delay(TimeSpan.FromMilliseconds(500 * (1 << attempts)), ct).ConfigureAwait(false);
@@ -188,11 +188,4 @@ public sealed class ShardDiffer(VDiffStore store, Func<CancellationToken, Task<M
         await c.ExecuteAsync("SET SESSION time_zone = '+00:00'", ct).ConfigureAwait(false);
         return c;
     }
-
-    internal static bool IsTransient(Exception e) => e switch
-    {
-        MySqlException m => m.ErrorNumber is 1205 or 1213 or 2006 or 2013 or 1053 or 1040 or 1927 || ReplicationEngine.IsTransient(e),
-        IOException or TimeoutException => true,
-        _ => ReplicationEngine.IsTransient(e),
-    };
 }

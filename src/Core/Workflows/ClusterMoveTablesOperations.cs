@@ -26,11 +26,12 @@ public sealed class ClusterMoveTablesOperations : IMoveTablesOperations
         Registry = new WorkflowRegistry(store);
         Guards = new WriteGuards(settings.ExemptUsers.Count > 0 ? settings.ExemptUsers : [engine.Connector.Credentials.User]);
         _approvals = approvals;
+        Settings = settings;
         var shards = new KeyspaceShards(store, engine);
         var planner = new StreamPlanner(store, engine);
         var rules = new TrafficRules(store);
         var recovery = new WriteSwitchRecovery(engine, Registry, Guards, shards, rules, logger);
-        var writeSwitch = new WriteSwitch(engine, Registry, Guards, shards, planner, rules, new StreamCatchUp(engine), new CutoverHookCaller(store, http), recovery, logger);
+        var writeSwitch = new WriteSwitch(engine, Registry, Guards, shards, planner, rules, new StreamCatchUp(engine, settings.CatchUpGoal), new CutoverHookCaller(store, http), recovery, logger);
         _preflight = new MoveTablesPreflight(store, engine, Registry, shards, planner, settings);
         _copy = new MoveTablesCopy(engine, shards, settings);
         _creation = new MoveTablesCreation(store, engine, Registry, Guards, shards, planner, _copy);
@@ -42,15 +43,8 @@ public sealed class ClusterMoveTablesOperations : IMoveTablesOperations
 
     public WriteGuards Guards { get; }
 
-    /// <inheritdoc cref="MoveTablesCopy.WaitingReason"/>
-    public static string? WaitingReason(Exception e) => MoveTablesCopy.WaitingReason(e);
-
-    /// <inheritdoc cref="StreamCatchUp.Goal"/>
-    public static TimeSpan CatchUpGoal
-    {
-        get => StreamCatchUp.Goal;
-        set => StreamCatchUp.Goal = value;
-    }
+    /// <summary>The settings the operations run with (copy budget, exempt accounts, the write switch's catch-up goal).</summary>
+    public MoveTablesSettings Settings { get; }
 
     public Task<PreflightResult> PreflightAsync(MoveTablesCreate spec, CancellationToken ct) => _preflight.PreflightAsync(spec, ct);
 

@@ -216,8 +216,10 @@ public static class CommandRules
 /// </summary>
 public static class SwitchPlan
 {
-    public static IReadOnlyList<string> Describe(WorkflowState state, SwitchOptions options, bool reverse)
+    /// <param name="catchUpGoal">The write switch's catch-up goal on the host that will run it (default: <see cref="MoveTablesSettings.CatchUpGoal"/>'s).</param>
+    public static IReadOnlyList<string> Describe(WorkflowState state, SwitchOptions options, bool reverse, TimeSpan? catchUpGoal = null)
     {
+        var goal = catchUpGoal ?? new MoveTablesSettings().CatchUpGoal;
         var spec = state.Spec;
         var types = options.Types();
         var tables = "[" + string.Join(" ", state.Tables) + "]";
@@ -243,7 +245,7 @@ public static class SwitchPlan
             }
 
             // Before the guards, so the guarded wait for the final position is short (SwitchAsync's catch-up).
-            lines.Add($"Wait until the streams of workflow {inbound} follow keyspace {from} within {ClusterMoveTablesOperations.CatchUpGoal.TotalSeconds:0.#}s (then go on regardless)");
+            lines.Add($"Wait until the streams of workflow {inbound} follow keyspace {from} within {goal.TotalSeconds:0.#}s (then go on regardless)");
             lines.Add($"Arm write guards on tables {tables} in keyspace {from} (writes fail naming workflow {spec.TargetKeyspace}.{spec.Workflow})");
             lines.Add($"Drain in-flight writes: LOCK TABLES {string.Join(", ", state.Tables.Select(t => t + " READ"))} in keyspace {from} (lock wait {options.LockWaitSeconds}s)");
             lines.Add($"Read the final position from the primaries of keyspace {from}");

@@ -16,7 +16,7 @@ public sealed class MoveTablesCopy(ReplicationEngine engine, KeyspaceShards shar
             var result = await engine.CopyChunkAsync(stream.Keyspace, stream.Shard, stream.Id, $"{spec.InstanceId}/copy", settings.CopyBudget, ct).ConfigureAwait(false);
             return new CopyChunkResult(result.Done, result.Table, result.RowsCopied);
         }
-        catch (Exception e) when (WaitingReason(e) is { } reason)
+        catch (Exception e) when (TransientFailures.WaitingReason(e) is { } reason)
         {
             // Not a failure of the copy: it waits for a source tablet (or the mounted topology) and says why, instead
             // of sitting at 0% silently (the seeds' "No tablet found for streaming").
@@ -24,19 +24,6 @@ public sealed class MoveTablesCopy(ReplicationEngine engine, KeyspaceShards shar
         }
     }
 
-    /// <summary>Why a copy cannot go on right now in a way that waiting can fix: no source tablet to pick, mount unreachable.</summary>
-    public static string? WaitingReason(Exception e)
-    {
-        for (Exception? x = e; x is not null; x = x.InnerException)
-        {
-            if (x is NoHealthyTabletException or MountUnreachableException)
-            {
-                return "No tablet found for streaming: " + x.Message;
-            }
-        }
-
-        return null;
-    }
 
     public async Task<ProgressResult> ProgressAsync(WorkflowState state, CancellationToken ct)
     {

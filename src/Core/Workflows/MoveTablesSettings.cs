@@ -5,6 +5,13 @@ namespace Durable.Workflows;
 /// <summary>What the real operations need from the host's configuration.</summary>
 public sealed record MoveTablesSettings
 {
+    /// <summary>
+    /// How closely the inbound streams of a write switch must follow the side writes leave before its guards are armed:
+    /// the guarded wait for the final position then covers well under a second of writes (Vitess checks lag before it
+    /// stops writes).
+    /// </summary>
+    public TimeSpan CatchUpGoal { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Accounts the write guards let through: the engine's (copy, streams, reverse streams).</summary>
     public IReadOnlyList<string> ExemptUsers { get; init; } = [];
 

@@ -8,13 +8,13 @@ namespace Durable.Workflows;
 /// How far the inbound streams of a write switch are behind, and waiting for them: their lag, the catch-up before the
 /// guards and the wait for the final positions after them.
 /// </summary>
-public sealed class StreamCatchUp(ReplicationEngine engine)
+public sealed class StreamCatchUp(ReplicationEngine engine, TimeSpan goal)
 {
     /// <summary>
     /// How closely the inbound streams must follow the side writes leave before its guards are armed: the guarded wait
     /// for the final position then covers well under a second of writes (Vitess checks lag before it stops writes).
     /// </summary>
-    internal static TimeSpan Goal { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan Goal { get; } = goal;
 
     /// <summary>The largest lag of the streams; null when one is not running (or there are none).</summary>
     public async Task<long?> MaxLagAsync(IReadOnlyList<StreamRef> streams, CancellationToken ct)

@@ -67,7 +67,7 @@ public sealed class WriteSwitch(
         // 2. Catch up before the guards, so the guarded wait is short. Not reaching the goal is not a refusal: the lag
         // is within --max-replication-lag-allowed, and the guarded wait is bounded by --timeout.
         var caughtUp = await catchUp.CatchUpAsync(inbound, from, to, TimeSpan.FromSeconds(Math.Min(options.TimeoutSeconds, CatchUpBudgetSeconds)), ct).ConfigureAwait(false);
-        timings.Mark(caughtUp ? "streams caught up" : $"streams not within {StreamCatchUp.Goal.TotalSeconds:0.#} s of the source after {CatchUpBudgetSeconds:0} s, going on");
+        timings.Mark(caughtUp ? "streams caught up" : $"streams not within {catchUp.Goal.TotalSeconds:0.#} s of the source after {CatchUpBudgetSeconds:0} s, going on");
 
         var run = new Attempt(state, options, reverse, intentId, targetLock, d, inbound, toTraffic, from, to, outboundSpecs, timings) { Journal = journal };
         await SaveJournalAsync(run, journal, ct).ConfigureAwait(false);

@@ -207,7 +207,7 @@ public static class MoveTablesFunctions
                 return Error(400, $"--dry-run is supported for SwitchTraffic and ReverseTraffic, not {normalized}.");
             }
 
-            var lines = SwitchPlan.Describe(current, command.Switch ?? new SwitchOptions(), normalized == WorkflowActions.ReverseTraffic);
+            var lines = SwitchPlan.Describe(current, command.Switch ?? new SwitchOptions(), normalized == WorkflowActions.ReverseTraffic, Env(ctx).Operations.Settings.CatchUpGoal);
             return Results.Json(new { dry_run = true, text = $"Dry Run results for {normalized} run at {DateTime.UtcNow:dd MMM yy HH:mm} UTC\n\n" + string.Join("\n", lines), steps = lines }, Json);
         }
 

@@ -1,0 +1,66 @@
+using Durable.DurableTask.Worker;
+using Durable.Functions.Hosting;
+using Durable.Functions.MoveTables;
+using Durable.Functions.Tests.Support;
+using Durable.Functions.VDiff;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Durable.Functions.Tests;
+
+/// <summary>The host's orchestrators and activities as registered from the composition root; no server needed.</summary>
+public sealed class TaskRegistrationTests
+{
+    private static async Task<DurableTaskRegistry> HostRegistryAsync(Func<DurableTaskRegistry, IServiceProvider, Task> check)
+    {
+        // A topology that is never contacted: building the services connects to nothing.
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["DURABLE_ETCD_ENDPOINTS"] = "http://127.0.0.1:9", ["DURABLE_ENGINE_PASSWORD"] = "unused",
+        }).Build();
+        await using var host = await TestHost.StartAsync(services =>
+        {
+            services.AddMoveTables(config);
+            services.AddVDiff(config);
+        }, new Dictionary<string, string> { ["DURABLE_HOST_KEY"] = "tk" });
+        var registry = new DurableTaskRegistry();
+        foreach (var registration in host.Services.GetServices<DurableRegistration>())
+        {
+            registration.Configure(registry, host.Services);
+        }
+
+        await check(registry, host.Services);
+        return registry;
+    }
+
+    [Fact]
+    public async Task Every_task_name_is_a_valid_Azure_Functions_function_name()
+    {
+        var registry = await HostRegistryAsync((_, _) => Task.CompletedTask);
+        var names = registry.OrchestratorNames.Concat(registry.ActivityNames).ToList();
+        Assert.Contains("MoveTables", names);
+        Assert.Contains("MoveTables_CopyChunk", names);
+        Assert.Contains("VDiff_Shard", names);
+        // Functions' rule: a letter, then letters, digits, '_' or '-', at most 128 characters (no dots).
+        Assert.All(names, n => Assert.Matches("^[A-Za-z][A-Za-z0-9_-]{0,127}$", n));
+    }
+
+    [Fact]
+    public async Task Every_activity_is_created_with_its_dependencies_from_the_composition_root()
+    {
+        await HostRegistryAsync((registry, _) =>
+        {
+            Assert.Equal(13, registry.ActivityNames.Count);
+            foreach (var name in registry.ActivityNames)
+            {
+                Assert.True(registry.TryCreateActivity(name, out var activity), name);
+                Assert.NotNull(activity);
+                // One instance per work item: activities hold no state between calls.
+                Assert.True(registry.TryCreateActivity(name, out var again));
+                Assert.NotSame(activity, again);
+            }
+
+            return Task.CompletedTask;
+        });
+    }
+}
