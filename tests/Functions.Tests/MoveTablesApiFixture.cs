@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text;
+using System.Text.Json;
 using Durable.Composition;
 using Durable.Functions.MoveTables;
 using Durable.Functions.Tests.Support;

@@ -1,9 +1,9 @@
-using Durable.Functions.Orchestrations;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using Durable.DurableTask.Worker;
 using Durable.Functions.MoveTables;
+using Durable.Functions.Orchestrations;
 using Durable.Functions.Tests.Support;
 using Durable.Functions.VDiff;
 using Durable.VDiff;

@@ -1,10 +1,9 @@
-using Durable.Testing;
 using System.Collections.Concurrent;
 using Durable.DurableTask.Client;
 using Durable.DurableTask.InMemory;
 using Durable.DurableTask.Worker;
-
 using Durable.Functions.Orchestrations;
+using Durable.Testing;
 using Durable.VDiff;
 
 namespace Durable.Functions.Tests;

@@ -1,8 +1,8 @@
-using Durable.Functions.Orchestrations;
+using Durable.Composition;
 using Durable.DurableTask.Client;
 using Durable.DurableTask.InMemory;
 using Durable.DurableTask.Worker;
-using Durable.Composition;
+using Durable.Functions.Orchestrations;
 using Durable.MySql;
 using Durable.Replication;
 using Durable.Testing;

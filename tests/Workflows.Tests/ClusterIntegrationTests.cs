@@ -1,6 +1,6 @@
-using Durable.Functions.Orchestrations;
 using Durable.DurableTask;
 using Durable.DurableTask.Client;
+using Durable.Functions.Orchestrations;
 using Durable.MySql;
 using Durable.Topology;
 

@@ -1,7 +1,7 @@
-using Durable.Functions.Orchestrations;
 using System.Globalization;
 using Durable.DurableTask;
 using Durable.DurableTask.Client;
+using Durable.Functions.Orchestrations;
 using Durable.MySql;
 using Durable.Testing;
 using Durable.Topology;

@@ -1,12 +1,12 @@
-using Durable.Replication;
-using Durable.MySql;
-using Durable.Testing;
-using Durable.Functions.Orchestrations;
 using System.Collections.Concurrent;
 using Durable.DurableTask;
 using Durable.DurableTask.Client;
 using Durable.DurableTask.InMemory;
 using Durable.DurableTask.Worker;
+using Durable.Functions.Orchestrations;
+using Durable.MySql;
+using Durable.Replication;
+using Durable.Testing;
 
 namespace Durable.Workflows.Tests;
 

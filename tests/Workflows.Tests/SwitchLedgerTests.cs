@@ -1,5 +1,3 @@
-using Durable.Testing;
-using Durable.Functions.Orchestrations;
 using System.Collections.Concurrent;
 using Durable.DurableTask;
 using Durable.DurableTask.Client;
@@ -7,6 +5,8 @@ using Durable.DurableTask.History;
 using Durable.DurableTask.InMemory;
 using Durable.DurableTask.Runtime;
 using Durable.DurableTask.Worker;
+using Durable.Functions.Orchestrations;
+using Durable.Testing;
 
 namespace Durable.Workflows.Tests;
 

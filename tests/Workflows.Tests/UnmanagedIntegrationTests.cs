@@ -1,8 +1,8 @@
-using Durable.Functions.Orchestrations;
 using System.Globalization;
 using System.Security.Cryptography;
 using Durable.DurableTask;
 using Durable.DurableTask.Client;
+using Durable.Functions.Orchestrations;
 using Durable.MySql;
 using Durable.Testing;
 using Durable.Topology;

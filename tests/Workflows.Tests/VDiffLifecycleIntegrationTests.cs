@@ -1,9 +1,9 @@
-using Durable.Testing;
-using Durable.Functions.Orchestrations;
 using System.Text.Json;
 using Durable.DurableTask;
 using Durable.DurableTask.Client;
 using Durable.DurableTask.Worker;
+using Durable.Functions.Orchestrations;
+using Durable.Testing;
 using Durable.VDiff;
 
 namespace Durable.Workflows.Tests;

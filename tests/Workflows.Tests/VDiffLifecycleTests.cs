@@ -1,10 +1,10 @@
-using Durable.Testing;
-using Durable.Functions.Orchestrations;
 using System.Collections.Concurrent;
 using Durable.DurableTask;
 using Durable.DurableTask.Client;
 using Durable.DurableTask.InMemory;
 using Durable.DurableTask.Worker;
+using Durable.Functions.Orchestrations;
+using Durable.Testing;
 using Durable.VDiff;
 
 namespace Durable.Workflows.Tests;

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
+using CoreKeyRange = Durable.Core.KeyRanges.KeyRange;
 using Durable.Core.Vindexes;
 using Durable.MySql;
-using CoreKeyRange = Durable.Core.KeyRanges.KeyRange;
 
 namespace Durable.Replication;
 

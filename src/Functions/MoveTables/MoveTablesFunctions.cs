@@ -1,4 +1,3 @@
-using Durable.Functions.Orchestrations;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Durable.Composition;
@@ -8,6 +7,7 @@ using Durable.Functions.App;
 using Durable.Functions.Hosting;
 using Durable.Functions.Http;
 using Durable.Functions.Management;
+using Durable.Functions.Orchestrations;
 using Durable.Topology;
 using Durable.Workflows;
 using Microsoft.AspNetCore.Http;

@@ -1,5 +1,5 @@
-using Durable.DurableTask.Worker;
 using Durable.DurableTask;
+using Durable.DurableTask.Worker;
 using Durable.VDiff;
 using Durable.Workflows;
 

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
-using Durable.DurableTask.Worker;
 using Durable.DurableTask;
+using Durable.DurableTask.Worker;
 using Durable.VDiff;
 using Durable.Workflows;
 

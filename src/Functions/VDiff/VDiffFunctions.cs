@@ -1,4 +1,3 @@
-using Durable.Functions.Orchestrations;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -9,6 +8,7 @@ using Durable.Functions.App;
 using Durable.Functions.Hosting;
 using Durable.Functions.Http;
 using Durable.Functions.MoveTables;
+using Durable.Functions.Orchestrations;
 using Durable.MySql;
 using Durable.VDiff;
 using Durable.Workflows;
