@@ -64,10 +64,11 @@ public sealed class ClusterBed : IAsyncDisposable
         _streamer = Task.Run(() => supervisor.RunAsync(_streamerStop.Token));
     }
 
-    public async Task StartWorkerAsync()
+    /// <param name="operations">The activities' operations; null: the bed's real ones (<see cref="MoveTablesEnvironment.Operations"/>).</param>
+    public async Task StartWorkerAsync(Func<IMoveTablesOperations>? operations = null)
     {
         var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, () => Env.Operations);
+        MoveTablesOrchestration.Register(registry, operations ?? (() => Env.Operations));
         _worker = new DurableTaskWorker(Hub, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 2 });
         await _worker.StartAsync();
     }

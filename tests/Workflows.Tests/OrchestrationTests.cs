@@ -331,6 +331,29 @@ public sealed class OrchestrationTests : IAsyncDisposable
         Assert.True(running.CopyDone);
     }
 
+    /// <summary>
+    /// The copy chain's history stays bounded however long the copy is: a copy of more rounds than
+    /// <see cref="MoveTablesOrchestration.TurnsPerGeneration"/> continues as new, so the history of the execution that
+    /// finishes the copy holds at most one generation's chunks, and every chunk of every stream still ran. (The promise
+    /// the retired per-stream copy chain kept; MoveTables does not yet: it continues as new only with no command
+    /// waiter pending, and the copy phase leaves one pending until a command arrives, so this copy of 85 rounds keeps
+    /// all 170 chunks in one history.)
+    /// </summary>
+    [Fact(Skip = "MoveTables never continues as new while copying (the copy phase's command waiter stays pending): a product fix, not made here")]
+    public async Task A_long_copy_continues_as_new_so_its_history_holds_one_generation_of_chunks()
+    {
+        _ops.ChunksPerStream = MoveTablesOrchestration.TurnsPerGeneration * 2 + 5;
+        var id = await StartAsync(Spec());
+        var running = await WaitAsync(id, s => s.Phase == Phases.Running, "running after a long copy");
+        Assert.True(running.CopyDone);
+        Assert.All(_ops.Chunks.Values, n => Assert.True(n >= _ops.ChunksPerStream, $"a stream ran {n} of {_ops.ChunksPerStream} chunks"));
+        var history = await Client.GetOrchestrationHistoryAsync(id);
+        var chunks = history.OfType<Durable.DurableTask.History.TaskScheduledEvent>().Count(e => e.Name == MoveTablesOrchestration.CopyChunkActivity);
+        Assert.True(chunks <= MoveTablesOrchestration.TurnsPerGeneration * running.Streams.Count,
+            $"the current execution's history holds {chunks} CopyChunk activities of {_ops.Chunks.Values.Sum()} run: the copy never continued as new " +
+            $"(at most {MoveTablesOrchestration.TurnsPerGeneration} rounds of {running.Streams.Count} streams expected in one generation)");
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_worker is not null)
