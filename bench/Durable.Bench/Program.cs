@@ -1,4 +1,5 @@
-// Benchmark programs run by bench/run.sh. Each prints its measurement (higher is better) as the last stdout line.
+// Benchmark programs run by bench/run.sh. Each prints its measurement (higher is better) as the last stdout line,
+// except replication-copy, the side of bench/benchmarks/replication-copy.sh that the script times.
 // Add a benchmark with one line in the table below.
 using Durable.Bench.DurableTask;
 using Durable.Bench.MySql;
@@ -12,6 +13,7 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
     ["durable-fanout"] = DurableBenchmarks.FanOutAsync,
     ["durable-queue-floor"] = DurableBenchmarks.QueueFloorAsync,
     ["cutover-window"] = Durable.Bench.Cutover.CutoverBenchmark.RunAsync,
+    ["replication-copy"] = Durable.Bench.Replication.ReplicationCopyBenchmark.RunAsync,
 };
 
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))

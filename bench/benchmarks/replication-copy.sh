@@ -1,17 +1,20 @@
-# replication-copy: copy 1M sbtest-shaped rows from one private MariaDB to another with the engine (stream create +
-# chunked copy with consistent snapshots, fenced chunk commits) against mydumper then myloader end to end.
+# replication-copy: copy 1M sbtest-shaped rows from one private MariaDB to another with the MoveTables copy as the
+# production host runs it (stream create, then one MoveTables.CopyChunk activity body after another:
+# ClusterMoveTablesOperations.CopyChunkAsync with the host's default copy budget, 20 s of snapshot per chunk, in
+# bench/Durable.Bench replication-copy) against mydumper then myloader end to end.
 # Same servers, same data, same settings (innodb_flush_log_at_trx_commit=2, sync_binlog=0, binlog ROW on both);
 # both sides single-threaded (one stream; mydumper/myloader -t 1). Wall clock of the whole command(s).
 # Ours copies with --defer-secondary-keys (k_1 dropped for the copy and re-added as defined, one index build at the
 # end), an engine option an operator sets per workflow, and loads rows with LOAD DATA LOCAL INFILE streamed from
 # memory (the engine's default where the target's local_infile is on). Context: the copy process's peak memory (VmHWM).
+# BENCH_CHUNK_ROWS sets rows per chunk as DURABLE_COPY_CHUNK_ROWS does on a host (unset: the host's default).
 UNIT="rows/s"
 ANCHOR="mydumper + myloader (-t 1)"
 DESCRIPTION="copy 1M sbtest rows source -> target"
 ROWS="${BENCH_ROWS:-1000000}"
-CHUNK_ROWS="${BENCH_CHUNK_ROWS:-1000000}" # rows per copy chunk, one snapshot each (the engine's default)
+CHUNK_ROWS="${BENCH_CHUNK_ROWS:-}" # rows per copy chunk, one snapshot each (empty: the host's default)
 THREADS="${BENCH_THREADS:-1}"
-for setting in "BENCH_ROWS=$ROWS" "BENCH_CHUNK_ROWS=$CHUNK_ROWS" "BENCH_THREADS=$THREADS"; do
+for setting in "BENCH_ROWS=$ROWS" "BENCH_THREADS=$THREADS" ${CHUNK_ROWS:+"BENCH_CHUNK_ROWS=$CHUNK_ROWS"}; do
   [[ "${setting#*=}" =~ ^[1-9][0-9]*$ ]] || { echo "replication-copy: ${setting%%=*} is '${setting#*=}': expected a whole number >= 1" >&2; exit 2; }
 done
 source bench/Durable.Bench/Replication/replication-env.sh
@@ -19,6 +22,7 @@ BINLOG_OPTS=(--log-bin=binlog --binlog-format=ROW --binlog-row-image=FULL --binl
 
 bench_setup() {
   repl_build
+  pm_build
   pm_start csrc --server-id=11 "${BINLOG_OPTS[@]}"
   pm_start cdst --server-id=12 "${BINLOG_OPTS[@]}"
   pm_sql csrc "CREATE DATABASE sbtest;
@@ -42,7 +46,7 @@ bench_ours() {
   local t0 t1 id
   t0=$(pm_now)
   id=$(dotnet "$REPL_HOST_DLL" create bench commerce customer 0 sbtest1 --defer-secondary-keys 2>"$PM_DIR_cdst/ours.err") || { cat "$PM_DIR_cdst/ours.err" >&2; return 1; }
-  dotnet "$REPL_HOST_DLL" copy customer 0 "$id" "$CHUNK_ROWS" >"$PM_DIR_cdst/ours.out" 2>>"$PM_DIR_cdst/ours.err" &
+  DURABLE_COPY_CHUNK_ROWS="$CHUNK_ROWS" dotnet "$BENCH_DLL" replication-copy customer 0 "$id" >"$PM_DIR_cdst/ours.out" 2>>"$PM_DIR_cdst/ours.err" &
   local pid=$! hwm=0 h
   while kill -0 "$pid" 2>/dev/null; do
     h=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0); [ "${h:-0}" -gt "$hwm" ] && hwm=$h
@@ -73,7 +77,7 @@ bench_anchor() {
 }
 
 bench_context() {
-  echo "   pinned: rows=$ROWS threads=$THREADS chunk=$CHUNK_ROWS rows innodb_flush_log_at_trx_commit=2 sync_binlog=0 binlog ROW/FULL on both servers, myloader -e (its rows binlogged as ours are); ours --defer-secondary-keys, loading with LOAD DATA LOCAL INFILE (target local_infile=$(pm_sql cdst "SELECT @@local_infile"), MariaDB's default)"
+  echo "   pinned: rows=$ROWS threads=$THREADS chunk=${CHUNK_ROWS:-default} (DURABLE_COPY_CHUNK_ROWS) innodb_flush_log_at_trx_commit=2 sync_binlog=0 binlog ROW/FULL on both servers, myloader -e (its rows binlogged as ours are); ours --defer-secondary-keys, loading with LOAD DATA LOCAL INFILE (target local_infile=$(pm_sql cdst "SELECT @@local_infile"), MariaDB's default)"
   echo "   ours (last run): $(cat "$PM_DIR_cdst/ours.out"); copy process peak memory (VmHWM) $(cat "$PM_DIR_cdst/ours.hwm") kB"
   echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   reset_target

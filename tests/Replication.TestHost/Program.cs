@@ -1,23 +1,20 @@
-// Usage: Durable.Replication.TestHost copy <targetKeyspace> <targetShard> <streamId> <maxRows>
+// Usage: Durable.Replication.TestHost copy <targetKeyspace> <targetShard> <streamId> <maxRows> [<commitRows>]
+//        (the MoveTables copy of one stream, chunk after chunk, as the MoveTables.CopyChunk activity runs it; used by
+//        the copy crash tests and the soak, which kill this process)
 //        Durable.Replication.TestHost create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <table>[,<table>...] [--defer-secondary-keys]
 //        (prints the stream id; used by bench/benchmarks/replication-copy.sh)
 //        Durable.Replication.TestHost create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <table>[,...] <position>
 //        (a stream over target tables that already hold the source's rows as of <position>, e.g. MariaDB/0-11-42,
 //        started Running without a copy; used by bench/benchmarks/replication-catchup.sh)
-//        Durable.Replication.TestHost worker <taskHub>
-//        (a durable worker host on the Azure Storage hub (AzureWebJobsStorage) running the replication activities and
-//        orchestrators, as the Functions host does, until it is killed; used by the host crash tests)
 // Settings come from the same variables the Streamer reads (Streamer__EtcdEndpoints, __TopologyRoot, __Sidecar,
 // __User, __Password, __TabletsFile). Exit code 0 when the copy is done; a fault point kills the process (SIGKILL).
 using System.Globalization;
 using System.Text.Json;
-using Durable.DurableTask;
-using Durable.DurableTask.AzureStorage;
-using Durable.DurableTask.Worker;
-using Durable.Orchestrations;
 using Durable.Replication;
 using Durable.Topology;
 using Durable.Topology.Etcd;
+using Durable.Workflows;
+using Microsoft.Extensions.Logging.Abstractions;
 
 // Options (create only): --defer-secondary-keys.
 var deferSecondaryKeys = args.Contains("--defer-secondary-keys");
@@ -26,12 +23,11 @@ var valid = args.Length > 0 && args[0] switch
 {
     "copy" => args.Length is 5 or 6,
     "create" => args.Length is 6 or 7,
-    "worker" => args.Length == 2,
     _ => false,
 };
 if (!valid)
 {
-    Console.Error.WriteLine("usage: copy <targetKeyspace> <targetShard> <streamId> <maxRows> [<commitRows>] | create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <tables> [<position>] | worker <taskHub>");
+    Console.Error.WriteLine("usage: copy <targetKeyspace> <targetShard> <streamId> <maxRows> [<commitRows>] | create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <tables> [<position>]");
     return 2;
 }
 
@@ -67,63 +63,68 @@ if (args[0] == "create")
     return 0;
 }
 
-if (args[0] == "worker")
-{
-    // Short leases and visibility timeouts so a killed host's partition and in-flight activity come back in seconds.
-    await using var service = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
-    {
-        StorageConnectionString = Environment.GetEnvironmentVariable("AzureWebJobsStorage")
-            ?? throw new InvalidOperationException("Environment variable AzureWebJobsStorage is not set."),
-        TaskHubName = args[1],
-        PartitionCount = 1,
-        LeaseInterval = TimeSpan.FromSeconds(15),
-        LeaseRenewInterval = TimeSpan.FromSeconds(3),
-        ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(10),
-        WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(10),
-        MaxQueuePollingInterval = TimeSpan.FromMilliseconds(500),
-    });
-    var registry = ReplicationRegistration.AddReplication(new DurableTaskRegistry(), engine);
-    await using var worker = new DurableTaskWorker(service, registry, new DurableTaskWorkerOptions
-    {
-        MaxConcurrentActivities = 4,
-        MaxConcurrentOrchestrations = 4,
-        ActivityRenewInterval = TimeSpan.FromSeconds(3),
-    });
-    await worker.StartAsync();
-    Console.WriteLine($"worker ready on hub {args[1]}");
-    await Task.Delay(Timeout.Infinite);
-    return 0;
-}
-
+// The copy as the MoveTables orchestration runs it: one MoveTables_CopyChunk activity after another, each the
+// activity's own call (ClusterMoveTablesOperations.CopyChunkAsync: the engine's chunk with the workflow's owner and the
+// host's copy budget, the production default with DURABLE_COPY_CHUNK_ROWS applied), until the stream is copied.
 var id = long.Parse(args[3], CultureInfo.InvariantCulture);
-var budget = new CopyBudget { MaxRows = int.Parse(args[4], CultureInfo.InvariantCulture) };
+var record = (await engine.ListStreamsAsync(args[1], args[2])).FirstOrDefault(s => s.Id == id)
+    ?? throw new InvalidOperationException($"Stream {id} does not exist on {args[1]}/{args[2]}.");
+var budget = MoveTablesEnvironmentOptions.CopyBudgetFromSettings(args[4]);
 if (args.Length == 6)
 {
     budget = budget with { CommitRows = int.Parse(args[5], CultureInfo.InvariantCulture) };
 }
+
+using var http = new HttpClient();
+var operations = new ClusterMoveTablesOperations(store, engine,
+    new ApprovalVerifier(ConfiguredApproverKeys.Parse(null), new EtcdNonceStore(new WorkflowRegistry(store))),
+    new MoveTablesSettings { CopyBudget = budget }, http, NullLogger.Instance);
+var spec = new MoveTablesCreate
+{
+    Workflow = record.Workflow,
+    SourceKeyspace = record.SourceKeyspace,
+    TargetKeyspace = record.TargetKeyspace,
+    Tables = record.Filter.Rules.Select(r => r.Table).ToList(),
+};
+var stream = new StreamRef(record.TargetKeyspace, record.TargetShard, record.Id, record.SourceShard);
 var chunks = 0;
 var failures = 0;
 while (true)
 {
-    ChunkResult result;
+    CopyChunkResult result;
     try
     {
-        result = await engine.CopyChunkAsync(args[1], args[2], id, $"testhost-{Environment.ProcessId}", budget);
-        failures = 0;
+        result = await operations.CopyChunkAsync(spec, stream, CancellationToken.None);
     }
     catch (Exception e) when (TransientFailures.IsTransient(e) && ++failures < 10)
     {
-        // As the copy chain's retry policy does: a transient failure (e.g. a stalled binlog on a loaded machine)
-        // re-runs the chunk from the sidecar's committed state.
+        // Stands in for the orchestration re-running a failed chunk (its retry policy, then an operator's start): a
+        // transient failure (e.g. a stalled binlog on a loaded machine) re-runs the chunk from the sidecar's committed state.
         Console.Error.WriteLine($"chunk failed (attempt {failures}, retrying): {e.Message}");
         await Task.Delay(TimeSpan.FromSeconds(failures));
         continue;
     }
 
+    if (result.WaitingFor is { } waiting)
+    {
+        // No source tablet: the orchestration waits and tries again.
+        if (++failures >= 10)
+        {
+            Console.Error.WriteLine($"gave up waiting: {waiting}");
+            return 1;
+        }
+
+        Console.Error.WriteLine($"waiting (attempt {failures}): {waiting}");
+        await Task.Delay(TimeSpan.FromSeconds(failures));
+        continue;
+    }
+
+    failures = 0;
     chunks++;
     if (result.Done)
     {
-        Console.WriteLine($"copied in {chunks} chunks; state {result.State}");
+        var state = (await engine.ListStreamsAsync(args[1], args[2])).First(s => s.Id == id).State;
+        Console.WriteLine($"copied in {chunks} chunks; state {state}");
         return 0;
     }
 }

@@ -81,17 +81,17 @@ public sealed class ChildProcess : IAsyncDisposable
     public static ChildProcess Streamer(TestBed bed, string? faultPoints = null, string replicaName = "streamer") =>
         Start(bed, "src/Streamer", "Durable.Streamer.dll", [], faultPoints, replicaName);
 
+    /// <summary>
+    /// The MoveTables copy in a process a test can kill: chunk after chunk of the <c>MoveTables.CopyChunk</c> activity's
+    /// own call (<c>ClusterMoveTablesOperations.CopyChunkAsync</c>) until the stream is copied.
+    /// </summary>
+    /// <param name="maxRows">Rows per chunk (what DURABLE_COPY_CHUNK_ROWS sets on a host).</param>
     /// <param name="commitRows">Rows per commit inside a chunk (the copy budget's CommitRows); null: the default.</param>
     public static ChildProcess CopyHost(TestBed bed, string keyspace, string shard, long id, int maxRows, string? faultPoints = null, int? commitRows = null) =>
         Start(bed, "tests/Replication.TestHost", "Durable.Replication.TestHost.dll",
             ["copy", keyspace, shard, id.ToString(System.Globalization.CultureInfo.InvariantCulture), maxRows.ToString(System.Globalization.CultureInfo.InvariantCulture),
              .. commitRows is { } c ? [c.ToString(System.Globalization.CultureInfo.InvariantCulture)] : Array.Empty<string>()],
             faultPoints, "copier");
-
-    /// <summary>A durable worker host (the replication activities and orchestrators) on an Azure Storage task hub.</summary>
-    public static ChildProcess WorkerHost(TestBed bed, string taskHub, string? faultPoints = null) =>
-        Start(bed, "tests/Replication.TestHost", "Durable.Replication.TestHost.dll", ["worker", taskHub], faultPoints, "worker",
-            new Dictionary<string, string> { ["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString });
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {

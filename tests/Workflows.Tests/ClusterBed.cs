@@ -68,10 +68,11 @@ public sealed class ClusterBed : IAsyncDisposable
         _streamer = Task.Run(() => supervisor.RunAsync(_streamerStop.Token));
     }
 
-    public async Task StartWorkerAsync()
+    /// <param name="operations">The activities' operations; null: the bed's real ones (<see cref="MoveTablesEnvironment.Operations"/>).</param>
+    public async Task StartWorkerAsync(IMoveTablesOperations? operations = null)
     {
         var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, _engine);
+        MoveTablesOrchestration.Register(registry, operations is null ? _engine : TestServices.With(operations));
         _worker = new DurableTaskWorker(Hub, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 2 });
         await _worker.StartAsync();
     }

@@ -10,7 +10,9 @@ namespace Durable.Workflows.Tests;
 
 /// <summary>
 /// kill -9 of the real Functions host in the middle of a MoveTables copy, at each named fault point of the engine's
-/// copy (chunk written, chunk committed, catch-up committed, fast-forward committed, finish about to commit). A private
+/// copy (chunk written, chunk committed, catch-up committed, fast-forward committed, finish about to commit) and of the
+/// durable dispatch around the <c>MoveTables.CopyChunk</c> activity (delivered but not run, run but its result not
+/// delivered, the orchestration's step committed). A private
 /// host (<see cref="SwitchTrafficCrashHost"/>: src/Functions binaries, its own Azurite task hub and port) runs
 /// <c>MoveTables create</c> with small chunks (DURABLE_COPY_CHUNK_ROWS) while a load inserts, updates, changes primary
 /// keys, swaps unique keys and deletes across the table's whole key space; the host SIGKILLs itself at the Nth hit of
@@ -35,7 +37,13 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
     /// every chunk after the first; under the load it has rows to apply), the first fast-forward commit (between the
     /// catch-up and the snapshot the source moves on), the finish (every table copied, Running not yet committed /
     /// committed but the orchestration never told), and a chunk committed while --defer-secondary-keys has the target's
-    /// unique key dropped (the fresh host must re-add it exactly).
+    /// unique key dropped (the fresh host must re-add it exactly). The durable points count the host's activities and
+    /// orchestration steps, which come in a fixed order with one stream: activities Preflight (1), Create (2), then
+    /// CopyChunk (3, 5, 7, ...) each followed by Progress (4, 6, ...); steps 1 and 2 schedule Preflight and Create, step
+    /// 3 the first chunk, then each step schedules the next activity. So: the first chunk (which starts the stream)
+    /// run but its result not delivered; the second chunk delivered but killed before it ran; the third chunk run,
+    /// result not delivered (delivered again, it continues from the sidecar instead of repeating); and the step that
+    /// scheduled the second chunk's Progress committed.
     /// </summary>
     public static TheoryData<string, int, bool> Points() => new()
     {
@@ -46,6 +54,10 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
         { "copy.finish.before-commit", 1, false },
         { "copy.finish.after-commit", 1, false },
         { "copy.chunk.after-commit", 3, true },
+        { "durable.activity.after-run", 3, false },
+        { "durable.activity.after-lock", 5, false },
+        { "durable.activity.after-run", 7, false },
+        { "durable.orchestration.after-commit", 6, false },
     };
 
     [Theory]
@@ -322,6 +334,8 @@ public sealed partial class CopyCrashPointNameTests
         var copier = File.ReadAllText(Path.Combine(dir, "Copier.cs"));
         // The applier is split by concept over several files (the commit points are in its fenced transaction): read them all.
         var applier = string.Concat(Directory.EnumerateFiles(dir, "*.cs").Order(StringComparer.Ordinal).Select(File.ReadAllText));
+        // The durable dispatch points are the runtime's (worker and task hubs).
+        var runtime = string.Concat(Directory.EnumerateFiles(Path.Combine(LocalCluster.RepositoryRoot(), "src", "DurableTask"), "*.cs", SearchOption.AllDirectories).Select(File.ReadAllText));
         // The applier names its commit points "<area>.before-commit" / "<area>.after-commit"; the copier sets the areas.
         var areas = FaultArea().Matches(copier).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
         Assert.Contains("FaultPoints.Hit(faultArea + \".before-commit\")", applier, StringComparison.Ordinal);
@@ -329,7 +343,11 @@ public sealed partial class CopyCrashPointNameTests
         foreach (var row in CopyCrashHostTests.Points())
         {
             var point = (string)row[0];
-            if (point.EndsWith(".before-commit", StringComparison.Ordinal) || point.EndsWith(".after-commit", StringComparison.Ordinal))
+            if (point.StartsWith("durable.", StringComparison.Ordinal))
+            {
+                Assert.Contains($"FaultPoints.Hit(\"{point}\")", runtime, StringComparison.Ordinal);
+            }
+            else if (point.EndsWith(".before-commit", StringComparison.Ordinal) || point.EndsWith(".after-commit", StringComparison.Ordinal))
             {
                 var area = point[..point.LastIndexOf('.')];
                 Assert.True(areas.Contains(area), $"{point}: the copier sets no fault area '{area}' (areas: {string.Join(", ", areas)})");

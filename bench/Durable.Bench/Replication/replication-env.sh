@@ -1,5 +1,6 @@
-# Helpers for the replication-* benchmarks (sourced): the engine runs through tests/Replication.TestHost (Release),
-# pointed at two private servers registered as commerce/0 (source) and customer/0 (target) in a tablets file.
+# Helpers for the replication-* benchmarks (sourced): streams are created through tests/Replication.TestHost (Release),
+# the copy runs in bench/Durable.Bench (replication-copy, Release), the catch-up in src/Streamer (Release), all pointed
+# at two private servers registered as commerce/0 (source) and customer/0 (target) in a tablets file.
 # Server ids for binlog reads are leased from the local cluster's etcd under a private root.
 source bench/Durable.Bench/MySql/private-mariadb.sh
 REPL_HOST_DLL="tests/Replication.TestHost/bin/Release/net10.0/Durable.Replication.TestHost.dll"

@@ -74,7 +74,11 @@ public static class MoveTablesOrchestration
                 return state;
             }
 
-            if (turn >= TurnsPerGeneration && command is null && vdiffRun is null)
+            // A command waiter still pending here has received nothing (a received command is handled before the loop
+            // comes back), so ending the generation loses no command: one that arrives later is kept for the next
+            // generation. Waiting for it instead kept a copy, and the replication after it, in one generation until
+            // the first command, with a history growing by a round per chunk.
+            if (turn >= TurnsPerGeneration && command is not { IsCompleted: true } && vdiffRun is null)
             {
                 // Unprocessed commands stay queued for the next generation.
                 ctx.ContinueAsNew(state);

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text.Json;
+using Durable.Replication;
+using Durable.Topology;
+using Durable.Topology.Etcd;
+using Durable.Workflows;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Durable.Bench.Replication;
+
+/// <summary>
+/// The side of bench/benchmarks/replication-copy.sh that the script times: the MoveTables copy of one stream as the
+/// production host runs it. Chunk after chunk, each is the <c>MoveTables_CopyChunk</c> activity's own call,
+/// <see cref="ClusterMoveTablesOperations.CopyChunkAsync"/>, with the host's settings (<see cref="MoveTablesSettings"/>
+/// defaults: the copy budget of 20 s per snapshot; DURABLE_COPY_CHUNK_ROWS applied when set, as the host reads it), and
+/// a chunk that failed transiently is retried as the orchestration's retry policy does (ActivityRetry.MoveTables: 4 attempts, 1 s doubling to at most 15 s; terminal failures are not retried). Not
+/// included: the task hub's dispatch between chunks and the Progress activity after each round.
+/// Args: targetKeyspace targetShard streamId. Settings: the Streamer__* variables (replication-env.sh).
+/// </summary>
+public static class ReplicationCopyBenchmark
+{
+    private const int MaxAttempts = 4;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length != 3 || !long.TryParse(args[2], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+        {
+            Console.Error.WriteLine("usage: Durable.Bench replication-copy <targetKeyspace> <targetShard> <streamId>");
+            return 2;
+        }
+
+        static string Setting(string name) => Environment.GetEnvironmentVariable("Streamer__" + name)
+            ?? throw new InvalidOperationException($"Environment variable Streamer__{name} is not set.");
+
+        using var etcd = new EtcdClient(Setting("EtcdEndpoints"));
+        var store = new TopologyStore(etcd, new TopologyOptions { Root = Setting("TopologyRoot") });
+        var tablets = JsonSerializer.Deserialize<List<TabletEndpoint>>(await File.ReadAllTextAsync(Setting("TabletsFile")), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+        var connector = new TabletConnector(new StaticTabletResolver(tablets), new ReplicationCredentials(Setting("User"), Setting("Password")));
+        var engine = new ReplicationEngine(connector, new EtcdServerIdSource(store), new ReplicationEngineOptions { SidecarName = Setting("Sidecar") });
+        var record = (await engine.ListStreamsAsync(args[0], args[1])).FirstOrDefault(s => s.Id == id)
+            ?? throw new InvalidOperationException($"Stream {id} does not exist on {args[0]}/{args[1]}.");
+
+        using var http = new HttpClient();
+        var settings = new MoveTablesSettings { CopyBudget = MoveTablesEnvironmentOptions.CopyBudgetFromSettings(Environment.GetEnvironmentVariable(MoveTablesEnvironmentOptions.CopyChunkRowsSetting)) };
+        var operations = new ClusterMoveTablesOperations(store, engine,
+            new ApprovalVerifier(ConfiguredApproverKeys.Parse(null), new EtcdNonceStore(new WorkflowRegistry(store))), settings, http, NullLogger.Instance);
+        var spec = new MoveTablesCreate
+        {
+            Workflow = record.Workflow,
+            SourceKeyspace = record.SourceKeyspace,
+            TargetKeyspace = record.TargetKeyspace,
+            Tables = record.Filter.Rules.Select(r => r.Table).ToList(),
+        };
+        var stream = new StreamRef(record.TargetKeyspace, record.TargetShard, record.Id, record.SourceShard);
+        var chunks = 0;
+        while (true)
+        {
+            CopyChunkResult result;
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    result = await operations.CopyChunkAsync(spec, stream, CancellationToken.None);
+                    break;
+                }
+                catch (Exception e) when (attempt < MaxAttempts && TransientFailures.IsTransient(e))
+                {
+                    var delay = TimeSpan.FromSeconds(Math.Min(15, Math.Pow(2, attempt - 1)));
+                    Console.Error.WriteLine($"chunk failed (attempt {attempt} of {MaxAttempts}, retrying in {delay.TotalSeconds:0} s): {e.Message}");
+                    await Task.Delay(delay);
+                }
+            }
+
+            if (result.WaitingFor is { } waiting)
+            {
+                Console.Error.WriteLine($"the copy waits for a source tablet, which a benchmark must not: {waiting}");
+                return 1;
+            }
+
+            chunks++;
+            if (result.Done)
+            {
+                var state = (await engine.ListStreamsAsync(args[0], args[1])).First(s => s.Id == id).State;
+                Console.WriteLine($"copied in {chunks} chunks (budget: {settings.CopyBudget.MaxRows} rows, {settings.CopyBudget.MaxTime.TotalSeconds:0} s per chunk); state {state}");
+                return 0;
+            }
+        }
+    }
+}
