@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Durable.MySql;
 using Durable.Replication;
 using Durable.Topology;
@@ -54,9 +55,39 @@ public static class DurableEngineServices
         return services.AddEngineServices();
     }
 
-    /// <summary>A provider of its own with the engine on <paramref name="options"/> (test beds, tools); disposing it closes the etcd client.</summary>
-    public static ServiceProvider BuildEngine(MoveTablesEnvironmentOptions options) =>
-        new ServiceCollection().AddDurableEngine(options).BuildServiceProvider();
+    /// <summary>
+    /// A provider of its own with the engine on <paramref name="options"/> (test beds, tools); <paramref name="configure"/>
+    /// may register replacements first (e.g. a fixed <see cref="ITabletResolver"/>). Disposing it closes the etcd client.
+    /// </summary>
+    public static ServiceProvider BuildEngine(MoveTablesEnvironmentOptions options, Action<IServiceCollection>? configure = null)
+    {
+        var services = new ServiceCollection();
+        configure?.Invoke(services);
+        return services.AddDurableEngine(options).BuildServiceProvider();
+    }
+
+    /// <summary>
+    /// The engine for tools run beside the Streamer (the copy benchmark, the crash tests' child process), configured as
+    /// the Streamer is: the <c>Streamer__*</c> environment variables (EtcdEndpoints, TopologyRoot, Sidecar, User,
+    /// Password) and the fixed tablet list of <c>Streamer__TabletsFile</c>.
+    /// </summary>
+    public static ServiceProvider BuildToolEngine(MoveTablesSettings settings)
+    {
+        static string Setting(string name) => Environment.GetEnvironmentVariable("Streamer__" + name) is { Length: > 0 } value
+            ? value : throw new InvalidOperationException($"Environment variable Streamer__{name} is not set.");
+
+        var tablets = JsonSerializer.Deserialize<List<TabletEndpoint>>(File.ReadAllText(Setting("TabletsFile")), new JsonSerializerOptions(JsonSerializerDefaults.Web))
+            ?? throw new InvalidOperationException($"Streamer__TabletsFile '{Setting("TabletsFile")}' holds no tablet list.");
+        return BuildEngine(new MoveTablesEnvironmentOptions
+        {
+            EtcdEndpoints = Setting("EtcdEndpoints"),
+            TopologyRoot = Setting("TopologyRoot"),
+            EngineUser = Setting("User"),
+            EnginePassword = Setting("Password"),
+            SidecarName = Setting("Sidecar"),
+            Settings = settings,
+        }, services => services.AddSingleton<ITabletResolver>(new StaticTabletResolver(tablets)));
+    }
 
     private static IServiceCollection AddEngineServices(this IServiceCollection services)
     {

@@ -1,5 +1,5 @@
 // Usage: Durable.Replication.TestHost copy <targetKeyspace> <targetShard> <streamId> <maxRows> [<commitRows>]
-//        (the MoveTables copy of one stream, chunk after chunk, as the MoveTables.CopyChunk activity runs it; used by
+//        (the MoveTables copy of one stream, chunk after chunk, as the MoveTables_CopyChunk activity runs it; used by
 //        the copy crash tests and the soak, which kill this process)
 //        Durable.Replication.TestHost create <workflow> <sourceKeyspace> <targetKeyspace> <targetShard> <table>[,<table>...] [--defer-secondary-keys]
 //        (prints the stream id; used by bench/benchmarks/replication-copy.sh)
@@ -10,11 +10,11 @@
 // __User, __Password, __TabletsFile). Exit code 0 when the copy is done; a fault point kills the process (SIGKILL).
 using System.Globalization;
 using System.Text.Json;
+using Durable.Composition;
 using Durable.Replication;
 using Durable.Topology;
-using Durable.Topology.Etcd;
 using Durable.Workflows;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 
 // Options (create only): --defer-secondary-keys.
 var deferSecondaryKeys = args.Contains("--defer-secondary-keys");
@@ -31,17 +31,19 @@ if (!valid)
     return 2;
 }
 
-string Setting(string name) => Environment.GetEnvironmentVariable("Streamer__" + name)
-    ?? throw new InvalidOperationException($"Environment variable Streamer__{name} is not set.");
+// The copy budget (copy mode): the production default with DURABLE_COPY_CHUNK_ROWS's value applied, as the host reads it.
+var budget = MoveTablesEnvironmentOptions.CopyBudgetFromSettings(args[0] == "copy" ? args[4] : null);
+if (args[0] == "copy" && args.Length == 6)
+{
+    budget = budget with { CommitRows = int.Parse(args[5], CultureInfo.InvariantCulture) };
+}
 
-using var etcd = new EtcdClient(Setting("EtcdEndpoints"));
-var store = new TopologyStore(etcd, new TopologyOptions { Root = Setting("TopologyRoot") });
-var tablets = JsonSerializer.Deserialize<List<TabletEndpoint>>(File.ReadAllText(Setting("TabletsFile")), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
-var connector = new TabletConnector(new StaticTabletResolver(tablets), new ReplicationCredentials(Setting("User"), Setting("Password")));
-var engine = new ReplicationEngine(connector, new EtcdServerIdSource(store), new ReplicationEngineOptions { SidecarName = Setting("Sidecar") });
+// The engine from the composition root the host and the Streamer use, on the Streamer's settings and fixed tablet list.
+await using var services = DurableEngineServices.BuildToolEngine(new MoveTablesSettings { CopyBudget = budget });
+var engine = services.GetRequiredService<ReplicationEngine>();
 if (args[0] == "create")
 {
-    var target = await connector.Resolver.PrimaryAsync(args[3], args[4], CancellationToken.None);
+    var target = await services.GetRequiredService<ITabletResolver>().PrimaryAsync(args[3], args[4], CancellationToken.None);
     var created = await engine.CreateStreamAsync(new StreamSpec
     {
         Workflow = args[1],
@@ -69,24 +71,8 @@ if (args[0] == "create")
 var id = long.Parse(args[3], CultureInfo.InvariantCulture);
 var record = (await engine.ListStreamsAsync(args[1], args[2])).FirstOrDefault(s => s.Id == id)
     ?? throw new InvalidOperationException($"Stream {id} does not exist on {args[1]}/{args[2]}.");
-var budget = MoveTablesEnvironmentOptions.CopyBudgetFromSettings(args[4]);
-if (args.Length == 6)
-{
-    budget = budget with { CommitRows = int.Parse(args[5], CultureInfo.InvariantCulture) };
-}
-
-using var http = new HttpClient();
-var operations = new ClusterMoveTablesOperations(store, engine,
-    new ApprovalVerifier(ConfiguredApproverKeys.Parse(null), new EtcdNonceStore(new WorkflowRegistry(store))),
-    new MoveTablesSettings { CopyBudget = budget }, http, NullLogger.Instance);
-var spec = new MoveTablesCreate
-{
-    Workflow = record.Workflow,
-    SourceKeyspace = record.SourceKeyspace,
-    TargetKeyspace = record.TargetKeyspace,
-    Tables = record.Filter.Rules.Select(r => r.Table).ToList(),
-};
-var stream = new StreamRef(record.TargetKeyspace, record.TargetShard, record.Id, record.SourceShard);
+var operations = services.GetRequiredService<IMoveTablesOperations>();
+var (spec, stream) = CopyInput.ForStream(record);
 var chunks = 0;
 var failures = 0;
 while (true)

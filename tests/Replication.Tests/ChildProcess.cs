@@ -82,7 +82,7 @@ public sealed class ChildProcess : IAsyncDisposable
         Start(bed, "src/Streamer", "Durable.Streamer.dll", [], faultPoints, replicaName);
 
     /// <summary>
-    /// The MoveTables copy in a process a test can kill: chunk after chunk of the <c>MoveTables.CopyChunk</c> activity's
+    /// The MoveTables copy in a process a test can kill: chunk after chunk of the <c>MoveTables_CopyChunk</c> activity's
     /// own call (<c>ClusterMoveTablesOperations.CopyChunkAsync</c>) until the stream is copied.
     /// </summary>
     /// <param name="maxRows">Rows per chunk (what DURABLE_COPY_CHUNK_ROWS sets on a host).</param>

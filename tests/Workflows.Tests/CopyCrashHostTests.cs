@@ -11,7 +11,7 @@ namespace Durable.Workflows.Tests;
 /// <summary>
 /// kill -9 of the real Functions host in the middle of a MoveTables copy, at each named fault point of the engine's
 /// copy (chunk written, chunk committed, catch-up committed, fast-forward committed, finish about to commit) and of the
-/// durable dispatch around the <c>MoveTables.CopyChunk</c> activity (delivered but not run, run but its result not
+/// durable dispatch around the <c>MoveTables_CopyChunk</c> activity (delivered but not run, run but its result not
 /// delivered, the orchestration's step committed). A private
 /// host (<see cref="SwitchTrafficCrashHost"/>: src/Functions binaries, its own Azurite task hub and port) runs
 /// <c>MoveTables create</c> with small chunks (DURABLE_COPY_CHUNK_ROWS) while a load inserts, updates, changes primary

@@ -10,7 +10,7 @@ namespace Durable.Workflows.Tests;
 
 /// <summary>
 /// The MoveTables copy on the in-memory hub with the real activities: one stream per target shard (unsharded source,
-/// two-shard target split by a hash vindex), each copied by a chain of bounded <c>MoveTables.CopyChunk</c> activities
+/// two-shard target split by a hash vindex), each copied by a chain of bounded <c>MoveTables_CopyChunk</c> activities
 /// until every row is on its shard.
 /// </summary>
 [Trait("Category", "Integration")]

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
+using Durable.Composition;
 using Durable.Replication;
 using Durable.Topology;
-using Durable.Topology.Etcd;
 using Durable.Workflows;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Durable.Bench.Replication;
 
@@ -29,29 +29,14 @@ public static class ReplicationCopyBenchmark
             return 2;
         }
 
-        static string Setting(string name) => Environment.GetEnvironmentVariable("Streamer__" + name)
-            ?? throw new InvalidOperationException($"Environment variable Streamer__{name} is not set.");
-
-        using var etcd = new EtcdClient(Setting("EtcdEndpoints"));
-        var store = new TopologyStore(etcd, new TopologyOptions { Root = Setting("TopologyRoot") });
-        var tablets = JsonSerializer.Deserialize<List<TabletEndpoint>>(await File.ReadAllTextAsync(Setting("TabletsFile")), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
-        var connector = new TabletConnector(new StaticTabletResolver(tablets), new ReplicationCredentials(Setting("User"), Setting("Password")));
-        var engine = new ReplicationEngine(connector, new EtcdServerIdSource(store), new ReplicationEngineOptions { SidecarName = Setting("Sidecar") });
+        var settings = new MoveTablesSettings { CopyBudget = MoveTablesEnvironmentOptions.CopyBudgetFromSettings(Environment.GetEnvironmentVariable(MoveTablesEnvironmentOptions.CopyChunkRowsSetting)) };
+        // The engine and the operations from the composition root the host uses, on the Streamer's settings and fixed tablet list.
+        await using var services = DurableEngineServices.BuildToolEngine(settings);
+        var engine = services.GetRequiredService<ReplicationEngine>();
+        var operations = services.GetRequiredService<IMoveTablesOperations>();
         var record = (await engine.ListStreamsAsync(args[0], args[1])).FirstOrDefault(s => s.Id == id)
             ?? throw new InvalidOperationException($"Stream {id} does not exist on {args[0]}/{args[1]}.");
-
-        using var http = new HttpClient();
-        var settings = new MoveTablesSettings { CopyBudget = MoveTablesEnvironmentOptions.CopyBudgetFromSettings(Environment.GetEnvironmentVariable(MoveTablesEnvironmentOptions.CopyChunkRowsSetting)) };
-        var operations = new ClusterMoveTablesOperations(store, engine,
-            new ApprovalVerifier(ConfiguredApproverKeys.Parse(null), new EtcdNonceStore(new WorkflowRegistry(store))), settings, http, NullLogger.Instance);
-        var spec = new MoveTablesCreate
-        {
-            Workflow = record.Workflow,
-            SourceKeyspace = record.SourceKeyspace,
-            TargetKeyspace = record.TargetKeyspace,
-            Tables = record.Filter.Rules.Select(r => r.Table).ToList(),
-        };
-        var stream = new StreamRef(record.TargetKeyspace, record.TargetShard, record.Id, record.SourceShard);
+        var (spec, stream) = CopyInput.ForStream(record);
         var chunks = 0;
         while (true)
         {

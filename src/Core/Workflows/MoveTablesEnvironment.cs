@@ -14,7 +14,7 @@ public sealed record MoveTablesEnvironmentOptions
     public const string SidecarSetting = "DURABLE_SIDECAR_DB";
     public const string SecretsFileSetting = "DURABLE_SECRETS_FILE";
 
-    /// <summary>Rows per copy chunk (one MoveTables.CopyChunk activity); unset keeps the engine's default.</summary>
+    /// <summary>Rows per copy chunk (one MoveTables_CopyChunk activity); unset keeps the engine's default.</summary>
     public const string CopyChunkRowsSetting = "DURABLE_COPY_CHUNK_ROWS";
 
     public required string EtcdEndpoints { get; init; }
