@@ -1,12 +1,11 @@
 using Durable.Composition;
-using Durable.DurableTask.Client;
-using Durable.DurableTask.InMemory;
-using Durable.DurableTask.Worker;
+using Durable.Functions.Engine;
 using Durable.Functions.Orchestrations;
 using Durable.MySql;
 using Durable.Replication;
 using Durable.Testing;
 using Durable.Topology;
+using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -22,7 +21,7 @@ public sealed class ClusterBed : IAsyncDisposable
     private readonly CancellationTokenSource _streamerStop = new();
     private readonly List<string> _cleanup = [];
     private Task? _streamer;
-    private DurableTaskWorker? _worker;
+    private TaskHub? _hub;
     private readonly ServiceProvider _engine;
 
     public ClusterBed(string name, MoveTablesSettings? settings = null)
@@ -52,9 +51,10 @@ public sealed class ClusterBed : IAsyncDisposable
 
     public MoveTablesEnvironment Env { get; }
 
-    public InMemoryOrchestrationService Hub { get; } = new();
+    /// <summary>The test's private task hub on Azurite; set by <see cref="StartWorkerAsync"/>.</summary>
+    public TaskHub Hub => _hub ?? throw new InvalidOperationException("StartWorkerAsync first: the task hub is created with the worker.");
 
-    public DurableTaskClient Client => new(Hub) { MaxPollingInterval = TimeSpan.FromMilliseconds(50) };
+    public DurableHubClient Client => Hub.Client;
 
     public async Task InitAsync()
     {
@@ -73,8 +73,8 @@ public sealed class ClusterBed : IAsyncDisposable
     {
         var registry = new DurableTaskRegistry();
         MoveTablesOrchestration.Register(registry, operations is null ? _engine : TestServices.With(operations));
-        _worker = new DurableTaskWorker(Hub, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 2 });
-        await _worker.StartAsync();
+        _hub = await TestTaskHub.StartAsync(registry, operations is null ? _engine : TestServices.With(operations),
+            tune: s => { s.MaxConcurrentTaskActivityWorkItems = 4; s.MaxConcurrentTaskOrchestrationWorkItems = 2; });
     }
 
     public static MySqlConnectionOptions Account(string role, int uid, string? db)
@@ -105,9 +105,9 @@ public sealed class ClusterBed : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_worker is not null)
+        if (_hub is not null)
         {
-            await _worker.StopAsync();
+            await _hub.DisposeAndDeleteAsync();
         }
 
         await _streamerStop.CancelAsync();

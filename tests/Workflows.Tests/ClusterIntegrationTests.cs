@@ -1,5 +1,5 @@
-using Durable.DurableTask;
-using Durable.DurableTask.Client;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Durable.Functions.Orchestrations;
 using Durable.MySql;
 using Durable.Topology;

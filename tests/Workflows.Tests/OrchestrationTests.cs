@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
-using Durable.DurableTask;
-using Durable.DurableTask.Client;
-using Durable.DurableTask.InMemory;
-using Durable.DurableTask.Worker;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Durable.Functions.Orchestrations;
 using Durable.MySql;
 using Durable.Replication;

@@ -1,10 +1,7 @@
 using System.Collections.Concurrent;
-using Durable.DurableTask;
-using Durable.DurableTask.Client;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Durable.DurableTask.History;
-using Durable.DurableTask.InMemory;
-using Durable.DurableTask.Runtime;
-using Durable.DurableTask.Worker;
 using Durable.Functions.Orchestrations;
 using Durable.Testing;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using Durable.DurableTask;
-using Durable.DurableTask.Client;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Durable.Functions.Orchestrations;
 using Durable.MySql;
 using Durable.Testing;

@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.Workflows;
 
 namespace Durable.Activities.MoveTables;
@@ -8,9 +8,9 @@ public sealed class CancelActivity(IMoveTablesOperations operations) : DurableAc
 {
     public const string Name = "MoveTables_Cancel";
 
-    protected override async Task<bool> ExecuteAsync(TaskActivityContext context, CleanupRequest input)
+    protected override async Task<bool> ExecuteAsync(TaskActivityContext context, CleanupRequest input, CancellationToken cancellationToken)
     {
-        await operations.CancelAsync(input, context.CancellationToken).ConfigureAwait(false);
+        await operations.CancelAsync(input, cancellationToken).ConfigureAwait(false);
         return true;
     }
 }

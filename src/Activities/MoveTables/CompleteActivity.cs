@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.Workflows;
 
 namespace Durable.Activities.MoveTables;
@@ -8,9 +8,9 @@ public sealed class CompleteActivity(IMoveTablesOperations operations) : Durable
 {
     public const string Name = "MoveTables_Complete";
 
-    protected override async Task<bool> ExecuteAsync(TaskActivityContext context, CleanupRequest input)
+    protected override async Task<bool> ExecuteAsync(TaskActivityContext context, CleanupRequest input, CancellationToken cancellationToken)
     {
-        await operations.CompleteAsync(input, context.CancellationToken).ConfigureAwait(false);
+        await operations.CompleteAsync(input, cancellationToken).ConfigureAwait(false);
         return true;
     }
 }

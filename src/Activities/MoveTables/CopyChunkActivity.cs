@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.Workflows;
 
 namespace Durable.Activities.MoveTables;
@@ -8,6 +8,6 @@ public sealed class CopyChunkActivity(IMoveTablesOperations operations) : Durabl
 {
     public const string Name = "MoveTables_CopyChunk";
 
-    protected override Task<CopyChunkResult> ExecuteAsync(TaskActivityContext context, CopyInput input) =>
-        operations.CopyChunkAsync(input.Spec, input.Stream, context.CancellationToken);
+    protected override Task<CopyChunkResult> ExecuteAsync(TaskActivityContext context, CopyInput input, CancellationToken cancellationToken) =>
+        operations.CopyChunkAsync(input.Spec, input.Stream, cancellationToken);
 }

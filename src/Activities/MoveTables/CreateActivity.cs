@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.Workflows;
 
 namespace Durable.Activities.MoveTables;
@@ -8,6 +8,6 @@ public sealed class CreateActivity(IMoveTablesOperations operations) : DurableAc
 {
     public const string Name = "MoveTables_Create";
 
-    protected override Task<CreateResult> ExecuteAsync(TaskActivityContext context, CreateInput input) =>
-        operations.CreateAsync(input.Spec, input.Tables, context.CancellationToken);
+    protected override Task<CreateResult> ExecuteAsync(TaskActivityContext context, CreateInput input, CancellationToken cancellationToken) =>
+        operations.CreateAsync(input.Spec, input.Tables, cancellationToken);
 }

@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.Workflows;
 
 namespace Durable.Activities.MoveTables;
@@ -8,6 +8,6 @@ public sealed class PreflightActivity(IMoveTablesOperations operations) : Durabl
 {
     public const string Name = "MoveTables_Preflight";
 
-    protected override Task<PreflightResult> ExecuteAsync(TaskActivityContext context, MoveTablesCreate input) =>
-        operations.PreflightAsync(input, context.CancellationToken);
+    protected override Task<PreflightResult> ExecuteAsync(TaskActivityContext context, MoveTablesCreate input, CancellationToken cancellationToken) =>
+        operations.PreflightAsync(input, cancellationToken);
 }

@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.Workflows;
 
 namespace Durable.Activities.MoveTables;
@@ -8,6 +8,6 @@ public sealed class ProgressActivity(IMoveTablesOperations operations) : Durable
 {
     public const string Name = "MoveTables_Progress";
 
-    protected override Task<ProgressResult> ExecuteAsync(TaskActivityContext context, WorkflowState input) =>
-        operations.ProgressAsync(input, context.CancellationToken);
+    protected override Task<ProgressResult> ExecuteAsync(TaskActivityContext context, WorkflowState input, CancellationToken cancellationToken) =>
+        operations.ProgressAsync(input, cancellationToken);
 }

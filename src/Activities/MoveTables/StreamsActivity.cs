@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.Workflows;
 
 namespace Durable.Activities.MoveTables;
@@ -8,9 +8,9 @@ public sealed class StreamsActivity(IMoveTablesOperations operations) : DurableA
 {
     public const string Name = "MoveTables_Streams";
 
-    protected override async Task<bool> ExecuteAsync(TaskActivityContext context, StreamsRequest input)
+    protected override async Task<bool> ExecuteAsync(TaskActivityContext context, StreamsRequest input, CancellationToken cancellationToken)
     {
-        await operations.SetStreamsAsync(input, context.CancellationToken).ConfigureAwait(false);
+        await operations.SetStreamsAsync(input, cancellationToken).ConfigureAwait(false);
         return true;
     }
 }

@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.Workflows;
 
 namespace Durable.Activities.MoveTables;
@@ -8,6 +8,6 @@ public sealed class SwitchTrafficActivity(IMoveTablesOperations operations) : Du
 {
     public const string Name = "MoveTables_Switch";
 
-    protected override Task<SwitchResult> ExecuteAsync(TaskActivityContext context, SwitchRequest input) =>
-        operations.SwitchAsync(input, context.CancellationToken);
+    protected override Task<SwitchResult> ExecuteAsync(TaskActivityContext context, SwitchRequest input, CancellationToken cancellationToken) =>
+        operations.SwitchAsync(input, cancellationToken);
 }

@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.Workflows;
 
 namespace Durable.Activities.MoveTables;
@@ -12,6 +12,6 @@ public sealed class VerifyApprovalActivity(IMoveTablesOperations operations) : D
 {
     public const string Name = "MoveTables_VerifyApproval";
 
-    protected override Task<ApprovalVerdict> ExecuteAsync(TaskActivityContext context, VerifyApprovalRequest input) =>
-        operations.VerifyApprovalAsync(input, context.CancellationToken);
+    protected override Task<ApprovalVerdict> ExecuteAsync(TaskActivityContext context, VerifyApprovalRequest input, CancellationToken cancellationToken) =>
+        operations.VerifyApprovalAsync(input, cancellationToken);
 }

@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.VDiff;
 
 namespace Durable.Activities.VDiff;
@@ -8,9 +8,9 @@ public sealed class VDiffCreateActivity(IVDiffOperations operations) : DurableAc
 {
     public const string Name = "VDiff_Create";
 
-    protected override async Task<string[]> ExecuteAsync(TaskActivityContext context, VDiffRunInput input)
+    protected override async Task<string[]> ExecuteAsync(TaskActivityContext context, VDiffRunInput input, CancellationToken cancellationToken)
     {
-        var (_, shards) = await operations.CreateAsync(input.Workflow, input.Keyspace, input.Options, input.Uuid, context.CancellationToken).ConfigureAwait(false);
+        var (_, shards) = await operations.CreateAsync(input.Workflow, input.Keyspace, input.Options, input.Uuid, cancellationToken).ConfigureAwait(false);
         return [.. shards];
     }
 }

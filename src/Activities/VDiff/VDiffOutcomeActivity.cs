@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.VDiff;
 
 namespace Durable.Activities.VDiff;
@@ -8,9 +8,9 @@ public sealed class VDiffOutcomeActivity(IVDiffOperations operations, TimeProvid
 {
     public const string Name = "VDiff_Outcome";
 
-    protected override async Task<VDiffOutcome> ExecuteAsync(TaskActivityContext context, VDiffRunInput input)
+    protected override async Task<VDiffOutcome> ExecuteAsync(TaskActivityContext context, VDiffRunInput input, CancellationToken cancellationToken)
     {
-        var report = await operations.ShowAsync(input.Workflow, input.Keyspace, input.Uuid!, false, context.CancellationToken).ConfigureAwait(false)
+        var report = await operations.ShowAsync(input.Workflow, input.Keyspace, input.Uuid!, false, cancellationToken).ConfigureAwait(false)
             ?? throw new VDiffException($"VDiff {input.Uuid} vanished (deleted while running?).");
         return new VDiffOutcome(report.UUID, report.State, report.HasMismatch, report.RowsCompared, report.Errors)
         {

@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.VDiff;
 
 namespace Durable.Activities.VDiff;
@@ -8,6 +8,6 @@ public sealed class VDiffRunShardActivity(IVDiffOperations operations) : Durable
 {
     public const string Name = "VDiff_RunShard";
 
-    protected override Task<string> ExecuteAsync(TaskActivityContext context, VDiffShardInput input) =>
-        operations.RunShardAsync(input.Uuid, input.Workflow, input.Keyspace, input.Shard, TimeSpan.FromSeconds(input.BudgetSeconds), context.CancellationToken);
+    protected override Task<string> ExecuteAsync(TaskActivityContext context, VDiffShardInput input, CancellationToken cancellationToken) =>
+        operations.RunShardAsync(input.Uuid, input.Workflow, input.Keyspace, input.Shard, TimeSpan.FromSeconds(input.BudgetSeconds), cancellationToken);
 }

@@ -1,4 +1,4 @@
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 using Durable.VDiff;
 
 namespace Durable.Activities.VDiff;
@@ -8,6 +8,6 @@ public sealed class VDiffStopActivity(IVDiffOperations operations) : DurableActi
 {
     public const string Name = "VDiff_Stop";
 
-    protected override Task<int> ExecuteAsync(TaskActivityContext context, VDiffRunInput input) =>
-        operations.StopAsync(input.Workflow, input.Keyspace, input.Uuid!, context.CancellationToken);
+    protected override Task<int> ExecuteAsync(TaskActivityContext context, VDiffRunInput input, CancellationToken cancellationToken) =>
+        operations.StopAsync(input.Workflow, input.Keyspace, input.Uuid!, cancellationToken);
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Durable.DurableTask.Client;
+using Microsoft.DurableTask.Client;
 using Durable.Functions.Hosting;
 using Durable.Functions.Http;
 using Microsoft.AspNetCore.Http;

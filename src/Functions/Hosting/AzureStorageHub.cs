@@ -1,12 +1,18 @@
-using Durable.DurableTask.AzureStorage;
-using Durable.DurableTask.Runtime;
+using Durable.Functions.Engine;
+using DurableTask.AzureStorage;
+using DurableTask.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Durable.Functions.Hosting;
 
-/// <summary>The Azure Storage task hub (src/DurableTask/AzureStorage) configured from host.json and the connection setting.</summary>
+/// <summary>
+/// The task hub: the Durable Task Framework's Azure Storage provider configured from host.json's
+/// extensions.durableTask and the connection setting. One <see cref="AzureStorageOrchestrationService"/> per process
+/// serves both the worker and the client, so an event raised by this host's HTTP API reaches an instance whose
+/// partition this host owns without waiting for a queue poll.
+/// </summary>
 internal static class AzureStorageHub
 {
     public static void Register(IServiceCollection services, FunctionsHostSettings settings)
@@ -22,27 +28,19 @@ internal static class AzureStorageHub
                     "set it to UseDevelopmentStorage=true (Azurite) or a full connection string in local.settings.json Values or the environment.");
             }
 
-            var durable = settings.HostJson.DurableTask;
-            var hubSettings = new AzureStorageOrchestrationServiceSettings
-            {
-                StorageConnectionString = connection,
-                TaskHubName = settings.HubName,
-                PartitionCount = durable.PartitionCount,
-                MaxQueuePollingInterval = durable.MaxQueuePollingInterval,
-                ControlQueueVisibilityTimeout = durable.ControlQueueVisibilityTimeout,
-                WorkItemQueueVisibilityTimeout = durable.WorkItemQueueVisibilityTimeout,
-                WorkerId = settings.ReplicaId,
-            };
+            var hubSettings = TaskHubSettings.ToAzureStorage(settings.HostJson.DurableTask, settings.HubName, connection, settings.ReplicaId,
+                sp.GetRequiredService<ILoggerFactory>());
             try
             {
-                return new AzureStorageOrchestrationService(hubSettings, sp.GetRequiredService<ILoggerFactory>());
+                return new AzureStorageOrchestrationService(hubSettings);
             }
             catch (ArgumentException e)
             {
                 throw new HostJsonException($"extensions.durableTask: {e.Message}");
             }
         });
-        services.AddSingleton<IOrchestrationService>(sp => sp.GetRequiredService<AzureStorageOrchestrationService>());
         services.AddSingleton<IOrchestrationServiceClient>(sp => sp.GetRequiredService<AzureStorageOrchestrationService>());
+        // The worker sees the hub through the fault-point decorator so crash tests can stop it at any step of an episode.
+        services.AddSingleton<IOrchestrationService>(sp => new FaultPointOrchestrationService(sp.GetRequiredService<AzureStorageOrchestrationService>()));
     }
 }

@@ -1,7 +1,7 @@
-using Durable.DurableTask.Client;
-using Durable.DurableTask.InMemory;
-using Durable.DurableTask.Runtime;
-using Durable.DurableTask.Worker;
+using Durable.Functions.Engine;
+using DurableTask.Core;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -12,13 +12,12 @@ namespace Durable.Functions.Hosting;
 public sealed record DurableRegistration(Action<DurableTaskRegistry, IServiceProvider> Configure);
 
 /// <summary>
-/// Wires the durable runtime into the host: the task hub chosen by host.json's storageProvider.type, one
-/// <see cref="DurableTaskClient"/> for HTTP triggers and the management API, and the worker as a hosted service
-/// with host.json's concurrency limits, stopped gracefully (in-flight work finishes, partitions are released).
+/// Wires the durable engine into the host: the Azure Storage task hub, one <see cref="DurableHubClient"/> (also served as
+/// <see cref="DurableTaskClient"/>) for HTTP triggers and the management API, and the worker as a hosted service,
+/// stopped gracefully (in-flight work finishes or is abandoned to another host, partitions are released).
 /// </summary>
 public static class DurableRuntime
 {
-    public const string InMemoryProvider = "InMemory";
     public const string AzureStorageProvider = "AzureStorage";
 
     public static IServiceCollection AddOrchestrations(this IServiceCollection services, Action<DurableTaskRegistry, IServiceProvider> configure) =>
@@ -28,32 +27,9 @@ public static class DurableRuntime
     public static IServiceCollection AddOrchestrations(this IServiceCollection services, Action<DurableTaskRegistry> configure) =>
         services.AddOrchestrations((registry, _) => configure(registry));
 
-    /// <summary>
-    /// How often a running activity's work-item message is renewed: a third of its visibility timeout (at most a minute),
-    /// so a renewal that fails once still has time to succeed before the message reappears. A fixed minute let an
-    /// activity under a shorter visibility (host.json workItemQueueVisibilityTimeout, 10 s minimum) reappear while
-    /// running and run twice.
-    /// </summary>
-    internal static TimeSpan ActivityRenewInterval(TimeSpan workItemVisibility) =>
-        TimeSpan.FromTicks(Math.Clamp(workItemVisibility.Ticks / 3, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(1).Ticks));
-
     internal static void AddDurableRuntime(IServiceCollection services, FunctionsHostSettings settings)
     {
-        switch (settings.HostJson.DurableTask.StorageProviderType)
-        {
-            case InMemoryProvider:
-                // One process, nothing survives a restart: for local experiments and in-process tests only.
-                services.AddSingleton(_ => new InMemoryOrchestrationService());
-                services.AddSingleton<IOrchestrationService>(sp => sp.GetRequiredService<InMemoryOrchestrationService>());
-                services.AddSingleton<IOrchestrationServiceClient>(sp => sp.GetRequiredService<InMemoryOrchestrationService>());
-                break;
-            case AzureStorageProvider:
-                AzureStorageHub.Register(services, settings);
-                break;
-            default:
-                throw new HostJsonException($"extensions.durableTask.storageProvider.type '{settings.HostJson.DurableTask.StorageProviderType}' is not supported; valid: AzureStorage, InMemory.");
-        }
-
+        AzureStorageHub.Register(services, settings);
         services.AddSingleton(sp =>
         {
             var registry = new DurableTaskRegistry();
@@ -64,34 +40,30 @@ public static class DurableRuntime
 
             return registry;
         });
-        services.AddSingleton(sp => new DurableTaskClient(sp.GetRequiredService<IOrchestrationServiceClient>(), settings.HubName));
-        services.AddSingleton(sp => new DurableTaskWorker(
+        services.AddSingleton(sp => new DurableHubClient(sp.GetRequiredService<IOrchestrationServiceClient>(), settings.HubName));
+        services.AddSingleton<DurableTaskClient>(sp => sp.GetRequiredService<DurableHubClient>());
+        services.AddSingleton(sp => new TaskHubEngine(
             sp.GetRequiredService<IOrchestrationService>(),
             sp.GetRequiredService<DurableTaskRegistry>(),
-            new DurableTaskWorkerOptions
-            {
-                MaxConcurrentActivities = settings.HostJson.DurableTask.MaxConcurrentActivityFunctions,
-                MaxConcurrentOrchestrations = settings.HostJson.DurableTask.MaxConcurrentOrchestratorFunctions,
-                ActivityRenewInterval = ActivityRenewInterval(settings.HostJson.DurableTask.WorkItemQueueVisibilityTimeout),
-            },
+            sp,
             sp.GetRequiredService<ILoggerFactory>()));
         services.AddHostedService<DurableWorkerService>();
     }
 }
 
 /// <summary>Runs the durable worker for the life of the host; on shutdown it drains in-flight work within the shutdown timeout.</summary>
-internal sealed class DurableWorkerService(DurableTaskWorker worker, FunctionsHostSettings settings, ILogger<DurableWorkerService> logger) : IHostedService
+internal sealed class DurableWorkerService(TaskHubEngine engine, FunctionsHostSettings settings, ILogger<DurableWorkerService> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await worker.StartAsync(cancellationToken).ConfigureAwait(false);
-        logger.LogInformation("Durable worker started on task hub {Hub} ({Orchestrators} orchestrators, {Activities} activities registered).",
-            settings.HubName, worker.Registry.OrchestratorNames.Count, worker.Registry.ActivityNames.Count);
+        await engine.StartAsync().ConfigureAwait(false);
+        logger.LogInformation("Durable worker {WorkerId} started on task hub {Hub} ({Orchestrators} orchestrators, {Activities} activities registered).",
+            settings.ReplicaId, settings.HubName, engine.OrchestratorNames.Count, engine.ActivityNames.Count);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await worker.StopAsync(cancellationToken).ConfigureAwait(false);
-        logger.LogInformation("Durable worker stopped.");
+        await engine.StopAsync().ConfigureAwait(false);
+        logger.LogInformation("Durable worker {WorkerId} stopped.", settings.ReplicaId);
     }
 }

@@ -57,7 +57,7 @@ public static class FunctionsHost
             ScriptRoot = scriptRoot,
             ReplicaId = configuration[FunctionsHostSettings.ReplicaIdSetting] is { Length: > 0 } id
                 ? id
-                : $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}",
+                : $"{Environment.MachineName}-{Environment.ProcessId}",
             ShutdownTimeout = ShutdownTimeout(configuration),
         };
 

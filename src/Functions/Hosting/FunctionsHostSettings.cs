@@ -21,7 +21,10 @@ public sealed record FunctionsHostSettings
     /// <summary>The directory host.json and local.settings.json were read from (null: none found, defaults used).</summary>
     public string? ScriptRoot { get; init; }
 
-    /// <summary>Identifies this replica in timer records and logs.</summary>
+    /// <summary>
+    /// Identifies this replica: the task hub worker id (partition leases), timer records and logs. Azure sets
+    /// WEBSITE_INSTANCE_ID per instance; elsewhere machine and process, so two hosts on one machine split the partitions.
+    /// </summary>
     public required string ReplicaId { get; init; }
 
     /// <summary>How long shutdown waits for running functions before the process exits.</summary>

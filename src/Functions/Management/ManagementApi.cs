@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Durable.DurableTask;
-using Durable.DurableTask.Client;
-using Durable.DurableTask.Runtime;
-using Durable.DurableTask.Worker;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
+using Durable.Functions.Engine;
 using Durable.Functions.Hosting;
+using DurableTask.Core.Exceptions;
 using Durable.Functions.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -47,11 +47,12 @@ public static class ManagementApi
 
     private static async Task<IResult> StartAsync(HttpContext http, string functionName, string? instanceId, DurableTaskClient client, DurableTaskRegistry registry, FunctionsHostSettings settings)
     {
-        var known = registry.OrchestratorNames.FirstOrDefault(n => string.Equals(n, functionName, StringComparison.OrdinalIgnoreCase));
+        var names = registry.GetOrchestrators().Select(o => o.Key.Name).ToList();
+        var known = names.FirstOrDefault(n => string.Equals(n, functionName, StringComparison.OrdinalIgnoreCase));
         if (known is null)
         {
             return Error(StatusCodes.Status404NotFound,
-                $"No orchestrator named '{functionName}' is registered on this host; registered: {(registry.OrchestratorNames.Count == 0 ? "(none)" : string.Join(", ", registry.OrchestratorNames.Order()))}.");
+                $"No orchestrator named '{functionName}' is registered on this host; registered: {(names.Count == 0 ? "(none)" : string.Join(", ", names.Order()))}.");
         }
 
         var (input, bad) = await ReadJsonBodyAsync(http, requireJsonContentType: false).ConfigureAwait(false);
@@ -81,7 +82,7 @@ public static class ManagementApi
     }
 
     private static async Task<IResult> GetStatusAsync(
-        HttpContext http, string instanceId, DurableTaskClient client,
+        HttpContext http, string instanceId, DurableHubClient client,
         bool? showInput, bool? showHistory, bool? showHistoryOutput, bool? returnInternalServerErrorOnFailure)
     {
         var m = await client.GetInstanceAsync(instanceId, getInputsAndOutputs: true, http.RequestAborted).ConfigureAwait(false);
@@ -93,14 +94,13 @@ public static class ManagementApi
         var body = StatusBody(m, showInput ?? true);
         if (showHistory == true)
         {
-            var history = await client.GetOrchestrationHistoryAsync(instanceId, http.RequestAborted).ConfigureAwait(false);
-            var events = JsonSerializer.SerializeToNode(history, RuntimeJson.Options)!.AsArray();
+            var events = await client.GetHistoryAsync(instanceId, http.RequestAborted).ConfigureAwait(false) ?? [];
             if (showHistoryOutput != true)
             {
                 foreach (var e in events.OfType<JsonObject>())
                 {
-                    e.Remove("result");
-                    e.Remove("input");
+                    e.Remove("Result");
+                    e.Remove("Input");
                 }
             }
 
@@ -145,10 +145,20 @@ public static class ManagementApi
         }
 
         var token = http.Request.Headers["x-ms-continuation-token"].ToString();
-        var query = new OrchestrationQuery(from, to, statuses, InstanceIdPrefix: string.IsNullOrEmpty(instanceIdPrefix) ? null : instanceIdPrefix,
-            PageSize: top ?? OrchestrationQuery.DefaultPageSize, FetchInputsAndOutputs: showInput == true,
-            ContinuationToken: string.IsNullOrEmpty(token) ? null : token);
-        var page = await client.QueryInstancesAsync(query, http.RequestAborted).ConfigureAwait(false);
+        var query = new OrchestrationQuery(from, to, statuses)
+        {
+            InstanceIdPrefix = string.IsNullOrEmpty(instanceIdPrefix) ? null : instanceIdPrefix,
+            PageSize = top ?? OrchestrationQuery.DefaultPageSize,
+            FetchInputsAndOutputs = showInput == true,
+        };
+        Page<OrchestrationMetadata>? page = null;
+        await foreach (var first in client.GetAllInstancesAsync(query).AsPages(string.IsNullOrEmpty(token) ? null : token, query.PageSize).WithCancellation(http.RequestAborted).ConfigureAwait(false))
+        {
+            page = first;
+            break;
+        }
+
+        page ??= new Page<OrchestrationMetadata>([], null);
         if (page.ContinuationToken is not null)
         {
             http.Response.Headers["x-ms-continuation-token"] = page.ContinuationToken;
@@ -274,9 +284,10 @@ public static class ManagementApi
             ["name"] = m.Name,
             ["instanceId"] = m.InstanceId,
             ["runtimeStatus"] = m.RuntimeStatus.ToString(),
-            ["input"] = showInput && m.FetchedInputsAndOutputs ? Parse(m.SerializedInput) : null,
-            ["customStatus"] = m.FetchedInputsAndOutputs ? Parse(m.SerializedCustomStatus) : null,
-            ["output"] = m.FetchedInputsAndOutputs ? Parse(m.SerializedOutput) : null,
+            // The serialized fields are set only when the query fetched inputs and outputs.
+            ["input"] = showInput ? Parse(m.SerializedInput) : null,
+            ["customStatus"] = Parse(m.SerializedCustomStatus),
+            ["output"] = Parse(m.SerializedOutput),
             ["createdTime"] = m.CreatedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             ["lastUpdatedTime"] = m.LastUpdatedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
         };

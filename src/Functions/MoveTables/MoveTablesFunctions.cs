@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Durable.Composition;
-using Durable.DurableTask;
-using Durable.DurableTask.Client;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Durable.Functions.App;
 using Durable.Functions.Hosting;
 using Durable.Functions.Http;

@@ -1,5 +1,5 @@
 using Durable.Core.Failures;
-using Durable.DurableTask;
+using Microsoft.DurableTask;
 
 namespace Durable.Functions.Orchestrations;
 
@@ -20,5 +20,5 @@ public static class ActivityRetry
     public static TaskOptions Transient(int attempts, TimeSpan first, double backoff, TimeSpan? max = null) =>
         TaskOptions.FromRetryPolicy(new RetryPolicy(attempts, first, backoff, max) { HandleFailure = IsRetryable });
 
-    public static bool IsRetryable(TaskFailureDetails failure) => !failure.IsNonRetriable && failure.IsCausedBy<TransientFailureException>();
+    public static bool IsRetryable(TaskFailureDetails failure) => failure.IsCausedBy<TransientFailureException>();
 }

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
-using Durable.DurableTask;
-using Durable.DurableTask.Worker;
+using Microsoft.DurableTask;
 using Durable.VDiff;
 using Durable.Workflows;
 

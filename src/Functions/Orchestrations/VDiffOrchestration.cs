@@ -1,5 +1,4 @@
-using Durable.DurableTask;
-using Durable.DurableTask.Worker;
+using Microsoft.DurableTask;
 using Durable.VDiff;
 
 namespace Durable.Functions.Orchestrations;
@@ -34,10 +33,10 @@ public static class VDiffOrchestration
         registry.AddOrchestratorFunc<VDiffRunInput, VDiffOutcome>(Orchestrator, RunAsync);
         registry.AddOrchestratorFunc<VDiffShardInput, string>(ShardOrchestrator, RunShardAsync);
         registry.AddOrchestratorFunc<VDiffScheduleInput, VDiffOutcome?>(ScheduleOrchestrator, ScheduleAsync);
-        registry.AddActivity<Activities.VDiff.VDiffCreateActivity>(CreateActivity, services);
-        registry.AddActivity<Activities.VDiff.VDiffRunShardActivity>(RunShardActivity, services);
-        registry.AddActivity<Activities.VDiff.VDiffStopActivity>(StopActivity, services);
-        registry.AddActivity<Activities.VDiff.VDiffOutcomeActivity>(OutcomeActivity, services);
+        registry.AddActivity<Activities.VDiff.VDiffCreateActivity>(CreateActivity);
+        registry.AddActivity<Activities.VDiff.VDiffRunShardActivity>(RunShardActivity);
+        registry.AddActivity<Activities.VDiff.VDiffStopActivity>(StopActivity);
+        registry.AddActivity<Activities.VDiff.VDiffOutcomeActivity>(OutcomeActivity);
         return registry;
     }
 

@@ -1,0 +1,62 @@
+using Durable.Functions.Engine;
+using DurableTask.AzureStorage;
+using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Durable.Testing;
+
+/// <summary>
+/// A private task hub on the local cluster's Azurite for one test: its own name (so tests never share queues or
+/// history), one partition, and short polling and visibility so a test waits milliseconds, not the production
+/// seconds. The caller starts it and ends it with <see cref="DisposeAndDeleteAsync"/>, which removes its storage.
+/// </summary>
+public static class TestTaskHub
+{
+    public static TaskHub Create(DurableTaskRegistry registry, IServiceProvider services, string? name = null, ILoggerFactory? loggerFactory = null,
+        Action<AzureStorageOrchestrationServiceSettings>? tune = null)
+    {
+        var settings = Settings(name ?? NewName());
+        tune?.Invoke(settings);
+        return new TaskHub(settings, registry, services, loggerFactory ?? NullLoggerFactory.Instance);
+    }
+
+    /// <summary>Creates and starts a hub; end with <see cref="DisposeAndDeleteAsync"/> when the test ends.</summary>
+    public static async Task<TaskHub> StartAsync(DurableTaskRegistry registry, IServiceProvider services, string? name = null, Action<AzureStorageOrchestrationServiceSettings>? tune = null)
+    {
+        var hub = Create(registry, services, name, tune: tune);
+        await hub.StartAsync();
+        return hub;
+    }
+
+    public static string NewName() => "T" + Guid.NewGuid().ToString("N")[..20];
+
+    public static AzureStorageOrchestrationServiceSettings Settings(string name) => new()
+    {
+        StorageAccountClientProvider = new StorageAccountClientProvider(LocalCluster.Current.AzureStorageConnectionString),
+        TaskHubName = name,
+        PartitionCount = 1,
+        MaxQueuePollingInterval = TimeSpan.FromMilliseconds(100),
+        WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(20),
+        ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(30),
+        UseTablePartitionManagement = true,
+        MaxConcurrentTaskActivityWorkItems = 8,
+        MaxConcurrentTaskOrchestrationWorkItems = 8,
+    };
+
+    /// <summary>Stops the hub's worker and deletes its tables, queues and containers; errors are ignored (the test already has its verdict).</summary>
+    public static async Task DisposeAndDeleteAsync(this TaskHub hub)
+    {
+        try
+        {
+            await hub.StopAsync();
+            await hub.Service.DeleteAsync();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Console.Error.WriteLine($"deleting test task hub {hub.Name}: {e.Message}");
+        }
+
+        await hub.DisposeAsync();
+    }
+}
