@@ -1,5 +1,6 @@
 using Durable.Functions.Engine;
 using DurableTask.AzureStorage;
+using DurableTask.Core;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -14,17 +15,18 @@ namespace Durable.Testing;
 public static class TestTaskHub
 {
     public static TaskHub Create(DurableTaskRegistry registry, IServiceProvider services, string? name = null, ILoggerFactory? loggerFactory = null,
-        Action<AzureStorageOrchestrationServiceSettings>? tune = null)
+        Action<AzureStorageOrchestrationServiceSettings>? tune = null, Func<IOrchestrationService, IOrchestrationService>? decorate = null)
     {
         var settings = Settings(name ?? NewName());
         tune?.Invoke(settings);
-        return new TaskHub(settings, registry, services, loggerFactory ?? NullLoggerFactory.Instance);
+        return new TaskHub(settings, registry, services, loggerFactory ?? NullLoggerFactory.Instance, decorate);
     }
 
     /// <summary>Creates and starts a hub; end with <see cref="DisposeAndDeleteAsync"/> when the test ends.</summary>
-    public static async Task<TaskHub> StartAsync(DurableTaskRegistry registry, IServiceProvider services, string? name = null, Action<AzureStorageOrchestrationServiceSettings>? tune = null)
+    public static async Task<TaskHub> StartAsync(DurableTaskRegistry registry, IServiceProvider services, string? name = null,
+        Action<AzureStorageOrchestrationServiceSettings>? tune = null, Func<IOrchestrationService, IOrchestrationService>? decorate = null)
     {
-        var hub = Create(registry, services, name, tune: tune);
+        var hub = Create(registry, services, name, tune: tune, decorate: decorate);
         await hub.StartAsync();
         return hub;
     }

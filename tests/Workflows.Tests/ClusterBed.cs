@@ -69,12 +69,19 @@ public sealed class ClusterBed : IAsyncDisposable
     }
 
     /// <param name="operations">The activities' operations; null: the bed's real ones (<see cref="MoveTablesEnvironment.Operations"/>).</param>
-    public async Task StartWorkerAsync(IMoveTablesOperations? operations = null)
+    public Task StartWorkerAsync(IMoveTablesOperations? operations = null)
+    {
+        var services = operations is null ? _engine : TestServices.With(operations);
+        return StartWorkerAsync(MoveTablesOrchestration.Register, services);
+    }
+
+    /// <summary>Starts the bed's task hub with the orchestrations <paramref name="register"/> adds; activities resolve from <paramref name="services"/> (default: the bed's engine).</summary>
+    public async Task StartWorkerAsync(Action<DurableTaskRegistry> register, IServiceProvider? services = null)
     {
         var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, operations is null ? _engine : TestServices.With(operations));
-        _hub = await TestTaskHub.StartAsync(registry, operations is null ? _engine : TestServices.With(operations),
-            tune: s => { s.MaxConcurrentTaskActivityWorkItems = 4; s.MaxConcurrentTaskOrchestrationWorkItems = 2; });
+        register(registry);
+        _hub = await TestTaskHub.StartAsync(registry, services ?? _engine,
+            tune: s => { s.MaxConcurrentTaskActivityWorkItems = 4; s.MaxConcurrentTaskOrchestrationWorkItems = 4; });
     }
 
     public static MySqlConnectionOptions Account(string role, int uid, string? db)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
+using Durable.Functions.Engine;
 using Durable.Functions.Orchestrations;
 using Durable.MySql;
 using Durable.Replication;
@@ -120,12 +121,11 @@ internal sealed class FakeOperations : IMoveTablesOperations
 
 public sealed class OrchestrationTests : IAsyncDisposable
 {
-    private readonly InMemoryOrchestrationService _service = new();
     private readonly FakeOperations _ops = new();
-    private DurableTaskWorker? _worker;
+    private TaskHub? _hub;
     private static readonly byte[] AliceKey = Enumerable.Range(7, 32).Select(i => (byte)i).ToArray();
 
-    private DurableTaskClient Client => new(_service) { MaxPollingInterval = TimeSpan.FromMilliseconds(30) };
+    private DurableHubClient Client => _hub!.Client;
 
     private static MoveTablesCreate Spec(bool approvals = false, int? expiry = null) => new()
     {
@@ -140,9 +140,8 @@ public sealed class OrchestrationTests : IAsyncDisposable
     {
         _ops.Verifier = new ApprovalVerifier(new ConfiguredApproverKeys(new Dictionary<string, byte[]> { ["alice"] = AliceKey }), new InMemoryNonceStore());
         var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, TestServices.With(_ops));
-        _worker = new DurableTaskWorker(_service, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 2 });
-        await _worker.StartAsync();
+        MoveTablesOrchestration.Register(registry);
+        _hub = await TestTaskHub.StartAsync(registry, TestServices.With(_ops));
         return await Client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec, Timings = _timings }, new StartOrchestrationOptions(spec.InstanceId));
     }
 
@@ -387,8 +386,8 @@ public sealed class OrchestrationTests : IAsyncDisposable
         var running = await WaitAsync(id, s => s.Phase == Phases.Running, "running after a long copy");
         Assert.True(running.CopyDone);
         Assert.All(_ops.Chunks.Values, n => Assert.True(n >= _ops.ChunksPerStream, $"a stream ran {n} of {_ops.ChunksPerStream} chunks"));
-        var history = await Client.GetOrchestrationHistoryAsync(id);
-        var chunks = history.OfType<Durable.DurableTask.History.TaskScheduledEvent>().Count(e => e.Name == MoveTablesOrchestration.CopyChunkActivity);
+        var history = await Client.GetHistoryAsync(id) ?? [];
+        var chunks = history.Count(e => e?["EventType"]?.GetValue<string>() == "TaskScheduled" && e["Name"]?.GetValue<string>() == MoveTablesOrchestration.CopyChunkActivity);
         Assert.True(chunks <= MoveTablesOrchestration.TurnsPerGeneration * running.Streams.Count,
             $"the current execution's history holds {chunks} CopyChunk activities of {_ops.Chunks.Values.Sum()} run: the copy never continued as new " +
             $"(at most {MoveTablesOrchestration.TurnsPerGeneration} rounds of {running.Streams.Count} streams expected in one generation)");
@@ -418,9 +417,9 @@ public sealed class OrchestrationTests : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_worker is not null)
+        if (_hub is not null)
         {
-            await _worker.StopAsync();
+            await _hub.DisposeAndDeleteAsync();
         }
     }
 }

@@ -1,18 +1,21 @@
 using System.Collections.Concurrent;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
-using Durable.DurableTask.History;
+using DurableTask.Core;
+using DurableTask.Core.History;
+using Durable.Functions.Engine;
 using Durable.Functions.Orchestrations;
 using Durable.Testing;
 
 namespace Durable.Workflows.Tests;
 
 /// <summary>
-/// The in-memory hub with one addition for these tests: it keeps the activity messages the orchestration sends, and
-/// can send one of them again with a later episode's messages, as a queue that delivers a message twice (the first
-/// delivery's lock expired, a host died after the work was done) would, long after the original was answered.
+/// The worker's view of the task hub with one addition for these tests: it keeps the activity messages the
+/// orchestration sends, and can send one of them again with a later episode's messages, as a queue that delivers a
+/// message twice (the first delivery's lock expired, a host died after the work was done) would, long after the
+/// original was answered.
 /// </summary>
-internal sealed class RedeliveringHub(InMemoryOrchestrationService inner) : IOrchestrationService
+internal sealed class RedeliveringHub(IOrchestrationService inner) : DelegatingOrchestrationService(inner)
 {
     private readonly ConcurrentQueue<TaskMessage> _sent = new();
     private TaskMessage? _again;
@@ -24,65 +27,36 @@ internal sealed class RedeliveringHub(InMemoryOrchestrationService inner) : IOrc
 
     public bool AgainPending => Volatile.Read(ref _again) is not null;
 
-    public int MaxDequeueCount => inner.MaxDequeueCount;
-
-    public Task CreateIfNotExistsAsync(CancellationToken cancellationToken = default) => inner.CreateIfNotExistsAsync(cancellationToken);
-
-    public Task StartAsync(CancellationToken cancellationToken = default) => inner.StartAsync(cancellationToken);
-
-    public Task StopAsync(CancellationToken cancellationToken = default) => inner.StopAsync(cancellationToken);
-
-    public Task<OrchestrationWorkItem?> LockNextOrchestrationWorkItemAsync(CancellationToken cancellationToken) => inner.LockNextOrchestrationWorkItemAsync(cancellationToken);
-
-    public Task CompleteOrchestrationWorkItemAsync(OrchestrationWorkItem workItem, OrchestrationCommit commit, CancellationToken cancellationToken = default)
+    public override Task CompleteTaskOrchestrationWorkItemAsync(
+        TaskOrchestrationWorkItem workItem,
+        OrchestrationRuntimeState newOrchestrationRuntimeState,
+        IList<TaskMessage> outboundMessages,
+        IList<TaskMessage> orchestratorMessages,
+        IList<TaskMessage> timerMessages,
+        TaskMessage continuedAsNewMessage,
+        OrchestrationState orchestrationState)
     {
-        foreach (var m in commit.ActivityMessages)
+        foreach (var m in outboundMessages)
         {
             _sent.Enqueue(m);
         }
 
         if (Interlocked.Exchange(ref _again, null) is { } again)
         {
-            commit = new OrchestrationCommit
-            {
-                NewState = commit.NewState,
-                ActivityMessages = [.. commit.ActivityMessages, again],
-                OrchestratorMessages = commit.OrchestratorMessages,
-                Consumed = commit.Consumed,
-                Deferred = commit.Deferred,
-                Poisoned = commit.Poisoned,
-            };
+            outboundMessages = [.. outboundMessages, again];
         }
 
-        return inner.CompleteOrchestrationWorkItemAsync(workItem, commit, cancellationToken);
+        return base.CompleteTaskOrchestrationWorkItemAsync(workItem, newOrchestrationRuntimeState, outboundMessages, orchestratorMessages, timerMessages,
+            continuedAsNewMessage, orchestrationState);
     }
-
-    public Task AbandonOrchestrationWorkItemAsync(OrchestrationWorkItem workItem, string reason, CancellationToken cancellationToken = default) =>
-        inner.AbandonOrchestrationWorkItemAsync(workItem, reason, cancellationToken);
-
-    public void ReleaseOrchestrationWorkItem(OrchestrationWorkItem workItem) => inner.ReleaseOrchestrationWorkItem(workItem);
-
-    public Task<ActivityWorkItem?> LockNextActivityWorkItemAsync(CancellationToken cancellationToken) => inner.LockNextActivityWorkItemAsync(cancellationToken);
-
-    public Task RenewActivityWorkItemAsync(ActivityWorkItem workItem, CancellationToken cancellationToken = default) => inner.RenewActivityWorkItemAsync(workItem, cancellationToken);
-
-    public Task CompleteActivityWorkItemAsync(ActivityWorkItem workItem, TaskMessage response, CancellationToken cancellationToken = default) =>
-        inner.CompleteActivityWorkItemAsync(workItem, response, cancellationToken);
-
-    public Task AbandonActivityWorkItemAsync(ActivityWorkItem workItem, string reason, CancellationToken cancellationToken = default) =>
-        inner.AbandonActivityWorkItemAsync(workItem, reason, cancellationToken);
-
-    public Task ParkActivityWorkItemAsync(ActivityWorkItem workItem, string reason, CancellationToken cancellationToken = default) =>
-        inner.ParkActivityWorkItemAsync(workItem, reason, cancellationToken);
 }
 
 public sealed class SwitchLedgerTests : IAsyncDisposable
 {
-    private readonly InMemoryOrchestrationService _service = new();
     private readonly FakeOperations _ops = new();
-    private DurableTaskWorker? _worker;
+    private TaskHub? _hub;
 
-    private DurableTaskClient Client => new(_service) { MaxPollingInterval = TimeSpan.FromMilliseconds(30) };
+    private DurableHubClient Client => _hub!.Client;
 
     private async Task<WorkflowState> WaitAsync(string id, Func<WorkflowState, bool> until, string what)
     {
@@ -102,16 +76,23 @@ public sealed class SwitchLedgerTests : IAsyncDisposable
         throw new TimeoutException($"Never reached: {what}. Phase {last?.Phase}, traffic {last?.TrafficStateText}");
     }
 
+    /// <summary>An activity's input as the framework stores it: Microsoft.DurableTask's JSON, inside a one-element array.</summary>
+    private static T ActivityInput<T>(string input)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(input);
+        var value = node is System.Text.Json.Nodes.JsonArray { Count: 1 } array ? array[0] : node;
+        return System.Text.Json.JsonSerializer.Deserialize<T>(value, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))!;
+    }
+
     private static Func<WorkflowState, bool> Answered(string requestId) => s => s.Commands.Any(c => c.RequestId == requestId);
 
     [Fact]
     public async Task An_old_switch_delivered_again_after_a_reverse_answers_its_old_result_and_switches_nothing()
     {
-        var hub = new RedeliveringHub(_service);
+        RedeliveringHub? hub = null;
         var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, TestServices.With(_ops));
-        _worker = new DurableTaskWorker(hub, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 2 });
-        await _worker.StartAsync();
+        MoveTablesOrchestration.Register(registry);
+        _hub = await TestTaskHub.StartAsync(registry, TestServices.With(_ops), decorate: inner => hub = new RedeliveringHub(inner));
         var spec = new MoveTablesCreate { Workflow = "commerce2customer", TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = ["customer"], RequestedBy = "ci" };
         var id = await Client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec }, new StartOrchestrationOptions(spec.InstanceId));
         await WaitAsync(id, s => s.Phase == Phases.Running, "running");
@@ -124,8 +105,8 @@ public sealed class SwitchLedgerTests : IAsyncDisposable
 
         // The first switch's message again: its request assumed "nothing switched", which is true again now, so only
         // the record of its finished intent tells it apart from a new switch.
-        var first = hub.Sent(MoveTablesOrchestration.SwitchActivity)[0];
-        var firstRequest = JsonDataConverter.Default.Deserialize<SwitchRequest>(((TaskScheduledEvent)first.Event).Input)!;
+        var first = hub!.Sent(MoveTablesOrchestration.SwitchActivity)[0];
+        var firstRequest = ActivityInput<SwitchRequest>(((TaskScheduledEvent)first.Event).Input!);
         Assert.False(firstRequest.Reverse);
         hub.SendAgain(first);
         var answersBefore = _ops.SwitchAnswers.Count;
@@ -233,9 +214,9 @@ public sealed class SwitchLedgerTests : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_worker is not null)
+        if (_hub is not null)
         {
-            await _worker.StopAsync();
+            await _hub.DisposeAndDeleteAsync();
         }
     }
 }

@@ -128,13 +128,7 @@ public sealed class SwitchTrafficCrashHost : IAsyncDisposable
     /// </summary>
     public static async Task DeleteHubAsync(string hub)
     {
-        await using (var service = new Durable.DurableTask.AzureStorage.AzureStorageOrchestrationService(new Durable.DurableTask.AzureStorage.AzureStorageOrchestrationServiceSettings
-                     {
-                         StorageConnectionString = LocalCluster.Current.AzureStorageConnectionString, TaskHubName = hub, PartitionCount = 1,
-                     }))
-        {
-            await service.DeleteAsync();
-        }
+        await new DurableTask.AzureStorage.AzureStorageOrchestrationService(TestTaskHub.Settings(hub)).DeleteAsync();
 
         using var storage = Durable.AzureStorage.StorageTransport.FromConnectionString(LocalCluster.Current.AzureStorageConnectionString);
         foreach (var queue in new[] { (hub + "-approvals").ToLowerInvariant(), (hub + "-approvals-poison").ToLowerInvariant(), hub.ToLowerInvariant() + "-timers" })

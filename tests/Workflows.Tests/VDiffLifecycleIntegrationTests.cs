@@ -48,13 +48,13 @@ public sealed class VDiffLifecycleIntegrationTests
         bed.DropLater(200, "vt_customer", table);
         bed.StartStreamer();
 
-        var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, TestServices.With(bed.Env.Operations));
+        // The bed's engine serves both the MoveTables operations and the VDiff service to the activities.
         var vdiff = new VDiffService(bed.Env.Engine);
-        VDiffOrchestration.Register(registry, TestServices.With(vdiff));
-        var worker = new DurableTaskWorker(bed.Hub, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 4 });
-        await worker.StartAsync();
-        try
+        await bed.StartWorkerAsync(registry =>
+        {
+            MoveTablesOrchestration.Register(registry);
+            VDiffOrchestration.Register(registry);
+        });
         {
             var workflow = "vdl_" + bed.Suffix;
             var spec = new MoveTablesCreate { Workflow = workflow, TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = [table], RequestedBy = "test" };
@@ -96,10 +96,6 @@ public sealed class VDiffLifecycleIntegrationTests
             await bed.Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = "Complete", RequestId = "x1", RequestedBy = "test" });
             var done = await WaitAsync(bed, id, s => s.Commands.Any(c => c.RequestId == "x1"), "complete");
             Assert.True(done.Phase == Phases.Completed, done.Commands.Last().Message);
-        }
-        finally
-        {
-            await worker.StopAsync();
         }
     }
 }

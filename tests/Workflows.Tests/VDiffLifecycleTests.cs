@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
+using Durable.Functions.Engine;
 using Durable.Functions.Orchestrations;
 using Durable.Testing;
 using Durable.VDiff;
@@ -14,9 +15,8 @@ namespace Durable.Workflows.Tests;
 /// </summary>
 public sealed class VDiffLifecycleTests : IAsyncDisposable
 {
-    private readonly InMemoryOrchestrationService _service = new();
     private readonly FakeOperations _ops = new();
-    private DurableTaskWorker? _worker;
+    private TaskHub? _hub;
 
     /// <summary>Outcomes the fake VDiff returns, in order; when empty it answers clean.</summary>
     private readonly ConcurrentQueue<Func<VDiffRunInput, VDiffOutcome>> _outcomes = new();
@@ -24,7 +24,7 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
     private readonly ConcurrentQueue<string> _stops = new();
     private TaskCompletionSource? _hold;
 
-    private DurableTaskClient Client => new(_service) { MaxPollingInterval = TimeSpan.FromMilliseconds(30) };
+    private DurableHubClient Client => _hub!.Client;
 
     private static VDiffOutcome Clean(VDiffRunInput i) => new(i.Uuid!, VDiffStates.Completed, false, 100, null) { Workflow = i.Workflow };
 
@@ -39,7 +39,7 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
     private async Task<string> StartAsync(double? intervalSeconds = 3600, bool initialGate = true)
     {
         var registry = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(registry, TestServices.With(_ops));
+        MoveTablesOrchestration.Register(registry);
         registry.AddOrchestratorFunc<VDiffRunInput, VDiffOutcome>(VDiffOrchestration.Orchestrator, (ctx, input) =>
             ctx.CallActivityAsync<VDiffOutcome>("FakeVDiff.Run", input));
         registry.AddActivityFunc<VDiffRunInput, VDiffOutcome>("FakeVDiff.Run", async (_, input) =>
@@ -63,8 +63,7 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
             _hold?.TrySetResult();
             return Task.FromResult(1);
         });
-        _worker = new DurableTaskWorker(_service, registry, new DurableTaskWorkerOptions { MaxConcurrentActivities = 4, MaxConcurrentOrchestrations = 4 });
-        await _worker.StartAsync();
+        _hub = await TestTaskHub.StartAsync(registry, TestServices.With(_ops));
         var spec = Spec();
         return await Client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name,
             new WorkflowState { Spec = spec, VDiff = initialGate ? new VDiffGate { IntervalSeconds = intervalSeconds } : null }, new StartOrchestrationOptions(spec.InstanceId));
@@ -75,7 +74,7 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
     {
         var a = new DurableTaskRegistry();
         var b = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(a, TestServices.With(_ops));
+        MoveTablesOrchestration.Register(a);
         VDiffLifecycle.For(a).DefaultInterval = TimeSpan.FromMinutes(5);
         Assert.Same(VDiffLifecycle.For(a), VDiffLifecycle.For(a));
         Assert.Null(VDiffLifecycle.For(b).DefaultInterval);
@@ -89,7 +88,7 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
     {
         // This host (registry) has no default: another registry's default, set first, must not leak in.
         var other = new DurableTaskRegistry();
-        MoveTablesOrchestration.Register(other, TestServices.With(_ops));
+        MoveTablesOrchestration.Register(other);
         VDiffLifecycle.For(other).DefaultInterval = TimeSpan.FromMinutes(1);
         var id = await StartAsync(null, initialGate: false);
         var state = await WaitAsync(id, s => s.VDiff is not null, "the gate initialised");
@@ -260,9 +259,9 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _hold?.TrySetResult();
-        if (_worker is not null)
+        if (_hub is not null)
         {
-            await _worker.StopAsync();
+            await _hub.DisposeAndDeleteAsync();
         }
     }
 }

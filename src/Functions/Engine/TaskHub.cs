@@ -1,4 +1,5 @@
 using DurableTask.AzureStorage;
+using DurableTask.Core;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 
@@ -12,12 +13,14 @@ namespace Durable.Functions.Engine;
 /// </summary>
 public sealed class TaskHub : IAsyncDisposable
 {
-    public TaskHub(AzureStorageOrchestrationServiceSettings settings, DurableTaskRegistry registry, IServiceProvider services, ILoggerFactory loggerFactory, bool faultPoints = true)
+    /// <param name="decorate">Wraps the worker's view of the hub (inside the fault points); tests use it to deliver a message twice.</param>
+    public TaskHub(AzureStorageOrchestrationServiceSettings settings, DurableTaskRegistry registry, IServiceProvider services, ILoggerFactory loggerFactory,
+        Func<IOrchestrationService, IOrchestrationService>? decorate = null)
     {
         Name = settings.TaskHubName;
         Service = new AzureStorageOrchestrationService(settings);
         Client = new DurableHubClient(Service, settings.TaskHubName);
-        Engine = new TaskHubEngine(faultPoints ? new FaultPointOrchestrationService(Service) : Service, registry, services, loggerFactory);
+        Engine = new TaskHubEngine(new FaultPointOrchestrationService(decorate?.Invoke(Service) ?? Service), registry, services, loggerFactory);
     }
 
     public string Name { get; }

@@ -31,10 +31,10 @@ public static class MoveTablesOrchestration
     public const int TurnsPerGeneration = 40;
 
     /// <summary>
-    /// Registers the orchestration and its activities; each activity is created per work item from
-    /// <paramref name="services"/> (the composition root's provider), which supplies its dependencies.
+    /// Registers the orchestration and its activities; the engine creates each activity per work item in a service
+    /// scope of its host (the composition root's provider), which supplies its dependencies.
     /// </summary>
-    public static void Register(DurableTaskRegistry registry, IServiceProvider services)
+    public static void Register(DurableTaskRegistry registry)
     {
         // The host's VDiff settings travel with its registry (not a process-wide static), read by each run.
         var vdiff = VDiffLifecycle.For(registry);

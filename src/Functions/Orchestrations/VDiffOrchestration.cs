@@ -27,8 +27,8 @@ public static class VDiffOrchestration
 
     private static readonly TaskOptions Retry = ActivityRetry.VDiff;
 
-    /// <summary>Registers the orchestrators and activities; activities are created per work item from <paramref name="services"/>.</summary>
-    public static DurableTaskRegistry Register(DurableTaskRegistry registry, IServiceProvider services)
+    /// <summary>Registers the orchestrators and activities; the engine creates each activity per work item in a service scope of its host.</summary>
+    public static DurableTaskRegistry Register(DurableTaskRegistry registry)
     {
         registry.AddOrchestratorFunc<VDiffRunInput, VDiffOutcome>(Orchestrator, RunAsync);
         registry.AddOrchestratorFunc<VDiffShardInput, string>(ShardOrchestrator, RunShardAsync);

@@ -44,7 +44,7 @@ public static class VDiffFunctions
         var interval = DefaultInterval(configuration?[EngineOptions.VDiffIntervalSetting]);
         services.AddOrchestrations((registry, provider) =>
         {
-            VDiffOrchestration.Register(registry, provider);
+            VDiffOrchestration.Register(registry);
             VDiffLifecycle.For(registry).DefaultInterval = interval;
         });
         services.AddFunction(new HttpTriggerFunction("VDiff", "vdiff/{keyspace}/{workflow}/{action}/{selector?}", ["GET", "POST", "DELETE"], AuthorizationLevel.Function, HandleAsync));
