@@ -54,10 +54,10 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
         { "copy.finish.before-commit", 1, false },
         { "copy.finish.after-commit", 1, false },
         { "copy.chunk.after-commit", 3, true },
-        { "durable.activity.after-run", 3, false },
+        { "durable.activity.before-complete", 3, false },
         { "durable.activity.after-lock", 5, false },
-        { "durable.activity.after-run", 7, false },
-        { "durable.orchestration.after-commit", 6, false },
+        { "durable.activity.before-complete", 7, false },
+        { "durable.orchestration.after-complete", 6, false },
     };
 
     [Theory]

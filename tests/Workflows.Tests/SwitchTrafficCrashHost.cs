@@ -85,16 +85,14 @@ public sealed class SwitchTrafficCrashHost : IAsyncDisposable
         string dll, string scriptRoot, string hub, ClusterBed bed, string key, string? faultPoints, IReadOnlyDictionary<string, string>? environment = null)
     {
         Directory.CreateDirectory(scriptRoot);
-        // One partition (one control queue) and a 30 s work-item visibility: a killed host's in-flight activity is
-        // delivered again after 30 s (as long as the partition lease a restart waits for anyway) instead of 5 minutes.
-        // (The worker renews a running activity's message at a third of the visibility.) The control queue's visibility is 30 s too:
-        // a command event this host puts for its own partition is put invisible and handed over in memory, and a
-        // handover that does not reach the orchestration (seen right after a restart) is then retried after 30 s, not 5 min.
+        // One partition (one control queue); otherwise the product's defaults, which these tests rely on: a killed host's
+        // in-flight activity is delivered again within the work-item visibility (20 s) and its partition is taken over
+        // by the restarted host once the dead host's lease lapses (30 s).
         await File.WriteAllTextAsync(Path.Combine(scriptRoot, "host.json"), $$"""
             { "version": "2.0",
               "logging": { "logLevel": { "default": "Information" } },
               "extensions": { "durableTask": { "hubName": "{{hub}}",
-                "storageProvider": { "partitionCount": 1, "maxQueuePollingInterval": "00:00:01", "workItemQueueVisibilityTimeout": "00:00:30", "controlQueueVisibilityTimeout": "00:00:30" } } } }
+                "storageProvider": { "partitionCount": 1 } } } }
             """);
         var cluster = LocalCluster.Current;
         var (user, password) = cluster.Account("filtered");
