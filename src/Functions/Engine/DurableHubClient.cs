@@ -72,8 +72,7 @@ public sealed class DurableHubClient : DurableTaskClient
     public override async Task<OrchestrationMetadata?> GetInstancesAsync(string instanceId, bool getInputsAndOutputs = false, CancellationToken cancellation = default)
     {
         cancellation.ThrowIfCancellationRequested();
-        var states = await _hub.GetOrchestrationStateAsync(instanceId, false).ConfigureAwait(false);
-        return states is { Count: > 0 } ? ToMetadata(states[0], getInputsAndOutputs) : null;
+        return await CurrentStateAsync(instanceId).ConfigureAwait(false) is { } state ? ToMetadata(state, getInputsAndOutputs) : null;
     }
 
     public override AsyncPageable<OrchestrationMetadata> GetAllInstancesAsync(OrchestrationQuery? filter = null)
@@ -179,17 +178,23 @@ public sealed class DurableHubClient : DurableTaskClient
     public async Task<JsonArray?> GetHistoryAsync(string instanceId, CancellationToken cancellation = default)
     {
         cancellation.ThrowIfCancellationRequested();
-        var states = await _hub.GetOrchestrationStateAsync(instanceId, false).ConfigureAwait(false);
-        if (states is not { Count: > 0 })
+        if (await CurrentStateAsync(instanceId).ConfigureAwait(false) is not { } state)
         {
             return null;
         }
 
-        var text = await _hub.GetOrchestrationHistoryAsync(instanceId, states[0].OrchestrationInstance.ExecutionId).ConfigureAwait(false);
+        var text = await _hub.GetOrchestrationHistoryAsync(instanceId, state.OrchestrationInstance.ExecutionId).ConfigureAwait(false);
         return HistoryJson.Normalize(text);
     }
 
     public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>The latest execution's state; the Azure Storage provider answers an unknown id with a list holding null.</summary>
+    private async Task<OrchestrationState?> CurrentStateAsync(string instanceId)
+    {
+        var states = await _hub.GetOrchestrationStateAsync(instanceId, false).ConfigureAwait(false);
+        return states?.FirstOrDefault(s => s is not null);
+    }
 
     private async Task<OrchestrationMetadata> WaitAsync(string instanceId, bool getInputsAndOutputs, Func<OrchestrationMetadata, bool> done, CancellationToken cancellation)
     {
