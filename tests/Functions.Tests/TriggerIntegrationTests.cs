@@ -316,7 +316,7 @@ public sealed class TriggerIntegrationTests : IAsyncLifetime
         {
             return _storage.ApproximateCountAsync(queue, CancellationToken.None).GetAwaiter().GetResult();
         }
-        catch (Durable.AzureStorage.StorageException)
+        catch (Azure.RequestFailedException)
         {
             return -1;
         }

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Azure.Storage.Queues;
 using Durable.Testing;
 
 namespace Durable.Workflows.Tests;
@@ -128,10 +129,10 @@ public sealed class SwitchTrafficCrashHost : IAsyncDisposable
     {
         await new DurableTask.AzureStorage.AzureStorageOrchestrationService(TestTaskHub.Settings(hub)).DeleteAsync();
 
-        using var storage = Durable.AzureStorage.StorageTransport.FromConnectionString(LocalCluster.Current.AzureStorageConnectionString);
+        var storage = new QueueServiceClient(LocalCluster.Current.AzureStorageConnectionString);
         foreach (var queue in new[] { (hub + "-approvals").ToLowerInvariant(), (hub + "-approvals-poison").ToLowerInvariant(), hub.ToLowerInvariant() + "-timers" })
         {
-            await storage.GetQueue(queue).DeleteIfExistsAsync();
+            await storage.GetQueueClient(queue).DeleteIfExistsAsync();
         }
     }
 
