@@ -47,6 +47,8 @@ public static class DurableRuntime
             sp.GetRequiredService<DurableTaskRegistry>(),
             sp,
             sp.GetRequiredService<ILoggerFactory>()));
+        // Started before the worker: it reads who held the partitions before this host claims them.
+        services.AddHostedService<PartitionOwnershipReport>();
         services.AddHostedService<DurableWorkerService>();
     }
 }
