@@ -23,10 +23,10 @@ namespace Durable.Workflows.Tests;
 [Trait("Category", "Integration")]
 public sealed class CopyCrashHostTests(ITestOutputHelper output)
 {
-    private const string Source = "commerce";
-    private const string Target = "customer";
+    internal const string Source = "commerce";
+    internal const string Target = "customer";
     private const int Rows = 2400;
-    private const int KeySpace = 3200;
+    internal const int KeySpace = 3200;
 
     /// <summary>Small chunks: the seeded table alone takes six, the load's inserts add more.</summary>
     internal const int ChunkRows = 400;
@@ -215,7 +215,7 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
     /// Source (quiesced) and target hold the same rows, compared row by row; polled while the Streamer catches up, and on
     /// failure the missing, extra and differing keys are listed with the stream's state.
     /// </summary>
-    private static async Task AssertSameRowsAsync(ClusterBed bed, string workflow, string table, string point)
+    internal static async Task AssertSameRowsAsync(ClusterBed bed, string workflow, string table, string point)
     {
         var source = await RowsAsync(100, "vt_commerce", table);
         var deadline = DateTime.UtcNow.AddSeconds(60);
