@@ -12,6 +12,13 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
     ["durable-sequential"] = DurableBenchmarks.SequentialAsync,
     ["durable-fanout"] = DurableBenchmarks.FanOutAsync,
     ["durable-queue-floor"] = DurableBenchmarks.QueueFloorAsync,
+    ["durable-queue-roundtrip"] = DurableBenchmarks.QueueRoundTripAsync,
+    ["durable-event"] = EventLatencyBenchmark.RunAsync,
+    ["durable-recovery"] = RecoveryBenchmark.RunAsync,
+    // Not benchmarks: the host process durable-event and durable-recovery start (see ProbeHost), and the removal of
+    // task hubs an interrupted run left in Azurite.
+    ["durable-probe-host"] = ProbeHost.RunAsync,
+    ["durable-hub-delete"] = BenchHub.DeleteHubsAsync,
     ["cutover-window"] = Durable.Bench.Cutover.CutoverBenchmark.RunAsync,
     ["replication-copy"] = Durable.Bench.Replication.ReplicationCopyBenchmark.RunAsync,
 };
