@@ -12,6 +12,7 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
     ["durable-sequential"] = DurableBenchmarks.SequentialAsync,
     ["durable-fanout"] = DurableBenchmarks.FanOutAsync,
     ["durable-queue-floor"] = DurableBenchmarks.QueueFloorAsync,
+    ["durable-idle"] = DurableBenchmarks.IdleAsync,
     ["durable-queue-roundtrip"] = DurableBenchmarks.QueueRoundTripAsync,
     ["durable-event"] = EventLatencyBenchmark.RunAsync,
     ["durable-recovery"] = RecoveryBenchmark.RunAsync,

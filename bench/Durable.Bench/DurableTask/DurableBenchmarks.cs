@@ -109,6 +109,41 @@ public static class DurableBenchmarks
         }
     }
 
+    /// <summary>
+    /// durable-idle [SECONDS=60]: the storage requests an idle host's engine makes per minute with the product's
+    /// default settings (queue polls backing off to maxQueuePollingInterval, lease renewals and balancing), counted
+    /// once the worker owns every partition. The goal is about 400 a minute.
+    /// </summary>
+    public static async Task<int> IdleAsync(string[] args)
+    {
+        var seconds = Count(args, 60);
+        using var logging = BenchHub.CreateLogging();
+        var counter = new StorageRequestCounter();
+        var settings = BenchHub.Settings(BenchHub.NewHubName("Idle"), logging);
+        settings.StorageAccountClientProvider = counter.Provider(BenchHub.ConnectionString());
+        await using var services = new ServiceCollection().BuildServiceProvider();
+        var hub = new TaskHub(settings, new DurableTaskRegistry(), services, logging);
+        try
+        {
+            await hub.StartAsync();
+            await BenchHub.WaitForOwnersAsync(hub.Name, TimeSpan.FromSeconds(90), owners => owners.Values.All(o => o == settings.WorkerId));
+            // Let the queue polls back off to their ceiling before counting.
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            var before = counter.Snapshot();
+            await Task.Delay(TimeSpan.FromSeconds(seconds));
+            var perMinute = counter.Snapshot().Sum(kv => kv.Value - before.GetValueOrDefault(kv.Key)) * 60.0 / seconds;
+            Console.Error.WriteLine($"idle {seconds} s, {settings.PartitionCount} partitions: {counter.Since(before, seconds / 60 == 0 ? 1 : seconds / 60, "minute")}");
+            Console.WriteLine(perMinute.ToString("F0", CultureInfo.InvariantCulture));
+            return 0;
+        }
+        finally
+        {
+            await hub.DeleteAsync();
+            await hub.DisposeAsync();
+            await BenchHub.DeleteAppLeaseContainerAsync(hub.Name);
+        }
+    }
+
     private static async Task<OrchestrationMetadata> RunInstanceAsync(DurableTaskClient client, string orchestrator, int n)
     {
         var id = await client.ScheduleNewOrchestrationInstanceAsync(orchestrator, n);
