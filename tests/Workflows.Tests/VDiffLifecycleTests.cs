@@ -13,7 +13,7 @@ namespace Durable.Workflows.Tests;
 /// whose outcomes the test scripts) once the copy is done and on its interval; a mismatch holds SwitchTraffic/Complete
 /// until a clean VDiff or an audited override; after a write switch the reverse workflow is verified.
 /// </summary>
-public sealed class VDiffLifecycleTests : IAsyncDisposable
+public sealed class VDiffLifecycleTests : IAsyncLifetime
 {
     private readonly FakeOperations _ops = new();
     private TaskHub? _hub;
@@ -256,7 +256,11 @@ public sealed class VDiffLifecycleTests : IAsyncDisposable
         Assert.Single(_runs);
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 never calls a test class's DisposeAsync of the latter, and the
+    // hub's worker would run on (and its storage stay) after the test.
+    public async Task DisposeAsync()
     {
         _hold?.TrySetResult();
         if (_hub is not null)
