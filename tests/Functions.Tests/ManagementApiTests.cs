@@ -2,14 +2,13 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Durable.DurableTask;
 using Durable.Functions.Hosting;
 using Durable.Functions.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Durable.Functions.Tests;
 
-/// <summary>The management API on an in-process host with the in-memory task hub (the HTTP contract, not storage).</summary>
+/// <summary>The management API's HTTP contract on an in-process host (each test its own private task hub on the cluster's Azurite).</summary>
 public sealed class ManagementApiTests : IAsyncLifetime
 {
     private const string Key = "test-host-key";
@@ -75,7 +74,7 @@ public sealed class ManagementApiTests : IAsyncLifetime
         var statusUri = body.GetProperty("statusQueryGetUri").GetString()!;
         Assert.Equal(statusUri, response.Headers.Location!.ToString());
         Assert.Equal(TimeSpan.FromSeconds(10), response.Headers.RetryAfter!.Delta);
-        Assert.Contains("/runtime/webhooks/durabletask/instances/start-1?taskHub=TestHub&connection=AzureWebJobsStorage", statusUri);
+        Assert.Contains($"/runtime/webhooks/durabletask/instances/start-1?taskHub={_host.HubName}&connection=AzureWebJobsStorage", statusUri);
         Assert.Contains("/instances/start-1/raiseEvent/{eventName}?", body.GetProperty("sendEventPostUri").GetString());
         Assert.Contains("/instances/start-1/terminate?reason={text}&", body.GetProperty("terminatePostUri").GetString());
         Assert.Contains("/instances/start-1?", body.GetProperty("purgeHistoryDeleteUri").GetString());

@@ -1,12 +1,12 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Durable.DurableTask.Worker;
 using Durable.Functions.MoveTables;
 using Durable.Functions.Orchestrations;
 using Durable.Functions.Tests.Support;
 using Durable.Functions.VDiff;
 using Durable.VDiff;
+using Microsoft.DurableTask;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -125,14 +125,16 @@ public sealed class VDiffFunctionsTests
             registration.Configure(registry, host.Services);
         }
 
+        var orchestrators = registry.GetOrchestrators().Select(o => o.Key.Name).ToHashSet();
         foreach (var name in new[] { VDiffOrchestration.Orchestrator, VDiffOrchestration.ShardOrchestrator, VDiffOrchestration.ScheduleOrchestrator })
         {
-            Assert.True(registry.OrchestratorNames.Contains(name), name);
+            Assert.True(orchestrators.Contains(name), name);
         }
 
+        var activities = registry.GetActivities().Select(a => a.Key.Name).ToHashSet();
         foreach (var name in new[] { VDiffOrchestration.CreateActivity, VDiffOrchestration.RunShardActivity, VDiffOrchestration.OutcomeActivity })
         {
-            Assert.True(registry.ActivityNames.Contains(name), name);
+            Assert.True(activities.Contains(name), name);
         }
     }
 }
