@@ -8,15 +8,19 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Durable.Functions.Tests;
 
-/// <summary>The management API's HTTP contract on an in-process host (each test its own private task hub on the cluster's Azurite).</summary>
-public sealed class ManagementApiTests : IAsyncLifetime
+/// <summary>
+/// One in-process host with a private task hub on the cluster's Azurite for all the management API tests: a host start
+/// and stop costs seconds on a real hub. Each test uses instance ids of its own.
+/// </summary>
+public sealed class ManagementApiHost : IAsyncLifetime
 {
-    private const string Key = "test-host-key";
-    private TestHost _host = null!;
+    public const string Key = "test-host-key";
+
+    public TestHost Host { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        _host = await TestHost.StartAsync(services => services.AddOrchestrations(r => r
+        Host = await TestHost.StartAsync(services => services.AddOrchestrations(r => r
                 .AddOrchestratorFunc<string, string>("Greet", async (ctx, name) =>
                 {
                     var hello = await ctx.CallActivityAsync<string>("Hello", name);
@@ -26,10 +30,17 @@ public sealed class ManagementApiTests : IAsyncLifetime
                 })
                 .AddActivityFunc<string, string>("Hello", (_, n) => $"Hello {n}")),
             new Dictionary<string, string> { ["DURABLE_HOST_KEY"] = Key });
-        _host.Client.DefaultRequestHeaders.Add("x-functions-key", Key);
+        Host.Client.DefaultRequestHeaders.Add("x-functions-key", Key);
     }
 
-    public async Task DisposeAsync() => await _host.DisposeAsync();
+    public async Task DisposeAsync() => await Host.DisposeAsync();
+}
+
+/// <summary>The management API's HTTP contract on an in-process host (the contract, with the real task hub behind it).</summary>
+public sealed class ManagementApiTests(ManagementApiHost fixture) : IClassFixture<ManagementApiHost>
+{
+    private const string Key = ManagementApiHost.Key;
+    private readonly TestHost _host = fixture.Host;
 
     private HttpClient Http => _host.Client;
 

@@ -135,17 +135,7 @@ public sealed class TestHost : IAsyncDisposable
     }
 
     /// <summary>Deletes a task hub's tables, queues and containers (for tests whose hosts share a hub of the test's naming).</summary>
-    public static async Task DeleteHubAsync(string hub)
-    {
-        try
-        {
-            await new AzureStorageOrchestrationService(TestTaskHub.Settings(hub)).DeleteAsync();
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            Console.Error.WriteLine($"deleting test task hub {hub}: {e.Message}");
-        }
-    }
+    public static Task DeleteHubAsync(string hub) => TestTaskHub.DeleteAsync(hub);
 
     private static async Task EndAsync(WebApplication app, bool ownsHub)
     {
@@ -169,7 +159,10 @@ public sealed class TestHost : IAsyncDisposable
     {
         try
         {
+            var hub = services.GetRequiredService<FunctionsHostSettings>().HubName;
+            await TestTaskHub.BreakAppLeaseAsync(hub);
             await services.GetRequiredService<AzureStorageOrchestrationService>().DeleteAsync();
+            await TestTaskHub.DeleteAppLeaseContainerAsync(hub);
             // Timer triggers keep their schedule records next to the hub; nothing else of a test host outlives it.
             await services.GetRequiredService<AzureTriggerStorage>().DeleteScheduleContainerAsync(CancellationToken.None);
         }
