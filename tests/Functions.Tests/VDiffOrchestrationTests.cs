@@ -12,7 +12,7 @@ namespace Durable.Functions.Tests;
 /// The fan-out and re-run logic of the durable VDiff on a private task hub on the cluster's Azurite (no database: the
 /// operations are recorded).
 /// </summary>
-public sealed class VDiffOrchestrationTests : IAsyncDisposable
+public sealed class VDiffOrchestrationTests : IAsyncLifetime
 {
     private TaskHub? _hub;
 
@@ -61,7 +61,10 @@ public sealed class VDiffOrchestrationTests : IAsyncDisposable
         return _hub.Client;
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // IAsyncLifetime, not IAsyncDisposable: xunit 2 never calls a test class's DisposeAsync of the latter, and the hub would stay.
+    public async Task DisposeAsync()
     {
         if (_hub is not null)
         {
