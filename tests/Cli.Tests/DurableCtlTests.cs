@@ -3,49 +3,59 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Durable.Cli;
 using Durable.Cli.Infrastructure;
-using Durable.DurableTask.Client;
 using Durable.Functions.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Durable.Cli.Tests;
 
-/// <summary>durablectl end to end against a real Functions host (Kestrel on a free port, in-memory task hub).</summary>
-public sealed class DurableCtlTests : IAsyncLifetime
+/// <summary>
+/// One real Functions host (Kestrel on a free port, a private task hub on the cluster's Azurite) for all of
+/// <see cref="DurableCtlTests"/>: a host start and stop costs seconds on a real hub. Tests use instance ids of their own.
+/// </summary>
+public sealed class DurableCtlHost : IAsyncLifetime
 {
-    private const string Key = "cli-test-key";
-    private WebApplication _app = null!;
-    private string _server = null!;
+    public const string Key = "cli-test-key";
     private string _root = null!;
+
+    public WebApplication App { get; private set; } = null!;
+
+    public string Server { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         _root = Path.Combine(Path.GetTempPath(), "durablectl-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_root);
-        await File.WriteAllTextAsync(Path.Combine(_root, "host.json"), """
-            { "version": "2.0", "extensions": { "durableTask": { "hubName": "CliHub", "storageProvider": { "type": "InMemory" } } } }
-            """);
+        await File.WriteAllTextAsync(Path.Combine(_root, "host.json"), TestHubHost.HostJson());
         var builder = FunctionsHost.CreateBuilder([
             $"--AzureWebJobsScriptRoot={_root}", "--urls=http://127.0.0.1:0", $"--DURABLE_HOST_KEY={Key}",
-            "--AzureWebJobsStorage=UseDevelopmentStorage=true", "--Logging:LogLevel:Default=Warning"]);
+            TestHubHost.StorageArgument, "--Logging:LogLevel:Default=Warning"]);
         Functions.App.DurableApp.AddFunction(builder.Services, new HttpTriggerFunction("Health", "health", ["GET"], Functions.Http.AuthorizationLevel.Anonymous,
             (_, _) => Task.FromResult(Microsoft.AspNetCore.Http.Results.Ok(new { status = "ok" }))));
         builder.Services.AddOrchestrations(r => r.AddOrchestratorFunc<string, string>("WaitForGo", async (ctx, input) =>
             $"{input}:{await ctx.WaitForExternalEvent<string>("Go")}"));
-        _app = FunctionsHost.Build(builder);
-        await _app.StartAsync();
-        _server = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        App = FunctionsHost.Build(builder);
+        await App.StartAsync();
+        Server = App.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
     }
 
     public async Task DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await TestHubHost.StopAndDeleteHubAsync(App);
         Directory.Delete(_root, true);
     }
+}
+
+/// <summary>durablectl end to end against a real Functions host.</summary>
+public sealed class DurableCtlTests(DurableCtlHost host) : IClassFixture<DurableCtlHost>
+{
+    private const string Key = DurableCtlHost.Key;
+    private readonly WebApplication _app = host.App;
+    private readonly string _server = host.Server;
 
     private async Task<(int Code, string Out, string Err)> Run(string[] args, string? key = Key, string? serverEnv = null)
     {

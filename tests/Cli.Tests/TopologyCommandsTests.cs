@@ -14,44 +14,67 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Durable.Cli.Tests;
 
 /// <summary>
-/// durablectl's topology commands end to end: a real Functions host on Kestrel with the topology functions, talking to
-/// the local cluster's real etcd under a topology root of its own (deleted afterwards).
+/// The host of <see cref="TopologyCommandsTests"/>: a real Functions host on Kestrel with the topology functions, on a
+/// topology root of its own in the local cluster's etcd and a private task hub. One for the class: a host start and
+/// stop costs seconds on a real task hub, and the tests need only an empty root, which each gets (see the tests).
 /// </summary>
-[Trait("Category", "Integration")]
-public sealed class TopologyCommandsTests : IAsyncLifetime
+public sealed class TopologyCommandsHost : IAsyncLifetime
 {
-    private const string Key = "cli-topo-key";
-    private readonly string _topoRoot = "/durable-test-topocli-" + Guid.NewGuid().ToString("N")[..12];
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "durablectl-topo-" + Guid.NewGuid().ToString("N"));
+    public const string Key = "cli-topo-key";
     private WebApplication _app = null!;
-    private string _server = null!;
-    private EtcdClient _etcd = null!;
+
+    public string TopoRoot { get; } = "/durable-test-topocli-" + Guid.NewGuid().ToString("N")[..12];
+
+    public string Dir { get; } = Path.Combine(Path.GetTempPath(), "durablectl-topo-" + Guid.NewGuid().ToString("N"));
+
+    public string Server { get; private set; } = null!;
+
+    public EtcdClient Etcd { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(_dir);
-        await File.WriteAllTextAsync(Path.Combine(_dir, "host.json"), """
-            { "version": "2.0", "extensions": { "durableTask": { "hubName": "CliTopoHub", "storageProvider": { "type": "InMemory" } } } }
-            """);
+        Directory.CreateDirectory(Dir);
+        await File.WriteAllTextAsync(Path.Combine(Dir, "host.json"), TestHubHost.HostJson());
         var builder = FunctionsHost.CreateBuilder([
-            $"--AzureWebJobsScriptRoot={_dir}", "--urls=http://127.0.0.1:0", $"--DURABLE_HOST_KEY={Key}",
-            "--AzureWebJobsStorage=UseDevelopmentStorage=true", "--Logging:LogLevel:Default=Warning",
-            $"--{Durable.Workflows.MoveTablesEnvironmentOptions.EtcdSetting}={LocalCluster.Current.EtcdEndpoints}", $"--{Durable.Workflows.MoveTablesEnvironmentOptions.RootSetting}={_topoRoot}"]);
+            $"--AzureWebJobsScriptRoot={Dir}", "--urls=http://127.0.0.1:0", $"--DURABLE_HOST_KEY={Key}",
+            TestHubHost.StorageArgument, "--Logging:LogLevel:Default=Warning",
+            $"--{Durable.Workflows.MoveTablesEnvironmentOptions.EtcdSetting}={LocalCluster.Current.EtcdEndpoints}", $"--{Durable.Workflows.MoveTablesEnvironmentOptions.RootSetting}={TopoRoot}"]);
         builder.Services.AddTopologyAdmin();
         _app = FunctionsHost.Build(builder);
         await _app.StartAsync();
-        _server = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        _etcd = new EtcdClient(LocalCluster.Current.EtcdEndpoints);
+        Server = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        Etcd = new EtcdClient(LocalCluster.Current.EtcdEndpoints);
     }
+
+    /// <summary>Deletes everything under the topology root (the host reads etcd on every request and caches nothing).</summary>
+    public Task ClearTopologyAsync() => Etcd.DeleteAsync(TopoRoot + "/", prefix: true);
 
     public async Task DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        await _etcd.DeleteAsync(_topoRoot + "/", prefix: true);
-        _etcd.Dispose();
-        Directory.Delete(_dir, true);
+        await TestHubHost.StopAndDeleteHubAsync(_app);
+        await ClearTopologyAsync();
+        Etcd.Dispose();
+        Directory.Delete(Dir, true);
     }
+}
+
+/// <summary>
+/// durablectl's topology commands end to end: a real Functions host on Kestrel with the topology functions, talking to
+/// the local cluster's real etcd under a topology root of its own, emptied before every test and deleted afterwards.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class TopologyCommandsTests(TopologyCommandsHost host) : IClassFixture<TopologyCommandsHost>, IAsyncLifetime
+{
+    private const string Key = TopologyCommandsHost.Key;
+    private readonly string _topoRoot = host.TopoRoot;
+    private readonly string _dir = host.Dir;
+    private readonly string _server = host.Server;
+    private readonly EtcdClient _etcd = host.Etcd;
+
+    // The tests of a class run one at a time: each starts from an empty root, as if it had a host of its own.
+    public Task InitializeAsync() => host.ClearTopologyAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
 
     private async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {

@@ -18,9 +18,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Durable.Cli.Tests;
 
 /// <summary>
-/// The VDiff HTTP path end to end on the cluster: durablectl → a real Functions host (Kestrel, in-memory task hub, the
-/// VDiff orchestration registered as Program.cs registers it) → the real engine on a stream copied commerce → customer,
-/// under a topology root and sidecar of this test's own.
+/// The VDiff HTTP path end to end on the cluster: durablectl → a real Functions host (Kestrel, a private task hub on
+/// Azurite, the VDiff orchestration registered as Program.cs registers it) → the real engine on a stream copied
+/// commerce → customer, under a topology root and sidecar of this test's own.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class VDiffClusterTests : IAsyncLifetime
@@ -60,13 +60,11 @@ public sealed class VDiffClusterTests : IAsyncLifetime
             $"INSERT INTO `{Table}` SELECT seq, CONCAT('name', seq), seq * 7 FROM seq_1_to_3000");
 
         Directory.CreateDirectory(_dir);
-        await File.WriteAllTextAsync(Path.Combine(_dir, "host.json"), """
-            { "version": "2.0", "extensions": { "durableTask": { "hubName": "CliVDiffHub", "storageProvider": { "type": "InMemory" } } } }
-            """);
+        await File.WriteAllTextAsync(Path.Combine(_dir, "host.json"), TestHubHost.HostJson());
         var (user, password) = cluster.Account("filtered");
         var builder = FunctionsHost.CreateBuilder([
             $"--AzureWebJobsScriptRoot={_dir}", "--urls=http://127.0.0.1:0", $"--DURABLE_HOST_KEY={Key}",
-            "--AzureWebJobsStorage=UseDevelopmentStorage=true", "--Logging:LogLevel:Default=Warning",
+            TestHubHost.StorageArgument, "--Logging:LogLevel:Default=Warning",
             $"--{MoveTablesEnvironmentOptions.EtcdSetting}={cluster.EtcdEndpoints}", $"--{MoveTablesEnvironmentOptions.RootSetting}={Root}",
             $"--{MoveTablesEnvironmentOptions.EngineUserSetting}={user}", $"--{MoveTablesEnvironmentOptions.EnginePasswordSetting}={password}",
             $"--{MoveTablesEnvironmentOptions.SidecarSetting}={Sidecar}"]);
@@ -90,8 +88,7 @@ public sealed class VDiffClusterTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await TestHubHost.StopAndDeleteHubAsync(_app);
         await ExecAsync(100, "vt_commerce", $"DROP TABLE IF EXISTS `{Table}`");
         await ExecAsync(200, "vt_customer", $"DROP TABLE IF EXISTS `{Table}`");
         await ExecAsync(200, "mysql", $"DROP DATABASE IF EXISTS `{Sidecar}`");

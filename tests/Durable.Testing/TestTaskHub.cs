@@ -1,3 +1,6 @@
+using Azure;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Specialized;
 using Durable.Functions.Engine;
 using DurableTask.AzureStorage;
 using DurableTask.Core;
@@ -52,7 +55,9 @@ public static class TestTaskHub
         try
         {
             await hub.StopAsync();
+            await BreakAppLeaseAsync(hub.Name);
             await hub.Service.DeleteAsync();
+            await DeleteAppLeaseContainerAsync(hub.Name);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -61,4 +66,47 @@ public static class TestTaskHub
 
         await hub.DisposeAsync();
     }
+
+    /// <summary>
+    /// Deletes a hub this process no longer runs (several hosts shared it, or a child process ran it) by name; errors
+    /// are ignored, as in <see cref="DisposeAndDeleteAsync"/>.
+    /// </summary>
+    public static async Task DeleteAsync(string name)
+    {
+        try
+        {
+            await BreakAppLeaseAsync(name);
+            await new AzureStorageOrchestrationService(Settings(name)).DeleteAsync();
+            await DeleteAppLeaseContainerAsync(name);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Console.Error.WriteLine($"deleting test task hub {name}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The provider's DeleteAsync leaves the app lease container (&lt;hub&gt;-applease) its workers create by default;
+    /// without this every test would leave one behind on the shared Azurite. Call <see cref="BreakAppLeaseAsync"/> first.
+    /// </summary>
+    public static Task DeleteAppLeaseContainerAsync(string name) => AppLeaseContainer(name).DeleteIfExistsAsync();
+
+    /// <summary>
+    /// The app lease is a lease on that container itself, and a stopped worker still holds it (it runs out after a
+    /// minute): the container cannot be deleted until the lease is broken.
+    /// </summary>
+    public static async Task BreakAppLeaseAsync(string name)
+    {
+        try
+        {
+            await AppLeaseContainer(name).GetBlobLeaseClient().BreakAsync(TimeSpan.Zero);
+        }
+        catch (RequestFailedException e) when (e.Status is 404 or 409)
+        {
+            // No container, or no lease on it: nothing to break.
+        }
+    }
+
+    private static BlobContainerClient AppLeaseContainer(string name) =>
+        new(LocalCluster.Current.AzureStorageConnectionString, name.ToLowerInvariant() + "-applease");
 }

@@ -1,4 +1,4 @@
-using Durable.DurableTask.AzureStorage;
+using Durable.Functions.Tests.Support;
 using Durable.Testing;
 
 namespace Durable.Functions.Tests;
@@ -26,6 +26,8 @@ public sealed class HostProcessTests
             ["DURABLE_APPROVALS_QUEUE"] = "fp-approvals-" + suffix,
             ["AzureWebJobs.PurgeHistory.Disabled"] = "true",
             ["DURABLE_FAULT_POINTS"] = "",
+            // A known worker id: the host names it when its durable worker stops.
+            ["WEBSITE_INSTANCE_ID"] = "fp-" + suffix,
         };
         try
         {
@@ -39,20 +41,16 @@ public sealed class HostProcessTests
                 var log = host.Output;
                 Assert.True(code == 0, log);
                 Assert.Contains("Application is shutting down", log);
-                Assert.Contains("Durable worker stopped.", log);
+                Assert.Contains($"Durable worker fp-{suffix} stopped.", log);
                 Assert.Contains("Triggers stopped.", log);
-                Assert.Contains("Released partition 0: host stopping", log);
+                // The worker gives its partition back on the way out (the framework's log), so another host takes it at once.
+                Assert.Matches($@"{hub.ToLowerInvariant()}-control-00: fp-{suffix} has released its\s+lease", log);
+                Assert.Contains("Successfully released all ownership leases for shutdown.", log);
             }
         }
         finally
         {
-            await using var hubService = new AzureStorageOrchestrationService(new AzureStorageOrchestrationServiceSettings
-            {
-                StorageConnectionString = LocalCluster.Current.AzureStorageConnectionString,
-                TaskHubName = hub,
-                PartitionCount = 1,
-            });
-            await hubService.DeleteAsync();
+            await TestHost.DeleteHubAsync(hub);
             var queues = Durable.Functions.Storage.AzureTriggerStorage.FromConnectionString(LocalCluster.Current.AzureStorageConnectionString, "AzureWebJobsStorage", hub.ToLowerInvariant() + "-timers");
             await queues.DeleteQueueAsync("fp-approvals-" + suffix, CancellationToken.None);
             await queues.DeleteQueueAsync("fp-approvals-" + suffix + "-poison", CancellationToken.None);

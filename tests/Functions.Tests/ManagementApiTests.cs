@@ -2,22 +2,25 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Durable.DurableTask;
 using Durable.Functions.Hosting;
 using Durable.Functions.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Durable.Functions.Tests;
 
-/// <summary>The management API on an in-process host with the in-memory task hub (the HTTP contract, not storage).</summary>
-public sealed class ManagementApiTests : IAsyncLifetime
+/// <summary>
+/// One in-process host with a private task hub on the cluster's Azurite for all the management API tests: a host start
+/// and stop costs seconds on a real hub. Each test uses instance ids of its own.
+/// </summary>
+public sealed class ManagementApiHost : IAsyncLifetime
 {
-    private const string Key = "test-host-key";
-    private TestHost _host = null!;
+    public const string Key = "test-host-key";
+
+    public TestHost Host { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        _host = await TestHost.StartAsync(services => services.AddOrchestrations(r => r
+        Host = await TestHost.StartAsync(services => services.AddOrchestrations(r => r
                 .AddOrchestratorFunc<string, string>("Greet", async (ctx, name) =>
                 {
                     var hello = await ctx.CallActivityAsync<string>("Hello", name);
@@ -27,10 +30,17 @@ public sealed class ManagementApiTests : IAsyncLifetime
                 })
                 .AddActivityFunc<string, string>("Hello", (_, n) => $"Hello {n}")),
             new Dictionary<string, string> { ["DURABLE_HOST_KEY"] = Key });
-        _host.Client.DefaultRequestHeaders.Add("x-functions-key", Key);
+        Host.Client.DefaultRequestHeaders.Add("x-functions-key", Key);
     }
 
-    public async Task DisposeAsync() => await _host.DisposeAsync();
+    public async Task DisposeAsync() => await Host.DisposeAsync();
+}
+
+/// <summary>The management API's HTTP contract on an in-process host (the contract, with the real task hub behind it).</summary>
+public sealed class ManagementApiTests(ManagementApiHost fixture) : IClassFixture<ManagementApiHost>
+{
+    private const string Key = ManagementApiHost.Key;
+    private readonly TestHost _host = fixture.Host;
 
     private HttpClient Http => _host.Client;
 
@@ -75,7 +85,7 @@ public sealed class ManagementApiTests : IAsyncLifetime
         var statusUri = body.GetProperty("statusQueryGetUri").GetString()!;
         Assert.Equal(statusUri, response.Headers.Location!.ToString());
         Assert.Equal(TimeSpan.FromSeconds(10), response.Headers.RetryAfter!.Delta);
-        Assert.Contains("/runtime/webhooks/durabletask/instances/start-1?taskHub=TestHub&connection=AzureWebJobsStorage", statusUri);
+        Assert.Contains($"/runtime/webhooks/durabletask/instances/start-1?taskHub={_host.HubName}&connection=AzureWebJobsStorage", statusUri);
         Assert.Contains("/instances/start-1/raiseEvent/{eventName}?", body.GetProperty("sendEventPostUri").GetString());
         Assert.Contains("/instances/start-1/terminate?reason={text}&", body.GetProperty("terminatePostUri").GetString());
         Assert.Contains("/instances/start-1?", body.GetProperty("purgeHistoryDeleteUri").GetString());

@@ -16,7 +16,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Durable.Functions.Tests;
 
 /// <summary>
-/// An in-process Functions host with the MoveTables API (in-memory task hub) on its own topology root and sidecar over
+/// An in-process Functions host with the MoveTables API (its own task hub on Azurite) on its own topology root and sidecar over
 /// the real local cluster, an in-process Streamer for its streams, and uniquely named tables in vt_commerce:
 /// <c>a</c> and <c>b</c> (with primary keys, a few rows) and <c>nopk</c> (no primary key). Everything is removed on dispose.
 /// </summary>

@@ -1,8 +1,8 @@
-using Durable.DurableTask.Worker;
 using Durable.Functions.Hosting;
 using Durable.Functions.MoveTables;
 using Durable.Functions.Tests.Support;
 using Durable.Functions.VDiff;
+using Microsoft.DurableTask;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -37,7 +37,7 @@ public sealed class TaskRegistrationTests
     public async Task Every_task_name_is_a_valid_Azure_Functions_function_name()
     {
         var registry = await HostRegistryAsync((_, _) => Task.CompletedTask);
-        var names = registry.OrchestratorNames.Concat(registry.ActivityNames).ToList();
+        var names = registry.GetOrchestrators().Select(o => o.Key.Name).Concat(registry.GetActivities().Select(a => a.Key.Name)).ToList();
         Assert.Contains("MoveTables", names);
         Assert.Contains("MoveTables_CopyChunk", names);
         Assert.Contains("VDiff_Shard", names);
@@ -48,19 +48,20 @@ public sealed class TaskRegistrationTests
     [Fact]
     public async Task Every_activity_is_created_with_its_dependencies_from_the_composition_root()
     {
-        await HostRegistryAsync((registry, _) =>
+        await HostRegistryAsync(async (registry, services) =>
         {
-            Assert.Equal(13, registry.ActivityNames.Count);
-            foreach (var name in registry.ActivityNames)
+            var activities = registry.GetActivities().ToList();
+            Assert.Equal(13, activities.Count);
+            foreach (var (name, factory) in activities)
             {
-                Assert.True(registry.TryCreateActivity(name, out var activity), name);
-                Assert.NotNull(activity);
+                // As the engine runs a work item: a service scope of its own, the activity made in it by the registry's factory.
+                await using var scope = services.CreateAsyncScope();
+                var activity = factory(scope.ServiceProvider);
+                Assert.True(activity is not null, name.Name);
                 // One instance per work item: activities hold no state between calls.
-                Assert.True(registry.TryCreateActivity(name, out var again));
-                Assert.NotSame(activity, again);
+                await using var next = services.CreateAsyncScope();
+                Assert.NotSame(activity, factory(next.ServiceProvider));
             }
-
-            return Task.CompletedTask;
         });
     }
 }

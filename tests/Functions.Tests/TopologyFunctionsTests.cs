@@ -9,34 +9,55 @@ using Durable.Topology.Etcd;
 namespace Durable.Functions.Tests;
 
 /// <summary>
-/// The topology functions on an in-process host against the local cluster's real etcd, each test under its own topology
-/// root (deleted afterwards), so tests never see each other's keyspaces or the cluster's registered ones.
+/// The host of <see cref="TopologyFunctionsTests"/>: the topology functions on an in-process host with a topology root
+/// of its own in the local cluster's etcd. One for the class: a host start and stop costs seconds on a real task hub,
+/// and the tests need only an empty root, which each gets.
 /// </summary>
-[Trait("Category", "Integration")]
-public sealed class TopologyFunctionsTests : IAsyncLifetime
+public sealed class TopologyFunctionsHost : IAsyncLifetime
 {
-    private const string Key = "topo-host-key";
-    private readonly string _root = "/durable-test-topofn-" + Guid.NewGuid().ToString("N")[..12];
-    private TestHost _host = null!;
-    private EtcdClient _etcd = null!;
+    public const string Key = "topo-host-key";
 
-    public async Task InitializeAsync()
+    public string Root { get; } = "/durable-test-topofn-" + Guid.NewGuid().ToString("N")[..12];
+
+    public TestHost Host { get; private set; } = null!;
+
+    public EtcdClient Etcd { get; } = new(LocalCluster.Current.EtcdEndpoints);
+
+    public async Task InitializeAsync() => Host = await TestHost.StartAsync(s => s.AddTopologyAdmin(), new Dictionary<string, string>
     {
-        _etcd = new EtcdClient(LocalCluster.Current.EtcdEndpoints);
-        _host = await TestHost.StartAsync(s => s.AddTopologyAdmin(), new Dictionary<string, string>
-        {
-            ["DURABLE_HOST_KEY"] = Key,
-            [Durable.Workflows.MoveTablesEnvironmentOptions.EtcdSetting] = LocalCluster.Current.EtcdEndpoints,
-            [Durable.Workflows.MoveTablesEnvironmentOptions.RootSetting] = _root,
-        });
-    }
+        ["DURABLE_HOST_KEY"] = Key,
+        [Durable.Workflows.MoveTablesEnvironmentOptions.EtcdSetting] = LocalCluster.Current.EtcdEndpoints,
+        [Durable.Workflows.MoveTablesEnvironmentOptions.RootSetting] = Root,
+    });
+
+    /// <summary>Deletes everything under the root (the host reads etcd on every request and caches nothing).</summary>
+    public Task ClearTopologyAsync() => Etcd.DeleteAsync(Root + "/", prefix: true);
 
     public async Task DisposeAsync()
     {
-        await _host.DisposeAsync();
-        await _etcd.DeleteAsync(_root + "/", prefix: true);
-        _etcd.Dispose();
+        await Host.DisposeAsync();
+        await ClearTopologyAsync();
+        Etcd.Dispose();
     }
+}
+
+/// <summary>
+/// The topology functions on an in-process host against the local cluster's real etcd, under a topology root of the
+/// class's own, emptied before each test and deleted afterwards, so tests never see each other's keyspaces or the
+/// cluster's registered ones.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class TopologyFunctionsTests(TopologyFunctionsHost fixture) : IClassFixture<TopologyFunctionsHost>, IAsyncLifetime
+{
+    private const string Key = TopologyFunctionsHost.Key;
+    private readonly string _root = fixture.Root;
+    private readonly TestHost _host = fixture.Host;
+    private readonly EtcdClient _etcd = fixture.Etcd;
+
+    // The tests of a class run one at a time: each starts from an empty root, as if it had a host of its own.
+    public Task InitializeAsync() => fixture.ClearTopologyAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
 
     private async Task<(HttpStatusCode Status, string Body)> Send(HttpMethod method, string path, string? body = null, string? key = Key)
     {

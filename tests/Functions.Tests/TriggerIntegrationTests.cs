@@ -31,6 +31,8 @@ public sealed class TriggerIntegrationTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        // The hosts of a test share one task hub, as replicas do; it goes once they have all stopped.
+        await TestHost.DeleteHubAsync(HubName);
         foreach (var q in _queues)
         {
             await _storage.DeleteQueueAsync(q, CancellationToken.None);
@@ -64,7 +66,7 @@ public sealed class TriggerIntegrationTests : IAsyncLifetime
           "version": "2.0",
           "functionTimeout": "00:01:00",
           "extensions": {
-            "durableTask": { "hubName": "{{hub}}", "storageProvider": { "type": "InMemory" } },
+            "durableTask": { "hubName": "{{hub}}", "storageProvider": { "type": "AzureStorage", "partitionCount": 1, "maxQueuePollingInterval": "00:00:00.100" } },
             "queues": { "maxPollingInterval": "00:00:00.500", "visibilityTimeout": "00:00:00", "maxDequeueCount": {{maxDequeueCount}}, "batchSize": 8, "newBatchThreshold": 4 }
           }
         }
@@ -75,7 +77,7 @@ public sealed class TriggerIntegrationTests : IAsyncLifetime
         {
             ["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString,
             [FunctionsHostSettings.ReplicaIdSetting] = replica,
-        }, HostJson(HubName, maxDequeueCount), kestrel: true);
+        }, HostJson(HubName, maxDequeueCount), kestrel: true, deleteHub: false);
 
     private static readonly QueueTriggerSettings Base64 = new();
 
@@ -163,8 +165,8 @@ public sealed class TriggerIntegrationTests : IAsyncLifetime
             ["AzureWebJobsStorage"] = LocalCluster.Current.AzureStorageConnectionString,
             [DurableApp.ApprovalsQueueSetting] = queue,
             ["AzureWebJobs.PurgeHistory.Disabled"] = "true",
-        }, HostJson(HubName), kestrel: true);
-        var client = host.Services.GetRequiredService<Durable.DurableTask.Client.DurableTaskClient>();
+        }, HostJson(HubName), kestrel: true, deleteHub: false);
+        var client = host.Services.GetRequiredService<Microsoft.DurableTask.Client.DurableTaskClient>();
         var id = await client.ScheduleNewOrchestrationInstanceAsync("AwaitApproval", "x");
         await _storage.CreateIfNotExistsAsync(queue, CancellationToken.None);
         await _storage.SendAsync(queue, QueueTriggerListener.Encode($$$"""{"instanceId":"{{{id}}}","eventName":"Approval","payload":{"by":"chat-ops"}}""", Base64), CancellationToken.None);

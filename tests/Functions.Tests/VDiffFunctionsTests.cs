@@ -1,21 +1,23 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Durable.DurableTask.Worker;
 using Durable.Functions.MoveTables;
 using Durable.Functions.Orchestrations;
 using Durable.Functions.Tests.Support;
 using Durable.Functions.VDiff;
 using Durable.VDiff;
+using Microsoft.DurableTask;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Durable.Functions.Tests;
 
-/// <summary>The VDiff HTTP API's checks that need no server: names, actions, methods, keys; and the host registers the VDiff orchestrations.</summary>
-public sealed class VDiffFunctionsTests
+/// <summary>One host for the checks that only send requests: a host start and stop costs seconds on a real task hub.</summary>
+public sealed class VDiffHostFixture : IAsyncLifetime
 {
-    private static Task<TestHost> StartAsync() => TestHost.StartAsync(services =>
+    public TestHost Host { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Host = await TestHost.StartAsync(services =>
     {
         // Pointing at an unreachable etcd: nothing in these tests may get that far.
         var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -26,6 +28,13 @@ public sealed class VDiffFunctionsTests
         services.AddMoveTables(config);
         services.AddVDiff(config);
     }, new Dictionary<string, string> { ["DURABLE_HOST_KEY"] = "vk" });
+
+    public async Task DisposeAsync() => await Host.DisposeAsync();
+}
+
+/// <summary>The VDiff HTTP API's checks that need no server: names, actions, methods, keys; and the host registers the VDiff orchestrations.</summary>
+public sealed class VDiffFunctionsTests(VDiffHostFixture fixture) : IClassFixture<VDiffHostFixture>
+{
 
     private static async Task<(HttpStatusCode Status, string Message)> SendAsync(TestHost host, HttpMethod method, string path, string? body = null)
     {
@@ -56,8 +65,7 @@ public sealed class VDiffFunctionsTests
     [InlineData("DELETE", "/api/vdiff/customer/wf/delete/yesterday", null, "VDiff delete 'yesterday' is invalid: use all or a VDiff uuid.")]
     public async Task Bad_input_is_refused_with_400_naming_the_bad_value(string method, string path, string? body, string message)
     {
-        await using var host = await StartAsync();
-        var (status, text) = await SendAsync(host, new HttpMethod(method), path, body);
+        var (status, text) = await SendAsync(fixture.Host, new HttpMethod(method), path, body);
         Assert.True(status == HttpStatusCode.BadRequest, $"{status}: {text}");
         Assert.Contains(message, text);
     }
@@ -65,7 +73,7 @@ public sealed class VDiffFunctionsTests
     [Fact]
     public async Task Wrong_method_is_405_and_a_missing_key_is_401()
     {
-        await using var host = await StartAsync();
+        var host = fixture.Host;
         var (status, text) = await SendAsync(host, HttpMethod.Get, "/api/vdiff/customer/wf/create");
         Assert.Equal(HttpStatusCode.MethodNotAllowed, status);
         Assert.Contains("VDiff create takes POST, not GET", text);
@@ -118,21 +126,23 @@ public sealed class VDiffFunctionsTests
     [Fact]
     public async Task The_host_registers_the_VDiff_orchestrations_and_activities()
     {
-        await using var host = await StartAsync();
+        var host = fixture.Host;
         var registry = new DurableTaskRegistry();
         foreach (var registration in host.Services.GetServices<Hosting.DurableRegistration>())
         {
             registration.Configure(registry, host.Services);
         }
 
+        var orchestrators = registry.GetOrchestrators().Select(o => o.Key.Name).ToHashSet();
         foreach (var name in new[] { VDiffOrchestration.Orchestrator, VDiffOrchestration.ShardOrchestrator, VDiffOrchestration.ScheduleOrchestrator })
         {
-            Assert.True(registry.OrchestratorNames.Contains(name), name);
+            Assert.True(orchestrators.Contains(name), name);
         }
 
+        var activities = registry.GetActivities().Select(a => a.Key.Name).ToHashSet();
         foreach (var name in new[] { VDiffOrchestration.CreateActivity, VDiffOrchestration.RunShardActivity, VDiffOrchestration.OutcomeActivity })
         {
-            Assert.True(registry.ActivityNames.Contains(name), name);
+            Assert.True(activities.Contains(name), name);
         }
     }
 }

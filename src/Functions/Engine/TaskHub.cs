@@ -18,6 +18,8 @@ public sealed class TaskHub : IAsyncDisposable
         Func<IOrchestrationService, IOrchestrationService>? decorate = null)
     {
         Name = settings.TaskHubName;
+        // The client refuses a start whose id belongs to an unfinished instance; the provider only says so when told to.
+        settings.ThrowExceptionOnInvalidDedupeStatus = true;
         Service = new AzureStorageOrchestrationService(settings);
         Client = new DurableHubClient(Service, settings.TaskHubName);
         Engine = new TaskHubEngine(new FaultPointOrchestrationService(decorate?.Invoke(Service) ?? Service), registry, services, loggerFactory);

@@ -25,6 +25,9 @@ public static class TaskHubSettings
             LeaseInterval = durable.LeaseInterval,
             LeaseAcquireInterval = durable.LeaseAcquireInterval,
             LeaseRenewInterval = durable.LeaseRenewInterval,
+            // Without it the provider drops a start whose id belongs to an unfinished instance without a word, and the
+            // caller (the management API's 409, DurableHubClient's promise) cannot tell it from a start that happened.
+            ThrowExceptionOnInvalidDedupeStatus = true,
             LoggerFactory = loggerFactory,
         };
 }
