@@ -7,6 +7,8 @@ using Durable.Functions.Http;
 using Durable.Functions.Tests.Support;
 using Durable.Testing;
 using Microsoft.AspNetCore.Http;
+using Microsoft.DurableTask;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Durable.Functions.Tests;
@@ -85,13 +87,23 @@ public sealed class HostTests
     }
 
     [Fact]
-    public async Task Metrics_are_prometheus_text_with_the_trigger_instruments()
+    public async Task Metrics_are_prometheus_text_with_trigger_and_engine_instruments()
     {
-        await using var host = await TestHost.StartAsync(Functions, Keys);
+        await using var host = await TestHost.StartAsync(s =>
+        {
+            Functions(s);
+            s.AddOrchestrations(r => r.AddOrchestratorFunc<int, int>("Double", async (ctx, n) => await ctx.CallActivityAsync<int>("Twice", n))
+                .AddActivityFunc<int, int>("Twice", (_, n) => n * 2));
+        }, Keys);
         await Get(host, "/api/echo/a", "host-key");
         await Get(host, "/api/echo/b", "host-key");
         await Get(host, "/api/echo/c");
         Assert.Equal(HttpStatusCode.InternalServerError, (await Get(host, "/api/boom")).StatusCode);
+        var client = host.Services.GetRequiredService<DurableTaskClient>();
+        var id = await client.ScheduleNewOrchestrationInstanceAsync("Double", 21);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var done = await client.WaitForInstanceCompletionAsync(id, true, cts.Token);
+        Assert.Equal(42, done.ReadOutputAs<int>());
 
         var response = await Get(host, "/metrics");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -104,6 +116,10 @@ public sealed class HostTests
         Assert.Contains("durable_http_requests_total{function=\"Echo\",status=\"200\"} 2", text);
         Assert.Contains("durable_http_requests_total{function=\"Boom\",status=\"500\"} 1", text);
         Assert.Contains("# TYPE durable_function_duration_seconds histogram", text);
+        // The engine's meter (episodes, completions, activities) comes through the same listener.
+        Assert.Contains("durable_orchestration_completed_total{orchestrator=\"Double\",status=\"Completed\"} 1", text);
+        Assert.Contains("durable_activity_executions_total{activity=\"Twice\",outcome=\"succeeded\"} 1", text);
+        Assert.Contains("durable_activity_duration_seconds_bucket", text);
     }
 
     [Fact]

@@ -130,7 +130,7 @@ public sealed class SwitchTrafficCrashHost : IAsyncDisposable
     /// </summary>
     public static async Task DeleteHubAsync(string hub)
     {
-        await new DurableTask.AzureStorage.AzureStorageOrchestrationService(TestTaskHub.Settings(hub)).DeleteAsync();
+        await TestTaskHub.DeleteAsync(hub);
 
         var storage = new QueueServiceClient(LocalCluster.Current.AzureStorageConnectionString);
         foreach (var queue in new[] { (hub + "-approvals").ToLowerInvariant(), (hub + "-approvals-poison").ToLowerInvariant(), hub.ToLowerInvariant() + "-timers" })

@@ -37,7 +37,10 @@ public sealed class TaskHub : IAsyncDisposable
 
     public Task StopAsync(bool forced = false) => Engine.StopAsync(forced);
 
-    /// <summary>Stops the worker and deletes the hub's tables, queues and containers.</summary>
+    /// <summary>
+    /// Stops the worker and deletes the hub's tables, queues and containers, except the app-lease container the
+    /// framework leaves behind (break its lease and delete "&lt;hub&gt;-applease" to remove every trace).
+    /// </summary>
     public async Task DeleteAsync()
     {
         await Engine.StopAsync().ConfigureAwait(false);

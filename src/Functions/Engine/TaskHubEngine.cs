@@ -23,7 +23,9 @@ public sealed class TaskHubEngine : IAsyncDisposable
     private readonly ILogger _logger;
     private bool _started;
 
-    public TaskHubEngine(IOrchestrationService service, DurableTaskRegistry registry, IServiceProvider services, ILoggerFactory loggerFactory, DurableTaskWorkerOptions? workerOptions = null)
+    /// <param name="metrics">Where episodes and activity executions are counted; null: not measured.</param>
+    public TaskHubEngine(IOrchestrationService service, DurableTaskRegistry registry, IServiceProvider services, ILoggerFactory loggerFactory,
+        EngineMetrics? metrics = null, DurableTaskWorkerOptions? workerOptions = null)
     {
         _service = service;
         _logger = loggerFactory.CreateLogger<TaskHubEngine>();
@@ -44,6 +46,11 @@ public sealed class TaskHubEngine : IAsyncDisposable
         }
 
         _worker.AddOrchestrationDispatcherMiddleware(ParentInstanceMiddleware.InvokeAsync);
+        if (metrics is not null)
+        {
+            _worker.AddOrchestrationDispatcherMiddleware(metrics.OnOrchestrationAsync);
+            _worker.AddActivityDispatcherMiddleware(metrics.OnActivityAsync);
+        }
     }
 
     public List<string> OrchestratorNames { get; } = [];

@@ -1,4 +1,5 @@
 using Durable.Functions.Engine;
+using Durable.Functions.Metrics;
 using DurableTask.Core;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
@@ -42,11 +43,13 @@ public static class DurableRuntime
         });
         services.AddSingleton(sp => new DurableHubClient(sp.GetRequiredService<IOrchestrationServiceClient>(), settings.HubName));
         services.AddSingleton<DurableTaskClient>(sp => sp.GetRequiredService<DurableHubClient>());
+        services.AddSingleton(sp => new EngineMetrics(sp.GetRequiredService<MetricsScope>()));
         services.AddSingleton(sp => new TaskHubEngine(
             sp.GetRequiredService<IOrchestrationService>(),
             sp.GetRequiredService<DurableTaskRegistry>(),
             sp,
-            sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<ILoggerFactory>(),
+            sp.GetRequiredService<EngineMetrics>()));
         // Started before the worker: it reads who held the partitions before this host claims them.
         services.AddHostedService<PartitionOwnershipReport>();
         services.AddHostedService<DurableWorkerService>();
