@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using DurableTask.Core;
+using DurableTask.Core.Exceptions;
 using DurableTask.Core.History;
 using DurableTask.Core.Query;
 using Microsoft.DurableTask;
@@ -55,7 +56,16 @@ public sealed class DurableHubClient : DurableTaskClient
             ScheduledStartTime = options?.StartAt?.UtcDateTime,
             Tags = options?.Tags?.ToDictionary(t => t.Key, t => t.Value) ?? [],
         };
-        await _hub.CreateTaskOrchestrationAsync(new TaskMessage { OrchestrationInstance = instance, Event = started }, NotFinished).ConfigureAwait(false);
+        try
+        {
+            await _hub.CreateTaskOrchestrationAsync(new TaskMessage { OrchestrationInstance = instance, Event = started }, NotFinished).ConfigureAwait(false);
+        }
+        catch (OrchestrationAlreadyExistsException e)
+        {
+            // The provider's message names only the status; callers (the management API's 409) need the instance too.
+            throw new OrchestrationAlreadyExistsException($"Instance '{instanceId}' already exists and has not finished: {e.Message}", e);
+        }
+
         return instanceId;
     }
 
@@ -73,7 +83,8 @@ public sealed class DurableHubClient : DurableTaskClient
     {
         cancellation.ThrowIfCancellationRequested();
         var states = await _hub.GetOrchestrationStateAsync(instanceId, false).ConfigureAwait(false);
-        return states is { Count: > 0 } ? ToMetadata(states[0], getInputsAndOutputs) : null;
+        // The Azure Storage provider answers an unknown instance with one null element, not an empty list.
+        return states is { Count: > 0 } && states[0] is { } state ? ToMetadata(state, getInputsAndOutputs) : null;
     }
 
     public override AsyncPageable<OrchestrationMetadata> GetAllInstancesAsync(OrchestrationQuery? filter = null)
@@ -180,12 +191,12 @@ public sealed class DurableHubClient : DurableTaskClient
     {
         cancellation.ThrowIfCancellationRequested();
         var states = await _hub.GetOrchestrationStateAsync(instanceId, false).ConfigureAwait(false);
-        if (states is not { Count: > 0 })
+        if (states is not { Count: > 0 } || states[0] is not { } state)
         {
             return null;
         }
 
-        var text = await _hub.GetOrchestrationHistoryAsync(instanceId, states[0].OrchestrationInstance.ExecutionId).ConfigureAwait(false);
+        var text = await _hub.GetOrchestrationHistoryAsync(instanceId, state.OrchestrationInstance.ExecutionId).ConfigureAwait(false);
         return HistoryJson.Normalize(text);
     }
 

@@ -25,6 +25,9 @@ public static class TaskHubSettings
             LeaseInterval = durable.LeaseInterval,
             LeaseAcquireInterval = durable.LeaseAcquireInterval,
             LeaseRenewInterval = durable.LeaseRenewInterval,
+            // Without it the provider ignores a start whose chosen id is taken by an unfinished instance and the client
+            // reports success; DurableHubClient promises (and the management API answers 409 on) a refusal.
+            ThrowExceptionOnInvalidDedupeStatus = true,
             LoggerFactory = loggerFactory,
         };
 }
