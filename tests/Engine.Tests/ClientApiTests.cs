@@ -47,7 +47,14 @@ public sealed class ClientApiTests(ClientApiTests.Hub fixture) : IClassFixture<C
         .AddOrchestratorFunc<object?, string>("ParentOfForever", (ctx, _) =>
             ctx.CallSubOrchestratorAsync<string>("WaitForever", null, new SubOrchestrationOptions { InstanceId = ctx.InstanceId + "-kid" }))
         .AddOrchestratorFunc<int, int>("Twice", async (ctx, x) => await ctx.CallActivityAsync<int>("Double", x))
-        .AddActivityFunc<int, int>("Double", (_, x) => x * 2);
+        .AddActivityFunc<int, int>("Double", (_, x) => x * 2)
+        .AddOrchestratorFunc<object?, int>("Throws", (_, _) => Task.FromException<int>(new InvalidOperationException("bad input")))
+        .AddOrchestratorFunc<object?, int>("Uncaught", async (ctx, _) =>
+        {
+            await ctx.CallActivityAsync("Boom");
+            return 0;
+        })
+        .AddActivityFunc<object?>("Boom", (_, _) => Task.FromException(new InvalidOperationException("kaput")));
 
     [Fact]
     public async Task Schedule_with_a_chosen_id_rejects_a_running_duplicate_and_replaces_a_finished_one()
@@ -246,6 +253,25 @@ public sealed class ClientApiTests(ClientApiTests.Hub fixture) : IClassFixture<C
         Assert.All(completed, m => Assert.StartsWith("x", m.ReadOutputAs<string>()));
         Assert.Empty(await FirstPageAsync(hub.Client, new OrchestrationQuery(CreatedTo: from, InstanceIdPrefix: "q-")));
         Assert.Empty(await FirstPageAsync(hub.Client, new OrchestrationQuery(CreatedFrom: DateTimeOffset.UtcNow.AddMinutes(1))));
+    }
+
+    /// <summary>
+    /// The Azure Storage provider keeps a failed instance's reason in its output, as "error type: message" (its
+    /// instance table has no failure details column), which the management API shows as the output.
+    /// </summary>
+    [Fact]
+    public async Task A_failed_instance_says_why_in_its_output_and_an_uncaught_activity_failure_fails_it()
+    {
+        var hub = _hub;
+        var thrown = await hub.RunAsync("Throws", instanceId: "fails-1");
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, thrown.RuntimeStatus);
+        Assert.Equal("System.InvalidOperationException: bad input", thrown.SerializedOutput);
+
+        var uncaught = await hub.RunAsync("Uncaught", instanceId: "fails-2");
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, uncaught.RuntimeStatus);
+        Assert.StartsWith(typeof(Microsoft.DurableTask.TaskFailedException).FullName + ": ", uncaught.SerializedOutput);
+        Assert.Contains("'Boom'", uncaught.SerializedOutput);
+        Assert.Contains("kaput", uncaught.SerializedOutput);
     }
 
     [Fact]

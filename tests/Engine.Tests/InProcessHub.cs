@@ -12,9 +12,16 @@ namespace Durable.Engine.Tests;
 /// </summary>
 internal sealed class InProcessHub : IAsyncDisposable
 {
-    private InProcessHub(TaskHub hub) => Hub = hub;
+    private InProcessHub(TaskHub hub, IServiceProvider services)
+    {
+        Hub = hub;
+        Services = services;
+    }
 
     public TaskHub Hub { get; }
+
+    /// <summary>The services activities are resolved from (a scope of these per work item).</summary>
+    public IServiceProvider Services { get; }
 
     public DurableHubClient Client => Hub.Client;
 
@@ -24,7 +31,8 @@ internal sealed class InProcessHub : IAsyncDisposable
         register(registry);
         var collection = new ServiceCollection();
         services?.Invoke(collection);
-        return new InProcessHub(await TestTaskHub.StartAsync(registry, collection.BuildServiceProvider()));
+        var provider = collection.BuildServiceProvider();
+        return new InProcessHub(await TestTaskHub.StartAsync(registry, provider), provider);
     }
 
     public async Task<OrchestrationMetadata> RunAsync(TaskName name, object? input = null, string? instanceId = null)
