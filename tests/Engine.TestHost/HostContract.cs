@@ -47,6 +47,9 @@ public static class HostContract
 
     public const string GoEvent = "go";
 
+    /// <summary>Input: seconds. Waits on a durable timer that long, then runs step 0 and returns its output.</summary>
+    public const string TimerThenStep = "TimerThenStep";
+
     /// <summary>Input: a step number. Logs a run, then inserts the step's effect once, then returns <see cref="StepOutput"/>.</summary>
     public const string Step = "Step";
 

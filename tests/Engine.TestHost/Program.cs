@@ -60,6 +60,11 @@ var registry = new DurableTaskRegistry()
         await context.WaitForExternalEvent<string>(HostContract.GoEvent);
         return await context.CallActivityAsync<string>(HostContract.Step, step);
     })
+    .AddOrchestratorFunc<int, string>(HostContract.TimerThenStep, async (context, seconds) =>
+    {
+        await context.CreateTimer(context.CurrentUtcDateTime.AddSeconds(seconds), CancellationToken.None);
+        return await context.CallActivityAsync<string>(HostContract.Step, 0);
+    })
     .AddActivity<StepActivity>(HostContract.Step);
 
 var failEpisode = Int(HostContract.FailEpisode);

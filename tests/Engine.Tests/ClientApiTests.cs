@@ -255,6 +255,32 @@ public sealed class ClientApiTests(ClientApiTests.Hub fixture) : IClassFixture<C
         Assert.Empty(await FirstPageAsync(hub.Client, new OrchestrationQuery(CreatedFrom: DateTimeOffset.UtcNow.AddMinutes(1))));
     }
 
+    [Fact]
+    public async Task A_scheduled_start_waits_until_its_time()
+    {
+        var hub = _hub;
+        var at = DateTimeOffset.UtcNow.AddSeconds(3);
+        var id = await hub.Client.ScheduleNewOrchestrationInstanceAsync("Echo", "late", new StartOrchestrationOptions("scheduled", at));
+        await Task.Delay(1000);
+        Assert.Equal(OrchestrationRuntimeStatus.Pending, (await hub.Client.GetInstanceAsync(id))!.RuntimeStatus);
+        var m = await hub.WaitForCompletionAsync(id);
+        Assert.Equal("late", m.ReadOutputAs<string>());
+        // The storage clock and ours may differ by a little.
+        Assert.True(m.LastUpdatedAt >= at.AddMilliseconds(-500), $"completed at {m.LastUpdatedAt:o}, before its start time {at:o}");
+    }
+
+    [Fact]
+    public async Task Large_inputs_and_outputs_travel_through_blobs_and_read_back_whole()
+    {
+        var hub = _hub;
+        // Far over a queue message (64 KB) and a table property (64 KB): the provider stores it compressed in a blob.
+        var big = string.Concat(Enumerable.Range(0, 40_000).Select(i => (char)('a' + (i % 26)) + "é"));
+        var m = await hub.RunAsync("Echo", big, "large-1");
+        Assert.Equal(OrchestrationRuntimeStatus.Completed, m.RuntimeStatus);
+        Assert.Equal(big, m.ReadOutputAs<string>());
+        Assert.Equal(big, m.ReadInputAs<string>());
+    }
+
     /// <summary>
     /// The Azure Storage provider keeps a failed instance's reason in its output, as "error type: message" (its
     /// instance table has no failure details column), which the management API shows as the output.
