@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using Durable.Functions.Engine;
 using Durable.Testing;
 using DurableTask.AzureStorage;
@@ -333,6 +335,31 @@ public sealed class ClientApiTests(ClientApiTests.Hub fixture) : IClassFixture<C
 /// <summary>Purging, on a hub of its own: a purge by filter sees every instance of its hub.</summary>
 public sealed class PurgeTests
 {
+    [Fact]
+    public async Task Purging_an_instance_deletes_its_large_payload_blobs_too()
+    {
+        await using var hub = await InProcessHub.StartAsync(ClientApiTests.Register);
+        var big = new string('x', 200_000) + "end";
+        Assert.Equal(big, (await hub.RunAsync("Echo", big, "purge-big")).ReadOutputAs<string>());
+        var container = new BlobContainerClient(LocalCluster.Current.AzureStorageConnectionString, hub.Hub.Name.ToLowerInvariant() + "-largemessages");
+        Assert.NotEmpty(await BlobsAsync(container, "purge-big/"));
+
+        Assert.Equal(1, (await hub.Client.PurgeInstanceAsync("purge-big")).PurgedInstanceCount);
+        Assert.Null(await hub.Client.GetInstanceAsync("purge-big"));
+        Assert.Empty(await BlobsAsync(container, "purge-big/"));
+    }
+
+    private static async Task<List<string>> BlobsAsync(BlobContainerClient container, string prefix)
+    {
+        var names = new List<string>();
+        await foreach (var blob in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix, CancellationToken.None))
+        {
+            names.Add(blob.Name);
+        }
+
+        return names;
+    }
+
     [Fact]
     public async Task Purge_removes_finished_instances_only_and_purge_by_filter_never_deletes_running_ones()
     {
