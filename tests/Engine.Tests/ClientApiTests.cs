@@ -139,6 +139,11 @@ public sealed class ClientApiTests(ClientApiTests.Hub fixture) : IClassFixture<C
         Assert.Equal("xy", done.ReadOutputAs<string>());
         Assert.Equal("got a", done.ReadCustomStatusAs<string>());
         Assert.True(done.LastUpdatedAt >= done.CreatedAt);
+
+        // Read without inputs and outputs, the metadata carries none and refuses to decode them.
+        var bare = await hub.Client.GetInstanceAsync(id);
+        Assert.Null(bare!.SerializedOutput);
+        Assert.Throws<InvalidOperationException>(() => bare.ReadOutputAs<string>());
     }
 
     [Fact]
