@@ -109,7 +109,7 @@ internal sealed class ChildHub : IAsyncDisposable
             catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
             {
                 // The hub is deleted all the same: a host that cannot be killed has already ended.
-                _output.WriteLine($"disposing host {host.Id}: {e.Message}");
+                _output.WriteLine($"disposing a host of {Name}: {e.Message}");
             }
         }
 
