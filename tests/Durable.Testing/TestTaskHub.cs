@@ -47,6 +47,8 @@ public static class TestTaskHub
         UseTablePartitionManagement = true,
         MaxConcurrentTaskActivityWorkItems = 8,
         MaxConcurrentTaskOrchestrationWorkItems = 8,
+        // As the product's settings (TaskHubSettings.ToAzureStorage): a start with a taken id is refused, not ignored.
+        ThrowExceptionOnInvalidDedupeStatus = true,
     };
 
     /// <summary>Stops the hub's worker and deletes its tables, queues and containers; errors are ignored (the test already has its verdict).</summary>

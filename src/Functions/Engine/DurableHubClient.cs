@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using DurableTask.Core;
+using DurableTask.Core.Exceptions;
 using DurableTask.Core.History;
 using DurableTask.Core.Query;
 using Microsoft.DurableTask;
@@ -55,7 +56,16 @@ public sealed class DurableHubClient : DurableTaskClient
             ScheduledStartTime = options?.StartAt?.UtcDateTime,
             Tags = options?.Tags?.ToDictionary(t => t.Key, t => t.Value) ?? [],
         };
-        await _hub.CreateTaskOrchestrationAsync(new TaskMessage { OrchestrationInstance = instance, Event = started }, NotFinished).ConfigureAwait(false);
+        try
+        {
+            await _hub.CreateTaskOrchestrationAsync(new TaskMessage { OrchestrationInstance = instance, Event = started }, NotFinished).ConfigureAwait(false);
+        }
+        catch (OrchestrationAlreadyExistsException e)
+        {
+            // The provider's message names only the status; callers (the management API's 409) need the instance too.
+            throw new OrchestrationAlreadyExistsException($"Instance '{instanceId}' already exists and has not finished: {e.Message}", e);
+        }
+
         return instanceId;
     }
 

@@ -31,7 +31,13 @@ public sealed class TaskHubEngine : IAsyncDisposable
         _logger = loggerFactory.CreateLogger<TaskHubEngine>();
         var shims = new DurableTaskShimFactory(workerOptions ?? new DurableTaskWorkerOptions(), loggerFactory);
         var scopes = services.GetRequiredService<IServiceScopeFactory>();
-        _worker = new TaskHubWorker(service, loggerFactory);
+        _worker = new TaskHubWorker(service, loggerFactory)
+        {
+            // Microsoft.DurableTask reads failures as FailureDetails (as its own hosts configure the framework): with the
+            // framework's default (serialized exceptions) a failed sub-orchestration has none, its caller's shim throws
+            // NullReferenceException instead of TaskFailedException, and a failed instance's status shows no failure.
+            ErrorPropagationMode = ErrorPropagationMode.UseFailureDetails,
+        };
 
         foreach (var (name, factory) in registry.GetOrchestrators())
         {
