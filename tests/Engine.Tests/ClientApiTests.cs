@@ -299,6 +299,9 @@ public sealed class ClientApiTests(ClientApiTests.Hub fixture) : IClassFixture<C
         var thrown = await hub.RunAsync("Throws", instanceId: "fails-1");
         Assert.Equal(OrchestrationRuntimeStatus.Failed, thrown.RuntimeStatus);
         Assert.Equal("System.InvalidOperationException: bad input", thrown.SerializedOutput);
+        // The provider stores no failure details; the client reads them back from that output.
+        Assert.Equal("System.InvalidOperationException", thrown.FailureDetails?.ErrorType);
+        Assert.Equal("bad input", thrown.FailureDetails?.ErrorMessage);
 
         var uncaught = await hub.RunAsync("Uncaught", instanceId: "fails-2");
         Assert.Equal(OrchestrationRuntimeStatus.Failed, uncaught.RuntimeStatus);

@@ -15,7 +15,11 @@ public class HostJsonTests
         Assert.Equal(4, h.DurableTask.PartitionCount);
         Assert.Equal(10, h.DurableTask.MaxConcurrentActivityFunctions);
         Assert.Equal(10, h.DurableTask.MaxConcurrentOrchestratorFunctions);
-        Assert.Equal(TimeSpan.FromSeconds(5), h.DurableTask.MaxQueuePollingInterval);
+        Assert.Equal(TimeSpan.FromSeconds(1), h.DurableTask.MaxQueuePollingInterval);
+        Assert.Equal(TimeSpan.FromSeconds(20), h.DurableTask.WorkItemQueueVisibilityTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), h.DurableTask.ControlQueueVisibilityTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), h.DurableTask.LeaseInterval);
+        Assert.True(h.DurableTask.UseTablePartitionManagement);
         Assert.Equal(TimeSpan.FromMinutes(30), h.FunctionTimeout);
         Assert.Equal(5, h.Queues.MaxDequeueCount);
         Assert.Equal("Information", h.LogLevels["default"]);

@@ -69,13 +69,7 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
         await bed.InitAsync();
         var table = "c_" + bed.Suffix;
         var workflow = "cc_" + bed.Suffix;
-        bed.DropLater(100, "vt_commerce", table);
-        bed.DropLater(200, "vt_customer", table);
-        await ClusterBed.ExecAsync("dba", 100, "vt_commerce",
-            $"CREATE TABLE `{table}` (id INT NOT NULL, uk INT NULL, v VARCHAR(60) NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (id), UNIQUE KEY uk (uk))",
-            // Every fourth key of the key space is free at the start, so the load's inserts land inside copied,
-            // being-copied and not-yet-copied ranges alike.
-            $"INSERT INTO `{table}` (id, uk, v, n) SELECT seq, seq + 1000000, CONCAT('seed ', seq), seq * 10 FROM seq_1_to_{KeySpace} WHERE seq % 4 <> 0");
+        await CreateSeededTableAsync(bed, table);
         // Streams run in a Streamer of this process (on the bed's root and sidecar) once copied: only the host dies.
         bed.StartStreamer();
 
@@ -153,6 +147,18 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
                 // a leftover temp folder is harmless
             }
         }
+    }
+
+    /// <summary>The source table the copy crash tests move (dropped on both sides when the bed ends).</summary>
+    internal static async Task CreateSeededTableAsync(ClusterBed bed, string table)
+    {
+        bed.DropLater(100, "vt_commerce", table);
+        bed.DropLater(200, "vt_customer", table);
+        await ClusterBed.ExecAsync("dba", 100, "vt_commerce",
+            $"CREATE TABLE `{table}` (id INT NOT NULL, uk INT NULL, v VARCHAR(60) NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (id), UNIQUE KEY uk (uk))",
+            // Every fourth key of the key space is free at the start, so the load's inserts land inside copied,
+            // being-copied and not-yet-copied ranges alike.
+            $"INSERT INTO `{table}` (id, uk, v, n) SELECT seq, seq + 1000000, CONCAT('seed ', seq), seq * 10 FROM seq_1_to_{KeySpace} WHERE seq % 4 <> 0");
     }
 
     /// <summary>Waits for the host's SIGKILL; fails at once when the workflow finishes its copy first.</summary>

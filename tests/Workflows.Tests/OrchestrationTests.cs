@@ -147,7 +147,7 @@ public sealed class OrchestrationTests : IAsyncLifetime
 
     private async Task<WorkflowState> WaitAsync(string id, Func<WorkflowState, bool> until, string what)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         WorkflowState? last = null;
         while (DateTime.UtcNow < deadline)
         {
@@ -225,7 +225,7 @@ public sealed class OrchestrationTests : IAsyncLifetime
         await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s2", RequestedBy = "bob" });
         await WaitAsync(id, Answered("s2"), "switch again");
         await SendAsync(id, new WorkflowCommand { Action = "Complete", RequestId = "x1", RequestedBy = "bob" });
-        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         Assert.Equal(OrchestrationRuntimeStatus.Completed, meta.RuntimeStatus);
         var final = meta.ReadOutputAs<WorkflowState>()!;
         Assert.Equal(Phases.Completed, final.Phase);
@@ -240,7 +240,7 @@ public sealed class OrchestrationTests : IAsyncLifetime
     {
         _ops.Problems.Add("Table 'nope' does not exist in source keyspace commerce.");
         var id = await StartAsync(Spec());
-        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         var state = meta.ReadOutputAs<WorkflowState>()!;
         Assert.Equal(Phases.Failed, state.Phase);
         Assert.Contains("nothing was changed", state.LastError);
@@ -318,7 +318,7 @@ public sealed class OrchestrationTests : IAsyncLifetime
         var id = await StartAsync(Spec());
         await WaitAsync(id, s => s.Phase == Phases.Copying && s.Copy.Any(t => t.RowsCopied > 0), "copying");
         await SendAsync(id, new WorkflowCommand { Action = "Cancel", RequestId = "c1" });
-        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         Assert.Equal(Phases.Cancelled, meta.ReadOutputAs<WorkflowState>()!.Phase);
         Assert.Contains("Cancel", _ops.Calls);
     }
@@ -350,7 +350,7 @@ public sealed class OrchestrationTests : IAsyncLifetime
         }
 
         await SendAsync(id, new WorkflowCommand { Action = "Complete", RequestId = "x1", RequestedBy = "bob" });
-        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         var final = meta.ReadOutputAs<WorkflowState>()!;
         Assert.Equal(Phases.Completed, final.Phase);
         Assert.Equal(["Preflight", "Create", "Complete"], _ops.Calls.ToArray());
@@ -399,7 +399,7 @@ public sealed class OrchestrationTests : IAsyncLifetime
         _ops.ChunksPerStream = MoveTablesOrchestration.TurnsPerGeneration * 2 + 5;
         var id = await StartAsync(Spec());
         // Past the first generation's turns: the copy has continued as new at least once.
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (_ops.Chunks.GetValueOrDefault(1) <= MoveTablesOrchestration.TurnsPerGeneration + 2)
         {
             Assert.True(DateTime.UtcNow < deadline, "the copy never got past its first generation");

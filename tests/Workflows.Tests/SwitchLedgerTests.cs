@@ -60,7 +60,7 @@ public sealed class SwitchLedgerTests : IAsyncLifetime
 
     private async Task<WorkflowState> WaitAsync(string id, Func<WorkflowState, bool> until, string what)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         WorkflowState? last = null;
         while (DateTime.UtcNow < deadline)
         {
@@ -113,7 +113,7 @@ public sealed class SwitchLedgerTests : IAsyncLifetime
         // Any command makes an episode that carries the old message out (this one is refused: nothing to reverse).
         await Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = "ReverseTraffic", RequestId = "r2", RequestedBy = "bob" });
         await WaitAsync(id, Answered("r2"), "refused reverse");
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (_ops.SwitchAnswers.Count == answersBefore && DateTime.UtcNow < deadline)
         {
             await Task.Delay(30);

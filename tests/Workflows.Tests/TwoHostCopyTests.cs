@@ -25,11 +25,7 @@ public sealed class TwoHostCopyTests(ITestOutputHelper output)
         await bed.InitAsync();
         var table = "t2_" + bed.Suffix;
         var workflow = "t2w_" + bed.Suffix;
-        bed.DropLater(100, "vt_commerce", table);
-        bed.DropLater(200, "vt_customer", table);
-        await ClusterBed.ExecAsync("dba", 100, "vt_commerce",
-            $"CREATE TABLE `{table}` (id INT NOT NULL, uk INT NULL, v VARCHAR(60) NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (id), UNIQUE KEY uk (uk))",
-            $"INSERT INTO `{table}` (id, uk, v, n) SELECT seq, seq + 1000000, CONCAT('seed ', seq), seq * 10 FROM seq_1_to_{CopyCrashHostTests.KeySpace} WHERE seq % 4 <> 0");
+        await CopyCrashHostTests.CreateSeededTableAsync(bed, table);
         bed.StartStreamer();
 
         var suffix = bed.Suffix.Replace("_", "", StringComparison.Ordinal);

@@ -98,7 +98,7 @@ public sealed class VDiffLifecycleTests : IAsyncLifetime
 
     private async Task<WorkflowState> WaitAsync(string id, Func<WorkflowState, bool> until, string what)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         WorkflowState? last = null;
         string? failure = null;
         while (DateTime.UtcNow < deadline)
@@ -142,7 +142,7 @@ public sealed class VDiffLifecycleTests : IAsyncLifetime
         Assert.Equal("commerce", reverse.VDiff!.Last!.Keyspace);
         Assert.True(reverse.VDiff.Last.StartedAt >= reverse.VDiff.ValidSince);
         await SendAsync(id, new WorkflowCommand { Action = "Complete", RequestId = "x1", RequestedBy = "bob" });
-        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        var meta = await Client.WaitForInstanceCompletionAsync(id, true, new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
         Assert.Equal(Phases.Completed, meta.ReadOutputAs<WorkflowState>()!.Phase);
         Assert.Equal(2, _runs.Count);
     }

@@ -252,8 +252,25 @@ public sealed class DurableHubClient : DurableTaskClient
             SerializedInput = getInputsAndOutputs ? state.Input : null,
             SerializedOutput = getInputsAndOutputs ? state.Output : null,
             SerializedCustomStatus = getInputsAndOutputs ? state.Status : null,
-            FailureDetails = ToDetails(state.FailureDetails),
+            FailureDetails = ToDetails(state.FailureDetails) ?? FailureFromOutput(state),
         };
+
+    /// <summary>
+    /// The Azure Storage provider keeps no failure-details column: a failed instance's reason is only its output,
+    /// "&lt;error type&gt;: &lt;message&gt;". Read back as failure details so callers see why it failed, as on other providers.
+    /// </summary>
+    private static TaskFailureDetails? FailureFromOutput(OrchestrationState state)
+    {
+        if (state.OrchestrationStatus != CoreStatus.Failed || string.IsNullOrEmpty(state.Output))
+        {
+            return null;
+        }
+
+        var colon = state.Output.IndexOf(": ", StringComparison.Ordinal);
+        return colon > 0 && !state.Output[..colon].Contains(' ', StringComparison.Ordinal)
+            ? new TaskFailureDetails(state.Output[..colon], state.Output[(colon + 2)..], null, null, null)
+            : new TaskFailureDetails("Failure", state.Output, null, null, null);
+    }
 
     private static TaskFailureDetails? ToDetails(FailureDetails? f) =>
         f is null ? null : new TaskFailureDetails(f.ErrorType, f.ErrorMessage, f.StackTrace, ToDetails(f.InnerFailure), f.Properties);
