@@ -98,6 +98,15 @@ public sealed class DurableCtlTests(DurableCtlHost host) : IClassFixture<Durable
         Assert.Equal("Completed", doc.RootElement.GetProperty("runtimeStatus").GetString());
         Assert.Equal("job:now", doc.RootElement.GetProperty("output").GetString());
 
+        // The history comes from the task hub's History table, each event named by its type.
+        (code, output, _) = await Run(["GetInstance", "cli-1", "--show-history", "--format", "json"]);
+        Assert.Equal(ExitCodes.Ok, code);
+        using var withHistory = JsonDocument.Parse(output);
+        var events = withHistory.RootElement.GetProperty("historyEvents").EnumerateArray().ToList();
+        Assert.Contains(events, e => e.GetProperty("EventType").GetString() == "ExecutionStarted");
+        Assert.Contains(events, e => e.GetProperty("EventType").GetString() == "EventRaised" && e.GetProperty("Name").GetString() == "Go");
+        Assert.Contains(events, e => e.GetProperty("EventType").GetString() == "ExecutionCompleted");
+
         (code, output, _) = await Run(["ListInstances", "--status", "Completed", "--prefix", "cli-"]);
         Assert.Equal(ExitCodes.Ok, code);
         Assert.Contains("instanceId", output);

@@ -86,17 +86,14 @@ public sealed class SwitchTrafficCrashHost : IAsyncDisposable
         string dll, string scriptRoot, string hub, ClusterBed bed, string key, string? faultPoints, IReadOnlyDictionary<string, string>? environment = null)
     {
         Directory.CreateDirectory(scriptRoot);
-        // One partition (one control queue), and the shortest leases and control-queue visibility the engine allows: a
-        // restarted host (a new worker) takes the dead host's partition after 15 s instead of 30 s and sees the messages
-        // the dead host had dequeued after 15 s, which keeps a dozen kill-and-restart cases within CI's time. A killed
-        // host's in-flight activity is delivered again after the product's work-item visibility (20 s). The product's
-        // own defaults are proven by the engine's recovery tests (tests/Engine.Tests).
+        // One partition (one control queue); otherwise the settings the product ships (host.json's durableTask
+        // defaults): a killed host's in-flight activity is delivered again after the work-item visibility (20 s) and
+        // the restarted host (a new worker) takes the partition once the dead host's lease lapses (30 s).
         await File.WriteAllTextAsync(Path.Combine(scriptRoot, "host.json"), $$"""
             { "version": "2.0",
               "logging": { "logLevel": { "default": "Information" } },
               "extensions": { "durableTask": { "hubName": "{{hub}}",
-                "storageProvider": { "partitionCount": 1, "controlQueueVisibilityTimeout": "00:00:15",
-                  "leaseInterval": "00:00:15", "leaseAcquireInterval": "00:00:05", "leaseRenewInterval": "00:00:05" } } } }
+                "storageProvider": { "partitionCount": 1 } } } }
             """);
         var cluster = LocalCluster.Current;
         var (user, password) = cluster.Account("filtered");
