@@ -39,7 +39,13 @@ public static class MixedWriteLoad
             {
                 try
                 {
-                    await Task.Delay(TimeSpan.FromSeconds((double)ops / maxOpsPerSecond) - clock.Elapsed, ct);
+                    // The clock moves on between the check above and here: a due time already passed means no wait
+                    // (a negative delay below -1 ms throws).
+                    var wait = TimeSpan.FromSeconds((double)ops / maxOpsPerSecond) - clock.Elapsed;
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, ct);
+                    }
                 }
                 catch (OperationCanceledException)
                 {
