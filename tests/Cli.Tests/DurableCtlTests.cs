@@ -34,7 +34,7 @@ public sealed class DurableCtlHost : IAsyncLifetime
         var builder = FunctionsHost.CreateBuilder([
             $"--AzureWebJobsScriptRoot={_root}", "--urls=http://127.0.0.1:0", $"--DURABLE_HOST_KEY={Key}",
             TestHubHost.StorageArgument, "--Logging:LogLevel:Default=Warning"]);
-        Functions.App.DurableApp.AddFunction(builder.Services, new HttpTriggerFunction("Health", "health", ["GET"], Functions.Http.AuthorizationLevel.Anonymous,
+        FunctionClassRegistration.AddFunction(builder.Services, new HttpTriggerFunction("Health", "health", ["GET"], Functions.Http.AuthorizationLevel.Anonymous,
             (_, _) => Task.FromResult(Microsoft.AspNetCore.Http.Results.Ok(new { status = "ok" }))));
         builder.Services.AddOrchestrations(r => r.AddOrchestratorFunc<string, string>("WaitForGo", async (ctx, input) =>
             $"{input}:{await ctx.WaitForExternalEvent<string>("Go")}"));

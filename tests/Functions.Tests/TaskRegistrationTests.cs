@@ -23,11 +23,8 @@ public sealed class TaskRegistrationTests
             services.AddMoveTables(config);
             services.AddVDiff(config);
         }, new Dictionary<string, string> { ["DURABLE_HOST_KEY"] = "tk" });
-        var registry = new DurableTaskRegistry();
-        foreach (var registration in host.Services.GetServices<DurableRegistration>())
-        {
-            registration.Configure(registry, host.Services);
-        }
+        // The registry the host's engine runs: built from the [Function] classes' attributes.
+        var registry = host.Services.GetRequiredService<DurableTaskRegistry>();
 
         await check(registry, host.Services);
         return registry;
@@ -50,17 +47,18 @@ public sealed class TaskRegistrationTests
     {
         await HostRegistryAsync(async (registry, services) =>
         {
-            var activities = registry.GetActivities().ToList();
-            Assert.Equal(13, activities.Count);
-            foreach (var (name, factory) in activities)
+            Assert.Equal(13, registry.GetActivities().Count());
+            var classes = Orchestrations.MoveTablesOrchestration.ActivityClasses.Concat(Orchestrations.VDiffOrchestratorFunctions.ActivityClasses).ToList();
+            // Every registered activity is one of the activity classes' [Function] entry points, and each class is made
+            // per invocation, as the runner and the isolated worker make it: from a service scope of the composition root.
+            var declared = classes.SelectMany(FunctionCatalog.Read).Select(f => f.Name).Order().ToList();
+            Assert.Equal(declared, registry.GetActivities().Select(a => a.Key.Name).Order().ToList());
+            foreach (var type in classes)
             {
-                // As the engine runs a work item: a service scope of its own, the activity made in it by the registry's factory.
                 await using var scope = services.CreateAsyncScope();
-                var activity = factory(scope.ServiceProvider);
-                Assert.True(activity is not null, name.Name);
-                // One instance per work item: activities hold no state between calls.
+                var activity = ActivatorUtilities.CreateInstance(scope.ServiceProvider, type);
                 await using var next = services.CreateAsyncScope();
-                Assert.NotSame(activity, factory(next.ServiceProvider));
+                Assert.NotSame(activity, ActivatorUtilities.CreateInstance(next.ServiceProvider, type));
             }
         });
     }

@@ -47,7 +47,7 @@ public class TimerClaimTests
                 fired.Add((info.ScheduledTime, replica));
                 return Task.CompletedTask;
             }),
-            CronSchedule.Parse("0 */5 * * * *"), store, replica, null, new EmptyServices(), NullLogger.Instance, new FunctionsMetrics(new MetricsScope()));
+            CronSchedule.Parse("0 */5 * * * *"), store, replica, null, Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(new Microsoft.Extensions.DependencyInjection.ServiceCollection()), NullLogger.Instance, new FunctionsMetrics(new MetricsScope()));
 
     [Fact]
     public async Task Of_many_replicas_racing_for_an_occurrence_exactly_one_fires_it()
@@ -83,10 +83,5 @@ public class TimerClaimTests
         Assert.False(await late.TryFireAsync(o, false, CancellationToken.None));
         Assert.False(await late.TryFireAsync(o.AddMinutes(-5), false, CancellationToken.None));
         Assert.Single(fired);
-    }
-
-    private sealed class EmptyServices : IServiceProvider
-    {
-        public object? GetService(Type serviceType) => null;
     }
 }

@@ -217,7 +217,7 @@ public sealed class TriggerIntegrationTests : IAsyncLifetime
         var store = Storage(HubName.ToLowerInvariant() + "-timers");
         var missed = new DateTime(2026, 1, 1, 3, 0, 0, DateTimeKind.Utc);
         Assert.True(await store.TryWriteAsync("Nightly", new ScheduleStatus(missed.AddDays(-1), missed, missed.AddDays(-1), "old-replica"), null, CancellationToken.None));
-        var fired = new ConcurrentBag<TimerInfo>();
+        var fired = new ConcurrentBag<TimerOccurrence>();
         Action<IServiceCollection> functions = s => s.AddFunction(new TimerTriggerFunction("Nightly", "0 0 3 * * *", (_, info) =>
         {
             fired.Add(info);

@@ -104,13 +104,8 @@ public sealed class VDiffFunctionsTests(VDiffHostFixture fixture) : IClassFixtur
             services.AddMoveTables(config);
             services.AddVDiff(config);
         }, new Dictionary<string, string> { ["DURABLE_HOST_KEY"] = "vk" });
-        var registry = new DurableTaskRegistry();
-        foreach (var registration in host.Services.GetServices<Hosting.DurableRegistration>())
-        {
-            registration.Configure(registry, host.Services);
-        }
-
-        return VDiffLifecycle.For(registry).DefaultInterval;
+        // What the host's MoveTables orchestrator function is constructed with.
+        return host.Services.GetRequiredService<VDiffLifecycle.HostSettings>().DefaultInterval;
     }
 
     [Fact]
@@ -127,12 +122,7 @@ public sealed class VDiffFunctionsTests(VDiffHostFixture fixture) : IClassFixtur
     public async Task The_host_registers_the_VDiff_orchestrations_and_activities()
     {
         var host = fixture.Host;
-        var registry = new DurableTaskRegistry();
-        foreach (var registration in host.Services.GetServices<Hosting.DurableRegistration>())
-        {
-            registration.Configure(registry, host.Services);
-        }
-
+        var registry = host.Services.GetRequiredService<DurableTaskRegistry>();
         var orchestrators = registry.GetOrchestrators().Select(o => o.Key.Name).ToHashSet();
         foreach (var name in new[] { VDiffOrchestration.Orchestrator, VDiffOrchestration.ShardOrchestrator, VDiffOrchestration.ScheduleOrchestrator })
         {

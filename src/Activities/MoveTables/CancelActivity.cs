@@ -1,3 +1,4 @@
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Durable.Workflows;
 
@@ -7,6 +8,9 @@ namespace Durable.Activities.MoveTables;
 public sealed class CancelActivity(IMoveTablesOperations operations) : DurableActivity<CleanupRequest, bool>
 {
     public const string Name = "MoveTables_Cancel";
+
+    [Function(Name)]
+    public Task<bool> Run([ActivityTrigger] CleanupRequest input, FunctionContext context) => RunAsync(input, context);
 
     protected override async Task<bool> ExecuteAsync(TaskActivityContext context, CleanupRequest input, CancellationToken cancellationToken)
     {

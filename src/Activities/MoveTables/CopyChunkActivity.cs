@@ -1,3 +1,4 @@
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Durable.Workflows;
 
@@ -7,6 +8,9 @@ namespace Durable.Activities.MoveTables;
 public sealed class CopyChunkActivity(IMoveTablesOperations operations) : DurableActivity<CopyInput, CopyChunkResult>
 {
     public const string Name = "MoveTables_CopyChunk";
+
+    [Function(Name)]
+    public Task<CopyChunkResult> Run([ActivityTrigger] CopyInput input, FunctionContext context) => RunAsync(input, context);
 
     protected override Task<CopyChunkResult> ExecuteAsync(TaskActivityContext context, CopyInput input, CancellationToken cancellationToken) =>
         operations.CopyChunkAsync(input.Spec, input.Stream, cancellationToken);

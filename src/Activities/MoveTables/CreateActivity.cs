@@ -1,3 +1,4 @@
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Durable.Workflows;
 
@@ -7,6 +8,9 @@ namespace Durable.Activities.MoveTables;
 public sealed class CreateActivity(IMoveTablesOperations operations) : DurableActivity<CreateInput, CreateResult>
 {
     public const string Name = "MoveTables_Create";
+
+    [Function(Name)]
+    public Task<CreateResult> Run([ActivityTrigger] CreateInput input, FunctionContext context) => RunAsync(input, context);
 
     protected override Task<CreateResult> ExecuteAsync(TaskActivityContext context, CreateInput input, CancellationToken cancellationToken) =>
         operations.CreateAsync(input.Spec, input.Tables, cancellationToken);

@@ -1,3 +1,4 @@
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Durable.Workflows;
 
@@ -7,6 +8,9 @@ namespace Durable.Activities.MoveTables;
 public sealed class PreflightActivity(IMoveTablesOperations operations) : DurableActivity<MoveTablesCreate, PreflightResult>
 {
     public const string Name = "MoveTables_Preflight";
+
+    [Function(Name)]
+    public Task<PreflightResult> Run([ActivityTrigger] MoveTablesCreate input, FunctionContext context) => RunAsync(input, context);
 
     protected override Task<PreflightResult> ExecuteAsync(TaskActivityContext context, MoveTablesCreate input, CancellationToken cancellationToken) =>
         operations.PreflightAsync(input, cancellationToken);

@@ -1,3 +1,4 @@
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Durable.Workflows;
 
@@ -7,6 +8,9 @@ namespace Durable.Activities.MoveTables;
 public sealed class SwitchTrafficActivity(IMoveTablesOperations operations) : DurableActivity<SwitchRequest, SwitchResult>
 {
     public const string Name = "MoveTables_Switch";
+
+    [Function(Name)]
+    public Task<SwitchResult> Run([ActivityTrigger] SwitchRequest input, FunctionContext context) => RunAsync(input, context);
 
     protected override Task<SwitchResult> ExecuteAsync(TaskActivityContext context, SwitchRequest input, CancellationToken cancellationToken) =>
         operations.SwitchAsync(input, cancellationToken);

@@ -1,3 +1,4 @@
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Durable.Workflows;
 
@@ -11,6 +12,9 @@ namespace Durable.Activities.MoveTables;
 public sealed class VerifyApprovalActivity(IMoveTablesOperations operations) : DurableActivity<VerifyApprovalRequest, ApprovalVerdict>
 {
     public const string Name = "MoveTables_VerifyApproval";
+
+    [Function(Name)]
+    public Task<ApprovalVerdict> Run([ActivityTrigger] VerifyApprovalRequest input, FunctionContext context) => RunAsync(input, context);
 
     protected override Task<ApprovalVerdict> ExecuteAsync(TaskActivityContext context, VerifyApprovalRequest input, CancellationToken cancellationToken) =>
         operations.VerifyApprovalAsync(input, cancellationToken);

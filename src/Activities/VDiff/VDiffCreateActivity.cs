@@ -1,3 +1,4 @@
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Durable.VDiff;
 
@@ -7,6 +8,9 @@ namespace Durable.Activities.VDiff;
 public sealed class VDiffCreateActivity(IVDiffOperations operations) : DurableActivity<VDiffRunInput, string[]>
 {
     public const string Name = "VDiff_Create";
+
+    [Function(Name)]
+    public Task<string[]> Run([ActivityTrigger] VDiffRunInput input, FunctionContext context) => RunAsync(input, context);
 
     protected override async Task<string[]> ExecuteAsync(TaskActivityContext context, VDiffRunInput input, CancellationToken cancellationToken)
     {

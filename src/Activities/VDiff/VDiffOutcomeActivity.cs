@@ -1,3 +1,4 @@
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Durable.VDiff;
 
@@ -7,6 +8,9 @@ namespace Durable.Activities.VDiff;
 public sealed class VDiffOutcomeActivity(IVDiffOperations operations, TimeProvider? time = null) : DurableActivity<VDiffRunInput, VDiffOutcome>
 {
     public const string Name = "VDiff_Outcome";
+
+    [Function(Name)]
+    public Task<VDiffOutcome> Run([ActivityTrigger] VDiffRunInput input, FunctionContext context) => RunAsync(input, context);
 
     protected override async Task<VDiffOutcome> ExecuteAsync(TaskActivityContext context, VDiffRunInput input, CancellationToken cancellationToken)
     {

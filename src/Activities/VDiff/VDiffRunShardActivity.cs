@@ -1,3 +1,4 @@
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Durable.VDiff;
 
@@ -7,6 +8,9 @@ namespace Durable.Activities.VDiff;
 public sealed class VDiffRunShardActivity(IVDiffOperations operations) : DurableActivity<VDiffShardInput, string>
 {
     public const string Name = "VDiff_RunShard";
+
+    [Function(Name)]
+    public Task<string> Run([ActivityTrigger] VDiffShardInput input, FunctionContext context) => RunAsync(input, context);
 
     protected override Task<string> ExecuteAsync(TaskActivityContext context, VDiffShardInput input, CancellationToken cancellationToken) =>
         operations.RunShardAsync(input.Uuid, input.Workflow, input.Keyspace, input.Shard, TimeSpan.FromSeconds(input.BudgetSeconds), cancellationToken);

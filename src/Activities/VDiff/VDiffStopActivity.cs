@@ -1,3 +1,4 @@
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask;
 using Durable.VDiff;
 
@@ -7,6 +8,9 @@ namespace Durable.Activities.VDiff;
 public sealed class VDiffStopActivity(IVDiffOperations operations) : DurableActivity<VDiffRunInput, int>
 {
     public const string Name = "VDiff_Stop";
+
+    [Function(Name)]
+    public Task<int> Run([ActivityTrigger] VDiffRunInput input, FunctionContext context) => RunAsync(input, context);
 
     protected override Task<int> ExecuteAsync(TaskActivityContext context, VDiffRunInput input, CancellationToken cancellationToken) =>
         operations.StopAsync(input.Workflow, input.Keyspace, input.Uuid!, cancellationToken);

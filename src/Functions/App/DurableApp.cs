@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.DurableTask.Client;
 using Durable.Functions.Hosting;
-using Durable.Functions.Http;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -14,62 +14,65 @@ namespace Durable.Functions.App;
 /// The app's own functions beyond the management API: Health (anonymous), Approvals (chat-ops approvals arriving on a
 /// queue become external events) and PurgeHistory (a nightly timer that purges old finished instances).
 /// </summary>
-public static class DurableApp
+public sealed class DurableApp(IConfiguration configuration, TimeProvider time)
 {
+    /// <summary>The approvals queue's name; "approvals" when the setting is absent (Functions resolves %...% from app settings).</summary>
     public const string ApprovalsQueueSetting = "DURABLE_APPROVALS_QUEUE";
+
+    /// <summary>The purge timer's six-field NCRONTAB schedule (UTC); "0 0 3 * * *" (03:00 daily) in host.json's sample settings.</summary>
     public const string PurgeScheduleSetting = "DURABLE_PURGE_SCHEDULE";
+
     public const string RetentionSetting = "DURABLE_HISTORY_RETENTION_DAYS";
 
-    public static IServiceCollection AddDurableApp(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddFunction(new HttpTriggerFunction("Health", "health", ["GET"], AuthorizationLevel.Anonymous,
-            (http, ctx) => Task.FromResult(Results.Ok(new { status = "ok" }))));
+    /// <summary>Used when the settings above are absent, so the app starts with sensible defaults.</summary>
+    public const string DefaultApprovalsQueue = "approvals";
 
-        services.AddFunction(new QueueTriggerFunction("Approvals",
-            string.IsNullOrEmpty(configuration[ApprovalsQueueSetting]) ? "approvals" : $"%{ApprovalsQueueSetting}%",
-            HandleApprovalAsync));
+    public const string DefaultPurgeSchedule = "0 0 3 * * *";
 
-        services.AddFunction(new TimerTriggerFunction("PurgeHistory",
-            string.IsNullOrEmpty(configuration[PurgeScheduleSetting]) ? "0 0 3 * * *" : $"%{PurgeScheduleSetting}%",
-            PurgeHistoryAsync));
-        return services;
-    }
-
-    public static IServiceCollection AddFunction(this IServiceCollection services, FunctionDefinition function) =>
-        services.AddSingleton(function);
+    /// <summary>Liveness for load balancers and the demo: no key, no dependency.</summary>
+    [Function("Health")]
+    public static IResult Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request) =>
+        Results.Ok(new { status = "ok" });
 
     /// <summary>An approval message: <c>{"instanceId": "...", "eventName": "Approval", "payload": {...}}</c>.</summary>
     public sealed record ApprovalMessage(string InstanceId, string EventName, JsonElement? Payload);
 
-    internal static async Task HandleApprovalAsync(FunctionContext ctx, QueueTriggerMessage message)
+    [Function("Approvals")]
+    public static async Task Approvals(
+        [QueueTrigger($"%{ApprovalsQueueSetting}%")] string message,
+        [DurableClient] DurableTaskClient client,
+        FunctionContext context)
     {
+        var id = context.BindingContext.BindingData.TryGetValue("Id", out var v) ? v?.ToString() : null;
         ApprovalMessage? approval;
         try
         {
-            approval = JsonSerializer.Deserialize<ApprovalMessage>(message.Text, new JsonSerializerOptions(JsonSerializerDefaults.Web));
+            approval = JsonSerializer.Deserialize<ApprovalMessage>(message, new JsonSerializerOptions(JsonSerializerDefaults.Web));
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"Approval message {message.Id} is not JSON of the form {{\"instanceId\":..., \"eventName\":..., \"payload\":...}}: {e.Message}", e);
+            throw new InvalidDataException($"Approval message {id} is not JSON of the form {{\"instanceId\":..., \"eventName\":..., \"payload\":...}}: {e.Message}", e);
         }
 
         if (approval is null || string.IsNullOrEmpty(approval.InstanceId) || string.IsNullOrEmpty(approval.EventName))
         {
-            throw new InvalidDataException($"Approval message {message.Id} needs both instanceId and eventName.");
+            throw new InvalidDataException($"Approval message {id} needs both instanceId and eventName.");
         }
 
-        var client = ctx.Services.GetRequiredService<DurableTaskClient>();
         // An approval for an instance that does not exist (yet) fails, is retried, and is parked in the poison queue
         // after maxDequeueCount attempts, where an operator can see it.
-        _ = await client.GetInstanceAsync(approval.InstanceId, false, ctx.CancellationToken).ConfigureAwait(false)
+        _ = await client.GetInstanceAsync(approval.InstanceId, false, context.CancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Approval for unknown orchestration instance '{approval.InstanceId}'.");
-        await client.RaiseEventAsync(approval.InstanceId, approval.EventName, approval.Payload, ctx.CancellationToken).ConfigureAwait(false);
-        ctx.Logger.LogInformation("Approval {Event} raised on instance {Instance}.", approval.EventName, approval.InstanceId);
+        await client.RaiseEventAsync(approval.InstanceId, approval.EventName, approval.Payload, context.CancellationToken).ConfigureAwait(false);
+        context.Logger.LogInformation("Approval {Event} raised on instance {Instance}.", approval.EventName, approval.InstanceId);
     }
 
-    internal static async Task PurgeHistoryAsync(FunctionContext ctx, TimerInfo timer)
+    [Function("PurgeHistory")]
+    public async Task PurgeHistory(
+        [TimerTrigger($"%{PurgeScheduleSetting}%")] TimerInfo timer,
+        [DurableClient] DurableTaskClient client,
+        FunctionContext context)
     {
-        var configuration = ctx.Services.GetRequiredService<IConfiguration>();
         var text = configuration[RetentionSetting];
         var days = 30;
         if (!string.IsNullOrEmpty(text) && (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out days) || days < 1))
@@ -77,9 +80,8 @@ public static class DurableApp
             throw new InvalidOperationException($"{RetentionSetting} is '{text}'; valid: a whole number of days, at least 1.");
         }
 
-        var client = ctx.Services.GetRequiredService<DurableTaskClient>();
-        var cutoff = timer.ScheduledTime.AddDays(-days);
-        var result = await client.PurgeAllInstancesAsync(new PurgeInstancesFilter(DateTimeOffset.MinValue, cutoff), ctx.CancellationToken).ConfigureAwait(false);
-        ctx.Logger.LogInformation("PurgeHistory: purged {Count} finished instances created before {Cutoff:o}.", result.PurgedInstanceCount, cutoff);
+        var cutoff = time.GetUtcNow().UtcDateTime.AddDays(-days);
+        var result = await client.PurgeAllInstancesAsync(new PurgeInstancesFilter(DateTimeOffset.MinValue, cutoff), context.CancellationToken).ConfigureAwait(false);
+        context.Logger.LogInformation("PurgeHistory: purged {Count} finished instances created before {Cutoff:o} (past due: {PastDue}).", result.PurgedInstanceCount, cutoff, timer.IsPastDue);
     }
 }

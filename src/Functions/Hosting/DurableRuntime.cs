@@ -39,6 +39,18 @@ public static class DurableRuntime
                 r.Configure(registry, sp);
             }
 
+            // The app's [OrchestrationTrigger] and [ActivityTrigger] functions, as read from their attributes.
+            var functions = sp.GetRequiredService<TriggerRegistry>();
+            foreach (var o in functions.Orchestrations)
+            {
+                registry.AddOrchestrator(o.Name, () => new FunctionOrchestrator(o, sp));
+            }
+
+            foreach (var a in functions.Activities)
+            {
+                registry.AddActivity(a.Name, scope => new FunctionActivity(a, scope));
+            }
+
             return registry;
         });
         services.AddSingleton(sp => new DurableHubClient(sp.GetRequiredService<IOrchestrationServiceClient>(), settings.HubName));

@@ -2,27 +2,18 @@ using System.Text.RegularExpressions;
 using Durable.Functions.Http;
 using Durable.Functions.Timers;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
+using Microsoft.Azure.Functions.Worker;
+using AuthorizationLevel = Durable.Functions.Http.AuthorizationLevel;
+using Microsoft.DurableTask;
 
 namespace Durable.Functions.Hosting;
 
-/// <summary>What a function invocation can reach: its name, an id for logs, the app's services and a logger.</summary>
-public sealed class FunctionContext(string functionName, string invocationId, IServiceProvider services, ILogger logger, CancellationToken cancellationToken)
-{
-    public string FunctionName { get; } = functionName;
-
-    public string InvocationId { get; } = invocationId;
-
-    public IServiceProvider Services { get; } = services;
-
-    public ILogger Logger { get; } = logger;
-
-    /// <summary>Signalled on host shutdown or when the function exceeds host.json's functionTimeout.</summary>
-    public CancellationToken CancellationToken { get; } = cancellationToken;
-}
-
-/// <summary>One function of the app, registered in DI; the host maps each kind to its trigger.</summary>
-public abstract partial record FunctionDefinition(string Name)
+/// <summary>
+/// One function as the local runner binds it: what its trigger needs and a delegate that runs the function. The
+/// runner builds these from the app's <c>[Function]</c> methods (<see cref="FunctionCatalog"/>); tests may also add
+/// them directly to exercise a trigger.
+/// </summary>
+public abstract partial record RunnerFunction(string Name)
 {
     internal static void ValidateName(string name)
     {
@@ -37,7 +28,7 @@ public abstract partial record FunctionDefinition(string Name)
 }
 
 /// <summary>An HTTP-triggered function at <c>/api/{Route}</c>.</summary>
-public sealed record HttpTriggerFunction : FunctionDefinition
+public sealed record HttpTriggerFunction : RunnerFunction
 {
     public HttpTriggerFunction(string name, string route, IReadOnlyList<string> methods, AuthorizationLevel authLevel, Func<HttpContext, FunctionContext, Task<IResult>> handler)
         : base(name)
@@ -76,7 +67,7 @@ public sealed record QueueTriggerMessage(string Id, string Text, long DequeueCou
 /// resolved from the app settings when the host starts. A message whose handler keeps failing moves to
 /// <c>&lt;queue&gt;-poison</c> after host.json's maxDequeueCount attempts.
 /// </summary>
-public sealed record QueueTriggerFunction : FunctionDefinition
+public sealed record QueueTriggerFunction : RunnerFunction
 {
     public QueueTriggerFunction(string name, string queueName, Func<FunctionContext, QueueTriggerMessage, Task> handler)
         : base(name)
@@ -88,6 +79,9 @@ public sealed record QueueTriggerFunction : FunctionDefinition
 
     public string QueueName { get; }
 
+    /// <summary>The app setting naming the storage account (Functions' <c>Connection</c>); null means AzureWebJobsStorage.</summary>
+    public string? Connection { get; init; }
+
     public Func<FunctionContext, QueueTriggerMessage, Task> Handler { get; }
 }
 
@@ -95,15 +89,15 @@ public sealed record QueueTriggerFunction : FunctionDefinition
 /// <param name="ScheduledTime">The occurrence (UTC) this invocation is for.</param>
 /// <param name="Next">The occurrence after it.</param>
 /// <param name="IsPastDue">True when the occurrence passed while no host was running and is being caught up.</param>
-public sealed record TimerInfo(DateTime ScheduledTime, DateTime? Next, bool IsPastDue);
+public sealed record TimerOccurrence(DateTime ScheduledTime, DateTime? Next, bool IsPastDue);
 
 /// <summary>
 /// A function on a six-field NCRONTAB schedule (UTC). Each occurrence fires once across all replicas of the host: the
 /// replica that wins an ETag-guarded write of the schedule's "last fired" record runs it; the others skip it.
 /// </summary>
-public sealed record TimerTriggerFunction : FunctionDefinition
+public sealed record TimerTriggerFunction : RunnerFunction
 {
-    public TimerTriggerFunction(string name, string schedule, Func<FunctionContext, TimerInfo, Task> handler)
+    public TimerTriggerFunction(string name, string schedule, Func<FunctionContext, TimerOccurrence, Task> handler)
         : base(name)
     {
         ValidateName(name);
@@ -114,5 +108,47 @@ public sealed record TimerTriggerFunction : FunctionDefinition
     /// <summary>The expression as declared; may be <c>%SettingName%</c>, resolved when the host starts.</summary>
     public string ScheduleExpression { get; }
 
-    public Func<FunctionContext, TimerInfo, Task> Handler { get; }
+    public Func<FunctionContext, TimerOccurrence, Task> Handler { get; }
+}
+
+/// <summary>
+/// An orchestrator function: the runner registers it on the durable engine under its name. <see cref="InputType"/> is
+/// the type of the method's input parameter (object when it declares none); <see cref="Run"/> gets the services to
+/// create the declaring class from.
+/// </summary>
+public sealed record OrchestrationTriggerFunction : RunnerFunction
+{
+    public OrchestrationTriggerFunction(string name, Type inputType, Type outputType, Func<IServiceProvider, TaskOrchestrationContext, object?, Task<object?>> run)
+        : base(name)
+    {
+        ValidateName(name);
+        InputType = inputType;
+        OutputType = outputType;
+        Run = run;
+    }
+
+    public Type InputType { get; }
+
+    public Type OutputType { get; }
+
+    public Func<IServiceProvider, TaskOrchestrationContext, object?, Task<object?>> Run { get; }
+}
+
+/// <summary>An activity function: the runner registers it on the durable engine; each run gets a context of its own.</summary>
+public sealed record ActivityTriggerFunction : RunnerFunction
+{
+    public ActivityTriggerFunction(string name, Type inputType, Type outputType, Func<FunctionContext, object?, Task<object?>> run)
+        : base(name)
+    {
+        ValidateName(name);
+        InputType = inputType;
+        OutputType = outputType;
+        Run = run;
+    }
+
+    public Type InputType { get; }
+
+    public Type OutputType { get; }
+
+    public Func<FunctionContext, object?, Task<object?>> Run { get; }
 }

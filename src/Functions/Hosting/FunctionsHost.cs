@@ -78,6 +78,7 @@ public static class FunctionsHost
         });
         builder.Services.AddSingleton<ITriggerQueues>(sp => sp.GetRequiredService<AzureTriggerStorage>());
         builder.Services.AddSingleton<IScheduleStore>(sp => sp.GetRequiredService<AzureTriggerStorage>());
+        builder.Services.AddSingleton<FunctionCatalog>();
         builder.Services.AddSingleton<TriggerRegistry>();
         builder.Services.AddHostedService<TriggerHostService>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownTimeout);

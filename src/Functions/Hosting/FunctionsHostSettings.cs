@@ -9,6 +9,8 @@ namespace Durable.Functions.Hosting;
 public sealed record FunctionsHostSettings
 {
     public const string ScriptRootSetting = "AzureWebJobsScriptRoot";
+    /// <summary>The storage account of trigger queues and timer claims when a function names no other connection.</summary>
+    public const string StorageSetting = "AzureWebJobsStorage";
     public const string ShutdownTimeoutSetting = "DURABLE_SHUTDOWN_TIMEOUT";
     public const string ReplicaIdSetting = "WEBSITE_INSTANCE_ID";
     public const int DefaultPort = 7071;

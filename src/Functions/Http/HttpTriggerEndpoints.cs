@@ -30,7 +30,8 @@ public static class HttpTriggerEndpoints
                     timeout.CancelAfter(l);
                 }
 
-                var context = new FunctionContext(f.Name, http.TraceIdentifier, http.RequestServices, logger, timeout.Token);
+                var context = new RunnerFunctionContext(f.Name, http.TraceIdentifier, http.RequestServices, timeout.Token,
+                    http.Request.RouteValues.ToDictionary(v => v.Key, v => v.Value));
                 var watch = Stopwatch.StartNew();
                 try
                 {

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Durable.Functions.Hosting;
 using Durable.Topology;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
 
 namespace Durable.Functions.MoveTables;

@@ -13,7 +13,10 @@ using Durable.Workflows;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Azure.Functions.Worker;
+using AuthorizationLevel = Microsoft.Azure.Functions.Worker.AuthorizationLevel;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace Durable.Functions.MoveTables;
@@ -32,17 +35,53 @@ public static class MoveTablesFunctions
         // The engines come from the composition root (one etcd client per process, created on first use, so a host
         // without a topology still starts); the activities take their dependencies from it.
         services.AddDurableEngine(configuration);
-        services.AddOrchestrations(MoveTablesOrchestration.Register);
-        services.AddFunction(new HttpTriggerFunction("MoveTables", "movetables/{keyspace}/{workflow}/{action}", ["GET", "POST"], AuthorizationLevel.Function, HandleAsync));
-        // Migrate is the same orchestration with kind Migrate (instance migrate:K.W): the same API shape and idempotency.
-        services.AddFunction(new HttpTriggerFunction("Migrate", "migrate/{keyspace}/{workflow}/{action}", ["GET", "POST"], AuthorizationLevel.Function,
-            (http, ctx) => HandleAsync(http, ctx, WorkflowKinds.Migrate)));
-        services.AddFunction(new HttpTriggerFunction("RegisterExternalSource", "externalsources", ["POST"], AuthorizationLevel.Function, ExternalSources.RegisterAsync));
-        services.AddFunction(new HttpTriggerFunction("WorkflowList", "workflows/{keyspace}", ["GET"], AuthorizationLevel.Function, ListAsync));
-        services.AddFunction(new HttpTriggerFunction("WorkflowShow", "workflows/{keyspace}/{workflow}", ["GET"], AuthorizationLevel.Function, ShowWorkflowAsync));
-        services.AddFunction(new HttpTriggerFunction("RoutingRules", "routingrules", ["GET"], AuthorizationLevel.Function, RoutingRulesAsync));
+        services.TryAddSingleton<VDiffLifecycle.HostSettings>();
+        services.AddFunctionsOf(typeof(MoveTablesFunctions));
+        services.AddFunctionsOf<MoveTablesOrchestratorFunction>();
+        foreach (var activity in MoveTablesOrchestration.ActivityClasses)
+        {
+            services.AddFunctionsOf(activity);
+        }
+
         return services;
     }
+
+    [Function("MoveTablesApi")]
+    public static Task<IResult> MoveTablesApi(
+        [HttpTrigger(AuthorizationLevel.Function, "get", "post", Route = "movetables/{keyspace}/{workflow}/{action}")] HttpRequest request,
+        FunctionContext context) =>
+        HandleAsync(request.HttpContext, context);
+
+    /// <summary>Migrate is the same orchestration with kind Migrate (instance migrate:K.W): the same API shape and idempotency.</summary>
+    [Function("Migrate")]
+    public static Task<IResult> Migrate(
+        [HttpTrigger(AuthorizationLevel.Function, "get", "post", Route = "migrate/{keyspace}/{workflow}/{action}")] HttpRequest request,
+        FunctionContext context) =>
+        HandleAsync(request.HttpContext, context, WorkflowKinds.Migrate);
+
+    [Function("RegisterExternalSource")]
+    public static Task<IResult> RegisterExternalSource(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = "externalsources")] HttpRequest request,
+        FunctionContext context) =>
+        ExternalSources.RegisterAsync(request.HttpContext, context);
+
+    [Function("WorkflowList")]
+    public static Task<IResult> WorkflowList(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "workflows/{keyspace}")] HttpRequest request,
+        FunctionContext context) =>
+        ListAsync(request.HttpContext, context);
+
+    [Function("WorkflowShow")]
+    public static Task<IResult> WorkflowShow(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "workflows/{keyspace}/{workflow}")] HttpRequest request,
+        FunctionContext context) =>
+        ShowWorkflowAsync(request.HttpContext, context);
+
+    [Function("RoutingRules")]
+    public static Task<IResult> RoutingRules(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = "routingrules")] HttpRequest request,
+        FunctionContext context) =>
+        RoutingRulesAsync(request.HttpContext, context);
 
     internal static MoveTablesEnvironment Env(FunctionContext ctx) => ctx.Services.GetRequiredService<MoveTablesEnvironment>();
 
@@ -272,7 +311,14 @@ public static class MoveTablesFunctions
                 return Error(409, $"Workflow name {keyspace}.{workflow} is taken by a running workflow with different settings; choose another name or cancel it.");
             }
 
-            // A finished workflow (completed, cancelled or refused) gives its name back.
+            // A finished workflow (completed, cancelled or refused) gives its name back. Its state says finished in the
+            // episode that ends it, a moment before the engine records the instance as completed: wait for that first,
+            // or the purge would refuse a running instance.
+            if (!meta.IsCompleted && !await FinishesSoonAsync(client, instanceId, ct).ConfigureAwait(false))
+            {
+                return Error(409, $"Workflow {keyspace}.{workflow} has finished but its instance is still closing; try the create again in a few seconds.");
+            }
+
             await client.PurgeInstanceAsync(instanceId, cancellation: ct).ConfigureAwait(false);
         }
 
@@ -314,6 +360,20 @@ public static class MoveTablesFunctions
             showUri = Link(http, keyspace, workflow, "show", kind),
             statusUri = Link(http, keyspace, workflow, "status", kind),
         }, Json, statusCode: StatusCodes.Status202Accepted);
+
+    private static async Task<bool> FinishesSoonAsync(DurableTaskClient client, string instanceId, CancellationToken ct)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(TimeSpan.FromSeconds(15));
+        try
+        {
+            return (await client.WaitForInstanceCompletionAsync(instanceId, bound.Token).ConfigureAwait(false)).IsCompleted;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
 
     internal static async Task<IResult> ListAsync(HttpContext http, FunctionContext ctx)
     {

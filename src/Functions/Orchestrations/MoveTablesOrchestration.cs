@@ -30,9 +30,18 @@ public static class MoveTablesOrchestration
     /// <summary>Loop turns before ContinueAsNew.</summary>
     public const int TurnsPerGeneration = 40;
 
+    /// <summary>The activity classes the orchestration calls, each a function of the app.</summary>
+    public static readonly IReadOnlyList<Type> ActivityClasses =
+    [
+        typeof(Activities.MoveTables.PreflightActivity), typeof(Activities.MoveTables.CreateActivity), typeof(Activities.MoveTables.CopyChunkActivity),
+        typeof(Activities.MoveTables.ProgressActivity), typeof(Activities.MoveTables.StreamsActivity), typeof(Activities.MoveTables.SwitchTrafficActivity),
+        typeof(Activities.MoveTables.CompleteActivity), typeof(Activities.MoveTables.CancelActivity), typeof(Activities.MoveTables.VerifyApprovalActivity),
+    ];
+
     /// <summary>
-    /// Registers the orchestration and its activities; the engine creates each activity per work item in a service
-    /// scope of its host (the composition root's provider), which supplies its dependencies.
+    /// Registers the orchestration and its activities directly on a registry, for engine-level test beds that run no
+    /// Functions app; the app itself binds the same code through <see cref="MoveTablesOrchestratorFunction"/> and the
+    /// activities' <c>[Function]</c> entry points.
     /// </summary>
     public static void Register(DurableTaskRegistry registry)
     {

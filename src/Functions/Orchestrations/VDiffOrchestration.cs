@@ -60,7 +60,7 @@ public static class VDiffOrchestration
         return outcome;
     }
 
-    private static async Task<string> RunShardAsync(TaskOrchestrationContext ctx, VDiffShardInput input)
+    public static async Task<string> RunShardAsync(TaskOrchestrationContext ctx, VDiffShardInput input)
     {
         var state = await ctx.CallActivityAsync<string>(RunShardActivity, input, Retry).ConfigureAwait(true);
         if (state == VDiffStates.Started)
@@ -73,7 +73,7 @@ public static class VDiffOrchestration
     }
 
     /// <summary>Re-runs VDiff every interval until the "stop" event (or MaxRuns); custom status is the last outcome.</summary>
-    private static async Task<VDiffOutcome?> ScheduleAsync(TaskOrchestrationContext ctx, VDiffScheduleInput input)
+    public static async Task<VDiffOutcome?> ScheduleAsync(TaskOrchestrationContext ctx, VDiffScheduleInput input)
     {
         if (input.IntervalSeconds < 1)
         {

@@ -3,6 +3,7 @@ using System.Text;
 using Durable.Functions.Hosting;
 using Durable.Functions.Metrics;
 using Durable.Functions.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Durable.Functions.Queues;
@@ -166,8 +167,16 @@ public sealed class QueueTriggerListener
         using var renewCts = new CancellationTokenSource();
         var invocationId = Guid.NewGuid().ToString("N");
         var logger = _logger;
-        var context = new FunctionContext(_function.Name, invocationId, _services, logger, handlerCts.Token);
+        // Like the isolated worker: one service scope per invocation, and the message's metadata as binding data.
+        await using var scope = _services.CreateAsyncScope();
         var input = new QueueTriggerMessage(message.Id, text, message.DequeueCount, message.InsertionTime, _queue);
+        var context = new RunnerFunctionContext(_function.Name, invocationId, scope.ServiceProvider, handlerCts.Token, new Dictionary<string, object?>
+        {
+            ["Id"] = message.Id,
+            ["DequeueCount"] = message.DequeueCount,
+            ["InsertionTime"] = message.InsertionTime,
+            ["QueueTrigger"] = text,
+        });
         var renewal = RenewWhileRunningAsync(message, () => popReceipt, p => popReceipt = p, renewCts.Token);
         var watch = Stopwatch.StartNew();
         Exception? failure = null;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Durable.Functions.Hosting;
 using Durable.Functions.Metrics;
 using Durable.Functions.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Durable.Functions.Timers;
@@ -119,8 +120,9 @@ public sealed class TimerTriggerListener
             cts.CancelAfter(timeout);
         }
 
-        var context = new FunctionContext(_function.Name, Guid.NewGuid().ToString("N"), _services, _logger, cts.Token);
-        var info = new TimerInfo(occurrence, _schedule.GetNextOccurrence(occurrence), isPastDue);
+        await using var scope = _services.CreateAsyncScope();
+        var context = new RunnerFunctionContext(_function.Name, Guid.NewGuid().ToString("N"), scope.ServiceProvider, cts.Token);
+        var info = new TimerOccurrence(occurrence, _schedule.GetNextOccurrence(occurrence), isPastDue);
         var watch = Stopwatch.StartNew();
         try
         {

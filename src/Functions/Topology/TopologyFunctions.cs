@@ -6,13 +6,14 @@ using Durable.Composition;
 using Durable.Core.Vindexes;
 using Durable.Functions.App;
 using Durable.Functions.Hosting;
-using Durable.Functions.Http;
 using Durable.Topology;
 using Durable.Topology.Etcd;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using AuthorizationLevel = Microsoft.Azure.Functions.Worker.AuthorizationLevel;
 
 namespace Durable.Functions.Topology;
 
@@ -52,10 +53,22 @@ public static class TopologyFunctions
             services.AddDurableEngine();
         }
 
-        Add(services, "GetKeyspaces", "keyspaces", "GET", async (admin, http, ct) =>
+        services.AddFunctionsOf(typeof(TopologyFunctions));
+        return services;
+    }
+
+    [Function("GetKeyspaces")]
+    public static Task<IResult> GetKeyspaces(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = RoutePrefix + "/keyspaces")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
             Json(await admin.GetKeyspacesAsync(ct).ConfigureAwait(false)));
 
-        Add(services, "CreateKeyspace", "keyspaces", "POST", async (admin, http, ct) =>
+    [Function("CreateKeyspace")]
+    public static Task<IResult> CreateKeyspace(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = RoutePrefix + "/keyspaces")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
         {
             var body = await ReadBodyAsync<CreateKeyspaceBody>(http, "CreateKeyspace", """{"name":"commerce","sharded":false,"sidecar_db_name":"_vt","shards":["0"]}""", ct).ConfigureAwait(false);
             var name = Required(body.Name, "name");
@@ -64,7 +77,11 @@ public static class TopologyFunctions
             return Json(new KeyspaceView(record.Name, record.Sharded, record.SidecarDbName, [.. shards.Select(s => s.Value.Name)]), StatusCodes.Status201Created);
         });
 
-        Add(services, "GetKeyspace", "keyspaces/{keyspace}", "GET", async (admin, http, ct) =>
+    [Function("GetKeyspace")]
+    public static Task<IResult> GetKeyspace(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = RoutePrefix + "/keyspaces/{keyspace}")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
         {
             var keyspace = Route(http, "keyspace");
             var record = await admin.GetKeyspaceAsync(keyspace, ct).ConfigureAwait(false);
@@ -72,7 +89,11 @@ public static class TopologyFunctions
             return Json(new KeyspaceView(record.Name, record.Sharded, record.SidecarDbName, [.. shards.Select(s => s.Value.Name)]));
         });
 
-        Add(services, "DeleteKeyspace", "keyspaces/{keyspace}", "DELETE", async (admin, http, ct) =>
+    [Function("DeleteKeyspace")]
+    public static Task<IResult> DeleteKeyspace(
+        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = RoutePrefix + "/keyspaces/{keyspace}")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
         {
             var keyspace = Route(http, "keyspace");
             var recursive = QueryBool(http, "recursive");
@@ -80,7 +101,11 @@ public static class TopologyFunctions
             return Json(new { deleted = keyspace, recursive });
         });
 
-        Add(services, "GetShards", "keyspaces/{keyspace}/shards", "GET", async (admin, http, ct) =>
+    [Function("GetShards")]
+    public static Task<IResult> GetShards(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = RoutePrefix + "/keyspaces/{keyspace}/shards")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
         {
             var keyspace = Route(http, "keyspace");
             await admin.GetKeyspaceAsync(keyspace, ct).ConfigureAwait(false); // a missing keyspace is an error, not an empty list
@@ -88,10 +113,18 @@ public static class TopologyFunctions
             return Json(shards.Select(s => s.Value).ToList());
         });
 
-        Add(services, "CreateShard", "keyspaces/{keyspace}/shards/{shard}", "POST", async (admin, http, ct) =>
+    [Function("CreateShard")]
+    public static Task<IResult> CreateShard(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = RoutePrefix + "/keyspaces/{keyspace}/shards/{shard}")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
             Json(await admin.CreateShardAsync(Route(http, "keyspace"), Route(http, "shard"), ct).ConfigureAwait(false), StatusCodes.Status201Created));
 
-        Add(services, "GetTablets", "tablets", "GET", async (admin, http, ct) =>
+    [Function("GetTablets")]
+    public static Task<IResult> GetTablets(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = RoutePrefix + "/tablets")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
         {
             var keyspace = Query(http, "keyspace");
             var shard = Query(http, "shard");
@@ -118,7 +151,11 @@ public static class TopologyFunctions
             return Json(views);
         });
 
-        Add(services, "AddTablet", "tablets", "POST", async (admin, http, ct) =>
+    [Function("AddTablet")]
+    public static Task<IResult> AddTablet(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = RoutePrefix + "/tablets")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
         {
             var body = await ReadBodyAsync<AddTabletBody>(http, "AddTablet",
                 """{"alias":"zone1-100","keyspace":"commerce","shard":"0","type":"PRIMARY","host":"127.0.0.1","port":3306,"user":"durable_filtered","password_ref":"secret:NAME"}""", ct).ConfigureAwait(false);
@@ -131,7 +168,11 @@ public static class TopologyFunctions
             return Json(TabletView.From(tablet, shard), StatusCodes.Status201Created);
         });
 
-        Add(services, "DeleteTablets", "tablets", "DELETE", async (admin, http, ct) =>
+    [Function("DeleteTablets")]
+    public static Task<IResult> DeleteTablets(
+        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = RoutePrefix + "/tablets")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
         {
             var aliases = http.Request.Query["alias"].Where(a => !string.IsNullOrEmpty(a)).Select(a => a!).ToList();
             if (aliases.Count == 0)
@@ -144,30 +185,54 @@ public static class TopologyFunctions
             return Json(new { deleted = aliases.Select(TabletRecord.CanonicalAlias).Distinct().ToList() });
         });
 
-        Add(services, "GetVSchema", "keyspaces/{keyspace}/vschema", "GET", async (admin, http, ct) =>
+    [Function("GetVSchema")]
+    public static Task<IResult> GetVSchema(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = RoutePrefix + "/keyspaces/{keyspace}/vschema")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
             RawJson(await admin.GetVSchemaAsync(Route(http, "keyspace"), ct).ConfigureAwait(false)));
 
-        Add(services, "ApplyVSchema", "keyspaces/{keyspace}/vschema", "POST", async (admin, http, ct) =>
+    [Function("ApplyVSchema")]
+    public static Task<IResult> ApplyVSchema(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = RoutePrefix + "/keyspaces/{keyspace}/vschema")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
         {
             var json = await ReadRawBodyAsync(http, "ApplyVSchema", "the VSchema JSON, e.g. {\"sharded\":false,\"tables\":{\"customer\":{}}}", ct).ConfigureAwait(false);
             var result = await admin.ApplyVSchemaAsync(Route(http, "keyspace"), vschemaJson: json, dryRun: QueryBool(http, "dry_run"), ct: ct).ConfigureAwait(false);
             return ApplyResponse(result, "vschema");
         });
 
-        Add(services, "GetRoutingRules", "routingrules", "GET", async (admin, http, ct) =>
+    [Function("GetRoutingRules")]
+    public static Task<IResult> GetRoutingRules(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = RoutePrefix + "/routingrules")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
             RawJson(await admin.GetRoutingRulesAsync(ct).ConfigureAwait(false)));
 
-        Add(services, "ApplyRoutingRules", "routingrules", "POST", async (admin, http, ct) =>
+    [Function("ApplyRoutingRules")]
+    public static Task<IResult> ApplyRoutingRules(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = RoutePrefix + "/routingrules")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
         {
             var json = await ReadRawBodyAsync(http, "ApplyRoutingRules", "the rules JSON, e.g. {\"rules\":[{\"from_table\":\"customer\",\"to_tables\":[\"commerce.customer\"]}]}", ct).ConfigureAwait(false);
             var result = await admin.ApplyRoutingRulesAsync(rulesJson: json, dryRun: QueryBool(http, "dry_run"), ct: ct).ConfigureAwait(false);
             return ApplyResponse(result, "rules");
         });
 
-        Add(services, "MountList", "mounts", "GET", async (admin, http, ct) =>
+    [Function("MountList")]
+    public static Task<IResult> MountList(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = RoutePrefix + "/mounts")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
             Json(await admin.MountListAsync(ct).ConfigureAwait(false)));
 
-        Add(services, "MountRegister", "mounts", "POST", async (admin, http, ct) =>
+    [Function("MountRegister")]
+    public static Task<IResult> MountRegister(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = RoutePrefix + "/mounts")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
         {
             var body = await ReadBodyAsync<MountBody>(http, "MountRegister",
                 """{"name":"ext1","topo_type":"etcd2","topo_server":"localhost:12379","topo_root":"/vitess/global"}""", ct).ConfigureAwait(false);
@@ -176,60 +241,64 @@ public static class TopologyFunctions
             return Json(record, StatusCodes.Status201Created);
         });
 
-        Add(services, "MountShow", "mounts/{name}", "GET", async (admin, http, ct) =>
+    [Function("MountShow")]
+    public static Task<IResult> MountShow(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = RoutePrefix + "/mounts/{name}")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
             Json(await admin.MountShowAsync(Route(http, "name"), ct).ConfigureAwait(false)));
 
-        Add(services, "MountUnregister", "mounts/{name}", "DELETE", async (admin, http, ct) =>
+    [Function("MountUnregister")]
+    public static Task<IResult> MountUnregister(
+        [HttpTrigger(AuthorizationLevel.Function, "delete", Route = RoutePrefix + "/mounts/{name}")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
         {
             var name = Route(http, "name");
             await admin.MountUnregisterAsync(name, ct).ConfigureAwait(false);
             return Json(new { unregistered = name });
         });
 
-        // RegisterLocalCluster takes the cluster.json text (not a path: the file is on the caller's machine) and
-        // registers it in this host's topology, whatever etcd endpoints the file names.
-        services.AddFunction(new HttpTriggerFunction("RegisterLocalCluster", RoutePrefix + "/localcluster", ["POST"], AuthorizationLevel.Function,
-            (http, ctx) => RunAsync(http, ctx, async (admin, ct) =>
+    // RegisterLocalCluster takes the cluster.json text (not a path: the file is on the caller's machine) and
+    // registers it in this host's topology, whatever etcd endpoints the file names.
+    [Function("RegisterLocalCluster")]
+    public static Task<IResult> RegisterLocalCluster(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = RoutePrefix + "/localcluster")] HttpRequest request,
+        FunctionContext ctx) =>
+        RunAsync(request.HttpContext, ctx, async (admin, http, ct) =>
+        {
+            var text = await ReadRawBodyAsync(http, "RegisterLocalCluster", "the content of .local/cluster.json", ct).ConfigureAwait(false);
+            var endpoints = ctx.Services.GetRequiredService<IOptions<EngineOptions>>().Value.EtcdEndpoints!.Trim();
+            var path = Path.Combine(Path.GetTempPath(), "durable-cluster-" + Guid.NewGuid().ToString("N") + ".json");
+            await File.WriteAllTextAsync(path, text, ct).ConfigureAwait(false);
+            try
             {
-                var text = await ReadRawBodyAsync(http, "RegisterLocalCluster", "the content of .local/cluster.json", ct).ConfigureAwait(false);
-                var endpoints = ctx.Services.GetRequiredService<IOptions<EngineOptions>>().Value.EtcdEndpoints!.Trim();
-                var path = Path.Combine(Path.GetTempPath(), "durable-cluster-" + Guid.NewGuid().ToString("N") + ".json");
-                await File.WriteAllTextAsync(path, text, ct).ConfigureAwait(false);
-                try
-                {
-                    var done = await TopologyAdmin.RegisterLocalClusterAsync(path, endpoints, admin.Store.Options.Root, ct).ConfigureAwait(false);
-                    return Json(new { root = admin.Store.Options.Root, done });
-                }
-                catch (JsonException e)
-                {
-                    throw new TopologyValidationException($"The cluster file is not valid JSON of the form {{\"cell\":...,\"tablets\":[...]}}: {e.Message} Nothing was written.");
-                }
-                catch (ArgumentNullException e)
-                {
-                    // A file without "cell" or "tablets" deserializes to nulls that the registration trips over.
-                    throw new TopologyValidationException($"The cluster file lacks a required field ({e.ParamName}); it needs \"cell\" and \"tablets\".");
-                }
-                finally
-                {
-                    File.Delete(path);
-                }
-            })));
-
-        return services;
-    }
-
-    private static void Add(IServiceCollection services, string name, string route, string method, Func<TopologyAdmin, HttpContext, CancellationToken, Task<IResult>> body) =>
-        services.AddFunction(new HttpTriggerFunction(name, RoutePrefix + "/" + route, [method], AuthorizationLevel.Function,
-            (http, ctx) => RunAsync(http, ctx, (admin, ct) => body(admin, http, ct))));
+                var done = await TopologyAdmin.RegisterLocalClusterAsync(path, endpoints, admin.Store.Options.Root, ct).ConfigureAwait(false);
+                return Json(new { root = admin.Store.Options.Root, done });
+            }
+            catch (JsonException e)
+            {
+                throw new TopologyValidationException($"The cluster file is not valid JSON of the form {{\"cell\":...,\"tablets\":[...]}}: {e.Message} Nothing was written.");
+            }
+            catch (ArgumentNullException e)
+            {
+                // A file without "cell" or "tablets" deserializes to nulls that the registration trips over.
+                throw new TopologyValidationException($"The cluster file lacks a required field ({e.ParamName}); it needs \"cell\" and \"tablets\".");
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        });
 
     /// <summary>Turns the library's exceptions into answers a caller can act on; anything else stays a 500.</summary>
-    private static async Task<IResult> RunAsync(HttpContext http, FunctionContext ctx, Func<TopologyAdmin, CancellationToken, Task<IResult>> body)
+    private static async Task<IResult> RunAsync(HttpContext http, FunctionContext ctx, Func<TopologyAdmin, HttpContext, CancellationToken, Task<IResult>> body)
     {
         try
         {
             // Resolved here, inside the try: a missing or invalid setting surfaces as TopologyNotConfiguredException.
             var admin = ctx.Services.GetRequiredService<TopologyAdmin>();
-            return await body(admin, ctx.CancellationToken).ConfigureAwait(false);
+            return await body(admin, http, ctx.CancellationToken).ConfigureAwait(false);
         }
         catch (TopologyNotConfiguredException e)
         {

@@ -13,9 +13,12 @@ using Durable.MySql;
 using Durable.VDiff;
 using Durable.Workflows;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using AuthorizationLevel = Microsoft.Azure.Functions.Worker.AuthorizationLevel;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -42,14 +45,23 @@ public static class VDiffFunctions
         _ = services.Any(d => d.ServiceType == typeof(MoveTablesEnvironment))
             ? services : throw new InvalidOperationException("AddVDiff needs AddMoveTables first (VDiff runs on the MoveTables environment).");
         var interval = DefaultInterval(configuration?[EngineOptions.VDiffIntervalSetting]);
-        services.AddOrchestrations((registry, provider) =>
+        // Replaces the empty default AddMoveTables registered: MoveTables workflows of this host now run VDiff.
+        services.Replace(ServiceDescriptor.Singleton(new VDiffLifecycle.HostSettings { DefaultInterval = interval }));
+        services.AddFunctionsOf(typeof(VDiffFunctions));
+        services.AddFunctionsOf(typeof(VDiffOrchestratorFunctions));
+        foreach (var activity in VDiffOrchestratorFunctions.ActivityClasses)
         {
-            VDiffOrchestration.Register(registry);
-            VDiffLifecycle.For(registry).DefaultInterval = interval;
-        });
-        services.AddFunction(new HttpTriggerFunction("VDiff", "vdiff/{keyspace}/{workflow}/{action}/{selector?}", ["GET", "POST", "DELETE"], AuthorizationLevel.Function, HandleAsync));
+            services.AddFunctionsOf(activity);
+        }
+
         return services;
     }
+
+    [Function("VDiffApi")]
+    public static Task<IResult> VDiffApi(
+        [HttpTrigger(AuthorizationLevel.Function, "get", "post", "delete", Route = "vdiff/{keyspace}/{workflow}/{action}/{selector?}")] HttpRequest request,
+        FunctionContext context) =>
+        HandleAsync(request.HttpContext, context);
 
     /// <summary>Default VDiff interval of new MoveTables workflows: a duration (1h, 30m) or off; 1h when unset.</summary>
     public const string IntervalSetting = EngineOptions.VDiffIntervalSetting;

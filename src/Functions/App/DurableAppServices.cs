@@ -1,0 +1,18 @@
+using Durable.Functions.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Durable.Functions.App;
+
+public static class DurableAppServices
+{
+    /// <summary>Adds <see cref="DurableApp"/>'s functions and the defaults of the settings their attributes name.</summary>
+    public static IServiceCollection AddDurableApp(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddFunctionsOf<DurableApp>();
+        services.AddSingleton(new AppSettingDefault(DurableApp.ApprovalsQueueSetting, DurableApp.DefaultApprovalsQueue));
+        services.AddSingleton(new AppSettingDefault(DurableApp.PurgeScheduleSetting, DurableApp.DefaultPurgeSchedule));
+        services.AddSingleton(TimeProvider.System);
+        return services;
+    }
+}
