@@ -1,35 +1,46 @@
+using NCrontab;
+
 namespace Durable.Functions.Timers;
 
 /// <summary>
 /// A six-field NCRONTAB schedule as Azure Functions timer triggers use it:
-/// <c>{second} {minute} {hour} {day} {month} {day-of-week}</c>, evaluated in UTC.
+/// <c>{second} {minute} {hour} {day} {month} {day-of-week}</c>, evaluated in UTC. A thin wrapper over the NCrontab
+/// package (the parser Azure Functions itself uses), so a schedule means here what it means in Azure.
 /// </summary>
 /// <remarks>
 /// Each field takes <c>*</c>, a value, a range <c>a-b</c>, a step <c>*/n</c> or <c>a-b/n</c> or <c>a/n</c>, and
 /// comma-separated lists of those. Months take <c>Jan</c>..<c>Dec</c>, days of the week <c>Sun</c>..<c>Sat</c>
-/// (0 = Sunday; 7 is accepted as Sunday too). As in NCrontab, which Azure Functions uses, a time matches only when
-/// <em>both</em> the day-of-month and the day-of-week fields match (classic cron ORs them when both are restricted).
+/// (0 = Sunday .. 6 = Saturday). A time matches only when <em>both</em> the day-of-month and the day-of-week fields
+/// match (classic cron ORs them when both are restricted). Azure's TimeSpan form (<c>"00:05:00"</c>) is not accepted.
 /// </remarks>
 public sealed class CronSchedule
 {
-    private static readonly string[] MonthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-    private static readonly string[] DayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+    private static readonly CrontabSchedule.ParseOptions Options = new() { IncludingSeconds = true };
 
-    // How far ahead to look before deciding that a schedule never fires (e.g. "0 0 0 30 Feb *"). Eight years covers
-    // every combination of a leap day and a weekday.
-    private static readonly TimeSpan SearchHorizon = TimeSpan.FromDays(366 * 8);
+    // The six fields in order: NCrontab's kind (it parses each field), our name for messages, and the valid values.
+    private static readonly (CrontabFieldKind Kind, string Name, string Valid)[] Fields =
+    [
+        (CrontabFieldKind.Second, "second", "0-59"),
+        (CrontabFieldKind.Minute, "minute", "0-59"),
+        (CrontabFieldKind.Hour, "hour", "0-23"),
+        (CrontabFieldKind.Day, "day", "1-31"),
+        (CrontabFieldKind.Month, "month", "1-12 or Jan-Dec"),
+        (CrontabFieldKind.DayOfWeek, "day-of-week", "0-6 (0 = Sunday) or Sun-Sat"),
+    ];
 
-    private readonly bool[] _seconds;
-    private readonly bool[] _minutes;
-    private readonly bool[] _hours;
-    private readonly bool[] _days;
-    private readonly bool[] _months;
-    private readonly bool[] _daysOfWeek;
+    // How far ahead to look before deciding that a schedule never fires (e.g. "0 0 0 30 Feb *"). The Gregorian
+    // calendar, weekdays included, repeats exactly every 400 years (146097 days = 20871 weeks), so a schedule with no
+    // occurrence in 400 years has none at all. Anything shorter would miss rare but real schedules: "0 0 0 29 Feb *"
+    // can wait 8 years (2096 -> 2104) and "0 0 0 29 Feb Mon" 28 years or more (2016 -> 2044). For impossible dates
+    // NCrontab walks the 400 years month by month, which is cheap.
+    private const int SearchHorizonYears = 400;
 
-    private CronSchedule(string expression, bool[][] fields)
+    private readonly CrontabSchedule _schedule;
+
+    private CronSchedule(string expression, CrontabSchedule schedule)
     {
         Expression = expression;
-        (_seconds, _minutes, _hours, _days, _months, _daysOfWeek) = (fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]);
+        _schedule = schedule;
     }
 
     public string Expression { get; }
@@ -40,29 +51,36 @@ public sealed class CronSchedule
     public static CronSchedule Parse(string expression)
     {
         ArgumentNullException.ThrowIfNull(expression);
+        // Only the field count is checked here, for a clearer message than NCrontab's; the fields are NCrontab's.
         var parts = expression.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length != 6)
+        if (parts.Length != Fields.Length)
         {
             throw new FormatException(
                 $"NCRONTAB expression '{expression}' has {parts.Length} field(s); a timer schedule needs exactly six: " +
                 "{second} {minute} {hour} {day} {month} {day-of-week}, e.g. '0 */5 * * * *' for every five minutes.");
         }
 
-        var fields = new bool[6][];
-        fields[0] = ParseField(expression, parts[0], "second", 0, 59, null);
-        fields[1] = ParseField(expression, parts[1], "minute", 0, 59, null);
-        fields[2] = ParseField(expression, parts[2], "hour", 0, 23, null);
-        fields[3] = ParseField(expression, parts[3], "day", 1, 31, null);
-        fields[4] = ParseField(expression, parts[4], "month", 1, 12, MonthNames);
-        var dow = ParseField(expression, parts[5], "day-of-week", 0, 7, DayNames);
-        // 7 is an alias of Sunday.
-        if (dow[7])
+        // NCrontab parses field by field too, so a bad expression's message can name the field it failed in.
+        for (var i = 0; i < parts.Length; i++)
         {
-            dow[0] = true;
+            try
+            {
+                CrontabField.Parse(Fields[i].Kind, parts[i]);
+            }
+            catch (CrontabException e)
+            {
+                throw Bad(expression, $"{Fields[i].Name} field '{parts[i]}' is not valid", e, Fields[i].Valid);
+            }
         }
 
-        fields[5] = dow[..7];
-        return new CronSchedule(expression, fields);
+        try
+        {
+            return new CronSchedule(expression, CrontabSchedule.Parse(expression, Options));
+        }
+        catch (CrontabException e)
+        {
+            throw Bad(expression, "is not valid", e, null);
+        }
     }
 
     public static bool TryParse(string expression, out CronSchedule? schedule, out string? error)
@@ -88,45 +106,11 @@ public sealed class CronSchedule
     public DateTime? GetNextOccurrence(DateTime after)
     {
         var utc = after.Kind == DateTimeKind.Local ? after.ToUniversalTime() : DateTime.SpecifyKind(after, DateTimeKind.Utc);
-        // Drop sub-second precision, then move to the next whole second: occurrences are strictly after `after`.
-        var t = new DateTime(utc.Ticks - (utc.Ticks % TimeSpan.TicksPerSecond), DateTimeKind.Utc).AddSeconds(1);
-        var limit = t + SearchHorizon;
-        while (t < limit)
-        {
-            if (!_months[t.Month])
-            {
-                t = new DateTime(t.Year, t.Month, 1, 0, 0, 0, DateTimeKind.Utc).AddMonths(1);
-                continue;
-            }
-
-            if (!_days[t.Day] || !_daysOfWeek[(int)t.DayOfWeek])
-            {
-                t = new DateTime(t.Year, t.Month, t.Day, 0, 0, 0, DateTimeKind.Utc).AddDays(1);
-                continue;
-            }
-
-            if (!_hours[t.Hour])
-            {
-                t = new DateTime(t.Year, t.Month, t.Day, t.Hour, 0, 0, DateTimeKind.Utc).AddHours(1);
-                continue;
-            }
-
-            if (!_minutes[t.Minute])
-            {
-                t = new DateTime(t.Year, t.Month, t.Day, t.Hour, t.Minute, 0, DateTimeKind.Utc).AddMinutes(1);
-                continue;
-            }
-
-            if (!_seconds[t.Second])
-            {
-                t = t.AddSeconds(1);
-                continue;
-            }
-
-            return t;
-        }
-
-        return null;
+        // NCrontab ignores sub-second precision and returns the first occurrence strictly after `utc`, or `end` itself
+        // when there is none before `end`: an answer at or past `end` means "none".
+        var end = utc.Year <= DateTime.MaxValue.Year - SearchHorizonYears ? utc.AddYears(SearchHorizonYears) : DateTime.MaxValue;
+        var next = _schedule.GetNextOccurrence(utc, end);
+        return next < end ? DateTime.SpecifyKind(next, DateTimeKind.Utc) : null;
     }
 
     /// <summary>The occurrences in (<paramref name="after"/>, <paramref name="until"/>], at most <paramref name="max"/>.</summary>
@@ -141,89 +125,13 @@ public sealed class CronSchedule
         }
     }
 
-    private static bool[] ParseField(string expression, string field, string name, int min, int max, string[]? names)
+    private static FormatException Bad(string expression, string what, CrontabException e, string? valid)
     {
-        var set = new bool[max + 1];
-        foreach (var item in field.Split(','))
-        {
-            if (item.Length == 0)
-            {
-                throw Bad(expression, field, name, min, max, names, "an empty list item");
-            }
-
-            var rangePart = item;
-            var step = 1;
-            var slash = item.IndexOf('/');
-            if (slash >= 0)
-            {
-                rangePart = item[..slash];
-                if (!int.TryParse(item[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out step) || step <= 0)
-                {
-                    throw Bad(expression, field, name, min, max, names, $"step '{item[(slash + 1)..]}' (must be a positive whole number)");
-                }
-            }
-
-            int from, to;
-            if (rangePart == "*")
-            {
-                (from, to) = (min, max);
-            }
-            else
-            {
-                var dash = rangePart.IndexOf('-');
-                if (dash > 0)
-                {
-                    from = Value(expression, field, rangePart[..dash], name, min, max, names);
-                    to = Value(expression, field, rangePart[(dash + 1)..], name, min, max, names);
-                    if (to < from)
-                    {
-                        throw Bad(expression, field, name, min, max, names, $"range '{rangePart}' runs backwards");
-                    }
-                }
-                else
-                {
-                    from = Value(expression, field, rangePart, name, min, max, names);
-                    // "a/n" means from a to the end of the field in steps of n, as in NCrontab.
-                    to = slash >= 0 ? max : from;
-                }
-            }
-
-            for (var v = from; v <= to; v += step)
-            {
-                set[v] = true;
-            }
-        }
-
-        return set;
+        var reason = e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message;
+        return new FormatException(
+            $"NCRONTAB expression '{expression}': {what}: {reason}" + (valid is null ? "" : $" Valid: {valid}") +
+            "; each field takes *, a value, a range a-b, a step */n, a-b/n or a/n, and comma-separated lists of those " +
+            "({second} {minute} {hour} {day} {month} {day-of-week}), e.g. '0 */5 * * * *' for every five minutes.",
+            e);
     }
-
-    private static int Value(string expression, string field, string token, string name, int min, int max, string[]? names)
-    {
-        if (int.TryParse(token, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v))
-        {
-            if (v < min || v > max)
-            {
-                throw Bad(expression, field, name, min, max, names, $"value {v} is out of range");
-            }
-
-            return v;
-        }
-
-        if (names is not null)
-        {
-            var index = Array.IndexOf(names, token.ToLowerInvariant());
-            if (index >= 0)
-            {
-                // Month names are 1-based, day names 0-based: the field's minimum is the offset.
-                return index + min;
-            }
-        }
-
-        throw Bad(expression, field, name, min, max, names, $"'{token}' is not a number{(names is null ? "" : " or a name")}");
-    }
-
-    private static FormatException Bad(string expression, string field, string name, int min, int max, string[]? names, string what) =>
-        new($"NCRONTAB expression '{expression}': {name} field '{field}' has {what}; valid: *, {min}-{max}" +
-            (names is null ? "" : $" or {string.Join('/', names.Select(n => char.ToUpperInvariant(n[0]) + n[1..]))}") +
-            ", ranges a-b, steps */n or a-b/n, lists separated by commas.");
 }
