@@ -56,7 +56,7 @@ public static class OracleComparison
         {
             return own.IsNull && oracle.Value is null && ownHex.IsNull && oracle.Hex is null
                 ? null
-                : $"own {own} (hex {ownHex}), MySqlConnector {Show(oracle.Value)} (hex {oracle.Hex ?? "NULL"})";
+                : $"own {Quoted(own)} (hex {Quoted(ownHex)}), MySqlConnector {Show(oracle.Value)} (hex {oracle.Hex ?? "NULL"})";
         }
 
         if (column.HexExpression is not null)
@@ -224,6 +224,9 @@ public static class OracleComparison
             ? $"own {own}, MySqlConnector returned a {oracle.GetType().Name} for a binary column: {Show(oracle)}"
             : own.Span.SequenceEqual(bytes) ? null : $"own {own}, MySqlConnector {MySqlValue.FromBytes(bytes)}";
     }
+
+    /// <summary>An own value for the NULL-or-not message, where the empty string must not look like nothing.</summary>
+    private static string Quoted(MySqlValue value) => value.IsNull ? "NULL" : value.Span.Length == 0 ? "''" : value.ToString();
 
     private static string Show(object? value) => value switch
     {
