@@ -2,7 +2,7 @@ namespace Durable.MySql.Tests.Oracle;
 
 /// <summary>
 /// What MySqlConnector read for one column of one row: the typed value its getter for the column's
-/// <see cref="OracleKind"/> returned (null for NULL, the exception if the getter threw) and the text of the column's
-/// hex expression (null when NULL or when the column has none).
+/// <see cref="OracleKind"/> returned (null for NULL, the exception if the getter threw) and the string of the column's
+/// <see cref="OracleColumn.ServerTextExpression"/> (null when NULL or when the column has none).
 /// </summary>
-public sealed record ConnectorCell(object? Value, string? Hex);
+public sealed record ConnectorCell(object? Value, string? ServerText);

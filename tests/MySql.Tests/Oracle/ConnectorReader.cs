@@ -58,10 +58,10 @@ public static class ConnectorReader
             var cells = new ConnectorCell[table.Columns.Count];
             for (var i = 0; i < cells.Length; i++)
             {
-                var (value, hex) = table.Ordinals(i);
+                var (value, serverText) = table.Ordinals(i);
                 cells[i] = new ConnectorCell(
                     reader.IsDBNull(value) ? null : Typed(reader, value, table.Columns[i].Kind),
-                    hex < 0 || reader.IsDBNull(hex) ? null : reader.GetString(hex));
+                    serverText < 0 || reader.IsDBNull(serverText) ? null : reader.GetString(serverText));
             }
 
             rows.Add((Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture), cells));

@@ -71,6 +71,26 @@ public static class OracleTables
         ],
         [.. Many(OracleKind.Decimal, "d65", "d6530", "d11", "d3810u"), new("f", OracleKind.Float), new("dbl", OracleKind.Double)]);
 
+    /// <summary>
+    /// The deprecated display-width forms FLOAT(M,D) and DOUBLE(M,D), which a SELECT prints with exactly D decimals:
+    /// values that round at D, round to zero from below, and carry more digits than a double holds.
+    /// </summary>
+    public static OracleTable FixedFloats { get; } = new(
+        "oracle_fixed_floats",
+        "CREATE TABLE oracle_fixed_floats (id INT NOT NULL PRIMARY KEY, fm FLOAT(10,3), dm DOUBLE(22,5)) ENGINE=InnoDB",
+        [
+            "INSERT INTO oracle_fixed_floats VALUES " + string.Join(", ",
+                "(1, 12345.678, 1234567890123456.75)",
+                "(2, -0.0005, 1e16)",
+                "(3, 1, 0.000005)",
+                "(4, 9999999.999, -0.000005)",
+                "(5, -1.5, 99999999999999999.99999)",
+                "(6, 0.0015, 0.000025)",
+                "(7, 0, 0)",
+                "(8, NULL, NULL)"),
+        ],
+        [new("fm", OracleKind.Float, 3), new("dm", OracleKind.Double, 5)]);
+
     /// <summary>BIT(1) to BIT(64), each with zero, all ones, only the top bit, alternating bits and NULL.</summary>
     public static OracleTable Bits { get; } = BuildBits();
 
@@ -120,7 +140,7 @@ public static class OracleTables
         ],
         [new("lb", OracleKind.Binary), new("lt", OracleKind.Text)]);
 
-    public static IReadOnlyList<OracleTable> All { get; } = [AllTypes, Numbers, Bits, Temporal, Strings, Long];
+    public static IReadOnlyList<OracleTable> All { get; } = [AllTypes, Numbers, FixedFloats, Bits, Temporal, Strings, Long];
 
     public static OracleTable Named(string name) => All.Single(t => t.Name == name);
 

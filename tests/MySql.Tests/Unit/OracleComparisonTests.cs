@@ -18,23 +18,23 @@ public sealed class OracleComparisonTests
             new("f", OracleKind.Float), new("dt", OracleKind.DateTime, 2), new("tm", OracleKind.Time, 6), new("bits", OracleKind.Bit, 10),
         ]);
 
-    // id, n, s, HEX(CONVERT(s USING utf8mb4)), b, HEX(b), dbl, f, dt, tm, bits: the own client's row as SELECT text.
+    // id, n, s, HEX(CONVERT(s USING utf8mb4)), b, HEX(b), dbl, CAST(dbl AS CHAR), f, CAST(f AS CHAR), dt, tm, bits: the own client's row as SELECT text.
     private static MySqlValue[] OwnRow(string n = "5", string? s = "a", string dbl = "0.1", string f = "16777200", string dt = "2024-02-29 12:34:56.12", string tm = "-00:00:00.000001", byte[]? bits = null) =>
     [
         MySqlValue.FromString("1"), MySqlValue.FromString(n),
         s is null ? MySqlValue.Null : MySqlValue.FromString(s), s is null ? MySqlValue.Null : MySqlValue.FromString(Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(s))),
         MySqlValue.FromBytes(new byte[] { 0, 0xFF }), MySqlValue.FromString("00FF"),
-        MySqlValue.FromString(dbl), MySqlValue.FromString(f), MySqlValue.FromString(dt), MySqlValue.FromString(tm),
+        MySqlValue.FromString(dbl), MySqlValue.FromString(dbl), MySqlValue.FromString(f), MySqlValue.FromString(f), MySqlValue.FromString(dt), MySqlValue.FromString(tm),
         MySqlValue.FromBytes(bits ?? [0x03, 0xFF]),
     ];
 
-    private static (long, ConnectorCell[]) OracleRow(object? n = null, string? s = "a", double dbl = 0.1, float f = 16777216f, int dtMicro = 120000, long tmTicks = -10, ulong bits = 1023) =>
+    private static (long, ConnectorCell[]) OracleRow(object? n = null, string? s = "a", double dbl = 0.1, string dblText = "0.1", float f = 16777216f, string fText = "16777200", int dtMicro = 120000, long tmTicks = -10, ulong bits = 1023) =>
     (1,
     [
         new(n ?? 5, null),
         new(s, s is null ? null : Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(s))),
         new(new byte[] { 0, 0xFF }, "00FF"),
-        new(dbl, null), new(f, null),
+        new(dbl, dblText), new(f, fText),
         new(new MySqlDateTime(2024, 2, 29, 12, 34, 56, dtMicro), null),
         new(new TimeSpan(tmTicks), null),
         new(bits, null),
@@ -69,21 +69,28 @@ public sealed class OracleComparisonTests
     public void The_empty_string_is_not_NULL()
     {
         var problem = Assert.Single(Compare(OwnRow(s: ""), OracleRow(s: null)));
-        Assert.Contains("column s: own '' (hex ''), MySqlConnector NULL (hex NULL)", problem, StringComparison.Ordinal);
+        Assert.Contains("column s: own '' (server text ''), MySqlConnector NULL (server text NULL)", problem, StringComparison.Ordinal);
     }
 
     [Fact]
     public void A_double_one_place_off_is_reported()
     {
-        var problem = Assert.Single(Compare(OwnRow(dbl: "0.1"), OracleRow(dbl: 0.10000000000000002)));
+        var problem = Assert.Single(Compare(OwnRow(dbl: "0.1"), OracleRow(dbl: 0.10000000000000002, dblText: "0.1")));
         Assert.Contains("column dbl: own 0.1 (0.1), MySqlConnector 0.10000000000000002", problem, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Over_the_text_protocol_float_bits_must_agree_exactly()
     {
-        var problem = Assert.Single(Compare(OwnRow(f: "16777200"), OracleRow(f: 16777216f), OracleProtocol.Text));
+        var problem = Assert.Single(Compare(OwnRow(f: "16777200"), OracleRow(f: 16777216f, fText: "16777200"), OracleProtocol.Text));
         Assert.StartsWith("t (Text) row id=1 column f: own 16777200", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_float_printed_unlike_the_server_is_reported()
+    {
+        var problem = Assert.Single(Compare(OwnRow(f: "1.67772e7"), OracleRow(f: 16777216f, fText: "16777200")));
+        Assert.Contains("column f: text differ: own 1.67772e7 (own read of CAST(f AS CHAR): 1.67772e7), MySqlConnector read of CAST(f AS CHAR): 16777200", problem, StringComparison.Ordinal);
     }
 
     [Fact]
