@@ -163,7 +163,7 @@ public sealed class MySqlPreparedStatement : IAsyncDisposable
     private static MySqlValue Text(string s) => MySqlValue.FromBytes(Encoding.ASCII.GetBytes(s));
 
     private static string FixedOrShortest(double value, byte decimals, bool isFloat) =>
-        decimals < 31 ? value.ToString("F" + decimals, CultureInfo.InvariantCulture) : isFloat ? TextFormat.Float((float)value) : TextFormat.Double(value);
+        decimals < 31 ? TextFormat.FixedDecimals(value, decimals) : isFloat ? TextFormat.Float((float)value) : TextFormat.Double(value);
 
     private static string DateTimeText(ref PayloadReader r, MySqlColumn c)
     {

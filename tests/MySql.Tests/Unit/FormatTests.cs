@@ -30,6 +30,29 @@ public sealed class FormatTests
     [InlineData(0d, "0")]
     public void Doubles_print_like_mariadb(double value, string expected) => Assert.Equal(expected, TextFormat.Double(value));
 
+    // FLOAT(M,D)/DOUBLE(M,D): what MariaDB 10.11 printed in a SELECT (found by the MySqlConnector oracle tests: the
+    // prepared-statement path printed the exact binary value, "1234567890123456.75000", where the server prints the
+    // shortest round-trip digits padded to D decimals).
+    [Theory]
+    [InlineData(1234567890123456.75, 5, "1234567890123456.80000")]
+    [InlineData(1234567890123456.75, 3, "1234567890123456.800")]
+    [InlineData(1.0 / 3.0, 25, "0.3333333333333333000000000")]
+    [InlineData(2.0 / 3.0, 25, "0.6666666666666666000000000")]
+    [InlineData(0.1, 25, "0.1000000000000000000000000")]
+    [InlineData(123456789012345678901234567.0, 3, "123456789012345680000000000.000")]
+    [InlineData(1e20, 3, "100000000000000000000.000")]
+    [InlineData((double)(1f / 3f), 20, "0.33333334326744080000")]
+    [InlineData((double)0.1f, 20, "0.10000000149011612000")]
+    [InlineData(16777216d, 20, "16777216.00000000000000000000")]
+    [InlineData(12345.677734375, 3, "12345.678")]
+    [InlineData(-1.5, 3, "-1.500")]
+    [InlineData(0d, 3, "0.000")]
+    [InlineData(0.00001, 5, "0.00001")]
+    [InlineData(99999999999999999.99999, 5, "100000000000000000.00000")]
+    [InlineData(2d, 0, "2")]
+    public void Display_width_floats_print_like_mariadb(double value, int decimals, string expected) =>
+        Assert.Equal(expected, TextFormat.FixedDecimals(value, decimals));
+
     [Fact]
     public void Packed_decimals()
     {

@@ -112,6 +112,65 @@ public static class TextFormat
         return Gcvt(asDouble, d1.Length <= 6 ? shortest : six);
     }
 
+    /// <summary>
+    /// A FLOAT(M,D)/DOUBLE(M,D) as a SELECT prints it: the shortest round-trip digits of the (double) value, written
+    /// with exactly <paramref name="decimals"/> fraction digits. MariaDB pads those digits with zeros rather than
+    /// printing the exact binary value: 1234567890123456.75 in DOUBLE(40,3) prints "1234567890123456.800", 1/3 in
+    /// DOUBLE(30,25) "0.3333333333333333000000000" (a FLOAT column's value is printed as the double it widens to).
+    /// Values whose shortest digits go past D decimals (the server rounds what it stores to D, so rows do not have
+    /// them) keep the exact rounding of the value.
+    /// </summary>
+    public static string FixedDecimals(double value, int decimals)
+    {
+        var (digits, decpt) = Digits(value.ToString("R", CultureInfo.InvariantCulture));
+        var fraction = digits.Length - decpt;
+        if (value == 0 || fraction > decimals || double.IsNaN(value) || double.IsInfinity(value))
+        {
+            return value.ToString("F" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        }
+
+        var sb = new StringBuilder(digits.Length + decimals + 24);
+        if (value < 0)
+        {
+            sb.Append('-');
+        }
+
+        if (decpt <= 0)
+        {
+            sb.Append('0');
+        }
+        else if (decpt >= digits.Length)
+        {
+            sb.Append(digits).Append('0', decpt - digits.Length);
+        }
+        else
+        {
+            sb.Append(digits, 0, decpt);
+        }
+
+        if (decimals > 0)
+        {
+            sb.Append('.');
+            var written = 0;
+            if (decpt < 0)
+            {
+                sb.Append('0', -decpt);
+                written = -decpt;
+            }
+
+            if (decpt < digits.Length)
+            {
+                var from = Math.Max(decpt, 0);
+                sb.Append(digits, from, digits.Length - from);
+                written += digits.Length - from;
+            }
+
+            sb.Append('0', decimals - written);
+        }
+
+        return sb.ToString();
+    }
+
     private const int MaxDecptForFFormat = 15; // DBL_DIG
 
     /// <summary>The 'f'/'e' choice of MariaDB's my_gcvt for a field wide enough to hold every digit.</summary>
