@@ -49,15 +49,17 @@ public static class MoveTablesFunctions
     [Function("MoveTablesApi")]
     public static Task<IResult> MoveTablesApi(
         [HttpTrigger(AuthorizationLevel.Function, "get", "post", Route = "movetables/{keyspace}/{workflow}/{action}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client,
         FunctionContext context) =>
-        HandleAsync(request.HttpContext, context);
+        HandleAsync(request.HttpContext, context, client, WorkflowKinds.MoveTables);
 
     /// <summary>Migrate is the same orchestration with kind Migrate (instance migrate:K.W): the same API shape and idempotency.</summary>
     [Function("Migrate")]
     public static Task<IResult> Migrate(
         [HttpTrigger(AuthorizationLevel.Function, "get", "post", Route = "migrate/{keyspace}/{workflow}/{action}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client,
         FunctionContext context) =>
-        HandleAsync(request.HttpContext, context, WorkflowKinds.Migrate);
+        HandleAsync(request.HttpContext, context, client, WorkflowKinds.Migrate);
 
     [Function("RegisterExternalSource")]
     public static Task<IResult> RegisterExternalSource(
@@ -74,8 +76,9 @@ public static class MoveTablesFunctions
     [Function("WorkflowShow")]
     public static Task<IResult> WorkflowShow(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = "workflows/{keyspace}/{workflow}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client,
         FunctionContext context) =>
-        ShowWorkflowAsync(request.HttpContext, context);
+        ShowWorkflowAsync(request.HttpContext, context, client);
 
     [Function("RoutingRules")]
     public static Task<IResult> RoutingRules(
@@ -140,9 +143,7 @@ public static class MoveTablesFunctions
         return (meta, state);
     }
 
-    internal static Task<IResult> HandleAsync(HttpContext http, FunctionContext ctx) => HandleAsync(http, ctx, WorkflowKinds.MoveTables);
-
-    internal static async Task<IResult> HandleAsync(HttpContext http, FunctionContext ctx, string kind)
+    internal static async Task<IResult> HandleAsync(HttpContext http, FunctionContext ctx, DurableTaskClient client, string kind)
     {
         var keyspace = (string)http.Request.RouteValues["keyspace"]!;
         var workflow = (string)http.Request.RouteValues["workflow"]!;
@@ -158,7 +159,6 @@ public static class MoveTablesFunctions
         }
 
         var env = Env(ctx);
-        var client = ctx.Services.GetRequiredService<DurableTaskClient>();
         var instanceId = Names.InstanceId(keyspace, workflow, kind);
         var ct = http.RequestAborted;
         if (action != "create" && kind == WorkflowKinds.MoveTables && await env.Registry.GetAsync(keyspace, workflow, ct).ConfigureAwait(false) is { } registered
@@ -392,7 +392,7 @@ public static class MoveTablesFunctions
         return Results.Json(records.Select(r => r.Workflow).ToArray(), Json);
     }
 
-    internal static async Task<IResult> ShowWorkflowAsync(HttpContext http, FunctionContext ctx)
+    internal static async Task<IResult> ShowWorkflowAsync(HttpContext http, FunctionContext ctx, DurableTaskClient client)
     {
         var keyspace = (string)http.Request.RouteValues["keyspace"]!;
         var workflow = (string)http.Request.RouteValues["workflow"]!;
@@ -410,7 +410,6 @@ public static class MoveTablesFunctions
         }
 
         var env = Env(ctx);
-        var client = ctx.Services.GetRequiredService<DurableTaskClient>();
         var record = await env.Registry.GetAsync(keyspace, workflow, http.RequestAborted).ConfigureAwait(false);
         var instanceId = record?.InstanceId ?? Names.InstanceId(keyspace, workflow);
         var (_, state) = await LoadAsync(client, instanceId, http.RequestAborted).ConfigureAwait(false);

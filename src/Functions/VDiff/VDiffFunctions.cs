@@ -60,8 +60,9 @@ public static class VDiffFunctions
     [Function("VDiffApi")]
     public static Task<IResult> VDiffApi(
         [HttpTrigger(AuthorizationLevel.Function, "get", "post", "delete", Route = "vdiff/{keyspace}/{workflow}/{action}/{selector?}")] HttpRequest request,
+        [DurableClient] DurableTaskClient client,
         FunctionContext context) =>
-        HandleAsync(request.HttpContext, context);
+        HandleAsync(request.HttpContext, context, client);
 
     /// <summary>Default VDiff interval of new MoveTables workflows: a duration (1h, 30m) or off; 1h when unset.</summary>
     public const string IntervalSetting = EngineOptions.VDiffIntervalSetting;
@@ -79,7 +80,7 @@ public static class VDiffFunctions
     private static IResult Ok(object body, int status = StatusCodes.Status200OK) =>
         Results.Json(body, VDiffReport.JsonOptions, statusCode: status);
 
-    internal static async Task<IResult> HandleAsync(HttpContext http, FunctionContext ctx)
+    internal static async Task<IResult> HandleAsync(HttpContext http, FunctionContext ctx, DurableTaskClient client)
     {
         var keyspace = (string)http.Request.RouteValues["keyspace"]!;
         var workflow = (string)http.Request.RouteValues["workflow"]!;
@@ -128,10 +129,10 @@ public static class VDiffFunctions
         {
             return action switch
             {
-                "create" => await CreateAsync(http, ctx, service, keyspace, workflow, ct).ConfigureAwait(false),
+                "create" => await CreateAsync(http, ctx, client, service, keyspace, workflow, ct).ConfigureAwait(false),
                 "show" => await ShowAsync(http, service, keyspace, workflow, selector ?? "last", ct).ConfigureAwait(false),
                 "stop" => await StopAsync(ctx, service, keyspace, workflow, Required(selector, "stop"), ct).ConfigureAwait(false),
-                "resume" => await ResumeAsync(ctx, service, keyspace, workflow, Required(selector, "resume"), ct).ConfigureAwait(false),
+                "resume" => await ResumeAsync(ctx, client, service, keyspace, workflow, Required(selector, "resume"), ct).ConfigureAwait(false),
                 _ => await DeleteAsync(ctx, service, keyspace, workflow, Required(selector, "delete"), ct).ConfigureAwait(false),
             };
         }
@@ -156,7 +157,7 @@ public static class VDiffFunctions
     private static string Required(string? selector, string action) =>
         string.IsNullOrEmpty(selector) ? throw new ArgumentException($"VDiff {action} needs a VDiff uuid{(action == "delete" ? " or all" : "")}.") : selector;
 
-    private static async Task<IResult> CreateAsync(HttpContext http, FunctionContext ctx, VDiffService service, string keyspace, string workflow, CancellationToken ct)
+    private static async Task<IResult> CreateAsync(HttpContext http, FunctionContext ctx, DurableTaskClient client, VDiffService service, string keyspace, string workflow, CancellationToken ct)
     {
         VDiffCreateRequest request;
         if (http.Request.ContentLength is 0 || (http.Request.ContentLength is null && !http.Request.Headers.ContainsKey("Transfer-Encoding")))
@@ -177,7 +178,6 @@ public static class VDiffFunctions
 
         var options = request.ToOptions();
         var uuid = request.Uuid ?? Guid.NewGuid().ToString();
-        var client = ctx.Services.GetRequiredService<DurableTaskClient>();
         var instanceId = InstanceId(keyspace, workflow, uuid);
         if (await client.GetInstanceAsync(instanceId, false, ct).ConfigureAwait(false) is not null)
         {
@@ -215,7 +215,7 @@ public static class VDiffFunctions
         return Ok(new { UUID = uuid, Action = "stop", Status = changed > 0 ? "stopped" : "nothing to stop (already completed or stopped)", ShardsChanged = changed });
     }
 
-    private static async Task<IResult> ResumeAsync(FunctionContext ctx, VDiffService service, string keyspace, string workflow, string uuid, CancellationToken ct)
+    private static async Task<IResult> ResumeAsync(FunctionContext ctx, DurableTaskClient client, VDiffService service, string keyspace, string workflow, string uuid, CancellationToken ct)
     {
         var report = await service.ShowAsync(workflow, keyspace, uuid, false, ct).ConfigureAwait(false)
             ?? throw new VDiffException($"VDiff {uuid} does not exist for workflow '{workflow}' in keyspace '{keyspace}'.");
@@ -226,7 +226,6 @@ public static class VDiffFunctions
         }
 
         // A new instance runs the same uuid: each shard continues after its lastpk (completed shards return at once).
-        var client = ctx.Services.GetRequiredService<DurableTaskClient>();
         var instanceId = InstanceId(keyspace, workflow, uuid, "resume-" + ctx.InvocationId);
         // The options given here only matter to a create; the shards run with the options stored at create.
         await client.ScheduleNewOrchestrationInstanceAsync(VDiffOrchestration.Orchestrator, new VDiffRunInput(workflow, keyspace, new VDiffOptions(), uuid) { ShardBudgetSeconds = VDiffOrchestration.DefaultShardActivityBudget.TotalSeconds },
