@@ -48,7 +48,8 @@ PY
   ( set -a; . "$DURABLE_SECRETS_FILE"; set +a
     export Streamer__Password="$DURABLE_FILTERED_PASSWORD"
     exec dotnet src/Streamer/bin/Release/net10.0/Durable.Streamer.dll --Streamer:EtcdEndpoints="$DURABLE_ETCD_ENDPOINTS" \
-      --Streamer:User=durable_filtered --Streamer:PollIntervalMs=100 --Streamer:TopologyRoot="$CUTOVER_ROOT" --Streamer:Sidecar="$CUTOVER_SIDECAR" ) >"$CUTOVER_DIR/streamer.log" 2>&1 &
+      --Streamer:User=durable_filtered --Streamer:PollIntervalMs=100 --Streamer:TopologyRoot="$CUTOVER_ROOT" --Streamer:Sidecar="$CUTOVER_SIDECAR" \
+      --Streamer:HttpPort=0 ) >"$CUTOVER_DIR/streamer.log" 2>&1 &
   CUTOVER_STREAMER_PID=$!
   for _ in $(seq 1 120); do curl -sf "$BENCH_SERVER/api/health" >/dev/null && break; sleep 0.5; done
   curl -sf "$BENCH_SERVER/api/health" >/dev/null || { tail -20 "$CUTOVER_DIR/host.log" >&2; echo "cutover-window: the host did not start" >&2; return 1; }

@@ -83,7 +83,8 @@ streamer_catchup() {
   local id; id=$(dotnet "$REPL_HOST_DLL" create bench commerce customer 0 sbtest1 "MariaDB/$START_POS" 2>"$PM_DIR_kdst/ours.err") || { cat "$PM_DIR_kdst/ours.err" >&2; return 1; }
   local t0 t1 pid pos hwm=0 h
   t0=$(pm_now)
-  dotnet "$STREAMER_DLL" >"$PM_DIR_kdst/streamer.out" 2>&1 &
+  # No HTTP listener: the cluster's own Streamer may hold the default port.
+  Streamer__HttpPort=0 dotnet "$STREAMER_DLL" >"$PM_DIR_kdst/streamer.out" 2>&1 &
   pid=$!
   local row state
   while :; do

@@ -40,9 +40,9 @@ TABLETS="
 1100 commerce 0 PRIMARY -
 1101 commerce 0 REPLICA 1100
 "
-PORT_BASE_ETCD=13379; PORT_BASE_AZURITE=11000; PORT_BASE_FUNCTIONS=7072; LOAD_SAMPLE_DATA=1
+PORT_BASE_ETCD=13379; PORT_BASE_AZURITE=11000; PORT_BASE_FUNCTIONS=7072; PORT_BASE_STREAMER=9465; LOAD_SAMPLE_DATA=1
 else
-PORT_BASE_ETCD=12379; PORT_BASE_AZURITE=10000; PORT_BASE_FUNCTIONS=7071; LOAD_SAMPLE_DATA=0
+PORT_BASE_ETCD=12379; PORT_BASE_AZURITE=10000; PORT_BASE_FUNCTIONS=7071; PORT_BASE_STREAMER=9464; LOAD_SAMPLE_DATA=0
 TABLETS="
 100 commerce 0 PRIMARY -
 101 commerce 0 REPLICA 100
@@ -464,13 +464,18 @@ host_up() {
 # The Streamer: applies the binlog of every Running stream registered under the topology's default root.
 STREAMER_DLL="$REPO/src/Streamer/bin/Release/net10.0/Durable.Streamer.dll"
 streamer_up() {
-  pid_alive "$HOST_DIR/streamer.pid" Durable.Streamer.dll && return 0
+  local running=0
+  pid_alive "$HOST_DIR/streamer.pid" Durable.Streamer.dll && running=1
+  # Its HTTP listener (/healthz, /readyz, /metrics): a port per profile, as the Functions host has.
+  choose_port streamer_http $PORT_BASE_STREAMER $running
+  save_ports
+  [ $running = 1 ] && return 0
   build_if_stale "$REPO/src/Streamer" "$STREAMER_DLL"
   mkdir -p "$HOST_DIR"
-  log "starting the Streamer"
-  ( Streamer__EtcdEndpoints="http://127.0.0.1:${PORT[etcd_client]}"; Streamer__User=$(user_of filtered); Streamer__Password=$(secret filtered)
+  log "starting the Streamer (health, readiness and metrics on port ${PORT[streamer_http]})"
+  ( Streamer__EtcdEndpoints="http://127.0.0.1:${PORT[etcd_client]}"; Streamer__HttpPort=${PORT[streamer_http]}; Streamer__User=$(user_of filtered); Streamer__Password=$(secret filtered)
     Streamer__ReplicaName="local-$PROFILE-1"; Streamer__SecretsFile="$SECRETS_FILE"  # per-tablet accounts (adopted servers) resolve here
-    export Streamer__EtcdEndpoints Streamer__User Streamer__Password Streamer__ReplicaName Streamer__SecretsFile
+    export Streamer__EtcdEndpoints Streamer__HttpPort Streamer__User Streamer__Password Streamer__ReplicaName Streamer__SecretsFile
     cd "$REPO" && exec setsid nohup dotnet "$STREAMER_DLL" > "$HOST_DIR/streamer.log" 2>&1 < /dev/null 9>&- ) &
   echo $! > "$HOST_DIR/streamer.pid"
 }

@@ -6,8 +6,14 @@ using Microsoft.Extensions.Options;
 
 namespace Durable.Streamer;
 
-/// <summary>Hosts the <see cref="StreamerSupervisor"/> for the lifetime of the process.</summary>
-public sealed class StreamerService(ReplicationEngine engine, EtcdClient etcd, TopologyStore store, IOptions<StreamerSettings> settings, ILogger<StreamerService> logger)
+/// <summary>
+/// Hosts the <see cref="StreamerSupervisor"/> for the lifetime of the process. On shutdown (SIGTERM, Ctrl+C) the host
+/// cancels it: every runner is cancelled and awaited (its open batch is rolled back with its connection, so nothing is
+/// applied after), then its ownership lease is revoked, so another replica takes the stream at its next scan instead of
+/// waiting for the lease to expire; all within the host's shutdown timeout.
+/// </summary>
+public sealed class StreamerService(ReplicationEngine engine, EtcdClient etcd, TopologyStore store, IOptions<StreamerSettings> settings,
+    StreamerMetrics metrics, StreamerStatus status, ILogger<StreamerService> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -19,8 +25,21 @@ public sealed class StreamerService(ReplicationEngine engine, EtcdClient etcd, T
             PollInterval = TimeSpan.FromMilliseconds(s.PollIntervalMs),
             OwnershipTtl = TimeSpan.FromSeconds(s.OwnershipTtlSeconds),
             OwnershipRoot = store.Options.GlobalRoot,
+            Metrics = metrics,
         };
         await using var supervisor = new StreamerSupervisor(engine, etcd, options, logger);
-        await supervisor.RunAsync(stoppingToken);
+        status.Running(supervisor);
+        // Not ready from the first moment of shutdown, while the runners stop and the leases are released.
+        using var notReady = stoppingToken.Register(status.Stopping);
+        try
+        {
+            await supervisor.RunAsync(stoppingToken);
+        }
+        finally
+        {
+            status.Stopping();
+        }
+
+        logger.LogInformation("Streamer {Replica} stopped; every stream released.", options.ReplicaName);
     }
 }

@@ -46,6 +46,22 @@ public sealed class StreamerSettings
 
     public bool Throttle { get; set; } = true;
 
+    /// <summary>The default HTTP port: the one OpenTelemetry's Prometheus exporter listens on by convention.</summary>
+    public const int DefaultHttpPort = 9464;
+
+    /// <summary>
+    /// The port of the Streamer's HTTP listener (/healthz, /readyz, /metrics) on every interface, so probes and scrapers
+    /// from outside the machine or pod reach it; 0 turns the listener off (OTLP export, if configured, still runs).
+    /// Replicas sharing a machine need a port each.
+    /// </summary>
+    public int HttpPort { get; set; } = DefaultHttpPort;
+
+    /// <summary>
+    /// How old the last successful sidecar scan may be while /readyz says ready: ten poll intervals, twice the ownership
+    /// TTL, and at least 10 s, so one slow scan (a primary timing out) does not flap readiness.
+    /// </summary>
+    public TimeSpan ReadinessMaxScanAge => TimeSpan.FromMilliseconds(Math.Max(10_000, Math.Max(2_000L * OwnershipTtlSeconds, 10L * PollIntervalMs)));
+
     public static StreamerSettings From(IConfiguration configuration)
     {
         var settings = new StreamerSettings();
@@ -75,6 +91,11 @@ public sealed class StreamerSettings
         if (OwnershipTtlSeconds is < 2 or > 300)
         {
             problems.Add($"Streamer:OwnershipTtlSeconds={OwnershipTtlSeconds} is out of range; use 2..300.");
+        }
+
+        if (HttpPort is < 0 or > 65535)
+        {
+            problems.Add($"Streamer:HttpPort={HttpPort} is out of range; use 1..65535, or 0 for no HTTP listener.");
         }
 
         if (TabletsFile is not null && !File.Exists(TabletsFile))

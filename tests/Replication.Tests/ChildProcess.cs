@@ -65,6 +65,8 @@ public sealed class ChildProcess : IAsyncDisposable
         info.Environment["Streamer__OwnershipTtlSeconds"] = "3";
         info.Environment["Streamer__PollIntervalMs"] = "200";
         info.Environment["Logging__LogLevel__Default"] = "Information";
+        // No HTTP listener unless a test asks for one with a port of its own: several Streamers run side by side.
+        info.Environment["Streamer__HttpPort"] = "0";
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[name] = value;
@@ -78,8 +80,8 @@ public sealed class ChildProcess : IAsyncDisposable
         return new ChildProcess(Process.Start(info)!);
     }
 
-    public static ChildProcess Streamer(TestBed bed, string? faultPoints = null, string replicaName = "streamer") =>
-        Start(bed, "src/Streamer", "Durable.Streamer.dll", [], faultPoints, replicaName);
+    public static ChildProcess Streamer(TestBed bed, string? faultPoints = null, string replicaName = "streamer", IReadOnlyDictionary<string, string>? environment = null) =>
+        Start(bed, "src/Streamer", "Durable.Streamer.dll", [], faultPoints, replicaName, environment);
 
     /// <summary>
     /// The MoveTables copy in a process a test can kill: chunk after chunk of the <c>MoveTables_CopyChunk</c> activity's

@@ -122,6 +122,19 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
             }
 
             var rows = applier.PendingRows;
+            // The batch's span is made at its commit, starting where the batch started (its first source transaction,
+            // or the previous commit); nothing is made while no tracer listens.
+            using var span = ReplicationTracing.Source.HasListeners()
+                ? ReplicationTracing.Source.StartActivity("apply batch", ActivityKind.Internal, Activity.Current?.Context ?? default, startTime: DateTimeOffset.UtcNow - batch.Elapsed)
+                : null;
+            if (span is not null)
+            {
+                span.SetTag("durable.stream", $"{stream.TargetKeyspace}/{stream.TargetShard}/{stream.Id}");
+                span.SetTag("durable.workflow", stream.Workflow);
+                span.SetTag("durable.source_transactions", transactions);
+                span.SetTag("durable.rows", rows);
+            }
+
             await applier.CommitAsync(position, lastTimestamp, ct: token).ConfigureAwait(false);
             transactions = 0;
             sawDdl = false;

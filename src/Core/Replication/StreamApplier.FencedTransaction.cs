@@ -118,6 +118,11 @@ public sealed partial class StreamApplier
         }
 
         Profile.Commits++;
+        _committedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (transactionTimestamp > 0)
+        {
+            _committedTransactionTimestamp = transactionTimestamp;
+        }
 
         InTransaction = false;
         Position = position;
@@ -127,8 +132,20 @@ public sealed partial class StreamApplier
     }
 
     /// <summary>Records a heartbeat (the stream had applied everything the source had) in its own fenced transaction.</summary>
-    public Task HeartbeatAsync(CancellationToken ct) =>
-        CommitAsync(Position, 0, $"time_heartbeat = {StreamStore.Now()}", ct, "apply.heartbeat");
+    public async Task HeartbeatAsync(CancellationToken ct)
+    {
+        await CommitAsync(Position, 0, $"time_heartbeat = {StreamStore.Now()}", ct, "apply.heartbeat").ConfigureAwait(false);
+        _heartbeatAt = _committedAt;
+    }
+
+    /// <summary>
+    /// The stream's replication lag as of this owner's last commit, by the rule of <see cref="StreamRecord.LagSeconds"/>
+    /// (a heartbeat newer than the last applied transaction: the heartbeat's age; else the age of that transaction),
+    /// without reading the sidecar. Read by the Streamer's metrics from another thread: the fields are single longs, and
+    /// a read that misses the latest commit by a moment is harmless.
+    /// </summary>
+    public long LagSeconds(DateTimeOffset now) =>
+        Math.Max(0, now.ToUnixTimeSeconds() - (_heartbeatAt >= _committedAt ? _heartbeatAt : _committedTransactionTimestamp));
 
     public async Task RollbackAsync()
     {

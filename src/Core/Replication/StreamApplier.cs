@@ -24,12 +24,20 @@ public sealed partial class StreamApplier
     private readonly NetEffectGroups _groups;
     private readonly RowByRowWriter _rowByRow;
 
+    // What this owner last committed (unix seconds), for LagSeconds: starts as the stream row it was made from.
+    private long _committedAt;
+    private long _committedTransactionTimestamp;
+    private long _heartbeatAt;
+
     public StreamApplier(MySqlConnection target, StreamStore store, StreamRecord stream, int statementBudget = 4 << 20, bool? compoundStatements = null)
     {
         _target = target;
         _store = store;
         Stream = stream;
         Position = stream.Position;
+        _committedAt = stream.TimeUpdated;
+        _committedTransactionTimestamp = stream.TransactionTimestamp;
+        _heartbeatAt = stream.TimeHeartbeat;
         _statementBudget = statementBudget;
         var compound = compoundStatements ?? target.IsMariaDb;
         // Small enough that a batch (one target transaction) spans several blocks, so building overlaps executing;

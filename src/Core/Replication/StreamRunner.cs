@@ -19,7 +19,8 @@ public sealed record StreamRunnerOptions
 /// back-off on a re-picked source tablet, and each is written to the stream's message and log; a terminal failure, or
 /// too many failures in a row, moves the stream to Error with the reason.
 /// </summary>
-public sealed class StreamRunner(ReplicationEngine engine, ILogger logger, StreamRunnerOptions? options = null)
+/// <param name="metrics">Counts what the stream applies and its failed attempts; null: not measured.</param>
+public sealed class StreamRunner(ReplicationEngine engine, ILogger logger, StreamRunnerOptions? options = null, StreamerMetrics? metrics = null)
 {
     private readonly StreamRunnerOptions _options = options ?? new StreamRunnerOptions();
 
@@ -64,6 +65,7 @@ public sealed class StreamRunner(ReplicationEngine engine, ILogger logger, Strea
 
                 await StreamApplier.PrepareSessionAsync(target, sqlMode, ct).ConfigureAwait(false);
                 applier = new StreamApplier(target, engine.Store, stream);
+                using var tracked = metrics?.Track(applier);
                 logger.LogInformation("Stream {Stream} on {Target}: applying from {Source} at {Position} (epoch {Epoch})",
                     streamId, targetTablet.Alias, source.Alias, stream.Position?.Encode(), stream.OwnerEpoch);
                 var profile = applier.Profile;
@@ -101,6 +103,7 @@ public sealed class StreamRunner(ReplicationEngine engine, ILogger logger, Strea
                 var transient = TransientFailures.IsTransient(e) || e is OperationCanceledException;
                 var message = $"{(transient ? "retrying after" : "terminal")} error (attempt {attempts}/{_options.MaxAttempts}){(source is null ? "" : $" from source {source.Alias}")}: {e.Message}";
                 logger.LogWarning("Stream {Stream}: {Message}", streamId, message);
+                metrics?.StreamFailed(retrying: transient && attempts < _options.MaxAttempts);
                 if (!transient || attempts >= _options.MaxAttempts)
                 {
                     await RecordAsync(targetTablet, streamId, StreamState.Error, message).ConfigureAwait(false);

@@ -24,6 +24,9 @@ public sealed record StreamerOptions
     public int MaxStreams { get; init; } = 1000;
 
     public StreamRunnerOptions Runner { get; init; } = new();
+
+    /// <summary>Where ownership, scans and what the streams apply are measured; null: not measured.</summary>
+    public StreamerMetrics? Metrics { get; init; }
 }
 
 /// <summary>
@@ -36,6 +39,7 @@ public sealed class StreamerSupervisor(ReplicationEngine engine, EtcdClient etcd
 {
     private readonly Dictionary<string, Owned> _owned = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MySqlConnection> _scanConnections = new(StringComparer.Ordinal);
+    private long _lastScanTicks = long.MinValue;
 
     /// <summary>Keys ("alias/id") of the streams this replica runs now.</summary>
     public IReadOnlyCollection<string> OwnedStreams
@@ -49,6 +53,20 @@ public sealed class StreamerSupervisor(ReplicationEngine engine, EtcdClient etcd
         }
     }
 
+    /// <summary>
+    /// Time since the last scan that listed the primaries and took what it could (a primary that cannot be read does not
+    /// fail a scan); null before the first. The Streamer's readiness reads it: a scan needs the topology (etcd) and
+    /// ownership needs etcd, so a scan that keeps failing or hanging means this replica cannot take streams.
+    /// </summary>
+    public TimeSpan? SinceLastSuccessfulScan
+    {
+        get
+        {
+            var last = Interlocked.Read(ref _lastScanTicks);
+            return last == long.MinValue ? null : TimeSpan.FromMilliseconds(Environment.TickCount64 - last);
+        }
+    }
+
     public async Task RunAsync(CancellationToken ct)
     {
         logger.LogInformation("Streamer {Replica} started; scanning sidecars every {Interval}", options.ReplicaName, options.PollInterval);
@@ -59,6 +77,7 @@ public sealed class StreamerSupervisor(ReplicationEngine engine, EtcdClient etcd
                 try
                 {
                     await ScanOnceAsync(ct).ConfigureAwait(false);
+                    options.Metrics?.ScanCompleted(true);
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
@@ -66,6 +85,7 @@ public sealed class StreamerSupervisor(ReplicationEngine engine, EtcdClient etcd
                 }
                 catch (Exception e)
                 {
+                    options.Metrics?.ScanCompleted(false);
                     logger.LogWarning("Streamer scan failed: {Error}", e.Message);
                 }
 
@@ -155,15 +175,19 @@ public sealed class StreamerSupervisor(ReplicationEngine engine, EtcdClient etcd
 
             var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             _ = lease.Lost.ContinueWith(_ => cts.Cancel(), TaskScheduler.Default);
-            var runner = new StreamRunner(engine, logger, options.Runner);
+            var runner = new StreamRunner(engine, logger, options.Runner, options.Metrics);
             var task = Task.Run(() => runner.RunAsync(tablet, stream.Id, options.ReplicaName, cts.Token), CancellationToken.None);
             lock (_owned)
             {
                 _owned[key] = new Owned(key, tablet, stream, lease, cts, task);
             }
 
+            options.Metrics?.StreamAcquired();
+
             logger.LogInformation("Streamer {Replica} owns stream {Key}", options.ReplicaName, key);
         }
+
+        Interlocked.Exchange(ref _lastScanTicks, Environment.TickCount64);
     }
 
     private async Task<IReadOnlyList<StreamRecord>> ListRunningAsync(TabletEndpoint primary, CancellationToken ct)
@@ -220,6 +244,7 @@ public sealed class StreamerSupervisor(ReplicationEngine engine, EtcdClient etcd
             _owned.Remove(o.Key);
         }
 
+        options.Metrics?.StreamReleased();
         logger.LogInformation("Streamer {Replica} released stream {Key}", options.ReplicaName, o.Key);
     }
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Durable.Functions.Http;
-using Durable.Functions.Metrics;
+using Durable.Functions.Telemetry;
 using Durable.Functions.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -64,13 +64,7 @@ public static class FunctionsHost
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(hostJson);
         builder.Services.AddSingleton(sp => FunctionKeys.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
-        builder.Services.AddSingleton<MetricsScope>();
-        builder.Services.AddSingleton<FunctionsMetrics>();
-        builder.Services.AddSingleton(sp =>
-        {
-            var scope = sp.GetRequiredService<MetricsScope>();
-            return new PrometheusMetrics(m => PrometheusMetrics.IsDurableMeter(m) && (m.Scope is null || ReferenceEquals(m.Scope, scope)));
-        });
+        builder.Services.AddDurableTelemetry(configuration, settings.ReplicaId);
         builder.Services.AddSingleton(sp =>
         {
             var name = settings.StorageConnectionSettingName;
@@ -93,12 +87,10 @@ public static class FunctionsHost
         var app = builder.Build();
         // Resolving the registry validates every function (names, routes, queues, schedules) before anything listens.
         var registry = app.Services.GetRequiredService<TriggerRegistry>();
-        // The listener must exist before the first measurement: instruments do not replay what was recorded earlier.
-        app.Services.GetRequiredService<PrometheusMetrics>();
         app.UseFunctionRequestMetrics();
         HttpTriggerEndpoints.Map(app, registry);
         Management.ManagementApi.Map(app);
-        app.MapGet("/metrics", (PrometheusMetrics metrics) => Microsoft.AspNetCore.Http.Results.Text(metrics.Render(), PrometheusMetrics.ContentType));
+        app.MapDurableMetrics();
         return app;
     }
 
