@@ -1,13 +1,11 @@
 using Durable.Functions.App;
 using Durable.Functions.Hosting;
 
-// The Functions host: `dotnet run --project src/Functions` listens on http://localhost:7071 (or --urls), reads host.json
-// and local.settings.json from AzureWebJobsScriptRoot (default: the current directory), and runs the app's functions.
+// The local runner: `dotnet run --project src/Functions` serves the app's [Function] classes without the Azure Functions
+// host, on http://localhost:7071 (or --urls), reading host.json and local.settings.json from AzureWebJobsScriptRoot
+// (default: the current directory). src/Functions.Azure builds the same classes for Azure Functions.
 var builder = FunctionsHost.CreateBuilder(args);
-builder.Services.AddDurableApp(builder.Configuration);
-Durable.Functions.MoveTables.MoveTablesFunctions.AddMoveTables(builder.Services, builder.Configuration);
-Durable.Functions.VDiff.VDiffFunctions.AddVDiff(builder.Services, builder.Configuration);
-Durable.Functions.Topology.TopologyFunctions.AddTopologyAdmin(builder.Services);
+builder.Services.AddDurableFunctionsApp(builder.Configuration);
 var app = FunctionsHost.Build(builder);
 await app.RunAsync();
 

@@ -46,7 +46,8 @@ public sealed class FunctionCatalog
     {
         var name = method.GetCustomAttribute<FunctionAttribute>()!.Name;
         FunctionMethod.CheckName(name, method);
-        if (method.ReturnParameter.GetCustomAttributes().OfType<OutputBindingAttribute>().FirstOrDefault() is { } output)
+        // The isolated worker declares a return value's output binding on the method itself.
+        if (method.GetCustomAttributes().Concat(method.ReturnParameter.GetCustomAttributes()).OfType<OutputBindingAttribute>().FirstOrDefault() is { } output)
         {
             throw new FunctionBindingException($"Function '{name}' ({Where(method)}): its return value has the output binding [{Short(output)}], which the local runner does not support; return the value and write it from the function body instead.");
         }
