@@ -35,6 +35,16 @@ public sealed class HostProcessTests
             {
                 using var http = new HttpClient();
                 Assert.Contains("ok", await http.GetStringAsync(host.Url + "/api/health"));
+                Assert.Contains("ok", await http.GetStringAsync(host.Url + "/healthz"));
+                // Ready once the durable worker runs on the task hub (it may still be starting when Kestrel answers).
+                var ready = "";
+                await TestHost.WaitUntilAsync(async () =>
+                {
+                    using var answer = await http.GetAsync(host.Url + "/readyz");
+                    ready = await answer.Content.ReadAsStringAsync();
+                    return answer.IsSuccessStatusCode;
+                }, TimeSpan.FromSeconds(30), "/readyz to answer 200");
+                Assert.Contains($"task hub {hub}", ready);
 
                 await host.SignalAsync("TERM");
                 var code = await host.WaitForExitAsync(TimeSpan.FromSeconds(30));

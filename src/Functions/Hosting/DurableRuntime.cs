@@ -64,16 +64,18 @@ public static class DurableRuntime
             sp.GetRequiredService<EngineMetrics>()));
         // Started before the worker: it reads who held the partitions before this host claims them.
         services.AddHostedService<PartitionOwnershipReport>();
+        services.AddSingleton<RunnerReadiness>();
         services.AddHostedService<DurableWorkerService>();
     }
 }
 
 /// <summary>Runs the durable worker for the life of the host; on shutdown it drains in-flight work within the shutdown timeout.</summary>
-internal sealed class DurableWorkerService(TaskHubEngine engine, FunctionsHostSettings settings, ILogger<DurableWorkerService> logger) : IHostedService
+internal sealed class DurableWorkerService(TaskHubEngine engine, FunctionsHostSettings settings, RunnerReadiness readiness, ILogger<DurableWorkerService> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await engine.StartAsync().ConfigureAwait(false);
+        readiness.WorkerStarted(settings.HubName);
         logger.LogInformation("Durable worker {WorkerId} started on task hub {Hub} ({Orchestrators} orchestrators, {Activities} activities registered).",
             settings.ReplicaId, settings.HubName, engine.OrchestratorNames.Count, engine.ActivityNames.Count);
     }

@@ -88,6 +88,7 @@ public static class FunctionsHost
         // Resolving the registry validates every function (names, routes, queues, schedules) before anything listens.
         var registry = app.Services.GetRequiredService<TriggerRegistry>();
         app.UseFunctionRequestMetrics();
+        RunnerReadiness.Map(app);
         HttpTriggerEndpoints.Map(app, registry);
         Management.ManagementApi.Map(app);
         app.MapDurableMetrics();

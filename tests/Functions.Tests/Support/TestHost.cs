@@ -199,4 +199,19 @@ public sealed class TestHost : IAsyncDisposable
             await Task.Delay(50);
         }
     }
+
+    /// <summary>Polls an asynchronous <paramref name="condition"/> (e.g. an HTTP probe) every 200 ms until it holds or the timeout passes.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}.");
+            }
+
+            await Task.Delay(200);
+        }
+    }
 }
