@@ -239,13 +239,6 @@ public sealed class EtcdConnection : IDisposable
                             break;
                         }
 
-                        if (failures > 0)
-                        {
-                            _logger.LogInformation("etcd watch on {Key} resumed at {Endpoint} from revision {Revision}.", key, endpoint.Uri, next);
-                        }
-
-                        failures = 0;
-                        authRetried = false;
                         if (response.CompactRevision > 0)
                         {
                             // The wanted history is gone; tell the reader to re-read, then continue from what is left.
@@ -254,15 +247,34 @@ public sealed class EtcdConnection : IDisposable
                                 key, next, response.CompactRevision);
                             next = response.CompactRevision;
                             compacted = true;
+                            failures = 0;
+                            authRetried = false;
                             yield return new EtcdWatchBatch([], response.CompactRevision, response.CompactRevision);
                             break;
                         }
 
                         if (response.Canceled)
                         {
-                            throw new EtcdException($"etcd at {endpoint.Uri} cancelled the watch on '{key}' (/v3/watch): {response.CancelReason}");
+                            if (_options.User is null || authRetried)
+                            {
+                                throw new EtcdException($"etcd at {endpoint.Uri} cancelled the watch on '{key}' (/v3/watch): {response.CancelReason}");
+                            }
+
+                            // etcd answers a watch created with a token it no longer knows (simple tokens die with
+                            // the member, e.g. on a restart) with "permission denied": authenticate again once.
+                            endpoint.ForgetToken(headers);
+                            authRetried = true;
+                            problem = $"etcd refused the watch ({response.CancelReason}); authenticating again";
+                            break;
                         }
 
+                        if (failures > 0)
+                        {
+                            _logger.LogInformation("etcd watch on {Key} resumed at {Endpoint} from revision {Revision}.", key, endpoint.Uri, next);
+                        }
+
+                        failures = 0;
+                        authRetried = false;
                         if (response.Events.Count > 0)
                         {
                             var events = response.Events.Select(EtcdMessages.Event).ToList();
