@@ -161,6 +161,23 @@ public class EtcdConnectionResilienceTests
         }
     }
 
+    [Fact]
+    public async Task A_lease_renewal_moves_past_a_dead_endpoint()
+    {
+        using var live = new EtcdConnection(LocalClusterEndpoint());
+        var (lease, _) = await live.LeaseGrantAsync(TimeSpan.FromSeconds(30));
+        try
+        {
+            // The dead endpoint is first, so the very first call (the renewal) has to move on by itself.
+            using var connection = new EtcdConnection($"http://127.0.0.1:1,{LocalClusterEndpoint()}");
+            Assert.True(await connection.LeaseKeepAliveOnceAsync(lease) > 0);
+        }
+        finally
+        {
+            await live.LeaseRevokeAsync(lease);
+        }
+    }
+
     private static string LocalClusterEndpoint() => Durable.Testing.LocalCluster.Current.EtcdEndpoints;
 
     /// <summary>A watch from "now" is created asynchronously: write probes until one shows up, then drain.</summary>

@@ -137,13 +137,24 @@ public sealed class EtcdConnection : IDisposable
     }
 
     /// <summary>Renews a lease once; returns the new TTL, or 0 when the lease has already expired or never existed.</summary>
+    /// <remarks>
+    /// One request and its answer on etcd's keep-alive stream; the caller paces the renewals. dotnet-etcd's own
+    /// one-shot LeaseKeepAlive is not used: when the endpoint refuses the connection it ends in a cancellation, which
+    /// reads as a timeout and would keep the renewal from moving to the next endpoint.
+    /// </remarks>
     public Task<long> LeaseKeepAliveOnceAsync(long leaseId, CancellationToken ct = default) =>
-        CallAsync("/v3/lease/keepalive", async (e, headers, _, token) =>
+        CallAsync("/v3/lease/keepalive", async (e, headers, deadline, token) =>
         {
-            // One request on etcd's keep-alive stream and its one answer; the caller paces the renewals.
-            long? ttl = null;
-            await e.Client.LeaseKeepAlive(new LeaseKeepAliveRequest { ID = leaseId }, r => ttl = r.TTL, token, headers).ConfigureAwait(false);
-            return ttl ?? throw new RpcException(new Status(StatusCode.Unavailable, "the keep-alive stream ended without an answer"));
+            using var call = e.Client.GetConnection().LeaseClient.LeaseKeepAlive(headers, deadline, token);
+            await StartStreamAsync(call, new LeaseKeepAliveRequest { ID = leaseId }, token).ConfigureAwait(false);
+            if (!await call.ResponseStream.MoveNext(token).ConfigureAwait(false))
+            {
+                throw new RpcException(new Status(StatusCode.Unavailable, "etcd ended the keep-alive stream without an answer"));
+            }
+
+            var ttl = call.ResponseStream.Current.TTL;
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            return ttl;
         }, ct);
 
     public async Task LeaseRevokeAsync(long leaseId, CancellationToken ct = default)
@@ -199,7 +210,7 @@ public sealed class EtcdConnection : IDisposable
             {
                 headers = await endpoint.HeadersAsync(_options, DateTime.UtcNow + _options.RequestTimeout, ct).ConfigureAwait(false);
                 call = endpoint.Client.GetConnection().WatchClient.Watch(headers, cancellationToken: ct);
-                await CreateWatchAsync(call, create, ct).ConfigureAwait(false);
+                await StartStreamAsync(call, new WatchRequest { CreateRequest = create }, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (IsWatchInterruption(e, ct))
             {
@@ -307,22 +318,32 @@ public sealed class EtcdConnection : IDisposable
     // ---- Plumbing ----
 
     /// <summary>
-    /// Sends the create request. A stream call that fails before it starts (the endpoint refused the connection) leaves
-    /// the request writer waiting forever in Grpc.Net.Client, so the write is raced against the call's response
-    /// headers, which do fail then.
+    /// Sends the first request of a stream call. A call that fails before it starts (the endpoint refused the
+    /// connection) leaves the request writer waiting in Grpc.Net.Client, so the write is raced against the call's
+    /// response headers, which do fail then, with the call's own error.
     /// </summary>
-    private static async Task CreateWatchAsync(
-        AsyncDuplexStreamingCall<WatchRequest, WatchResponse> call, WatchCreateRequest create, CancellationToken ct)
+    private static async Task StartStreamAsync<TRequest, TResponse>(
+        AsyncDuplexStreamingCall<TRequest, TResponse> call, TRequest request, CancellationToken ct)
     {
-        var write = call.RequestStream.WriteAsync(new WatchRequest { CreateRequest = create }, ct);
+        var write = call.RequestStream.WriteAsync(request, ct);
         var headers = call.ResponseHeadersAsync;
         if (await Task.WhenAny(write, headers).ConfigureAwait(false) == headers && headers.IsFaulted)
         {
+            // The abandoned write fails too once the call is disposed; observe it so it is not reported as unobserved.
             _ = write.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             await headers.ConfigureAwait(false); // throws the call's failure
         }
 
-        await write.ConfigureAwait(false);
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            // The write failed because the call did (it reports a cancellation then): the call's status says why.
+            await headers.ConfigureAwait(false);
+            throw;
+        }
     }
 
     public static byte[] PrefixEnd(byte[] prefix)
