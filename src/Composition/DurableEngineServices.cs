@@ -93,8 +93,8 @@ public static class DurableEngineServices
     {
         services.AddLogging();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(sp => CreateEtcd(sp.GetRequiredService<IOptions<EngineOptions>>().Value));
-        services.TryAddSingleton(sp => new TopologyStore(sp.GetRequiredService<EtcdClient>(),
+        services.TryAddSingleton(sp => CreateEtcd(sp.GetRequiredService<IOptions<EngineOptions>>().Value, sp.GetRequiredService<ILogger<EtcdConnection>>()));
+        services.TryAddSingleton(sp => new TopologyStore(sp.GetRequiredService<EtcdConnection>(),
             new TopologyOptions { Root = TopologyRoot(sp.GetRequiredService<IOptions<EngineOptions>>().Value) }));
         services.TryAddSingleton(sp => new TopologyAdmin(sp.GetRequiredService<TopologyStore>()));
         services.TryAddSingleton<ITabletResolver>(sp =>
@@ -118,8 +118,11 @@ public static class DurableEngineServices
         return services;
     }
 
-    /// <summary>The etcd client of this process, from DURABLE_ETCD_ENDPOINTS; the errors name the setting and a valid example.</summary>
-    private static EtcdClient CreateEtcd(EngineOptions options)
+    /// <summary>
+    /// The etcd connection of this process, from DURABLE_ETCD_ENDPOINTS; the errors name the setting and a valid example.
+    /// Its reconnects and failovers are logged through <paramref name="logger"/> (never a password).
+    /// </summary>
+    private static EtcdConnection CreateEtcd(EngineOptions options, ILogger logger)
     {
         if (!options.IsConfigured)
         {
@@ -136,7 +139,7 @@ public static class DurableEngineServices
 
         try
         {
-            return new EtcdClient(options.EtcdEndpoints!.Trim());
+            return new EtcdConnection(options.EtcdEndpoints!.Trim(), logger);
         }
         catch (ArgumentException e)
         {

@@ -12,7 +12,7 @@ namespace Durable.Streamer;
 /// applied after), then its ownership lease is revoked, so another replica takes the stream at its next scan instead of
 /// waiting for the lease to expire; all within the host's shutdown timeout.
 /// </summary>
-public sealed class StreamerService(ReplicationEngine engine, EtcdClient etcd, TopologyStore store, IOptions<StreamerSettings> settings,
+public sealed class StreamerService(ReplicationEngine engine, EtcdConnection etcd, TopologyStore store, IOptions<StreamerSettings> settings,
     StreamerMetrics metrics, StreamerStatus status, ILogger<StreamerService> logger)
     : BackgroundService
 {

@@ -29,7 +29,7 @@ public sealed class TopologyCommandsHost : IAsyncLifetime
 
     public string Server { get; private set; } = null!;
 
-    public EtcdClient Etcd { get; private set; } = null!;
+    public EtcdConnection Etcd { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
@@ -43,7 +43,7 @@ public sealed class TopologyCommandsHost : IAsyncLifetime
         _app = FunctionsHost.Build(builder);
         await _app.StartAsync();
         Server = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        Etcd = new EtcdClient(LocalCluster.Current.EtcdEndpoints);
+        Etcd = new EtcdConnection(LocalCluster.Current.EtcdEndpoints);
     }
 
     /// <summary>Deletes everything under the topology root (the host reads etcd on every request and caches nothing).</summary>
@@ -69,7 +69,7 @@ public sealed class TopologyCommandsTests(TopologyCommandsHost host) : IClassFix
     private readonly string _topoRoot = host.TopoRoot;
     private readonly string _dir = host.Dir;
     private readonly string _server = host.Server;
-    private readonly EtcdClient _etcd = host.Etcd;
+    private readonly EtcdConnection _etcd = host.Etcd;
 
     // The tests of a class run one at a time: each starts from an empty root, as if it had a host of its own.
     public Task InitializeAsync() => host.ClearTopologyAsync();

@@ -92,7 +92,7 @@ public sealed class VDiffClusterTests : IAsyncLifetime
         await ExecAsync(100, "vt_commerce", $"DROP TABLE IF EXISTS `{Table}`");
         await ExecAsync(200, "vt_customer", $"DROP TABLE IF EXISTS `{Table}`");
         await ExecAsync(200, "mysql", $"DROP DATABASE IF EXISTS `{Sidecar}`");
-        using var etcd = new EtcdClient(LocalCluster.Current.EtcdEndpoints);
+        using var etcd = new EtcdConnection(LocalCluster.Current.EtcdEndpoints);
         await etcd.DeleteAsync(Root + "/", prefix: true);
         Directory.Delete(_dir, true);
     }

@@ -21,7 +21,7 @@ public sealed class TopologyFunctionsHost : IAsyncLifetime
 
     public TestHost Host { get; private set; } = null!;
 
-    public EtcdClient Etcd { get; } = new(LocalCluster.Current.EtcdEndpoints);
+    public EtcdConnection Etcd { get; } = new(LocalCluster.Current.EtcdEndpoints);
 
     public async Task InitializeAsync() => Host = await TestHost.StartAsync(s => s.AddTopologyAdmin(), new Dictionary<string, string>
     {
@@ -52,7 +52,7 @@ public sealed class TopologyFunctionsTests(TopologyFunctionsHost fixture) : ICla
     private const string Key = TopologyFunctionsHost.Key;
     private readonly string _root = fixture.Root;
     private readonly TestHost _host = fixture.Host;
-    private readonly EtcdClient _etcd = fixture.Etcd;
+    private readonly EtcdConnection _etcd = fixture.Etcd;
 
     // The tests of a class run one at a time: each starts from an empty root, as if it had a host of its own.
     public Task InitializeAsync() => fixture.ClearTopologyAsync();

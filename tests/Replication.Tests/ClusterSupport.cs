@@ -28,7 +28,7 @@ public sealed class TestBed : IAsyncDisposable
         Resolver = new StaticTabletResolver(cluster.Tablets.Select(t => new TabletEndpoint(
             t.Alias, t.Keyspace, t.Shard, t.Type, t.Host, t.Port, t.Keyspace == "commerce" ? SourceDb : TargetDb)).ToList());
         Connector = new TabletConnector(Resolver, Credentials);
-        Etcd = new EtcdClient(cluster.EtcdEndpoints);
+        Etcd = new EtcdConnection(cluster.EtcdEndpoints);
         Topology = new TopologyStore(Etcd, new TopologyOptions { Root = EtcdRoot });
         Engine = new ReplicationEngine(Connector, new EtcdServerIdSource(Topology), (options ?? new ReplicationEngineOptions()) with { SidecarName = SidecarName });
     }
@@ -49,7 +49,7 @@ public sealed class TestBed : IAsyncDisposable
 
     public TabletConnector Connector { get; }
 
-    public EtcdClient Etcd { get; }
+    public EtcdConnection Etcd { get; }
 
     public TopologyStore Topology { get; }
 

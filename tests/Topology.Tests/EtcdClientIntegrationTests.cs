@@ -26,7 +26,7 @@ public class EtcdClientIntegrationTests
         Assert.Equal(2, all[0].Version);
         Assert.True(revision > first);
 
-        var page = await t.Etcd.RangeAsync(Encoding.UTF8.GetBytes($"{t.Root}/k/"), EtcdClient.PrefixEnd(Encoding.UTF8.GetBytes($"{t.Root}/k/")), limit: 3);
+        var page = await t.Etcd.RangeAsync(Encoding.UTF8.GetBytes($"{t.Root}/k/"), EtcdConnection.PrefixEnd(Encoding.UTF8.GetBytes($"{t.Root}/k/")), limit: 3);
         Assert.True(page.More);
         Assert.Equal(8, page.Count);
         Assert.Equal(3, page.Kvs.Count);
@@ -80,13 +80,13 @@ public class EtcdClientIntegrationTests
     public async Task Unreachable_etcd_is_a_clear_error_naming_the_endpoints_and_a_dead_endpoint_fails_over()
     {
         var dead = "http://127.0.0.1:1";
-        using var nowhere = new EtcdClient(dead);
+        using var nowhere = new EtcdConnection(dead);
         var error = await Assert.ThrowsAsync<EtcdUnavailableException>(() => nowhere.GetAsync("/x"));
         Assert.Contains("etcd is unreachable", error.Message);
         Assert.Contains("127.0.0.1:1", error.Message);
 
         await using var t = TestTopology.Create();
-        using var failover = new EtcdClient($"{dead},{LocalCluster.Current.EtcdEndpoints}");
+        using var failover = new EtcdConnection($"{dead},{LocalCluster.Current.EtcdEndpoints}");
         await failover.PutAsync($"{t.Root}/failover", "ok");
         Assert.Equal("ok", (await failover.GetAsync($"{t.Root}/failover"))!.ValueString);
     }

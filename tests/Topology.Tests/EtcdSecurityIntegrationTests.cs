@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Durable.Topology.Etcd;
 
 namespace Durable.Topology.Tests;
@@ -14,13 +13,13 @@ public class EtcdSecurityIntegrationTests
         await RunAsync("etcdctl", "--endpoints", etcd.Endpoint, "user", "add", $"root:{password}");
         await RunAsync("etcdctl", "--endpoints", etcd.Endpoint, "auth", "enable");
 
-        using (var anonymous = new EtcdClient(etcd.Endpoint))
+        using (var anonymous = new EtcdConnection(etcd.Endpoint))
         {
             var refused = await Assert.ThrowsAsync<EtcdException>(() => anonymous.PutAsync("/x", "1"));
             Assert.Contains("/v3/kv/put", refused.Message);
         }
 
-        using (var client = new EtcdClient(new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), User = "root", Password = password }))
+        using (var client = new EtcdConnection(new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), User = "root", Password = password }))
         {
             var revision = await client.PutAsync("/auth/x", "1");
             Assert.Equal("1", (await client.GetAsync("/auth/x"))!.ValueString);
@@ -32,7 +31,7 @@ public class EtcdSecurityIntegrationTests
             }
         }
 
-        using var wrong = new EtcdClient(new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), User = "root", Password = "not-" + password });
+        using var wrong = new EtcdConnection(new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), User = "root", Password = "not-" + password });
         var error = await Assert.ThrowsAsync<EtcdException>(() => wrong.GetAsync("/auth/x"));
         Assert.Contains("refused authentication for user 'root'", error.Message);
         Assert.DoesNotContain(password, error.Message);
@@ -56,13 +55,13 @@ public class EtcdSecurityIntegrationTests
             await RunAsync("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "1", "-extfile", ext);
 
             await using var etcd = await PrivateEtcd.StartAsync("https", "--cert-file", cert, "--key-file", key);
-            using (var trusted = new EtcdClient(new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), CaCertificateFile = ca }))
+            using (var trusted = new EtcdConnection(new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), CaCertificateFile = ca }))
             {
                 await trusted.PutAsync("/tls/x", "1");
                 Assert.Equal("1", (await trusted.GetAsync("/tls/x"))!.ValueString);
             }
 
-            using var untrusting = new EtcdClient(etcd.Endpoint);
+            using var untrusting = new EtcdConnection(etcd.Endpoint);
             var error = await Assert.ThrowsAsync<EtcdUnavailableException>(() => untrusting.GetAsync("/tls/x"));
             Assert.Contains(etcd.Endpoint, error.Message);
         }
@@ -72,18 +71,5 @@ public class EtcdSecurityIntegrationTests
         }
     }
 
-    private static async Task RunAsync(string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"{program} {args[0]} failed: {await stderr}");
-    }
+    private static Task RunAsync(string program, params string[] args) => EtcdTool.RunAsync(program, args);
 }

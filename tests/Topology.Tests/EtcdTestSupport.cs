@@ -13,7 +13,7 @@ public sealed class TestTopology : IAsyncDisposable
     {
         Endpoints = endpoints;
         Root = root;
-        Etcd = new EtcdClient(endpoints);
+        Etcd = new EtcdConnection(endpoints);
         Store = new TopologyStore(Etcd, options is null
             ? new TopologyOptions { Root = root }
             : new TopologyOptions { Root = root, ServerIdMin = options.ServerIdMin, ServerIdMax = options.ServerIdMax, LockTtl = options.LockTtl });
@@ -24,7 +24,7 @@ public sealed class TestTopology : IAsyncDisposable
 
     public string Root { get; }
 
-    public EtcdClient Etcd { get; }
+    public EtcdConnection Etcd { get; }
 
     public TopologyStore Store { get; }
 
@@ -148,7 +148,8 @@ public sealed class PrivateEtcd : IAsyncDisposable
         {
             try
             {
-                using var response = await http.PostAsync(Endpoint + "/v3/kv/range", new StringContent("{\"key\":\"AA==\"}"));
+                // etcd's own health endpoint: true once the member has a leader and serves reads.
+                using var response = await http.GetAsync(Endpoint + "/health");
                 if (response.IsSuccessStatusCode)
                 {
                     return;
@@ -175,5 +176,24 @@ public sealed class PrivateEtcd : IAsyncDisposable
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>Runs an etcd tool (etcdctl, openssl) and fails the test with its stderr when it fails.</summary>
+internal static class EtcdTool
+{
+    public static async Task RunAsync(string program, params string[] args)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"{program} {args[0]} failed: {await stderr}");
     }
 }

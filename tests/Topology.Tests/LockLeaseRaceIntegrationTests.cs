@@ -13,7 +13,7 @@ public class LockLeaseRaceIntegrationTests
     {
         await using var t = TestTopology.Create();
         var key = $"{t.Root}/global/counter";
-        using var etcd2 = new EtcdClient(t.Endpoints);
+        using var etcd2 = new EtcdConnection(t.Endpoints);
         var store2 = new TopologyStore(etcd2, new TopologyOptions { Root = t.Root });
 
         async Task Writer(TopologyStore store, string name)

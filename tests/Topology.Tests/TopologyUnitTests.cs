@@ -131,9 +131,9 @@ public class RecordTests
     [Fact]
     public void Prefix_end_increments_the_last_byte_that_can_be()
     {
-        Assert.Equal("/a0"u8.ToArray(), EtcdClient.PrefixEnd("/a/"u8.ToArray()));
-        Assert.Equal(new byte[] { 0x62 }, EtcdClient.PrefixEnd([0x61, 0xFF]));
-        Assert.Equal(new byte[] { 0 }, EtcdClient.PrefixEnd([0xFF]));
+        Assert.Equal("/a0"u8.ToArray(), EtcdConnection.PrefixEnd("/a/"u8.ToArray()));
+        Assert.Equal(new byte[] { 0x62 }, EtcdConnection.PrefixEnd([0x61, 0xFF]));
+        Assert.Equal(new byte[] { 0 }, EtcdConnection.PrefixEnd([0xFF]));
     }
 }
 

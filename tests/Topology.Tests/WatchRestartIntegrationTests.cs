@@ -35,7 +35,7 @@ public class WatchRestartIntegrationTests
 
         // Written after the restart, possibly before the watch has reconnected: resuming from the last revision
         // delivers them anyway, once each and in order.
-        using (var writer = new EtcdClient(etcd.Endpoint))
+        using (var writer = new EtcdConnection(etcd.Endpoint))
         {
             await writer.PutAsync($"{t.Root}/w/k", "after-1");
             await writer.PutAsync($"{t.Root}/w/k", "after-2");
@@ -57,11 +57,7 @@ public class WatchRestartIntegrationTests
         var first = await t.Etcd.PutAsync($"{t.Root}/c", "1");
         await t.Etcd.PutAsync($"{t.Root}/c", "2");
         var third = await t.Etcd.PutAsync($"{t.Root}/c", "3");
-        using (var http = new HttpClient())
-        {
-            using var compact = await http.PostAsync($"{etcd.Endpoint}/v3/kv/compaction", new StringContent($"{{\"revision\":\"{third}\"}}"));
-            compact.EnsureSuccessStatusCode();
-        }
+        await EtcdTool.RunAsync("etcdctl", "--endpoints", etcd.Endpoint, "compact", third.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var batches = new List<EtcdWatchBatch>();

@@ -26,7 +26,7 @@ public sealed class AlignmentTests
         var (user, password) = cluster.Account("filtered");
         var resolver = new StaticTabletResolver(cluster.Tablets.Select(t => new TabletEndpoint(
             t.Alias, t.Keyspace, t.Shard, t.Type, t.Host, t.Port, t.Keyspace == "commerce" ? sourceDb : targetDb)).ToList());
-        using var etcd = new EtcdClient(cluster.EtcdEndpoints);
+        using var etcd = new EtcdConnection(cluster.EtcdEndpoints);
         var topology = new TopologyStore(etcd, new TopologyOptions { Root = etcdRoot });
         var engine = new ReplicationEngine(new TabletConnector(resolver, new ReplicationCredentials(user, password)), new EtcdServerIdSource(topology), new ReplicationEngineOptions { SidecarName = sidecar });
         try

@@ -35,7 +35,7 @@ public sealed record StreamerOptions
 /// former owner cannot commit. A runner is stopped when its stream leaves Running, its stop position changes, the
 /// stream is deleted, or the lease is lost; the next scan starts it again where appropriate.
 /// </summary>
-public sealed class StreamerSupervisor(ReplicationEngine engine, EtcdClient etcd, StreamerOptions options, ILogger logger) : IAsyncDisposable
+public sealed class StreamerSupervisor(ReplicationEngine engine, EtcdConnection etcd, StreamerOptions options, ILogger logger) : IAsyncDisposable
 {
     private readonly Dictionary<string, Owned> _owned = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MySqlConnection> _scanConnections = new(StringComparer.Ordinal);

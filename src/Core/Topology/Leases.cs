@@ -10,13 +10,13 @@ namespace Durable.Topology;
 /// </summary>
 public sealed class LeaseKeeper : IAsyncDisposable
 {
-    private readonly EtcdClient _etcd;
+    private readonly EtcdConnection _etcd;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _loop;
     private int _disposed;
 
-    public LeaseKeeper(EtcdClient etcd, long leaseId, long ttlSeconds)
+    public LeaseKeeper(EtcdConnection etcd, long leaseId, long ttlSeconds)
     {
         _etcd = etcd;
         LeaseId = leaseId;

@@ -640,7 +640,7 @@ public sealed class TopologyAdmin(TopologyStore store)
         var file = JsonSerializer.Deserialize<LocalClusterFile>(await File.ReadAllTextAsync(clusterJsonPath, ct).ConfigureAwait(false), LocalClusterFile.JsonOptions)
                    ?? throw new TopologyValidationException($"{clusterJsonPath} is empty.");
         var endpoints = etcdEndpoints ?? string.Join(',', file.Etcd?.Endpoints ?? []);
-        using var etcd = new EtcdClient(endpoints);
+        using var etcd = new EtcdConnection(endpoints);
         var admin = new TopologyAdmin(new TopologyStore(etcd, new TopologyOptions { Root = root ?? "/durable" }));
         var done = new List<string>();
         var user = file.Accounts is not null && file.Accounts.TryGetValue("filtered", out var filtered) ? filtered : "durable_filtered";

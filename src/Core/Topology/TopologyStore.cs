@@ -31,7 +31,7 @@ public sealed class TopologyOptions
 /// </summary>
 public sealed class TopologyStore
 {
-    public TopologyStore(EtcdClient etcd, TopologyOptions? options = null)
+    public TopologyStore(EtcdConnection etcd, TopologyOptions? options = null)
     {
         Etcd = etcd;
         Options = options ?? new TopologyOptions();
@@ -41,7 +41,7 @@ public sealed class TopologyStore
         }
     }
 
-    public EtcdClient Etcd { get; }
+    public EtcdConnection Etcd { get; }
 
     public TopologyOptions Options { get; }
 
@@ -389,7 +389,7 @@ public sealed class TopologyStore
 
         var server = mount.TopoServer.Contains("://", StringComparison.Ordinal) ? mount.TopoServer : "http://" + mount.TopoServer;
         var root = MountedRoot(mount.TopoRoot);
-        var store = _mountStores.GetOrAdd($"{server}|{root}", _ => new TopologyStore(new EtcdClient(server), new TopologyOptions { Root = root }));
+        var store = _mountStores.GetOrAdd($"{server}|{root}", _ => new TopologyStore(new EtcdConnection(server), new TopologyOptions { Root = root }));
         return (mount, store, reference);
     }
 

@@ -90,11 +90,11 @@ public sealed record MoveTablesEnvironmentOptions
 /// (Durable.Composition.DurableEngineServices) builds each part once per process and owns their lifetime.
 /// </summary>
 public sealed class MoveTablesEnvironment(
-    MoveTablesEnvironmentOptions options, EtcdClient etcd, TopologyStore store, ITabletResolver resolver, ReplicationEngine engine,
+    MoveTablesEnvironmentOptions options, EtcdConnection etcd, TopologyStore store, ITabletResolver resolver, ReplicationEngine engine,
     WorkflowRegistry registry, ApprovalVerifier approvals, HttpClient http, ClusterMoveTablesOperations operations)
 {
     public MoveTablesEnvironmentOptions Options { get; } = options;
-    public EtcdClient Etcd { get; } = etcd;
+    public EtcdConnection Etcd { get; } = etcd;
     public TopologyStore Store { get; } = store;
     public ITabletResolver Resolver { get; } = resolver;
     public ReplicationEngine Engine { get; } = engine;

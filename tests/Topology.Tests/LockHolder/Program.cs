@@ -9,7 +9,7 @@ if (args.Length != 4)
     return 2;
 }
 
-using var etcd = new EtcdClient(args[0]);
+using var etcd = new EtcdConnection(args[0]);
 var store = new TopologyStore(etcd, new TopologyOptions { Root = args[1] });
 var held = await store.LockKeyspaceAsync(
     args[2], $"lock-holder pid {Environment.ProcessId}", "test: hold until killed", TimeSpan.FromSeconds(int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture)));
