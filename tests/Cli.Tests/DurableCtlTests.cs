@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Durable.Cli;
 using Durable.Cli.Infrastructure;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -31,14 +31,14 @@ public sealed class DurableCtlHost : IAsyncLifetime
         _root = Path.Combine(Path.GetTempPath(), "durablectl-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_root);
         await File.WriteAllTextAsync(Path.Combine(_root, "host.json"), TestHubHost.HostJson());
-        var builder = FunctionsHost.CreateBuilder([
+        var builder = LocalRunner.CreateBuilder([
             $"--AzureWebJobsScriptRoot={_root}", "--urls=http://127.0.0.1:0", $"--DURABLE_HOST_KEY={Key}",
             TestHubHost.StorageArgument, "--Logging:LogLevel:Default=Warning"]);
         FunctionClassRegistration.AddFunction(builder.Services, new HttpTriggerFunction("Health", "health", ["GET"], Functions.Http.AuthorizationLevel.Anonymous,
             (_, _) => Task.FromResult(Microsoft.AspNetCore.Http.Results.Ok(new { status = "ok" }))));
         builder.Services.AddOrchestrations(r => r.AddOrchestratorFunc<string, string>("WaitForGo", async (ctx, input) =>
             $"{input}:{await ctx.WaitForExternalEvent<string>("Go")}"));
-        App = FunctionsHost.Build(builder);
+        App = LocalRunner.Build(builder);
         await App.StartAsync();
         Server = App.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
     }

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Durable.Cli;
 using Durable.Cli.Infrastructure;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Topology;
 using Durable.Testing;
 using Durable.Topology.Etcd;
@@ -35,12 +35,12 @@ public sealed class TopologyCommandsHost : IAsyncLifetime
     {
         Directory.CreateDirectory(Dir);
         await File.WriteAllTextAsync(Path.Combine(Dir, "host.json"), TestHubHost.HostJson());
-        var builder = FunctionsHost.CreateBuilder([
+        var builder = LocalRunner.CreateBuilder([
             $"--AzureWebJobsScriptRoot={Dir}", "--urls=http://127.0.0.1:0", $"--DURABLE_HOST_KEY={Key}",
             TestHubHost.StorageArgument, "--Logging:LogLevel:Default=Warning",
             $"--{Durable.Workflows.MoveTablesEnvironmentOptions.EtcdSetting}={LocalCluster.Current.EtcdEndpoints}", $"--{Durable.Workflows.MoveTablesEnvironmentOptions.RootSetting}={TopoRoot}"]);
         builder.Services.AddTopologyAdmin();
-        _app = FunctionsHost.Build(builder);
+        _app = LocalRunner.Build(builder);
         await _app.StartAsync();
         Server = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         Etcd = new EtcdConnection(LocalCluster.Current.EtcdEndpoints);

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Durable.Cli.Infrastructure;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.MoveTables;
 using Durable.Functions.VDiff;
 using Durable.MySql;
@@ -62,7 +62,7 @@ public sealed class VDiffClusterTests : IAsyncLifetime
         Directory.CreateDirectory(_dir);
         await File.WriteAllTextAsync(Path.Combine(_dir, "host.json"), TestHubHost.HostJson());
         var (user, password) = cluster.Account("filtered");
-        var builder = FunctionsHost.CreateBuilder([
+        var builder = LocalRunner.CreateBuilder([
             $"--AzureWebJobsScriptRoot={_dir}", "--urls=http://127.0.0.1:0", $"--DURABLE_HOST_KEY={Key}",
             TestHubHost.StorageArgument, "--Logging:LogLevel:Default=Warning",
             $"--{MoveTablesEnvironmentOptions.EtcdSetting}={cluster.EtcdEndpoints}", $"--{MoveTablesEnvironmentOptions.RootSetting}={Root}",
@@ -70,7 +70,7 @@ public sealed class VDiffClusterTests : IAsyncLifetime
             $"--{MoveTablesEnvironmentOptions.SidecarSetting}={Sidecar}"]);
         builder.Services.AddMoveTables(builder.Configuration);
         builder.Services.AddVDiff(builder.Configuration);
-        _app = FunctionsHost.Build(builder);
+        _app = LocalRunner.Build(builder);
         await _app.StartAsync();
         _server = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
 

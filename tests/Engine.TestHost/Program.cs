@@ -1,7 +1,7 @@
 using System.Globalization;
 using Durable.Engine.TestHost;
 using Durable.Functions.Engine;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

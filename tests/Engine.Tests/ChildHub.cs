@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Durable.Engine.TestHost;
 using Durable.Functions.Engine;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Testing;
 using DurableTask.AzureStorage;
 using Microsoft.DurableTask.Client;

@@ -1,5 +1,5 @@
 using Durable.Engine.TestHost;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Xunit.Abstractions;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Durable.Functions.App;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Tests.Support;
 using Durable.Testing;
 using Microsoft.Extensions.Configuration;

@@ -1,5 +1,5 @@
 using Durable.Functions.Engine;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Durable.Functions.App;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Http;
 using Durable.Functions.Tests.Support;
 using Durable.Testing;
@@ -186,7 +186,7 @@ public sealed class HostTests
     [Fact]
     public void Script_root_must_exist_when_given()
     {
-        var e = Assert.Throws<HostJsonException>(() => FunctionsHost.FindScriptRoot("/no/such/dir"));
+        var e = Assert.Throws<HostJsonException>(() => LocalRunner.FindScriptRoot("/no/such/dir"));
         Assert.Contains("/no/such/dir", e.Message);
     }
 }

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 

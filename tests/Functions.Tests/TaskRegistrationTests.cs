@@ -1,4 +1,4 @@
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.MoveTables;
 using Durable.Functions.Tests.Support;
 using Durable.Functions.VDiff;

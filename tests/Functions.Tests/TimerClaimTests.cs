@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Metrics;
 using Durable.Functions.Storage;
 using Durable.Functions.Timers;

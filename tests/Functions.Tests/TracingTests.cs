@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Durable.Functions.App;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Http;
 using Durable.Functions.Tests.Support;
 using Microsoft.AspNetCore.Http;

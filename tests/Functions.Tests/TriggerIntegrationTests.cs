@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Http;
 using Durable.Functions.App;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Queues;
 using Durable.Functions.Storage;
 using Durable.Functions.Tests.Support;

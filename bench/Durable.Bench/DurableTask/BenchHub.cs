@@ -3,7 +3,7 @@ using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Specialized;
 using Durable.Functions.Engine;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using DurableTask.AzureStorage;
 using Microsoft.Extensions.Logging;
 

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Microsoft.DurableTask;
 
 namespace Durable.Bench.DurableTask;
 
 /// <summary>
-/// durable-probe-host: the Functions host as src/Functions/Program.cs builds it (<see cref="FunctionsHost"/>: host.json
+/// durable-probe-host: the Functions host as src/Functions/Program.cs builds it (<see cref="LocalRunner"/>: host.json
 /// and settings, the durable engine as a hosted service, the management API under /runtime/webhooks/durabletask,
 /// function keys), serving the benchmark's probe orchestrations instead of the app's MoveTables/VDiff functions, which
 /// need a cluster. This is the path the Functions tests use to start hosts with extra functions (TestHost); the
@@ -25,11 +25,11 @@ public static class ProbeHost
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var builder = FunctionsHost.CreateBuilder(args);
+        var builder = LocalRunner.CreateBuilder(args);
         var log = new ProbeLog(builder.Configuration[ProbeLog.Setting]
                                ?? throw new InvalidOperationException($"{ProbeLog.Setting} is not set (the file the probe activities record to)."));
         builder.Services.AddOrchestrations(registry => Register(registry, log));
-        var app = FunctionsHost.Build(builder);
+        var app = LocalRunner.Build(builder);
         await app.RunAsync();
         return 0;
     }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.DurableTask.Client;

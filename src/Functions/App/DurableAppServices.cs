@@ -1,4 +1,4 @@
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 

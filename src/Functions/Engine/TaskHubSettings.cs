@@ -1,4 +1,4 @@
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using DurableTask.AzureStorage;
 using Microsoft.Extensions.Logging;
 

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Durable.Functions.Engine;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using DurableTask.Core.Exceptions;
 using Durable.Functions.Http;
 using Microsoft.AspNetCore.Builder;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Topology;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;

@@ -4,7 +4,7 @@ using Durable.Composition;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Durable.Functions.App;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Http;
 using Durable.Functions.Management;
 using Durable.Functions.Orchestrations;

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Azure.Storage.Queues.Models;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 
 namespace Durable.Functions.Queues;
 

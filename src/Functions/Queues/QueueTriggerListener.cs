@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Metrics;
 using Durable.Functions.Storage;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Metrics;
 using Durable.Functions.Storage;
 using Microsoft.Extensions.DependencyInjection;

@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 using Durable.Composition;
 using Durable.Core.Vindexes;
 using Durable.Functions.App;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Topology;
 using Durable.Topology.Etcd;
 using Microsoft.AspNetCore.Http;

@@ -5,7 +5,7 @@ using Durable.Composition;
 using Microsoft.DurableTask;
 using Microsoft.DurableTask.Client;
 using Durable.Functions.App;
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Http;
 using Durable.Functions.MoveTables;
 using Durable.Functions.Orchestrations;

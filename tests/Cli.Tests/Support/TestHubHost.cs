@@ -1,4 +1,4 @@
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Testing;
 using DurableTask.AzureStorage;
 using Microsoft.AspNetCore.Builder;

@@ -1,4 +1,4 @@
-using Durable.Functions.Hosting;
+using Durable.Functions.Runner;
 using Durable.Functions.Storage;
 using Durable.Testing;
 using DurableTask.AzureStorage;
@@ -13,7 +13,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Durable.Functions.Tests.Support;
 
 /// <summary>
-/// A real Functions host built exactly as Program.cs builds it (FunctionsHost.CreateBuilder/Build), with its own
+/// A real Functions host built exactly as Program.cs builds it (LocalRunner.CreateBuilder/Build), with its own
 /// script root (host.json) and settings passed as command-line arguments. In-process on a TestServer for HTTP tests,
 /// or on Kestrel at a free loopback port when several hosts must run side by side. Its task hub lives on the local
 /// cluster's Azurite: without a host.json of the test's own it gets a private hub (one partition, fast polling). The
@@ -89,14 +89,14 @@ public sealed class TestHost : IAsyncDisposable
         WebApplication? app = null;
         try
         {
-            var builder = FunctionsHost.CreateBuilder(all.Select(p => $"--{p.Key}={p.Value}").ToArray());
+            var builder = LocalRunner.CreateBuilder(all.Select(p => $"--{p.Key}={p.Value}").ToArray());
             if (!kestrel)
             {
                 builder.WebHost.UseTestServer();
             }
 
             functions(builder.Services);
-            app = FunctionsHost.Build(builder);
+            app = LocalRunner.Build(builder);
             await app.StartAsync();
             var client = kestrel
                 ? new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First()) }

@@ -6,7 +6,7 @@ using Microsoft.Azure.Functions.Worker;
 using AuthorizationLevel = Durable.Functions.Http.AuthorizationLevel;
 using Microsoft.DurableTask;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// One function as the local runner binds it: what its trigger needs and a delegate that runs the function. The

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// A class whose <c>[Function]</c> methods belong to the app, registered in DI (<see cref="FunctionClassRegistration.AddFunctionsOf{T}"/>).

@@ -8,15 +8,16 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
-/// Builds the Functions host: an ASP.NET Core app that reads host.json and local.settings.json, listens on port 7071
-/// unless --urls/ASPNETCORE_URLS say otherwise, maps HTTP triggers under /api, the durable management API under
-/// /runtime/webhooks/durabletask and /metrics, and runs queue and timer triggers as hosted services that stop
-/// gracefully.
+/// Builds the local runner: the app's <c>[Function]</c> classes served without the Azure Functions host. An ASP.NET Core
+/// app that reads host.json and local.settings.json as Functions does, listens on port 7071 unless --urls/ASPNETCORE_URLS
+/// say otherwise, maps HTTP triggers under /api, the durable management API under /runtime/webhooks/durabletask,
+/// /healthz, /readyz and /metrics, runs queue and timer triggers as hosted services and the orchestrations and
+/// activities on the durable engine, and stops gracefully.
 /// </summary>
-public static class FunctionsHost
+public static class LocalRunner
 {
     /// <summary>Creates the builder with configuration, settings and the host's services; add functions before <see cref="Build"/>.</summary>
     public static WebApplicationBuilder CreateBuilder(string[] args)

@@ -3,7 +3,7 @@ using System.Collections.Immutable;
 using System.Reflection;
 using Microsoft.Azure.Functions.Worker;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// The isolated worker's <see cref="FunctionContext"/> as the local runner provides it: the function's name, an

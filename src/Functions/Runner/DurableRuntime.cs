@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>Adds orchestrators and activities to the host's worker; activities take their dependencies from the host's services.</summary>
 public sealed record DurableRegistration(Action<DurableTaskRegistry, IServiceProvider> Configure);

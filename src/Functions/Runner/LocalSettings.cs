@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// local.settings.json in the Azure Functions format: <c>{"IsEncrypted": false, "Values": {...}, "Host": {"LocalHttpPort": 7071}}</c>.

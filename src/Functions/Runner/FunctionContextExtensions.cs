@@ -2,7 +2,7 @@ using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// Short names the app's function bodies use on the worker's <see cref="FunctionContext"/>; they read only what both the

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// The settings of host.json (Azure Functions format, version 2.0) that this host honours. Unknown sections are

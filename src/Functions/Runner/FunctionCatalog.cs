@@ -10,7 +10,7 @@ using Durable.Functions.Queues;
 using AuthorizationLevel = Durable.Functions.Http.AuthorizationLevel;
 using WorkerAuthorizationLevel = Microsoft.Azure.Functions.Worker.AuthorizationLevel;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// Reads the app's functions from their attributes, the way the Functions SDK does when it writes functions.metadata:

@@ -1,6 +1,6 @@
 using Microsoft.DurableTask;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// An <c>[OrchestrationTrigger]</c> function as the durable engine runs it. The engine deserializes the input to the

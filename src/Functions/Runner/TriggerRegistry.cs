@@ -2,7 +2,7 @@ using Durable.Functions.Storage;
 using Durable.Functions.Timers;
 using Microsoft.Extensions.Configuration;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// The app's functions as registered in DI, validated and with %Setting% references resolved: duplicate names, HTTP

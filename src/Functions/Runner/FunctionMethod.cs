@@ -8,7 +8,7 @@ using Microsoft.Azure.Functions.Worker.Extensions.Abstractions;
 using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// One <c>[Function]</c> method and how to call it: a binder per parameter, decided once when the runner starts, and

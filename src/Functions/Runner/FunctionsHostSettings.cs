@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// Everything the host resolved at start-up from host.json, local.settings.json and the environment, in one place

@@ -1,4 +1,4 @@
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// The value the runner uses for an app setting that a function's attribute names (<c>%Name%</c>) when the setting is

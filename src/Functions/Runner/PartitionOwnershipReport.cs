@@ -5,7 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// Says in the host's log which task hub partitions this host took and from whom, so an operator reading a restarted

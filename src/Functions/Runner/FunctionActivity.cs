@@ -1,7 +1,7 @@
 using Durable.Activities;
 using Microsoft.DurableTask;
 
-namespace Durable.Functions.Hosting;
+namespace Durable.Functions.Runner;
 
 /// <summary>
 /// An <c>[ActivityTrigger]</c> function as the durable engine runs it: one per work item, in the work item's service
