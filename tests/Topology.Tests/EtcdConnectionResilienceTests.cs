@@ -22,15 +22,7 @@ public class EtcdConnectionResilienceTests
         using var connection = new EtcdConnection(etcd.Endpoint, log);
         var key = $"/resilience/{Guid.NewGuid():N}";
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var seen = Channel.CreateUnbounded<EtcdWatchBatch>();
-        var watching = Task.Run(async () =>
-        {
-            await foreach (var batch in connection.WatchAsync(key, ct: cts.Token))
-            {
-                await seen.Writer.WriteAsync(batch, cts.Token);
-            }
-        }, cts.Token);
-        await WaitUntilWatchingAsync(connection, key, seen, cts.Token);
+        var (seen, watching) = await StartWatchAsync(connection, key, cts.Token);
 
         // etcd goes away long enough for the watch's backoff to grow; while it reconnects, the history it would resume
         // from is written and compacted away.
@@ -108,15 +100,7 @@ public class EtcdConnectionResilienceTests
             new EtcdOptions { Endpoints = EtcdOptions.ParseEndpoints(etcd.Endpoint), User = "root", Password = password }, log);
         var key = $"/resilience/{Guid.NewGuid():N}";
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var seen = Channel.CreateUnbounded<EtcdWatchBatch>();
-        var watching = Task.Run(async () =>
-        {
-            await foreach (var batch in connection.WatchAsync(key, ct: cts.Token))
-            {
-                await seen.Writer.WriteAsync(batch, cts.Token);
-            }
-        }, cts.Token);
-        await WaitUntilWatchingAsync(connection, key, seen, cts.Token);
+        var (seen, watching) = await StartWatchAsync(connection, key, cts.Token);
 
         // etcd's simple tokens live in the member's memory: after a restart the cached token is unknown.
         await etcd.KillAsync();
@@ -141,15 +125,7 @@ public class EtcdConnectionResilienceTests
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-            var seen = Channel.CreateUnbounded<EtcdWatchBatch>();
-            var watching = Task.Run(async () =>
-            {
-                await foreach (var batch in connection.WatchAsync(key, ct: cts.Token))
-                {
-                    await seen.Writer.WriteAsync(batch, cts.Token);
-                }
-            }, cts.Token);
-            await WaitUntilWatchingAsync(connection, key, seen, cts.Token);
+            var (seen, watching) = await StartWatchAsync(connection, key, cts.Token);
             await connection.PutAsync(key, "through-the-live-one", ct: cts.Token);
             Assert.Equal("through-the-live-one", (await seen.Reader.ReadAsync(cts.Token)).Events.Single().Kv.ValueString);
             await cts.CancelAsync();
@@ -179,6 +155,21 @@ public class EtcdConnectionResilienceTests
     }
 
     private static string LocalClusterEndpoint() => Durable.Testing.LocalCluster.Current.EtcdEndpoints;
+
+    /// <summary>Watches <paramref name="key"/> into a channel and returns once the watch delivers (it is created asynchronously).</summary>
+    private static async Task<(Channel<EtcdWatchBatch> Seen, Task Watching)> StartWatchAsync(EtcdConnection connection, string key, CancellationToken ct)
+    {
+        var seen = Channel.CreateUnbounded<EtcdWatchBatch>();
+        var watching = Task.Run(async () =>
+        {
+            await foreach (var batch in connection.WatchAsync(key, ct: ct))
+            {
+                await seen.Writer.WriteAsync(batch, ct);
+            }
+        }, ct);
+        await WaitUntilWatchingAsync(connection, key, seen, ct);
+        return (seen, watching);
+    }
 
     /// <summary>A watch from "now" is created asynchronously: write probes until one shows up, then drain.</summary>
     private static async Task WaitUntilWatchingAsync(EtcdConnection connection, string key, Channel<EtcdWatchBatch> seen, CancellationToken ct)

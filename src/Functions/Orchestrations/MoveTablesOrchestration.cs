@@ -48,15 +48,7 @@ public static class MoveTablesOrchestration
         // The host's VDiff settings travel with its registry (not a process-wide static), read by each run.
         var vdiff = VDiffLifecycle.For(registry);
         registry.AddOrchestratorFunc<WorkflowState, WorkflowState>(Name, (ctx, state) => RunAsync(ctx, state, vdiff));
-        registry.AddActivity<Activities.MoveTables.PreflightActivity>(PreflightActivity);
-        registry.AddActivity<Activities.MoveTables.CreateActivity>(CreateActivity);
-        registry.AddActivity<Activities.MoveTables.CopyChunkActivity>(CopyChunkActivity);
-        registry.AddActivity<Activities.MoveTables.ProgressActivity>(ProgressActivity);
-        registry.AddActivity<Activities.MoveTables.StreamsActivity>(StreamsActivity);
-        registry.AddActivity<Activities.MoveTables.SwitchTrafficActivity>(SwitchActivity);
-        registry.AddActivity<Activities.MoveTables.CompleteActivity>(CompleteActivity);
-        registry.AddActivity<Activities.MoveTables.CancelActivity>(CancelActivity);
-        registry.AddActivity<Activities.MoveTables.VerifyApprovalActivity>(VerifyApprovalActivity);
+        ActivityFunctionNames.Register(registry, ActivityClasses);
     }
 
     /// <summary>Transient failures (lost connections, lock timeouts) are retried a few times before a step fails; nothing else is.</summary>

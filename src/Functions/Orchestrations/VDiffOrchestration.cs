@@ -33,10 +33,7 @@ public static class VDiffOrchestration
         registry.AddOrchestratorFunc<VDiffRunInput, VDiffOutcome>(Orchestrator, RunAsync);
         registry.AddOrchestratorFunc<VDiffShardInput, string>(ShardOrchestrator, RunShardAsync);
         registry.AddOrchestratorFunc<VDiffScheduleInput, VDiffOutcome?>(ScheduleOrchestrator, ScheduleAsync);
-        registry.AddActivity<Activities.VDiff.VDiffCreateActivity>(CreateActivity);
-        registry.AddActivity<Activities.VDiff.VDiffRunShardActivity>(RunShardActivity);
-        registry.AddActivity<Activities.VDiff.VDiffStopActivity>(StopActivity);
-        registry.AddActivity<Activities.VDiff.VDiffOutcomeActivity>(OutcomeActivity);
+        ActivityFunctionNames.Register(registry, VDiffOrchestratorFunctions.ActivityClasses);
         return registry;
     }
 

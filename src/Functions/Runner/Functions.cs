@@ -111,44 +111,27 @@ public sealed record TimerTriggerFunction : RunnerFunction
     public Func<FunctionContext, TimerOccurrence, Task> Handler { get; }
 }
 
-/// <summary>
-/// An orchestrator function: the runner registers it on the durable engine under its name. <see cref="InputType"/> is
-/// the type of the method's input parameter (object when it declares none); <see cref="Run"/> gets the services to
-/// create the declaring class from.
-/// </summary>
-public sealed record OrchestrationTriggerFunction : RunnerFunction
+/// <summary>An orchestrator or activity function: the runner registers it on the durable engine under its name.</summary>
+public abstract record DurableTriggerFunction : RunnerFunction
 {
-    public OrchestrationTriggerFunction(string name, Type inputType, Type outputType, Func<IServiceProvider, TaskOrchestrationContext, object?, Task<object?>> run)
+    protected DurableTriggerFunction(string name, Type inputType, Type outputType)
         : base(name)
     {
         ValidateName(name);
         InputType = inputType;
         OutputType = outputType;
-        Run = run;
     }
 
+    /// <summary>What the engine deserializes the input to: the input parameter's type (object when there is none).</summary>
     public Type InputType { get; }
 
     public Type OutputType { get; }
-
-    public Func<IServiceProvider, TaskOrchestrationContext, object?, Task<object?>> Run { get; }
 }
 
-/// <summary>An activity function: the runner registers it on the durable engine; each run gets a context of its own.</summary>
-public sealed record ActivityTriggerFunction : RunnerFunction
-{
-    public ActivityTriggerFunction(string name, Type inputType, Type outputType, Func<FunctionContext, object?, Task<object?>> run)
-        : base(name)
-    {
-        ValidateName(name);
-        InputType = inputType;
-        OutputType = outputType;
-        Run = run;
-    }
+/// <summary>An orchestrator function; <see cref="Run"/> gets the services to create the declaring class from.</summary>
+public sealed record OrchestrationTriggerFunction(string Name, Type InputType, Type OutputType, Func<IServiceProvider, TaskOrchestrationContext, object?, Task<object?>> Run)
+    : DurableTriggerFunction(Name, InputType, OutputType);
 
-    public Type InputType { get; }
-
-    public Type OutputType { get; }
-
-    public Func<FunctionContext, object?, Task<object?>> Run { get; }
-}
+/// <summary>An activity function; each run gets a context of its own.</summary>
+public sealed record ActivityTriggerFunction(string Name, Type InputType, Type OutputType, Func<FunctionContext, object?, Task<object?>> Run)
+    : DurableTriggerFunction(Name, InputType, OutputType);
