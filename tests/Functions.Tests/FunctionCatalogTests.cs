@@ -22,6 +22,9 @@ public sealed class FunctionCatalogTests
         [Function("Orders")]
         public static Task Orders([QueueTrigger("orders")] Order order, FunctionContext context) => Task.CompletedTask;
 
+        [Function("Counts")]
+        public static Task Counts([QueueTrigger("counts")] int count) => Task.CompletedTask;
+
         [Function("Nightly")]
         public static Task Nightly([TimerTrigger("0 0 3 * * *")] TimerInfo timer) => Task.CompletedTask;
 
@@ -43,6 +46,7 @@ public sealed class FunctionCatalogTests
         Assert.Equal(["GET"], echo.Methods);
         Assert.Equal(Http.AuthorizationLevel.Function, echo.AuthLevel);
         Assert.Equal("orders", Assert.IsType<QueueTriggerFunction>(functions["Orders"]).QueueName);
+        Assert.Equal("counts", Assert.IsType<QueueTriggerFunction>(functions["Counts"]).QueueName);
         Assert.Equal("0 0 3 * * *", Assert.IsType<TimerTriggerFunction>(functions["Nightly"]).ScheduleExpression);
         var flow = Assert.IsType<OrchestrationTriggerFunction>(functions["Flow"]);
         Assert.Equal(typeof(Order), flow.InputType);

@@ -61,7 +61,8 @@ internal sealed partial class FunctionMethod
             return;
         }
 
-        // Checked at start: a conversion the trigger cannot make fails here, not on the first message.
+        // Checked at start: a conversion the trigger cannot make fails here, not on the first message. A JSON type the
+        // sample does not fit (an int, say) is still bindable: only a real message can say whether it deserializes.
         try
         {
             _ = convert(Sample<TSource>(), parameter.ParameterType);
@@ -69,6 +70,9 @@ internal sealed partial class FunctionMethod
         catch (ArgumentException)
         {
             throw Unsupported(parameter, description);
+        }
+        catch (System.Text.Json.JsonException)
+        {
         }
 
         _binders[index] = a => convert((TSource)source(a)!, parameter.ParameterType);
