@@ -43,23 +43,9 @@ public sealed partial record HostJson
 
     public static HostJson Parse(string json, string source = "host.json")
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        }
-        catch (JsonException e)
-        {
-            throw new HostJsonException($"{source} is not valid JSON: {e.Message}");
-        }
-
-        using (doc)
+        using (var doc = SettingsDocument.ParseObject(json, source, "a JSON object"))
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw new HostJsonException($"{source}: the top level must be a JSON object, found {root.ValueKind}.");
-            }
 
             var version = String(root, "version", source);
             if (version != "2.0")

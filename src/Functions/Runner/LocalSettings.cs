@@ -19,23 +19,9 @@ public sealed record LocalSettings(IReadOnlyDictionary<string, string> Values, i
 
     public static LocalSettings Parse(string json, string source = FileName)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        }
-        catch (JsonException e)
-        {
-            throw new HostJsonException($"{source} is not valid JSON: {e.Message}");
-        }
-
-        using (doc)
+        using (var doc = SettingsDocument.ParseObject(json, source, "a JSON object with \"IsEncrypted\" and \"Values\""))
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                throw new HostJsonException($"{source}: the top level must be a JSON object with \"IsEncrypted\" and \"Values\".");
-            }
 
             if (root.TryGetProperty("IsEncrypted", out var enc) && enc.ValueKind == JsonValueKind.True)
             {
