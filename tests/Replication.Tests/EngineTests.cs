@@ -176,6 +176,30 @@ public sealed class CopyTests
         Assert.Equal("2024-02-29 23:30:00.125", await TestBed.ScalarAsync(200, $"SELECT at FROM `{bed.TargetDb}`.events WHERE id = 1"));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Float_values_copy_and_replicate_exactly_not_as_the_six_digits_MariaDB_prints(bool loadData)
+    {
+        // MariaDB prints FLOAT with six significant digits: 16777216 as 16777200, 123456792 as 123457000. A copy that
+        // wrote that text back would change the data while a text comparison of both sides still saw them equal.
+        await using var bed = new TestBed("floats");
+        await bed.CreateDatabaseAsync(100, bed.SourceDb);
+        await bed.ExecAsync(100, bed.SourceDb,
+            "CREATE TABLE measures (id INT PRIMARY KEY, f FLOAT NULL, fixed FLOAT(10,3) NULL, d DOUBLE NULL)",
+            "INSERT INTO measures VALUES (1, 16777216, 1234.567, 0.1e0 + 0.2e0), (2, 123456792, -0.001, 1.2345678901234567e0), (3, 1.2345678, 99999.999, NULL), " +
+            "(4, 0.1, NULL, 2.2250738585072014e-308), (5, -3.40282e38, 0, -1e308), (6, 1.17549435e-38, 1.5, 0), (7, NULL, NULL, NULL)");
+        var id = await bed.Engine.CreateStreamAsync(bed.Spec("wf", "customer", "0", new TableRule("measures")));
+        await bed.CopyAllAsync("customer", "0", id, new CopyBudget { MaxRows = 3, LoadData = loadData });
+        await bed.ReplicateAsync("customer", "0", id, () =>
+            bed.ExecAsync(100, bed.SourceDb, "INSERT INTO measures VALUES (8, 16777217, 0.125, 3.141592653589793), (9, 987654321, 42.042, 1e-300)"));
+
+        // Compared as exact values: a float widened to DOUBLE prints in full, and DOUBLE text reads back as itself.
+        const string exact = "id, CAST(CAST(f AS DOUBLE) AS CHAR), CAST(CAST(fixed AS DOUBLE) AS CHAR), CAST(d AS CHAR)";
+        Assert.Equal(await TestBed.DumpAsync(100, bed.SourceDb, "measures", exact, "id"), await TestBed.DumpAsync(200, bed.TargetDb, "measures", exact, "id"));
+        Assert.Equal("1", await TestBed.ScalarAsync(200, $"SELECT f = 16777216 FROM `{bed.TargetDb}`.measures WHERE id = 1"));
+    }
+
     [Fact]
     public async Task A_loaded_value_the_target_column_cannot_hold_fails_the_chunk_and_nothing_of_it_commits()
     {

@@ -207,7 +207,7 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
 
         var sql = new ByteBuilder(1024);
         sql.Append("SELECT "u8);
-        sql.Append(string.Join(", ", writable.Select(SqlQuoter.Identifier)));
+        sql.Append(string.Join(", ", writable.Select(n => sourceSchema.Columns[sourceSchema.IndexOf(n)!.Value].ExactSelectExpression(SqlQuoter.Identifier(n)))));
         sql.Append(" FROM "u8);
         sql.Append(SqlQuoter.QualifiedName(source.DbName, sourceSchema.Name));
         sql.Append(" FORCE INDEX (PRIMARY)"u8);

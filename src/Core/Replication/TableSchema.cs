@@ -39,6 +39,15 @@ public sealed record ColumnInfo(string Name, string DataType, string ColumnType,
     public bool IsTemporal => DataType.ToLowerInvariant() is "date" or "datetime" or "timestamp" or "time";
 
     /// <summary>
+    /// How to SELECT this column so that its text reads back as the same value. MariaDB prints FLOAT with six
+    /// significant digits (16777216 reads as 16777200, 123456792 as 123457000): written back, that text is another
+    /// float. As DOUBLE the float's exact value prints in the shortest form that reads back, and a FLOAT column stores
+    /// that text as the very same float. Every other type's text already round-trips.
+    /// </summary>
+    public string ExactSelectExpression(string quotedName) =>
+        string.Equals(DataType, "float", StringComparison.OrdinalIgnoreCase) ? $"CAST({quotedName} AS DOUBLE)" : quotedName;
+
+    /// <summary>
     /// Appends a literal that compares like a value of this column even when both sides of the comparison are literals:
     /// text carries the column's collation (so case-insensitive and accented keys compare as the table does), temporal
     /// values are cast to their type. Used for lastpk comparisons, which therefore happen in SQL, never on bytes in C#.

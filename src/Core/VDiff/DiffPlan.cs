@@ -227,7 +227,8 @@ public sealed class DiffPlan
             return $"CONVERT_TZ({name}, '+00:00', {quoter.String(tz)})";
         }
 
-        return _convertText[j] && c.IsTextual && c.DataType.ToLowerInvariant() is not ("enum" or "set") ? $"CONVERT({name} USING utf8mb4)" : name;
+        // FLOAT as its exact value, not MariaDB's six-digit text: two floats that print alike must still differ here.
+        return _convertText[j] && c.IsTextual && c.DataType.ToLowerInvariant() is not ("enum" or "set") ? $"CONVERT({name} USING utf8mb4)" : c.ExactSelectExpression(name);
     }
 
     /// <summary>
@@ -290,7 +291,7 @@ public sealed class DiffPlan
     public string KeySelect(DiffSide side)
     {
         var parts = new List<string>();
-        parts.AddRange(side.Pk.Select(i => Q(side.Schema.Columns[i].Name)));
+        parts.AddRange(side.Pk.Select(i => side.Schema.Columns[i].ExactSelectExpression(Q(side.Schema.Columns[i].Name))));
         for (var k = 0; k < side.Pk.Length; k++)
         {
             var c = side.Schema.Columns[side.Pk[k]];
@@ -392,8 +393,8 @@ public sealed class DiffPlan
         return sql.ToString();
     }
 
-    /// <summary>The select list of all compared columns, for samples and repair.</summary>
-    public string ColumnList(DiffSide side) => string.Join(", ", side.Compared.Select(i => Q(side.Schema.Columns[i].Name)));
+    /// <summary>The select list of all compared columns, for samples and repair (values exactly, so a repair writes them back unchanged).</summary>
+    public string ColumnList(DiffSide side) => string.Join(", ", side.Compared.Select(i => side.Schema.Columns[i].ExactSelectExpression(Q(side.Schema.Columns[i].Name))));
 
     /// <summary>Compares two keys in the server's order: numbers as numbers, text by collation weights, bytes as bytes.</summary>
     public int CompareKeys(KeyRow a, KeyRow b)

@@ -498,7 +498,9 @@ public sealed class BinlogEventParser
             }
 
             case ColumnType.Float:
-                return Text(TextFormat.Float(BitConverter.Int32BitsToSingle((int)r.ReadUInt32())));
+                // Not as a SELECT prints it (six digits: 16777216 as 16777200): the applier writes this text back, so it
+                // is the float's exact value in the shortest form that reads back, as SELECT CAST(f AS DOUBLE) prints it.
+                return Text(TextFormat.Double(BitConverter.Int32BitsToSingle((int)r.ReadUInt32())));
             case ColumnType.Double:
                 return Text(TextFormat.Double(BitConverter.Int64BitsToDouble((long)r.ReadUInt64())));
             case ColumnType.NewDecimal:
