@@ -8,7 +8,7 @@ namespace Durable.Activities;
 /// instance is the <c>instanceId</c> binding data the activity trigger carries (Durable Functions' isolated worker
 /// and the local runner both set it).
 /// </summary>
-internal sealed class FunctionActivityContext(FunctionContext function) : TaskActivityContext
+public sealed class FunctionActivityContext(FunctionContext function) : TaskActivityContext
 {
     public const string InstanceIdBindingData = "instanceId";
 

@@ -1,6 +1,7 @@
 using Durable.Functions.Runner;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Durable.Functions.App;
 
@@ -12,7 +13,7 @@ public static class DurableAppServices
         services.AddFunctionsOf<DurableApp>();
         services.AddSingleton(new AppSettingDefault(DurableApp.ApprovalsQueueSetting, DurableApp.DefaultApprovalsQueue));
         services.AddSingleton(new AppSettingDefault(DurableApp.PurgeScheduleSetting, DurableApp.DefaultPurgeSchedule));
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         return services;
     }
 }

@@ -19,7 +19,7 @@ internal sealed class FunctionActivity(ActivityTriggerFunction function, IServic
     public Task<object?> RunAsync(TaskActivityContext context, object? input)
     {
         var invocation = new RunnerFunctionContext(function.Name, Guid.NewGuid().ToString("N"), scope, HostStopping,
-            new Dictionary<string, object?> { ["instanceId"] = context.InstanceId });
+            new Dictionary<string, object?> { [FunctionActivityContext.InstanceIdBindingData] = context.InstanceId });
         return function.Run(invocation, input);
     }
 }

@@ -1,7 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Reflection;
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Extensions.Abstractions;
@@ -15,7 +14,7 @@ namespace Durable.Functions.Runner;
 /// the declaring class created per invocation from the invocation's services (as the isolated worker does), so a
 /// function class takes its dependencies through its constructor.
 /// </summary>
-internal sealed partial class FunctionMethod
+internal sealed class FunctionMethod
 {
     private readonly Func<InvocationArguments, object?>?[] _binders;
     private readonly ObjectFactory? _create;
@@ -37,12 +36,12 @@ internal sealed partial class FunctionMethod
     /// <summary>What the function produces once awaited (<c>Task&lt;T&gt;</c> gives T; <c>Task</c> and void give object).</summary>
     public Type ResultType { get; private set; } = typeof(object);
 
-    /// <summary>Functions' name rule: a letter, then letters, digits, '_' or '-', at most 128 characters.</summary>
+    /// <summary>Functions' name rule (<see cref="RunnerFunction.IsValidName"/>), checked with the method named.</summary>
     public static void CheckName(string name, MethodInfo method)
     {
-        if (!FunctionName().IsMatch(name))
+        if (!RunnerFunction.IsValidName(name))
         {
-            throw new FunctionBindingException($"Function name '{name}' ({FunctionCatalog.Where(method)}) is not valid in Azure Functions; valid: a letter, then up to 127 letters, digits, '_' or '-' (e.g. MoveTables_Create).");
+            throw new FunctionBindingException($"Function name '{name}' ({FunctionCatalog.Where(method)}) is not valid in Azure Functions; valid: {RunnerFunction.NameRule} (e.g. MoveTables_Create).");
         }
     }
 
@@ -229,7 +228,4 @@ internal sealed partial class FunctionMethod
         typeof(TSource) == typeof(QueueTriggerMessage) ? (TSource)(object)new QueueTriggerMessage("sample", "{}", 1, DateTimeOffset.UnixEpoch, "sample")
         : typeof(TSource) == typeof(TimerOccurrence) ? (TSource)(object)new TimerOccurrence(DateTime.UnixEpoch, null, false)
         : throw new InvalidOperationException($"No sample for {typeof(TSource).Name}.");
-
-    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]{0,127}$")]
-    private static partial Regex FunctionName();
 }

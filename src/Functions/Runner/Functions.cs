@@ -15,15 +15,20 @@ namespace Durable.Functions.Runner;
 /// </summary>
 public abstract partial record RunnerFunction(string Name)
 {
+    /// <summary>Azure Functions' name rule: a letter, then letters, digits, '_' or '-', at most 128 characters.</summary>
+    internal const string NameRule = "a letter, then up to 127 letters, digits, '_' or '-'";
+
+    internal static bool IsValidName(string name) => FunctionNamePattern().IsMatch(name);
+
     internal static void ValidateName(string name)
     {
-        if (!FunctionNamePattern().IsMatch(name))
+        if (!IsValidName(name))
         {
-            throw new ArgumentException($"Function name '{name}' is not valid; valid: 1-127 letters, digits, '_' or '-', starting with a letter.", nameof(name));
+            throw new ArgumentException($"Function name '{name}' is not valid; valid: {NameRule}.", nameof(name));
         }
     }
 
-    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]{0,126}$")]
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]{0,127}$")]
     private static partial Regex FunctionNamePattern();
 }
 
