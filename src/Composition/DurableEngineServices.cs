@@ -89,6 +89,16 @@ public static class DurableEngineServices
         }, services => services.AddSingleton<ITabletResolver>(new StaticTabletResolver(tablets)));
     }
 
+    /// <summary>
+    /// The sweep that ends traffic commands whose host died (<see cref="InterruptedCommandRecoveryService"/>): every
+    /// Functions host and every Streamer runs it.
+    /// </summary>
+    public static IServiceCollection AddInterruptedCommandRecovery(this IServiceCollection services)
+    {
+        services.AddHostedService<InterruptedCommandRecoveryService>();
+        return services;
+    }
+
     private static IServiceCollection AddEngineServices(this IServiceCollection services)
     {
         services.AddLogging();

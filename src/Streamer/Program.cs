@@ -44,4 +44,6 @@ static void AddStreamer(IHostApplicationBuilder builder, StreamerSettings settin
     builder.Services.AddSingleton(new StreamerStatus { MaxScanAge = settings.ReadinessMaxScanAge });
     builder.Services.AddStreamerTelemetry(builder.Configuration, settings);
     builder.Services.AddHostedService<StreamerService>();
+    // Always on, unlike a Functions plan that may scale to zero: it ends the switches whose host died.
+    builder.Services.AddInterruptedCommandRecovery();
 }

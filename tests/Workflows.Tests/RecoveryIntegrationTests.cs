@@ -80,8 +80,8 @@ public sealed class RecoveryIntegrationTests
             await bed.Env.Engine.StopStreamAsync(s.Keyspace, s.Shard, s.Id, "killed mid-switch");
         }
 
-        await bed.Env.Registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, new SwitchJournal("crashed", false, state.Traffic, state.Traffic with { Primary = true },
-            SwitchSteps.InboundStopped, new Dictionary<string, string>(), new Dictionary<string, string>(), DateTimeOffset.UtcNow), null, default);
+        await SaveJournalAsDeadHostAsync(bed, spec, new SwitchJournal("crashed", false, state.Traffic, state.Traffic with { Primary = true },
+            SwitchSteps.InboundStopped, new Dictionary<string, string>(), new Dictionary<string, string>(), DateTimeOffset.UtcNow));
         await Assert.ThrowsAsync<MySqlException>(() => ClusterBed.ExecAsync("app", 100, "vt_commerce", $"INSERT INTO `{table}` (email) VALUES ('x')"));
 
         // The next command: recovery rolls the half switch back, restarts the stream, and the new switch goes through.
@@ -102,8 +102,8 @@ public sealed class RecoveryIntegrationTests
         Assert.False(back.Traffic.Primary);
         Assert.Contains("writes refused for", back.Steps);
         Assert.NotNull(back.WindowMs);
-        await bed.Env.Registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, new SwitchJournal("rev2", true, switched.Traffic, back.Traffic,
-            SwitchSteps.Committed, new Dictionary<string, string>(), new Dictionary<string, string>(), DateTimeOffset.UtcNow), null, default);
+        await SaveJournalAsDeadHostAsync(bed, spec, new SwitchJournal("rev2", true, switched.Traffic, back.Traffic,
+            SwitchSteps.Committed, new Dictionary<string, string>(), new Dictionary<string, string>(), DateTimeOffset.UtcNow));
         var again = await ops.SwitchAsync(new SwitchRequest(switched, new SwitchOptions { TabletTypes = ["PRIMARY"] }, true, "rev2"), default);
         Assert.True(again.Ok, again.Message);
         Assert.False(again.Traffic.Primary);
@@ -124,6 +124,16 @@ public sealed class RecoveryIntegrationTests
         Assert.Null(await bed.Env.Registry.GetJournalAsync(spec.TargetKeyspace, spec.Workflow, default));
         await ClusterBed.ExecAsync("app", 100, "vt_commerce", $"INSERT INTO `{table}` (customer_id, email) VALUES (1002, 'still source')");
         Assert.NotNull(await bed.Env.Registry.GetAsync(spec.TargetKeyspace, spec.Workflow, "next", default));
+    }
+
+    /// <summary>
+    /// A journal as a host that died left it: saved under that host's lease, which is then released. It carries no
+    /// workflow state (as a journal of the previous version), so only the next command on the workflow ends it.
+    /// </summary>
+    private static async Task SaveJournalAsDeadHostAsync(ClusterBed bed, MoveTablesCreate spec, SwitchJournal journal)
+    {
+        await using var lease = await SwitchLease.AcquireAsync(bed.Env.Store, [spec.SourceKeyspace, spec.TargetKeyspace], "dead-host", "test", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), default);
+        await bed.Env.Registry.SaveJournalAsync(spec.TargetKeyspace, spec.Workflow, journal, lease, default);
     }
 
     [Fact]

@@ -18,7 +18,7 @@ public sealed class ClusterMoveTablesOperations : IMoveTablesOperations
     private readonly MoveTablesCreation _creation;
     private readonly MoveTablesCopy _copy;
     private readonly TrafficSwitch _switch;
-    private readonly MoveTablesCleanup _cleanup;
+    private readonly CleanupCommand _cleanup;
 
     public ClusterMoveTablesOperations(
         TopologyStore store, ReplicationEngine engine, ApprovalVerifier approvals, MoveTablesSettings settings, HttpClient http, ILogger logger)
@@ -31,17 +31,22 @@ public sealed class ClusterMoveTablesOperations : IMoveTablesOperations
         var planner = new StreamPlanner(store, engine);
         var rules = new TrafficRules(store);
         var recovery = new WriteSwitchRecovery(engine, Registry, Guards, shards, rules, logger);
-        var writeSwitch = new WriteSwitch(engine, Registry, Guards, shards, planner, rules, new StreamCatchUp(engine, settings.CatchUpGoal), new CutoverHookCaller(store, http), recovery, logger);
+        var catchUp = new StreamCatchUp(engine, settings.CatchUpGoal);
+        var writeSwitch = new WriteSwitch(engine, Registry, Guards, shards, planner, rules, catchUp, new CutoverHookCaller(store, http), recovery, logger);
         _preflight = new MoveTablesPreflight(store, engine, Registry, shards, planner, settings);
         _copy = new MoveTablesCopy(engine, shards, settings);
         _creation = new MoveTablesCreation(store, engine, Registry, Guards, shards, planner, _copy);
-        _switch = new TrafficSwitch(store, Registry, shards, rules, writeSwitch, recovery, logger);
-        _cleanup = new MoveTablesCleanup(store, engine, Registry, shards);
+        _switch = new TrafficSwitch(store, Registry, shards, rules, catchUp, writeSwitch, recovery, settings, logger);
+        _cleanup = new CleanupCommand(store, Registry, new MoveTablesCleanup(store, engine, Registry, shards), settings);
+        Recovery = new InterruptedCommandRecovery(store, Registry, recovery, _cleanup, settings, logger);
     }
 
     public WorkflowRegistry Registry { get; }
 
     public WriteGuards Guards { get; }
+
+    /// <summary>The sweep every host and Streamer runs to end the traffic commands of dead holders.</summary>
+    public InterruptedCommandRecovery Recovery { get; }
 
     /// <summary>The settings the operations run with (copy budget, exempt accounts, the write switch's catch-up goal).</summary>
     public MoveTablesSettings Settings { get; }

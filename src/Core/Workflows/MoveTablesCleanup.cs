@@ -1,43 +1,50 @@
 using Durable.MySql;
 using Durable.MySql.Sql;
 using Durable.Replication;
+using Durable.Core.Faults;
 using Durable.Topology;
 
 namespace Durable.Workflows;
 
 /// <summary>
 /// The end of a workflow: Complete (after the switch: the source side goes) and Cancel (before it: the target side
-/// goes), each removing the streams, the write guards, the routing rules and the workflow's records.
+/// goes), each removing the streams, the write guards, the routing rules and the workflow's records. Both run under the
+/// command's lease (<see cref="CleanupCommand"/>), checked before each step, so a process that took over a dead host's
+/// Complete or Cancel and the host, were it only paused, never act at once.
 /// </summary>
 public sealed class MoveTablesCleanup(TopologyStore store, ReplicationEngine engine, WorkflowRegistry registry, KeyspaceShards shards)
 {
-    public async Task CompleteAsync(CleanupRequest request, CancellationToken ct)
+    public async Task CompleteAsync(CleanupRequest request, SwitchLease lease, CancellationToken ct)
     {
         var state = request.State;
         var spec = state.Spec;
         var options = request.Options;
         if (spec.IsMigrate)
         {
-            await CompleteMigrateAsync(state, ct).ConfigureAwait(false);
+            await CompleteMigrateAsync(state, lease, ct).ConfigureAwait(false);
             return;
         }
 
-        await using var l1 = await store.LockKeyspaceAsync(spec.SourceKeyspace, spec.InstanceId, "Complete", ct: ct).ConfigureAwait(false);
         // Forward (frozen) and reverse streams go; the source guards go with the source tables (or stay on kept data).
+        await lease.EnsureHeldAsync("delete the workflow's streams", ct).ConfigureAwait(false);
         await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
         await DeleteStreamsAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
-        await shards.ForEachPrimaryAsync(spec.SourceKeyspace, async (primary, c) =>
-        {
-            await DropOrRenameAsync(c, primary.DbName, state.Tables, options, ct).ConfigureAwait(false);
-            await WriteGuards.RemoveAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, GuardSide.Source, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
-        }, ct).ConfigureAwait(false);
-
+        FaultPoints.Hit(SwitchFaultPoints.CompleteAfterStreams);
+        await lease.EnsureHeldAsync("drop the source tables", ct).ConfigureAwait(false);
+        await shards.ForEachPrimaryAsync(spec.SourceKeyspace, (primary, c) => DropOrRenameAsync(c, primary.DbName, state.Tables, options, ct), ct).ConfigureAwait(false);
+        FaultPoints.Hit(SwitchFaultPoints.CompleteAfterTables);
+        await lease.EnsureHeldAsync("remove the write guards", ct).ConfigureAwait(false);
+        await shards.LiftGuardsAsync(spec.SourceKeyspace, spec, GuardSide.Source, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
         await shards.LiftGuardsAsync(spec.TargetKeyspace, spec, GuardSide.Target, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        FaultPoints.Hit(SwitchFaultPoints.CompleteAfterGuards);
         if (!options.KeepRoutingRules)
         {
-            await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Remove(r, spec.SourceKeyspace, spec.TargetKeyspace, state.Tables), ct: ct).ConfigureAwait(false);
+            await lease.EnsureHeldAsync("remove the routing rules", ct).ConfigureAwait(false);
+            await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Remove(r, spec.SourceKeyspace, spec.TargetKeyspace, state.Tables), lease.For(spec.TargetKeyspace), ct).ConfigureAwait(false);
         }
 
+        FaultPoints.Hit(SwitchFaultPoints.CompleteAfterRules);
+        await lease.EnsureHeldAsync("remove the workflow's records", ct).ConfigureAwait(false);
         await registry.RemoveAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
         await registry.RemoveAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
     }
@@ -46,30 +53,31 @@ public sealed class MoveTablesCleanup(TopologyStore store, ReplicationEngine eng
     /// Migrate complete: the streams, the target guards and the workflow record go; the source (another cluster's)
     /// is not touched at all, so its tables and data stay; there are no routing rules or reverse streams to remove.
     /// </summary>
-    private async Task CompleteMigrateAsync(WorkflowState state, CancellationToken ct)
+    private async Task CompleteMigrateAsync(WorkflowState state, SwitchLease lease, CancellationToken ct)
     {
         var spec = state.Spec;
-        await using var l1 = await store.LockKeyspaceAsync(spec.TargetKeyspace, spec.InstanceId, "Complete", ct: ct).ConfigureAwait(false);
+        await lease.EnsureHeldAsync("delete the workflow's streams", ct).ConfigureAwait(false);
         await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
         await shards.LiftGuardsAsync(spec.TargetKeyspace, spec, GuardSide.Target, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
         await registry.DeleteJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
         await registry.RemoveAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
     }
 
-    public async Task CancelAsync(CleanupRequest request, CancellationToken ct)
+    public async Task CancelAsync(CleanupRequest request, SwitchLease lease, CancellationToken ct)
     {
         var state = request.State;
         var spec = state.Spec;
         var options = request.Options;
         // A mounted source belongs to another cluster (or no cluster): nothing of this workflow lives there.
         var mounted = spec.MountName is not null;
-        await using var l1 = await store.LockKeyspaceAsync(spec.TargetKeyspace, spec.InstanceId, "Cancel", ct: ct).ConfigureAwait(false);
+        await lease.EnsureHeldAsync("delete the workflow's streams", ct).ConfigureAwait(false);
         await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
         if (!mounted)
         {
             await DeleteStreamsAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct).ConfigureAwait(false);
         }
 
+        await lease.EnsureHeldAsync("remove the target guards and tables", ct).ConfigureAwait(false);
         await shards.ForEachPrimaryAsync(spec.TargetKeyspace, async (primary, c) =>
         {
             await WriteGuards.RemoveAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, GuardSide.Target, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
@@ -81,13 +89,15 @@ public sealed class MoveTablesCleanup(TopologyStore store, ReplicationEngine eng
 
         if (!mounted)
         {
+            await lease.EnsureHeldAsync("remove the source guards and the routing rules", ct).ConfigureAwait(false);
             await shards.LiftGuardsAsync(spec.SourceKeyspace, spec, GuardSide.Source, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
             if (!options.KeepRoutingRules)
             {
-                await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Remove(r, spec.SourceKeyspace, spec.TargetKeyspace, state.Tables), ct: ct).ConfigureAwait(false);
+                await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Remove(r, spec.SourceKeyspace, spec.TargetKeyspace, state.Tables), lease.For(spec.TargetKeyspace), ct).ConfigureAwait(false);
             }
         }
 
+        await lease.EnsureHeldAsync("remove the workflow's records", ct).ConfigureAwait(false);
         await registry.DeleteJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
         if (!mounted)
         {

@@ -12,6 +12,18 @@ public sealed record MoveTablesSettings
     /// </summary>
     public TimeSpan CatchUpGoal { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The TTL of the etcd lease a traffic command (SwitchTraffic, ReverseTraffic, Complete, Cancel) holds while it
+    /// acts. When its host dies the lease lapses after at most this, and a live process ends the command from its
+    /// journal (<see cref="InterruptedCommandRecovery"/>, which looks every <see cref="RecoveryInterval"/>): writes
+    /// are refused for at most about TTL + interval + the undo itself (10 + 2 + a few seconds, within the 30 s bound).
+    /// Shorter leases are renewed more often (every third of the TTL); a host paused longer than the TTL loses it.
+    /// </summary>
+    public TimeSpan SwitchLeaseTtl { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often every host and Streamer looks for a command whose holder died (see <see cref="SwitchLeaseTtl"/>).</summary>
+    public TimeSpan RecoveryInterval { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Accounts the write guards let through: the engine's (copy, streams, reverse streams).</summary>
     public IReadOnlyList<string> ExemptUsers { get; init; } = [];
 

@@ -40,6 +40,9 @@ internal sealed class SidePrimaries(string keyspace, IReadOnlyList<(string Shard
 
     public IReadOnlyList<string> ShardNames { get; } = [.. shards.Select(s => s.Shard)];
 
+    /// <summary>The first primary in shard order: the side's <see cref="WindowClock"/>.</summary>
+    public MySqlConnection First => shards[0].Connection;
+
     public MySqlConnection For(string shard) =>
         shards.FirstOrDefault(s => s.Shard == shard).Connection ?? throw new InvalidOperationException($"Keyspace {keyspace} has no shard {shard} in this switch.");
 

@@ -56,10 +56,10 @@ public static class SwitchLedger
         {
             result = await run().ConfigureAwait(false);
         }
-        catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
+        catch (Exception e) when (e is not SwitchLeaseLostException && !(e is OperationCanceledException && ct.IsCancellationRequested))
         {
             // The activity fails and the orchestration moves on (the switch activity is called without retries): this
-            // intent is over. A host shutting down cancels instead, and then the message is delivered again and must
+            // intent is over. Not so when the lease was lost: the process that took the journal over records the answer. A host shutting down cancels instead, and then the message is delivered again and must
             // still act, so a cancellation is not recorded. Recording is best effort: the failure itself is what the
             // orchestration must see.
             try
@@ -116,8 +116,6 @@ public sealed class SwitchTimings
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly List<(string Step, double Ms)> _steps = [];
     private double _last;
-    private double? _windowStart;
-    private double? _windowEnd;
 
     /// <summary>Records the time since the previous mark under <paramref name="step"/>.</summary>
     public void Mark(string step)
@@ -127,13 +125,11 @@ public sealed class SwitchTimings
         _last = now;
     }
 
-    /// <summary>Writes are refused from here (the first guard is being armed).</summary>
-    public void WindowOpens() => _windowStart ??= _clock.Elapsed.TotalMilliseconds;
-
-    /// <summary>Writes are accepted again where they now go.</summary>
-    public void WindowCloses() => _windowEnd ??= _clock.Elapsed.TotalMilliseconds;
-
-    public double? WindowMs => _windowStart is { } s && _windowEnd is { } e ? e - s : null;
+    /// <summary>
+    /// How long writes were refused: from the first guard armed to the last lifted, on <see cref="WindowClock"/> (the
+    /// first primary of the side writes leave), so a window a crash handed to another process is measured the same way.
+    /// </summary>
+    public double? WindowMs { get; set; }
 
     public IReadOnlyList<(string Step, double Ms)> Steps => _steps;
 
@@ -143,7 +139,7 @@ public sealed class SwitchTimings
         text.AppendJoin(", ", _steps.Select(s => $"{s.Step} {s.Ms.ToString("0", CultureInfo.InvariantCulture)} ms"));
         if (WindowMs is { } w)
         {
-            text.Append(CultureInfo.InvariantCulture, $"; writes refused for {w:0} ms");
+            text.Append(CultureInfo.InvariantCulture, $"; writes refused for {w:0} ms (source primary's clock)");
         }
 
         return text.ToString();

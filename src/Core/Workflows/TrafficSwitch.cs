@@ -4,44 +4,42 @@ using Microsoft.Extensions.Logging;
 namespace Durable.Workflows;
 
 /// <summary>
-/// SwitchTraffic / ReverseTraffic: under the locks of both keyspaces and at most once per request (intent), a switch a
-/// crash interrupted is ended first (from its journal), then reads are switched per tablet type and then, for PRIMARY,
-/// writes (<see cref="WriteSwitch"/>).
+/// SwitchTraffic / ReverseTraffic: under the lease of both keyspaces and at most once per request (intent), a switch a
+/// crash interrupted is ended first (from its journal), then the reads and writes the command names are switched: reads
+/// alone by the routing rules (refused while the streams that would serve them are unhealthy), writes with the reads in
+/// one flip of the rules by the write switch (<see cref="WriteSwitch"/>), so a write switch that fails leaves reads
+/// where they were too.
 /// </summary>
 public sealed class TrafficSwitch(
-    TopologyStore store, WorkflowRegistry registry, KeyspaceShards shards, TrafficRules rules, WriteSwitch writeSwitch, WriteSwitchRecovery recovery, ILogger logger)
+    TopologyStore store, WorkflowRegistry registry, KeyspaceShards shards, TrafficRules rules, StreamCatchUp catchUp, WriteSwitch writeSwitch,
+    WriteSwitchRecovery recovery, MoveTablesSettings settings, ILogger logger)
 {
+    /// <summary>How long a holder that lost its lease waits for the process that took the journal over to record the answer.</summary>
+    private static readonly TimeSpan TakeoverWait = TimeSpan.FromSeconds(60);
+
     public async Task<SwitchResult> SwitchAsync(SwitchRequest request, CancellationToken ct)
     {
         var spec = request.State.Spec;
         request.Options.Validate();
-        var holder = $"{spec.InstanceId}/{request.IntentId}";
-        var locks = new List<KeyspaceLock>();
+        var holder = $"{spec.InstanceId}/{request.IntentId}@{Environment.MachineName}:{Environment.ProcessId}";
         try
         {
-            // Both keyspaces, always in name order, so two workflows switching in opposite directions cannot deadlock.
-            foreach (var ks in new[] { spec.SourceKeyspace, spec.TargetKeyspace }.Order(StringComparer.Ordinal))
-            {
-                // Waits past the lock's TTL: a switch redelivered after its host died must outlast the dead holder's lease.
-                locks.Add(await store.LockKeyspaceAsync(ks, holder, $"{(request.Reverse ? "ReverseTraffic" : "SwitchTraffic")} {spec.TargetKeyspace}.{spec.Workflow}",
-                    wait: store.Options.LockTtl * 2, ct: ct).ConfigureAwait(false));
-            }
+            // Waits past a keyspace lock's TTL: a switch redelivered after its host died must outlast the dead holder's
+            // lease (recovery usually ends the dead holder's switch well before).
+            await using var lease = await SwitchLease.AcquireAsync(store, [spec.SourceKeyspace, spec.TargetKeyspace], holder,
+                $"{(request.Reverse ? "ReverseTraffic" : "SwitchTraffic")} {spec.TargetKeyspace}.{spec.Workflow}", settings.SwitchLeaseTtl, store.Options.LockTtl * 2, ct).ConfigureAwait(false);
 
-            var targetLock = locks.First(l => l.Keyspace == spec.TargetKeyspace);
-
-            // Under the locks, so a repeated delivery cannot pass the finished-intent check while the original still runs.
-            return await SwitchLedger.RunOnceAsync(registry, request, () => SwitchUnderLocksAsync(request, targetLock, ct), ct).ConfigureAwait(false);
+            // Under the lease, so a repeated delivery cannot pass the finished-intent check while the original still runs.
+            return await SwitchLedger.RunOnceAsync(registry, request, () => SwitchUnderLeaseAsync(request, lease, ct), ct).ConfigureAwait(false);
         }
-        finally
+        catch (SwitchLeaseLostException e)
         {
-            foreach (var l in Enumerable.Reverse(locks))
-            {
-                await l.DisposeAsync().ConfigureAwait(false);
-            }
+            logger.LogWarning("{Workflow}: switch {Intent} stopped: {Reason}", spec.InstanceId, request.IntentId, e.Message);
+            return await AfterTakeoverAsync(request, ct).ConfigureAwait(false);
         }
     }
 
-    private async Task<SwitchResult> SwitchUnderLocksAsync(SwitchRequest request, KeyspaceLock targetLock, CancellationToken ct)
+    private async Task<SwitchResult> SwitchUnderLeaseAsync(SwitchRequest request, SwitchLease lease, CancellationToken ct)
     {
         var state = request.State;
         var spec = state.Spec;
@@ -52,7 +50,7 @@ public sealed class TrafficSwitch(
         if (journal is not null)
         {
             var continuing = journal.IntentId == request.IntentId;
-            var recovered = await recovery.RecoverAsync(state, journal, targetLock, continuing, ct).ConfigureAwait(false);
+            var recovered = await recovery.RecoverAsync(state, journal, lease, continuing, ct).ConfigureAwait(false);
             if (continuing && journal.Step == SwitchSteps.Committed)
             {
                 return recovered; // this very switch had committed before the crash
@@ -71,27 +69,71 @@ public sealed class TrafficSwitch(
         var types = options.Types();
         var readTypes = types.Where(t => t != "PRIMARY" && state.Traffic.IsSwitched(t) == request.Reverse).ToList();
         var writes = types.Contains("PRIMARY") && state.Traffic.Primary == request.Reverse;
-        var traffic = state.Traffic;
-        if (readTypes.Count > 0)
+        var toTraffic = state.Traffic;
+        foreach (var t in readTypes)
         {
-            foreach (var t in readTypes)
+            toTraffic = toTraffic.With(t, !request.Reverse);
+        }
+
+        if (writes)
+        {
+            var result = await writeSwitch.SwitchWritesAsync(state, options, request.Reverse, request.IntentId, toTraffic with { Primary = !request.Reverse }, lease, ct).ConfigureAwait(false);
+            logger.LogInformation("{Workflow}: write switch {Intent} {Outcome}: {Steps}", spec.InstanceId, request.IntentId, result.Ok ? "done" : "not done", result.Steps);
+            return result;
+        }
+
+        if (readTypes.Count == 0)
+        {
+            return new SwitchResult(true, "nothing to switch: the traffic already is where the command would take it", state.Traffic, state.Streams, state.ReverseStreams);
+        }
+
+        if (await ReadRefusalAsync(state, options, request.Reverse, ct).ConfigureAwait(false) is { } refusal)
+        {
+            return new SwitchResult(false, $"{refusal}; reads were not switched. Traffic is unchanged: {state.Traffic}", state.Traffic, state.Streams, state.ReverseStreams);
+        }
+
+        await lease.EnsureHeldAsync("switch reads", ct).ConfigureAwait(false);
+        await rules.ApplyAsync(spec, state.Tables, toTraffic, lease.For(spec.TargetKeyspace), ct).ConfigureAwait(false);
+        logger.LogInformation("{Workflow}: reads for {Types} switched {Direction}", spec.InstanceId, string.Join(",", readTypes), request.Reverse ? "back" : "forward");
+        return new SwitchResult(true, "reads switched", toTraffic, state.Streams, state.ReverseStreams);
+    }
+
+    /// <summary>
+    /// Reads moved to the side writes do not go to are served by that side's inbound streams: refused while one is not
+    /// Running or lags over --max-replication-lag-allowed (stale reads). Reads moved to where writes go need no stream.
+    /// </summary>
+    private async Task<string?> ReadRefusalAsync(WorkflowState state, SwitchOptions options, bool reverse, CancellationToken ct)
+    {
+        if (state.Traffic.Primary != reverse)
+        {
+            return null;
+        }
+
+        var d = SwitchDirection.Of(state.Spec, reverse);
+        var inbound = reverse ? state.ReverseStreams : state.Streams;
+        return await catchUp.RefusalAsync(inbound, d.Inbound, options.MaxReplicationLagAllowedSeconds, TimeSpan.FromSeconds(options.TimeoutSeconds), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// This holder lost its lease mid-switch (it was paused or cut off from etcd): the process that took the journal
+    /// over records the intent's answer, which this returns; failing that, what the routing rules say now.
+    /// </summary>
+    private async Task<SwitchResult> AfterTakeoverAsync(SwitchRequest request, CancellationToken ct)
+    {
+        var spec = request.State.Spec;
+        var deadline = DateTimeOffset.UtcNow + TakeoverWait;
+        while (DateTimeOffset.UtcNow < deadline)
+        {
+            if (await registry.GetAsync(spec.TargetKeyspace, spec.Workflow, request.IntentId, ct).ConfigureAwait(false) is { } done)
             {
-                traffic = traffic.With(t, !request.Reverse);
+                return done.Result with { Message = $"this host lost its lease during the switch; another process ended it: {done.Result.Message}" };
             }
 
-            await rules.ApplyAsync(spec, state.Tables, traffic, targetLock, ct).ConfigureAwait(false);
-            logger.LogInformation("{Workflow}: reads for {Types} switched {Direction}", spec.InstanceId, string.Join(",", readTypes), request.Reverse ? "back" : "forward");
+            await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
         }
 
-        state = state with { Traffic = traffic };
-        if (!writes)
-        {
-            return new SwitchResult(true, "reads switched", traffic, state.Streams, state.ReverseStreams);
-        }
-
-        var result = await writeSwitch.SwitchWritesAsync(state, options, request.Reverse, request.IntentId, targetLock, ct).ConfigureAwait(false);
-        logger.LogInformation("{Workflow}: write switch {Intent} {Outcome}: {Steps}", spec.InstanceId, request.IntentId, result.Ok ? "done" : "not done", result.Steps);
-        return result;
+        var actual = await rules.TrafficAsync(spec, request.State.Tables, ct).ConfigureAwait(false);
+        return await StaleRequestAsync(request, actual, ct).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -26,11 +26,24 @@ public sealed record SwitchJournal(
     [property: JsonPropertyName("step")] string Step,
     [property: JsonPropertyName("final_positions")] IReadOnlyDictionary<string, string> FinalPositions,
     [property: JsonPropertyName("outbound_positions")] IReadOnlyDictionary<string, string> OutboundPositions,
-    [property: JsonPropertyName("updated_at")] DateTimeOffset UpdatedAt);
+    [property: JsonPropertyName("updated_at")] DateTimeOffset UpdatedAt)
+{
+    /// <summary>The workflow as the switch saw it (audit and commands left out): what a process that takes over needs.</summary>
+    [JsonPropertyName("state")] public WorkflowState? State { get; init; }
+
+    /// <summary>Who acts on this journal (host and intent), for the log of a process that takes it over.</summary>
+    [JsonPropertyName("holder")] public string? Holder { get; init; }
+
+    /// <summary>When the first guard was armed, on <see cref="WindowClock"/> (unix seconds): the start of the refused-writes window.</summary>
+    [JsonPropertyName("window_opened_at")] public double? WindowOpenedAt { get; init; }
+}
 
 public static class SwitchSteps
 {
     public const string Intent = "intent";
+
+    /// <summary>The window's start is recorded and the guards are being armed: some may be armed already.</summary>
+    public const string ArmingGuards = "arming-guards";
     public const string GuardsArmed = "guards-armed";
     public const string Drained = "drained";
     public const string InboundStopped = "inbound-stopped";
@@ -50,11 +63,29 @@ public sealed class WorkflowRegistry(TopologyStore store) : ISwitchOutcomes
 {
     public TopologyStore Store { get; } = store;
 
-    private string Prefix => Store.Options.GlobalRoot + "/workflows/";
+    /// <summary>Where every workflow's records live: {root}/global/workflows/.</summary>
+    public string Prefix => Store.Options.GlobalRoot + "/workflows/";
 
     public string RecordKey(string keyspace, string workflow) => $"{Prefix}{keyspace}/{workflow}/Workflow";
 
     public string JournalKey(string keyspace, string workflow) => $"{Prefix}{keyspace}/{workflow}/SwitchJournal";
+
+    /// <summary>The journal of a running Complete or Cancel (<see cref="CleanupJournal"/>).</summary>
+    public string CleanupJournalKey(string keyspace, string workflow) => $"{Prefix}{keyspace}/{workflow}/CleanupJournal";
+
+    public async Task<CleanupJournal?> GetCleanupJournalAsync(string keyspace, string workflow, CancellationToken ct) =>
+        (await Store.ReadAsync<CleanupJournal>(CleanupJournalKey(keyspace, workflow), ct).ConfigureAwait(false))?.Value;
+
+    public Task SaveCleanupJournalAsync(CleanupJournal journal, SwitchLease lease, CancellationToken ct)
+    {
+        var spec = journal.Request.State.Spec;
+        return CommitUnderLeaseAsync([EtcdOp.Put(CleanupJournalKey(spec.TargetKeyspace, spec.Workflow), TopologyJson.Serialize(journal))], lease,
+            $"save the {journal.Action} journal of {spec.TargetKeyspace}.{spec.Workflow}", ct);
+    }
+
+    /// <summary>Ends a Complete's or Cancel's journal (its records may be gone already: Complete removes them all).</summary>
+    public Task EndCleanupJournalAsync(MoveTablesCreate spec, SwitchLease lease, CancellationToken ct) =>
+        CommitUnderLeaseAsync([EtcdOp.Delete(CleanupJournalKey(spec.TargetKeyspace, spec.Workflow))], lease, $"end the cleanup journal of {spec.TargetKeyspace}.{spec.Workflow}", ct);
 
     /// <summary>One key per finished switch request; intent ids are the orchestration's GUIDs (hex), safe in a key.</summary>
     public string FinishedSwitchKey(string keyspace, string workflow, string intentId) =>
@@ -117,9 +148,23 @@ public sealed class WorkflowRegistry(TopologyStore store) : ISwitchOutcomes
     /// One etcd round trip (a put guarded by the keyspace lock, not a read-modify-write): only the lock holder writes
     /// the journal, and the switch saves it several times while writes are refused.
     /// </summary>
-    public Task SaveJournalAsync(string keyspace, string workflow, SwitchJournal journal, KeyspaceLock? underLock, CancellationToken ct) =>
-        Store.CommitAsync([], [EtcdOp.Put(JournalKey(keyspace, workflow), TopologyJson.Serialize(journal with { UpdatedAt = DateTimeOffset.UtcNow }))], underLock,
-            $"save the switch journal of {keyspace}.{workflow}", ct);
+    public Task SaveJournalAsync(string keyspace, string workflow, SwitchJournal journal, SwitchLease lease, CancellationToken ct) =>
+        CommitUnderLeaseAsync([EtcdOp.Put(JournalKey(keyspace, workflow), TopologyJson.Serialize(journal with { UpdatedAt = DateTimeOffset.UtcNow }))], lease,
+            $"save the switch journal of {keyspace}.{workflow} (step {journal.Step})", ct);
+
+    /// <summary>
+    /// Writes <paramref name="ops"/> only while every lock of <paramref name="lease"/> is still its holder's; else
+    /// <see cref="SwitchLeaseLostException"/> and nothing is written.
+    /// </summary>
+    public async Task CommitUnderLeaseAsync(IReadOnlyList<EtcdOp> ops, SwitchLease lease, string what, CancellationToken ct)
+    {
+        var result = await Store.Etcd.TxnAsync(lease.Locks.Select(l => l.Guard), ops, null, ct).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            throw new SwitchLeaseLostException($"{lease.Holder} could not {what}: its lease on {string.Join(" and ", lease.Locks.Select(l => l.Description))} has expired " +
+                "or been taken over; another process ends the command from its journal, and this one does nothing more");
+        }
+    }
 
     public async Task<FinishedSwitch?> GetAsync(string keyspace, string workflow, string intentId, CancellationToken ct) =>
         (await Store.ReadAsync<FinishedSwitch>(FinishedSwitchKey(keyspace, workflow, intentId), ct).ConfigureAwait(false))?.Value;
@@ -132,9 +177,9 @@ public sealed class WorkflowRegistry(TopologyStore store) : ISwitchOutcomes
     /// Ends a switch's journal and records its intent as finished in one etcd transaction, so there is no moment in
     /// which neither says what happened to it (a repeated delivery then either finds the journal or the record).
     /// </summary>
-    public Task FinishJournalAsync(string keyspace, string workflow, FinishedSwitch outcome, KeyspaceLock? underLock, CancellationToken ct) =>
-        Store.CommitAsync([], [EtcdOp.Put(FinishedSwitchKey(keyspace, workflow, outcome.IntentId), TopologyJson.Serialize(outcome)), EtcdOp.Delete(JournalKey(keyspace, workflow))],
-            underLock, $"finish the switch journal of {keyspace}.{workflow}", ct);
+    public Task FinishJournalAsync(string keyspace, string workflow, FinishedSwitch outcome, SwitchLease lease, CancellationToken ct) =>
+        CommitUnderLeaseAsync([EtcdOp.Put(FinishedSwitchKey(keyspace, workflow, outcome.IntentId), TopologyJson.Serialize(outcome)), EtcdOp.Delete(JournalKey(keyspace, workflow))],
+            lease, $"finish the switch journal of {keyspace}.{workflow}", ct);
 
     public async Task DeleteJournalAsync(string keyspace, string workflow, CancellationToken ct)
     {

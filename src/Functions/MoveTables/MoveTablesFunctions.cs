@@ -35,6 +35,7 @@ public static class MoveTablesFunctions
         // The engines come from the composition root (one etcd client per process, created on first use, so a host
         // without a topology still starts); the activities take their dependencies from it.
         services.AddDurableEngine(configuration);
+        services.AddInterruptedCommandRecovery();
         services.TryAddSingleton<VDiffLifecycle.HostSettings>();
         services.AddFunctionsOf(typeof(MoveTablesFunctions));
         services.AddFunctionsOf<MoveTablesOrchestratorFunction>();
