@@ -32,8 +32,21 @@ public class FaultPlanTests
         Assert.Contains("apply.before-commit", plan.Reached);
     }
 
+    [Fact]
+    public void StopEntriesPauseInsteadOfKilling()
+    {
+        var plan = FaultPlan.Parse("switchtraffic.after-guards:stop, copy@2:stop, apply.before-commit");
+        Assert.True(plan.Pauses("switchtraffic.after-guards"));
+        Assert.True(plan.ShouldFire("switchtraffic.after-guards"));
+        Assert.False(plan.ShouldFire("copy"));
+        Assert.True(plan.ShouldFire("copy"));
+        Assert.True(plan.Pauses("copy"));
+        Assert.False(plan.Pauses("apply.before-commit"));
+    }
+
     [Theory]
     [InlineData("copy@0", "copy@0")]
+    [InlineData("copy:halt", "copy:halt")]
     [InlineData("copy@x", "copy@x")]
     [InlineData("bad name", "bad name")]
     public void MalformedEntriesAreRejectedNamingTheEntry(string value, string named)

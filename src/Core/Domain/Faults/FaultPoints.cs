@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace Durable.Core.Faults;
 
@@ -12,7 +13,9 @@ namespace Durable.Core.Faults;
 /// </summary>
 /// <remarks>
 /// Syntax of the variable: a comma-separated list of <c>name</c> or <c>name@N</c> entries; <c>name@N</c> fires on the
-/// N-th time the point is reached in this process (1-based), so a test can crash in the middle of a loop.
+/// N-th time the point is reached in this process (1-based), so a test can crash in the middle of a loop. An entry
+/// ending in <c>:stop</c> (<c>name:stop</c>, <c>name@N:stop</c>) pauses the process with SIGSTOP instead, as a long GC
+/// pause or a frozen VM would: the test resumes it with SIGCONT and checks that it did nothing it no longer owned.
 /// Names are compared case-sensitively. An unset or empty variable makes every call a cheap no-op.
 /// </remarks>
 public static class FaultPoints
@@ -30,9 +33,29 @@ public static class FaultPoints
         var plan = Plan.Value;
         if (plan.ShouldFire(name))
         {
-            KillSelf(name);
+            if (plan.Pauses(name))
+            {
+                StopSelf(name);
+            }
+            else
+            {
+                KillSelf(name);
+            }
         }
     }
+
+    private static void StopSelf(string name)
+    {
+        Console.Error.WriteLine($"fault point '{name}' reached: stopping process {Environment.ProcessId} (SIGSTOP)");
+        // Returns once someone sends SIGCONT; the code after the point then runs on as if nothing had happened.
+        _ = Kill(Environment.ProcessId, SigStop);
+        Console.Error.WriteLine($"fault point '{name}': process {Environment.ProcessId} resumed (SIGCONT)");
+    }
+
+    private const int SigStop = 19; // Linux
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     private static void KillSelf(string name)
     {
@@ -48,9 +71,14 @@ public static class FaultPoints
 public sealed class FaultPlan
 {
     private readonly Dictionary<string, int> _fireOnHit;
+    private readonly HashSet<string> _pause;
     private readonly ConcurrentDictionary<string, int> _hits = new(StringComparer.Ordinal);
 
-    private FaultPlan(Dictionary<string, int> fireOnHit) => _fireOnHit = fireOnHit;
+    private FaultPlan(Dictionary<string, int> fireOnHit, HashSet<string> pause)
+    {
+        _fireOnHit = fireOnHit;
+        _pause = pause;
+    }
 
     public IReadOnlyCollection<string> Reached => _hits.Keys.ToArray();
 
@@ -60,13 +88,16 @@ public sealed class FaultPlan
     public static FaultPlan Parse(string? value)
     {
         var plan = new Dictionary<string, int>(StringComparer.Ordinal);
+        var pause = new HashSet<string>(StringComparer.Ordinal);
         if (string.IsNullOrWhiteSpace(value))
         {
-            return new FaultPlan(plan);
+            return new FaultPlan(plan, pause);
         }
 
-        foreach (var raw in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var entry in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
+            var stops = entry.EndsWith(":stop", StringComparison.Ordinal);
+            var raw = stops ? entry[..^":stop".Length] : entry;
             var at = raw.IndexOf('@');
             var name = at < 0 ? raw : raw[..at];
             var hit = 1;
@@ -83,10 +114,17 @@ public sealed class FaultPlan
             }
 
             plan[name] = hit;
+            if (stops)
+            {
+                pause.Add(name);
+            }
         }
 
-        return new FaultPlan(plan);
+        return new FaultPlan(plan, pause);
     }
+
+    /// <summary>Whether <paramref name="name"/> pauses the process (<c>:stop</c>) rather than killing it.</summary>
+    public bool Pauses(string name) => _pause.Contains(name);
 
     /// <summary>Counts a hit of <paramref name="name"/> and says whether this hit is the one that must crash.</summary>
     public bool ShouldFire(string name)
