@@ -182,6 +182,9 @@ public sealed class SwitchTrafficCrashHost : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends a signal to the host (CONT resumes one a <c>:stop</c> fault point paused).</summary>
+    public Task SignalAsync(string signal) => _process.SignalAsync(signal);
+
     /// <summary>kill -9, as an operator or the OOM killer would: no graceful shutdown, leases left to expire.</summary>
     public Task KillAsync() => _process.SignalAsync("KILL");
 

@@ -9,11 +9,14 @@ using Xunit.Abstractions;
 namespace Durable.Workflows.Tests;
 
 /// <summary>
-/// The host really killed (SIGKILL by DURABLE_FAULT_POINTS) at every <c>switchtraffic.*</c> fault point of the write
-/// switch, then restarted without it: once recovery finishes the workflow is fully switched or fully not switched
-/// (rules, guards on both sides, forward and reverse streams, the traffic state the workflow shows), no row written
-/// through the routing rules is lost or duplicated, and the next command carries on. One workflow cycles through all
-/// points; an application-like writer follows the routing rules throughout.
+/// The host really killed (SIGKILL by DURABLE_FAULT_POINTS) at every fault point of SwitchTraffic/ReverseTraffic
+/// (<see cref="SwitchFaultPoints"/>) under an application's write load, with the product's shipped settings. A live
+/// process (here the test's own recovery sweep, as the always-on Streamer runs it) ends the switch from its journal
+/// without the host: within the bound (lease TTL + sweep + undo, asserted against 30 s with headroom), measured from
+/// the application's side as the longest run of refused writes. The next host (armed with the next point) then gets the
+/// dead host's activity again and answers what the recovery recorded; the workflow is fully switched or fully not
+/// switched (reads included), no acknowledged row is lost or duplicated, and the next command carries on. One workflow
+/// cycles through all points, alternating direction as the outcomes take it; a paused (SIGSTOP) holder is tested last.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
@@ -23,21 +26,25 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
     private const string Switched = "All Reads Switched. Writes Switched";
     private const string NotSwitched = "Reads Not Switched. Writes Not Switched";
 
-    /// <summary>The switchtraffic.* fault points the code has today, read from the source so a new one is never left untested.</summary>
-    private static IReadOnlyList<string> FaultPointsInCode()
+    /// <summary>The recovery bound of the issue (30 s from the kill) plus headroom for a loaded 2-core CI machine.</summary>
+    private static readonly TimeSpan RecoveryBound = TimeSpan.FromSeconds(30 + 15);
+
+    [Fact]
+    public void Every_fault_point_in_the_registry_is_hit_in_the_code_and_every_hit_is_in_the_registry()
     {
-        // Every source file of the workflows project, in name order (the points are spread over the switch's files).
         var folder = Path.Combine(LocalCluster.RepositoryRoot(), "src", "Core", "Workflows");
-        var text = string.Join("\n", Directory.EnumerateFiles(folder, "*.cs").Order(StringComparer.Ordinal).Select(File.ReadAllText));
-        var points = FaultPointHit().Matches(text).Select(m => m.Groups[1].Value).Distinct().ToList();
-        Assert.True(points.Count >= 7, $"expected the write switch's fault points in {folder}/*.cs, found: {string.Join(", ", points)}");
-        return points;
+        var text = string.Join("\n", Directory.EnumerateFiles(folder, "*.cs").Select(File.ReadAllText));
+        var hits = FaultPointHit().Matches(text).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+        var constants = typeof(SwitchFaultPoints).GetFields().Where(f => f.IsLiteral).ToDictionary(f => f.Name, f => (string)f.GetRawConstantValue()!);
+        Assert.Equal(constants.Values.Order(StringComparer.Ordinal), SwitchFaultPoints.All.Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(constants.Keys.Order(StringComparer.Ordinal), hits.Order(StringComparer.Ordinal));
+        Assert.DoesNotMatch(@"FaultPoints\.Hit\(""(switchtraffic|reversetraffic|complete)\.", text);
     }
 
     [Fact]
-    public async Task A_host_killed_at_each_switchtraffic_fault_point_recovers_to_all_or_nothing_and_carries_on()
+    public async Task A_host_killed_at_each_switch_fault_point_is_ended_by_a_live_process_within_the_bound_and_carries_on()
     {
-        var points = FaultPointsInCode();
+        var points = SwitchFaultPoints.All.Where(p => p.Commands.Contains("SwitchTraffic")).Select(p => p.Name).ToList();
         await using var bed = new ClusterBed("crash");
         await bed.InitAsync();
         var table = "t_" + bed.Suffix;
@@ -47,8 +54,10 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
             $"INSERT INTO `{table}` (id, v) VALUES " + string.Join(",", Enumerable.Range(1, 200).Select(i => $"({i}, 'seed{i}')")));
         bed.DropLater(100, "vt_commerce", table);
         bed.DropLater(200, "vt_customer", table);
-        // Streams run in a Streamer of their own (in this process, on the bed's root and sidecar): only the host dies.
+        // Streams run in a Streamer of their own (in this process, on the bed's root and sidecar), and so does the
+        // recovery sweep every Streamer runs: only the host dies.
         bed.StartStreamer();
+        await using var recovery = RecoverySweep.Start(bed);
 
         var suffix = bed.Suffix.Replace("_", "", StringComparison.Ordinal);
         var hub = "Crash" + suffix;
@@ -58,83 +67,65 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
         await using var writer = new RoutedWriter(bed, table, firstId: 1000);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         SwitchTrafficCrashHost? host = null;
+        var directions = new HashSet<string>(StringComparer.Ordinal);
         try
         {
+            host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, points[0]);
+            // The source primary (not a replica): the shared cluster's replicas lag by a minute or more when the
+            // machine is loaded, and the table was created a moment ago.
+            var (status, created) = await host.PostAsync($"/api/movetables/{Target}/{workflow}/create", new { source_keyspace = Source, tables = new[] { table }, tablet_types = "PRIMARY", vdiff_interval = "off" }); // VDiff holds are tested elsewhere: here a held switch would look like a lost command
+            Assert.True(status == 202, $"create answered {status}: {created}");
+            await WaitStateAsync(host, workflow, s => s.Phase == Phases.Running, "copy done, replicating", TimeSpan.FromSeconds(120));
+            writer.Start();
+            await writer.WaitForWritesAsync(20);
+
             for (var i = 0; i < points.Count; i++)
             {
                 var point = points[i];
-                // A host that dies at `point` during the write switch.
-                host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, point);
-                if (i == 0)
-                {
-                    // The source primary (not a replica): the shared cluster's replicas lag by a minute or more when
-                    // the machine is loaded, and the table was created a moment ago.
-                    var (status, created) = await host.PostAsync($"/api/movetables/{Target}/{workflow}/create", new { source_keyspace = Source, tables = new[] { table }, tablet_types = "PRIMARY", vdiff_interval = "off" }); // VDiff holds are tested elsewhere: here a held switch would look like a lost command
-                    Assert.True(status == 202, $"create answered {status}: {created}");
-                    await WaitStateAsync(host, workflow, s => s.Phase == Phases.Running, "copy done, replicating", TimeSpan.FromSeconds(120));
-                    writer.Start();
-                    await writer.WaitForWritesAsync(20);
-                }
-
-                var before = await host.StateAsync(Target, workflow);
-                Assert.Equal(NotSwitched, before!.TrafficStateText);
-                var (code, accepted) = await host.PostAsync($"/api/movetables/{Target}/{workflow}/switchtraffic", new { @switch = new { timeout_seconds = 30 } });
-                Assert.True(code == 202, $"switchtraffic answered {code}: {accepted}");
+                var before = (await host.StateAsync(Target, workflow))!;
+                var action = before.Traffic.Primary ? "reversetraffic" : "switchtraffic";
+                directions.Add(action);
+                writer.ResetRefusals();
+                var (code, accepted) = await host.PostAsync($"/api/movetables/{Target}/{workflow}/{action}", new { @switch = new { timeout_seconds = 30 } });
+                Assert.True(code == 202, $"{action} answered {code}: {accepted}");
                 var requestId = accepted.GetProperty("request_id").GetString()!;
-                if (!await host.TryWaitForExitAsync(TimeSpan.FromSeconds(75)))
-                {
-                    // Seen since the hub hands a host's own control messages over in memory (5b3b2cd): right after a
-                    // graceful restart the command event sometimes never reaches the orchestration. A second host
-                    // process (same fault point) takes the message over; the crash and recovery under test are unchanged.
-                    var stuck = await host.StateAsync(Target, workflow);
-                    output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s {point}: the command was not processed within 75 s (phase {stuck?.Phase}); restarting the host");
-                    await host.StopAsync();
-                    await host.DisposeAsync();
-                    host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, point);
-                    await host.WaitForExitAsync(TimeSpan.FromSeconds(150));
-                }
+                host = await WaitForKillAsync(host, dll, work, hub, bed, key, point);
+                var killed = System.Diagnostics.Stopwatch.StartNew();
+                output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s {action} killed at {point}");
 
-                var log = host.Log;
-                Assert.True(host.ExitCode == 137, $"the host should die by SIGKILL at {point} (exit 137), exit code {host.ExitCode}:\n{SwitchTrafficCrashHost.Tail(log)}");
-                Assert.Contains($"fault point '{point}' reached", log);
-                await host.DisposeAsync();
-                output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s killed at {point}");
+                // No host runs now: the sweep ends the switch from its journal once the dead host's lease lapses.
+                await WaitJournalGoneAsync(bed, workflow, RecoveryBound);
+                var ended = killed.Elapsed;
+                var acked = writer.Acked.Count;
+                await writer.WaitForWritesAsync(acked + 10);
+                Assert.True(writer.LongestRefusal <= RecoveryBound,
+                    $"{point}: the application saw writes refused for {writer.LongestRefusal.TotalSeconds:0.0} s (bound {RecoveryBound.TotalSeconds} s)");
+                output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s {point}: journal ended {ended.TotalSeconds:0.0} s after the kill; writes refused for at most {writer.LongestRefusal.TotalMilliseconds:0} ms as the application saw it");
 
-                // The dead host's keyspace locks lapse with their etcd leases (30 s). Restarting after that keeps the
-                // redelivered switch short (no wait behind the dead holder), so the test never meets the duplicate
-                // delivery a long-running activity gets from the worker's 60 s renewal (see SwitchTrafficCrashHost).
-                await WaitLocksGoneAsync(bed);
-
-                // The same host restarted without the fault point: recovery runs when the switch activity is delivered again.
-                host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, null);
+                // The next host (armed with the next point) takes the partition once the dead host's lease lapses; the
+                // dead host's activity, delivered again, answers what the recovery recorded and changes nothing.
+                host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, i + 1 < points.Count ? points[i + 1] : null);
                 var state = await WaitCommandAsync(host, workflow, requestId, TimeSpan.FromSeconds(150));
                 var result = state.Commands.Single(c => c.RequestId == requestId);
-                output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s recovered from {point}: {result.State}, {state.TrafficStateText}{(result.State == "done" ? "" : " (" + result.Message.Split('\n')[0] + ")")}");
+                output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s {point}: {result.State}, {state.TrafficStateText} ({result.Message.Split('\n')[0]})");
                 var switched = state.Traffic.Primary;
+                Assert.True((result.State == "done") == (switched != before.Traffic.Primary),
+                    $"{point}: the command's answer ({result.State}: {result.Message}) must match the traffic ({state.TrafficStateText})");
                 await AssertAllOrNothingAsync(bed, host, workflow, table, switched, point);
                 await AssertRowsAsync(bed, writer, table, switched, point);
-
-                // The next command carries on: reverse a finished switch, or switch again (then reverse) an undone one.
-                if (!switched)
-                {
-                    Assert.True(result.State == "failed", $"{point}: not switched, so the command must report failure: {result.Message}");
-                    await CommandAsync(host, workflow, "switchtraffic", Switched);
-                    await AssertAllOrNothingAsync(bed, host, workflow, table, true, point + " then SwitchTraffic");
-                }
-
-                await CommandAsync(host, workflow, "reversetraffic", NotSwitched);
-                await AssertAllOrNothingAsync(bed, host, workflow, table, false, point + " then ReverseTraffic");
-                await AssertRowsAsync(bed, writer, table, false, point + " then ReverseTraffic");
-                // Killed rather than stopped gracefully: after a graceful stop the next host sometimes never processes
-                // the command event (see docs/movetables.md); after a kill it takes the partition when the lease lapses.
-                await host.DisposeAsync();
-                host = null;
-                output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s {point} done");
             }
+
+            Assert.True(directions.Count == 2, $"both SwitchTraffic and ReverseTraffic should have been killed at some point; only {string.Join(", ", directions)}");
+            await PausedHolderDoesNothingMoreAsync(bed, host, dll, work, hub, key, workflow, table, writer);
+            host = null;
 
             // Finally the workflow still switches and completes normally.
             host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, null);
-            await CommandAsync(host, workflow, "switchtraffic", Switched);
+            if (!(await host.StateAsync(Target, workflow))!.Traffic.Primary)
+            {
+                await CommandAsync(host, workflow, "switchtraffic", Switched);
+            }
+
             await writer.StopAsync();
             await AssertRowsAsync(bed, writer, table, true, "final switch");
             await CommandAsync(host, workflow, "complete", Switched, until: s => s.Phase == Phases.Completed);
@@ -143,6 +134,7 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
             Assert.Empty((await bed.Env.Store.GetRoutingRulesAsync()).Value.Rules);
             await host.StopAsync();
             await host.DisposeAsync();
+            host = null;
         }
         finally
         {
@@ -168,16 +160,74 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
         output.WriteLine($"all {points.Count} points in {clock.Elapsed.TotalSeconds:0} s; {writer.Acked.Count} rows written through the rules, {writer.Refused} writes refused by guards");
     }
 
-    private static async Task WaitLocksGoneAsync(ClusterBed bed)
+    /// <summary>
+    /// A holder paused (SIGSTOP) with the guards armed, past its lease: the sweep undoes the switch and writes flow again;
+    /// resumed, the holder finds its lease gone and changes nothing more, and its command answers what the sweep did.
+    /// </summary>
+    private async Task PausedHolderDoesNothingMoreAsync(
+        ClusterBed bed, SwitchTrafficCrashHost previous, string dll, string work, string hub, string key, string workflow, string table, RoutedWriter writer)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        foreach (var ks in new[] { Source, Target })
+        await previous.StopAsync();
+        await previous.DisposeAsync();
+        await using var host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, SwitchFaultPoints.AfterGuards + ":stop");
+        var before = (await host.StateAsync(Target, workflow))!;
+        var action = before.Traffic.Primary ? "reversetraffic" : "switchtraffic";
+        writer.ResetRefusals();
+        var (code, accepted) = await host.PostAsync($"/api/movetables/{Target}/{workflow}/{action}", new { @switch = new { timeout_seconds = 30 } });
+        Assert.True(code == 202, $"{action} answered {code}: {accepted}");
+        var requestId = accepted.GetProperty("request_id").GetString()!;
+        var deadline = DateTime.UtcNow.AddSeconds(150);
+        while (!host.Log.Contains("stopping process", StringComparison.Ordinal))
         {
-            while (await bed.Env.Etcd.GetAsync(bed.Env.Store.LockKey(ks), default) is not null)
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"the killed host's lock on keyspace {ks} did not lapse within 60 s");
-                await Task.Delay(250);
-            }
+            Assert.True(DateTime.UtcNow < deadline, "the host never reached the pausing fault point:\n" + SwitchTrafficCrashHost.Tail(host.Log));
+            await Task.Delay(100);
+        }
+
+        await WaitJournalGoneAsync(bed, workflow, RecoveryBound);
+        await writer.WaitForWritesAsync(writer.Acked.Count + 10);
+        Assert.True(writer.LongestRefusal <= RecoveryBound, $"paused holder: writes refused for {writer.LongestRefusal.TotalSeconds:0.0} s");
+        var rulesBefore = await bed.Env.Store.GetRoutingRulesAsync();
+        await host.SignalAsync("CONT");
+
+        var state = await WaitCommandAsync(host, workflow, requestId, TimeSpan.FromSeconds(150));
+        var result = state.Commands.Single(c => c.RequestId == requestId);
+        output.WriteLine($"paused holder: {result.State}: {result.Message.Split('\n')[0]}; writes refused for at most {writer.LongestRefusal.TotalMilliseconds:0} ms");
+        Assert.Contains("lost its lease", host.Log);
+        Assert.Equal(before.Traffic, state.Traffic);
+        Assert.Equal(rulesBefore.ModRevision, (await bed.Env.Store.GetRoutingRulesAsync()).ModRevision);
+        await AssertAllOrNothingAsync(bed, host, workflow, table, before.Traffic.Primary, "a paused holder");
+        await AssertRowsAsync(bed, writer, table, before.Traffic.Primary, "a paused holder");
+        await host.StopAsync();
+    }
+
+    /// <summary>Waits for the host to die at <paramref name="point"/> (exit 137), restarting it once if the command never reached it.</summary>
+    private async Task<SwitchTrafficCrashHost> WaitForKillAsync(SwitchTrafficCrashHost host, string dll, string work, string hub, ClusterBed bed, string key, string point)
+    {
+        if (!await host.TryWaitForExitAsync(TimeSpan.FromSeconds(75)))
+        {
+            // Seen since the hub hands a host's own control messages over in memory (5b3b2cd): right after a
+            // graceful restart the command event sometimes never reaches the orchestration. A second host
+            // process (same fault point) takes the message over; the crash and recovery under test are unchanged.
+            output.WriteLine($"{point}: the command was not processed within 75 s; restarting the host");
+            await host.StopAsync();
+            await host.DisposeAsync();
+            host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, point);
+            await host.WaitForExitAsync(TimeSpan.FromSeconds(150));
+        }
+
+        Assert.True(host.ExitCode == 137, $"the host should die by SIGKILL at {point} (exit 137), exit code {host.ExitCode}:\n{SwitchTrafficCrashHost.Tail(host.Log)}");
+        Assert.Contains($"fault point '{point}' reached", host.Log);
+        await host.DisposeAsync();
+        return host;
+    }
+
+    private static async Task WaitJournalGoneAsync(ClusterBed bed, string workflow, TimeSpan bound)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        while (await bed.Env.Registry.GetJournalAsync(Target, workflow, default) is { } journal)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the switch journal (step {journal.Step}, holder {journal.Holder}) was not ended within {bound.TotalSeconds} s of the kill");
+            await Task.Delay(100);
         }
     }
 
@@ -225,13 +275,9 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
         var why = $"after {point} the workflow should be fully {(switched ? "switched" : "not switched")}";
         var state = (await host.StateAsync(Target, workflow))!;
         Assert.True(state.Phase == Phases.Running, $"{why}: phase {state.Phase}, error {state.LastError}");
-        // Writes are all or nothing. Reads switch before writes in the same command, so an undone write switch may
-        // leave reads switched: still one consistent state, which the rules below must match exactly.
-        Assert.Equal(switched, state.Traffic.Primary);
-        if (switched)
-        {
-            Assert.Equal(Switched, state.TrafficStateText);
-        }
+        // All or nothing, reads included: reads switch with writes in one flip of the rules, so an undone switch
+        // leaves them where they were.
+        Assert.Equal(switched ? Switched : NotSwitched, state.TrafficStateText);
 
         // No journal, no keyspace lock left behind.
         Assert.Null(await bed.Env.Registry.GetJournalAsync(Target, workflow, default));
@@ -333,6 +379,6 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
     private static async Task<string> ChecksumAsync(int uid, string db, string table) =>
         (await ClusterBed.ScalarAsync("dba", uid, db, $"SELECT CONCAT(COUNT(*), '/', COALESCE(SUM(CRC32(CONCAT(id, ':', v))), 0)) FROM `{table}`"))!;
 
-    [GeneratedRegex("FaultPoints\\.Hit\\(\"(switchtraffic\\.[a-z-]+)\"\\)")]
+    [GeneratedRegex(@"FaultPoints\.Hit\(SwitchFaultPoints\.([A-Za-z]+)\)")]
     private static partial Regex FaultPointHit();
 }

@@ -16,6 +16,7 @@ public sealed class RoutedWriter(ClusterBed bed, string table, long firstId) : I
     private readonly SemaphoreSlim _gate = new(1, 1);
     private long _next = firstId;
     private Task? _loop;
+    private long _refusingSince; // Stopwatch timestamp of the first refused write since the last accepted one; 0: none
 
     public ConcurrentBag<long> Acked { get; } = [];
 
@@ -25,6 +26,17 @@ public sealed class RoutedWriter(ClusterBed bed, string table, long firstId) : I
     public int Refused { get; private set; }
 
     public string? LastError { get; private set; }
+
+    /// <summary>
+    /// The longest time writes were refused, as the application saw it: from a refused write to the next accepted one
+    /// (the writer tries every 20 ms). <see cref="ResetRefusals"/> starts a new measurement.
+    /// </summary>
+    public TimeSpan LongestRefusal { get; private set; }
+
+    /// <summary>How long writes have been refused so far, when the last write was refused.</summary>
+    public TimeSpan OngoingRefusal => _refusingSince == 0 ? TimeSpan.Zero : System.Diagnostics.Stopwatch.GetElapsedTime(_refusingSince);
+
+    public void ResetRefusals() => LongestRefusal = TimeSpan.Zero;
 
     public void Start() => _loop = Task.Run(() => RunAsync(_stop.Token));
 
@@ -82,10 +94,20 @@ public sealed class RoutedWriter(ClusterBed bed, string table, long firstId) : I
 
             await c.ExecuteAsync($"INSERT INTO `{table}` (id, v) VALUES ({id}, 'w{id}')", ct);
             Acked.Add(id);
+            if (_refusingSince != 0)
+            {
+                var refused = System.Diagnostics.Stopwatch.GetElapsedTime(_refusingSince);
+                LongestRefusal = refused > LongestRefusal ? refused : LongestRefusal;
+                _refusingSince = 0;
+            }
         }
         catch (MySqlException e) when (IsGuard(e))
         {
             Refused++;
+            if (_refusingSince == 0)
+            {
+                _refusingSince = System.Diagnostics.Stopwatch.GetTimestamp();
+            }
         }
         catch (Exception e) when (e is MySqlException or IOException)
         {
