@@ -68,6 +68,24 @@ public sealed class ClusterBed : IAsyncDisposable
         _streamer = Task.Run(() => supervisor.RunAsync(_streamerStop.Token));
     }
 
+    /// <summary>Stops the in-process Streamer: its streams stay Running in the sidecar, but nothing applies them (a stalled stream).</summary>
+    public async Task StopStreamerAsync()
+    {
+        await _streamerStop.CancelAsync();
+        if (_streamer is not null)
+        {
+            try
+            {
+                await _streamer;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            _streamer = null;
+        }
+    }
+
     /// <param name="operations">The activities' operations; null: the bed's real ones (<see cref="MoveTablesEnvironment.Operations"/>).</param>
     public Task StartWorkerAsync(IMoveTablesOperations? operations = null)
     {

@@ -142,6 +142,7 @@ public sealed class CompleteCrashTests(ITestOutputHelper output)
         WorkflowState? last = null;
         while (DateTime.UtcNow < deadline)
         {
+            Assert.False(host.HasExited, $"the host exited ({host.ExitCode}) while waiting for {what} of {workflow}:\n{SwitchTrafficCrashHost.Tail(host.Log)}");
             last = await host.StateAsync(Target, workflow);
             if (last is not null && until(last))
             {

@@ -32,7 +32,8 @@ public sealed class RecoveryIntegrationTests
         throw new TimeoutException($"Never reached: {what}. Phase {last?.Phase}, error {last?.LastError}");
     }
 
-    private static async Task<(ClusterBed Bed, WorkflowState State, string Table)> RunningWorkflowAsync(string name, string targetKeyspace, string? vschemaFor = null)
+    /// <summary>A bed with a Streamer and a worker, and a MoveTables of one 40-row table copied and replicating.</summary>
+    internal static async Task<(ClusterBed Bed, WorkflowState State, string Table)> RunningWorkflowAsync(string name, string targetKeyspace, string? vschemaFor = null)
     {
         var bed = new ClusterBed(name);
         await bed.InitAsync();

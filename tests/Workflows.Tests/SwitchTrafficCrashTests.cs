@@ -16,7 +16,7 @@ namespace Durable.Workflows.Tests;
 /// the application's side as the longest run of refused writes. The next host (armed with the next point) then gets the
 /// dead host's activity again and answers what the recovery recorded; the workflow is fully switched or fully not
 /// switched (reads included), no acknowledged row is lost or duplicated, and the next command carries on. One workflow
-/// cycles through all points, alternating direction as the outcomes take it; a paused (SIGSTOP) holder is tested last.
+/// cycles through all points, each killed in SwitchTraffic and in ReverseTraffic; a paused (SIGSTOP) holder is tested last.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
@@ -44,7 +44,9 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
     [Fact]
     public async Task A_host_killed_at_each_switch_fault_point_is_ended_by_a_live_process_within_the_bound_and_carries_on()
     {
-        var points = SwitchFaultPoints.All.Where(p => p.Commands.Contains("SwitchTraffic")).Select(p => p.Name).ToList();
+        // Every point in both directions: ReverseTraffic runs the same steps with the sides swapped.
+        var cases = SwitchFaultPoints.All.Where(p => p.Commands.Contains("SwitchTraffic"))
+            .SelectMany(p => new[] { (Point: p.Name, Action: "switchtraffic"), (Point: p.Name, Action: "reversetraffic") }).ToList();
         await using var bed = new ClusterBed("crash");
         await bed.InitAsync();
         var table = "t_" + bed.Suffix;
@@ -67,10 +69,9 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
         await using var writer = new RoutedWriter(bed, table, firstId: 1000);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         SwitchTrafficCrashHost? host = null;
-        var directions = new HashSet<string>(StringComparer.Ordinal);
         try
         {
-            host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, points[0]);
+            host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, Arming(cases[0], switched: false));
             // The source primary (not a replica): the shared cluster's replicas lag by a minute or more when the
             // machine is loaded, and the table was created a moment ago.
             var (status, created) = await host.PostAsync($"/api/movetables/{Target}/{workflow}/create", new { source_keyspace = Source, tables = new[] { table }, tablet_types = "PRIMARY", vdiff_interval = "off" }); // VDiff holds are tested elsewhere: here a held switch would look like a lost command
@@ -79,12 +80,18 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
             writer.Start();
             await writer.WaitForWritesAsync(20);
 
-            for (var i = 0; i < points.Count; i++)
+            for (var i = 0; i < cases.Count; i++)
             {
-                var point = points[i];
+                var (point, action) = cases[i];
                 var before = (await host.StateAsync(Target, workflow))!;
-                var action = before.Traffic.Primary ? "reversetraffic" : "switchtraffic";
-                directions.Add(action);
+                if (before.Traffic.Primary != (action == "reversetraffic"))
+                {
+                    // The other command first, on the same host: it passes the point once (the host is armed for its
+                    // second hit), so the command under test finds the traffic it moves.
+                    await CommandAsync(host, workflow, action == "reversetraffic" ? "switchtraffic" : "reversetraffic", action == "reversetraffic" ? Switched : NotSwitched);
+                    before = (await host.StateAsync(Target, workflow))!;
+                }
+
                 writer.ResetRefusals();
                 var (code, accepted) = await host.PostAsync($"/api/movetables/{Target}/{workflow}/{action}", new { @switch = new { timeout_seconds = 30 } });
                 Assert.True(code == 202, $"{action} answered {code}: {accepted}");
@@ -102,20 +109,31 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
                     $"{point}: the application saw writes refused for {writer.LongestRefusal.TotalSeconds:0.0} s (bound {RecoveryBound.TotalSeconds} s)");
                 output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s {point}: journal ended {ended.TotalSeconds:0.0} s after the kill; writes refused for at most {writer.LongestRefusal.TotalMilliseconds:0} ms as the application saw it");
 
-                // The next host (armed with the next point) takes the partition once the dead host's lease lapses; the
+                // The next host (armed for the next case) takes the partition once the dead host's lease lapses; the
                 // dead host's activity, delivered again, answers what the recovery recorded and changes nothing.
-                host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, i + 1 < points.Count ? points[i + 1] : null);
+                var nowSwitched = RoutingRulesPlan.Resolve((await bed.Env.Store.GetRoutingRulesAsync()).Value, table) == $"{Target}.{table}";
+                host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, i + 1 < cases.Count ? Arming(cases[i + 1], nowSwitched) : null);
                 var state = await WaitCommandAsync(host, workflow, requestId, TimeSpan.FromSeconds(150));
                 var result = state.Commands.Single(c => c.RequestId == requestId);
                 output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0}s {point}: {result.State}, {state.TrafficStateText} ({result.Message.Split('\n')[0]})");
                 var switched = state.Traffic.Primary;
+                Assert.Equal(nowSwitched, switched);
                 Assert.True((result.State == "done") == (switched != before.Traffic.Primary),
                     $"{point}: the command's answer ({result.State}: {result.Message}) must match the traffic ({state.TrafficStateText})");
+                if (writer.LongestRefusal > TimeSpan.FromSeconds(1))
+                {
+                    // The window in the answer (source primary's clock, from the start saved in the journal) covers
+                    // what the application saw, crash included.
+                    var window = WindowInMessage().Match(result.Message);
+                    Assert.True(window.Success, $"{point}: the answer should state the refused-writes window: {result.Message}");
+                    Assert.True(double.Parse(window.Groups[1].Value, CultureInfo.InvariantCulture) + 500 >= writer.LongestRefusal.TotalMilliseconds,
+                        $"{point}: the answer says writes were refused for {window.Groups[1].Value} ms, the application saw {writer.LongestRefusal.TotalMilliseconds:0} ms");
+                }
+
                 await AssertAllOrNothingAsync(bed, host, workflow, table, switched, point);
                 await AssertRowsAsync(bed, writer, table, switched, point);
             }
 
-            Assert.True(directions.Count == 2, $"both SwitchTraffic and ReverseTraffic should have been killed at some point; only {string.Join(", ", directions)}");
             await PausedHolderDoesNothingMoreAsync(bed, host, dll, work, hub, key, workflow, table, writer);
             host = null;
 
@@ -157,7 +175,7 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"all {points.Count} points in {clock.Elapsed.TotalSeconds:0} s; {writer.Acked.Count} rows written through the rules, {writer.Refused} writes refused by guards");
+        output.WriteLine($"all {cases.Count} cases in {clock.Elapsed.TotalSeconds:0} s; {writer.Acked.Count} rows written through the rules, {writer.Refused} writes refused by guards");
     }
 
     /// <summary>
@@ -211,6 +229,7 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
             output.WriteLine($"{point}: the command was not processed within 75 s; restarting the host");
             await host.StopAsync();
             await host.DisposeAsync();
+            // Its first hit: the command under test is all that is left to pass the point.
             host = await SwitchTrafficCrashHost.StartAsync(dll, Path.Combine(work, "root"), hub, bed, key, point);
             await host.WaitForExitAsync(TimeSpan.FromSeconds(150));
         }
@@ -220,6 +239,13 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
         await host.DisposeAsync();
         return host;
     }
+
+    /// <summary>
+    /// The host's DURABLE_FAULT_POINTS for a case: the point's first hit, or its second when the other command must run
+    /// first (it passes the point once) because the traffic is not where the case's command starts.
+    /// </summary>
+    private static string Arming((string Point, string Action) next, bool switched) =>
+        switched == (next.Action == "reversetraffic") ? next.Point : next.Point + "@2";
 
     private static async Task WaitJournalGoneAsync(ClusterBed bed, string workflow, TimeSpan bound)
     {
@@ -302,8 +328,11 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
         {
             var forward = await bed.Env.Engine.ListStreamsAsync(Target, "0", workflow);
             var reverse = await bed.Env.Engine.ListStreamsAsync(Source, "0", workflow + "_reverse");
-            var ok = forward.Count == 1 && forward[0].State == (switched ? StreamState.Frozen : StreamState.Running)
-                     && (switched ? reverse.Count == 1 && reverse[0].State == StreamState.Running : reverse.All(s => s.State == StreamState.Frozen));
+            // A ReverseTraffic deletes the frozen forward streams before its guards (they never run again, and make way
+            // for the new ones), so a reverse that was rolled back leaves the workflow switched without them.
+            var ok = switched
+                ? forward.Count <= 1 && forward.All(s => s.State == StreamState.Frozen) && reverse.Count == 1 && reverse[0].State == StreamState.Running
+                : forward.Count == 1 && forward[0].State == StreamState.Running && reverse.All(s => s.State == StreamState.Frozen);
             if (ok)
             {
                 break;
@@ -378,6 +407,9 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
 
     private static async Task<string> ChecksumAsync(int uid, string db, string table) =>
         (await ClusterBed.ScalarAsync("dba", uid, db, $"SELECT CONCAT(COUNT(*), '/', COALESCE(SUM(CRC32(CONCAT(id, ':', v))), 0)) FROM `{table}`"))!;
+
+    [GeneratedRegex(@"writes (?:were )?refused for (\d+) ms")]
+    private static partial Regex WindowInMessage();
 
     [GeneratedRegex(@"FaultPoints\.Hit\(SwitchFaultPoints\.([A-Za-z]+)\)")]
     private static partial Regex FaultPointHit();
