@@ -52,25 +52,17 @@ public sealed class TableOwnershipIntegrationTests
         await using var bed = new ClusterBed("own_diff");
         await bed.InitAsync();
         var table = "od_" + bed.Suffix;
-        var full = "of_" + bed.Suffix;
         await ClusterBed.ExecAsync("dba", 100, "vt_commerce",
             $"CREATE TABLE `{table}` (id INT NOT NULL, v VARCHAR(64) NOT NULL, PRIMARY KEY (id))",
-            $"INSERT INTO `{table}` VALUES (1, 'a value longer than ten characters')",
-            $"CREATE TABLE `{full}` (id INT NOT NULL, PRIMARY KEY (id))");
-        // The first differs; the second is equal but holds a row, which stays refused as before.
-        await ClusterBed.ExecAsync("dba", 200, "vt_customer",
-            $"CREATE TABLE `{table}` (id INT NOT NULL, v VARCHAR(10) NOT NULL, PRIMARY KEY (id))",
-            $"CREATE TABLE `{full}` (id INT NOT NULL, PRIMARY KEY (id))", $"INSERT INTO `{full}` VALUES (42)");
-        foreach (var t in new[] { table, full })
-        {
-            bed.DropLater(100, "vt_commerce", t);
-            bed.DropLater(200, "vt_customer", t);
-        }
+            $"INSERT INTO `{table}` VALUES (1, 'a value longer than ten characters')");
+        await ClusterBed.ExecAsync("dba", 200, "vt_customer", $"CREATE TABLE `{table}` (id INT NOT NULL, v VARCHAR(10) NOT NULL, PRIMARY KEY (id))");
+        bed.DropLater(100, "vt_commerce", table);
+        bed.DropLater(200, "vt_customer", table);
 
         var rulesBefore = (await bed.Env.Store.GetRoutingRulesAsync()).ModRevision;
         bed.StartStreamer();
         await bed.StartWorkerAsync();
-        var spec = new MoveTablesCreate { Workflow = "w_" + bed.Suffix, TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = [table, full], RequestedBy = "test" };
+        var spec = new MoveTablesCreate { Workflow = "w_" + bed.Suffix, TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = [table], RequestedBy = "test" };
 
         var state = await WaitAsync(bed, await StartAsync(bed, spec), s => s.IsFinished || s.Phase is Phases.Copying or Phases.Running or Phases.Stopped, "refused or past create");
 
@@ -79,14 +71,29 @@ public sealed class TableOwnershipIntegrationTests
         Assert.Contains($"Target table vt_customer.{table} on zone1-0000000200 already exists and differs from the table the workflow would create from source table vt_commerce.{table}", state.LastError);
         Assert.Contains("column `v`: target has varchar(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, " +
                         "the workflow would create varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL", state.LastError);
-        Assert.Contains($"Target table vt_customer.{full} on zone1-0000000200 already holds rows", state.LastError);
-        Assert.DoesNotContain($"vt_customer.{full} on zone1-0000000200 already exists and differs", state.LastError);
 
         // Nothing was created or changed: no stream, no workflow record, no routing rules; the user's table as it was.
         Assert.Empty(await bed.Env.Engine.ListStreamsAsync("customer", "0"));
         Assert.Empty(await bed.Env.Registry.ListAsync());
         Assert.Equal(rulesBefore, (await bed.Env.Store.GetRoutingRulesAsync()).ModRevision);
         Assert.Equal("varchar(10)", await ColumnTypeAsync(200, "vt_customer", table, "v"));
+    }
+
+    [Fact]
+    public async Task An_equal_target_table_that_holds_rows_stays_refused_and_is_not_called_different()
+    {
+        await using var bed = new ClusterBed("own_full");
+        await bed.InitAsync();
+        var full = "of_" + bed.Suffix;
+        await ClusterBed.ExecAsync("dba", 100, "vt_commerce", $"CREATE TABLE `{full}` (id INT NOT NULL, PRIMARY KEY (id))");
+        await ClusterBed.ExecAsync("dba", 200, "vt_customer", $"CREATE TABLE `{full}` (id INT NOT NULL, PRIMARY KEY (id))", $"INSERT INTO `{full}` VALUES (42)");
+        bed.DropLater(100, "vt_commerce", full);
+        bed.DropLater(200, "vt_customer", full);
+        var spec = new MoveTablesCreate { Workflow = "w_" + bed.Suffix, TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = [full], RequestedBy = "test" };
+
+        var problem = Assert.Single((await bed.Env.Operations.PreflightAsync(spec, default)).Problems);
+
+        Assert.Equal($"Target table vt_customer.{full} on zone1-0000000200 already holds rows; a copy needs an empty (or absent) target table.", problem);
         Assert.Equal("1", await ClusterBed.ScalarAsync("dba", 200, "vt_customer", $"SELECT COUNT(*) FROM `{full}`"));
     }
 
@@ -145,10 +152,7 @@ public sealed class TableOwnershipIntegrationTests
         Assert.True(running.Phase == Phases.Running, $"phase {running.Phase}, error {running.LastError}");
         Assert.Equal("2", await ClusterBed.ScalarAsync("dba", 200, "vt_customer", $"SELECT COUNT(*) FROM `{adopted}`"));
 
-        // Recorded in etcd beside the workflow record, before create created anything: the adopted table, not owned.
         var ownership = await OwnershipJsonAsync(bed, spec.Workflow);
-        Assert.NotNull(ownership);
-        Assert.Equal($"[{{\"shard\":\"0\",\"table\":\"{adopted}\"}}]", JsonDocument.Parse(ownership).RootElement.GetProperty("adopted").GetRawText());
 
         await bed.Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = WorkflowActions.Cancel, RequestId = "c1", RequestedBy = "test" });
         var cancelled = await WaitAsync(bed, id, s => s.IsFinished, "cancelled");
@@ -160,6 +164,11 @@ public sealed class TableOwnershipIntegrationTests
         // Left as a table of the user's again: no write guard, writable by applications; the records are gone.
         await ClusterBed.ExecAsync("app", 200, "vt_customer", $"INSERT INTO `{adopted}` (id, v) VALUES (100, 'after cancel')");
         Assert.Null(await OwnershipJsonAsync(bed, spec.Workflow));
+
+        // While the workflow ran, etcd held its ownership beside the workflow record (written before create created
+        // anything): the adopted table, on shard 0, not owned.
+        Assert.NotNull(ownership);
+        Assert.Equal($"[{{\"shard\":\"0\",\"table\":\"{adopted}\"}}]", JsonDocument.Parse(ownership).RootElement.GetProperty("adopted").GetRawText());
         Assert.Equal("2", await ClusterBed.ScalarAsync("dba", 100, "vt_commerce", $"SELECT COUNT(*) FROM `{adopted}`"));
     }
 }
