@@ -53,9 +53,9 @@ public sealed class TableOwnershipIntegrationTests
         await bed.InitAsync();
         var table = "od_" + bed.Suffix;
         await ClusterBed.ExecAsync("dba", 100, "vt_commerce",
-            $"CREATE TABLE `{table}` (id INT NOT NULL, v VARCHAR(64) NOT NULL, PRIMARY KEY (id))",
+            $"CREATE TABLE `{table}` (id INT NOT NULL, v VARCHAR(64) NOT NULL, PRIMARY KEY (id), KEY kv (v))",
             $"INSERT INTO `{table}` VALUES (1, 'a value longer than ten characters')");
-        await ClusterBed.ExecAsync("dba", 200, "vt_customer", $"CREATE TABLE `{table}` (id INT NOT NULL, v VARCHAR(10) NOT NULL, PRIMARY KEY (id))");
+        await ClusterBed.ExecAsync("dba", 200, "vt_customer", $"CREATE TABLE `{table}` (id INT NOT NULL, v VARCHAR(10) NOT NULL, PRIMARY KEY (id), UNIQUE KEY kv (v(5)))");
         bed.DropLater(100, "vt_commerce", table);
         bed.DropLater(200, "vt_customer", table);
 
@@ -71,6 +71,7 @@ public sealed class TableOwnershipIntegrationTests
         Assert.Contains($"Target table vt_customer.{table} on zone1-0000000200 already exists and differs from the table the workflow would create from source table vt_commerce.{table}", state.LastError);
         Assert.Contains("column `v`: target has varchar(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, " +
                         "the workflow would create varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL", state.LastError);
+        Assert.Contains("key `kv`: target has UNIQUE KEY `kv` (`v`(5)), the workflow would create KEY `kv` (`v`)", state.LastError);
 
         // Nothing was created or changed: no stream, no workflow record, no routing rules; the user's table as it was.
         Assert.Empty(await bed.Env.Engine.ListStreamsAsync("customer", "0"));
