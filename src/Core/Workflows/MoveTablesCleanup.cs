@@ -10,10 +10,13 @@ namespace Durable.Workflows;
 /// The end of a workflow: Complete (after the switch: the source side goes) and Cancel (before it: the target side
 /// goes), each removing the streams, the write guards, the routing rules and the workflow's records. Both run under the
 /// command's lease (<see cref="CleanupCommand"/>), checked before each step, so a process that took over a dead host's
-/// Complete or Cancel and the host, were it only paused, never act at once.
+/// Complete or Cancel and the host, were it only paused, never act at once. Cancel drops (or renames) only the target
+/// tables the workflow created (<see cref="TableOwnership"/>); the ones it adopted stay.
 /// </summary>
 public sealed class MoveTablesCleanup(TopologyStore store, ReplicationEngine engine, WorkflowRegistry registry, KeyspaceShards shards)
 {
+    private readonly TableOwnershipStore _ownership = new(registry);
+
     public async Task CompleteAsync(CleanupRequest request, SwitchLease lease, CancellationToken ct)
     {
         var state = request.State;
@@ -70,6 +73,8 @@ public sealed class MoveTablesCleanup(TopologyStore store, ReplicationEngine eng
         var options = request.Options;
         // A mounted source belongs to another cluster (or no cluster): nothing of this workflow lives there.
         var mounted = spec.MountName is not null;
+        // Read before anything is removed: the record goes with the workflow's records at the end.
+        var ownership = await _ownership.GetAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
         await lease.EnsureHeldAsync("delete the workflow's streams", ct).ConfigureAwait(false);
         await DeleteStreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
         if (!mounted)
@@ -81,9 +86,10 @@ public sealed class MoveTablesCleanup(TopologyStore store, ReplicationEngine eng
         await shards.ForEachPrimaryAsync(spec.TargetKeyspace, async (primary, c) =>
         {
             await WriteGuards.RemoveAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, GuardSide.Target, state.Tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
-            if (state.Tables.Count > 0)
+            var owned = OwnedTargetTables(ownership, spec, primary.Shard, state.Tables);
+            if (owned.Count > 0)
             {
-                await DropOrRenameAsync(c, primary.DbName, state.Tables, options, ct).ConfigureAwait(false);
+                await DropOrRenameAsync(c, primary.DbName, owned, options, ct).ConfigureAwait(false);
             }
         }, ct).ConfigureAwait(false);
 
@@ -106,6 +112,15 @@ public sealed class MoveTablesCleanup(TopologyStore store, ReplicationEngine eng
 
         await registry.RemoveAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The tables of one target shard that Cancel may drop or rename: those the workflow created. Without this
+    /// workflow's ownership record, none: create never recorded one (it stopped before creating any table), or an
+    /// earlier delivery of Cancel finished and removed it with the workflow's records, or the workflow was created by a
+    /// version that did not record it. A table the workflow cannot prove it created is left, never dropped.
+    /// </summary>
+    private static IReadOnlyList<string> OwnedTargetTables(TableOwnership? ownership, MoveTablesCreate spec, string shard, IReadOnlyList<string> tables) =>
+        ownership is null || ownership.InstanceId != spec.InstanceId ? [] : [.. tables.Where(t => ownership.Owns(shard, t))];
 
     private async Task DeleteStreamsAsync(string keyspace, string workflow, CancellationToken ct)
     {

@@ -6,15 +6,20 @@ using Durable.Topology;
 namespace Durable.Workflows;
 
 /// <summary>
-/// Create: registers the workflow, creates its streams (and with them the target tables), removes auto-increment on a
-/// sharded target when asked, guards the target tables and installs the routing rules.
+/// Create: registers the workflow, records which target tables it adopts (the ones already there), creates its streams
+/// (and with them the other target tables), removes auto-increment on a sharded target when asked, guards the target
+/// tables and installs the routing rules.
 /// </summary>
 public sealed class MoveTablesCreation(
     TopologyStore store, ReplicationEngine engine, WorkflowRegistry registry, WriteGuards guards, KeyspaceShards shards, StreamPlanner planner, MoveTablesCopy copy)
 {
+    private readonly ExistingTargetTables _existingTargets = new(store, engine, shards);
+    private readonly TableOwnershipStore _ownership = new(registry);
+
     public async Task<CreateResult> CreateAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, CancellationToken ct)
     {
         await registry.RegisterAsync(new WorkflowRecord(spec.Workflow, spec.TargetKeyspace, spec.SourceKey, tables, spec.InstanceId, false, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
+        await RecordOwnershipAsync(spec, tables, ct).ConfigureAwait(false);
         var sourceShards = await shards.NamesAsync(spec.SourceRef, ct).ConfigureAwait(false);
         var targetShards = await shards.NamesAsync(spec.TargetKeyspace, ct).ConfigureAwait(false);
         var targetKs = (await store.GetKeyspaceAsync(spec.TargetKeyspace, ct).ConfigureAwait(false))!.Value;
@@ -48,6 +53,27 @@ public sealed class MoveTablesCreation(
 
         var progress = await copy.ProgressAsync(new WorkflowState { Spec = spec, Tables = tables, Streams = streams }, ct).ConfigureAwait(false);
         return new CreateResult(streams, progress.Copy);
+    }
+
+    /// <summary>
+    /// Before any target table is created: the ones already there are adopted, and recorded as not owned so Cancel leaves
+    /// them. They are compared again (as pre-flight did) because one may have appeared since; a difference refuses create
+    /// with nothing created. A later delivery finds the record and keeps it: by then the tables it sees may be its own.
+    /// </summary>
+    private async Task<TableOwnership> RecordOwnershipAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, CancellationToken ct)
+    {
+        if (await _ownership.GetAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false) is { } recorded && recorded.InstanceId == spec.InstanceId)
+        {
+            return recorded;
+        }
+
+        var inspection = await _existingTargets.InspectAsync(spec, tables, ct).ConfigureAwait(false);
+        if (inspection.Problems.Count > 0)
+        {
+            throw new WorkflowValidationException("Create refused, no target table was created: " + string.Join(" ", inspection.Problems));
+        }
+
+        return await _ownership.RecordOnceAsync(spec.TargetKeyspace, spec.Workflow, new TableOwnership(spec.InstanceId, inspection.Existing, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -13,6 +13,8 @@ namespace Durable.Workflows;
 public sealed class MoveTablesPreflight(
     TopologyStore store, ReplicationEngine engine, WorkflowRegistry registry, KeyspaceShards shards, StreamPlanner planner, MoveTablesSettings settings)
 {
+    private readonly ExistingTargetTables _existingTargets = new(store, engine, shards);
+
     public async Task<PreflightResult> PreflightAsync(MoveTablesCreate spec, CancellationToken ct)
     {
         var problems = new List<string>();
@@ -41,6 +43,7 @@ public sealed class MoveTablesPreflight(
 
         await CheckOtherWorkflowsAsync(spec, tables, problems, ct).ConfigureAwait(false);
         await CheckStreamsAsync(spec, tables, sourceShards, targetShards, problems, ct).ConfigureAwait(false);
+        await CheckExistingTargetTablesAsync(spec, tables, problems, ct).ConfigureAwait(false);
         return new PreflightResult(problems, tables);
     }
 
@@ -251,6 +254,15 @@ public sealed class MoveTablesPreflight(
                 problems.Add($"Table(s) {string.Join(", ", overlap)} already move in workflow {other.Keyspace}.{other.Workflow}; complete or cancel it first.");
             }
         }
+    }
+
+    /// <summary>
+    /// A target table already there must be the one the workflow would create (the engine's checks below refuse it
+    /// when it holds rows): the copy and the streams write into it, and create adopts it rather than creating it.
+    /// </summary>
+    private async Task CheckExistingTargetTablesAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, List<string> problems, CancellationToken ct)
+    {
+        problems.AddRange((await _existingTargets.InspectAsync(spec, tables, ct).ConfigureAwait(false)).Problems);
     }
 
     /// <summary>The engine's own refusals per stream: binlog settings, primary keys, column types, foreign keys, target rows.</summary>
