@@ -146,8 +146,10 @@ public class WriteGuardStatementTests
     {
         var guards = new WriteGuards(["durable_filtered"]);
         var message = WriteGuards.Message("customer", "w", GuardSide.Target, "commerce", "customer");
-        var sql = guards.CreateStatements(SqlQuoter.Standard, "vt_x", "o'brien", "trg", "it's " + message);
+        var sql = guards.CreateStatements(SqlQuoter.Standard, "vt_x", "customer", "w", GuardSide.Target, "o'brien", "it's " + message);
         Assert.Equal(3, sql.Count);
+        Assert.All(sql, s => Assert.True(Durable.Replication.GuardDdl.IsGuardDdl(s), s)); // marked: no stream stops on it or runs it
+        Assert.All(sql, s => Assert.Contains("/* durable:guard customer w Target 6f27627269656e */", s));
         Assert.All(sql, s => Assert.Contains("ON `vt_x`.`o'brien`", s));
         Assert.All(sql, s => Assert.Contains("NOT IN ('durable_filtered')", s));
         Assert.All(sql, s => Assert.Contains("'it\\'s Durable write guard", s));

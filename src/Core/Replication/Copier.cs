@@ -30,6 +30,18 @@ public sealed record CopyBudget
     public long CommitBytes { get; init; } = 16L << 20;
 
     /// <summary>
+    /// ...or this much time since the last commit: the rows a chunk has copied show (in copy_state and the stream's
+    /// rows_copied, which status and show read) every few seconds however slowly the target takes them.
+    /// </summary>
+    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// About how long one statement may take on the target, by its measured insert rate: a slow target gets smaller
+    /// statements, so a commit is never stuck behind a multi-megabyte one (see <see cref="CopyStatementPacer"/>).
+    /// </summary>
+    public TimeSpan StatementTime { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
     /// Load rows with LOAD DATA LOCAL INFILE (rows streamed from memory) where the target's local_infile is on; else,
     /// and when false, with multi-row INSERTs. The server parses LOAD DATA much
     /// more cheaply, and the copy is bound by the target.
@@ -38,9 +50,10 @@ public sealed record CopyBudget
 
     public void Validate()
     {
-        if (MaxBytes < 1 || MaxRows < 1 || CommitRows < 1 || CommitBytes < 1 || MaxTime <= TimeSpan.Zero || StatementBytes < 4096)
+        if (MaxBytes < 1 || MaxRows < 1 || CommitRows < 1 || CommitBytes < 1 || MaxTime <= TimeSpan.Zero || StatementBytes < 4096
+            || CommitInterval <= TimeSpan.Zero || StatementTime <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"Copy budget {this} is invalid: bytes, rows, commit sizes and time must be positive and the statement size at least 4096 bytes.");
+            throw new ArgumentException($"Copy budget {this} is invalid: bytes, rows, commit sizes and times must be positive and the statement size at least 4096 bytes.");
         }
     }
 }
@@ -232,10 +245,18 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
             ? new LoadDataBuilder(schema.Database, schema.Name, target.WritableNames, target.WritableStyles, statementBytes, target.ValueExpressions(q))
             : null;
         IRowPartBuilder parts = load is not null ? load : target.NewInsert(q, statementBytes);
-        Task SendAsync(byte[] part, long rows) => load is not null
-            ? applier.LoadInTransactionAsync(load.Statement, part, rows, ct)
-            : applier.ExecuteInTransactionAsync(part, rows, ct);
+        var pacer = new CopyStatementPacer(budget.StatementTime);
+        async Task SendAsync(byte[] part, long rows)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await (load is not null
+                ? applier.LoadInTransactionAsync(load.Statement, part, rows, ct)
+                : applier.ExecuteInTransactionAsync(part, rows, ct)).ConfigureAwait(false);
+            pacer.Record(rows, Stopwatch.GetElapsedTime(started));
+        }
+
         var clock = Stopwatch.StartNew();
+        var sinceCommit = Stopwatch.StartNew();
         long read = 0;
         long copied = 0;
         long bytes = 0;
@@ -310,11 +331,12 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
                         await inflight.ConfigureAwait(false);
                         batchRows += statementRows;
                         batchBytes += statement.Length;
-                        if (batchRows >= budget.CommitRows || batchBytes >= budget.CommitBytes)
+                        if (batchRows >= budget.CommitRows || batchBytes >= budget.CommitBytes || sinceCommit.Elapsed >= budget.CommitInterval)
                         {
                             inflight = InsertThenCommitAsync(statement, statementRows, previousKey.ToValues(), batchRows);
                             batchRows = 0;
                             batchBytes = 0;
+                            sinceCommit.Restart();
                         }
                         else
                         {
@@ -322,9 +344,10 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
                         }
                     }
 
-                    if (batchRows + pending >= budget.CommitRows)
+                    // This row is in the statement being built (pending >= 1), so a statement closed here ends with it.
+                    if (batchRows + pending >= budget.CommitRows || sinceCommit.Elapsed >= budget.CommitInterval)
                     {
-                        // The commit size is reached inside a statement: it ends with this row, and the batch commits.
+                        // The commit size or interval is reached inside a statement: it ends here, and the batch commits.
                         var closing = parts.Finish()!;
                         var closingRows = pending;
                         pending = 0;
@@ -332,6 +355,18 @@ public sealed class Copier(TabletConnector connector, Sidecar sidecar, Replicato
                         inflight = InsertThenCommitAsync(closing, closingRows, lastKey.ToValues(), batchRows + closingRows);
                         batchRows = 0;
                         batchBytes = 0;
+                        sinceCommit.Restart();
+                    }
+                    else if (pending >= pacer.MaxRows)
+                    {
+                        // As many rows as the target takes in about StatementTime: the statement goes without a commit.
+                        var closing = parts.Finish()!;
+                        var closingRows = pending;
+                        pending = 0;
+                        await inflight.ConfigureAwait(false);
+                        batchRows += closingRows;
+                        batchBytes += closing.Length;
+                        inflight = SendAsync(closing, closingRows);
                     }
 
                     if (bytes >= budget.MaxBytes || clock.Elapsed >= budget.MaxTime)

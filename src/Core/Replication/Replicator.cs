@@ -177,7 +177,9 @@ public sealed class Replicator(TabletConnector connector, IServerIdSource server
 
                     break;
                 case QueryEvent query when standalone:
-                    if (IsRelevantDdl(query, source.DbName, tables))
+                    // The write guards' own CREATE/DROP TRIGGER (of any workflow) is never a schema change to follow:
+                    // stopping on it would stop every switch, running it would guard the side writes go to.
+                    if (!GuardDdl.IsGuardDdl(query.Sql) && IsRelevantDdl(query, source.DbName, tables))
                     {
                         if (applier.PendingRows > 0 || applier.InTransaction || transactions > 0)
                         {

@@ -7,16 +7,26 @@ namespace Durable.Workflows;
 /// <summary>The JSON of show and status, shaped like the seeds' <c>Workflow show</c> and <c>MoveTables status</c>.</summary>
 public sealed class WorkflowViews(MoveTablesEnvironment env)
 {
-    private async Task<List<(StreamRecord Stream, TabletEndpoint Tablet)>> StreamsAsync(string keyspace, string workflow, CancellationToken ct)
+    /// <summary>One stream of the workflow with its primary and its copy_state rows, read when the view is asked for.</summary>
+    private sealed record StreamView(StreamRecord Stream, TabletEndpoint Tablet, IReadOnlyList<CopyState> Copy);
+
+    private async Task<List<StreamView>> StreamsAsync(string keyspace, string workflow, CancellationToken ct)
     {
-        var result = new List<(StreamRecord, TabletEndpoint)>();
+        var result = new List<StreamView>();
         foreach (var shard in (await env.Store.GetShardsAsync(keyspace, ct).ConfigureAwait(false)).Select(s => s.Value.Name).Order(StringComparer.Ordinal))
         {
             var primary = await env.Resolver.PrimaryAsync(keyspace, shard, ct).ConfigureAwait(false);
-            foreach (var s in await env.Engine.ListStreamsAsync(keyspace, shard, workflow, ct).ConfigureAwait(false))
+            // Streams and their copy state on one connection: the copy's progress moves with each commit of a chunk.
+            result.AddRange(await env.Engine.OnTargetAsync(keyspace, shard, async c =>
             {
-                result.Add((s, primary));
-            }
+                var views = new List<StreamView>();
+                foreach (var s in await env.Engine.Store.ListAsync(c, workflow, ct: ct).ConfigureAwait(false))
+                {
+                    views.Add(new StreamView(s, primary, await env.Engine.Store.GetCopyStateAsync(c, s.Id, ct).ConfigureAwait(false)));
+                }
+
+                return views;
+            }, ct).ConfigureAwait(false));
         }
 
         return result;
@@ -44,7 +54,7 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
         foreach (var group in streams.GroupBy(s => (s.Stream.TargetShard, s.Tablet.Alias)))
         {
             var list = new JsonArray();
-            foreach (var (s, t) in group)
+            foreach (var (s, t, copy) in group)
             {
                 list.Add(new JsonObject
                 {
@@ -80,6 +90,12 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
                     ["message"] = s.Message,
                     ["rows_copied"] = s.RowsCopied.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     ["lag_seconds"] = s.State == StreamState.Running ? s.LagSeconds(now) : null,
+                    // As the seeds' show lists the tables a stream still copies; with the rows each has so far.
+                    ["copy_states"] = new JsonArray([.. copy.Where(c => !c.Done).Select(c => (JsonNode)new JsonObject
+                    {
+                        ["table"] = c.Table,
+                        ["rows_copied"] = c.RowsCopied.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    })]),
                 });
             }
 
@@ -114,18 +130,24 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
     public async Task<JsonObject> StatusAsync(WorkflowState state, CancellationToken ct)
     {
         var spec = state.Spec;
+        var streams = await StreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
         var copy = new JsonObject();
+        var eta = state.EtaSeconds;
         if (!state.CopyDone)
         {
-            foreach (var t in state.Copy)
+            // The published progress is as old as the last chunk round; the sidecars have every commit since.
+            var live = LiveCopyProgress.Merge(state.Copy, streams.SelectMany(s => s.Copy));
+            foreach (var t in live)
             {
                 copy[t.Table] = new JsonObject { ["rows_copied"] = t.RowsCopied, ["rows_total"] = t.RowsTotal, ["rows_percentage"] = t.Percent };
             }
+
+            eta = LiveCopyProgress.EtaSeconds(live, state.CopyStartedAt, DateTime.UtcNow) ?? eta;
         }
 
         var now = DateTimeOffset.UtcNow;
         var shardStreams = new JsonObject();
-        foreach (var group in (await StreamsAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false)).GroupBy(s => s.Stream.TargetShard))
+        foreach (var group in streams.GroupBy(s => s.Stream.TargetShard))
         {
             shardStreams[$"{spec.TargetKeyspace}/{group.Key}"] = new JsonObject
             {
@@ -147,7 +169,7 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
             ["shard_streams"] = shardStreams,
             ["traffic_state"] = state.TrafficStateText,
             ["phase"] = state.Phase,
-            ["eta_seconds"] = state.EtaSeconds,
+            ["eta_seconds"] = eta,
             ["lag_seconds"] = state.LagSeconds,
             ["last_error"] = state.LastError,
         };

@@ -1,7 +1,6 @@
-using System.Security.Cryptography;
-using System.Text;
 using Durable.MySql;
 using Durable.MySql.Sql;
+using Durable.Replication;
 
 namespace Durable.Workflows;
 
@@ -21,10 +20,11 @@ public sealed record GuardTrigger(string Table, string Name, string Event);
 /// account (read_only is server-wide, a table-level REVOKE cannot subtract from a db-level grant) and they survive
 /// restarts. Inside a trigger CURRENT_USER() is the definer, so the exemption checks USER(), the connecting account.
 /// They do not stop TRUNCATE, DDL or foreign-key cascades; pre-flight refuses foreign keys it cannot guard.
+/// Their statements are written by <see cref="GuardDdl"/>, marked so that no stream stops on them or runs them.
 /// </summary>
 public sealed class WriteGuards(IReadOnlyList<string> exemptUsers)
 {
-    public const string NamePrefix = "_durable_guard_";
+    public const string NamePrefix = GuardDdl.TriggerPrefix;
 
     /// <summary>MariaDB's limit on SIGNAL MESSAGE_TEXT.</summary>
     public const int MaxMessageLength = 128;
@@ -33,17 +33,11 @@ public sealed class WriteGuards(IReadOnlyList<string> exemptUsers)
         ? exemptUsers
         : throw new ArgumentException("Write guards need at least one exempt (engine) account, or the engine could not write either.");
 
-    private static readonly (string Event, string Suffix)[] Events = [("INSERT", "i"), ("UPDATE", "u"), ("DELETE", "d")];
+    private static IReadOnlyList<(string Event, string Suffix)> Events => GuardDdl.Events;
 
-    /// <summary>
-    /// Trigger names are derived from (workflow, side, table) so every step can find its own guards again; hashed
-    /// because a trigger name is at most 64 characters and must be unique in the schema.
-    /// </summary>
-    public static string TriggerName(string targetKeyspace, string workflow, GuardSide side, string table, string suffix)
-    {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{targetKeyspace}\n{workflow}\n{side}\n{table}"));
-        return $"{NamePrefix}{Convert.ToHexStringLower(hash)[..20]}_{suffix}";
-    }
+    /// <summary>Trigger names are derived from (workflow, side, table) so every step can find its own guards again.</summary>
+    public static string TriggerName(string targetKeyspace, string workflow, GuardSide side, string table, string suffix) =>
+        GuardDdl.TriggerName(targetKeyspace, workflow, side.ToString(), table, suffix);
 
     /// <summary>The error a guarded write gets; at most 128 characters (MariaDB's MESSAGE_TEXT limit).</summary>
     public static string Message(string targetKeyspace, string workflow, GuardSide side, string sourceKeyspace, string table)
@@ -62,20 +56,12 @@ public sealed class WriteGuards(IReadOnlyList<string> exemptUsers)
         return compact.Length <= MaxMessageLength ? compact : compact[..MaxMessageLength];
     }
 
-    /// <summary>The three CREATE TRIGGER statements for one table (all identifiers and literals quoted).</summary>
-    public IReadOnlyList<string> CreateStatements(SqlQuoter quoter, string database, string table, string triggerBase, string message)
+    /// <summary>The three CREATE TRIGGER statements for one table (all identifiers and literals quoted, each marked as a guard's).</summary>
+    public IReadOnlyList<string> CreateStatements(SqlQuoter quoter, string database, string targetKeyspace, string workflow, GuardSide side, string table, string message)
     {
         var exempt = string.Join(", ", ExemptUsers.Select(quoter.String));
-        var statements = new List<string>();
-        foreach (var (evt, suffix) in Events)
-        {
-            var name = $"{triggerBase}_{suffix}";
-            statements.Add(
-                $"CREATE TRIGGER IF NOT EXISTS {SqlQuoter.QualifiedName(database, name)} BEFORE {evt} ON {SqlQuoter.QualifiedName(database, table)} FOR EACH ROW " +
-                $"IF SUBSTRING_INDEX(USER(), '@', 1) NOT IN ({exempt}) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quoter.String(message)}; END IF");
-        }
-
-        return statements;
+        var body = $"IF SUBSTRING_INDEX(USER(), '@', 1) NOT IN ({exempt}) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quoter.String(message)}; END IF";
+        return [.. Events.Select(e => GuardDdl.Create(targetKeyspace, workflow, side.ToString(), database, table, e.Event, e.Suffix, body))];
     }
 
     /// <summary>
@@ -93,8 +79,7 @@ public sealed class WriteGuards(IReadOnlyList<string> exemptUsers)
         var guards = installer is { Length: > 0 } && !ExemptUsers.Contains(installer, StringComparer.Ordinal) ? new WriteGuards([.. ExemptUsers, installer]) : this;
         foreach (var table in tables)
         {
-            var triggerBase = TriggerName(targetKeyspace, workflow, side, table, "")[..^1];
-            foreach (var sql in guards.CreateStatements(c.Quoter, database, table, triggerBase, Message(targetKeyspace, workflow, side, sourceKeyspace, table)))
+            foreach (var sql in guards.CreateStatements(c.Quoter, database, targetKeyspace, workflow, side, table, Message(targetKeyspace, workflow, side, sourceKeyspace, table)))
             {
                 await c.ExecuteAsync(sql, ct).ConfigureAwait(false);
             }
@@ -110,8 +95,7 @@ public sealed class WriteGuards(IReadOnlyList<string> exemptUsers)
         {
             foreach (var (_, suffix) in Events)
             {
-                var name = TriggerName(targetKeyspace, workflow, side, table, suffix);
-                await c.ExecuteAsync($"DROP TRIGGER IF EXISTS {SqlQuoter.QualifiedName(database, name)}", ct).ConfigureAwait(false);
+                await c.ExecuteAsync(GuardDdl.Drop(targetKeyspace, workflow, side.ToString(), database, table, suffix), ct).ConfigureAwait(false);
             }
         }
     }
