@@ -28,6 +28,8 @@ public sealed class InterruptedCommandRecoveryService(IServiceProvider services,
 
         // Resolved here, not in the constructor: the engine is created on first use, after the host has started.
         var operations = services.GetRequiredService<ClusterMoveTablesOperations>();
+        logger.LogInformation("Ending the traffic commands of dead holders: looking every {Interval} s (leases of {Ttl} s)",
+            operations.Settings.RecoveryInterval.TotalSeconds, operations.Settings.SwitchLeaseTtl.TotalSeconds);
         var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -37,6 +37,9 @@ public sealed class StreamerProcessTests
         });
         await WaitAsync(async () => (await TryGetAsync(http, "/readyz")).Status == HttpStatusCode.OK, TimeSpan.FromSeconds(60), "/readyz to answer 200", first);
         Assert.Equal(HttpStatusCode.OK, (await TryGetAsync(http, "/healthz")).Status);
+        // The always-on Streamer also ends the traffic commands whose host died (a Functions plan may scale to zero).
+        await WaitAsync(() => Task.FromResult(first.Output.Contains("Ending the traffic commands of dead holders", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30), "the recovery sweep to start", first);
 
         await bed.ExecAsync(100, bed.SourceDb, "UPDATE items SET v = CONCAT(v, '-1') WHERE id <= 50", "INSERT INTO items VALUES (201, 'new')");
         await bed.WaitCaughtUpAsync("customer", "0", id, TimeSpan.FromSeconds(60));
