@@ -454,7 +454,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         };
         cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
         {
-            var keyText = Environment.GetEnvironmentVariable(p.GetValue(keyEnv)!);
+            var keyText = ctx.EnvironmentVariable(p.GetValue(keyEnv)!);
             if (string.IsNullOrEmpty(keyText))
             {
                 throw new UsageException($"${p.GetValue(keyEnv)} is empty: put your base64 approver key there.");
