@@ -152,9 +152,7 @@ proven "the row written to customer.customer reached commerce.customer through c
 run durablectl Workflow --keyspace commerce list
 run durablectl Workflow --keyspace commerce show --workflow commerce2customer_reverse | head -40
 
-say "Finalize: complete (needs its own approval)"
-DURABLE_APPROVER_KEY="$APPROVER_KEY" run durablectl MoveTables --target-keyspace customer --workflow commerce2customer approve --action Complete --approver alice
-sleep 1
+say "Finalize: complete (needs its own approval, given once Complete is pending)"
 touch "$WT_DIR/stop"
 # The application has stopped; once the reverse stream has applied its last writes both sides hold the same rows.
 for t in customer corder; do
@@ -167,6 +165,9 @@ done
 proven "customer and corder are equal in commerce and customer (CHECKSUM TABLE) after $(cat "$WT_DIR/app.ok") application writes"
 [ -f "$WT_DIR/app.errors" ] && { echo "application write errors during the switch window (the guard at work):"; tail -3 "$WT_DIR/app.errors"; }
 run durablectl MoveTables --target-keyspace customer --workflow commerce2customer complete
+# An approval authorises the pending command in the current traffic generation, once: it is given after Complete waits.
+DURABLE_APPROVER_KEY="$APPROVER_KEY" run durablectl MoveTables --target-keyspace customer --workflow commerce2customer approve --action Complete --approver alice
+for _ in $(seq 1 120); do mysql_commerce -e "SELECT 1 FROM customer LIMIT 1" >/dev/null 2>&1 || break; sleep 0.5; done
 if mysql_commerce -e "SELECT * FROM customer" 2>&1; then fail "commerce.customer still exists"; fi
 run durablectl GetRoutingRules
 [ "$(durablectl GetRoutingRules --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rules"]))')" = 0 ] || fail "rules left"

@@ -78,6 +78,9 @@ public sealed record WorkflowCommand
     [JsonPropertyName("cleanup")] public CleanupOptions? Cleanup { get; init; }
     [JsonPropertyName("approval")] public SignedApproval? Approval { get; init; }
 
+    /// <summary>Set by the workflow when an approval releases this command; dropped from commands callers send.</summary>
+    [JsonPropertyName("approval_grant")] public ApprovalGrant? Grant { get; init; }
+
     /// <summary>SwitchTraffic/Complete proceed even when VDiff has not proven the copy clean (the override is audited).</summary>
     [JsonPropertyName("ignore_vdiff")] public bool IgnoreVDiff { get; init; }
 
@@ -173,11 +176,20 @@ public sealed record TableProgress(
     public double Percent => Done ? 100 : RowsTotal <= 0 ? 0 : Math.Min(99.9, Math.Round(100.0 * RowsCopied / RowsTotal, 1));
 }
 
-/// <summary>A command waiting for its approval.</summary>
+/// <summary>
+/// A command waiting for its approval. An approval must name <see cref="Action"/> and <see cref="Generation"/>; a
+/// traffic change drops the pending command (it was asked for in another traffic state).
+/// </summary>
 public sealed record PendingApproval(
     [property: JsonPropertyName("action")] string Action,
     [property: JsonPropertyName("since")] DateTime Since,
-    [property: JsonPropertyName("command")] WorkflowCommand Command);
+    [property: JsonPropertyName("command")] WorkflowCommand Command)
+{
+    /// <summary>The workflow's traffic generation when the command arrived; the one its approval must name.</summary>
+    [JsonPropertyName("generation")] public long Generation { get; init; }
+
+    [JsonPropertyName("request_id")] public string RequestId => Command.RequestId;
+}
 
 public static class Phases
 {
@@ -211,7 +223,13 @@ public sealed record WorkflowState
     [JsonPropertyName("lag_seconds")] public long? LagSeconds { get; init; }
     [JsonPropertyName("last_error")] public string? LastError { get; init; }
     [JsonPropertyName("pending_approval")] public PendingApproval? Pending { get; init; }
-    [JsonPropertyName("approved")] public IReadOnlyList<string> Approved { get; init; } = [];
+
+    /// <summary>
+    /// Bumped by every traffic change (a switch or reverse of reads or writes that changed where traffic goes; a
+    /// failed switch that changed nothing does not bump it). An approval names the generation it was given in, so it
+    /// cannot be spent after the traffic moved.
+    /// </summary>
+    [JsonPropertyName("traffic_generation")] public long TrafficGeneration { get; init; }
     [JsonPropertyName("vdiff")] public VDiffGate? VDiff { get; init; }
 
     /// <summary>The workflow's own wake-up intervals, fixed at create (null: <see cref="WorkflowTimings.Default"/>).</summary>

@@ -116,7 +116,7 @@ internal sealed class FakeOperations : IMoveTablesOperations
     }
 
     public Task<ApprovalVerdict> VerifyApprovalAsync(VerifyApprovalRequest request, CancellationToken ct) =>
-        Verifier!.VerifyAsync(request.Approval, request.InstanceId, request.Approvers, ct);
+        Verifier!.VerifyAsync(request, ct);
 }
 
 public sealed class OrchestrationTests : IAsyncLifetime
@@ -259,24 +259,24 @@ public sealed class OrchestrationTests : IAsyncLifetime
         Assert.Equal("waiting for approval", waiting.Commands.Single(c => c.RequestId == "s1").State);
 
         // Signed with the wrong key: refused, still waiting, nothing switched.
-        var forged = SignedApproval.Sign(new byte[32], id, "SwitchTraffic", "alice", "n1", DateTimeOffset.UtcNow.AddMinutes(5));
+        var forged = SignedApproval.Sign(new byte[32], id, "SwitchTraffic", 0, "alice", "n1", DateTimeOffset.UtcNow.AddMinutes(5));
         await SendAsync(id, new WorkflowCommand { Action = "Approve", RequestId = "a1", RequestedBy = "chatops", Approval = forged });
         var afterForged = await WaitAsync(id, Answered("a1"), "forged refused");
         Assert.Equal("rejected", afterForged.Commands.Single(c => c.RequestId == "a1").State);
         Assert.NotNull(afterForged.Pending);
         Assert.Equal("Reads Not Switched. Writes Not Switched", afterForged.TrafficStateText);
 
-        var good = SignedApproval.Sign(AliceKey, id, "SwitchTraffic", "alice", "n2", DateTimeOffset.UtcNow.AddMinutes(5));
+        var good = SignedApproval.Sign(AliceKey, id, "SwitchTraffic", 0, "alice", "n2", DateTimeOffset.UtcNow.AddMinutes(5));
         await SendAsync(id, new WorkflowCommand { Action = "Approve", RequestId = "a2", RequestedBy = "chatops", Approval = good });
         var switched = await WaitAsync(id, Answered("s1"), "switch after approval");
         Assert.Equal("done", switched.Commands.Last(c => c.RequestId == "s1").State);
         Assert.Null(switched.Pending);
         Assert.Contains(switched.Audit, a => a.Who == "alice" && a.Action == "Approve" && a.Outcome == "accepted");
 
-        // The same approval again is a replay.
+        // The same approval again is refused: it was spent on s1, and nothing is pending now.
         await SendAsync(id, new WorkflowCommand { Action = "Approve", RequestId = "a3", RequestedBy = "chatops", Approval = good });
         var replay = await WaitAsync(id, Answered("a3"), "replay refused");
-        Assert.Contains("already used", replay.Commands.Single(c => c.RequestId == "a3").Message);
+        Assert.Contains("nothing is pending", replay.Commands.Single(c => c.RequestId == "a3").Message);
 
         // Complete needs its own approval.
         await SendAsync(id, new WorkflowCommand { Action = "Complete", RequestId = "x1", RequestedBy = "bob" });

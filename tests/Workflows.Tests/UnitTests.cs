@@ -186,15 +186,21 @@ public class ApprovalTests
     private static ApprovalVerifier Verifier(INonceStore? nonces = null) =>
         new(new ConfiguredApproverKeys(new Dictionary<string, byte[]> { ["alice"] = AliceKey, ["mallory"] = MalloryKey }), nonces ?? new InMemoryNonceStore(), new FixedTime(Now));
 
+    /// <summary>Checks <paramref name="a"/> while SwitchTraffic (request <paramref name="pendingId"/>) waits in traffic generation 0.</summary>
+    private static Task<ApprovalVerdict> Check(ApprovalVerifier v, SignedApproval a, string[] approvers, string pendingId = "s1@t0") =>
+        v.VerifyAsync(new VerifyApprovalRequest(Instance, approvers, a, "SwitchTraffic", 0, pendingId), default);
+
     [Fact]
     public async Task A_valid_approval_counts_once_and_its_replay_is_refused()
     {
         var v = Verifier();
-        var a = SignedApproval.Sign(AliceKey, Instance, "SwitchTraffic", "alice", "n-1", Now.AddMinutes(10));
-        var first = await v.VerifyAsync(a, Instance, ["alice"], default);
+        var a = SignedApproval.Sign(AliceKey, Instance, "SwitchTraffic", 0, "alice", "n-1", Now.AddMinutes(10));
+        var first = await Check(v, a, ["alice"]);
         Assert.True(first.Accepted, first.Reason);
         Assert.Equal("SwitchTraffic", first.Action);
-        var replay = await v.VerifyAsync(a, Instance, ["alice"], default);
+        // The same check for the same pending command (a redelivered activity) is the same decision.
+        Assert.True((await Check(v, a, ["alice"])).Accepted);
+        var replay = await Check(v, a, ["alice"], "s2@t1");
         Assert.False(replay.Accepted);
         Assert.Contains("already used", replay.Reason);
     }
@@ -204,27 +210,27 @@ public class ApprovalTests
     {
         var v = Verifier();
         string[] approvers = ["alice"];
-        var fromMallory = SignedApproval.Sign(MalloryKey, Instance, "SwitchTraffic", "mallory", "n-2", Now.AddMinutes(10));
-        Assert.Contains("not an approver", (await v.VerifyAsync(fromMallory, Instance, approvers, default)).Reason);
+        var fromMallory = SignedApproval.Sign(MalloryKey, Instance, "SwitchTraffic", 0, "mallory", "n-2", Now.AddMinutes(10));
+        Assert.Contains("not an approver", (await Check(v, fromMallory, approvers)).Reason);
 
-        var forged = SignedApproval.Sign(MalloryKey, Instance, "SwitchTraffic", "alice", "n-3", Now.AddMinutes(10));
-        Assert.Equal("bad signature", (await v.VerifyAsync(forged, Instance, approvers, default)).Reason);
+        var forged = SignedApproval.Sign(MalloryKey, Instance, "SwitchTraffic", 0, "alice", "n-3", Now.AddMinutes(10));
+        Assert.StartsWith("bad signature", (await Check(v, forged, approvers)).Reason);
 
-        var tampered = SignedApproval.Sign(AliceKey, Instance, "SwitchTraffic", "alice", "n-4", Now.AddMinutes(10)) with { Action = "Complete" };
-        Assert.Equal("bad signature", (await v.VerifyAsync(tampered, Instance, approvers, default)).Reason);
+        var tampered = SignedApproval.Sign(AliceKey, Instance, "SwitchTraffic", 0, "alice", "n-4", Now.AddMinutes(10)) with { Action = "Complete" };
+        Assert.StartsWith("bad signature", (await Check(v, tampered, approvers)).Reason);
 
-        var expired = SignedApproval.Sign(AliceKey, Instance, "SwitchTraffic", "alice", "n-5", Now.AddSeconds(-1));
-        Assert.Contains("expired", (await v.VerifyAsync(expired, Instance, approvers, default)).Reason);
+        var expired = SignedApproval.Sign(AliceKey, Instance, "SwitchTraffic", 0, "alice", "n-5", Now.AddSeconds(-1));
+        Assert.Contains("expired", (await Check(v, expired, approvers)).Reason);
 
-        var otherInstance = SignedApproval.Sign(AliceKey, "movetables:customer.other", "SwitchTraffic", "alice", "n-6", Now.AddMinutes(10));
-        Assert.Contains("not 'movetables:customer.commerce2customer'", (await v.VerifyAsync(otherInstance, Instance, approvers, default)).Reason);
+        var otherInstance = SignedApproval.Sign(AliceKey, "movetables:customer.other", "SwitchTraffic", 0, "alice", "n-6", Now.AddMinutes(10));
+        Assert.Contains("not 'movetables:customer.commerce2customer'", (await Check(v, otherInstance, approvers)).Reason);
 
-        var notHex = SignedApproval.Sign(AliceKey, Instance, "SwitchTraffic", "alice", "n-7", Now.AddMinutes(10)) with { Signature = "zz" };
-        Assert.Contains("not hex", (await v.VerifyAsync(notHex, Instance, approvers, default)).Reason);
+        var notHex = SignedApproval.Sign(AliceKey, Instance, "SwitchTraffic", 0, "alice", "n-7", Now.AddMinutes(10)) with { Signature = "zz" };
+        Assert.Contains("not hex", (await Check(v, notHex, approvers)).Reason);
 
         // A refused approval does not burn the nonce: the real one with the same nonce still counts.
-        var real = SignedApproval.Sign(AliceKey, Instance, "SwitchTraffic", "alice", "n-3", Now.AddMinutes(10));
-        Assert.True((await v.VerifyAsync(real, Instance, approvers, default)).Accepted);
+        var real = SignedApproval.Sign(AliceKey, Instance, "SwitchTraffic", 0, "alice", "n-3", Now.AddMinutes(10));
+        Assert.True((await Check(v, real, approvers)).Accepted);
     }
 
     [Fact]

@@ -5,9 +5,10 @@ using Durable.Workflows;
 namespace Durable.Activities.MoveTables;
 
 /// <summary>
-/// Checks a signed approval (key, action, workflow, expiry) and spends its nonce in etcd. Not yet idempotent: if this
-/// activity is delivered again after the nonce was spent, the repeat is refused as a replay and the operator must
-/// approve again (known gap, recorded in docs/movetables.md).
+/// Checks a signed approval against the workflow as the orchestration sees it (key, approver, workflow, pending action,
+/// traffic generation, expiry) and spends its nonce in etcd. Idempotent: the nonce record names the pending command it
+/// was spent on, so a redelivery of this activity for the same command is accepted again, while any other use of the
+/// nonce is refused as a replay.
 /// </summary>
 public sealed class VerifyApprovalActivity(IMoveTablesOperations operations) : DurableActivity<VerifyApprovalRequest, ApprovalVerdict>
 {

@@ -443,14 +443,18 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
 
     private Command Approve(CliContext ctx, Option<string> workflow, Option<string> target)
     {
-        var action = new Option<string>("--action") { Description = "The action approved: SwitchTraffic or Complete.", Required = true };
+        var action = new Option<string>("--action") { Description = "The pending action approved: SwitchTraffic or Complete.", Required = true };
         var approver = new Option<string>("--approver") { Description = "Your approver name, as configured on the host.", Required = true };
         var keyEnv = new Option<string>("--key-env") { Description = "Environment variable holding your base64 approver key (never pass a key as an argument).", DefaultValueFactory = _ => "DURABLE_APPROVER_KEY" };
         var expires = new Option<int>("--expires-in-seconds") { Description = "How long the approval stays valid.", DefaultValueFactory = _ => 600 };
-        var cmd = new Command("approve", "Sign an approval (HMAC over instance, action, nonce and expiry) and send it.") { action, approver, keyEnv, expires };
+        var generation = new Option<long?>("--generation") { Description = "The traffic generation approved (default: the workflow's traffic_generation now, read from its state)." };
+        var cmd = new Command("approve", "Sign an approval of the pending action (HMAC over instance, action, traffic generation, approver, nonce and expiry) and send it.")
+        {
+            action, approver, keyEnv, expires, generation,
+        };
         cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
         {
-            var keyText = Environment.GetEnvironmentVariable(p.GetValue(keyEnv)!);
+            var keyText = ctx.EnvironmentVariable(p.GetValue(keyEnv)!);
             if (string.IsNullOrEmpty(keyText))
             {
                 throw new UsageException($"${p.GetValue(keyEnv)} is empty: put your base64 approver key there.");
@@ -476,10 +480,26 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
                 throw new UsageException(e.Message);
             }
 
+            var basePath = Path(p, workflow, target, "")[..^1];
+            var approved = p.GetValue(generation);
+            if (approved is null)
+            {
+                // The operator approves what is pending now; the workflow still refuses it if the traffic moves first.
+                var state = await client.GetAsync($"{basePath}/state", ct).ConfigureAwait(false);
+                if (!state.IsSuccess || state.Body is not { } body)
+                {
+                    return await ctx.ReportAsync(state, format, what: "MoveTables approve").ConfigureAwait(false);
+                }
+
+                approved = body.TryGetProperty("traffic_generation", out var g) && g.TryGetInt64(out var n) ? n : 0;
+            }
+
             var instance = Names.InstanceId(p.GetValue(target)!, p.GetValue(workflow)!, _kind);
-            var signed = SignedApproval.Sign(key, instance, normalized, p.GetValue(approver)!, Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow.AddSeconds(p.GetValue(expires)));
-            var body = new JsonObject { ["approval"] = JsonSerializer.SerializeToNode(signed), ["requested_by"] = p.GetValue(approver) };
-            return await CommandAsync(ctx, client, Path(p, workflow, target, "")[..^1], "approve", body, format, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+            var signed = SignedApproval.Sign(key, instance, normalized, approved.Value, p.GetValue(approver)!, Guid.NewGuid().ToString("N"),
+                DateTimeOffset.UtcNow.AddSeconds(p.GetValue(expires)));
+            // The body is the approval itself: the payload chat-ops bots put on the approvals queue (docs/approvals.md).
+            var payload = JsonSerializer.SerializeToNode(signed)!.AsObject();
+            return await CommandAsync(ctx, client, basePath, "approve", payload, format, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
         }));
         return cmd;
     }

@@ -28,6 +28,9 @@ public static class ExitCodes
 public sealed class CliContext
 {
     private readonly Func<string, string?> _environment;
+
+    /// <summary>An environment variable, read through the lookup the CLI was started with (tests pass their own).</summary>
+    public string? EnvironmentVariable(string name) => _environment(name);
     private readonly Func<HttpMessageHandler>? _handlerFactory;
 
     public CliContext(TextWriter output, TextWriter error, Func<string, string?> environment, Func<HttpMessageHandler>? handlerFactory = null)

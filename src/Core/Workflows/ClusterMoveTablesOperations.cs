@@ -68,5 +68,5 @@ public sealed class ClusterMoveTablesOperations : IMoveTablesOperations
     public Task CancelAsync(CleanupRequest request, CancellationToken ct) => _cleanup.CancelAsync(request, ct);
 
     public Task<ApprovalVerdict> VerifyApprovalAsync(VerifyApprovalRequest request, CancellationToken ct) =>
-        _approvals.VerifyAsync(request.Approval, request.InstanceId, request.Approvers, ct);
+        _approvals.VerifyAsync(request, ct);
 }

@@ -126,7 +126,7 @@ public static class CommandRules
             case WorkflowActions.Approve:
                 if (command.Approval is null)
                 {
-                    throw new WorkflowValidationException("An Approve command needs a signed \"approval\" {instance_id, action, approver, nonce, expires_at, signature}.");
+                    throw new WorkflowValidationException("An Approve command needs a signed \"approval\" {instance_id, action, generation, approver, nonce, expires_at, signature} (docs/approvals.md).");
                 }
 
                 break;
@@ -178,7 +178,7 @@ public static class CommandRules
             case WorkflowActions.Approve:
                 if (command.Approval is null)
                 {
-                    throw new WorkflowValidationException("An Approve command needs a signed \"approval\" {instance_id, action, approver, nonce, expires_at, signature}.");
+                    throw new WorkflowValidationException("An Approve command needs a signed \"approval\" {instance_id, action, generation, approver, nonce, expires_at, signature} (docs/approvals.md).");
                 }
 
                 break;

@@ -45,10 +45,18 @@ public sealed record CleanupRequest(
     [property: JsonPropertyName("state")] WorkflowState State,
     [property: JsonPropertyName("options")] CleanupOptions Options);
 
+/// <summary>
+/// An approval and what it must match: the workflow's pending action (null: nothing is pending), the traffic generation
+/// the workflow is in, and the pending command's identity (request id and arrival), which spends the nonce so a
+/// redelivered check of the same approval for the same command is accepted again and any other use is a replay.
+/// </summary>
 public sealed record VerifyApprovalRequest(
     [property: JsonPropertyName("instance_id")] string InstanceId,
     [property: JsonPropertyName("approvers")] IReadOnlyList<string> Approvers,
-    [property: JsonPropertyName("approval")] SignedApproval Approval);
+    [property: JsonPropertyName("approval")] SignedApproval Approval,
+    [property: JsonPropertyName("pending_action")] string? PendingAction = null,
+    [property: JsonPropertyName("generation")] long Generation = 0,
+    [property: JsonPropertyName("pending_id")] string? PendingId = null);
 
 public sealed record StreamsRequest(
     [property: JsonPropertyName("state")] WorkflowState State,

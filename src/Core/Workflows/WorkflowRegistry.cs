@@ -191,19 +191,29 @@ public sealed class WorkflowRegistry(TopologyStore store) : ISwitchOutcomes
     }
 }
 
-/// <summary>Used approval nonces in etcd: created once, a second use finds the key and is refused.</summary>
+/// <summary>
+/// Used approval nonces in etcd: created once, naming what spent them; a second use by something else finds the key and
+/// is refused, the same use again (a redelivered check activity) is accepted.
+/// </summary>
 public sealed class EtcdNonceStore(WorkflowRegistry registry) : INonceStore
 {
-    public async Task<bool> TryUseAsync(string instanceId, string nonce, DateTimeOffset expiresAt, CancellationToken ct)
+    private sealed record SpentNonce(
+        [property: System.Text.Json.Serialization.JsonPropertyName("used_at")] DateTimeOffset UsedAt,
+        [property: System.Text.Json.Serialization.JsonPropertyName("expires_at")] DateTimeOffset ExpiresAt,
+        [property: System.Text.Json.Serialization.JsonPropertyName("spent_by")] string? SpentBy);
+
+    public async Task<bool> TryUseAsync(string instanceId, string nonce, DateTimeOffset expiresAt, string spentBy, CancellationToken ct)
     {
+        var key = registry.NonceKey(instanceId, nonce);
         try
         {
-            await registry.Store.CreateAsync(registry.NonceKey(instanceId, nonce), new { used_at = DateTimeOffset.UtcNow, expires_at = expiresAt }, ct: ct).ConfigureAwait(false);
+            await registry.Store.CreateAsync(key, new SpentNonce(DateTimeOffset.UtcNow, expiresAt, spentBy), ct: ct).ConfigureAwait(false);
             return true;
         }
         catch (TopologyConflictException)
         {
-            return false;
+            var spent = (await registry.Store.ReadAsync<SpentNonce>(key, ct).ConfigureAwait(false))?.Value;
+            return spent?.SpentBy is { Length: > 0 } by && by == spentBy;
         }
     }
 }

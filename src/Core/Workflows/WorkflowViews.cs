@@ -120,6 +120,8 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
             wf["phase"] = state.Phase;
             wf["last_error"] = state.LastError;
             wf["pending_approval"] = state.Pending?.Action;
+            // What a chat-ops bot signs: the pending action and this generation (docs/approvals.md).
+            wf["traffic_generation"] = state.TrafficGeneration;
             wf["audit"] = System.Text.Json.JsonSerializer.SerializeToNode(state.Audit);
         }
 
@@ -172,6 +174,10 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
             ["eta_seconds"] = eta,
             ["lag_seconds"] = state.LagSeconds,
             ["last_error"] = state.LastError,
+            ["traffic_generation"] = state.TrafficGeneration,
+            ["pending_approval"] = state.Pending is { } p
+                ? new JsonObject { ["action"] = p.Action, ["generation"] = p.Generation, ["since"] = p.Since, ["request_id"] = p.Command.RequestId }
+                : null,
         };
     }
 }

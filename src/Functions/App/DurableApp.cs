@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Durable.Functions.Runner;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Azure.Functions.Worker;
@@ -11,8 +10,8 @@ using Microsoft.Extensions.Logging;
 namespace Durable.Functions.App;
 
 /// <summary>
-/// The app's own functions beyond the management API: Health (anonymous), Approvals (chat-ops approvals arriving on a
-/// queue become external events) and PurgeHistory (a nightly timer that purges old finished instances).
+/// The app's own functions beyond the management API: Health (anonymous) and PurgeHistory (a nightly timer that purges
+/// old finished instances); the approvals queue's function is <see cref="ApprovalsQueue"/>.
 /// </summary>
 public sealed class DurableApp(IConfiguration configuration, TimeProvider time)
 {
@@ -33,39 +32,6 @@ public sealed class DurableApp(IConfiguration configuration, TimeProvider time)
     [Function("Health")]
     public static IResult Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request) =>
         Results.Ok(new { status = "ok" });
-
-    /// <summary>An approval message: <c>{"instanceId": "...", "eventName": "Approval", "payload": {...}}</c>.</summary>
-    public sealed record ApprovalMessage(string InstanceId, string EventName, JsonElement? Payload);
-
-    [Function("Approvals")]
-    public static async Task Approvals(
-        [QueueTrigger($"%{ApprovalsQueueSetting}%")] string message,
-        [DurableClient] DurableTaskClient client,
-        FunctionContext context)
-    {
-        var id = context.BindingContext.BindingData.TryGetValue("Id", out var v) ? v?.ToString() : null;
-        ApprovalMessage? approval;
-        try
-        {
-            approval = JsonSerializer.Deserialize<ApprovalMessage>(message, new JsonSerializerOptions(JsonSerializerDefaults.Web));
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"Approval message {id} is not JSON of the form {{\"instanceId\":..., \"eventName\":..., \"payload\":...}}: {e.Message}", e);
-        }
-
-        if (approval is null || string.IsNullOrEmpty(approval.InstanceId) || string.IsNullOrEmpty(approval.EventName))
-        {
-            throw new InvalidDataException($"Approval message {id} needs both instanceId and eventName.");
-        }
-
-        // An approval for an instance that does not exist (yet) fails, is retried, and is parked in the poison queue
-        // after maxDequeueCount attempts, where an operator can see it.
-        _ = await client.GetInstanceAsync(approval.InstanceId, false, context.CancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"Approval for unknown orchestration instance '{approval.InstanceId}'.");
-        await client.RaiseEventAsync(approval.InstanceId, approval.EventName, approval.Payload, context.CancellationToken).ConfigureAwait(false);
-        context.Logger.LogInformation("Approval {Event} raised on instance {Instance}.", approval.EventName, approval.InstanceId);
-    }
 
     [Function("PurgeHistory")]
     public async Task PurgeHistory(

@@ -1,4 +1,5 @@
 using Durable.Functions.Runner;
+using Durable.Workflows;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -11,6 +12,9 @@ public static class DurableAppServices
     public static IServiceCollection AddDurableApp(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddFunctionsOf<DurableApp>();
+        services.AddFunctionsOf<ApprovalsQueue>();
+        // The approvals queue checks signatures before anything reaches a workflow: the keys come from the host's settings.
+        services.TryAddSingleton<IApproverKeys>(sp => ConfiguredApproverKeys.Parse(sp.GetRequiredService<IConfiguration>()[ConfiguredApproverKeys.Setting]));
         services.AddSingleton(new AppSettingDefault(DurableApp.ApprovalsQueueSetting, DurableApp.DefaultApprovalsQueue));
         services.AddSingleton(new AppSettingDefault(DurableApp.PurgeScheduleSetting, DurableApp.DefaultPurgeSchedule));
         services.TryAddSingleton(TimeProvider.System);

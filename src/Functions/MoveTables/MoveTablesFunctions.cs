@@ -209,6 +209,11 @@ public static class MoveTablesFunctions
             return Error(400, e.Message.Replace("Action", $"{kind} action", StringComparison.Ordinal) + " (or create)");
         }
 
+        if (normalized == WorkflowActions.Approve)
+        {
+            return await ApproveAsync(http, ctx, client, kind, keyspace, workflow, instanceId, body!).ConfigureAwait(false);
+        }
+
         var command = As<WorkflowCommand>(body, out var parseError);
         if (parseError is not null)
         {
@@ -258,6 +263,70 @@ public static class MoveTablesFunctions
             id = instanceId,
             request_id = command.RequestId,
             action = normalized,
+            statusQueryGetUri = Link(http, keyspace, workflow, "state", kind),
+            showUri = Link(http, keyspace, workflow, "show", kind),
+        }, Json, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>
+    /// <c>POST …/approve</c>: the body is the signed approval itself, exactly as the approvals queue takes it
+    /// (<see cref="ApprovalIntake"/>). 400 for a malformed one or one for another workflow, 403 for a bad signature,
+    /// 404/409 for a workflow that is missing or finished; otherwise 202 and the workflow decides (pending action,
+    /// traffic generation, expiry, nonce) and audits its decision under the returned request id.
+    /// </summary>
+    private static async Task<IResult> ApproveAsync(HttpContext http, FunctionContext ctx, DurableTaskClient client, string kind, string keyspace, string workflow,
+        string instanceId, JsonObject body)
+    {
+        var ct = http.RequestAborted;
+        SignedApproval approval;
+        try
+        {
+            approval = ApprovalIntake.Read(body.ToJsonString(), Env(ctx).Approvals.Keys);
+        }
+        catch (ApprovalRefusedException e)
+        {
+            var hint = body.ContainsKey("approval") ? " Send the approval object itself as the body (docs/approvals.md), not wrapped in {\"approval\": …}." : "";
+            return Error(e.BadSignature ? 403 : 400, e.Message + hint);
+        }
+
+        if (!string.Equals(approval.InstanceId, instanceId, StringComparison.Ordinal))
+        {
+            return Error(400, $"The approval is for instance '{approval.InstanceId}', but this is {kind} workflow {keyspace}.{workflow} (instance {instanceId}).");
+        }
+
+        var (existing, current) = await LoadAsync(client, instanceId, ct).ConfigureAwait(false);
+        if (existing is null || current is null)
+        {
+            return Error(404, $"No {kind} workflow {keyspace}.{workflow}; create it first.");
+        }
+
+        var command = ApprovalIntake.Command(approval, ctx.InvocationId);
+        try
+        {
+            CommandRules.Check(current, command);
+            await ApprovalIntake.CheckInstanceAsync(client, instanceId, ct).ConfigureAwait(false);
+        }
+        catch (WorkflowValidationException e)
+        {
+            return Error(400, e.Message);
+        }
+        catch (WorkflowStateException e)
+        {
+            return Error(409, e.Message);
+        }
+        catch (ApprovalRefusedException e)
+        {
+            return Error(409, e.Message);
+        }
+
+        await client.RaiseEventAsync(instanceId, MoveTablesOrchestration.CommandEvent, command, ct).ConfigureAwait(false);
+        ctx.Logger.LogInformation("{Kind} approval of {Action} for traffic generation {Generation} by {Approver} sent to {Instance} (request {Request})",
+            kind, approval.Action, approval.Generation, approval.Approver, instanceId, command.RequestId);
+        return Results.Json(new
+        {
+            id = instanceId,
+            request_id = command.RequestId,
+            action = WorkflowActions.Approve,
             statusQueryGetUri = Link(http, keyspace, workflow, "state", kind),
             showUri = Link(http, keyspace, workflow, "show", kind),
         }, Json, statusCode: StatusCodes.Status202Accepted);

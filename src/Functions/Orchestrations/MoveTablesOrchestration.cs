@@ -283,17 +283,24 @@ public static class MoveTablesOrchestration
         if (state.Pending is { } p && state.Spec.Approvals.ExpirySeconds is { } exp && ctx.CurrentUtcDateTime >= p.Since.AddSeconds(exp))
         {
             return Audit(ctx, state with { Pending = null }, p.Command.RequestedBy, p.Action, "expired",
-                $"no approval within {exp}s; the workflow keeps running unswitched, send the command again to retry", p.Command.RequestId);
+                $"no approval of {p.Action} (traffic generation {p.Generation}) within {exp}s; the workflow keeps running as it is, send the command again to retry",
+                p.Command.RequestId);
         }
 
         return state;
     }
 
+    /// <summary>
+    /// Every SwitchTraffic and Complete of a workflow with approvals waits for its own approval: an approval releases
+    /// the one command that is pending and is not kept for a later one.
+    /// </summary>
     private static bool NeedsApproval(WorkflowState state, string action) =>
-        state.Spec.Approvals.Required && action is WorkflowActions.SwitchTraffic or WorkflowActions.Complete && !state.Approved.Contains(action);
+        state.Spec.Approvals.Required && action is WorkflowActions.SwitchTraffic or WorkflowActions.Complete;
 
     private static async Task<WorkflowState> HandleAsync(TaskOrchestrationContext ctx, WorkflowState state, WorkflowCommand command)
     {
+        // Only the workflow grants approvals: a grant arriving with a command would let it skip its own approval's checks.
+        command = command with { Grant = null };
         string action;
         try
         {
@@ -317,57 +324,134 @@ public static class MoveTablesOrchestration
 
         if (NeedsApproval(state, action))
         {
-            state = state with { Pending = new PendingApproval(action, ctx.CurrentUtcDateTime, command) };
-            return Audit(ctx, state, command.RequestedBy, action, "waiting for approval",
-                $"{action} waits for a signed approval from one of: {string.Join(", ", state.Spec.Approvals.Approvers)}", command.RequestId);
+            return AwaitApproval(ctx, state, action, command);
         }
 
         return await VDiffLifecycle.GateAsync(ctx, state, action, command, ExecuteAsync);
     }
 
+    /// <summary>Makes the command the pending one; a command already pending is superseded (one pending command at a time).</summary>
+    private static WorkflowState AwaitApproval(TaskOrchestrationContext ctx, WorkflowState state, string action, WorkflowCommand command)
+    {
+        if (state.Pending is { } earlier)
+        {
+            state = Audit(ctx, state, earlier.Command.RequestedBy, earlier.Action, "superseded",
+                $"{earlier.Action} no longer waits for approval: {action} (request {command.RequestId}) arrived and is pending now", earlier.Command.RequestId);
+        }
+
+        var generation = state.TrafficGeneration;
+        state = state with { Pending = new PendingApproval(action, ctx.CurrentUtcDateTime, command) { Generation = generation } };
+        return Audit(ctx, state, command.RequestedBy, action, "waiting for approval",
+            $"{action} waits for a signed approval of {action} for traffic generation {generation} from one of: {string.Join(", ", state.Spec.Approvals.Approvers)}",
+            command.RequestId);
+    }
+
+    /// <summary>
+    /// Checks an approval against the pending command and the traffic generation (in an activity: the keys and the
+    /// nonce store are outside the orchestration); an accepted one is consumed by releasing that command, a refused
+    /// one changes nothing. Either way the decision is audited.
+    /// </summary>
     private static async Task<WorkflowState> ApproveAsync(TaskOrchestrationContext ctx, WorkflowState state, WorkflowCommand command)
     {
+        var approval = command.Approval!;
+        var pending = state.Pending;
+        var described = $"approval of {approval.Action} for traffic generation {approval.Generation}";
         ApprovalVerdict verdict;
         try
         {
             verdict = await ctx.CallActivityAsync<ApprovalVerdict>(VerifyApprovalActivity,
-                new VerifyApprovalRequest(ctx.InstanceId, state.Spec.Approvals.Approvers, command.Approval!), Retry);
+                new VerifyApprovalRequest(ctx.InstanceId, state.Spec.Approvals.Approvers, approval, pending?.Action, state.TrafficGeneration,
+                    pending is null ? null : $"{pending.Command.RequestId}@{pending.Since:O}"), Retry);
         }
         catch (TaskFailedException e)
         {
-            return Audit(ctx, state, command.RequestedBy, "Approve", "rejected", "could not verify the approval: " + Describe(e), command.RequestId);
+            return Audit(ctx, state, command.RequestedBy, "Approve", "rejected", $"could not verify the {described}: {Describe(e)}", command.RequestId);
         }
 
         var who = string.IsNullOrEmpty(verdict.Approver) ? command.RequestedBy : verdict.Approver;
         if (!verdict.Accepted)
         {
             // A refused approval changes nothing: a pending command keeps waiting.
-            return Audit(ctx, state, who, "Approve", "rejected", $"approval of {command.Approval!.Action} refused: {verdict.Reason}", command.RequestId);
+            return Audit(ctx, state, who, "Approve", "rejected", $"{described} refused: {verdict.Reason}", command.RequestId);
         }
 
-        state = state with { Approved = [.. state.Approved.Where(a => a != verdict.Action), verdict.Action] };
-        state = Audit(ctx, state, who, "Approve", "accepted", $"{verdict.Action} approved by {verdict.Approver} (nonce {command.Approval!.Nonce})", command.RequestId);
-        if (state.Pending is { } pending && pending.Action == verdict.Action)
+        if (pending is null || verdict.Action != pending.Action || verdict.Generation != state.TrafficGeneration)
         {
-            state = state with { Pending = null };
-            try
-            {
-                CommandRules.Check(state, pending.Command);
-            }
-            catch (Exception e) when (e is WorkflowValidationException or WorkflowStateException)
-            {
-                return Audit(ctx, state, pending.Command.RequestedBy, pending.Action, "rejected", e.Message, pending.Command.RequestId);
-            }
-
-            return await VDiffLifecycle.GateAsync(ctx, state, pending.Action, pending.Command, ExecuteAsync);
+            // The activity checked exactly this; a verdict that disagrees with the state it was given is not trusted.
+            return Audit(ctx, state, who, "Approve", "rejected",
+                $"{described} refused: it does not match the pending command ({pending?.Action ?? "none"}, traffic generation {state.TrafficGeneration})", command.RequestId);
         }
 
-        return state;
+        state = state with { Pending = null };
+        state = Audit(ctx, state, who, "Approve", "accepted",
+            $"{verdict.Action} (request {pending.Command.RequestId}) approved by {verdict.Approver} for traffic generation {verdict.Generation} (nonce {approval.Nonce}); " +
+            "the approval is spent on this command", command.RequestId);
+        var released = pending.Command with { Grant = new ApprovalGrant(verdict.Approver, approval.Nonce, verdict.Generation) };
+        try
+        {
+            CommandRules.Check(state, released);
+        }
+        catch (Exception e) when (e is WorkflowValidationException or WorkflowStateException)
+        {
+            return Audit(ctx, state, released.RequestedBy, pending.Action, "rejected", e.Message, released.RequestId);
+        }
+
+        return await VDiffLifecycle.GateAsync(ctx, state, pending.Action, released, ExecuteAsync);
+    }
+
+    /// <summary>
+    /// An approved command runs only in the traffic generation its approval named: one held (by VDiff) across a traffic
+    /// change is refused, and its approval is gone with it.
+    /// </summary>
+    private static (WorkflowState State, bool Refused) SpendGrant(TaskOrchestrationContext ctx, WorkflowState state, string action, WorkflowCommand command)
+    {
+        if (command.Grant is not { } grant)
+        {
+            return (state, false);
+        }
+
+        if (grant.Generation != state.TrafficGeneration)
+        {
+            return (Audit(ctx, state, grant.Approver, action, "rejected",
+                $"{action} (request {command.RequestId}) was approved by {grant.Approver} for traffic generation {grant.Generation}, but traffic has changed since " +
+                $"(now generation {state.TrafficGeneration}: {state.Traffic}); the approval is void: send {action} again and approve it", command.RequestId), true);
+        }
+
+        return (Audit(ctx, state, grant.Approver, action, "consumed",
+            $"{action} (request {command.RequestId}) runs on {grant.Approver}'s approval for traffic generation {grant.Generation} (nonce {grant.Nonce})"), false);
+    }
+
+    /// <summary>
+    /// After a switch or reverse: a change of where traffic goes starts a new traffic generation, which voids every
+    /// approval given before it and drops a command still waiting for one.
+    /// </summary>
+    private static WorkflowState NextGeneration(TaskOrchestrationContext ctx, WorkflowState before, WorkflowState after)
+    {
+        if (after.Traffic == before.Traffic)
+        {
+            return after;
+        }
+
+        after = after with { TrafficGeneration = before.TrafficGeneration + 1 };
+        if (after.Pending is { } stale)
+        {
+            after = Audit(ctx, after with { Pending = null }, stale.Command.RequestedBy, stale.Action, "dropped",
+                $"{stale.Action} waited for approval in traffic generation {stale.Generation}; traffic changed ({after.Traffic}, generation {after.TrafficGeneration}), so send it again",
+                stale.Command.RequestId);
+        }
+
+        return after;
     }
 
     private static async Task<WorkflowState> ExecuteAsync(TaskOrchestrationContext ctx, WorkflowState state, string action, WorkflowCommand command)
     {
         var who = command.RequestedBy;
+        (state, var refused) = SpendGrant(ctx, state, action, command);
+        if (refused)
+        {
+            return state;
+        }
+
         try
         {
             switch (action)
@@ -391,8 +475,8 @@ public static class MoveTablesOrchestration
                         Streams = result.Streams,
                         ReverseStreams = result.ReverseStreams,
                         LastError = result.Ok ? null : result.Message,
-                        Approved = result.Ok && !reverse ? [.. state.Approved.Where(a => a != WorkflowActions.SwitchTraffic)] : state.Approved,
                     };
+                    state = NextGeneration(ctx, before, state);
                     state = VDiffLifecycle.AfterSwitch(ctx, before, state);
                     var message = result.Ok
                         ? $"{action} was successful for workflow {state.Spec.TargetKeyspace}.{state.Spec.Workflow}\n\nStart State: {start}\nCurrent State: {result.Traffic}"

@@ -13,7 +13,7 @@ namespace Durable.Functions.Queues;
 /// messages), keeps up to batchSize + newBatchThreshold messages in flight, hides each message while its handler
 /// runs (renewing the visibility so a slow handler is not picked up by another replica), deletes it on success,
 /// makes it visible again after visibilityTimeout on failure, and moves it to <c>&lt;queue&gt;-poison</c> once it
-/// has failed maxDequeueCount times.
+/// has failed maxDequeueCount times, or at once when the function throws <see cref="PoisonMessageException"/>.
 /// </summary>
 public sealed class QueueTriggerListener
 {
@@ -213,6 +213,13 @@ public sealed class QueueTriggerListener
             }
 
             _metrics.RecordInvocation(_function.Name, "queue", "failed", watch.Elapsed);
+            if (failure is PoisonMessageException refused)
+            {
+                // The function says no attempt can succeed: park it now rather than repeat the refusal.
+                await MoveToPoisonAsync(message, popReceipt, $"the function refused it: {refused.Message}").ConfigureAwait(false);
+                return;
+            }
+
             if (message.DequeueCount >= _settings.MaxDequeueCount)
             {
                 await MoveToPoisonAsync(message, popReceipt, $"attempt {message.DequeueCount} of {_settings.MaxDequeueCount} failed: {failure.GetType().Name}: {failure.Message}").ConfigureAwait(false);
