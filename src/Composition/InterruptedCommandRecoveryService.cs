@@ -26,8 +26,20 @@ public sealed class InterruptedCommandRecoveryService(IServiceProvider services,
             return;
         }
 
-        // Resolved here, not in the constructor: the engine is created on first use, after the host has started.
-        var operations = services.GetRequiredService<ClusterMoveTablesOperations>();
+        // Resolved here, not in the constructor: the engine is created on first use, after the host has started. A host
+        // whose engine is not fully configured (etcd set, no engine account) still starts and serves what it can: an
+        // exception escaping a background service would stop the whole host.
+        ClusterMoveTablesOperations operations;
+        try
+        {
+            operations = services.GetRequiredService<ClusterMoveTablesOperations>();
+        }
+        catch (Exception e) when (e is InvalidOperationException or TopologyNotConfiguredException)
+        {
+            logger.LogWarning("The recovery of interrupted traffic commands is idle on this host: {Reason}", e.Message);
+            return;
+        }
+
         logger.LogInformation("Ending the traffic commands of dead holders: looking every {Interval} s (leases of {Ttl} s)",
             operations.Settings.RecoveryInterval.TotalSeconds, operations.Settings.SwitchLeaseTtl.TotalSeconds);
         var failures = 0;

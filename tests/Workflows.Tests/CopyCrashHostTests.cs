@@ -190,6 +190,10 @@ public sealed class CopyCrashHostTests(ITestOutputHelper output)
 
             await host.TryWaitForExitAsync(TimeSpan.FromMilliseconds(200));
         }
+
+        // HasExited turns true before the redirected output reaches end of file: the fault point's last line (written
+        // just before the SIGKILL) may still be in the pipe. This wait returns once it was read.
+        await host.TryWaitForExitAsync(TimeSpan.FromSeconds(10));
     }
 
     /// <summary>Waits until the copy is over (Running, or Stopped/Failed, which the caller reports).</summary>

@@ -193,6 +193,40 @@ public sealed class SwitchTrafficCrashHost : IAsyncDisposable
 
     public static string Tail(string log, int lines = 60) => string.Join("\n", log.Split('\n').TakeLast(lines));
 
+    /// <summary>
+    /// The last log entries that say something about the workflow (warnings and errors, the product's own categories,
+    /// the fault points), without the HTTP and status-polling noise a waiting test makes.
+    /// </summary>
+    public static string SignificantTail(string log, int entries = 40)
+    {
+        var kept = new List<string>();
+        var entry = new List<string>();
+        void Close()
+        {
+            var header = entry.Count > 0 ? entry[0] : "";
+            if (header.StartsWith("warn:", StringComparison.Ordinal) || header.StartsWith("fail:", StringComparison.Ordinal) || header.StartsWith("crit:", StringComparison.Ordinal)
+                || header.Contains("Durable.", StringComparison.Ordinal) || header.Contains("fault point", StringComparison.Ordinal))
+            {
+                kept.Add(string.Join("\n", entry));
+            }
+
+            entry.Clear();
+        }
+
+        foreach (var line in log.Split('\n'))
+        {
+            if (!line.StartsWith(' ') && entry.Count > 0)
+            {
+                Close();
+            }
+
+            entry.Add(line);
+        }
+
+        Close();
+        return string.Join("\n", kept.TakeLast(entries));
+    }
+
     private bool _disposed;
 
     public async ValueTask DisposeAsync()

@@ -272,7 +272,7 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
             await Task.Delay(200);
         }
 
-        throw new TimeoutException($"Never reached: {what}. Phase {last?.Phase}, traffic {last?.TrafficStateText}, error {last?.LastError}\n{SwitchTrafficCrashHost.Tail(host.Log)}");
+        throw new TimeoutException($"Never reached: {what}. Phase {last?.Phase}, traffic {last?.TrafficStateText}, error {last?.LastError}\n{SwitchTrafficCrashHost.SignificantTail(host.Log)}");
     }
 
     private static Task<WorkflowState> WaitCommandAsync(SwitchTrafficCrashHost host, string workflow, string requestId, TimeSpan timeout) =>
@@ -283,7 +283,7 @@ public sealed partial class SwitchTrafficCrashTests(ITestOutputHelper output)
         var (code, body) = await host.PostAsync($"/api/movetables/{Target}/{workflow}/{action}", new { @switch = new { timeout_seconds = 30 } });
         Assert.True(code == 202, $"{action} answered {code}: {body}");
         var id = body.GetProperty("request_id").GetString()!;
-        var state = await WaitCommandAsync(host, workflow, id, TimeSpan.FromSeconds(90));
+        var state = await WaitCommandAsync(host, workflow, id, TimeSpan.FromSeconds(150));
         var result = state.Commands.Single(c => c.RequestId == id);
         Assert.True(result.State == "done", $"{action}: {result.State}: {result.Message}");
         if (until is not null)
