@@ -34,7 +34,7 @@ public sealed class InterruptedCommandRecoveryService(IServiceProvider services,
         {
             operations = services.GetRequiredService<ClusterMoveTablesOperations>();
         }
-        catch (Exception e) when (e is InvalidOperationException or TopologyNotConfiguredException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             logger.LogWarning("The recovery of interrupted traffic commands is idle on this host: {Reason}", e.Message);
             return;

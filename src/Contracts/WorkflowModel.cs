@@ -239,6 +239,13 @@ public sealed record WorkflowState
     [JsonPropertyName("held_by_vdiff")] public string? HeldByVDiff => VDiff?.Held is { } h ? $"{h.Action} held by VDiff: {h.Reason}" : null;
     [JsonPropertyName("audit")] public IReadOnlyList<AuditEntry> Audit { get; init; } = [];
     [JsonPropertyName("commands")] public IReadOnlyList<CommandResult> Commands { get; init; } = [];
+
+    /// <summary>
+    /// Audit entries left out of this published status to keep it within the task hub's size limit (the oldest first);
+    /// the orchestration's own state keeps them all.
+    /// </summary>
+    [JsonPropertyName("audit_omitted")] public int AuditOmitted { get; init; }
+
     [JsonPropertyName("updated_at")] public DateTime UpdatedAt { get; init; }
 
     /// <summary>The audit trail is kept whole (it is small: one entry per command); command results keep the last 50.</summary>

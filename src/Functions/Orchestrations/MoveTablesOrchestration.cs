@@ -170,7 +170,7 @@ public static class MoveTablesOrchestration
     private static WorkflowTimings Timings(WorkflowState state) => state.Timings ?? WorkflowTimings.Default;
 
     private static void Publish(TaskOrchestrationContext ctx, WorkflowState state) =>
-        ctx.SetCustomStatus(state with { UpdatedAt = ctx.CurrentUtcDateTime });
+        ctx.SetCustomStatus(PublishedStatus.Fit(state with { UpdatedAt = ctx.CurrentUtcDateTime }));
 
     private static WorkflowState Audit(TaskOrchestrationContext ctx, WorkflowState state, string who, string action, string outcome, string detail,
         string? requestId = null) =>
