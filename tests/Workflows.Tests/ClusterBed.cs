@@ -68,6 +68,28 @@ public sealed class ClusterBed : IAsyncDisposable
         _streamer = Task.Run(() => supervisor.RunAsync(_streamerStop.Token));
     }
 
+    /// <summary>
+    /// Polls the workflow orchestration's published state until <paramref name="until"/> holds; the timeout names what
+    /// was awaited, the phase, the error and the last commands.
+    /// </summary>
+    public async Task<WorkflowState> WaitStateAsync(string instanceId, Func<WorkflowState, bool> until, string what, int seconds = 120)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        WorkflowState? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            last = (await Client.GetInstanceAsync(instanceId, getInputsAndOutputs: true))?.ReadCustomStatusAs<WorkflowState>();
+            if (last is not null && until(last))
+            {
+                return last;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"Never reached: {what}. Phase {last?.Phase}, error {last?.LastError}, last commands: {string.Join(" | ", last?.Commands.TakeLast(3).Select(c => c.Action + ":" + c.State + ":" + c.Message) ?? [])}");
+    }
+
     /// <summary>Stops the in-process Streamer: its streams stay Running in the sidecar, but nothing applies them (a stalled stream).</summary>
     public async Task StopStreamerAsync()
     {

@@ -13,28 +13,10 @@ namespace Durable.Workflows.Tests;
 [Trait("Category", "Integration")]
 public sealed class OnDdlWorkflowTests
 {
-    private static async Task<WorkflowState> WaitAsync(ClusterBed bed, string id, Func<WorkflowState, bool> until, string what, int seconds = 120)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        WorkflowState? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            last = (await bed.Client.GetInstanceAsync(id, getInputsAndOutputs: true))?.ReadCustomStatusAs<WorkflowState>();
-            if (last is not null && until(last))
-            {
-                return last;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"Never reached: {what}. Phase {last?.Phase}, error {last?.LastError}, last commands: {string.Join(" | ", last?.Commands.TakeLast(3).Select(c => c.Action + ":" + c.State + ":" + c.Message) ?? [])}");
-    }
-
     private static async Task<CommandResult> CommandAsync(ClusterBed bed, string id, string action, string requestId)
     {
         await bed.Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = action, RequestId = requestId, RequestedBy = "test" });
-        var state = await WaitAsync(bed, id, s => s.Commands.Any(c => c.RequestId == requestId && c.State != "waiting for approval"), action);
+        var state = await bed.WaitStateAsync(id, s => s.Commands.Any(c => c.RequestId == requestId && c.State != "waiting for approval"), action);
         return state.Commands.Last(c => c.RequestId == requestId);
     }
 
@@ -67,7 +49,7 @@ public sealed class OnDdlWorkflowTests
         var workflow = "od_" + bed.Suffix;
         var spec = new MoveTablesCreate { Workflow = workflow, TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = [table], OnDdl = "STOP", RequestedBy = "test" };
         var id = await bed.Client.ScheduleNewOrchestrationInstanceAsync(MoveTablesOrchestration.Name, new WorkflowState { Spec = spec }, new StartOrchestrationOptions(spec.InstanceId));
-        await WaitAsync(bed, id, s => s.Phase == Phases.Running, "running");
+        await bed.WaitStateAsync(id, s => s.Phase == Phases.Running, "running");
         Assert.All(await bed.Env.Engine.ListStreamsAsync("customer", "0", workflow), s => Assert.Equal(OnDdl.Stop, s.OnDdl));
 
         var switched = await CommandAsync(bed, id, "SwitchTraffic", "s1");

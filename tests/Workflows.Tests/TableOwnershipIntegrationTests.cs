@@ -12,24 +12,6 @@ namespace Durable.Workflows.Tests;
 [Trait("Category", "Integration")]
 public sealed class TableOwnershipIntegrationTests
 {
-    private static async Task<WorkflowState> WaitAsync(ClusterBed bed, string id, Func<WorkflowState, bool> until, string what, int seconds = 90)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        WorkflowState? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            last = (await bed.Client.GetInstanceAsync(id, getInputsAndOutputs: true))?.ReadCustomStatusAs<WorkflowState>();
-            if (last is not null && until(last))
-            {
-                return last;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"Never reached: {what}. Phase {last?.Phase}, error {last?.LastError}");
-    }
-
     private static Task<string?> TableExistsAsync(int uid, string db, string table) =>
         ClusterBed.ScalarAsync("dba", uid, db, $"SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' AND TABLE_NAME = '{table}'");
 
@@ -64,7 +46,7 @@ public sealed class TableOwnershipIntegrationTests
         await bed.StartWorkerAsync();
         var spec = new MoveTablesCreate { Workflow = "w_" + bed.Suffix, TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = [table], RequestedBy = "test" };
 
-        var state = await WaitAsync(bed, await StartAsync(bed, spec), s => s.IsFinished || s.Phase is Phases.Copying or Phases.Running or Phases.Stopped, "refused or past create");
+        var state = await bed.WaitStateAsync(await StartAsync(bed, spec), s => s.IsFinished || s.Phase is Phases.Copying or Phases.Running or Phases.Stopped, "refused or past create");
 
         Assert.True(state.Phase == Phases.Failed, $"Expected pre-flight to refuse the workflow; phase {state.Phase}, error {state.LastError}");
         Assert.StartsWith("Pre-flight refused the workflow, nothing was changed:", state.LastError);
@@ -149,14 +131,14 @@ public sealed class TableOwnershipIntegrationTests
         await bed.StartWorkerAsync();
         var spec = new MoveTablesCreate { Workflow = "w_" + bed.Suffix, TargetKeyspace = "customer", SourceKeyspace = "commerce", Tables = [adopted, created], RequestedBy = "test" };
         var id = await StartAsync(bed, spec);
-        var running = await WaitAsync(bed, id, s => s.IsFinished || s.Phase == Phases.Running, "running");
+        var running = await bed.WaitStateAsync(id, s => s.IsFinished || s.Phase == Phases.Running, "running");
         Assert.True(running.Phase == Phases.Running, $"phase {running.Phase}, error {running.LastError}");
         Assert.Equal("2", await ClusterBed.ScalarAsync("dba", 200, "vt_customer", $"SELECT COUNT(*) FROM `{adopted}`"));
 
         var ownership = await OwnershipJsonAsync(bed, spec.Workflow);
 
         await bed.Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = WorkflowActions.Cancel, RequestId = "c1", RequestedBy = "test" });
-        var cancelled = await WaitAsync(bed, id, s => s.IsFinished, "cancelled");
+        var cancelled = await bed.WaitStateAsync(id, s => s.IsFinished, "cancelled");
         Assert.True(cancelled.Phase == Phases.Cancelled, $"phase {cancelled.Phase}, error {cancelled.LastError}");
 
         Assert.True(await TableExistsAsync(200, "vt_customer", adopted) == "1", $"Cancel dropped vt_customer.{adopted}, a table the workflow did not create");
