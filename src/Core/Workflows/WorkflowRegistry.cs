@@ -158,8 +158,13 @@ public sealed class WorkflowRegistry(TopologyStore store) : ISwitchOutcomes
     /// </summary>
     public async Task CommitUnderLeaseAsync(IReadOnlyList<EtcdOp> ops, SwitchLease lease, string what, CancellationToken ct)
     {
+        var sent = System.Diagnostics.Stopwatch.GetTimestamp();
         var result = await Store.Etcd.TxnAsync(lease.Locks.Select(l => l.Guard), ops, null, ct).ConfigureAwait(false);
-        if (!result.Succeeded)
+        if (result.Succeeded)
+        {
+            lease.Confirmed(sent);
+        }
+        else
         {
             throw new SwitchLeaseLostException($"{lease.Holder} could not {what}: its lease on {string.Join(" and ", lease.Locks.Select(l => l.Description))} has expired " +
                 "or been taken over; another process ends the command from its journal, and this one does nothing more");
