@@ -134,7 +134,7 @@ public sealed class ApprovalsQueueTests : IAsyncLifetime
 
     private Task EnqueueAsync(string text) => _storage.SendAsync(Queue, QueueTriggerListener.Encode(text, Base64), CancellationToken.None);
 
-    private int Count(string queue) => _storage.ApproximateCountAsync(queue, CancellationToken.None).GetAwaiter().GetResult();
+    private Task<int> CountAsync(string queue) => _storage.ApproximateCountAsync(queue, CancellationToken.None);
 
     /// <summary>What a refused message must leave as it was: the workflow's decisions and what it waits for.</summary>
     private static string Fingerprint(WorkflowState s) =>
@@ -171,8 +171,8 @@ public sealed class ApprovalsQueueTests : IAsyncLifetime
             await EnqueueAsync(text);
         }
 
-        await TestHost.WaitUntilAsync(() => Count(Poison) == refused.Length, TimeSpan.FromSeconds(60), $"{refused.Length} messages in {Poison}");
-        await TestHost.WaitUntilAsync(() => Count(Queue) == 0, TimeSpan.FromSeconds(30), "the approvals queue empty");
+        await TestHost.WaitUntilAsync(async () => await CountAsync(Poison) == refused.Length, TimeSpan.FromSeconds(60), $"{refused.Length} messages in {Poison}");
+        await TestHost.WaitUntilAsync(async () => await CountAsync(Queue) == 0, TimeSpan.FromSeconds(30), "the approvals queue empty");
         var parked = await _storage.ReceiveAsync(Poison, 32, TimeSpan.FromSeconds(30), CancellationToken.None);
         Assert.Equal(refused.Select(t => QueueTriggerListener.Encode(t, Base64)).Order(), parked.Select(m => m.Text).Order());
 
@@ -226,7 +226,7 @@ public sealed class ApprovalsQueueTests : IAsyncLifetime
         Assert.Equal(Phases.Completed, final.Phase);
         Assert.Contains(final.Commands, c => c.RequestId == complete && c.State == "done");
         Assert.Equal(2, final.Audit.Count(a => a is { Who: "alice", Action: "Approve", Outcome: "accepted" }));
-        Assert.Equal(0, Count(Poison));
+        Assert.Equal(0, await CountAsync(Poison));
     }
 
     /// <summary>The cluster side of a workflow in memory: one stream copied in one chunk, switches that flip the traffic.</summary>
