@@ -275,6 +275,12 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         var r = await client.PostJsonAsync($"{basePath}/{action}", body.ToJsonString(), ct).ConfigureAwait(false);
         if (!r.IsSuccess || body["dry_run"]?.GetValue<bool>() == true)
         {
+            if (!r.IsSuccess && format == OutputFormat.Text && r.Body is { ValueKind: JsonValueKind.Object } refused && refused.TryGetProperty("text", out var steps))
+            {
+                // A dry run the host refuses: the steps up to the refusal, then the refusal (exit code as the command's).
+                await ctx.Output.WriteLineAsync(steps.GetString()).ConfigureAwait(false);
+            }
+
             return await ctx.ReportAsync(r, format, b => b.GetProperty("text").GetString() ?? "", $"MoveTables {action}").ConfigureAwait(false);
         }
 
@@ -312,7 +318,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
     private Command Switch(CliContext ctx, Option<string> workflow, Option<string> target, string name, string description)
     {
         var types = new Option<string?>("--tablet-types") { Description = "Tablet types to switch: REPLICA and RDONLY switch reads, PRIMARY switches writes (default: all)." };
-        var dryRun = new Option<bool>("--dry-run") { Description = "Print the steps the switch would take and change nothing." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print the steps the host would take, from the workflow's state now, and change nothing (exits non-zero when the switch would be refused)." };
         var lag = new Option<double>("--max-replication-lag-allowed") { Description = "Refuse the switch when the streams lag more than this many seconds.", DefaultValueFactory = _ => 30 };
         var timeout = new Option<double>("--timeout") { Description = "Seconds the write switch waits for the streams to catch up before undoing itself.", DefaultValueFactory = _ => 30 };
         var reverse = new Option<bool>("--enable-reverse-replication") { Description = "Replicate target writes back to the source after the switch (needed for ReverseTraffic).", DefaultValueFactory = _ => true };
@@ -349,7 +355,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         var keepData = new Option<bool>("--keep-data") { Description = "Keep the tables (source tables for complete, target tables for cancel)." };
         var renameTables = new Option<bool>("--rename-tables") { Description = "Rename the tables to _<table>_old instead of dropping them." };
         var keepRules = new Option<bool>("--keep-routing-rules") { Description = "Leave the routing rules in place." };
-        var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be removed and change nothing." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Print what the host would remove, from the workflow's state now, and change nothing (exits non-zero when the command would be refused)." };
         var cmd = new Command(name, description) { keepData, keepRules, dryRun };
         if (rename)
         {
@@ -365,46 +371,8 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
         {
             var cleanup = new CleanupOptions { KeepData = p.GetValue(keepData), RenameTables = p.GetValue(renameTables), KeepRoutingRules = p.GetValue(keepRules) };
-            if (p.GetValue(dryRun))
-            {
-                var r = await client.GetAsync(Path(p, workflow, target, "state"), ct).ConfigureAwait(false);
-                if (!r.IsSuccess)
-                {
-                    return await ctx.ReportAsync(r, format, what: $"{_kind} {name}").ConfigureAwait(false);
-                }
-
-                var st = r.Body!.Value;
-                var tables = string.Join(" ", st.GetProperty("tables").EnumerateArray().Select(t => t.GetString()));
-                var spec = st.GetProperty("spec");
-                var (ks, other) = name == "complete" ? (spec.GetProperty("source_keyspace").GetString(), "source") : (spec.GetProperty("target_keyspace").GetString(), "target");
-                if (IsMigrate)
-                {
-                    var targetKs = spec.GetProperty("target_keyspace").GetString();
-                    var wf = spec.GetProperty("workflow").GetString();
-                    await ctx.Output.WriteLineAsync(string.Join('\n',
-                        $"Dry Run results for Migrate {name}:",
-                        $"Lock keyspace {targetKs}",
-                        $"Delete the streams of workflow {wf}",
-                        $"Remove the write guards on tables [{tables}] in keyspace {targetKs}",
-                        name == "complete" ? $"Keep the target tables [{tables}] in keyspace {targetKs}"
-                            : cleanup.KeepData ? $"Keep the target tables [{tables}] in keyspace {targetKs}" : $"Drop the target tables [{tables}] in keyspace {targetKs}",
-                        $"Leave the source tables [{tables}] of keyspace {spec.GetProperty("source_keyspace").GetString()} in mount {spec.GetProperty("mount_name").GetString()} untouched",
-                        $"Unlock keyspace {targetKs}")).ConfigureAwait(false);
-                    return ExitCodes.Ok;
-                }
-
-                await ctx.Output.WriteLineAsync(string.Join('\n',
-                    $"Dry Run results for {name}:",
-                    $"Lock keyspace {ks}",
-                    cleanup.KeepData ? $"Keep the {other} tables [{tables}] in keyspace {ks}" : cleanup.RenameTables ? $"Rename the {other} tables [{tables}] in keyspace {ks} to _<table>_old" : $"Drop the {other} tables [{tables}] in keyspace {ks}",
-                    $"Delete the streams of workflows {spec.GetProperty("workflow").GetString()} and {spec.GetProperty("workflow").GetString()}_reverse",
-                    "Remove the write guards",
-                    cleanup.KeepRoutingRules ? "Keep the routing rules" : $"Remove the routing rules for tables [{tables}]",
-                    $"Unlock keyspace {ks}")).ConfigureAwait(false);
-                return ExitCodes.Ok;
-            }
-
-            var body = new JsonObject { ["cleanup"] = JsonSerializer.SerializeToNode(cleanup), ["requested_by"] = Environment.UserName };
+            // A dry run is drawn up by the host from the workflow's real state (and refused there as the command would be).
+            var body = new JsonObject { ["cleanup"] = JsonSerializer.SerializeToNode(cleanup), ["dry_run"] = p.GetValue(dryRun), ["requested_by"] = Environment.UserName };
             AddIgnoreVDiff(body, p.GetValue(ignoreVDiff));
             return await CommandAsync(ctx, client, Path(p, workflow, target, "")[..^1], name, body, format, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
         }));

@@ -22,35 +22,55 @@ public sealed class CleanupCommand(TopologyStore store, WorkflowRegistry registr
     public const string Complete = "Complete";
     public const string Cancel = "Cancel";
 
-    public Task CompleteAsync(CleanupRequest request, CancellationToken ct) => RunAsync(Complete, request, HolderName(request, Complete), ct);
+    /// <summary>Complete; returns the names of the steps it took (<see cref="CleanupPath"/>).</summary>
+    public Task<IReadOnlyList<string>> CompleteAsync(CleanupRequest request, CancellationToken ct) => RunAsync(Complete, request, HolderName(request, Complete), ct);
 
-    public Task CancelAsync(CleanupRequest request, CancellationToken ct) => RunAsync(Cancel, request, HolderName(request, Cancel), ct);
+    /// <summary>Cancel; returns the names of the steps it took (<see cref="CleanupPath"/>).</summary>
+    public Task<IReadOnlyList<string>> CancelAsync(CleanupRequest request, CancellationToken ct) => RunAsync(Cancel, request, HolderName(request, Cancel), ct);
 
     /// <summary>Runs <paramref name="action"/> under its lease, with its journal saved first and ended last.</summary>
-    public async Task RunAsync(string action, CleanupRequest request, string holder, CancellationToken ct)
+    public async Task<IReadOnlyList<string>> RunAsync(string action, CleanupRequest request, string holder, CancellationToken ct)
     {
         var spec = request.State.Spec;
         await using var lease = await SwitchLease.AcquireAsync(store, KeyspacesOf(spec), holder, $"{action} {spec.TargetKeyspace}.{spec.Workflow}",
             settings.SwitchLeaseTtl, store.Options.LockTtl * 2, ct).ConfigureAwait(false);
-        await ResumeAsync(new CleanupJournal(action, request, holder, DateTimeOffset.UtcNow), lease, ct).ConfigureAwait(false);
+        return await ResumeAsync(new CleanupJournal(action, request, holder, DateTimeOffset.UtcNow), lease, ct).ConfigureAwait(false);
     }
 
     /// <summary>Saves the journal (again: a process taking over rewrites it under its own lease), runs the steps, ends it.</summary>
-    public async Task ResumeAsync(CleanupJournal journal, SwitchLease lease, CancellationToken ct)
+    public async Task<IReadOnlyList<string>> ResumeAsync(CleanupJournal journal, SwitchLease lease, CancellationToken ct)
     {
         var spec = journal.Request.State.Spec;
         await registry.SaveCleanupJournalAsync(journal with { Holder = lease.Holder }, lease, ct).ConfigureAwait(false);
+        IReadOnlyList<string> path;
         if (journal.Action == Complete)
         {
             FaultPoints.Hit(SwitchFaultPoints.CompleteAfterIntent);
-            await cleanup.CompleteAsync(journal.Request, lease, ct).ConfigureAwait(false);
+            path = await cleanup.CompleteAsync(journal.Request, lease, ct).ConfigureAwait(false);
         }
         else
         {
-            await cleanup.CancelAsync(journal.Request, lease, ct).ConfigureAwait(false);
+            path = await cleanup.CancelAsync(journal.Request, lease, ct).ConfigureAwait(false);
         }
 
         await registry.EndCleanupJournalAsync(spec, lease, ct).ConfigureAwait(false);
+        return path;
+    }
+
+    /// <summary>
+    /// The command's dry run: the lock it would take and the steps <see cref="CleanupPath"/> would walk for this
+    /// workflow's state and options, read from the cluster (table ownership) and changing nothing.
+    /// </summary>
+    public async Task<DryRunReport> DryRunAsync(string action, CleanupRequest request, CancellationToken ct)
+    {
+        var spec = request.State.Spec;
+        var keyspaces = KeyspacesOf(spec);
+        var dry = new CleanupDryRun(request.State, request.Options, new TableOwnershipStore(registry));
+        var path = action == Complete
+            ? await CleanupPath.CompleteAsync(dry, request.State, request.Options, ct).ConfigureAwait(false)
+            : await CleanupPath.CancelAsync(dry, request.State, request.Options, ct).ConfigureAwait(false);
+        string[] lines = [.. keyspaces.Select(k => $"Lock keyspace {k}"), .. dry.Lines, .. keyspaces.Reverse().Select(k => $"Unlock keyspace {k}")];
+        return new DryRunReport(true, $"{action} would remove workflow {spec.TargetKeyspace}.{spec.Workflow}", lines, path);
     }
 
     /// <summary>

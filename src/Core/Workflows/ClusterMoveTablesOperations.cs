@@ -32,16 +32,19 @@ public sealed class ClusterMoveTablesOperations : IMoveTablesOperations
         var rules = new TrafficRules(store);
         var recovery = new WriteSwitchRecovery(engine, Registry, Guards, shards, rules, logger);
         var catchUp = new StreamCatchUp(engine, settings.CatchUpGoal);
-        var writeSwitch = new WriteSwitch(engine, Registry, Guards, shards, planner, rules, catchUp, new CutoverHookCaller(store, http), recovery, logger);
+        var switcher = new Switcher(engine, Registry, Guards, shards, planner, rules, catchUp, new CutoverHookCaller(store, http), recovery, logger);
         _preflight = new MoveTablesPreflight(store, engine, Registry, shards, planner, settings);
         _copy = new MoveTablesCopy(engine, shards, settings);
         _creation = new MoveTablesCreation(store, engine, Registry, Guards, shards, planner, _copy);
-        _switch = new TrafficSwitch(store, Registry, shards, rules, catchUp, writeSwitch, recovery, settings, logger);
+        _switch = new TrafficSwitch(store, Registry, shards, rules, catchUp, switcher, recovery, settings, logger);
         _cleanup = new CleanupCommand(store, Registry, new MoveTablesCleanup(store, engine, Registry, shards), settings);
         Recovery = new InterruptedCommandRecovery(store, Registry, recovery, _cleanup, settings, logger);
     }
 
     public WorkflowRegistry Registry { get; }
+
+    /// <summary>Complete and Cancel under their lease and journal (the activities call them through <see cref="CompleteAsync"/>, <see cref="CancelAsync"/>).</summary>
+    public CleanupCommand Cleanup => _cleanup;
 
     public WriteGuards Guards { get; }
 
@@ -62,6 +65,13 @@ public sealed class ClusterMoveTablesOperations : IMoveTablesOperations
     public Task SetStreamsAsync(StreamsRequest request, CancellationToken ct) => _copy.SetStreamsAsync(request, ct);
 
     public Task<SwitchResult> SwitchAsync(SwitchRequest request, CancellationToken ct) => _switch.SwitchAsync(request, ct);
+
+    /// <summary>SwitchTraffic / ReverseTraffic <c>--dry-run</c>: the steps the command would take now, changing nothing.</summary>
+    public Task<DryRunReport> DryRunSwitchAsync(WorkflowState state, SwitchOptions options, bool reverse, CancellationToken ct) =>
+        _switch.DryRunAsync(state, options, reverse, ct);
+
+    /// <summary>Complete / Cancel <c>--dry-run</c>: what the command would remove now, changing nothing.</summary>
+    public Task<DryRunReport> DryRunCleanupAsync(string action, CleanupRequest request, CancellationToken ct) => _cleanup.DryRunAsync(action, request, ct);
 
     public Task CompleteAsync(CleanupRequest request, CancellationToken ct) => _cleanup.CompleteAsync(request, ct);
 

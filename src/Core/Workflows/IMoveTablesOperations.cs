@@ -39,6 +39,9 @@ public sealed record SwitchResult(
 {
     /// <summary>The write-refused window in milliseconds (guards armed until writes open where they go), when writes were switched.</summary>
     [JsonPropertyName("window_ms")] public double? WindowMs { get; init; }
+
+    /// <summary>The steps the command took (<see cref="SwitchPath"/>'s names), the same list its dry run walks; null for an answer recorded earlier.</summary>
+    [JsonPropertyName("path")] public IReadOnlyList<string>? Path { get; init; }
 }
 
 public sealed record CleanupRequest(

@@ -7,11 +7,11 @@ namespace Durable.Workflows;
 /// SwitchTraffic / ReverseTraffic: under the lease of both keyspaces and at most once per request (intent), a switch a
 /// crash interrupted is ended first (from its journal), then the reads and writes the command names are switched: reads
 /// alone by the routing rules (refused while the streams that would serve them are unhealthy), writes with the reads in
-/// one flip of the rules by the write switch (<see cref="WriteSwitch"/>), so a write switch that fails leaves reads
-/// where they were too.
+/// one flip of the rules, both by <see cref="Switcher"/> walking <see cref="SwitchPath"/> (the steps its dry run lists),
+/// so a write switch that fails leaves reads where they were too.
 /// </summary>
 public sealed class TrafficSwitch(
-    TopologyStore store, WorkflowRegistry registry, KeyspaceShards shards, TrafficRules rules, StreamCatchUp catchUp, WriteSwitch writeSwitch,
+    TopologyStore store, WorkflowRegistry registry, KeyspaceShards shards, TrafficRules rules, StreamCatchUp catchUp, Switcher switcher,
     WriteSwitchRecovery recovery, MoveTablesSettings settings, ILogger logger)
 {
     /// <summary>How long a holder that lost its lease waits for the process that took the journal over to record the answer.</summary>
@@ -26,7 +26,7 @@ public sealed class TrafficSwitch(
         {
             // Waits past a keyspace lock's TTL: a switch redelivered after its host died must outlast the dead holder's
             // lease (recovery usually ends the dead holder's switch well before).
-            await using var lease = await SwitchLease.AcquireAsync(store, [spec.SourceKeyspace, spec.TargetKeyspace], holder,
+            await using var lease = await SwitchLease.AcquireAsync(store, SwitchScope.KeyspacesOf(spec), holder,
                 $"{(request.Reverse ? "ReverseTraffic" : "SwitchTraffic")} {spec.TargetKeyspace}.{spec.Workflow}", settings.SwitchLeaseTtl, store.Options.LockTtl * 2, ct).ConfigureAwait(false);
 
             // Under the lease, so a repeated delivery cannot pass the finished-intent check while the original still runs.
@@ -66,53 +66,51 @@ public sealed class TrafficSwitch(
             return await StaleRequestAsync(request, actual, ct).ConfigureAwait(false);
         }
 
-        var types = options.Types();
-        var readTypes = types.Where(t => t != "PRIMARY" && state.Traffic.IsSwitched(t) == request.Reverse).ToList();
-        var writes = types.Contains("PRIMARY") && state.Traffic.Primary == request.Reverse;
-        var toTraffic = state.Traffic;
-        foreach (var t in readTypes)
+        var scope = SwitchScope.Of(state, options, request.Reverse);
+        var result = await switcher.SwitchAsync(state, options, request.Reverse, request.IntentId, scope, lease, ct).ConfigureAwait(false);
+        if (scope.Writes)
         {
-            toTraffic = toTraffic.With(t, !request.Reverse);
-        }
-
-        if (writes)
-        {
-            var result = await writeSwitch.SwitchWritesAsync(state, options, request.Reverse, request.IntentId, toTraffic with { Primary = !request.Reverse }, lease, ct).ConfigureAwait(false);
             logger.LogInformation("{Workflow}: write switch {Intent} {Outcome}: {Steps}", spec.InstanceId, request.IntentId, result.Ok ? "done" : "not done", result.Steps);
-            return result;
         }
 
-        if (readTypes.Count == 0)
-        {
-            return new SwitchResult(true, "nothing to switch: the traffic already is where the command would take it", state.Traffic, state.Streams, state.ReverseStreams);
-        }
-
-        if (await ReadRefusalAsync(state, options, request.Reverse, ct).ConfigureAwait(false) is { } refusal)
-        {
-            return new SwitchResult(false, $"{refusal}; reads were not switched. Traffic is unchanged: {state.Traffic}", state.Traffic, state.Streams, state.ReverseStreams);
-        }
-
-        await lease.EnsureHeldAsync("switch reads", ct).ConfigureAwait(false);
-        await rules.ApplyAsync(spec, state.Tables, toTraffic, lease.For(spec.TargetKeyspace), ct).ConfigureAwait(false);
-        logger.LogInformation("{Workflow}: reads for {Types} switched {Direction}", spec.InstanceId, string.Join(",", readTypes), request.Reverse ? "back" : "forward");
-        return new SwitchResult(true, "reads switched", toTraffic, state.Streams, state.ReverseStreams);
+        return result;
     }
 
     /// <summary>
-    /// Reads moved to the side writes do not go to are served by that side's inbound streams: refused while one is not
-    /// Running or lags over --max-replication-lag-allowed (stale reads). Reads moved to where writes go need no stream.
+    /// The command's dry run from the cluster as it is: an interrupted switch it would end first, traffic that is not
+    /// what the workflow recorded (the command would change nothing), then the steps <see cref="SwitchPath"/> would
+    /// take, with the read-only checks run for real. Takes no lock and changes nothing.
     /// </summary>
-    private async Task<string?> ReadRefusalAsync(WorkflowState state, SwitchOptions options, bool reverse, CancellationToken ct)
+    public async Task<DryRunReport> DryRunAsync(WorkflowState state, SwitchOptions options, bool reverse, CancellationToken ct)
     {
-        if (state.Traffic.Primary != reverse)
+        options.Validate();
+        var spec = state.Spec;
+        var keyspaces = SwitchScope.KeyspacesOf(spec);
+        var lines = keyspaces.Select(k => $"Lock keyspace {k}").ToList();
+        var journal = await registry.GetJournalAsync(spec.TargetKeyspace, spec.Workflow, ct).ConfigureAwait(false);
+        if (journal is not null)
         {
-            return null;
+            var committed = journal.Step == SwitchSteps.Committed;
+            lines.Add($"End the interrupted {(journal.Reverse ? "ReverseTraffic" : "SwitchTraffic")} {journal.IntentId} from its journal first: " +
+                      (committed ? "it had committed, so finish it" : $"roll it back from step {journal.Step}"));
+            state = state with { Traffic = committed ? journal.ToTraffic : journal.FromTraffic };
+        }
+        else if (await rules.TrafficAsync(spec, state.Tables, ct).ConfigureAwait(false) is var actual && actual != state.Traffic)
+        {
+            var stale = $"the routing rules say the traffic is '{actual}', not '{state.Traffic}' as the workflow recorded; the command would change nothing";
+            lines.Add($"Check the routing rules: REFUSED, {stale}");
+            return Unlocked(new DryRunReport(false, stale, lines, []), keyspaces);
         }
 
-        var d = SwitchDirection.Of(state.Spec, reverse);
-        var inbound = reverse ? state.ReverseStreams : state.Streams;
-        return await catchUp.RefusalAsync(inbound, d.Inbound, options.MaxReplicationLagAllowedSeconds, TimeSpan.FromSeconds(options.TimeoutSeconds), ct).ConfigureAwait(false);
+        var scope = SwitchScope.Of(state, options, reverse);
+        var dry = new SwitchDryRun(state, options, reverse, scope, settings.CatchUpGoal, catchUp);
+        var result = await SwitchPath.RunAsync(dry, scope, options, ct).ConfigureAwait(false);
+        lines.AddRange(dry.Lines);
+        return Unlocked(new DryRunReport(result.Ok, result.Message, lines, result.Path ?? []), keyspaces);
     }
+
+    private static DryRunReport Unlocked(DryRunReport report, IReadOnlyList<string> keyspaces) =>
+        report with { Lines = [.. report.Lines, .. keyspaces.Reverse().Select(k => $"Unlock keyspace {k}")] };
 
     /// <summary>
     /// This holder lost its lease mid-switch (it was paused or cut off from etcd): the process that took the journal

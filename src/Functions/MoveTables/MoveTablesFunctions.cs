@@ -247,13 +247,7 @@ public static class MoveTablesFunctions
 
         if (body!["dry_run"]?.GetValue<bool>() == true || http.Request.Query["dry_run"] == "true")
         {
-            if (normalized is not (WorkflowActions.SwitchTraffic or WorkflowActions.ReverseTraffic))
-            {
-                return Error(400, $"--dry-run is supported for SwitchTraffic and ReverseTraffic, not {normalized}.");
-            }
-
-            var lines = SwitchPlan.Describe(current, command.Switch ?? new SwitchOptions(), normalized == WorkflowActions.ReverseTraffic, Env(ctx).Operations.Settings.CatchUpGoal);
-            return Results.Json(new { dry_run = true, text = $"Dry Run results for {normalized} run at {DateTime.UtcNow:dd MMM yy HH:mm} UTC\n\n" + string.Join("\n", lines), steps = lines }, Json);
+            return await DryRunAsync(ctx, current, command, normalized, ct).ConfigureAwait(false);
         }
 
         await client.RaiseEventAsync(instanceId, MoveTablesOrchestration.CommandEvent, command, ct).ConfigureAwait(false);
@@ -266,6 +260,43 @@ public static class MoveTablesFunctions
             statusQueryGetUri = Link(http, keyspace, workflow, "state", kind),
             showUri = Link(http, keyspace, workflow, "show", kind),
         }, Json, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>
+    /// <c>dry_run</c>: what the command would do now, computed on the host from the workflow's state and the cluster by
+    /// walking the same steps as the command itself (<see cref="SwitchPath"/>, <see cref="CleanupPath"/>). The command
+    /// rules were checked first, so a command the state forbids gets the same 409 as the command would; a command the
+    /// cluster would refuse (streams not Running, lagging) gets 409 with the steps up to the refusal. Changes nothing.
+    /// </summary>
+    private static async Task<IResult> DryRunAsync(FunctionContext ctx, WorkflowState current, WorkflowCommand command, string action, CancellationToken ct)
+    {
+        var operations = Env(ctx).Operations;
+        DryRunReport report;
+        switch (action)
+        {
+            case WorkflowActions.SwitchTraffic or WorkflowActions.ReverseTraffic:
+                report = await operations.DryRunSwitchAsync(current, command.Switch ?? new SwitchOptions(), action == WorkflowActions.ReverseTraffic, ct).ConfigureAwait(false);
+                break;
+            case WorkflowActions.Complete or WorkflowActions.Cancel:
+                report = await operations.DryRunCleanupAsync(action == WorkflowActions.Complete ? CleanupCommand.Complete : CleanupCommand.Cancel,
+                    new CleanupRequest(current, command.Cleanup ?? new CleanupOptions()), ct).ConfigureAwait(false);
+                break;
+            default:
+                return Error(400, $"--dry-run is supported for SwitchTraffic, ReverseTraffic, Complete and Cancel, not {action}.");
+        }
+
+        var text = $"Dry Run results for {action} run at {DateTime.UtcNow:dd MMM yy HH:mm} UTC\n\n" + string.Join("\n", report.Lines);
+        return report.Allowed
+            ? Results.Json(new { dry_run = true, text, steps = report.Lines, path = report.Path }, Json)
+            : Results.Json(new
+            {
+                error = ReasonPhrases.GetReasonPhrase(StatusCodes.Status409Conflict),
+                message = $"{action} would be refused: {report.Message}",
+                dry_run = true,
+                text,
+                steps = report.Lines,
+                path = report.Path,
+            }, Json, statusCode: StatusCodes.Status409Conflict);
     }
 
     /// <summary>
