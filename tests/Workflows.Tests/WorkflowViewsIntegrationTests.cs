@@ -161,7 +161,10 @@ public sealed class WorkflowViewsIntegrationTests
         var state = State(bed, table, id, Phases.Copying, WorkflowKinds.Migrate);
         var show = (await new WorkflowViews(bed.Env).ShowAsync("customer", "vw_" + bed.Suffix, state, default))!;
         var wf = show["workflows"]![0]!;
-        Assert.DoesNotContain("ext1:commerce", show.ToJsonString());
+        // The stream's log quotes what it was created with; every field of its own names the keyspace alone.
+        var withoutLogs = (await new WorkflowViews(bed.Env).ShowAsync("customer", "vw_" + bed.Suffix, state, default, includeLogs: false))!;
+        Assert.DoesNotContain("ext1:commerce", withoutLogs.ToJsonString());
+        Assert.Equal("ext1", wf["source"]!["external_cluster"]!.GetValue<string>());
         Assert.Equal("commerce", wf["source"]!["keyspace"]!.GetValue<string>());
         Assert.Equal("Migrate", wf["workflow_type"]!.GetValue<string>());
         var source = Stream(show.AsObject())["binlog_source"]!;
