@@ -29,17 +29,32 @@ public sealed record TrafficState
         _ => throw new WorkflowValidationException($"Tablet type '{tabletType}' is invalid: PRIMARY, REPLICA or RDONLY."),
     };
 
-    /// <summary>The state in the seeds' words: "Reads Not Switched. Writes Not Switched", "All Reads Switched. Writes Switched".</summary>
+    /// <summary>
+    /// The state in vtctldclient's words, by its combination rules (vtctl/workflow State.String): reads all switched,
+    /// not switched, or "Reads partially switched" followed by the replica and the rdonly part ("All Replica Reads
+    /// Switched" / "Replica not switched", "All Rdonly Reads Switched" / "Rdonly not switched"), then the writes. Durable
+    /// switches a tablet type in all cells at once, so the per-cell forms ("Rdonly switched in cells: ...") do not occur.
+    /// </summary>
     public override string ToString()
     {
-        var reads = (Replica, Rdonly) switch
+        var parts = new List<string>();
+        if (Replica && Rdonly)
         {
-            (true, true) => "All Reads Switched",
-            (false, false) => "Reads Not Switched",
-            (true, false) => "Reads partially switched. Replica switched in all cells. Rdonly not switched",
-            (false, true) => "Reads partially switched. Replica not switched. Rdonly switched in all cells",
-        };
-        return $"{reads}. {(Primary ? "Writes Switched" : "Writes Not Switched")}";
+            parts.Add("All Reads Switched");
+        }
+        else if (!Replica && !Rdonly)
+        {
+            parts.Add("Reads Not Switched");
+        }
+        else
+        {
+            parts.Add("Reads partially switched");
+            parts.Add(Replica ? "All Replica Reads Switched" : "Replica not switched");
+            parts.Add(Rdonly ? "All Rdonly Reads Switched" : "Rdonly not switched");
+        }
+
+        parts.Add(Primary ? "Writes Switched" : "Writes Not Switched");
+        return string.Join(". ", parts);
     }
 
     /// <summary>--tablet-types of SwitchTraffic/ReverseTraffic: default all three; "primary" = writes.</summary>

@@ -73,7 +73,19 @@ public sealed class MigrateHttpApiTests
             var state = await host.WaitForPhaseAsync(basePath + "/state", TimeSpan.FromSeconds(120), "Running", "Failed");
 
             Assert.True(state?["phase"]?.GetValue<string>() == "Running", state?.ToJsonString());
-            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(basePath + "/show")).StatusCode);
+            // show as vtctldclient prints a Migrate: the mounted cluster in external_cluster, not inside the keyspace.
+            var show = await http.GetAsync(basePath + "/show");
+            Assert.Equal(HttpStatusCode.OK, show.StatusCode);
+            var shown = JsonNode.Parse(await show.Content.ReadAsStringAsync())!["workflows"]![0]!;
+            Assert.Equal("Migrate", shown["workflow_type"]!.GetValue<string>());
+            Assert.Equal("commerce", shown["source"]!["keyspace"]!.GetValue<string>());
+            Assert.Equal("ext1", shown["source"]!["external_cluster"]!.GetValue<string>());
+            var stream = shown["shard_streams"]!.AsObject().First().Value!["streams"]![0]!;
+            Assert.Equal("ext1", stream["binlog_source"]!["external_cluster"]!.GetValue<string>());
+            Assert.NotEmpty(stream["logs"]!.AsArray());
+            var quiet = JsonNode.Parse(await (await http.GetAsync(basePath + "/show?include_logs=false")).Content.ReadAsStringAsync())!;
+            Assert.Null(quiet["workflows"]![0]!["shard_streams"]!.AsObject().First().Value!["streams"]![0]!["logs"]);
+            Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync(basePath + "/show?include_logs=maybe")).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(basePath + "/status")).StatusCode);
 
             var swap = await http.PostAsJsonAsync(basePath + "/switchtraffic", new { });

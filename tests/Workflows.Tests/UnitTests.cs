@@ -63,8 +63,11 @@ public class RoutingRulesPlanTests
     [InlineData(false, false, false, "Reads Not Switched. Writes Not Switched")]
     [InlineData(true, true, true, "All Reads Switched. Writes Switched")]
     [InlineData(true, true, false, "All Reads Switched. Writes Not Switched")]
-    [InlineData(true, false, false, "Reads partially switched. Replica switched in all cells. Rdonly not switched. Writes Not Switched")]
-    public void Traffic_state_reads_in_the_seeds_words(bool replica, bool rdonly, bool primary, string expected) =>
+    [InlineData(true, false, false, "Reads partially switched. All Replica Reads Switched. Rdonly not switched. Writes Not Switched")]
+    [InlineData(false, true, false, "Reads partially switched. Replica not switched. All Rdonly Reads Switched. Writes Not Switched")]
+    [InlineData(false, true, true, "Reads partially switched. Replica not switched. All Rdonly Reads Switched. Writes Switched")]
+    [InlineData(false, false, true, "Reads Not Switched. Writes Switched")]
+    public void Traffic_state_reads_in_vtctldclient_words(bool replica, bool rdonly, bool primary, string expected) =>
         Assert.Equal(expected, new TrafficState { Replica = replica, Rdonly = rdonly, Primary = primary }.ToString());
 
     [Fact]

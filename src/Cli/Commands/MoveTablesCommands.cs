@@ -192,15 +192,21 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
 
     private Command Show(CliContext ctx, Option<string> workflow, Option<string> target)
     {
-        var logs = new Option<bool>("--include-logs") { Description = "Accepted for vtctldclient compatibility; the audit trail is always shown.", DefaultValueFactory = _ => true };
-        var cmd = new Command("show", "Show the workflow as JSON (streams per shard, positions, state, traffic, audit trail).") { logs };
+        var logs = IncludeLogsOption();
+        var cmd = new Command("show", "Show the workflow as JSON (streams per shard with their logs and copy state, tablet controls, traffic, audit trail).") { logs };
         cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
         {
-            var r = await client.GetAsync(Path(p, workflow, target, "show"), ct).ConfigureAwait(false);
+            var r = await client.GetAsync(Path(p, workflow, target, "show") + IncludeLogsQuery(p.GetValue(logs)), ct).ConfigureAwait(false);
             return await ctx.ReportAsync(r, OutputFormat.Json, what: $"{_kind} show").ConfigureAwait(false);
         }));
         return cmd;
     }
+
+    /// <summary>vtctldclient's <c>show --include-logs</c> (default true): false leaves each stream's log out.</summary>
+    internal static Option<bool> IncludeLogsOption() =>
+        new("--include-logs") { Description = "Include each stream's log (default true; --include-logs=false leaves it out, as vtctldclient).", DefaultValueFactory = _ => true };
+
+    internal static string IncludeLogsQuery(bool includeLogs) => includeLogs ? "" : "?include_logs=false";
 
     private Command Status(CliContext ctx, Option<string> workflow, Option<string> target)
     {
@@ -237,37 +243,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         return cmd;
     }
 
-    internal static string RenderStatus(JsonElement status)
-    {
-        var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Traffic: {status.GetProperty("traffic_state").GetString()}   Phase: {status.GetProperty("phase").GetString()}");
-        foreach (var t in status.GetProperty("table_copy_state").EnumerateObject())
-        {
-            var pct = t.Value.GetProperty("rows_percentage").GetDouble();
-            var filled = (int)Math.Round(pct / 5);
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  {t.Name,-24} [{new string('#', filled)}{new string('-', 20 - filled)}] {pct,5:0.0}%  {t.Value.GetProperty("rows_copied")}/{t.Value.GetProperty("rows_total")} rows");
-        }
-
-        if (status.TryGetProperty("eta_seconds", out var eta) && eta.ValueKind == JsonValueKind.Number)
-        {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  ETA {eta.GetDouble():0}s");
-        }
-
-        foreach (var shard in status.GetProperty("shard_streams").EnumerateObject())
-        {
-            foreach (var s in shard.Value.GetProperty("streams").EnumerateArray())
-            {
-                sb.AppendLine(CultureInfo.InvariantCulture, $"  {shard.Name} stream {s.GetProperty("id")} from {s.GetProperty("source_shard").GetString()}: {s.GetProperty("status").GetString()} {s.GetProperty("info").GetString()}");
-            }
-        }
-
-        if (status.TryGetProperty("last_error", out var err) && err.ValueKind == JsonValueKind.String)
-        {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  Last error: {err.GetString()}");
-        }
-
-        return sb.ToString().TrimEnd();
-    }
+    internal static string RenderStatus(JsonElement status) => TextRender.Status(status);
 
     /// <summary>Sends a command and waits for the orchestration's answer to it (by request id).</summary>
     internal static async Task<int> CommandAsync(CliContext ctx, DurableHostClient client, string basePath, string action, JsonObject body, OutputFormat format, TimeSpan wait, CancellationToken ct)

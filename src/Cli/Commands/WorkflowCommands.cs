@@ -18,9 +18,10 @@ public sealed class WorkflowCommands : ICommandGroup
         cmd.Subcommands.Add(list);
 
         var wf = new Option<string>("--workflow") { Description = "The workflow name.", Required = true };
-        var show = new Command("show", "Show one workflow as JSON.") { wf };
+        var logs = MoveTablesCommands.IncludeLogsOption();
+        var show = new Command("show", "Show one workflow as JSON (as MoveTables show).") { wf, logs };
         show.SetAction(ctx.Run(async (p, client, format, ct) =>
-            await ctx.ReportAsync(await client.GetAsync($"api/workflows/{Uri.EscapeDataString(p.GetValue(keyspace)!)}/{Uri.EscapeDataString(p.GetValue(wf)!)}", ct).ConfigureAwait(false), OutputFormat.Json, what: "Workflow show").ConfigureAwait(false)));
+            await ctx.ReportAsync(await client.GetAsync($"api/workflows/{Uri.EscapeDataString(p.GetValue(keyspace)!)}/{Uri.EscapeDataString(p.GetValue(wf)!)}" + MoveTablesCommands.IncludeLogsQuery(p.GetValue(logs)), ct).ConfigureAwait(false), OutputFormat.Json, what: "Workflow show").ConfigureAwait(false)));
         cmd.Subcommands.Add(show);
 
         foreach (var (name, action, text) in new[] { ("start", "start", "Start the workflow's streams."), ("stop", "stop", "Stop the workflow's streams."), ("delete", "cancel", "Delete the workflow (as MoveTables cancel: streams, guards, rules; keeps no target tables unless --keep-data).") })

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -41,6 +42,57 @@ public static class TextRender
 
         return sb.ToString().TrimEnd('\n');
     }
+
+    /// <summary>
+    /// <c>MoveTables status</c> as text: traffic and phase, copy progress bars, the streams, the lag and the last error.
+    /// The phase is Error while any stream is in Error, even from a host whose published phase still says otherwise.
+    /// </summary>
+    public static string Status(JsonElement status)
+    {
+        var sb = new StringBuilder();
+        var streams = status.GetProperty("shard_streams").EnumerateObject()
+            .SelectMany(shard => shard.Value.GetProperty("streams").EnumerateArray().Select(s => (Shard: shard.Name, Stream: s))).ToList();
+        var failed = streams.Where(s => Str(s.Stream, "status") == "Error").ToList();
+        var phase = failed.Count > 0 ? "Error" : Str(status, "phase");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Traffic: {Str(status, "traffic_state")}   Phase: {phase}");
+        foreach (var t in status.GetProperty("table_copy_state").EnumerateObject())
+        {
+            var pct = t.Value.GetProperty("rows_percentage").GetDouble();
+            var filled = (int)Math.Round(pct / 5);
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {t.Name,-24} [{new string('#', filled)}{new string('-', 20 - filled)}] {pct,5:0.0}%  {t.Value.GetProperty("rows_copied")}/{t.Value.GetProperty("rows_total")} rows");
+        }
+
+        if (status.TryGetProperty("eta_seconds", out var eta) && eta.ValueKind == JsonValueKind.Number)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  ETA {eta.GetDouble():0}s");
+        }
+
+        foreach (var (shard, s) in streams)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {shard} stream {s.GetProperty("id")} from {Str(s, "source_shard")}: {Str(s, "status")} {Str(s, "info")}");
+        }
+
+        if (streams.Any(s => Str(s.Stream, "status") == "Running"))
+        {
+            // null: no running stream has applied anything or had a heartbeat yet, so how far behind it is is not known.
+            sb.AppendLine(status.TryGetProperty("lag_seconds", out var lag) && lag.ValueKind == JsonValueKind.Number
+                ? string.Create(CultureInfo.InvariantCulture, $"  Lag: {lag.GetInt64()}s")
+                : "  Lag: unknown (nothing applied and no heartbeat yet)");
+        }
+
+        if (status.TryGetProperty("last_error", out var err) && err.ValueKind == JsonValueKind.String)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  Last error: {err.GetString()}");
+        }
+        else if (failed.Count > 0)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  Last error: {string.Join("; ", failed.Select(f => $"stream {f.Stream.GetProperty("id")} on {f.Shard} is in Error: {Str(f.Stream, "info")}"))}");
+        }
+
+        return sb.ToString().TrimEnd();
+    }
+
+    private static string Str(JsonElement obj, string name) => obj.TryGetProperty(name, out var v) ? Scalar(v) : "";
 
     public static string Scalar(JsonElement e) => e.ValueKind switch
     {

@@ -5,6 +5,10 @@ using Durable.MySql;
 
 namespace Durable.Replication;
 
+/// <summary>One entry of a stream's log: what happened to it (created, state changes, owners) and when.</summary>
+/// <param name="CreatedAt">Unix seconds with microseconds (UNIX_TIMESTAMP of the row's TIMESTAMP(6): the same whatever the session's time zone).</param>
+public sealed record StreamLogEntry(long Id, long StreamId, string Type, string State, string Message, decimal CreatedAt);
+
 /// <summary>Copy progress of one table of a stream: the last copied primary key (SELECT-form values), or done.</summary>
 public sealed record CopyState(string Table, IReadOnlyList<MySqlValue>? LastPk, bool Done, long RowsCopied, string? DeferredKeys);
 
@@ -193,6 +197,26 @@ public sealed class StreamStore(Sidecar sidecar)
 
         return result;
     }
+
+    /// <summary>The stream's log (oldest first), at most the last <paramref name="limit"/> entries.</summary>
+    public async Task<IReadOnlyList<StreamLogEntry>> GetLogAsync(MySqlConnection c, long id, int limit, CancellationToken ct = default)
+    {
+        var result = new List<StreamLogEntry>();
+        await using var r = await c.QueryAsync(
+            $"SELECT id, type, state, IFNULL(message, ''), UNIX_TIMESTAMP(created_at) FROM {LogTable} WHERE vrepl_id = {id} ORDER BY id DESC LIMIT {Math.Max(1, limit)}", ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+        {
+            result.Add(new StreamLogEntry(r.GetInt64(0), id, r.GetString(1)!, r.GetString(2)!, r.GetString(3) ?? string.Empty,
+                decimal.Parse(r.GetString(4)!, CultureInfo.InvariantCulture)));
+        }
+
+        result.Reverse();
+        return result;
+    }
+
+    /// <summary>When the stream was last held back by the throttler (unix seconds; 0: never).</summary>
+    public async Task<long> GetTimeThrottledAsync(MySqlConnection c, long id, CancellationToken ct = default) =>
+        long.Parse(await c.QueryScalarAsync($"SELECT time_throttled FROM {StreamsTable} WHERE id = {id}", ct).ConfigureAwait(false) ?? "0", CultureInfo.InvariantCulture);
 
     public async Task LogAsync(MySqlConnection c, long id, string type, StreamState state, string message, CancellationToken ct = default) =>
         await LogInTransactionAsync(c, id, type, state, message, ct).ConfigureAwait(false);

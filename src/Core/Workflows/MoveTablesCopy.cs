@@ -47,9 +47,10 @@ public sealed class MoveTablesCopy(ReplicationEngine engine, KeyspaceShards shar
                     error = $"Stream {s.Id} on {s.Keyspace}/{s.Shard}: {record.Message}";
                 }
 
-                if (record.State == StreamState.Running)
+                // Unknown (nothing applied, no heartbeat yet) stays null rather than the age of the epoch.
+                if (record.State == StreamState.Running && StreamLag.TransactionLag(record, now) is { } known)
                 {
-                    lag = Math.Max(lag ?? 0, record.LagSeconds(now));
+                    lag = Math.Max(lag ?? 0, known);
                 }
 
                 var copyStates = await engine.Store.GetCopyStateAsync(c, s.Id, ct).ConfigureAwait(false);

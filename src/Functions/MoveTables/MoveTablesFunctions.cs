@@ -178,10 +178,15 @@ public static class MoveTablesFunctions
                 return Error(404, $"No {kind} workflow {keyspace}.{workflow} (instance {instanceId}).");
             }
 
+            if (IncludeLogs(http) is not { } includeLogs)
+            {
+                return Error(400, $"include_logs '{http.Request.Query["include_logs"]}' is invalid: true or false.");
+            }
+
             var views = new WorkflowViews(env);
             return action switch
             {
-                "show" => Results.Json(await views.ShowAsync(keyspace, workflow, state, ct).ConfigureAwait(false), Json),
+                "show" => Results.Json(await views.ShowAsync(keyspace, workflow, state, ct, includeLogs).ConfigureAwait(false), Json),
                 "status" or "progress" => Results.Json(await views.StatusAsync(state, ct).ConfigureAwait(false), Json),
                 "state" => Results.Json(state, Json),
                 _ => Error(400, $"GET action '{action}' is invalid: show, status, state."),
@@ -510,13 +515,22 @@ public static class MoveTablesFunctions
             return Error(400, e.Message);
         }
 
+        if (IncludeLogs(http) is not { } includeLogs)
+        {
+            return Error(400, $"include_logs '{http.Request.Query["include_logs"]}' is invalid: true or false.");
+        }
+
         var env = Env(ctx);
         var record = await env.Registry.GetAsync(keyspace, workflow, http.RequestAborted).ConfigureAwait(false);
         var instanceId = record?.InstanceId ?? Names.InstanceId(keyspace, workflow);
         var (_, state) = await LoadAsync(client, instanceId, http.RequestAborted).ConfigureAwait(false);
-        var show = await new WorkflowViews(env).ShowAsync(keyspace, workflow, record?.Reverse == true ? null : state, http.RequestAborted).ConfigureAwait(false);
+        var show = await new WorkflowViews(env).ShowAsync(keyspace, workflow, record?.Reverse == true ? null : state, http.RequestAborted, includeLogs).ConfigureAwait(false);
         return show is null ? Error(404, $"No workflow {workflow} in keyspace {keyspace}.") : Results.Json(show, Json);
     }
+
+    /// <summary>show's <c>?include_logs=false</c> (vtctldclient's <c>--include-logs</c>, default true); null when neither true nor false.</summary>
+    private static bool? IncludeLogs(HttpContext http) =>
+        !http.Request.Query.TryGetValue("include_logs", out var v) ? true : bool.TryParse(v.ToString(), out var b) ? b : null;
 
     /// <summary>
     /// The routing rules, as a long-poll for application-side resolvers: <c>?after=REVISION&amp;timeout=SECONDS</c> answers
