@@ -28,7 +28,8 @@ namespace Durable.Functions.MoveTables;
 /// </summary>
 public static class MoveTablesFunctions
 {
-    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    // Relaxed escaping: messages quote identifiers in backticks, which the default encoder prints as \u0060.
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static IServiceCollection AddMoveTables(this IServiceCollection services, IConfiguration configuration)
     {
