@@ -291,6 +291,12 @@ public static class MoveTablesFunctions
                 return Error(400, $"--dry-run is supported for SwitchTraffic, ReverseTraffic, Complete and Cancel, not {action}.");
         }
 
+        if (current.Spec.Approvals.Required && action is ApprovalActions.SwitchTraffic or ApprovalActions.Complete)
+        {
+            // The orchestration's step before the command's own: it waits, pending, for a signed approval.
+            report = report with { Lines = [$"Wait for a signed approval of {action} from one of [{string.Join(" ", current.Spec.Approvals.Approvers)}] (traffic generation {current.TrafficGeneration})", .. report.Lines] };
+        }
+
         var text = $"Dry Run results for {action} run at {DateTime.UtcNow:dd MMM yy HH:mm} UTC\n\n" + string.Join("\n", report.Lines);
         return report.Allowed
             ? Results.Json(new { dry_run = true, text, steps = report.Lines, path = report.Path }, Json)
