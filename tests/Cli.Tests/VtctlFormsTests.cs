@@ -83,7 +83,7 @@ public sealed class VtctlFormsTests
     public async Task Read_aliases_and_vtctlclients_progress(string action, string path)
     {
         // seeds 000:50 (Progress) and 004:241/266
-        var (code, _, error, http, _) = await Run("MoveTables", "--", action, "customer.wf");
+        var (code, _, error, http, _) = await Run("MoveTables", "--", action, "customer.wf", "--format", "json");
         Assert.True(code == ExitCodes.Ok, error);
         Assert.Contains(http.Requests, r => r.Method == HttpMethod.Get && r.Path == $"/api/movetables/customer/wf/{path}");
     }
