@@ -28,6 +28,9 @@ namespace Durable.Cli.Tests;
 public sealed class CliClusterHost : IAsyncLifetime
 {
     public const string Key = "cli-e2e-key";
+
+    /// <summary>Approver alice's key, configured on the host (DURABLE_APPROVER_KEYS) for the approve command's test.</summary>
+    public static readonly byte[] AliceKey = Enumerable.Range(40, 32).Select(i => (byte)i).ToArray();
     private readonly CancellationTokenSource _streamerStop = new();
     private Task? _streamer;
     private WebApplication _app = null!;
@@ -59,7 +62,7 @@ public sealed class CliClusterHost : IAsyncLifetime
             $"--{MoveTablesEnvironmentOptions.EtcdSetting}={cluster.EtcdEndpoints}", $"--{MoveTablesEnvironmentOptions.RootSetting}={Root}",
             $"--{MoveTablesEnvironmentOptions.EngineUserSetting}={user}", $"--{MoveTablesEnvironmentOptions.EnginePasswordSetting}={password}",
             $"--{MoveTablesEnvironmentOptions.SidecarSetting}={Sidecar}", $"--{MoveTablesEnvironmentOptions.SecretsFileSetting}={cluster.File.SecretsFile}",
-            $"--{EngineOptions.VDiffIntervalSetting}=off"]);
+            $"--{EngineOptions.VDiffIntervalSetting}=off", $"--{ConfiguredApproverKeys.Setting}=alice={Convert.ToBase64String(AliceKey)}"]);
         builder.Services.AddMoveTables(builder.Configuration);
         builder.Services.AddVDiff(builder.Configuration);
         builder.Services.AddTopologyAdmin();
@@ -103,11 +106,14 @@ public sealed class CliClusterHost : IAsyncLifetime
     }
 
     /// <summary>durablectl with this host's key, and the host as DURABLE_SERVER unless the arguments name a --server.</summary>
-    public async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    public Task<(int Code, string Out, string Err)> RunAsync(params string[] args) => RunWithAsync(new Dictionary<string, string?>(), args);
+
+    /// <summary>As <see cref="RunAsync"/>, with more environment variables (e.g. an approver's key).</summary>
+    public async Task<(int Code, string Out, string Err)> RunWithAsync(Dictionary<string, string?> environment, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var env = new Dictionary<string, string?> { [DurableHostClient.KeyEnvironmentVariable] = Key, [DurableHostClient.ServerEnvironmentVariable] = Server };
+        var env = new Dictionary<string, string?>(environment) { [DurableHostClient.KeyEnvironmentVariable] = Key, [DurableHostClient.ServerEnvironmentVariable] = Server };
         var code = await DurableCtl.RunAsync(args, output, error, n => env.GetValueOrDefault(n));
         return (code, output.ToString(), error.ToString());
     }
