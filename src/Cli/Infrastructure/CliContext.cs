@@ -98,8 +98,8 @@ public sealed class CliContext
         }
 
         // vtctldclient's --server is HOST:PORT (the seeds' vtctld.host:15999); durablectl's a URL: both are taken.
-        server = VtctlArguments.ServerUrl(server);
-        if (!Uri.TryCreate(server.EndsWith('/') ? server : server + "/", UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+        var url = VtctlArguments.ServerUrl(server);
+        if (!Uri.TryCreate(url.EndsWith('/') ? url : url + "/", UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
         {
             throw new UsageException($"--server '{server}' is not a valid URL; expected e.g. {DurableHostClient.DefaultServer} or HOST:PORT (localhost:7071).");
         }
