@@ -39,7 +39,7 @@ public sealed class MigrateCliTests(CliClusterHost host)
 
             // seed 003: Migrate --workflow import --target-keyspace customer create --source-keyspace commerce --mount-name ext1 --tablet-types replica
             string[] create = ["Migrate", "--workflow", "import", "--target-keyspace", target, "create", "--source-keyspace", "commerce", "--mount-name", mount,
-                "--tablet-types", "replica", "--tables", "product", "--on-ddl", "STOP", "--defer-secondary-keys", "--cells", LocalCluster.Current.Cell];
+                "--tablet-types", "replica", "--tables", "product", "--on-ddl", "STOP", "--defer-secondary-keys", "--cells", LocalCluster.Current.Cell, "--approvers", "alice"];
             (code, output, error) = await host.RunAsync(create);
             Assert.True(code == ExitCodes.Ok, output + error);
             Assert.Contains($"{target}.import", output);
@@ -70,8 +70,23 @@ public sealed class MigrateCliTests(CliClusterHost host)
             }
 
             Assert.Equal(expected, await CountAsync(target));
+            // Complete waits for alice's signed approval (create --approvers alice), then runs.
             (code, output, error) = await host.RunAsync("Migrate", "--workflow", "import", "--target-keyspace", target, "Complete");
             Assert.True(code == ExitCodes.Ok, output + error);
+            Assert.Contains("waiting for approval", output);
+            (code, output, error) = await host.RunWithAsync(new Dictionary<string, string?> { ["DURABLE_APPROVER_KEY"] = Convert.ToBase64String(CliClusterHost.AliceKey) },
+                "Migrate", "--workflow", "import", "--target-keyspace", target, "approve", "--action", "Complete", "--approver", "alice");
+            Assert.True(code == ExitCodes.Ok, output + error);
+            var completeDeadline = DateTime.UtcNow.AddSeconds(60);
+            string phase;
+            do
+            {
+                await Task.Delay(250);
+                (code, output, _) = await host.RunAsync("Migrate", "--workflow", "import", "--target-keyspace", target, "status", "--format", "json");
+                phase = code == ExitCodes.Ok && JsonDocument.Parse(output).RootElement.TryGetProperty("phase", out var ph) ? ph.GetString() ?? "" : "";
+            }
+            while (phase != "Completed" && DateTime.UtcNow < completeDeadline);
+            Assert.True(phase == "Completed", output);
             Assert.Equal(expected, await CliClusterHost.ScalarAsync(ext, ext.Primary("commerce").Uid, "vt_commerce", "SELECT COUNT(*) FROM product"));
 
             // A second workflow, cancelled before it completes: its target table is dropped.

@@ -78,6 +78,15 @@ public sealed class MoveTablesCliTests(CliClusterHost host) : IAsyncLifetime
             $"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'vt_customer' AND table_name = '{Tables[0]}'"));
         Assert.Equal("100", await CliClusterHost.ScalarAsync(LocalCluster.Current, 100, "vt_commerce", $"SELECT COUNT(*) FROM `{Tables[0]}`"));
 
+        // A workflow that never started, deleted with the Workflow command (as MoveTables cancel).
+        (code, output, error) = await host.RunAsync("MoveTables", "--workflow", Workflow + "_2", "--target-keyspace", "customer", "create",
+            "--source-keyspace", "commerce", "--tables", Tables[0], "--auto-start=false");
+        Assert.True(code == ExitCodes.Ok, output + error);
+        (code, output, error) = await host.RunAsync("Workflow", "--keyspace", "customer", "delete", "--workflow", Workflow + "_2");
+        Assert.True(code == ExitCodes.Ok, output + error);
+        (code, output, error) = await host.RunAsync("Workflow", "--keyspace", "customer", "show", "--workflow", Workflow + "_2");
+        Assert.True(code != ExitCodes.Ok || !output.Contains("\"Running\"", StringComparison.Ordinal), output + error);
+
         (code, output, error) = await host.RunAsync("GetMetrics");
         Assert.True(code == ExitCodes.Ok, output + error);
         Assert.Contains("# TYPE", output);
