@@ -32,21 +32,56 @@ public static class DurableCtl
     {
         var context = new CliContext(output, error, environment, handlerFactory);
         var root = BuildRoot(context);
-        var parse = root.Parse(args);
+        string[] normalized;
+        try
+        {
+            // The runbooks' vtctldclient/vtctlclient spellings become durablectl's before parsing (see VtctlArguments).
+            normalized = VtctlArguments.Normalize(args, root);
+        }
+        catch (UsageException e)
+        {
+            context.WriteError(WantsJson(args) ? OutputFormat.Json : OutputFormat.Text, "usage", e.Message);
+            return Task.FromResult(ExitCodes.Usage);
+        }
+
+        var parse = root.Parse(normalized);
         if (parse.Errors.Count > 0)
         {
             // System.CommandLine's own parse errors would exit 1, which a pipeline could not tell apart from "the host
             // refused the request": every bad usage exits 2 (ExitCodes.Usage) with the parser's message.
+            var help = $"Run '{CommandPath(parse.CommandResult)} --help' for usage.";
+            if (WantsJson(normalized))
+            {
+                context.WriteError(OutputFormat.Json, "usage", string.Join(" ", parse.Errors.Select(e => e.Message)) + " " + help);
+                return Task.FromResult(ExitCodes.Usage);
+            }
+
             foreach (var parseError in parse.Errors)
             {
                 error.WriteLine($"durablectl: {parseError.Message}");
             }
 
-            error.WriteLine($"Run '{CommandPath(parse.CommandResult)} --help' for usage.");
+            error.WriteLine(help);
             return Task.FromResult(ExitCodes.Usage);
         }
 
         return parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);
+    }
+
+    /// <summary>--format json anywhere on a command line that did not parse (its errors are then printed as JSON too).</summary>
+    private static bool WantsJson(IReadOnlyList<string> args)
+    {
+        for (var i = 0; i < args.Count; i++)
+        {
+            var a = args[i].TrimStart('-');
+            if (args[i].StartsWith('-') && (a.Equals("format=json", StringComparison.OrdinalIgnoreCase)
+                                            || (a.Equals("format", StringComparison.Ordinal) && i + 1 < args.Count && args[i + 1].Equals("json", StringComparison.OrdinalIgnoreCase))))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The command line that reaches <paramref name="command"/>, e.g. <c>durablectl MoveTables create</c>.</summary>

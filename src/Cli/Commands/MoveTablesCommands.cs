@@ -146,7 +146,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
                 throw new UsageException(e.Message);
             }
 
-            var response = await client.PostJsonAsync(Path(p, workflow, target, "create"), JsonSerializer.Serialize(spec), ct).ConfigureAwait(false);
+            var response = await client.PostJsonAsync(Path(p, workflow, target, "create"), CreateBody(spec), ct).ConfigureAwait(false);
             if (!response.IsSuccess)
             {
                 return await ctx.ReportAsync(response, format, what: $"{_kind} create").ConfigureAwait(false);
@@ -156,16 +156,40 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
             var state = await WaitStateAsync(client, Path(p, workflow, target, "state"), s => s["phase"]?.GetValue<string>() is not ("PreFlight" or "Creating"), TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
             if (state?["phase"]?.GetValue<string>() == "Failed")
             {
-                await ctx.Error.WriteLineAsync($"durablectl: {_kind} create failed: {state["last_error"]}").ConfigureAwait(false);
+                ctx.WriteError("create_failed", $"{_kind} create failed: {state["last_error"]}");
                 return ExitCodes.Failed;
             }
 
+            // The host answers an identical repeat of a create with "existing": true (and changes nothing); vtctldclient
+            // says the workflow "already exists" then, so a re-run runbook does not claim to have created it again.
+            var existing = response.Body is { } created && created.TryGetProperty("existing", out var ex) && ex.ValueKind == JsonValueKind.True;
+            var name = $"{p.GetValue(target)}.{p.GetValue(workflow)}";
+            var summary = $"({state?["phase"]}; tables {string.Join(",", state?["tables"]?.AsArray().Select(t => t!.ToString()) ?? [])})";
             await ctx.Output.WriteLineAsync(format == OutputFormat.Json
                 ? JsonSerializer.Serialize(response.Body, CliContext.Pretty)
-                : $"The following workflow was created: {p.GetValue(target)}.{p.GetValue(workflow)} ({state?["phase"]}; tables {string.Join(",", state?["tables"]?.AsArray().Select(t => t!.ToString()) ?? [])})").ConfigureAwait(false);
+                : existing
+                    ? $"The workflow {name} already exists {summary}; nothing was changed."
+                    : $"The following workflow was created: {name} {summary}").ConfigureAwait(false);
             return ExitCodes.Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// The create body. Migrate's API refuses the options Migrate has no use for when they are present at all
+    /// (ExternalSources.MigrateRefusal: no_routing_rules, cutover_hooks, enable_reverse_replication), and the
+    /// serialized spec always carries the first two: they are left out for Migrate, whose command does not offer them.
+    /// </summary>
+    private string CreateBody(MoveTablesCreate spec)
+    {
+        var body = JsonSerializer.SerializeToNode(spec)!.AsObject();
+        if (IsMigrate)
+        {
+            body.Remove("no_routing_rules");
+            body.Remove("cutover_hooks");
+        }
+
+        return body.ToJsonString();
     }
 
     internal static async Task<JsonObject?> WaitStateAsync(DurableHostClient client, string path, Func<JsonObject, bool> until, TimeSpan timeout, CancellationToken ct)
@@ -269,7 +293,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         }, wait, ct).ConfigureAwait(false);
         if (result is null)
         {
-            await ctx.Error.WriteLineAsync($"durablectl: {action} was sent (request {requestId}) but the workflow has not answered within {wait.TotalSeconds:0}s; follow it with 'show'.").ConfigureAwait(false);
+            ctx.WriteError("no_answer", $"{action} was sent (request {requestId}) but the workflow has not answered within {wait.TotalSeconds:0}s; follow it with 'show'.");
             return ExitCodes.Failed;
         }
 
@@ -285,7 +309,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         }
         else
         {
-            await ctx.Error.WriteLineAsync($"durablectl: {action} {state}: {message}").ConfigureAwait(false);
+            ctx.WriteError(state, $"{action} {state}: {message}");
         }
 
         return state is "done" or "waiting for approval" or "accepted" ? ExitCodes.Ok : ExitCodes.Failed;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Durable.Cli.Infrastructure;
@@ -60,7 +61,28 @@ public sealed class CliContext
 
     public Option<OutputFormat> Format { get; }
 
-    public static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true };
+    /// <summary>
+    /// Indented JSON as vtctldclient prints it: backticks, quotes and angle brackets as they are (the default encoder
+    /// escapes them as \u0060 and the like, which is safe in HTML but unreadable in a terminal and in the seeds' JSON).
+    /// </summary>
+    public static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The --format the user asked for: errors follow it even where a command prints its data as JSON anyway.</summary>
+    private OutputFormat _requestedFormat = OutputFormat.Text;
+
+    /// <summary>
+    /// Prints an error: "durablectl: MESSAGE" on stderr, or under --format json {"error": KIND, "message": MESSAGE} there,
+    /// so a script reading JSON gets JSON for a failure too.
+    /// </summary>
+    public void WriteError(OutputFormat format, string error, string message)
+    {
+        Error.WriteLine(format == OutputFormat.Json
+            ? JsonSerializer.Serialize(new Dictionary<string, string> { ["error"] = error, ["message"] = message }, Pretty)
+            : "durablectl: " + message);
+    }
+
+    /// <summary><see cref="WriteError(OutputFormat, string, string)"/> in the format of the command line being run.</summary>
+    public void WriteError(string error, string message) => WriteError(_requestedFormat, error, message);
 
     public DurableHostClient CreateClient(ParseResult parse)
     {
@@ -75,9 +97,11 @@ public sealed class CliContext
             server = DurableHostClient.DefaultServer;
         }
 
-        if (!Uri.TryCreate(server.EndsWith('/') ? server : server + "/", UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+        // vtctldclient's --server is HOST:PORT (the seeds' vtctld.host:15999); durablectl's a URL: both are taken.
+        var url = VtctlArguments.ServerUrl(server);
+        if (!Uri.TryCreate(url.EndsWith('/') ? url : url + "/", UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
         {
-            throw new UsageException($"--server '{server}' is not a valid URL; expected e.g. {DurableHostClient.DefaultServer}.");
+            throw new UsageException($"--server '{server}' is not a valid URL; expected e.g. {DurableHostClient.DefaultServer} or HOST:PORT (localhost:7071).");
         }
 
         var http = _handlerFactory is null ? new HttpClient() : new HttpClient(_handlerFactory(), disposeHandler: true);
@@ -89,19 +113,20 @@ public sealed class CliContext
     public Func<ParseResult, CancellationToken, Task<int>> Run(Func<ParseResult, DurableHostClient, OutputFormat, CancellationToken, Task<int>> body) =>
         async (parse, ct) =>
         {
+            _requestedFormat = parse.GetValue(Format);
             try
             {
                 var client = CreateClient(parse);
-                return await body(parse, client, parse.GetValue(Format), ct).ConfigureAwait(false);
+                return await body(parse, client, _requestedFormat, ct).ConfigureAwait(false);
             }
             catch (HostUnreachableException e)
             {
-                await Error.WriteLineAsync("durablectl: " + e.Message).ConfigureAwait(false);
+                WriteError("host_unreachable", e.Message);
                 return ExitCodes.HostUnreachable;
             }
             catch (UsageException e)
             {
-                await Error.WriteLineAsync("durablectl: " + e.Message).ConfigureAwait(false);
+                WriteError("usage", e.Message);
                 return ExitCodes.Usage;
             }
         };
@@ -114,12 +139,17 @@ public sealed class CliContext
             var message = response.Body is { ValueKind: JsonValueKind.Object } b && b.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String
                 ? m.GetString()
                 : response.RawBody.Length > 0 ? response.RawBody.Trim() : response.Status.ToString();
-            await Error.WriteLineAsync($"durablectl: {what ?? "request"} failed: {(int)response.Status} {response.Status}: {message}").ConfigureAwait(false);
             if (response.Status == System.Net.HttpStatusCode.Unauthorized)
             {
-                await Error.WriteLineAsync($"durablectl: set {DurableHostClient.KeyEnvironmentVariable} to the host's function key (DURABLE_HOST_KEY on the host).").ConfigureAwait(false);
+                WriteError($"{(int)response.Status} {response.Status}",
+                    _requestedFormat == OutputFormat.Json
+                        ? $"{what ?? "request"} failed: {message}. Set {DurableHostClient.KeyEnvironmentVariable} to the host's function key (DURABLE_HOST_KEY on the host)."
+                        : $"{what ?? "request"} failed: {(int)response.Status} {response.Status}: {message}\ndurablectl: set {DurableHostClient.KeyEnvironmentVariable} to the host's function key (DURABLE_HOST_KEY on the host).");
                 return ExitCodes.Unauthorized;
             }
+
+            WriteError($"{(int)response.Status} {response.Status}",
+                _requestedFormat == OutputFormat.Json ? message ?? "" : $"{what ?? "request"} failed: {(int)response.Status} {response.Status}: {message}");
 
             return response.Status == System.Net.HttpStatusCode.NotFound ? ExitCodes.NotFound : ExitCodes.Failed;
         }
