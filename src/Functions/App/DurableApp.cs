@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace Durable.Functions.App;
 
 /// <summary>
-/// The app's own functions beyond the management API: Health (anonymous) and PurgeHistory (a nightly timer that purges
+/// The app's own functions beyond the management API: Health and OpenApi (anonymous) and PurgeHistory (a nightly timer that purges
 /// old finished instances); the approvals queue's function is <see cref="ApprovalsQueue"/>.
 /// </summary>
 public sealed class DurableApp(IConfiguration configuration, TimeProvider time)
@@ -32,6 +32,11 @@ public sealed class DurableApp(IConfiguration configuration, TimeProvider time)
     [Function("Health")]
     public static IResult Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request) =>
         Results.Ok(new { status = "ok" });
+
+    /// <summary>The OpenAPI description of the HTTP API (docs/openapi.json); no key, as it holds nothing secret.</summary>
+    [Function("OpenApi")]
+    public static IResult OpenApi([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "openapi.json")] HttpRequest request) =>
+        Results.Text(OpenApiDocument.Json, "application/json", System.Text.Encoding.UTF8);
 
     [Function("PurgeHistory")]
     public async Task PurgeHistory(
