@@ -1,7 +1,13 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Durable.Functions.App;
+using Durable.Functions.Runner;
 using Durable.Workflows;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.DurableTask.Client;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Durable.Functions.Tests;
 
@@ -122,6 +128,38 @@ public sealed class CheckStatusApiTests(MoveTablesApiFixture bed) : IClassFixtur
         Assert.True(purged == 200, purgedText);
         var (gone, _, goneText, _) = await SendAsync(HttpMethod.Get, statusUri);
         Assert.True(gone == 404, goneText);
+    }
+
+    [Fact]
+    public async Task The_nightly_purge_keeps_the_history_of_a_workflow_that_still_owns_guards()
+    {
+        // An orchestration that ended while its workflow still owns streams and guards: here terminated directly, as the
+        // Functions host's own webhook would under Azure. Purging its history would lose the state that says what to clean.
+        var wf = Wf("orphan");
+        var (status, created, text, _) = await SendAsync(HttpMethod.Post, Create(wf),
+            JsonSerializer.Serialize(new { source_keyspace = "commerce", tables = new[] { bed.TableA }, vdiff_interval = "off" }));
+        Assert.True(status == 202, text);
+        var id = created.GetProperty("id").GetString()!;
+        var running = await bed.WaitStateAsync(wf, s => s.Phase is Phases.Running or Phases.Failed, "copied and replicating");
+        Assert.True(running.Phase == Phases.Running, running.LastError);
+        var client = bed.Host.Services.GetRequiredService<DurableTaskClient>();
+        await client.TerminateInstanceAsync(id, new TerminateInstanceOptions("test: as the host's own terminate webhook"));
+        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            Assert.Equal(OrchestrationRuntimeStatus.Terminated, (await client.WaitForInstanceCompletionAsync(id, wait.Token)).RuntimeStatus);
+        }
+
+        // The nightly purge, run as if 60 days had passed (retention 30 days): the workflow's instance stays.
+        var app = new DurableApp(new ConfigurationBuilder().Build(), new ShiftedTime(TimeSpan.FromDays(60)));
+        var context = new RunnerFunctionContext("PurgeHistory", "test-" + bed.Suffix, bed.Host.Services, CancellationToken.None);
+        await app.PurgeHistory(new TimerInfo(), client, context);
+        Assert.NotNull(await client.GetInstanceAsync(id));
+        Assert.Equal(Phases.Running, (await bed.StateAsync(wf))!.Phase);
+    }
+
+    private sealed class ShiftedTime(TimeSpan by) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + by;
     }
 
     [Fact]
