@@ -314,7 +314,16 @@ public static class ManagementApi
             return null;
         }
 
-        var env = http.RequestServices.GetService(typeof(Durable.Workflows.MoveTablesEnvironment)) as Durable.Workflows.MoveTablesEnvironment;
+        Durable.Workflows.MoveTablesEnvironment? env;
+        try
+        {
+            env = http.RequestServices.GetService(typeof(Durable.Workflows.MoveTablesEnvironment)) as Durable.Workflows.MoveTablesEnvironment;
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // a host configured without a topology ("MoveTables is not configured") runs no workflows
+        }
+
         if (env is null)
         {
             return null;
