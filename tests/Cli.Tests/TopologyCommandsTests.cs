@@ -200,14 +200,21 @@ public sealed class TopologyCommandsTests(TopologyCommandsHost host) : IClassFix
     [Fact]
     public async Task Mount_register_list_show_unregister()
     {
-        Assert.Contains("Successfully registered mount ext1", await Ok("Mount", "register", "--name", "ext1", "--topo-type", "etcd2", "--topo-server", "localhost:12379", "--topo-root", "/vitess/global"));
-        await Ok("Mount", "register", "--name", "ext2", "--topo-type", "etcd2", "--topo-server", "otherhost:2379", "--topo-root", "/vitess/global");
+        // Mount register reads the mounted root, which must hold keyspaces: this test's own root, with one.
+        await Ok("CreateKeyspace", "commerce");
+        var server = new Uri(LocalCluster.Current.EtcdEndpoints.Split(',')[0]).Authority;
+        var root = _topoRoot + "/global";
+        Assert.Contains("Successfully registered mount ext1", await Ok("Mount", "register", "--name", "ext1", "--topo-type", "etcd2", "--topo-server", server, "--topo-root", root));
+        await Ok("Mount", "register", "--name", "ext2", "--topo-type", "etcd2", "--topo-server", server, "--topo-root", root);
         Assert.Equal(["ext1", "ext2"], (await Ok("Mount", "list")).Split('\n', StringSplitOptions.RemoveEmptyEntries));
         var shown = await Ok("Mount", "show", "--name", "ext1");
         Assert.Matches(@"topo_type\s*: etcd2", shown);
-        Assert.Matches(@"topo_server\s*: localhost:12379", shown);
-        Assert.Matches(@"topo_root\s*: /vitess/global", shown);
-        Assert.Equal("localhost:12379", JsonDocument.Parse(await Ok("Mount", "show", "--name", "ext1", "--format", "json")).RootElement.GetProperty("topo_server").GetString());
+        Assert.Matches(@"topo_server\s*: " + System.Text.RegularExpressions.Regex.Escape(server), shown);
+        Assert.Matches(@"topo_root\s*: " + System.Text.RegularExpressions.Regex.Escape(root), shown);
+        Assert.Equal(server, JsonDocument.Parse(await Ok("Mount", "show", "--name", "ext1", "--format", "json")).RootElement.GetProperty("topo_server").GetString());
+        var (wrongCode, _, wrong) = await Run("Mount", "register", "--name", "ext3", "--topo-type", "etcd2", "--topo-server", server, "--topo-root", _topoRoot + "-nosuch/global");
+        Assert.Equal(ExitCodes.Failed, wrongCode);
+        Assert.Contains("holds no keyspaces", wrong);
         await Ok("Mount", "unregister", "--name", "ext1");
         Assert.Equal(["ext2"], (await Ok("Mount", "list")).Split('\n', StringSplitOptions.RemoveEmptyEntries));
 

@@ -23,8 +23,9 @@ public sealed class FunctionsMetadataTests
     private static readonly Dictionary<string, (string Trigger, string? Detail, string? Methods, string? Auth, bool Client)> Expected = new()
     {
         ["Health"] = ("httpTrigger", "health", "get", "Anonymous", false),
-        ["MoveTablesApi"] = ("httpTrigger", "movetables/{keyspace}/{workflow}/{action}", "get,post", "Function", true),
-        ["Migrate"] = ("httpTrigger", "migrate/{keyspace}/{workflow}/{action}", "get,post", "Function", true),
+        ["MoveTablesApi"] = ("httpTrigger", "movetables/{keyspace}/{workflow}/{action}", "get,post,delete", "Function", true),
+        ["Migrate"] = ("httpTrigger", "migrate/{keyspace}/{workflow}/{action}", "get,post,delete", "Function", true),
+        ["OpenApi"] = ("httpTrigger", "openapi.json", "get", "Anonymous", false),
         ["RegisterExternalSource"] = ("httpTrigger", "externalsources", "post", "Function", false),
         ["WorkflowList"] = ("httpTrigger", "workflows/{keyspace}", "get", "Function", false),
         ["WorkflowShow"] = ("httpTrigger", "workflows/{keyspace}/{workflow}", "get", "Function", true),

@@ -208,24 +208,45 @@ public sealed class TopologyFunctionsTests(TopologyFunctionsHost fixture) : ICla
     [Fact]
     public async Task Mounts_round_trip()
     {
+        // The mounted topology is a real one: this test's own root, which holds a keyspace (Mount register reads it).
+        await Ok(HttpMethod.Post, "keyspaces", """{"name":"commerce"}""", HttpStatusCode.Created);
+        var server = new Uri(LocalCluster.Current.EtcdEndpoints.Split(',')[0]).Authority;
+        var mount = JsonSerializer.Serialize(new { name = "ext1", topo_type = "etcd2", topo_server = server, topo_root = _root + "/global" });
         Assert.Equal(0, (await Ok(HttpMethod.Get, "mounts")).GetArrayLength());
-        var registered = await Ok(HttpMethod.Post, "mounts",
-            """{"name":"ext1","topo_type":"etcd2","topo_server":"localhost:12379","topo_root":"/vitess/global"}""", HttpStatusCode.Created);
+        var registered = await Ok(HttpMethod.Post, "mounts", mount, HttpStatusCode.Created);
         Assert.Equal("ext1", registered.GetProperty("name").GetString());
         Assert.Equal(["ext1"], (await Ok(HttpMethod.Get, "mounts")).EnumerateArray().Select(m => m.GetString()));
         var shown = await Ok(HttpMethod.Get, "mounts/ext1");
         Assert.Equal("etcd2", shown.GetProperty("topo_type").GetString());
-        Assert.Equal("localhost:12379", shown.GetProperty("topo_server").GetString());
-        Assert.Equal("/vitess/global", shown.GetProperty("topo_root").GetString());
+        Assert.Equal(server, shown.GetProperty("topo_server").GetString());
+        Assert.Equal(_root + "/global", shown.GetProperty("topo_root").GetString());
 
         Assert.Contains("already registered", await BadRequest(HttpMethod.Post, "mounts",
-            """{"name":"ext1","topo_type":"etcd2","topo_server":"other:2379","topo_root":"/x"}"""));
-        Assert.Equal("localhost:12379", (await Ok(HttpMethod.Get, "mounts/ext1")).GetProperty("topo_server").GetString());
+            JsonSerializer.Serialize(new { name = "ext1", topo_type = "etcd2", topo_server = server, topo_root = _root + "/global" })));
+        Assert.Equal(server, (await Ok(HttpMethod.Get, "mounts/ext1")).GetProperty("topo_server").GetString());
 
         await Ok(HttpMethod.Delete, "mounts/ext1");
         Assert.Equal(0, (await Ok(HttpMethod.Get, "mounts")).GetArrayLength());
         Assert.Contains("'ext1' is not registered", await BadRequest(HttpMethod.Get, "mounts/ext1"));
         Assert.Contains("'ext1' is not registered", await BadRequest(HttpMethod.Delete, "mounts/ext1"));
+    }
+
+    [Fact]
+    public async Task Mount_register_refuses_a_topology_root_without_keyspaces_naming_the_root_and_what_it_found()
+    {
+        await Ok(HttpMethod.Post, "keyspaces", """{"name":"commerce"}""", HttpStatusCode.Created);
+        var server = new Uri(LocalCluster.Current.EtcdEndpoints.Split(',')[0]).Authority;
+        var before = await Snapshot();
+        // A root nothing lives under, and a root one level off (the keyspaces are under ROOT/global, not ROOT/global/keyspaces).
+        var wrong = "/durable-test-nosuch-" + Guid.NewGuid().ToString("N")[..8] + "/global";
+        var message = await BadRequest(HttpMethod.Post, "mounts", JsonSerializer.Serialize(new { name = "ext1", topo_type = "etcd2", topo_server = server, topo_root = wrong }));
+        Assert.Contains(wrong, message);
+        Assert.Contains("no keyspaces", message);
+        message = await BadRequest(HttpMethod.Post, "mounts", JsonSerializer.Serialize(new { name = "ext1", topo_type = "etcd2", topo_server = server, topo_root = _root + "/global/keyspaces" }));
+        Assert.Contains(_root + "/global/keyspaces", message);
+        Assert.Contains("commerce", message);
+        Assert.Equal(before, await Snapshot());
+        Assert.Equal(0, (await Ok(HttpMethod.Get, "mounts")).GetArrayLength());
     }
 
     public static TheoryData<string, string, string, string> BadRequests => new()
@@ -237,6 +258,8 @@ public sealed class TopologyFunctionsTests(TopologyFunctionsHost fixture) : ICla
         { "POST", "keyspaces/customer/vschema", """{"sharded":false,"tables":{"t":{}}}""", "keyspace 'customer' is sharded" },
         { "POST", "keyspaces/nosuch/vschema", """{"tables":{}}""", "Keyspace 'nosuch' does not exist" },
         { "POST", "keyspaces", """{"name":"overlap","sharded":true,"shards":["-80","40-"]}""", "Overlap" },
+        { "POST", "keyspaces", """{"name":"typo","sharded":true,"shard":["-80","80-"]}""", "unknown field 'shard'" },
+        { "POST", "mounts", """{"name":"ext1","topo_type":"etcd2","topo_server":"localhost:2379","topo_rot":"/vitess/global"}""", "unknown field 'topo_rot'" },
         { "POST", "keyspaces", """{"name":"gap","sharded":true,"shards":["-40","80-"]}""", "Gap" },
         { "POST", "keyspaces", """{"name":"customer"}""", "Keyspace 'customer' already exists" },
         { "POST", "keyspaces", """{"name":"bad-name"}""", "Invalid keyspace name 'bad-name'" },

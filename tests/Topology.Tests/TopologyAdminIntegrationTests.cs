@@ -217,6 +217,25 @@ public class TopologyAdminIntegrationTests
     }
 
     [Fact]
+    public async Task No_tablet_found_lists_every_tablet_of_the_shard_with_type_cell_and_state()
+    {
+        // A workflow streaming from cells that hold no tablet of the type (here --cells zone9): the reference keeps only
+        // the shard's primary visible, yet the operator needs to see the replica and the rdonly that exist elsewhere.
+        var cluster = LocalCluster.Current;
+        await using var t = TestTopology.Create();
+        await TopologyAdmin.RegisterLocalClusterAsync(cluster.Path, root: t.Root);
+        var picker = new TabletPicker(t.Store, new MySqlHandshakeProbe());
+        var error = await Assert.ThrowsAsync<NoHealthyTabletException>(() =>
+            picker.PickAsync("commerce;cells=zone9", "0", TabletTypeSpec.Parse("REPLICA"), null));
+        foreach (var (uid, type) in new[] { (100, "PRIMARY"), (101, "REPLICA"), (102, "RDONLY") })
+        {
+            Assert.Contains($"{cluster.Cell}-{uid:D10} {type} (cell {cluster.Cell}", error.Message);
+        }
+
+        Assert.Contains("not in cells zone9", error.Message);
+    }
+
+    [Fact]
     public async Task Replication_probe_logs_in_and_reads_replica_state_on_the_real_cluster()
     {
         var cluster = LocalCluster.Current;

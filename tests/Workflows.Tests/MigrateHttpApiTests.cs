@@ -65,7 +65,7 @@ public sealed class MigrateHttpApiTests
             Assert.True(created.StatusCode == HttpStatusCode.Accepted, createdText);
             var createdJson = JsonNode.Parse(createdText)!;
             Assert.Equal($"migrate:{target}.import", createdJson["id"]!.GetValue<string>());
-            Assert.Contains($"/api/migrate/{target}/import/state", createdJson["statusQueryGetUri"]!.GetValue<string>());
+            Assert.Contains($"/api/migrate/{target}/import/instance", createdJson["statusQueryGetUri"]!.GetValue<string>());
             var again = JsonNode.Parse(await (await http.PostAsJsonAsync(basePath + "/create", body)).Content.ReadAsStringAsync())!;
             Assert.True(again["existing"]!.GetValue<bool>());
             Assert.Equal(HttpStatusCode.Conflict, (await http.PostAsJsonAsync(basePath + "/create", body with { tablet_types = "PRIMARY" })).StatusCode);

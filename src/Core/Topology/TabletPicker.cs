@@ -93,6 +93,7 @@ public sealed class TabletPicker(TopologyStore store, ITabletHealthProbe probe, 
         IReadOnlyList<TabletRecord> tablets, string keyspace, string shard, TabletTypeSpec types, IReadOnlyCollection<string>? cells, CancellationToken ct)
     {
         var rejected = new List<string>();
+        var verdicts = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var group in CandidateGroups(tablets, types, cells))
         {
             foreach (var tablet in group)
@@ -104,13 +105,56 @@ public sealed class TabletPicker(TopologyStore store, ITabletHealthProbe probe, 
                 }
 
                 rejected.Add($"{tablet.Alias} {tablet.Type}: {problem}");
+                verdicts[tablet.Alias] = problem;
             }
         }
 
         var where = cells is { Count: > 0 } ? $" in cells {string.Join(",", cells)}" : "";
+        var shardTablets = await DescribeShardAsync(tablets, keyspace, shard, types, cells, verdicts, ct).ConfigureAwait(false);
         throw new NoHealthyTabletException(rejected.Count == 0
-            ? $"No {types} tablet of {keyspace}/{shard}{where}; tablets of the shard: {(tablets.Count == 0 ? "none" : string.Join(", ", tablets.Select(t => $"{t.Alias} {t.Type}")))}."
-            : $"No healthy {types} tablet of {keyspace}/{shard}{where}: {string.Join("; ", rejected)}.");
+            ? $"No {types} tablet of {keyspace}/{shard}{where}; tablets of the shard: {shardTablets}."
+            : $"No healthy {types} tablet of {keyspace}/{shard}{where}: {string.Join("; ", rejected)}; tablets of the shard: {shardTablets}.");
+    }
+
+    /// <summary>
+    /// Every tablet of the shard, in every cell, with its type, cell and state (why it was passed over, or why it was no
+    /// candidate): the list the caller got may hold only what the workflow's cells let it see, often just the primary,
+    /// which told the operator nothing about the replica and rdonly tablets that exist elsewhere.
+    /// </summary>
+    private async Task<string> DescribeShardAsync(IReadOnlyList<TabletRecord> candidates, string keyspace, string shard, TabletTypeSpec types,
+        IReadOnlyCollection<string>? cells, IReadOnlyDictionary<string, string> verdicts, CancellationToken ct)
+    {
+        IReadOnlyCollection<string> wantedCells = cells is { Count: > 0 } ? cells : [];
+        var all = candidates;
+        if (store is not null)
+        {
+            try
+            {
+                var reference = KeyspaceReference.Parse(keyspace);
+                if (wantedCells.Count == 0)
+                {
+                    wantedCells = reference.Cells;
+                }
+
+                var everywhere = await store.GetTabletsAsync(null, (reference with { Cells = [] }).ToString(), shard, ct).ConfigureAwait(false);
+                all = [.. everywhere.Select(t => t with { Keyspace = keyspace }).UnionBy(candidates, t => t.Alias)];
+            }
+            catch (Exception e) when (e is TopologyException or IOException or HttpRequestException)
+            {
+                // The list of candidates still says something; the error the caller reports is the missing tablet.
+            }
+        }
+
+        var inCandidates = candidates.Select(t => t.Alias).ToHashSet(StringComparer.Ordinal);
+        string State(TabletRecord t) =>
+            verdicts.TryGetValue(t.Alias, out var problem) ? problem
+            : !types.Types.Contains(t.TabletType) ? $"not a {types} tablet"
+            : wantedCells.Count > 0 && !wantedCells.Contains(t.Cell) ? $"not in cells {string.Join(",", wantedCells)}"
+            : !inCandidates.Contains(t.Alias) ? "not a candidate here (excluded)"
+            : "not probed";
+        return all.Count == 0
+            ? "none"
+            : string.Join(", ", all.OrderBy(t => t.Cell, StringComparer.Ordinal).ThenBy(t => t.Uid).Select(t => $"{t.Alias} {t.Type} (cell {t.Cell}: {State(t)})"));
     }
 
     /// <summary>Candidates in the order they are tried: one group per type when in order, else one shuffled group.</summary>

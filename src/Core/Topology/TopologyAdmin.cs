@@ -442,6 +442,43 @@ public sealed class TopologyAdmin(TopologyStore store)
     }
 
     /// <summary>
+    /// Mount register's check that the mounted root is a topology: it must hold at least one keyspace under
+    /// {root}/keyspaces/ (read as <see cref="TopologyStore.MountedRoot"/> resolves it). A wrong root was accepted before
+    /// and failed only at the first create; now the refusal names the root, where it looked and what is there instead.
+    /// </summary>
+    public static async Task CheckMountedTopologyAsync(string topoServer, string topoRoot, CancellationToken ct = default)
+    {
+        var server = topoServer.Contains("://", StringComparison.Ordinal) ? topoServer : "http://" + topoServer;
+        var global = TopologyStore.MountedRoot(topoRoot) + "/global";
+        var keyspacesPrefix = global + "/keyspaces/";
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            using var etcd = new EtcdConnection(server);
+            var (keys, _) = await etcd.GetPrefixAsync(keyspacesPrefix, keysOnly: true, ct: bound.Token).ConfigureAwait(false);
+            var keyspaces = keys.Select(k => k.KeyString[keyspacesPrefix.Length..]).Where(k => k.EndsWith("/Keyspace", StringComparison.Ordinal))
+                .Select(k => k[..^"/Keyspace".Length]).Where(k => !k.Contains('/')).ToList();
+            if (keyspaces.Count > 0)
+            {
+                return;
+            }
+
+            var under = topoRoot.TrimEnd('/') + "/";
+            var (found, _) = await etcd.GetPrefixAsync(under, pageSize: 1000, keysOnly: true, ct: bound.Token).ConfigureAwait(false);
+            var children = found.Select(k => k.KeyString[under.Length..].Split('/')[0]).Where(c => c.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            var what = children.Count == 0 ? "nothing (no key at all)" : string.Join(", ", children.Take(12)) + (children.Count > 12 ? $", ... ({children.Count} in all)" : "");
+            throw new TopologyValidationException(
+                $"Topology root '{topoRoot}' on {topoServer} holds no keyspaces (looked under {keyspacesPrefix}); under {under} there is {what}. " +
+                "Give the global root of the cluster to mount (its vtctld's --topo-global-root, e.g. /vitess/global). Nothing was registered.");
+        }
+        catch (Exception e) when (e is not TopologyValidationException && !ct.IsCancellationRequested)
+        {
+            throw new TopologyValidationException($"Topology root '{topoRoot}' on {topoServer} could not be read: {e.Message}. Check --topo-server and --topo-root; nothing was registered.");
+        }
+    }
+
+    /// <summary>
     /// Registers a plain MySQL/MariaDB server that no topology knows (the seeds' "Adopting Vitess" case) as the
     /// one-shard keyspace <paramref name="keyspace"/> of a mount of type unmanaged, usable as a Migrate/MoveTables source
     /// (<c>--mount-name NAME --source-keyspace KEYSPACE</c>). The password is a reference, never the password.

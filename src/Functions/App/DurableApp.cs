@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace Durable.Functions.App;
 
 /// <summary>
-/// The app's own functions beyond the management API: Health (anonymous) and PurgeHistory (a nightly timer that purges
+/// The app's own functions beyond the management API: Health and OpenApi (anonymous) and PurgeHistory (a nightly timer that purges
 /// old finished instances); the approvals queue's function is <see cref="ApprovalsQueue"/>.
 /// </summary>
 public sealed class DurableApp(IConfiguration configuration, TimeProvider time)
@@ -33,6 +33,11 @@ public sealed class DurableApp(IConfiguration configuration, TimeProvider time)
     public static IResult Health([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request) =>
         Results.Ok(new { status = "ok" });
 
+    /// <summary>The OpenAPI description of the HTTP API (docs/openapi.json); no key, as it holds nothing secret.</summary>
+    [Function("OpenApi")]
+    public static IResult OpenApi([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "openapi.json")] HttpRequest request) =>
+        Results.Text(OpenApiDocument.Json, "application/json", System.Text.Encoding.UTF8);
+
     [Function("PurgeHistory")]
     public async Task PurgeHistory(
         [TimerTrigger($"%{PurgeScheduleSetting}%")] TimerInfo timer,
@@ -47,7 +52,51 @@ public sealed class DurableApp(IConfiguration configuration, TimeProvider time)
         }
 
         var cutoff = time.GetUtcNow().UtcDateTime.AddDays(-days);
-        var result = await client.PurgeAllInstancesAsync(new PurgeInstancesFilter(DateTimeOffset.MinValue, cutoff), context.CancellationToken).ConfigureAwait(false);
-        context.Logger.LogInformation("PurgeHistory: purged {Count} finished instances created before {Cutoff:o} (past due: {PastDue}).", result.PurgedInstanceCount, cutoff, timer.IsPastDue);
+        var ct = context.CancellationToken;
+        var env = WorkflowEnvironment(context);
+        if (env is null)
+        {
+            // A host without a topology runs no workflows: every finished instance may go, in one call.
+            var result = await client.PurgeAllInstancesAsync(new PurgeInstancesFilter(DateTimeOffset.MinValue, cutoff), ct).ConfigureAwait(false);
+            context.Logger.LogInformation("PurgeHistory: purged {Count} finished instances created before {Cutoff:o} (past due: {PastDue}).", result.PurgedInstanceCount, cutoff, timer.IsPastDue);
+            return;
+        }
+
+        // One at a time, so a workflow whose orchestration ended (failed, or terminated through the host's own webhook)
+        // while it still owns streams, write guards or routing rules keeps its history: its state is what an operator
+        // needs to clean up, and the guards would otherwise refuse writes with nothing left to say why.
+        var purged = 0;
+        var kept = 0;
+        var query = new OrchestrationQuery(null, cutoff, [OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated])
+        {
+            FetchInputsAndOutputs = true,
+        };
+        await foreach (var instance in client.GetAllInstancesAsync(query).WithCancellation(ct).ConfigureAwait(false))
+        {
+            if (await Management.WorkflowHoldings.RefusalAsync(env, instance, "purge", ct).ConfigureAwait(false) is { } refusal)
+            {
+                kept++;
+                context.Logger.LogWarning("PurgeHistory: kept {Instance}: {Refusal}", instance.InstanceId, refusal);
+                continue;
+            }
+
+            purged += (await client.PurgeInstanceAsync(instance.InstanceId, null, ct).ConfigureAwait(false)).PurgedInstanceCount;
+        }
+
+        context.Logger.LogInformation("PurgeHistory: purged {Count} finished instances created before {Cutoff:o}, kept {Kept} workflows that still own streams, guards or routing rules (past due: {PastDue}).",
+            purged, cutoff, kept, timer.IsPastDue);
+    }
+
+    /// <summary>The workflows' environment, or null on a host configured without a topology (it runs no workflows).</summary>
+    private static Durable.Workflows.MoveTablesEnvironment? WorkflowEnvironment(FunctionContext context)
+    {
+        try
+        {
+            return context.InstanceServices.GetService<Durable.Workflows.MoveTablesEnvironment>();
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // "MoveTables is not configured": the composition root refuses to build it without settings
+        }
     }
 }

@@ -35,8 +35,9 @@ public static class ManagementApi
         api.MapGet("/instances/{instanceId}", GetStatusAsync);
         api.MapGet("/instances", ListAsync);
         api.MapPost("/instances/{instanceId}/raiseEvent/{eventName}", RaiseEventAsync);
-        api.MapPost("/instances/{instanceId}/terminate", (HttpContext h, string instanceId, string? reason, DurableTaskClient c) =>
-            ControlAsync(h, instanceId, c, "terminate", () => c.TerminateInstanceAsync(instanceId, new TerminateInstanceOptions(reason), h.RequestAborted)));
+        api.MapPost("/instances/{instanceId}/terminate", async (HttpContext h, string instanceId, string? reason, DurableTaskClient c) =>
+            await HoldingsRefusalAsync(h, instanceId, c, "terminate").ConfigureAwait(false)
+            ?? await ControlAsync(h, instanceId, c, "terminate", () => c.TerminateInstanceAsync(instanceId, new TerminateInstanceOptions(reason), h.RequestAborted)).ConfigureAwait(false));
         api.MapPost("/instances/{instanceId}/suspend", (HttpContext h, string instanceId, string? reason, DurableTaskClient c) =>
             ControlAsync(h, instanceId, c, "suspend", () => c.SuspendInstanceAsync(instanceId, reason, h.RequestAborted)));
         api.MapPost("/instances/{instanceId}/resume", (HttpContext h, string instanceId, string? reason, DurableTaskClient c) =>
@@ -75,10 +76,8 @@ public static class ManagementApi
             return Error(StatusCodes.Status400BadRequest, e.Message);
         }
 
-        var payload = CheckStatusPayload(http, id, settings);
-        http.Response.Headers.Location = payload.StatusQueryGetUri;
-        http.Response.Headers.RetryAfter = "10";
-        return Results.Json(payload, Json, statusCode: StatusCodes.Status202Accepted);
+        var payload = CheckStatusResponse.ForInstance(http, id, settings);
+        return CheckStatusResponse.Accepted(http, payload, payload.StatusQueryGetUri, Json);
     }
 
     private static async Task<IResult> GetStatusAsync(
@@ -216,6 +215,11 @@ public static class ManagementApi
 
     private static async Task<IResult> PurgeAsync(HttpContext http, string instanceId, DurableTaskClient client)
     {
+        if (await HoldingsRefusalAsync(http, instanceId, client, "purge").ConfigureAwait(false) is { } refused)
+        {
+            return refused;
+        }
+
         PurgeResult result;
         try
         {
@@ -256,28 +260,8 @@ public static class ManagementApi
             : Results.Json(new { instancesDeleted = result.PurgedInstanceCount }, Json);
     }
 
-    /// <summary>The links a caller needs to follow an instance, as Durable Functions' CreateCheckStatusResponse gives them.</summary>
-    public static CheckStatusPayload CheckStatusPayload(HttpContext http, string instanceId, FunctionsHostSettings settings)
-    {
-        var baseUri = $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}{BasePath}/instances/{Uri.EscapeDataString(instanceId)}";
-        var query = $"taskHub={Uri.EscapeDataString(settings.HubName)}&connection={Uri.EscapeDataString(settings.StorageConnectionSettingName)}";
-        // A key the caller put in the URL is echoed so the links work the same way; a header key is never copied into a body.
-        if (http.Request.Query.TryGetValue(FunctionKeys.QueryName, out var code) && !string.IsNullOrEmpty(code))
-        {
-            query += "&code=" + Uri.EscapeDataString(code.ToString());
-        }
-
-        return new CheckStatusPayload(
-            instanceId,
-            $"{baseUri}?{query}",
-            $"{baseUri}/raiseEvent/{{eventName}}?{query}",
-            $"{baseUri}/terminate?reason={{text}}&{query}",
-            $"{baseUri}?{query}",
-            $"{baseUri}/suspend?reason={{text}}&{query}",
-            $"{baseUri}/resume?reason={{text}}&{query}");
-    }
-
-    private static JsonObject StatusBody(OrchestrationMetadata m, bool showInput)
+    /// <summary>The instance status body of Durable Functions' HTTP API (also a workflow's statusQueryGetUri answer).</summary>
+    internal static JsonObject StatusBody(OrchestrationMetadata m, bool showInput)
     {
         var body = new JsonObject
         {
@@ -315,6 +299,39 @@ public static class ManagementApi
             // Stored text that is not JSON (should not happen) is shown as a string rather than failing the status call.
             return JsonValue.Create(json);
         }
+    }
+
+    /// <summary>
+    /// 409 when the instance is a workflow that still owns streams, guards or routing rules (<see cref="WorkflowHoldings"/>);
+    /// null otherwise, also on a host without a topology (it runs no workflows).
+    /// </summary>
+    private static async Task<IResult?> HoldingsRefusalAsync(HttpContext http, string instanceId, DurableTaskClient client, string operation)
+    {
+        // Workflow instances are named movetables:K.W and migrate:K.W (Names.InstanceId); nothing else can own guards.
+        if (!(instanceId.StartsWith("movetables:", StringComparison.Ordinal) || instanceId.StartsWith("migrate:", StringComparison.Ordinal))
+            || await client.GetInstanceAsync(instanceId, true, http.RequestAborted).ConfigureAwait(false) is not { } meta)
+        {
+            return null;
+        }
+
+        Durable.Workflows.MoveTablesEnvironment? env;
+        try
+        {
+            env = http.RequestServices.GetService(typeof(Durable.Workflows.MoveTablesEnvironment)) as Durable.Workflows.MoveTablesEnvironment;
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // a host configured without a topology ("MoveTables is not configured") runs no workflows
+        }
+
+        if (env is null)
+        {
+            return null;
+        }
+
+        return await WorkflowHoldings.RefusalAsync(env, meta, operation, http.RequestAborted).ConfigureAwait(false) is { } message
+            ? Error(StatusCodes.Status409Conflict, message)
+            : null;
     }
 
     private static async Task<IResult?> ExistsAndRunningAsync(string instanceId, DurableTaskClient client, CancellationToken ct)

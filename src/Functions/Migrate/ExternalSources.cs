@@ -82,6 +82,12 @@ public static class ExternalSources
                 return await RegisterAsKeyspaceAsync(admin, b, type, http, ctx).ConfigureAwait(false);
             }
 
+            if (type == MountTypes.Vitess && !string.IsNullOrWhiteSpace(b.TopoServer) && !string.IsNullOrWhiteSpace(b.TopoRoot))
+            {
+                // As Mount register: a root that holds no keyspaces is refused now, not at the first create.
+                await TopologyAdmin.CheckMountedTopologyAsync(b.TopoServer, b.TopoRoot, http.RequestAborted).ConfigureAwait(false);
+            }
+
             var record = type switch
             {
                 MountTypes.Unmanaged => await admin.RegisterUnmanagedSourceAsync(b.Name ?? "", b.Keyspace ?? "", b.Host ?? "", b.Port ?? 3306, b.DbName ?? "", b.User ?? "",

@@ -50,7 +50,7 @@ public static class MoveTablesFunctions
 
     [Function("MoveTablesApi")]
     public static Task<IResult> MoveTablesApi(
-        [HttpTrigger(AuthorizationLevel.Function, "get", "post", Route = "movetables/{keyspace}/{workflow}/{action}")] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "get", "post", "delete", Route = "movetables/{keyspace}/{workflow}/{action}")] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         FunctionContext context) =>
         HandleAsync(request.HttpContext, context, client, WorkflowKinds.MoveTables);
@@ -58,7 +58,7 @@ public static class MoveTablesFunctions
     /// <summary>Migrate is the same orchestration with kind Migrate (instance migrate:K.W): the same API shape and idempotency.</summary>
     [Function("Migrate")]
     public static Task<IResult> Migrate(
-        [HttpTrigger(AuthorizationLevel.Function, "get", "post", Route = "migrate/{keyspace}/{workflow}/{action}")] HttpRequest request,
+        [HttpTrigger(AuthorizationLevel.Function, "get", "post", "delete", Route = "migrate/{keyspace}/{workflow}/{action}")] HttpRequest request,
         [DurableClient] DurableTaskClient client,
         FunctionContext context) =>
         HandleAsync(request.HttpContext, context, client, WorkflowKinds.Migrate);
@@ -119,9 +119,20 @@ public static class MoveTablesFunctions
         }
     }
 
-    internal static T? As<T>(JsonNode? node, out string? error)
+    /// <summary>
+    /// The body as <typeparamref name="T"/>; a field <typeparamref name="T"/> does not have is an error naming it and the
+    /// valid ones (a misspelled flag must not silently fall back to its default). <paramref name="extra"/>: top-level
+    /// fields the endpoint reads itself.
+    /// </summary>
+    internal static T? As<T>(JsonNode? node, out string? error, params string[] extra)
     {
         error = null;
+        if (node is JsonObject o && JsonFieldCheck.UnknownFields<T>(o, null, extra) is { } unknown)
+        {
+            error = unknown;
+            return default;
+        }
+
         try
         {
             return node is null ? default : node.Deserialize<T>();
@@ -171,6 +182,21 @@ public static class MoveTablesFunctions
             instanceId = registered.InstanceId;
         }
 
+        if (action == "instance")
+        {
+            return await WorkflowInstance.HandleAsync(http, env, client, kind, keyspace, workflow, instanceId).ConfigureAwait(false);
+        }
+
+        if (HttpMethods.IsDelete(http.Request.Method))
+        {
+            return Error(405, $"DELETE is for .../{kind.ToLowerInvariant()}/{keyspace}/{workflow}/instance (purge a finished workflow's history), not '{action}'.");
+        }
+
+        if (action == "terminate" && HttpMethods.IsPost(http.Request.Method))
+        {
+            return await WorkflowInstance.TerminateAsync(http, env, client, instanceId).ConfigureAwait(false);
+        }
+
         if (HttpMethods.IsGet(http.Request.Method))
         {
             var (meta, state) = await LoadAsync(client, instanceId, ct).ConfigureAwait(false);
@@ -190,7 +216,7 @@ public static class MoveTablesFunctions
                 "show" => Results.Json(await views.ShowAsync(keyspace, workflow, state, ct, includeLogs).ConfigureAwait(false), Json),
                 "status" or "progress" => Results.Json(await views.StatusAsync(state, ct).ConfigureAwait(false), Json),
                 "state" => Results.Json(state, Json),
-                _ => Error(400, $"GET action '{action}' is invalid: show, status, state."),
+                _ => Error(400, $"GET action '{action}' is invalid: show, status, state, instance."),
             };
         }
 
@@ -220,7 +246,7 @@ public static class MoveTablesFunctions
             return await ApproveAsync(http, ctx, client, kind, keyspace, workflow, instanceId, body!).ConfigureAwait(false);
         }
 
-        var command = As<WorkflowCommand>(body, out var parseError);
+        var command = As<WorkflowCommand>(body, out var parseError, "dry_run");
         if (parseError is not null)
         {
             return Error(400, parseError);
@@ -435,6 +461,11 @@ public static class MoveTablesFunctions
             await client.PurgeInstanceAsync(instanceId, cancellation: ct).ConfigureAwait(false);
         }
 
+        if (await CheckCellsAsync(Env(ctx), spec, ct).ConfigureAwait(false) is { } cellsRefusal)
+        {
+            return Error(400, cellsRefusal);
+        }
+
         // Pre-flight before anything exists, so a pipeline gets bad input (unknown keyspace, missing table, no primary
         // key, non-empty target, ...) as a 400 naming it instead of a 202 and a workflow that fails later. The
         // orchestration runs the same checks again (the cluster may change in between). The idempotency check above
@@ -460,19 +491,59 @@ public static class MoveTablesFunctions
         return Accepted(http, keyspace, workflow, instanceId, existing: false, kind);
     }
 
+    /// <summary>
+    /// Cells the source topology does not have are refused naming the ones it has: a stream restricted to a cell without
+    /// tablets would wait for a tablet forever. Checked on the source's topology (a mount's for a mounted source); an
+    /// unmanaged source has no cells, and an unreachable mount is left to the pre-flight, which says so.
+    /// </summary>
+    private static async Task<string?> CheckCellsAsync(MoveTablesEnvironment env, MoveTablesCreate spec, CancellationToken ct)
+    {
+        if (spec.Cells.Count == 0 || spec.AllCells)
+        {
+            return null;
+        }
+
+        IReadOnlyList<string> known;
+        try
+        {
+            var (_, store, _) = await env.Store.ThroughMountAsync(KeyspaceReference.Of(spec.SourceKeyspace, spec.MountName).ToString(), ct).ConfigureAwait(false);
+            if (store is null)
+            {
+                return null;
+            }
+
+            known = [.. (await store.GetCellsAsync(ct).ConfigureAwait(false)).Select(c => c.Name).Order(StringComparer.Ordinal)];
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The mount cannot be read now: the pre-flight that follows reads it too and refuses naming why.
+            return null;
+        }
+
+        var unknown = spec.Cells.Where(c => !known.Contains(c, StringComparer.Ordinal)).ToList();
+        if (unknown.Count == 0)
+        {
+            return null;
+        }
+
+        var where = spec.MountName is null ? "this topology" : $"mount {spec.MountName}'s topology";
+        return $"--cells {string.Join(",", unknown)}: no such cell{(unknown.Count == 1 ? "" : "s")} in {where}; known cells: {(known.Count == 0 ? "(none)" : string.Join(", ", known))}. " +
+               "Nothing was created.";
+    }
+
     /// <summary>Pre-flight problems that are about another workflow (name taken, tables already moving): 409, not bad input.</summary>
     private static bool IsConflict(string problem) =>
         problem.StartsWith("Workflow name ", StringComparison.Ordinal) || problem.Contains(" already move in workflow ", StringComparison.Ordinal);
 
-    private static IResult Accepted(HttpContext http, string keyspace, string workflow, string instanceId, bool existing, string kind) =>
-        Results.Json(new
-        {
-            id = instanceId,
-            existing,
-            statusQueryGetUri = Link(http, keyspace, workflow, "state", kind),
-            showUri = Link(http, keyspace, workflow, "show", kind),
-            statusUri = Link(http, keyspace, workflow, "status", kind),
-        }, Json, statusCode: StatusCodes.Status202Accepted);
+    /// <summary>
+    /// Durable Functions' check-status response (202, Location, Retry-After, the management links), the same for a new
+    /// and a repeated create; <c>created</c> (and <c>existing</c>, its opposite) says which it was.
+    /// </summary>
+    private static IResult Accepted(HttpContext http, string keyspace, string workflow, string instanceId, bool existing, string kind)
+    {
+        var payload = CheckStatusResponse.ForWorkflow(http, kind, keyspace, workflow, instanceId, created: !existing);
+        return CheckStatusResponse.Accepted(http, payload, payload.StatusQueryGetUri, Json);
+    }
 
     private static async Task<bool> FinishesSoonAsync(DurableTaskClient client, string instanceId, CancellationToken ct)
     {

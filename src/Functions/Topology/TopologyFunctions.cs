@@ -236,6 +236,8 @@ public static class TopologyFunctions
         {
             var body = await ReadBodyAsync<MountBody>(http, "MountRegister",
                 """{"name":"ext1","topo_type":"etcd2","topo_server":"localhost:12379","topo_root":"/vitess/global"}""", ct).ConfigureAwait(false);
+            // Read the mounted root before registering: a wrong root is refused now, not at the first create.
+            await TopologyAdmin.CheckMountedTopologyAsync(Required(body.TopoServer, "topo_server"), Required(body.TopoRoot, "topo_root"), ct).ConfigureAwait(false);
             var record = await admin.MountRegisterAsync(Required(body.Name, "name"), Required(body.TopoType, "topo_type"),
                 Required(body.TopoServer, "topo_server"), Required(body.TopoRoot, "topo_root"), ct).ConfigureAwait(false);
             return Json(record, StatusCodes.Status201Created);
@@ -378,6 +380,12 @@ public static class TopologyFunctions
         var text = await ReadRawBodyAsync(http, function, "a JSON object such as " + example, ct).ConfigureAwait(false);
         try
         {
+            // Named before deserializing: the serializer's own refusal of an unmapped field lists no valid ones.
+            if (System.Text.Json.Nodes.JsonNode.Parse(text) is System.Text.Json.Nodes.JsonObject o && JsonFieldCheck.UnknownFields<T>(o, RequestJson) is { } unknown)
+            {
+                throw new BadTopologyRequestException($"{function}: {unknown}");
+            }
+
             return JsonSerializer.Deserialize<T>(text, RequestJson)
                    ?? throw new BadTopologyRequestException($"{function} needs a JSON object such as {example}, not null.");
         }
