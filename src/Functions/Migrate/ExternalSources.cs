@@ -34,7 +34,7 @@ public static class ExternalSources
 
     /// <summary>
     /// The seeds: Migrate takes the MoveTables create options except --enable-reverse-replication; routing rules and
-    /// cutover hooks do not exist for it either. Null when the body is acceptable.
+    /// cutover hooks do not exist for it either. Null when the body is acceptable (these fields absent or at their defaults).
     /// </summary>
     public static string? MigrateRefusal(JsonObject body)
     {
@@ -45,7 +45,10 @@ public static class ExternalSources
                      ("cutover_hooks", "Migrate never switches traffic"),
                  })
         {
-            if (body.ContainsKey(flag))
+            // Only a value that asks for the feature is refused: a client that serializes the whole create record
+            // sends these fields with their defaults (false, empty), and that asks for nothing.
+            if (body[flag] is { } value && value.GetValueKind() is not (JsonValueKind.False or JsonValueKind.Null)
+                && !(value is JsonArray { Count: 0 }))
             {
                 return $"Migrate create does not take {flag}: {why}.";
             }
