@@ -266,6 +266,17 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
             sb.AppendLine(CultureInfo.InvariantCulture, $"  Last error: {err.GetString()}");
         }
 
+        if (status.TryGetProperty("vdiff_gate", out var gate) && gate.ValueKind == JsonValueKind.Object)
+        {
+            // The VDiff gate of SwitchTraffic/Complete: held (with the VDiff that holds them and what releases it) or clear.
+            var held = gate.GetProperty("state").GetString() == VDiffGateRule.Held;
+            sb.AppendLine(CultureInfo.InvariantCulture, $"VDiff gate: {gate.GetProperty("state").GetString()} ({gate.GetProperty("rule").GetString()}): {gate.GetProperty("reason").GetString()}");
+            if (held && gate.TryGetProperty("release", out var release) && release.ValueKind == JsonValueKind.String)
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"  {release.GetString()}");
+            }
+        }
+
         return sb.ToString().TrimEnd();
     }
 

@@ -123,6 +123,7 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
             // What a chat-ops bot signs: the pending action and this generation (docs/approvals.md).
             wf["traffic_generation"] = state.TrafficGeneration;
             wf["audit"] = System.Text.Json.JsonSerializer.SerializeToNode(state.Audit);
+            wf["vdiff_gate"] = await VDiffGateAsync(state, ct).ConfigureAwait(false);
         }
 
         return new JsonObject { ["workflows"] = new JsonArray(wf) };
@@ -165,7 +166,7 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
             };
         }
 
-        return new JsonObject
+        var status = new JsonObject
         {
             ["table_copy_state"] = copy,
             ["shard_streams"] = shardStreams,
@@ -179,5 +180,17 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
                 ? new JsonObject { ["action"] = p.Action, ["generation"] = p.Generation, ["since"] = p.Since, ["request_id"] = p.Command.RequestId }
                 : null,
         };
+        status["vdiff_gate"] = await VDiffGateAsync(state, ct).ConfigureAwait(false);
+        return status;
     }
+
+    // ---- VDiff gate (issue 19, point 4): the one block of these views that shows it; the rest of the views may change around it.
+
+    /// <summary>
+    /// <c>vdiff_gate</c> of show and status: {state: held|clear|not_applicable, rule, uuid, workflow, keyspace, counts per
+    /// table, reason, release}, from <see cref="VDiffGateRule"/> (null once the workflow has finished).
+    /// </summary>
+    private async Task<JsonNode?> VDiffGateAsync(WorkflowState state, CancellationToken ct) =>
+        state.IsFinished ? null
+            : System.Text.Json.JsonSerializer.SerializeToNode(await new VDiffGateReader(new VDiff.VDiffService(env.Engine)).VerdictAsync(state, ct).ConfigureAwait(false));
 }

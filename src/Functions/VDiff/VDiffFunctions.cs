@@ -176,6 +176,13 @@ public static class VDiffFunctions
             }
         }
 
+        _ = request.ToOptions(); // bad input is refused before anything is looked up
+        if (await WorkflowSpecAsync(ctx, client, keyspace, workflow, ct).ConfigureAwait(false) is { } spec)
+        {
+            // An operator's VDiff reads the source as the workflow's stream does (time zone, tablet types) unless it says otherwise.
+            request = request.InheritFrom(spec);
+        }
+
         var options = request.ToOptions();
         var uuid = request.Uuid ?? Guid.NewGuid().ToString();
         var instanceId = InstanceId(keyspace, workflow, uuid);
@@ -192,6 +199,16 @@ public static class VDiffFunctions
         var who = http.Request.Headers.TryGetValue("X-Durable-User", out var u) && !string.IsNullOrWhiteSpace(u) ? u.ToString() : request.RequestedBy ?? "http";
         ctx.Logger.LogInformation("VDiff {Uuid} of {Keyspace}.{Workflow} created by {Who} on shards {Shards}", uuid, keyspace, workflow, who, string.Join(",", shards));
         return Ok(new { UUID = uuid, id = instanceId, existing = false, Shards = string.Join(",", shards) }, StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>The spec of the MoveTables/Migrate workflow <paramref name="workflow"/> compares (null: not one, e.g. a reverse workflow).</summary>
+    private static async Task<MoveTablesCreate?> WorkflowSpecAsync(FunctionContext ctx, DurableTaskClient client, string keyspace, string workflow, CancellationToken ct)
+    {
+        var env = ctx.Services.GetRequiredService<MoveTablesEnvironment>();
+        var registered = await env.Registry.GetAsync(keyspace, workflow, ct).ConfigureAwait(false);
+        var meta = await client.GetInstanceAsync(registered?.InstanceId ?? Names.InstanceId(keyspace, workflow, WorkflowKinds.MoveTables), true, ct).ConfigureAwait(false);
+        var state = meta is null ? null : meta.SerializedCustomStatus is null ? meta.ReadInputAs<WorkflowState>() : meta.ReadCustomStatusAs<WorkflowState>();
+        return state?.Spec is { } spec && spec.Workflow == workflow && spec.TargetKeyspace == keyspace ? spec : null;
     }
 
     private static async Task<IResult> ShowAsync(HttpContext http, VDiffService service, string keyspace, string workflow, string selector, CancellationToken ct)
