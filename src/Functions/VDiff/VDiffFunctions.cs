@@ -64,11 +64,15 @@ public static class VDiffFunctions
         FunctionContext context) =>
         HandleAsync(request.HttpContext, context, client);
 
-    /// <summary>Default VDiff interval of new MoveTables workflows: a duration (1h, 30m) or off; 1h when unset.</summary>
+    /// <summary>
+    /// Default VDiff interval of new MoveTables workflows: a duration (1h, 30m) or off; off when unset, as in Vitess (no
+    /// VDiff runs by itself, and only a VDiff that found differences holds SwitchTraffic/Complete). A schedule makes the
+    /// gate strict: a clean VDiff since the last switch of writes is needed, so a switch sent before one completed fails.
+    /// </summary>
     public const string IntervalSetting = EngineOptions.VDiffIntervalSetting;
 
     private static TimeSpan? DefaultInterval(string? setting) =>
-        string.IsNullOrWhiteSpace(setting) ? TimeSpan.FromHours(1) : CommandRules.VDiffInterval(setting);
+        string.IsNullOrWhiteSpace(setting) ? null : CommandRules.VDiffInterval(setting);
 
     /// <summary>The durable instance of one run of a VDiff; a resume runs the same uuid again under a new instance.</summary>
     public static string InstanceId(string keyspace, string workflow, string uuid, string? run = null) =>
