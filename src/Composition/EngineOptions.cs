@@ -30,7 +30,7 @@ public sealed class EngineOptions
     [ConfigurationKeyName(MoveTablesEnvironmentOptions.CopyChunkRowsSetting)] public string? CopyChunkRows { get; set; }
 
     /// <summary>
-    /// Default VDiff interval of new MoveTables workflows: a duration (1h, 30m) or off; 1h when unset. Read once when the
+    /// Default VDiff interval of new MoveTables workflows: a duration (1h, 30m) or off; off when unset. Read once when the
     /// host registers VDiff (a bad value fails the start), then frozen in its registry, so it is not an options property.
     /// </summary>
     public const string VDiffIntervalSetting = "DURABLE_VDIFF_INTERVAL";

@@ -15,6 +15,18 @@ public sealed record TableSummary
     public long ExtraRowsTarget { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? LastPK { get; init; }
+
+    /// <summary>A --repair run only: rows the repair inserted on the target (they were missing there).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? RowsInserted { get; init; }
+
+    /// <summary>A --repair run only: rows the repair updated on the target (they differed).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? RowsUpdated { get; init; }
+
+    /// <summary>A --repair run only: rows the repair deleted on the target (they were extra there).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? RowsDeleted { get; init; }
 }
 
 /// <summary>One table on one shard (the seeds' Reports[table][shard] entry); samples only with --verbose.</summary>
@@ -45,6 +57,14 @@ public sealed record VDiffReport
     public required string UUID { get; init; }
     public long RowsCompared { get; init; }
     public bool HasMismatch { get; init; }
+
+    /// <summary>
+    /// A --repair run only: true once it completed (every differing range re-copied and verified; TableSummary's
+    /// RowsInserted/RowsUpdated/RowsDeleted say what changed), false while it runs or when it failed. The counts of
+    /// differences stay as found: a clean VDiff after the repair is what proves the tables equal.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Repaired { get; init; }
     public required string Shards { get; init; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? StartedAt { get; init; }

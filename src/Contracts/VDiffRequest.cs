@@ -26,6 +26,18 @@ public sealed record VDiffCreateRequest
     [JsonPropertyName("repair")] public bool Repair { get; init; }
     [JsonPropertyName("requested_by")] public string? RequestedBy { get; init; }
 
+    /// <summary>
+    /// The request with the stream settings of the workflow it compares filled in where it gives none (source time
+    /// zone, tablet types): a VDiff compares what the stream wrote, so it must read the source as the stream did (target
+    /// DATETIMEs converted from the source's time zone, the same tablet types). Cells are not inherited: no tablet
+    /// selection (streams' nor VDiff's) filters by cell yet.
+    /// </summary>
+    public VDiffCreateRequest InheritFrom(MoveTablesCreate spec) => this with
+    {
+        SourceTimeZone = string.IsNullOrWhiteSpace(SourceTimeZone) ? spec.SourceTimeZone : SourceTimeZone,
+        TabletTypes = string.IsNullOrWhiteSpace(TabletTypes) ? spec.TabletTypes : TabletTypes,
+    };
+
     /// <summary>The options this request asks for; throws <see cref="ArgumentException"/> naming the first bad value.</summary>
     public VDiffOptions ToOptions()
     {

@@ -13,7 +13,10 @@ public static class WorkflowActions
     public const string Stop = "Stop";
     public const string Approve = "Approve";
 
-    /// <summary>Lets a command held by VDiff proceed without a clean VDiff (audited with who and why).</summary>
+    /// <summary>
+    /// Retired: a command the VDiff gate holds fails at once (it never waits), so there is nothing to release; the
+    /// command is refused naming <c>--ignore-vdiff</c>, which replaces it.
+    /// </summary>
     public const string VDiffOverride = "VDiffOverride";
 
     /// <summary>Sets how often VDiff re-runs while the workflow waits (<c>vdiff_interval</c>: a duration, or "off").</summary>
@@ -84,9 +87,10 @@ public sealed record WorkflowCommand
     /// <summary>SwitchTraffic/Complete proceed even when VDiff has not proven the copy clean (the override is audited).</summary>
     [JsonPropertyName("ignore_vdiff")] public bool IgnoreVDiff { get; init; }
 
-    /// <summary>For VDiffSchedule: "off" or a duration (30m, 1h); for VDiffOverride and ignore_vdiff: why (audited).</summary>
+    /// <summary>For VDiffSchedule: "off" or a duration (30m, 1h).</summary>
     [JsonPropertyName("vdiff_interval")] public string? VDiffInterval { get; init; }
 
+    /// <summary>Why (audited): required with ignore_vdiff.</summary>
     [JsonPropertyName("reason")] public string? Reason { get; init; }
 }
 
@@ -106,6 +110,9 @@ public sealed record VDiffSummary
     [JsonPropertyName("started_at")] public DateTime StartedAt { get; init; }
     [JsonPropertyName("at")] public DateTime At { get; init; }
 
+    /// <summary>Counts per table (what a held command names); empty for runs recorded before they were kept.</summary>
+    [JsonPropertyName("tables")] public IReadOnlyList<VDiffTableCounts> Tables { get; init; } = [];
+
     [JsonIgnore] public bool IsClean => State == "completed" && !HasMismatch;
 
     public string Describe() => IsClean
@@ -115,17 +122,10 @@ public sealed record VDiffSummary
             : $"VDiff {Uuid} of {Keyspace}.{Workflow} ended {State}{(string.IsNullOrEmpty(Errors) ? "" : ": " + Errors)}";
 }
 
-/// <summary>A SwitchTraffic or Complete waiting for a clean VDiff.</summary>
-public sealed record HeldCommand(
-    [property: JsonPropertyName("action")] string Action,
-    [property: JsonPropertyName("since")] DateTime Since,
-    [property: JsonPropertyName("command")] WorkflowCommand Command,
-    [property: JsonPropertyName("reason")] string Reason);
-
 /// <summary>
-/// VDiff in the lifecycle: once the copy is done VDiff runs, re-runs every <see cref="IntervalSeconds"/> (null: off),
-/// and a SwitchTraffic/Complete waits (<see cref="Held"/>) until a VDiff of the workflow now carrying the writes, finished
-/// after the last write switch, is clean — unless an operator overrides.
+/// VDiff in the lifecycle: once the copy is done VDiff runs and re-runs every <see cref="IntervalSeconds"/> (null: off).
+/// Whether SwitchTraffic/Complete may run is <see cref="VDiffGateRule"/>'s to say; <see cref="ValidSince"/> (the last
+/// write switch) and <see cref="Last"/> (the workflow's own last run) are its inputs from here.
 /// </summary>
 public sealed record VDiffGate
 {
@@ -138,7 +138,6 @@ public sealed record VDiffGate
     [JsonPropertyName("due_at")] public DateTime? DueAt { get; init; }
     [JsonPropertyName("valid_since")] public DateTime ValidSince { get; init; }
     [JsonPropertyName("last")] public VDiffSummary? Last { get; init; }
-    [JsonPropertyName("held")] public HeldCommand? Held { get; init; }
 
     [JsonIgnore] public bool Enabled => IntervalSeconds is not null;
 }
@@ -235,8 +234,6 @@ public sealed record WorkflowState
     /// <summary>The workflow's own wake-up intervals, fixed at create (null: <see cref="WorkflowTimings.Default"/>).</summary>
     [JsonPropertyName("timings")] public WorkflowTimings? Timings { get; init; }
 
-    /// <summary>"SwitchTraffic held by VDiff: ..." while a command waits for a clean VDiff; null otherwise.</summary>
-    [JsonPropertyName("held_by_vdiff")] public string? HeldByVDiff => VDiff?.Held is { } h ? $"{h.Action} held by VDiff: {h.Reason}" : null;
     [JsonPropertyName("audit")] public IReadOnlyList<AuditEntry> Audit { get; init; } = [];
     [JsonPropertyName("commands")] public IReadOnlyList<CommandResult> Commands { get; init; } = [];
 

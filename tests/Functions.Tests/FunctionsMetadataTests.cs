@@ -65,6 +65,7 @@ public sealed class FunctionsMetadataTests
         ["MoveTables_Cancel"] = ("activityTrigger", null, null, null, false),
         ["MoveTables_VerifyApproval"] = ("activityTrigger", null, null, null, false),
         ["VDiff_Create"] = ("activityTrigger", null, null, null, false),
+        ["VDiff_Latest"] = ("activityTrigger", null, null, null, false),
         ["VDiff_RunShard"] = ("activityTrigger", null, null, null, false),
         ["VDiff_Stop"] = ("activityTrigger", null, null, null, false),
         ["VDiff_Outcome"] = ("activityTrigger", null, null, null, false),

@@ -114,7 +114,8 @@ public sealed class VDiffFunctionsTests(VDiffHostFixture fixture) : IClassFixtur
         // Hosts built one after another in one process: before, the last one's setting was every host's (a static).
         Assert.Equal(TimeSpan.FromMinutes(30), await HostDefaultIntervalAsync("30m"));
         Assert.Null(await HostDefaultIntervalAsync("off"));
-        Assert.Equal(TimeSpan.FromHours(1), await HostDefaultIntervalAsync(null));
+        // Unset: no schedule, as in Vitess (only a VDiff that found differences holds a switch).
+        Assert.Null(await HostDefaultIntervalAsync(null));
         Assert.Equal(TimeSpan.FromMinutes(30), await HostDefaultIntervalAsync("30m"));
     }
 

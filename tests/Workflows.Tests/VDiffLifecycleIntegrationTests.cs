@@ -9,9 +9,9 @@ namespace Durable.Workflows.Tests;
 
 /// <summary>
 /// VDiff in the lifecycle on the real cluster: the workflow's own VDiff (real engine, real alignment, the Streamer
-/// running the streams) is clean after the copy; a row corrupted on the target makes the next VDiff find it and hold
-/// SwitchTraffic; after a repair the command sent again re-verifies and the switch proceeds; the reverse workflow is
-/// then verified and Complete goes through.
+/// running the streams) is clean after the copy; a row corrupted on the target makes the next VDiff find it and the gate
+/// refuses SwitchTraffic at once; after a repair an operator's clean VDiff (run outside the workflow) lets the switch
+/// proceed; the reverse workflow is then verified and Complete goes through.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class VDiffLifecycleIntegrationTests
@@ -69,25 +69,28 @@ public sealed class VDiffLifecycleIntegrationTests
             await ClusterBed.ExecAsync("filtered", 200, "vt_customer", $"UPDATE `{table}` SET name = 'corrupt' WHERE id = 42");
             // The next scheduled VDiff (5 s interval) finds it; a switch sent now is held and re-verified, still dirty.
             await WaitAsync(bed, id, s => s.VDiff?.Last?.HasMismatch == true, "a scheduled VDiff finds the corruption");
-            await bed.Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "test" });
-            var held = await WaitAsync(bed, id, s => s.VDiff is { Running: null, Last.HasMismatch: true } && s.HeldByVDiff is not null, "switch held by a dirty VDiff");
             // Slow the schedule down so the repair below does not run beside a scheduled VDiff.
             await bed.Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = "VDiffSchedule", RequestId = "i1", RequestedBy = "test", VDiffInterval = "1h" });
             await WaitAsync(bed, id, s => s.Commands.Any(c => c.RequestId == "i1") && s.VDiff!.Running is null, "interval 1h");
-            Assert.Equal(1, held.VDiff!.Last!.MismatchedRows);
+            await bed.Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "test" });
+            var held = await WaitAsync(bed, id, s => s.Commands.Any(c => c.RequestId == "s1"), "switch refused by a dirty VDiff");
+            var refusal = held.Commands.Single(c => c.RequestId == "s1");
+            Assert.True(refusal.State == "rejected", refusal.Message);
+            Assert.Contains("1 mismatched", refusal.Message);
             Assert.False(held.Traffic.Primary);
-            Assert.Contains("1 mismatched", held.HeldByVDiff);
 
-            // Repair (as `VDiff create --repair` does), then the command again: re-verified, clean, switched.
+            // Repair (as `VDiff create --repair` does), then an operator's VDiff (outside the workflow) comes back clean
+            // and the command sent again passes the gate: operator-run VDiffs count as the scheduled ones do.
             var (uuid, _) = await vdiff.CreateAsync(workflow, "customer", new VDiffOptions { Repair = true });
             Assert.Equal(VDiffStates.Completed, await vdiff.RunShardAsync(uuid, workflow, "customer", "0", default));
             Assert.Equal("name42", await ClusterBed.ScalarAsync("dba", 200, "vt_customer", $"SELECT name FROM `{table}` WHERE id = 42"));
+            var (check, _) = await vdiff.CreateAsync(workflow, "customer", new VDiffOptions());
+            Assert.Equal(VDiffStates.Completed, await vdiff.RunShardAsync(check, workflow, "customer", "0", default));
             await bed.Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s2", RequestedBy = "test" });
             var switched = await WaitAsync(bed, id, s => s.Commands.Any(c => c.RequestId == "s2"), "switch after the repair");
             var result = switched.Commands.Last(c => c.RequestId == "s2");
             Assert.True(result.State == "done", result.Message);
             Assert.True(switched.Traffic.Primary);
-            Assert.Contains(switched.Audit, a => a.Action == "SwitchTraffic" && a.Outcome == "released by VDiff");
 
             // After the write switch the reverse workflow is verified; Complete goes through on that clean VDiff.
             var reverse = await WaitAsync(bed, id, s => s.VDiff?.Last?.Workflow == workflow + "_reverse", "VDiff of the reverse workflow");

@@ -10,8 +10,9 @@ namespace Durable.Workflows.Tests;
 
 /// <summary>
 /// VDiff in the MoveTables lifecycle on the in-memory hub: the workflow runs the sub-orchestration "VDiff" (here a fake
-/// whose outcomes the test scripts) once the copy is done and on its interval; a mismatch holds SwitchTraffic/Complete
-/// until a clean VDiff or an audited override; after a write switch the reverse workflow is verified.
+/// whose outcomes the test scripts) once the copy is done and on its interval; the VDiff gate refuses SwitchTraffic/Complete
+/// at once while the last VDiff is not clean (never running them later by itself), --ignore-vdiff passes audited; after a
+/// write switch the reverse workflow is verified.
 /// </summary>
 public sealed class VDiffLifecycleTests : IAsyncLifetime
 {
@@ -114,7 +115,7 @@ public sealed class VDiffLifecycleTests : IAsyncLifetime
             await Task.Delay(30);
         }
 
-        throw new TimeoutException($"Workflow never reached: {what}. Failure {failure}. Phase {last?.Phase}, copydone {last?.CopyDone}, vdiff {System.Text.Json.JsonSerializer.Serialize(last?.VDiff)}, held {last?.HeldByVDiff}, audit {string.Join(" | ", last?.Audit.Select(a => a.Action + ":" + a.Outcome + ":" + a.Detail) ?? [])}");
+        throw new TimeoutException($"Workflow never reached: {what}. Failure {failure}. Phase {last?.Phase}, copydone {last?.CopyDone}, vdiff {System.Text.Json.JsonSerializer.Serialize(last?.VDiff)}, audit {string.Join(" | ", last?.Audit.Select(a => a.Action + ":" + a.Outcome + ":" + a.Detail) ?? [])}");
     }
 
     private Task SendAsync(string id, WorkflowCommand command) => Client.RaiseEventAsync(id, MoveTablesOrchestration.CommandEvent, command);
@@ -148,7 +149,7 @@ public sealed class VDiffLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_mismatch_holds_switch_until_a_clean_vdiff_and_sending_it_again_re_verifies()
+    public async Task A_mismatch_refuses_switch_at_once_naming_the_vdiff_and_it_never_runs_later_by_itself()
     {
         _outcomes.Enqueue(Dirty);
         var id = await StartAsync();
@@ -156,60 +157,55 @@ public sealed class VDiffLifecycleTests : IAsyncLifetime
         Assert.Equal(1, dirty.VDiff!.Last!.MismatchedRows);
         Assert.Contains(dirty.Audit, a => a.Action == "VDiff" && a.Outcome == "mismatch" && a.Detail.Contains("1 mismatched, 1 extra on the source, 1 extra on the target", StringComparison.Ordinal));
 
-        _outcomes.Enqueue(Dirty); // the VDiff triggered by the command is still dirty
         await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "bob" });
-        var held = await WaitAsync(id, s => s.HeldByVDiff is not null && s.VDiff!.Runs == 2 && s.VDiff.Running is null, "held, re-verified, still dirty");
-        Assert.StartsWith("SwitchTraffic held by VDiff:", held.HeldByVDiff);
-        Assert.False(held.Traffic.Primary);
-        Assert.DoesNotContain(_ops.Calls, c => c.StartsWith("Switch", StringComparison.Ordinal));
+        var refused = await WaitAsync(id, Answered("s1", "rejected"), "switch refused");
+        var message = refused.Commands.Single(c => c.RequestId == "s1").Message;
+        Assert.StartsWith($"SwitchTraffic is held by VDiff: VDiff {dirty.VDiff.Last.Uuid}", message);
+        Assert.Contains("--ignore-vdiff", message);
+        Assert.False(refused.Traffic.Primary);
 
-        // "Repaired": the next VDiff is clean, and the held switch goes ahead by itself.
+        // A clean VDiff later (the schedule made quick) does not run the refused switch: only sending it again does.
+        await SendAsync(id, new WorkflowCommand { Action = "VDiffSchedule", RequestId = "i1", RequestedBy = "bob", VDiffInterval = "1s" });
+        await WaitAsync(id, s => s.VDiff?.Last is { IsClean: true } && s.VDiff.Runs >= 2, "a clean VDiff");
+        await Task.Delay(500);
+        Assert.DoesNotContain(_ops.Calls, c => c.StartsWith("Switch", StringComparison.Ordinal));
+        await SendAsync(id, new WorkflowCommand { Action = "VDiffSchedule", RequestId = "i2", RequestedBy = "bob", VDiffInterval = "1h" });
+        await WaitAsync(id, Answered("i2", "done"), "schedule back to 1h");
         await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s2", RequestedBy = "bob" });
-        var switched = await WaitAsync(id, Answered("s2", "done"), "switch after clean VDiff");
-        Assert.True(switched.Traffic.Primary);
-        Assert.Null(switched.HeldByVDiff);
-        Assert.Contains(switched.Audit, a => a.Action == "SwitchTraffic" && a.Outcome == "released by VDiff");
+        var switched = await WaitAsync(id, s => s.Commands.Any(c => c.RequestId == "s2"), "switch after clean VDiff");
+        Assert.True(switched.Traffic.Primary, switched.Commands.Single(c => c.RequestId == "s2").Message);
         Assert.Single(_ops.Calls, c => c.StartsWith("Switch", StringComparison.Ordinal));
     }
 
     [Fact]
-    public async Task An_operator_override_releases_a_held_switch_and_is_audited_with_who_and_why()
+    public async Task VDiffOverride_is_retired_and_names_ignore_vdiff()
     {
-        _outcomes.Enqueue(Dirty);
-        _outcomes.Enqueue(Dirty);
         var id = await StartAsync();
-        await WaitAsync(id, s => s.VDiff?.Last is { HasMismatch: true }, "dirty VDiff");
-        await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "bob" });
-        await WaitAsync(id, s => s.HeldByVDiff is not null && s.VDiff!.Running is null && s.VDiff.Runs == 2, "held");
-
-        await SendAsync(id, new WorkflowCommand { Action = "VDiffOverride", RequestId = "o1", RequestedBy = "carol", Reason = "extra rows are test data" });
-        var switched = await WaitAsync(id, Answered("s1", "done"), "switch after override");
-        Assert.True(switched.Traffic.Primary);
-        var audit = Assert.Single(switched.Audit, a => a.Action == "VDiffOverride");
-        Assert.Equal("carol", audit.Who);
-        Assert.Contains("extra rows are test data", audit.Detail);
-        Assert.Contains("SwitchTraffic", audit.Detail);
-
-        // Nothing is held any more: another override is refused.
-        await SendAsync(id, new WorkflowCommand { Action = "VDiffOverride", RequestId = "o2", RequestedBy = "carol" });
-        var refused = await WaitAsync(id, Answered("o2", "rejected"), "override refused");
-        Assert.Contains("Nothing of customer.commerce2customer is held by VDiff", refused.Commands.Single(c => c.RequestId == "o2").Message);
+        await WaitAsync(id, s => s.VDiff?.Last is not null, "first VDiff");
+        await SendAsync(id, new WorkflowCommand { Action = "VDiffOverride", RequestId = "o1", RequestedBy = "carol" });
+        var refused = await WaitAsync(id, Answered("o1", "rejected"), "override refused");
+        Assert.Contains("VDiffOverride is retired", refused.Commands.Single(c => c.RequestId == "o1").Message);
+        Assert.Contains("--ignore-vdiff", refused.Commands.Single(c => c.RequestId == "o1").Message);
     }
 
     [Fact]
-    public async Task Ignore_vdiff_on_the_command_proceeds_at_once_and_is_audited()
+    public async Task Ignore_vdiff_on_the_command_proceeds_at_once_and_is_audited_naming_the_vdiff_it_ignored()
     {
         _outcomes.Enqueue(Dirty);
         var id = await StartAsync();
-        await WaitAsync(id, s => s.VDiff?.Last is { HasMismatch: true }, "dirty VDiff");
+        var dirty = await WaitAsync(id, s => s.VDiff?.Last is { HasMismatch: true }, "dirty VDiff");
         await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "dave", IgnoreVDiff = true, Reason = "maintenance window" });
         var switched = await WaitAsync(id, Answered("s1", "done"), "switch with ignore_vdiff");
         Assert.True(switched.Traffic.Primary);
-        Assert.Contains(switched.Audit, a => a.Action == "VDiffOverride" && a.Who == "dave" && a.Detail.Contains("ignore_vdiff", StringComparison.Ordinal) && a.Detail.Contains("maintenance window", StringComparison.Ordinal));
+        var audit = Assert.Single(switched.Audit, a => a.Action == VDiffLifecycle.IgnoreVDiffAudit);
+        Assert.Equal("dave", audit.Who);
+        Assert.Contains("--ignore-vdiff", audit.Detail);
+        Assert.Contains("maintenance window", audit.Detail);
+        Assert.Contains($"VDiff {dirty.VDiff!.Last!.Uuid}", audit.Detail);
     }
 
     [Fact]
-    public async Task Vdiff_re_runs_on_its_interval_and_can_be_turned_off()
+    public async Task Vdiff_re_runs_on_its_interval_and_turned_off_only_differences_hold()
     {
         var id = await StartAsync(intervalSeconds: 1);
         await WaitAsync(id, s => s.VDiff?.Runs >= 3, "three runs on a 1s interval");
@@ -221,39 +217,30 @@ public sealed class VDiffLifecycleTests : IAsyncLifetime
         await SendAsync(id, new WorkflowCommand { Action = "VDiffSchedule", RequestId = "off", RequestedBy = "bob", VDiffInterval = "off" });
         var off = await WaitAsync(id, s => Answered("off", "done")(s) && s.VDiff!.Running is null, "off");
         Assert.Null(off.VDiff!.IntervalSeconds);
+        Assert.Contains("held only by a VDiff of the current direction that found differences", off.Commands.Single(c => c.RequestId == "off").Message);
         var runs = _runs.Count;
         await Task.Delay(2500);
         Assert.Equal(runs, _runs.Count);
 
-        // Off: switch does not wait for VDiff.
+        // Off, and the last VDiff was clean: the switch runs.
         await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "bob" });
         Assert.True((await WaitAsync(id, Answered("s1", "done"), "switch")).Traffic.Primary);
         Assert.Equal(runs, _runs.Count);
     }
 
     [Fact]
-    public async Task A_command_that_changes_streams_stops_a_running_vdiff_first_and_switch_is_held_while_one_runs()
+    public async Task A_switch_stops_a_running_vdiff_first_and_with_a_schedule_on_is_refused_until_one_completes_clean()
     {
         _hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var id = await StartAsync();
         var running = await WaitAsync(id, s => s.VDiff?.Running is not null, "VDiff running");
 
         await SendAsync(id, new WorkflowCommand { Action = "SwitchTraffic", RequestId = "s1", RequestedBy = "bob" });
-        var held = await WaitAsync(id, s => s.HeldByVDiff is not null, "held while running");
-        Assert.DoesNotContain(held.Commands, c => c.RequestId == "s1");
-        Assert.Contains(held.Audit, a => a.Action == "SwitchTraffic" && a.Outcome == "held by VDiff" && a.Who == "bob");
-        Assert.Contains("is running", held.HeldByVDiff);
-
-        await SendAsync(id, new WorkflowCommand { Action = "Stop", RequestId = "p1", RequestedBy = "bob" });
-        var stopped = await WaitAsync(id, Answered("p1", "done"), "stopped");
-        Assert.Equal(Phases.Stopped, stopped.Phase);
+        var refused = await WaitAsync(id, Answered("s1", "rejected"), "refused while no VDiff has completed");
         Assert.Equal(running.VDiff!.Running, Assert.Single(_stops));
-        // A stopped VDiff proves nothing: the switch stays held, and no VDiff starts while the workflow is stopped.
-        Assert.Contains(stopped.Audit, a => a.Action == "VDiff" && a.Outcome == VDiffStates.Stopped);
-        Assert.StartsWith("SwitchTraffic held by VDiff", stopped.HeldByVDiff);
+        Assert.Contains(refused.Audit, a => a.Action == "VDiff" && a.Outcome == VDiffStates.Stopped);
+        Assert.Contains("a VDiff schedule is on and no VDiff of customer.commerce2customer has completed", refused.Commands.Single(c => c.RequestId == "s1").Message);
         Assert.DoesNotContain(_ops.Calls, c => c.StartsWith("Switch", StringComparison.Ordinal));
-        await Task.Delay(500);
-        Assert.Single(_runs);
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

@@ -22,6 +22,7 @@ public sealed class VDiffOutcomeActivity(IVDiffOperations operations, TimeProvid
             MismatchedRows = report.TableSummary.Values.Sum(t => t.MismatchedRows),
             ExtraRowsSource = report.TableSummary.Values.Sum(t => t.ExtraRowsSource),
             ExtraRowsTarget = report.TableSummary.Values.Sum(t => t.ExtraRowsTarget),
+            Tables = [.. report.TableSummary.Values.Select(t => new VDiffTableCounts(t.TableName, t.MismatchedRows, t.ExtraRowsSource, t.ExtraRowsTarget))],
             At = (time ?? TimeProvider.System).GetUtcNow().UtcDateTime,
         };
     }

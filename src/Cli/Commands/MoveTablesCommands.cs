@@ -89,7 +89,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         var hookUrl = new Option<string[]>("--cutover-webhook") { Description = "POST the new routing here inside the switch; a failure rolls the switch back.", AllowMultipleArgumentsPerToken = false };
         var vdiffInterval = new Option<string?>("--vdiff-interval")
         {
-            Description = "How often VDiff re-runs while the workflow waits for SwitchTraffic/Complete: a duration such as 30m or 1h, or 'off' (default: the host's DURABLE_VDIFF_INTERVAL). A mismatch holds the switch until a clean VDiff.",
+            Description = "How often VDiff re-runs while the workflow waits for SwitchTraffic/Complete: a duration such as 30m or 1h, or 'off' (default: the host's DURABLE_VDIFF_INTERVAL, off when unset). With a schedule, SwitchTraffic/Complete need a clean VDiff since the last switch of writes; without, only a VDiff that found differences refuses them.",
         };
         var hookCommand = new Option<string[]>("--cutover-command") { Description = "Run this program (no shell; arguments split on spaces) with the new routing on stdin; non-zero exit rolls the switch back." };
         var cmd = new Command("create", IsMigrate
@@ -381,10 +381,10 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
 
     private static Option<string?> IgnoreVDiffOption() => new("--ignore-vdiff")
     {
-        Description = "Go ahead even though the last VDiff found differences (or none has run clean yet); give the reason, it is written to the workflow's audit trail.",
+        Description = "Go ahead although the VDiff gate holds the command (the last VDiff found differences, or with a VDiff schedule none has completed clean since the last switch); give the reason, it is written to the workflow's audit trail with the VDiff ignored.",
     };
 
-    /// <summary>An operator's override of the VDiff hold: the reason travels with the command and is audited.</summary>
+    /// <summary>An operator's override of the VDiff gate: the reason travels with the command and is audited.</summary>
     private static void AddIgnoreVDiff(JsonObject body, string? reason)
     {
         if (reason is null)

@@ -17,12 +17,13 @@ public sealed class VDiffCommands : ICommandGroup
     {
         var workflow = new Option<string>("--workflow") { Description = "The workflow to verify, e.g. commerce2customer (after a write switch: commerce2customer_reverse with the source keyspace).", Required = true, Recursive = true };
         var target = new Option<string>("--target-keyspace") { Description = "The workflow's target keyspace.", Required = true, Recursive = true };
-        var cmd = new Command("VDiff", "Verify that a workflow's target tables equal its source tables (create, show, stop, resume, delete).") { workflow, target };
+        var cmd = new Command("VDiff", "Verify that a workflow's target tables equal its source tables (create, show, stop, resume, delete, schedule).") { workflow, target };
         cmd.Subcommands.Add(Create(ctx, workflow, target));
         cmd.Subcommands.Add(Show(ctx, workflow, target));
         cmd.Subcommands.Add(Act(ctx, workflow, target, "stop", "Stop a running VDiff; its progress is kept (resume continues it)."));
         cmd.Subcommands.Add(Act(ctx, workflow, target, "resume", "Resume a stopped (or failed) VDiff where each table stopped."));
         cmd.Subcommands.Add(Act(ctx, workflow, target, "delete", "Delete a VDiff's results (a uuid, or all of the workflow's)."));
+        cmd.Subcommands.Add(Schedule(ctx, workflow, target));
         root.Subcommands.Add(cmd);
     }
 
@@ -176,6 +177,35 @@ public sealed class VDiffCommands : ICommandGroup
         return cmd;
     }
 
+    /// <summary>
+    /// <c>schedule --interval 1h|30m|off</c>: how often the MoveTables workflow runs its own VDiff (the workflow's
+    /// VDiffSchedule command). With a schedule, SwitchTraffic and Complete need a clean VDiff newer than the last switch
+    /// of writes; off, only a VDiff that found differences holds them (verification is not turned off).
+    /// </summary>
+    private static Command Schedule(CliContext ctx, Option<string> workflow, Option<string> target)
+    {
+        var interval = new Option<string>("--interval") { Description = "How often the workflow re-runs VDiff: a duration (30m, 1h) or off.", Required = true };
+        var wait = new Option<string>("--wait-timeout") { Description = "How long to wait for the workflow's answer.", DefaultValueFactory = _ => "30s" };
+        var cmd = new Command("schedule", "Set (or turn off) the workflow's VDiff schedule; it decides how strict the VDiff gate of SwitchTraffic and Complete is.") { interval, wait };
+        cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
+        {
+            var text = p.GetValue(interval)!;
+            try
+            {
+                _ = VDiffIntervals.Parse(text);
+            }
+            catch (WorkflowValidationException e)
+            {
+                throw new UsageException(e.Message);
+            }
+
+            var timeout = GoDuration.Parse("--wait-timeout", p.GetValue(wait)!);
+            var basePath = $"api/movetables/{Uri.EscapeDataString(p.GetValue(target)!)}/{Uri.EscapeDataString(p.GetValue(workflow)!)}";
+            return await MoveTablesCommands.CommandAsync(ctx, client, basePath, "vdiffschedule", new System.Text.Json.Nodes.JsonObject { ["vdiff_interval"] = text }, format, timeout, ct).ConfigureAwait(false);
+        }));
+        return cmd;
+    }
+
     private static async Task<int> PrintReportAsync(CliContext ctx, HostResponse r, OutputFormat format, string workflow, string keyspace, bool verbose)
     {
         var code = await ctx.ReportAsync(r, format, b => RenderReport(b, verbose), "VDiff show").ConfigureAwait(false);
@@ -202,6 +232,12 @@ public sealed class VDiffCommands : ICommandGroup
         sb.AppendLine(CultureInfo.InvariantCulture, $"RowsCompared: {report.GetProperty("RowsCompared").GetInt64()}");
         var mismatch = report.GetProperty("HasMismatch").GetBoolean();
         sb.AppendLine(CultureInfo.InvariantCulture, $"HasMismatch:  {(mismatch ? "true" : "false")}");
+        var repaired = report.TryGetProperty("Repaired", out var rep) && rep.ValueKind is JsonValueKind.True or JsonValueKind.False ? rep.GetBoolean() : (bool?)null;
+        if (repaired is not null)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"Repaired:     {(repaired.Value ? "true" : "false (the repair has not completed)")}");
+        }
+
         foreach (var (name, label) in new[] { ("StartedAt", "StartedAt:    "), ("CompletedAt", "CompletedAt:  ") })
         {
             if (report.TryGetProperty(name, out var at) && at.ValueKind == JsonValueKind.String)
@@ -216,7 +252,7 @@ public sealed class VDiffCommands : ICommandGroup
             sb.AppendLine(CultureInfo.InvariantCulture, $"Progress:     {progress.GetProperty("Percentage").GetDouble():0.00}%, ETA: {eta}");
         }
 
-        if (mismatch || verbose)
+        if (mismatch || verbose || repaired is not null)
         {
             foreach (var table in report.GetProperty("TableSummary").EnumerateObject())
             {
@@ -233,6 +269,12 @@ public sealed class VDiffCommands : ICommandGroup
                 sb.AppendLine(CultureInfo.InvariantCulture, $"\tMismatchedRows:   {t.GetProperty("MismatchedRows").GetInt64()}");
                 sb.AppendLine(CultureInfo.InvariantCulture, $"\tExtraRowsSource:  {t.GetProperty("ExtraRowsSource").GetInt64()}");
                 sb.AppendLine(CultureInfo.InvariantCulture, $"\tExtraRowsTarget:  {t.GetProperty("ExtraRowsTarget").GetInt64()}");
+                if (t.TryGetProperty("RowsInserted", out var inserted))
+                {
+                    // What --repair changed on the target for this table.
+                    sb.AppendLine(CultureInfo.InvariantCulture,
+                        $"\tRepaired:         {inserted.GetInt64()} inserted, {t.GetProperty("RowsUpdated").GetInt64()} updated, {t.GetProperty("RowsDeleted").GetInt64()} deleted on the target");
+                }
             }
         }
 

@@ -89,6 +89,17 @@ public static class TextRender
             sb.AppendLine(CultureInfo.InvariantCulture, $"  Last error: {string.Join("; ", failed.Select(f => $"stream {f.Stream.GetProperty("id")} on {f.Shard} is in Error: {Str(f.Stream, "info")}"))}");
         }
 
+        if (status.TryGetProperty("vdiff_gate", out var gate) && gate.ValueKind == JsonValueKind.Object)
+        {
+            // The VDiff gate of SwitchTraffic/Complete: held (with the VDiff that holds them and what releases it) or clear.
+            var held = gate.GetProperty("state").GetString() == Durable.Contracts.VDiffGateRule.Held;
+            sb.AppendLine(CultureInfo.InvariantCulture, $"VDiff gate: {gate.GetProperty("state").GetString()} ({gate.GetProperty("rule").GetString()}): {gate.GetProperty("reason").GetString()}");
+            if (held && gate.TryGetProperty("release", out var release) && release.ValueKind == JsonValueKind.String)
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"  {release.GetString()}");
+            }
+        }
+
         return sb.ToString().TrimEnd();
     }
 

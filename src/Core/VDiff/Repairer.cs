@@ -44,6 +44,9 @@ public sealed class Repairer(VDiffStore store)
             var plan = await TableDiffer.PlanAsync(pair.Source, job.SourceDb, pair.Target, job.TargetDb, rule.Table, rule.KeyRangeFilter, job.Options.SourceTimeZone, ct).ConfigureAwait(false);
             foreach (var (_, seq, range) in group)
             {
+                // What the range differs in now (target parked at G, source snapshot at G) is what the copy changes:
+                // rows only on the source are inserted, differing ones updated, rows only on the target deleted.
+                var before = await differ.CompareChunkAsync(pair.Source, pair.Target, plan, range.Lower, range.Upper, ct).ConfigureAwait(false);
                 await CopyRangeAsync(pair, plan, range, job.Options.SourceTimeZone, ct).ConfigureAwait(false);
                 FaultPoints.Hit("vdiff.repair-range-copied");
                 var check = await differ.CompareChunkAsync(pair.Source, pair.Target, plan, range.Lower, range.Upper, ct).ConfigureAwait(false);
@@ -52,8 +55,10 @@ public sealed class Repairer(VDiffStore store)
                     throw new VDiffException($"Repair of {rule.Table} range ({range.LowerExclusive}, {range.UpperInclusive}] did not verify: {check.Counts.MismatchedRows} mismatched, {check.Counts.ExtraRowsSource} extra on source, {check.Counts.ExtraRowsTarget} extra on target.");
                 }
 
-                await store.MarkRepairedAsync(state, id, rule.Table, seq, ct).ConfigureAwait(false);
-                await store.LogAsync(state, id, $"repaired {rule.Table} range ({range.LowerExclusive}, {range.UpperInclusive}]: {check.Counts.MatchingRows} rows verified", ct).ConfigureAwait(false);
+                var changed = new RepairCounts(before.Counts.ExtraRowsSource, before.Counts.MismatchedRows, before.Counts.ExtraRowsTarget);
+                await store.MarkRepairedAsync(state, id, rule.Table, seq, changed, ct).ConfigureAwait(false);
+                await store.LogAsync(state, id,
+                    $"repaired {rule.Table} range ({range.LowerExclusive}, {range.UpperInclusive}]: {changed.Inserted} inserted, {changed.Updated} updated, {changed.Deleted} deleted; {check.Counts.MatchingRows} rows verified", ct).ConfigureAwait(false);
             }
         }
 

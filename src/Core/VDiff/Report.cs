@@ -20,6 +20,7 @@ public static class VDiffReportBuilder
                 : states.Contains(VDiffStates.Started) ? VDiffStates.Started
                 : states.Contains(VDiffStates.Stopped) ? VDiffStates.Stopped
                 : VDiffStates.Pending;
+            var repair = shards.Any(s => s.Shard.Options.Repair);
             var summary = new SortedDictionary<string, TableSummary>(StringComparer.Ordinal);
             var reports = new SortedDictionary<string, IReadOnlyDictionary<string, ShardTableReport>>(StringComparer.Ordinal);
             foreach (var group in shards.SelectMany(s => s.Tables.Select(t => (s.Shard, Table: t))).GroupBy(x => x.Table.Table))
@@ -38,6 +39,9 @@ public static class VDiffReportBuilder
                     ExtraRowsSource = rows.Sum(r => r.Table.Counts.ExtraRowsSource),
                     ExtraRowsTarget = rows.Sum(r => r.Table.Counts.ExtraRowsTarget),
                     LastPK = verbose && tableState != VDiffStates.Completed ? rows.Select(r => r.Table.LastPk).LastOrDefault(p => p is not null) : null,
+                    RowsInserted = repair ? rows.Sum(r => r.Table.Repaired.Inserted) : null,
+                    RowsUpdated = repair ? rows.Sum(r => r.Table.Repaired.Updated) : null,
+                    RowsDeleted = repair ? rows.Sum(r => r.Table.Repaired.Deleted) : null,
                 };
                 var perShard = new SortedDictionary<string, ShardTableReport>(StringComparer.Ordinal);
                 foreach (var (shard, table) in rows)
@@ -82,6 +86,7 @@ public static class VDiffReportBuilder
                 UUID = uuid,
                 RowsCompared = compared,
                 HasMismatch = summary.Values.Any(t => t.MismatchedRows > 0 || t.ExtraRowsSource > 0 || t.ExtraRowsTarget > 0),
+                Repaired = repair ? state == VDiffStates.Completed : null,
                 Shards = string.Join(",", shards.Select(s => s.Shard.Shard).Distinct().Order(StringComparer.Ordinal)),
                 StartedAt = started?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
                 CompletedAt = completed?.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),

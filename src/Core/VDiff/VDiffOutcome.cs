@@ -12,6 +12,9 @@ public sealed record VDiffOutcome(string Uuid, string State, bool HasMismatch, l
 
     public long ExtraRowsTarget { get; init; }
 
+    /// <summary>Counts per table, so a held command can name where the differences are.</summary>
+    public IReadOnlyList<VDiffTableCounts> Tables { get; init; } = [];
+
     /// <summary>When the outcome was read (orchestration time of the parent is the authority; this is the activity's clock).</summary>
     public DateTime At { get; init; }
 

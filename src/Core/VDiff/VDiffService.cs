@@ -173,6 +173,40 @@ public sealed class VDiffService(ReplicationEngine engine, ILogger? logger = nul
         return shards.Count == 0 ? null : VDiffReport.Build(workflow, keyspace, shards[0].Shard.Uuid, shards, verbose, DateTime.UtcNow);
     }
 
+    /// <summary>
+    /// The latest VDiff of the workflow that completed on every shard, as the VDiff gate counts it (operator-run and
+    /// scheduled alike); null when none has. Its <see cref="VDiffSummary.StartedAt"/> is when it was created (the
+    /// earliest shard's row), so a VDiff created before a switch of writes never counts as newer than it.
+    /// </summary>
+    public async Task<VDiffSummary?> LatestCompletedAsync(string workflow, string keyspace, CancellationToken ct = default)
+    {
+        var all = await CollectAsync(workflow, keyspace, ct).ConfigureAwait(false);
+        var latest = all.GroupBy(x => x.Shard.Uuid)
+            .Where(g => g.All(x => x.Shard.State == VDiffStates.Completed))
+            .OrderBy(g => g.Min(x => x.Shard.CreatedAt)).ThenBy(g => g.Min(x => x.Shard.Id))
+            .LastOrDefault();
+        if (latest is null)
+        {
+            return null;
+        }
+
+        var rows = latest.ToList();
+        var report = VDiffReport.Build(workflow, keyspace, latest.Key, rows, false, DateTime.UtcNow);
+        return Summarize(report, rows.Min(x => x.Shard.CreatedAt), rows.Max(x => x.Shard.CompletedAt ?? x.Shard.CreatedAt));
+    }
+
+    /// <summary>A report folded into what the workflow and its gate keep of a VDiff.</summary>
+    public static VDiffSummary Summarize(VDiffReport report, DateTime startedAt, DateTime at) => new()
+    {
+        Uuid = report.UUID, Workflow = report.Workflow, Keyspace = report.Keyspace, State = report.State, HasMismatch = report.HasMismatch,
+        RowsCompared = report.RowsCompared,
+        MismatchedRows = report.TableSummary.Values.Sum(t => t.MismatchedRows),
+        ExtraRowsSource = report.TableSummary.Values.Sum(t => t.ExtraRowsSource),
+        ExtraRowsTarget = report.TableSummary.Values.Sum(t => t.ExtraRowsTarget),
+        Errors = report.Errors, StartedAt = startedAt, At = at,
+        Tables = [.. report.TableSummary.Values.Select(t => new VDiffTableCounts(t.TableName, t.MismatchedRows, t.ExtraRowsSource, t.ExtraRowsTarget))],
+    };
+
     /// <summary>Every VDiff of the workflow, oldest first.</summary>
     public async Task<IReadOnlyList<VDiffReport>> ShowAllAsync(string workflow, string keyspace, bool verbose, CancellationToken ct = default)
     {

@@ -28,7 +28,14 @@ public sealed record VDiffTableRecord(
     TableCounts Counts,
     IReadOnlyList<DiffSample> Samples,
     DateTime? StartedAt,
-    DateTime? CompletedAt);
+    DateTime? CompletedAt)
+{
+    /// <summary>What --repair changed on the target for this table (rows inserted, updated, deleted), summed over the repaired ranges.</summary>
+    public RepairCounts Repaired { get; init; } = new();
+}
+
+/// <summary>Rows a --repair run changed on the target: missing rows inserted, mismatched ones updated, extra ones deleted.</summary>
+public sealed record RepairCounts(long Inserted = 0, long Updated = 0, long Deleted = 0);
 
 /// <summary>
 /// VDiff state in the target primary's sidecar (next to the stream rows): <c>vdiff</c> (one row per VDiff and shard),
@@ -111,6 +118,13 @@ public sealed class VDiffStore
           created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
           PRIMARY KEY (stream_id)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+        """,
+        // What --repair changed per table, for the report's "repaired" counts.
+        """
+        ALTER TABLE {db}.vdiff_table
+          ADD COLUMN IF NOT EXISTS rows_inserted BIGINT NOT NULL DEFAULT 0,
+          ADD COLUMN IF NOT EXISTS rows_updated BIGINT NOT NULL DEFAULT 0,
+          ADD COLUMN IF NOT EXISTS rows_deleted BIGINT NOT NULL DEFAULT 0
         """,
     ];
 
@@ -234,7 +248,7 @@ public sealed class VDiffStore
         var result = new List<VDiffTableRecord>();
         await using var r = await c.QueryAsync(
             "SELECT table_name, state, lastpk, table_rows, rows_compared, matching_rows, mismatched_rows, extra_rows_source, extra_rows_target, " +
-            $"chunks_compared, chunks_differing, samples, started_at, completed_at FROM {T("vdiff_table")} WHERE vdiff_id = {id} ORDER BY table_name", ct).ConfigureAwait(false);
+            $"chunks_compared, chunks_differing, samples, started_at, completed_at, rows_inserted, rows_updated, rows_deleted FROM {T("vdiff_table")} WHERE vdiff_id = {id} ORDER BY table_name", ct).ConfigureAwait(false);
         while (await r.ReadAsync(ct).ConfigureAwait(false))
         {
             result.Add(new VDiffTableRecord(
@@ -245,7 +259,10 @@ public sealed class VDiffStore
                     ExtraRowsSource = r.GetInt64(7), ExtraRowsTarget = r.GetInt64(8), ChunksCompared = r.GetInt64(9), ChunksDiffering = r.GetInt64(10),
                 },
                 r.GetString(11) is { } s ? JsonSerializer.Deserialize<List<DiffSample>>(s, Json) ?? [] : [],
-                ParseTime(r.GetString(12)), ParseTime(r.GetString(13))));
+                ParseTime(r.GetString(12)), ParseTime(r.GetString(13)))
+            {
+                Repaired = new RepairCounts(r.GetInt64(14), r.GetInt64(15), r.GetInt64(16)),
+            });
         }
 
         return result;
@@ -371,8 +388,15 @@ public sealed class VDiffStore
         return result;
     }
 
-    public async Task MarkRepairedAsync(MySqlConnection c, long id, string table, long seq, CancellationToken ct = default) =>
-        await c.ExecuteAsync($"UPDATE {T("vdiff_chunk")} SET repaired = 1 WHERE vdiff_id = {id} AND table_name = {c.Quoter.String(table)} AND seq = {seq}", ct).ConfigureAwait(false);
+    /// <summary>
+    /// Marks a range repaired and adds what its repair changed to the table's counts, in one statement: a range marked
+    /// once (a re-delivered repair finds it repaired) is counted once.
+    /// </summary>
+    public async Task MarkRepairedAsync(MySqlConnection c, long id, string table, long seq, RepairCounts changed, CancellationToken ct = default) =>
+        await c.ExecuteAsync(
+            $"UPDATE {T("vdiff_chunk")} k JOIN {T("vdiff_table")} t ON t.vdiff_id = k.vdiff_id AND t.table_name = k.table_name " +
+            $"SET k.repaired = 1, t.rows_inserted = t.rows_inserted + {changed.Inserted}, t.rows_updated = t.rows_updated + {changed.Updated}, t.rows_deleted = t.rows_deleted + {changed.Deleted} " +
+            $"WHERE k.vdiff_id = {id} AND k.table_name = {c.Quoter.String(table)} AND k.seq = {seq} AND k.repaired = 0", ct).ConfigureAwait(false);
 
     /// <summary>Deletes one VDiff (all shards' rows on this server), or all of the workflow's when uuid is null.</summary>
     public async Task<int> DeleteAsync(MySqlConnection c, string workflow, string keyspace, string? uuid, CancellationToken ct = default)

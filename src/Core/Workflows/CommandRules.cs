@@ -190,20 +190,21 @@ public static class CommandRules
 
     private static void CheckVDiff(WorkflowState state, WorkflowCommand command, string action, string name)
     {
-        if (action == WorkflowActions.VDiffSchedule)
+        if (action == WorkflowActions.VDiffOverride)
         {
-            if (VDiffInterval(command.VDiffInterval) is null && state.VDiff?.Held is { } held)
-            {
-                throw new WorkflowStateException($"Cannot turn VDiff off for {name}: {held.Action} is held by VDiff; send VDiffOverride (audited) to let it proceed, or wait for a clean VDiff.");
-            }
-
-            return;
+            // Retired: nothing waits for a VDiff any more, so there is nothing to release.
+            throw new WorkflowValidationException(
+                $"VDiffOverride is retired: a SwitchTraffic or Complete of {name} that the VDiff gate holds is refused at once and does not wait; " +
+                "send it again with --ignore-vdiff <reason> (HTTP: \"ignore_vdiff\": true, \"reason\": ...), which is audited.");
         }
 
-        if (state.VDiff?.Held is null)
+        if (state.Spec.IsMigrate)
         {
-            throw new WorkflowStateException($"Nothing of {name} is held by VDiff; VDiffOverride releases a SwitchTraffic or Complete that waits for a clean VDiff.");
+            throw new WorkflowValidationException($"VDiffSchedule is not available for Migrate workflow {name}: a Migrate runs VDiff when you ask for it (durablectl VDiff ... create).");
         }
+
+        // Validates the interval (a duration such as 30m or 1h, or off) before anything is sent.
+        _ = VDiffInterval(command.VDiffInterval);
     }
 
     public static string Progress(WorkflowState state) =>

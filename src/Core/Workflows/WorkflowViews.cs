@@ -120,6 +120,7 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
         if (state is not null && record?.Reverse != true)
         {
             AddWorkflowState(wf, state, streams.Select(s => s.Stream));
+            wf["vdiff_gate"] = await VDiffGateAsync(state, ct).ConfigureAwait(false);
         }
 
         return new JsonObject { ["workflows"] = new JsonArray(wf) };
@@ -293,6 +294,7 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
         var (copy, eta) = TableCopyState(state, streams);
         var now = DateTimeOffset.UtcNow;
         var (phase, lastError) = WorkflowPhase.Of(state, streams.Select(s => s.Stream));
+        var gate = await VDiffGateAsync(state, ct).ConfigureAwait(false);
         return new JsonObject
         {
             ["table_copy_state"] = copy,
@@ -307,6 +309,7 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
             ["pending_approval"] = state.Pending is { } p
                 ? new JsonObject { ["action"] = p.Action, ["generation"] = p.Generation, ["since"] = p.Since, ["request_id"] = p.Command.RequestId }
                 : null,
+            ["vdiff_gate"] = gate,
         };
     }
 
@@ -356,4 +359,14 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
     private static string Info(StreamRecord s, DateTimeOffset now) => s.State != StreamState.Running
         ? s.Message
         : StreamLag.TransactionLag(s, now) is { } lag ? $"VStream Lag: {lag}s" : "VStream Lag: unknown (nothing applied and no heartbeat yet)";
+
+    // ---- VDiff gate (issue 19, point 4): the one block of these views that shows it; the rest of the views may change around it.
+
+    /// <summary>
+    /// <c>vdiff_gate</c> of show and status: {state: held|clear|not_applicable, rule, uuid, workflow, keyspace, counts per
+    /// table, reason, release}, from <see cref="VDiffGateRule"/> (null once the workflow has finished).
+    /// </summary>
+    private async Task<JsonNode?> VDiffGateAsync(WorkflowState state, CancellationToken ct) =>
+        state.IsFinished ? null
+            : System.Text.Json.JsonSerializer.SerializeToNode(await new VDiffGateReader(new VDiff.VDiffService(env.Engine)).VerdictAsync(state, ct).ConfigureAwait(false));
 }

@@ -277,6 +277,13 @@ public static class MoveTablesFunctions
             return Error(409, e.Message);
         }
 
+        if (VDiffGateRule.Gates(normalized) && !command.IgnoreVDiff
+            && await new VDiffGateReader(new global::Durable.VDiff.VDiffService(env.Engine)).VerdictAsync(current, ct).ConfigureAwait(false) is { IsHeld: true } held)
+        {
+            // The VDiff gate: a held command fails now (it never waits to run later), naming the VDiff and what releases it.
+            return Results.Json(new { error = ReasonPhrases.GetReasonPhrase(409), message = held.Describe(normalized), vdiff_gate = held }, Json, statusCode: StatusCodes.Status409Conflict);
+        }
+
         if (body!["dry_run"]?.GetValue<bool>() == true || http.Request.Query["dry_run"] == "true")
         {
             return await DryRunAsync(ctx, current, command, normalized, ct).ConfigureAwait(false);

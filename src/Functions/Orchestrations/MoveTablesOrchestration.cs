@@ -36,6 +36,8 @@ public static class MoveTablesOrchestration
         typeof(Activities.MoveTables.PreflightActivity), typeof(Activities.MoveTables.CreateActivity), typeof(Activities.MoveTables.CopyChunkActivity),
         typeof(Activities.MoveTables.ProgressActivity), typeof(Activities.MoveTables.StreamsActivity), typeof(Activities.MoveTables.SwitchTrafficActivity),
         typeof(Activities.MoveTables.CompleteActivity), typeof(Activities.MoveTables.CancelActivity), typeof(Activities.MoveTables.VerifyApprovalActivity),
+        // The VDiff gate's read of the latest completed VDiff: registered with MoveTables, whose gate calls it.
+        typeof(Activities.VDiff.VDiffLatestActivity),
     ];
 
     /// <summary>
@@ -128,7 +130,7 @@ public static class MoveTablesOrchestration
                 {
                     // The VDiff's alignment parks and restarts streams: it must not run beside a command that changes them.
                     await VDiffLifecycle.StopAsync(ctx, state);
-                    state = await VDiffLifecycle.OnDoneAsync(ctx, state, vdiffRun, ExecuteAsync);
+                    state = await VDiffLifecycle.OnDoneAsync(ctx, state, vdiffRun);
                     vdiffRun = null;
                 }
 
@@ -137,7 +139,7 @@ public static class MoveTablesOrchestration
             else if (winner == vdiffRun)
             {
                 cts.Cancel();
-                state = await VDiffLifecycle.OnDoneAsync(ctx, state, vdiffRun!, ExecuteAsync);
+                state = await VDiffLifecycle.OnDoneAsync(ctx, state, vdiffRun!);
                 vdiffRun = null;
             }
             else
@@ -148,9 +150,12 @@ public static class MoveTablesOrchestration
         }
     }
 
-    /// <summary>Commands that change streams; SwitchTraffic/Complete are not among them: while a VDiff runs they are held by it.</summary>
+    /// <summary>
+    /// Commands that change streams, SwitchTraffic and Complete among them: a scheduled VDiff still running cannot
+    /// decide the gate (only completed ones do), and its alignment must not run beside the switch.
+    /// </summary>
     private static bool StopsVDiff(string action) =>
-        action?.Trim().ToLowerInvariant() is "reversetraffic" or "cancel" or "stop" or "start";
+        action?.Trim().ToLowerInvariant() is "reversetraffic" or "cancel" or "stop" or "start" or "switchtraffic" or "complete";
 
     private static TimeSpan WaitFor(TaskOrchestrationContext ctx, WorkflowState state)
     {
@@ -317,9 +322,9 @@ public static class MoveTablesOrchestration
             return await ApproveAsync(ctx, state, command);
         }
 
-        if (action is WorkflowActions.VDiffOverride or WorkflowActions.VDiffSchedule)
+        if (action == WorkflowActions.VDiffSchedule)
         {
-            return await VDiffLifecycle.HandleAsync(ctx, state, action, command, ExecuteAsync);
+            return VDiffLifecycle.Schedule(ctx, state, command);
         }
 
         if (NeedsApproval(state, action))

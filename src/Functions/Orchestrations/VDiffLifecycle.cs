@@ -8,8 +8,8 @@ namespace Durable.Functions.Orchestrations;
 /// <summary>
 /// VDiff in the MoveTables lifecycle, called from <see cref="MoveTablesOrchestration"/>: once the copy is done, VDiff
 /// runs as the sub-orchestration <c>VDiff</c> on the workflow now carrying the writes (the forward one, or the
-/// <c>_reverse</c> one after a write switch) and re-runs every interval; a SwitchTraffic or Complete is held until a
-/// VDiff that started after the last write switch is clean, unless an operator overrides it (audited). Everything here
+/// <c>_reverse</c> one after a write switch) and re-runs every interval; SwitchTraffic and Complete pass the VDiff gate
+/// (<see cref="VDiffGateRule"/>) or are refused at once, unless --ignore-vdiff overrides it (audited). Everything here
 /// is orchestration code: time is the orchestration's, and all state is in <see cref="WorkflowState.VDiff"/>.
 /// </summary>
 public static class VDiffLifecycle
@@ -88,10 +88,7 @@ public static class VDiffLifecycle
     }
 
     /// <summary>The workflow VDiff compares now: the forward one, or after a write switch the reverse one (null: none runs).</summary>
-    public static (string Workflow, string Keyspace)? Target(WorkflowState state) =>
-        state.Traffic.Primary
-            ? state.ReverseStreams.Count > 0 ? (state.Spec.ReverseWorkflow, state.Spec.SourceKeyspace) : null
-            : (state.Spec.Workflow, state.Spec.TargetKeyspace);
+    public static (string Workflow, string Keyspace)? Target(WorkflowState state) => VDiffGateRule.Target(state);
 
     /// <summary>The loop's wait, shortened so a VDiff that comes due starts on time.</summary>
     public static TimeSpan WaitAtMost(TaskOrchestrationContext ctx, WorkflowState state, TimeSpan wait)
@@ -121,7 +118,8 @@ public static class VDiffLifecycle
         var gate = state.VDiff!;
         var runs = gate.Runs + 1;
         var uuid = ctx.NewGuid().ToString();
-        var options = new VDiffOptions { SourceTimeZone = state.Traffic.Primary ? null : state.Spec.SourceTimeZone };
+        // The forward workflow's VDiff reads the source as its stream does (time zone, tablet types), as an operator's does.
+        var options = state.Traffic.Primary ? new VDiffOptions() : new VDiffCreateRequest().InheritFrom(state.Spec).ToOptions();
         var run = ctx.CallSubOrchestratorAsync<VDiffOutcome>(VDiffOrchestration.Orchestrator, new VDiffRunInput(workflow, keyspace, options, uuid) { ShardBudgetSeconds = Timings(state).VDiffShardBudgetSeconds },
             new TaskOptions().WithInstanceId($"{ctx.InstanceId}:vdiff-{runs}"));
         state = state with { VDiff = gate with { Runs = runs, Running = uuid, RunningSince = ctx.CurrentUtcDateTime, RunningWorkflow = workflow, RunningKeyspace = keyspace, DueAt = null } };
@@ -144,8 +142,8 @@ public static class VDiffLifecycle
         }
     }
 
-    /// <summary>Records a finished run; a clean one releases a held SwitchTraffic/Complete.</summary>
-    public static async Task<WorkflowState> OnDoneAsync(TaskOrchestrationContext ctx, WorkflowState state, Task<VDiffOutcome> run, Execute execute)
+    /// <summary>Records a finished run of the schedule (the gate reads it, with the operator's runs, at the next command).</summary>
+    public static async Task<WorkflowState> OnDoneAsync(TaskOrchestrationContext ctx, WorkflowState state, Task<VDiffOutcome> run)
     {
         var gate = state.VDiff!;
         VDiffSummary summary;
@@ -156,7 +154,7 @@ public static class VDiffLifecycle
             {
                 Uuid = o.Uuid, Workflow = gate.RunningWorkflow ?? o.Workflow, Keyspace = gate.RunningKeyspace ?? "", State = o.State, HasMismatch = o.HasMismatch,
                 RowsCompared = o.RowsCompared, MismatchedRows = o.MismatchedRows, ExtraRowsSource = o.ExtraRowsSource, ExtraRowsTarget = o.ExtraRowsTarget,
-                Errors = o.Errors, StartedAt = gate.RunningSince ?? ctx.CurrentUtcDateTime, At = ctx.CurrentUtcDateTime,
+                Errors = o.Errors, StartedAt = gate.RunningSince ?? ctx.CurrentUtcDateTime, At = ctx.CurrentUtcDateTime, Tables = o.Tables,
             };
         }
         catch (TaskFailedException e)
@@ -175,95 +173,83 @@ public static class VDiffLifecycle
             : summary.State == VDiffStates.Completed ? ctx.CurrentUtcDateTime + interval.Value
             : ctx.CurrentUtcDateTime + (interval.Value < Timings(state).VDiffRetryAfterError ? interval.Value : Timings(state).VDiffRetryAfterError);
         gate = gate with { Running = null, RunningSince = null, RunningWorkflow = null, RunningKeyspace = null, Last = summary, DueAt = next };
-        state = Audit(ctx, state with { VDiff = gate }, "durable", "VDiff", summary.IsClean ? "clean" : summary.State == VDiffStates.Completed ? "mismatch" : summary.State, summary.Describe());
-        if (gate.Held is not { } held)
-        {
-            return state;
-        }
-
-        if (!current || !summary.IsClean || summary.StartedAt < gate.ValidSince)
-        {
-            var why = summary.IsClean ? "it compared an earlier direction of the workflow; another VDiff runs now" : summary.Describe();
-            return Audit(ctx, state with { VDiff = gate with { Held = held with { Reason = why } } }, "durable", held.Action, "held by VDiff",
-                $"{held.Action} stays held: {why}. Repair (VDiff create --repair) and send {held.Action} again to re-verify, or send VDiffOverride.");
-        }
-
-        return await ReleaseAsync(ctx, state, held, execute, $"{summary.Describe()}: {held.Action} proceeds");
+        return Audit(ctx, state with { VDiff = gate }, "durable", "VDiff", summary.IsClean ? "clean" : summary.State == VDiffStates.Completed ? "mismatch" : summary.State, summary.Describe());
     }
 
-    private static async Task<WorkflowState> ReleaseAsync(TaskOrchestrationContext ctx, WorkflowState state, HeldCommand held, Execute execute, string detail)
+    /// <summary>
+    /// The gate's verdict now: <see cref="VDiffGateRule"/> over the workflow's own last run and the latest completed
+    /// VDiff in the sidecars (operator-run ones included), read by an activity so replays see the same answer.
+    /// </summary>
+    public static async Task<VDiffGateVerdict> VerdictAsync(TaskOrchestrationContext ctx, WorkflowState state)
     {
-        state = Audit(ctx, state with { VDiff = state.VDiff! with { Held = null } }, "durable", held.Action, "released by VDiff", detail);
-        try
+        VDiffSummary? stored = null;
+        if (Target(state) is { } target)
         {
-            CommandRules.Check(state, held.Command);
-        }
-        catch (Exception e) when (e is WorkflowValidationException or WorkflowStateException)
-        {
-            return Audit(ctx, state, held.Command.RequestedBy, held.Action, "rejected", e.Message, held.Command.RequestId);
+            try
+            {
+                stored = await ctx.CallActivityAsync<VDiffSummary?>(LatestActivity, new VDiffRunInput(target.Workflow, target.Keyspace, new VDiffOptions()), Retry);
+            }
+            catch (TaskFailedException)
+            {
+                // The sidecars could not be read (or this host runs no VDiff service): the workflow's own record decides.
+            }
         }
 
-        return await execute(ctx, state, held.Action, held.Command);
+        return VDiffGateRule.Evaluate(state, [state.VDiff?.Last, stored]);
     }
 
-    /// <summary>SwitchTraffic and Complete run only on a clean VDiff (or an audited override); anything else runs at once.</summary>
+    /// <summary>
+    /// SwitchTraffic and Complete run only when the VDiff gate lets them (<see cref="VDiffGateRule"/>); a held one is
+    /// refused at once with the gate's reason and never runs later by itself. <c>ignore_vdiff</c> runs it anyway,
+    /// audited with who, why and the VDiff it ignored. Anything else runs at once.
+    /// </summary>
     public static async Task<WorkflowState> GateAsync(TaskOrchestrationContext ctx, WorkflowState state, string action, WorkflowCommand command, Execute execute)
     {
-        var gate = state.VDiff;
-        if (action is not (WorkflowActions.SwitchTraffic or WorkflowActions.Complete) || gate is null || state.Spec.IsMigrate || (!gate.Enabled && gate.Held is null))
+        if (!VDiffGateRule.Gates(action))
         {
             return await execute(ctx, state, action, command);
         }
 
+        var verdict = await VerdictAsync(ctx, state);
         if (command.IgnoreVDiff)
         {
-            state = Audit(ctx, state with { VDiff = gate with { Held = null } }, command.RequestedBy, WorkflowActions.VDiffOverride, "accepted",
-                $"{action} proceeds without a clean VDiff (ignore_vdiff) by {command.RequestedBy}{(string.IsNullOrWhiteSpace(command.Reason) ? "" : ": " + command.Reason)}; last VDiff: {gate.Last?.Describe() ?? "none"}");
+            state = Audit(ctx, state, command.RequestedBy, IgnoreVDiffAudit, "accepted",
+                $"{action} proceeds without the VDiff gate (--ignore-vdiff) by {command.RequestedBy}{(string.IsNullOrWhiteSpace(command.Reason) ? "" : ": " + command.Reason)}; " +
+                $"ignored: {(verdict.Uuid is { } u ? "VDiff " + u : "no VDiff")} ({verdict.State}: {verdict.Reason})");
             return await execute(ctx, state, action, command);
         }
 
-        if (Target(state) is not { } target)
+        if (verdict.IsHeld)
         {
-            state = Audit(ctx, state, "durable", "VDiff", "skipped", $"{action}: writes are switched without reverse replication, so there is no stream VDiff could verify");
-            return await execute(ctx, state, action, command);
+            return Audit(ctx, state, command.RequestedBy, action, "rejected", verdict.Describe(action), command.RequestId);
         }
 
-        var last = gate.Last;
-        if (gate.Running is null && last is { IsClean: true } && last.Workflow == target.Workflow && last.Keyspace == target.Keyspace && last.StartedAt >= gate.ValidSince)
+        if (verdict.State == VDiffGateRule.NotApplicable)
         {
-            return await execute(ctx, state, action, command);
+            state = Audit(ctx, state, "durable", "VDiff", "skipped", $"{action}: {verdict.Reason}");
         }
 
-        var reason = gate.Running is not null ? $"VDiff {gate.Running} of {gate.RunningKeyspace}.{gate.RunningWorkflow} is running"
-            : last is not null && last.Workflow == target.Workflow && last.Keyspace == target.Keyspace && last.StartedAt >= gate.ValidSince ? last.Describe()
-            : $"no VDiff of {target.Keyspace}.{target.Workflow} has finished since {gate.ValidSince:u}";
-        // A command sent again after a repair re-verifies at once; a run already in flight decides.
-        var due = gate.Running is null && gate.Enabled ? ctx.CurrentUtcDateTime : gate.DueAt;
-        state = state with { VDiff = gate with { Held = new HeldCommand(action, ctx.CurrentUtcDateTime, command, reason), DueAt = due } };
-        // No command result yet: a caller following the request id keeps waiting for the real outcome (done, or its
-        // own timeout); held_by_vdiff and the audit trail say why it waits.
-        return Audit(ctx, state, command.RequestedBy, action, "held by VDiff",
-            $"{action} waits for a clean VDiff of {target.Keyspace}.{target.Workflow}: {reason}. It proceeds by itself when a VDiff is clean; VDiffOverride (audited) lets it proceed now.");
+        return await execute(ctx, state, action, command);
     }
 
-    /// <summary>VDiffOverride (release the held command) and VDiffSchedule (interval or off).</summary>
-    public static async Task<WorkflowState> HandleAsync(TaskOrchestrationContext ctx, WorkflowState state, string action, WorkflowCommand command, Execute execute)
+    /// <summary>The audit entry's action when --ignore-vdiff overrides the gate.</summary>
+    public const string IgnoreVDiffAudit = "IgnoreVDiff";
+
+    /// <summary>The activity reading the latest completed VDiff from the sidecars.</summary>
+    public const string LatestActivity = Activities.VDiff.VDiffLatestActivity.Name;
+
+    /// <summary>VDiffSchedule: the interval of the workflow's own VDiff runs, or off (the gate's no-schedule rule applies then).</summary>
+    public static WorkflowState Schedule(TaskOrchestrationContext ctx, WorkflowState state, WorkflowCommand command)
     {
         var gate = state.VDiff ?? new VDiffGate { ValidSince = ctx.CurrentUtcDateTime };
-        if (action == WorkflowActions.VDiffSchedule)
-        {
-            var interval = CommandRules.VDiffInterval(command.VDiffInterval);
-            DateTime? due = interval is null ? null : gate.Last is { } l ? l.At + interval.Value : ctx.CurrentUtcDateTime;
-            state = state with { VDiff = gate with { IntervalSeconds = interval?.TotalSeconds, DueAt = gate.Running is null ? due : gate.DueAt } };
-            return Audit(ctx, state, command.RequestedBy, action, "done",
-                interval is null ? "VDiff re-runs are off: SwitchTraffic and Complete no longer wait for VDiff" : $"VDiff re-runs every {GoDuration.Format(interval.Value)}", command.RequestId);
-        }
-
-        var held = gate.Held!;
-        state = Audit(ctx, state, command.RequestedBy, WorkflowActions.VDiffOverride, "accepted",
-            $"{held.Action} (held since {held.Since:u}: {held.Reason}) proceeds without a clean VDiff: override by {command.RequestedBy}{(string.IsNullOrWhiteSpace(command.Reason) ? "" : ": " + command.Reason)}",
+        var interval = CommandRules.VDiffInterval(command.VDiffInterval);
+        DateTime? due = interval is null ? null : gate.Last is { } l ? l.At + interval.Value : ctx.CurrentUtcDateTime;
+        state = state with { VDiff = gate with { IntervalSeconds = interval?.TotalSeconds, DueAt = gate.Running is null ? due : gate.DueAt } };
+        return Audit(ctx, state, command.RequestedBy, WorkflowActions.VDiffSchedule, "done",
+            interval is null
+                ? "VDiff re-runs are off: SwitchTraffic and Complete are now held only by a VDiff of the current direction that found differences"
+                : $"VDiff re-runs every {GoDuration.Format(interval.Value)}: SwitchTraffic and Complete now need a clean VDiff of the current direction newer than the last switch of writes",
             command.RequestId);
-        return await ReleaseAsync(ctx, state, held, execute, $"override by {command.RequestedBy}");
     }
 
     /// <summary>After a switch: when writes changed direction, earlier VDiffs no longer count and the new direction is verified at once.</summary>

@@ -64,11 +64,15 @@ public static class VDiffFunctions
         FunctionContext context) =>
         HandleAsync(request.HttpContext, context, client);
 
-    /// <summary>Default VDiff interval of new MoveTables workflows: a duration (1h, 30m) or off; 1h when unset.</summary>
+    /// <summary>
+    /// Default VDiff interval of new MoveTables workflows: a duration (1h, 30m) or off; off when unset, as in Vitess (no
+    /// VDiff runs by itself, and only a VDiff that found differences holds SwitchTraffic/Complete). A schedule makes the
+    /// gate strict: a clean VDiff since the last switch of writes is needed, so a switch sent before one completed fails.
+    /// </summary>
     public const string IntervalSetting = EngineOptions.VDiffIntervalSetting;
 
     private static TimeSpan? DefaultInterval(string? setting) =>
-        string.IsNullOrWhiteSpace(setting) ? TimeSpan.FromHours(1) : CommandRules.VDiffInterval(setting);
+        string.IsNullOrWhiteSpace(setting) ? null : CommandRules.VDiffInterval(setting);
 
     /// <summary>The durable instance of one run of a VDiff; a resume runs the same uuid again under a new instance.</summary>
     public static string InstanceId(string keyspace, string workflow, string uuid, string? run = null) =>
@@ -176,6 +180,13 @@ public static class VDiffFunctions
             }
         }
 
+        _ = request.ToOptions(); // bad input is refused before anything is looked up
+        if (await WorkflowSpecAsync(ctx, client, keyspace, workflow, ct).ConfigureAwait(false) is { } spec)
+        {
+            // An operator's VDiff reads the source as the workflow's stream does (time zone, tablet types) unless it says otherwise.
+            request = request.InheritFrom(spec);
+        }
+
         var options = request.ToOptions();
         var uuid = request.Uuid ?? Guid.NewGuid().ToString();
         var instanceId = InstanceId(keyspace, workflow, uuid);
@@ -192,6 +203,16 @@ public static class VDiffFunctions
         var who = http.Request.Headers.TryGetValue("X-Durable-User", out var u) && !string.IsNullOrWhiteSpace(u) ? u.ToString() : request.RequestedBy ?? "http";
         ctx.Logger.LogInformation("VDiff {Uuid} of {Keyspace}.{Workflow} created by {Who} on shards {Shards}", uuid, keyspace, workflow, who, string.Join(",", shards));
         return Ok(new { UUID = uuid, id = instanceId, existing = false, Shards = string.Join(",", shards) }, StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>The spec of the MoveTables/Migrate workflow <paramref name="workflow"/> compares (null: not one, e.g. a reverse workflow).</summary>
+    private static async Task<MoveTablesCreate?> WorkflowSpecAsync(FunctionContext ctx, DurableTaskClient client, string keyspace, string workflow, CancellationToken ct)
+    {
+        var env = ctx.Services.GetRequiredService<MoveTablesEnvironment>();
+        var registered = await env.Registry.GetAsync(keyspace, workflow, ct).ConfigureAwait(false);
+        var meta = await client.GetInstanceAsync(registered?.InstanceId ?? Names.InstanceId(keyspace, workflow, WorkflowKinds.MoveTables), true, ct).ConfigureAwait(false);
+        var state = meta is null ? null : meta.SerializedCustomStatus is null ? meta.ReadInputAs<WorkflowState>() : meta.ReadCustomStatusAs<WorkflowState>();
+        return state?.Spec is { } spec && spec.Workflow == workflow && spec.TargetKeyspace == keyspace ? spec : null;
     }
 
     private static async Task<IResult> ShowAsync(HttpContext http, VDiffService service, string keyspace, string workflow, string selector, CancellationToken ct)
