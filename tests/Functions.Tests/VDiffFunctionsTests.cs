@@ -60,6 +60,7 @@ public sealed class VDiffFunctionsTests(VDiffHostFixture fixture) : IClassFixtur
     [InlineData("POST", "/api/vdiff/customer/wf/create", "{\"tables\": [\"a`b\"]}", "--tables entry 'a`b' is invalid")]
     [InlineData("POST", "/api/vdiff/customer/wf/create", "{\"chunk_rows\": -5}", "--chunk-rows -5 is invalid")]
     [InlineData("POST", "/api/vdiff/customer/wf/create", "[1,2]", "not a valid VDiff create request")]
+    [InlineData("POST", "/api/vdiff/customer/wf/create", "{\"tabel_types\": \"PRIMARY\"}", "'tabel_types'")]
     [InlineData("POST", "/api/vdiff/customer/wf/stop", null, "VDiff stop needs a VDiff uuid")]
     [InlineData("POST", "/api/vdiff/customer/wf/stop/last", null, "VDiff uuid 'last' is invalid")]
     [InlineData("DELETE", "/api/vdiff/customer/wf/delete/yesterday", null, "VDiff delete 'yesterday' is invalid: use all or a VDiff uuid.")]

@@ -31,7 +31,8 @@ namespace Durable.Functions.VDiff;
 /// </summary>
 public static class VDiffFunctions
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    // Relaxed escaping: messages quote identifiers in backticks, which the default encoder prints as \u0060.
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>
     /// Registers the API and the VDiff orchestrations. Call after <see cref="MoveTablesFunctions.AddMoveTables"/>: VDiff
@@ -172,7 +173,13 @@ public static class VDiffFunctions
         {
             try
             {
-                request = await JsonSerializer.DeserializeAsync<VDiffCreateRequest>(http.Request.Body, cancellationToken: ct).ConfigureAwait(false) ?? new VDiffCreateRequest();
+                var node = await System.Text.Json.Nodes.JsonNode.ParseAsync(http.Request.Body, cancellationToken: ct).ConfigureAwait(false);
+                if (node is System.Text.Json.Nodes.JsonObject body && JsonFieldCheck.UnknownFields<VDiffCreateRequest>(body) is { } unknown)
+                {
+                    return Error(400, unknown);
+                }
+
+                request = node?.Deserialize<VDiffCreateRequest>() ?? new VDiffCreateRequest();
             }
             catch (JsonException e)
             {
