@@ -249,7 +249,7 @@ public sealed class VDiffGateTests(VDiffGateFixture bed) : IClassFixture<VDiffGa
         Assert.False(clean.GetProperty("HasMismatch").GetBoolean(), clean.ToString());
         var switched = await bed.CommandAsync(wf, "switchtraffic");
         Assert.True(switched.State == "done", switched.Message);
-        var complete = await bed.CommandAsync(wf, "complete", new { keep_data = true });
+        var complete = await bed.CommandAsync(wf, "complete", new { cleanup = new { keep_data = true } });
         Assert.True(complete.State == "done", complete.Message);
     }
 
@@ -273,7 +273,7 @@ public sealed class VDiffGateTests(VDiffGateFixture bed) : IClassFixture<VDiffGa
         var (_, st, _) = await bed.SendAsync(HttpMethod.Get, $"/api/movetables/customer/{wf}/status");
         Assert.Equal("scheduled", st.GetProperty("vdiff_gate").GetProperty("rule").GetString());
 
-        var done = await bed.CommandAsync(wf, "complete", new { ignore_vdiff = true, reason = "test window", requested_by = "erin", keep_data = true });
+        var done = await bed.CommandAsync(wf, "complete", new { ignore_vdiff = true, reason = "test window", requested_by = "erin", cleanup = new { keep_data = true } });
         Assert.True(done.State == "done", done.Message);
         var state = await bed.WaitStateAsync(wf, s => s.Phase == Phases.Completed, "completed");
         var audit = Assert.Single(state.Audit, a => a.Action == "IgnoreVDiff");

@@ -552,7 +552,8 @@ public static class MoveTablesFunctions
         return CheckStatusResponse.Accepted(http, payload, payload.StatusQueryGetUri, Json);
     }
 
-    private static async Task<bool> FinishesSoonAsync(DurableTaskClient client, string instanceId, CancellationToken ct)
+    /// <summary>Whether the orchestration ends within 15 s (a finished workflow whose last replay is still being written).</summary>
+    internal static async Task<bool> FinishesSoonAsync(DurableTaskClient client, string instanceId, CancellationToken ct)
     {
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bound.CancelAfter(TimeSpan.FromSeconds(15));

@@ -83,7 +83,7 @@ internal static class WorkflowInstance
             return MoveTablesFunctions.Error(409, refusal);
         }
 
-        if (!meta.IsCompleted && !(IsDone(meta) && await FinishesSoonAsync(client, instanceId, ct).ConfigureAwait(false)))
+        if (!meta.IsCompleted && !(IsDone(meta) && await MoveTablesFunctions.FinishesSoonAsync(client, instanceId, ct).ConfigureAwait(false)))
         {
             return MoveTablesFunctions.Error(409, $"{kind} workflow {keyspace}.{workflow} is still running (instance {instanceId}); only a finished workflow's history can be purged. Cancel or Complete it first.");
         }
@@ -114,19 +114,5 @@ internal static class WorkflowInstance
         var reason = http.Request.Query.TryGetValue("reason", out var r) ? r.ToString() : null;
         await client.TerminateInstanceAsync(instanceId, new TerminateInstanceOptions(reason), ct).ConfigureAwait(false);
         return Results.Accepted();
-    }
-
-    private static async Task<bool> FinishesSoonAsync(DurableTaskClient client, string instanceId, CancellationToken ct)
-    {
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        bound.CancelAfter(TimeSpan.FromSeconds(15));
-        try
-        {
-            return (await client.WaitForInstanceCompletionAsync(instanceId, bound.Token).ConfigureAwait(false)).IsCompleted;
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return false;
-        }
     }
 }
