@@ -40,10 +40,12 @@ public sealed class MoveTablesDryRunApiTests(MoveTablesApiFixture bed) : IClassF
         Assert.True(cancelStatus == 200, cancelBody.ToString());
         Assert.Contains($"Drop the tables [{bed.TableB}] in keyspace customer", Steps(cancelBody));
         Assert.StartsWith("Dry Run results for Cancel run at ", cancelBody.GetProperty("text").GetString());
+        Assert.Contains($"\nParameters: --dry-run customer.{wf}\n", cancelBody.GetProperty("text").GetString());
 
         // The switch's dry run: reads move with the writes, after the guards.
         var (switchStatus, switchBody) = await DryAsync(wf, "switchtraffic", new { @switch = new { timeout_seconds = 30 } });
         Assert.True(switchStatus == 200, switchBody.ToString());
+        Assert.Contains($"\nParameters: --tablet-types=RDONLY,REPLICA,PRIMARY --max-replication-lag-allowed=30s --timeout=30s --dry-run customer.{wf}\n", switchBody.GetProperty("text").GetString());
         var steps = Steps(switchBody);
         Assert.Equal("Lock keyspace commerce", steps[0]);
         Assert.True(steps.FindIndex(s => s.StartsWith("Arm write guards", StringComparison.Ordinal))

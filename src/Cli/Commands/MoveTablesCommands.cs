@@ -289,7 +289,8 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         await WaitStateAsync(client, $"{basePath}/state", s =>
         {
             result = s["commands"]?.AsArray().Select(c => c!.AsObject()).LastOrDefault(c => c["request_id"]?.GetValue<string>() == requestId);
-            return result is not null && (result["state"]?.GetValue<string>() != "waiting for approval" || true);
+            // Any answer ends the wait, "waiting for approval" included: the command is then pending, and that is the answer.
+            return result is not null;
         }, wait, ct).ConfigureAwait(false);
         if (result is null)
         {

@@ -330,7 +330,7 @@ public static class MoveTablesFunctions
             report = report with { Lines = [$"Wait for a signed approval of {action} from one of [{string.Join(" ", current.Spec.Approvals.Approvers)}] (traffic generation {current.TrafficGeneration})", .. report.Lines] };
         }
 
-        var text = $"Dry Run results for {action} run at {DateTime.UtcNow:dd MMM yy HH:mm} UTC\n\n" + string.Join("\n", report.Lines);
+        var text = $"Dry Run results for {action} run at {DateTime.UtcNow:dd MMM yy HH:mm} UTC\nParameters: {DryRunParameters(current, command, action)}\n\n" + string.Join("\n", report.Lines);
         return report.Allowed
             ? Results.Json(new { dry_run = true, text, steps = report.Lines, path = report.Path }, Json)
             : Results.Json(new
@@ -342,6 +342,32 @@ public static class MoveTablesFunctions
                 steps = report.Lines,
                 path = report.Path,
             }, Json, statusCode: StatusCodes.Status409Conflict);
+    }
+
+    /// <summary>The seeds' "Parameters:" line of a dry run: the flags the command runs with, defaults included, then the workflow.</summary>
+    private static string DryRunParameters(WorkflowState current, WorkflowCommand command, string action)
+    {
+        var flags = new List<string>();
+        if (action is WorkflowActions.SwitchTraffic or WorkflowActions.ReverseTraffic)
+        {
+            var o = command.Switch ?? new SwitchOptions();
+            flags.Add($"--tablet-types={string.Join(",", o.Types())}");
+            flags.Add(FormattableString.Invariant($"--max-replication-lag-allowed={o.MaxReplicationLagAllowedSeconds}s"));
+            flags.Add(FormattableString.Invariant($"--timeout={o.TimeoutSeconds}s"));
+            if (!o.EnableReverseReplication)
+            {
+                flags.Add("--enable-reverse-replication=false");
+            }
+        }
+        else
+        {
+            var o = command.Cleanup ?? new CleanupOptions();
+            flags.AddRange(new[] { ("--keep-data", o.KeepData), ("--rename-tables", o.RenameTables), ("--keep-routing-rules", o.KeepRoutingRules) }.Where(f => f.Item2).Select(f => f.Item1));
+        }
+
+        flags.Add("--dry-run");
+        flags.Add($"{current.Spec.TargetKeyspace}.{current.Spec.Workflow}");
+        return string.Join(" ", flags);
     }
 
     /// <summary>
