@@ -14,15 +14,8 @@ public sealed class DryRunCommandsTests
 {
     private const string Steps = "Dry Run results for Cancel run at 06 Dec 26 23:40 UTC\n\nLock keyspace commerce\nLock keyspace customer\nDelete the streams of workflow commerce2customer in keyspace customer";
 
-    private static async Task<(int Code, string Out, string Err, RecordingHandler Http)> Run(HttpStatusCode status, object answer, params string[] args)
-    {
-        var recorder = new RecordingHandler((_, _) => (status, JsonSerializer.Serialize(answer)));
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await DurableCtl.RunAsync(["MoveTables", "--workflow", "commerce2customer", "--target-keyspace", "customer", .. args], output, error,
-            n => n == DurableHostClient.ServerEnvironmentVariable ? "http://movetables.test:7071" : null, () => recorder);
-        return (code, output.ToString(), error.ToString(), recorder);
-    }
+    private static Task<(int Code, string Out, string Err, RecordingHandler Http)> Run(HttpStatusCode status, object answer, params string[] args) =>
+        MoveTablesCliRun.RunAsync((_, _) => (status, JsonSerializer.Serialize(answer)), args);
 
     [Theory]
     [InlineData("complete")]

@@ -17,15 +17,7 @@ public sealed class MoveTablesVDiffFlagsTests
         ? (HttpStatusCode.Accepted, """{ "request_id": "r1" }""")
         : (HttpStatusCode.OK, """{ "commands": [ { "request_id": "r1", "action": "SwitchTraffic", "state": "done", "message": "SwitchTraffic was successful" } ] }""");
 
-    private static async Task<(int Code, string Out, string Err, RecordingHandler Http)> Run(params string[] args)
-    {
-        var recorder = new RecordingHandler(Accepted);
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await DurableCtl.RunAsync(["MoveTables", "--workflow", "commerce2customer", "--target-keyspace", "customer", .. args], output, error,
-            n => n == DurableHostClient.ServerEnvironmentVariable ? "http://movetables.test:7071" : null, () => recorder);
-        return (code, output.ToString(), error.ToString(), recorder);
-    }
+    private static Task<(int Code, string Out, string Err, RecordingHandler Http)> Run(params string[] args) => MoveTablesCliRun.RunAsync(Accepted, args);
 
     [Theory]
     [InlineData("switchtraffic")]
