@@ -60,6 +60,19 @@ public sealed class MoveTablesCliTests(CliClusterHost host) : IAsyncLifetime
             return c == ExitCodes.Ok && !JsonDocument.Parse(o).RootElement.GetProperty("table_copy_state").EnumerateObject().Any();
         }, "the copy");
 
+        // The VDiff schedule from the CLI against the host: on (the gate's rule becomes "scheduled"), a bad interval
+        // refused as usage, then off again (the switch below must not wait for a scheduled VDiff).
+        var vdiff = new[] { "VDiff", "--target-keyspace", "customer", "--workflow", Workflow, "schedule", "--interval" };
+        (code, output, error) = await host.RunAsync([.. vdiff, "1h"]);
+        Assert.True(code == ExitCodes.Ok, output + error);
+        Assert.Contains("\"rule\": \"scheduled\"", (await MoveTables("status", "--format", "json")).Out);
+        (code, _, error) = await host.RunAsync([.. vdiff, "soon"]);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("soon", error);
+        (code, output, error) = await host.RunAsync([.. vdiff, "off"]);
+        Assert.True(code == ExitCodes.Ok, output + error);
+        Assert.Contains("\"rule\": \"on differences\"", (await MoveTables("status", "--format", "json")).Out);
+
         // Held for alice's approval, then approved (the approval is signed with the key the host knows her by).
         (code, output, error) = await MoveTables("SwitchTraffic", "--timeout", "30s", "--max-replication-lag-allowed", "1m");
         Assert.True(code == ExitCodes.Ok, output + error);
