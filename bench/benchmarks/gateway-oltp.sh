@@ -69,7 +69,7 @@ bench_anchor() { oltp_run "$OLTP_DIR/direct.conf" "$OLTP_DIR/anchor.log"; }
 
 bench_context() {
   echo "   per run (transactions/s, 95th percentile latency, ignored errors, reconnects):"
-  awk '/^SQL statistics/ {n++} /transactions:/ {tps=$3; gsub(/\(/, "", tps)} /95th percentile:/ {p=$3} /ignored errors:/ {e=$3} /reconnects:/ {print "     run " n ": " tps " tps, p95 " p " ms, " e " ignored errors, " $2 " reconnects"}' "$OLTP_DIR/all-runs.log"
+  awk '/^SQL statistics/ {n++} /transactions:/ {tps=$3; gsub(/\(/, "", tps)} /95th percentile:/ {p=$3} /ignored errors:/ {e=$3} /reconnects:/ {r=$2} /^ *sum:/ {print "     run " n ": " tps " tps, p95 " p " ms, " e " ignored errors, " r " reconnects"}' "$OLTP_DIR/all-runs.log"
   echo "   runs alternate: gateway, direct, gateway, direct, ... (all-runs.log order)"
   echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
