@@ -13,7 +13,7 @@ bench_gateway_start() {
   mysql_port=$(bench_free_port); http_port=$(bench_free_port)
   ( set -a; . "$DURABLE_SECRETS_FILE"; set +a
     export Gateway__EtcdEndpoints="$DURABLE_ETCD_ENDPOINTS" Gateway__TopologyRoot="$root" Gateway__Cell="$DURABLE_CELL" Gateway__Name="$name" \
-      Gateway__MySqlPort="$mysql_port" Gateway__HttpPort="$http_port" Gateway__DrainSeconds=2 \
+      Gateway__MySqlPort="$mysql_port" Gateway__HttpPort="$http_port" Gateway__DrainSeconds=2 Gateway__SecretsFile="$DURABLE_SECRETS_FILE" \
       Gateway__BackendUser=durable_app Gateway__BackendPassword="$DURABLE_APP_PASSWORD" \
       Gateway__Accounts__0__User="$client_user" Gateway__Accounts__0__Password="$client_password"
     exec dotnet src/Gateway/bin/Release/net10.0/Durable.Gateway.dll ) >"$dir/$name.log" 2>&1 &

@@ -67,6 +67,8 @@ public sealed partial class GatewayProcess : IAsyncDisposable
             ["Accounts__0__User"] = client.User,
             ["Accounts__0__Password"] = client.Password,
             ["DrainSeconds"] = "2",
+            // The tablets' own accounts (secret:NAME references), with which the gateway probes replication lag.
+            ["SecretsFile"] = LocalCluster.Current.File.SecretsFile,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
