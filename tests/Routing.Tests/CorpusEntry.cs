@@ -1,5 +1,3 @@
-using Durable.Topology;
-
 namespace Durable.Routing.Tests;
 
 /// <summary>
@@ -29,7 +27,7 @@ public sealed record CorpusEntry(string File, string Name, KeyspaceTarget? Sessi
     public static IEnumerable<CorpusEntry> Load(string path)
     {
         var file = Path.GetFileName(path);
-        var lines = File.ReadAllLines(path);
+        var lines = System.IO.File.ReadAllLines(path);
         var i = 0;
         while (i < lines.Length)
         {
@@ -109,5 +107,4 @@ public sealed record CorpusEntry(string File, string Name, KeyspaceTarget? Sessi
 
     public static string Describe(IReadOnlyList<QualifiedTable> tables) => tables.Count == 0 ? "-" : string.Join(", ", tables);
 
-    public static TabletType Unused => TabletType.Primary;
 }

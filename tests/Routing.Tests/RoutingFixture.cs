@@ -15,7 +15,7 @@ public static class RoutingFixture
     public static RoutingSnapshot Build(params RoutingRule[] extra)
     {
         var rules = new List<RoutingRule>();
-        foreach (var t in new[] { "customer", "corder", "shared_t" })
+        foreach (var t in new[] { "customer", "corder" })
         {
             rules.Add(new RoutingRule(t, [$"commerce.{t}"]));
             rules.Add(new RoutingRule($"customer.{t}", [$"commerce.{t}"]));

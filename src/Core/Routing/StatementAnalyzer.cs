@@ -277,9 +277,22 @@ internal sealed class StatementAnalyzer
     /// </summary>
     private void Scan(Stop stop, bool queryLevel)
     {
+        // In a select list, names follow each other at most as 'expression alias': a third name in a row means the
+        // text is not what it seems (SELECT email FORM customer), and is refused rather than sent on.
+        var selectList = false;
+        var names = 0;
         while (true)
         {
             var token = Cur;
+            if (selectList)
+            {
+                names = NamesInARow(token, names);
+                if (names >= 3)
+                {
+                    throw Syntax(Tokens[_p - 1], "expected ',' or FROM between the select list's expressions");
+                }
+            }
+
             switch (token.Kind)
             {
                 case SqlTokenKind.End or SqlTokenKind.Semicolon or SqlTokenKind.RightParen:
@@ -290,6 +303,7 @@ internal sealed class StatementAnalyzer
                     _p++;
                     Scan(Stop.None, queryLevel: false);
                     Expect(SqlTokenKind.RightParen, "')' to close the '('");
+                    names = 1;
                     continue;
                 case SqlTokenKind.UserVariable:
                     _p++;
@@ -320,12 +334,15 @@ internal sealed class StatementAnalyzer
                 {
                     case SqlKeyword.Select:
                         queryLevel = true;
+                        selectList = true;
+                        names = 0;
                         _p++;
                         continue;
                     case SqlKeyword.With when (next.IsName && (Peek(2).Is(SqlKeyword.As) || Peek(2).Kind == SqlTokenKind.LeftParen)) || next.Is(SqlKeyword.Recursive):
                         With();
                         continue;
                     case SqlKeyword.From when queryLevel:
+                        selectList = false;
                         _p++;
                         TableReferences(writes: false);
                         continue;
@@ -365,6 +382,28 @@ internal sealed class StatementAnalyzer
             }
 
             _p++;
+        }
+    }
+
+    /// <summary>
+    /// How many operands stand in a row once <paramref name="token"/> is read: a name (not a keyword, not a function
+    /// or qualifier) or a literal, a ')' or a lone '*' continue a run; operators, commas and keywords end it.
+    /// </summary>
+    private int NamesInARow(SqlToken token, int names)
+    {
+        switch (token.Kind)
+        {
+            case SqlTokenKind.Identifier when token.Keyword == SqlKeyword.None:
+            case SqlTokenKind.QuotedIdentifier:
+                var next = Peek(1).Kind;
+                return next is SqlTokenKind.LeftParen or SqlTokenKind.Dot ? 0 : names + 1;
+            case SqlTokenKind.Number or SqlTokenKind.String or SqlTokenKind.Placeholder or SqlTokenKind.UserVariable or SqlTokenKind.SystemVariable:
+                return 1;
+            case SqlTokenKind.Star:
+                var before = Tokens[_p - 1];
+                return before.Is(SqlKeyword.Select) || before.Kind is SqlTokenKind.Comma or SqlTokenKind.Dot ? 1 : 0;
+            default:
+                return 0;
         }
     }
 
@@ -491,7 +530,7 @@ internal sealed class StatementAnalyzer
     private bool JoinOperator()
     {
         var start = _p;
-        if (Cur.Kind != SqlTokenKind.Identifier || Peek(1).Kind == SqlTokenKind.LeftParen)
+        if (Cur.Kind != SqlTokenKind.Identifier || ((Cur.Is(SqlKeyword.Left) || Cur.Is(SqlKeyword.Right)) && Peek(1).Kind == SqlTokenKind.LeftParen))
         {
             return false;
         }
@@ -562,6 +601,11 @@ internal sealed class StatementAnalyzer
         if (Cur.Is(SqlKeyword.Lateral))
         {
             throw SqlErrors.Unsupported("LATERAL", "MariaDB has no lateral derived tables");
+        }
+
+        if (Cur.Kind == SqlTokenKind.Identifier && Peek(1).Kind == SqlTokenKind.LeftParen)
+        {
+            throw SqlErrors.Unsupported("the table function " + Word(Cur), "only tables, derived tables and joins are routed in FROM");
         }
 
         TableName(writes);
@@ -640,11 +684,6 @@ internal sealed class StatementAnalyzer
             qualifier = name;
             name = _p + 1;
             _p += 2;
-        }
-
-        if (Cur.Kind == SqlTokenKind.LeftParen && role == TableRole.Table && qualifier < 0 && !writes)
-        {
-            throw SqlErrors.Unsupported("the table function " + Word(first), "only tables, derived tables and joins are routed in FROM");
         }
 
         if (writes)

@@ -88,8 +88,11 @@ public sealed class StatementRouter : IStatementRouter
                     }
 
                     var parsed = KeyspaceTarget.Parse(name);
-                    _routes.Keyspace(parsed.Keyspace);
+                    var keyspace = _routes.Keyspace(parsed.Keyspace);
                     use = _routes.Target(parsed.Keyspace, parsed.Type);
+
+                    // The text a backend connection can run: USE of the keyspace's database.
+                    Rewrite(tokens[part.UseStart].Start, tokens[part.UseEnd - 1].End - tokens[part.UseStart].Start, TableRoute.Quote(keyspace.DbName));
                 }
 
                 if (part.Local != LocalCommand.None && parts.Count > 1)
