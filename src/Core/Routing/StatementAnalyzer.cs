@@ -13,6 +13,8 @@ internal sealed class StatementAnalyzer
     [ThreadStatic]
     private static StatementAnalyzer? _forThread;
 
+    private const int MaxKeptTokens = 16_384;
+
     private string _sql = string.Empty;
     private int _p;
 
@@ -44,6 +46,13 @@ internal sealed class StatementAnalyzer
 
     public void Analyze(string sql)
     {
+        if (Tokens.Capacity > MaxKeptTokens)
+        {
+            // One huge statement (a bulk INSERT) must not keep its token buffer alive on this thread forever.
+            Tokens.Clear();
+            Tokens.Capacity = 64;
+        }
+
         _sql = sql;
         _p = 0;
         Tables.Clear();
@@ -83,6 +92,9 @@ internal sealed class StatementAnalyzer
             throw new GatewaySqlException(1065, "42000", "Query was empty");
         }
     }
+
+    /// <summary>Drops the reference to the last statement's text (the router is done with it).</summary>
+    public void Release() => _sql = string.Empty;
 
     private SqlToken Cur => Tokens[_p];
 

@@ -17,8 +17,15 @@ public sealed class StatementRouter : IStatementRouter
         ArgumentNullException.ThrowIfNull(sql);
         ArgumentNullException.ThrowIfNull(context);
         var analysis = StatementAnalyzer.ForThread();
-        analysis.Analyze(sql);
-        return new Routing(sql, context, analysis).Run();
+        try
+        {
+            analysis.Analyze(sql);
+            return new Routing(sql, context, analysis).Run();
+        }
+        finally
+        {
+            analysis.Release();
+        }
     }
 
     /// <summary>One statement's routing: the tables resolved, the target agreed, the rewrites collected.</summary>
