@@ -16,12 +16,14 @@ internal sealed class GatewayComposition : IAsyncDisposable
     private readonly EtcdConnection _etcd;
     private readonly GatewayTopology _topology;
     private readonly BackendPicker _picker;
+    private readonly TrafficHolds _holds;
 
-    private GatewayComposition(EtcdConnection etcd, GatewayTopology topology, BackendPicker picker, GatewayRouting routing)
+    private GatewayComposition(EtcdConnection etcd, GatewayTopology topology, BackendPicker picker, TrafficHolds holds, GatewayRouting routing)
     {
         _etcd = etcd;
         _topology = topology;
         _picker = picker;
+        _holds = holds;
         Routing = routing;
     }
 
@@ -38,24 +40,27 @@ internal sealed class GatewayComposition : IAsyncDisposable
             Cell = settings.Cell,
             MaxReplicationLag = TimeSpan.FromSeconds(settings.MaxReplicationLagSeconds),
         });
-        var holds = CreateHolds(settings, etcd, store, topology);
-        var router = CreateRouter();
-        var routing = new GatewayRouting(router, topology, picker, holds, async ct =>
+        var holds = new TrafficHolds(new TrafficHoldStore(store), topology, new TrafficHoldsOptions
         {
+            Name = settings.ResolvedName,
+            Cell = settings.Cell,
+            Limits = settings.HoldLimits,
+        });
+        var routing = new GatewayRouting(new StatementRouter(), topology, picker, holds, async ct =>
+        {
+            // Rules, keyspaces and tablets, then the tablets' health, then the holds active now (registered and acked)
+            // before the first connection is accepted.
             topology.Start();
             await topology.Ready.WaitAsync(ct).ConfigureAwait(false);
             await picker.StartAsync(ct).ConfigureAwait(false);
+            await holds.StartAsync(ct).ConfigureAwait(false);
         });
-        return new GatewayComposition(etcd, topology, picker, routing);
+        return new GatewayComposition(etcd, topology, picker, holds, routing);
     }
-
-    private static ITrafficHolds CreateHolds(GatewaySettings settings, EtcdConnection etcd, TopologyStore store, GatewayTopology topology) =>
-        throw new NotSupportedException("merge i20-topo's TrafficHolds");
-
-    private static IStatementRouter CreateRouter() => throw new NotSupportedException("merge i20-sql's StatementRouter");
 
     public async ValueTask DisposeAsync()
     {
+        await _holds.DisposeAsync().ConfigureAwait(false);
         await _picker.DisposeAsync().ConfigureAwait(false);
         await _topology.DisposeAsync().ConfigureAwait(false);
         _etcd.Dispose();

@@ -52,6 +52,6 @@ public sealed class ClientsTests
             Assert.Equal("own client", reader.GetValue(0).AsString());
         }
 
-        Assert.Equal("vt_commerce", await connection.QueryScalarAsync("SELECT DATABASE()"));
+        Assert.Equal("commerce", await connection.QueryScalarAsync("SELECT DATABASE()"));
     }
 }

@@ -12,8 +12,9 @@ namespace Durable.Gateway.Tests;
 
 /// <summary>
 /// A gateway started in-process on free ports against the local cluster: its tablets registered under a private
-/// topology root (so helpers test side by side), the real GatewayTopology and BackendPicker following it, the test
-/// router until i20-sql's is merged, and holds a test drives by hand. Clients log in as <see cref="User"/>.
+/// topology root (so helpers test side by side), the real StatementRouter, GatewayTopology, BackendPicker and
+/// TrafficHolds following it (or, for the tests of the session's side of a hold, holds the test drives by hand).
+/// Clients log in as <see cref="User"/>.
 /// </summary>
 internal sealed class GatewayUnderTest : IAsyncDisposable
 {
@@ -24,21 +25,24 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
     private readonly EtcdConnection _etcd;
     private readonly GatewayTopology _topology;
     private readonly BackendPicker _picker;
+    private readonly TrafficHolds? _trafficHolds;
 
-    private GatewayUnderTest(WebApplication app, EtcdConnection etcd, string root, GatewayTopology topology, BackendPicker picker, ManualHolds holds, GatewaySettings settings)
+    private GatewayUnderTest(WebApplication app, EtcdConnection etcd, string root, GatewayTopology topology, BackendPicker picker, ManualHolds? holds, TrafficHolds? trafficHolds, GatewaySettings settings)
     {
         _app = app;
         _etcd = etcd;
         Root = root;
         _topology = topology;
         _picker = picker;
-        Holds = holds;
+        ManualHolds = holds;
+        _trafficHolds = trafficHolds;
         Settings = settings;
     }
 
     public string Root { get; }
 
-    public ManualHolds Holds { get; }
+    /// <summary>Set when the gateway was started with holds driven by hand.</summary>
+    public ManualHolds? ManualHolds { get; }
 
     public GatewaySettings Settings { get; }
 
@@ -48,7 +52,7 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
 
     public WebApplication App => _app;
 
-    public static async Task<GatewayUnderTest> StartAsync(Action<GatewaySettings>? configure = null, string backendRole = "app")
+    public static async Task<GatewayUnderTest> StartAsync(Action<GatewaySettings>? configure = null, string backendRole = "app", bool manualHolds = false)
     {
         var cluster = LocalCluster.Current;
         var root = $"/durable-test/gw-{Guid.NewGuid():N}";
@@ -76,16 +80,22 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
         var topology = new GatewayTopology(store);
         var picker = new BackendPicker(topology, new MySqlReplicationProbe(LocalCluster.ReadSecrets(cluster.File.SecretsFile)),
             new BackendPickerOptions { Cell = cluster.Cell, ProbeInterval = TimeSpan.FromSeconds(1) });
-        var holds = new ManualHolds();
-        var routing = new GatewayRouting(new TestRouter(), topology, picker, holds, async ct =>
+        var manual = manualHolds ? new ManualHolds() : null;
+        var traffic = manualHolds ? null : new TrafficHolds(new TrafficHoldStore(store), topology,
+            new TrafficHoldsOptions { Name = settings.ResolvedName, Cell = settings.Cell, Limits = settings.HoldLimits });
+        var routing = new GatewayRouting(new StatementRouter(), topology, picker, (ITrafficHolds?)manual ?? traffic!, async ct =>
         {
             topology.Start();
             await topology.Ready.WaitAsync(ct);
             await picker.StartAsync(ct);
+            if (traffic is not null)
+            {
+                await traffic.StartAsync(ct);
+            }
         });
         var app = GatewayApp.Build(settings, routing);
         await app.StartAsync();
-        return new GatewayUnderTest(app, etcd, root, topology, picker, holds, settings);
+        return new GatewayUnderTest(app, etcd, root, topology, picker, manual, traffic, settings);
     }
 
     public string ConnectionString(string? database = "commerce", string extra = "") =>
@@ -114,6 +124,11 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
         {
             await _app.StopAsync();
             await _app.DisposeAsync();
+            if (_trafficHolds is not null)
+            {
+                await _trafficHolds.DisposeAsync();
+            }
+
             await _picker.DisposeAsync();
             await _topology.DisposeAsync();
         }

@@ -1,3 +1,4 @@
+using Durable.Testing;
 using MySqlConnector;
 
 namespace Durable.Gateway.Tests;
@@ -34,9 +35,10 @@ public sealed class SessionTests
         await using var connection = new MySqlConnection(gateway.ConnectionString());
         await connection.OpenAsync();
         await ScalarAsync(connection, "SET SESSION sql_mode = 'ANSI_QUOTES'");
-        Assert.Equal("vt_commerce", await ScalarAsync(connection, "SELECT DATABASE()"));
+        Assert.Equal("commerce", await ScalarAsync(connection, "SELECT DATABASE()"));
         await ScalarAsync(connection, "USE customer");
-        Assert.Equal("vt_customer", await ScalarAsync(connection, "SELECT DATABASE()"));
+        Assert.Equal("customer", await ScalarAsync(connection, "SELECT DATABASE()"));
+        Assert.Equal(LocalCluster.Current.Primary("customer").Port, Convert.ToInt32(await ScalarAsync(connection, "SELECT @@port")));
         Assert.Equal("ANSI_QUOTES", await ScalarAsync(connection, "SELECT @@SESSION.sql_mode"));
         await connection.ChangeDatabaseAsync("commerce@replica");
         Assert.Equal(1L, Convert.ToInt64(await ScalarAsync(connection, "SELECT @@read_only")));
