@@ -96,7 +96,7 @@ internal sealed class StatementAnalyzer
     /// <summary>Drops the reference to the last statement's text (the router is done with it).</summary>
     public void Release() => _sql = string.Empty;
 
-    private SqlToken Cur => Tokens[_p];
+    private SqlToken Cur => Tokens[Math.Min(_p, Tokens.Count - 1)];
 
     private SqlToken Peek(int ahead) => Tokens[Math.Min(_p + ahead, Tokens.Count - 1)];
 
