@@ -163,3 +163,29 @@ public sealed class StatementRouterTests
         Assert.Equal(new KeyspaceTarget("commerce", TabletType.Rdonly), routed.Target);
     }
 }
+
+/// <summary>The database a client names at connect or with COM_INIT_DB.</summary>
+public sealed class ResolveDatabaseTests
+{
+    [Fact]
+    public void AKeyspaceWithOrWithoutATabletTypeIsTheTargetStatementsRouteTo()
+    {
+        var replica = StatementRouter.ResolveDatabase("commerce@replica", RoutingFixture.Snapshot);
+        Assert.Equal(new KeyspaceTarget("commerce", TabletType.Replica), replica);
+
+        var routed = new StatementRouter().Route("SELECT * FROM product", new RouteContext(replica, RoutingFixture.Snapshot));
+        Assert.Same(replica, routed.Target);
+        Assert.Equal(new KeyspaceTarget("customer", TabletType.Primary), StatementRouter.ResolveDatabase("customer", RoutingFixture.Snapshot));
+    }
+
+    [Theory]
+    [InlineData("vt_commerce", "Unknown database 'vt_commerce': the keyspaces are 'commerce', 'customer', 'customer_sharded'")]
+    [InlineData("commerce@backup", "Unknown database 'commerce@backup': the tablet type after '@' must be primary, replica or rdonly")]
+    public void AnythingElseIsAnUnknownDatabase(string database, string message)
+    {
+        var error = Assert.Throws<GatewaySqlException>(() => StatementRouter.ResolveDatabase(database, RoutingFixture.Snapshot));
+        Assert.Equal(GatewaySqlException.BadDb, error.Code);
+        Assert.Equal("42000", error.SqlState);
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+    }
+}

@@ -1167,7 +1167,8 @@ internal sealed class StatementAnalyzer
         }
 
         _p++;
-        _effects |= on ? SessionEffects.AutocommitOn : SessionEffects.AutocommitOff;
+        // The last assignment wins (SET autocommit = 0, autocommit = 1 leaves it on).
+        _effects = (_effects & ~(SessionEffects.AutocommitOn | SessionEffects.AutocommitOff)) | (on ? SessionEffects.AutocommitOn : SessionEffects.AutocommitOff);
     }
 
     private void CharsetValue()

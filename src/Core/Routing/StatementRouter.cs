@@ -12,6 +12,21 @@ namespace Durable.Routing;
 /// </summary>
 public sealed class StatementRouter : IStatementRouter
 {
+    /// <summary>
+    /// The keyspace target a database name stands for (the handshake's database, COM_INIT_DB): <c>ks[@type]</c> of a
+    /// keyspace of <paramref name="snapshot"/>, as the same shared instance statements are routed to.
+    /// </summary>
+    /// <exception cref="GatewaySqlException">1049 naming the keyspaces when it is not one (or names an unknown tablet type).</exception>
+    public static KeyspaceTarget ResolveDatabase(string database, RoutingSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var parsed = KeyspaceTarget.Parse(database);
+        var routes = SnapshotRoutes.For(snapshot);
+        var keyspace = routes.Keyspace(parsed.Keyspace);
+        return routes.Target(keyspace.Name, parsed.Type);
+    }
+
     public RoutedStatement Route(string sql, RouteContext context)
     {
         ArgumentNullException.ThrowIfNull(sql);

@@ -680,3 +680,13 @@ writes: true
 effects: BeginsTransaction, EndsTransaction
 parts: 4
 sql: same
+
+=== autocommit set twice: the last assignment wins
+SET autocommit = 0, sql_mode = '', SESSION autocommit = ON
+--- expect
+kind: Set
+target: -
+tables: -
+writes: false
+effects: CarriedSet, AutocommitOn
+sql: same
