@@ -408,7 +408,9 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
                 return transaction;
             }
 
-            if (_last is not null && _last.IsUsable && _held.Contains(_last))
+            // The last connection, unless USE moved the session elsewhere since.
+            if (_last is not null && _last.IsUsable && _held.Contains(_last) &&
+                (_target is null || (_last.Endpoint.Keyspace == _target.Keyspace && _last.Endpoint.Type == _target.Type)))
             {
                 return _last;
             }

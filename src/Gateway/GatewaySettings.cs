@@ -54,6 +54,12 @@ public sealed class GatewaySettings
 
     public int MaxReplicationLagSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// The secrets file (NAME=value lines) the tablets' password references (secret:NAME) resolve from, for the
+    /// backend picker's health probes; default DURABLE_SECRETS_FILE, then the environment.
+    /// </summary>
+    public string? SecretsFile { get; set; }
+
     public string ResolvedName => string.IsNullOrWhiteSpace(Name) ? $"{Environment.MachineName}:{MySqlPort}" : Name;
 
     public bool TlsEnabled => !string.IsNullOrEmpty(TlsCertificate);

@@ -7,7 +7,7 @@ namespace Durable.Gateway;
 /// <summary>
 /// The statements the gateway answers from the topology, as vtgate does: SHOW VITESS_TABLETS (the seeds' columns:
 /// Cell, Keyspace, Shard, TabletType, State, Alias, Hostname, PrimaryTermStartTime), SHOW VITESS_KEYSPACES
-/// (Database) and SHOW VITESS_SHARDS (Shards, as keyspace/shard). All values are text (VAR_STRING, utf8mb4).
+/// and SHOW DATABASES (Database: the keyspaces) and SHOW VITESS_SHARDS (Shards, as keyspace/shard). All values are text (VAR_STRING, utf8mb4).
 /// </summary>
 internal static class LocalResultSets
 {
@@ -22,7 +22,7 @@ internal static class LocalResultSets
                     .OrderBy(t => t.Keyspace, StringComparer.Ordinal).ThenBy(t => t.Shard, StringComparer.Ordinal).ThenBy(t => t.Uid)
                     .Select(t => new[] { t.Cell, t.Keyspace, t.Shard, TabletTypes.Name(t.TabletType), "SERVING", t.Alias, t.Host, string.Empty }));
                 break;
-            case LocalCommand.ShowVitessKeyspaces:
+            case LocalCommand.ShowVitessKeyspaces or LocalCommand.ShowDatabases:
                 WriteResultSet(client, deprecateEof, status, ["Database"], topology.Current.Keyspaces.Keys
                     .Order(StringComparer.Ordinal).Select(k => new[] { k }));
                 break;
