@@ -10,13 +10,13 @@ step=0
 say() { step=$((step + 1)); printf '\n\033[1m== Step %d: %s\033[0m\n' "$step" "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
-say "Bring up the local cluster (etcd, Azurite, MariaDB tablets for commerce, customer and customer_sharded)"
+say "Bring up the local cluster (etcd, Azurite, MariaDB tablets for commerce, customer and customer_sharded, two gateways)"
 ./infra/local/cluster.sh up
 eval "$(./infra/local/cluster.sh env)"
 ./infra/local/cluster.sh status
 
-say "Build Durable (Functions host, Streamer, durablectl)"
-for project in src/Functions src/Streamer src/Cli; do
+say "Build Durable (Functions host, Streamer, gateway, durablectl)"
+for project in src/Functions src/Streamer src/Gateway src/Cli; do
   dotnet build "$project" -c Release -nologo -v quiet -clp:ErrorsOnly
 done
 
@@ -25,8 +25,12 @@ say "Load the seeds' sample data into commerce (the 101 step: mysql < ../common/
 printf '$ mysql_commerce < infra/local/sql/insert_commerce_data.sql\n'
 { echo "SET FOREIGN_KEY_CHECKS=0; TRUNCATE TABLE customer; TRUNCATE TABLE product; TRUNCATE TABLE corder;"
   cat infra/local/sql/insert_commerce_data.sql; } | mysql_commerce
-printf '$ mysql_commerce --table < infra/local/sql/select_commerce_data.sql\n'
-mysql_commerce --table < infra/local/sql/select_commerce_data.sql
+# Applications read through a gateway, as the seeds' `mysql` reaches vtgate: the keyspace is the database name.
+printf '$ mysql --table commerce < infra/local/sql/select_commerce_data.sql\n'
+mysql --table commerce < infra/local/sql/select_commerce_data.sql
+
+say "The tablets as the gateway sees them (the seeds: mysql -e \"show vitess_tablets\")"
+run mysql --table -e "show vitess_tablets"
 
 say "The commerce replicas follow their primary by GTID (the REPLICA and RDONLY tablets)"
 primary_pos=$(mysql_commerce -N -e 'SELECT @@gtid_binlog_pos')

@@ -21,6 +21,10 @@ var benchmarks = new Dictionary<string, Func<string[], Task<int>>>(StringCompare
     ["durable-probe-host"] = ProbeHost.RunAsync,
     ["durable-hub-delete"] = BenchHub.DeleteHubsAsync,
     ["cutover-window"] = Durable.Bench.Cutover.CutoverBenchmark.RunAsync,
+    ["cutover-gateway"] = Durable.Bench.Cutover.CutoverBenchmark.RunThroughGatewaysAsync,
+    // Not a benchmark: registers a cluster file's keyspaces and tablets under a private topology root (gateway-oltp's
+    // private keyspace) without a Functions host.
+    ["topology-register"] = Durable.Bench.Gateway.PrivateTopology.RunAsync,
     ["replication-copy"] = Durable.Bench.Replication.ReplicationCopyBenchmark.RunAsync,
 };
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The seeds' MoveTables walkthrough (commerce -> customer for customer and corder), sourced by infra/demo.sh after the
 # sample data is loaded, with the cluster env loaded (mysql_commerce, mysql_customer, tablet, durablectl on PATH).
-# It starts a Functions host and a Streamer of its own, runs a small application that writes corder rows throughout
-# and follows the routing rules through the long-poll watch, and proves each outcome. It ends by putting the seeds'
-# starting state back (commerce tables recreated, customer tables dropped) so the demo can run again.
+# It starts a Functions host and a Streamer of its own, runs a small application that writes and reads corder rows
+# throughout through the cluster's two gateways (alternating; the gateways route by the rules and hold its statements
+# while traffic switches, as vtgate does), and proves each outcome, the application's zero errors included. It ends by
+# putting the seeds' starting state back (commerce tables recreated, customer tables dropped) so the demo can run again.
 set -euo pipefail
 
 WT_DIR="$(mktemp -d /tmp/durable-walkthrough.XXXXXX)"
@@ -63,32 +64,27 @@ curl -sf "$DURABLE_SERVER/api/health" >/dev/null || { tail -20 "$WT_DIR/host.log
 echo "host at $DURABLE_SERVER (logs in $WT_DIR), Streamer pid ${WT_PIDS[1]}"
 run durablectl RegisterLocalCluster --cluster-file "$DURABLE_CLUSTER_FILE" >/dev/null
 
-say "Start the application: it writes a corder row every 20 ms where the routing rules send 'corder' (long-poll watch)"
-( rev=-1
+say "Start the application: through the gateways (1 and 2 in turn) it writes a corder row and reads corder back every 20 ms"
+# It knows nothing of routing rules: it connects to keyspace commerce, as an application connects to vtgate, and the
+# gateways send 'corder' wherever the rules say. Any error it sees is recorded (the acceptance wants none).
+( ok=0 reads=0 n=0
   while [ ! -f "$WT_DIR/stop" ]; do
-    body=$(curl -s -m 40 -H "x-functions-key: $DURABLE_FUNCTIONS_KEY" "$DURABLE_SERVER/api/routingrules?after=$rev&timeout=30") || { sleep 0.2; continue; }
-    rev=$(printf '%s' "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("revision", -1))' 2>/dev/null || echo -1)
-    [ "$rev" = -1 ] && { sleep 0.2; continue; }
-    printf '%s' "$body" | python3 -c '
-import json,sys
-r={x["from_table"]:x["to_tables"][0] for x in json.load(sys.stdin)["rules"]}
-print(r.get("corder","commerce.corder").split(".")[0])' > "$WT_DIR/route.tmp" && mv "$WT_DIR/route.tmp" "$WT_DIR/route"
-  done ) &
-WT_PIDS+=($!)
-echo commerce > "$WT_DIR/route"
-( ok=0; failed=0
-  while [ ! -f "$WT_DIR/stop" ]; do
-    ks=$(cat "$WT_DIR/route")
-    if out=$(tablet "$([ "$ks" = customer ] && echo 200 || echo 100)" "vt_$ks" -e "INSERT INTO corder (customer_id, sku, price) VALUES (1, 'SKU-APP', 1)" 2>&1); then
+    n=$((n + 1)); gw=$(( n % 2 + 1 ))
+    if out=$(gateway "$gw" commerce -e "INSERT INTO corder (customer_id, sku, price) VALUES (1, 'SKU-APP', 1)" 2>&1); then
       ok=$((ok + 1)); echo "$ok" > "$WT_DIR/app.ok"
     else
-      failed=$((failed + 1)); echo "$(date +%T.%N) $ks: $out" >> "$WT_DIR/app.errors"
+      echo "$(date +%T.%N) write via gateway $gw: $out" >> "$WT_DIR/app.errors"
+    fi
+    if out=$(gateway "$(( 3 - gw ))" commerce -N -e "SELECT COUNT(*) FROM corder WHERE sku = 'SKU-APP'" 2>&1); then
+      reads=$((reads + 1)); echo "$reads" > "$WT_DIR/app.reads"
+    else
+      echo "$(date +%T.%N) read via gateway $(( 3 - gw )): $out" >> "$WT_DIR/app.errors"
     fi
     sleep 0.02
   done ) &
 WT_PIDS+=($!)
 sleep 1
-echo "application running: $(cat "$WT_DIR/app.ok" 2>/dev/null || echo 0) rows written so far"
+echo "application running through gateways on ports $DURABLE_GATEWAY_PORTS: $(cat "$WT_DIR/app.ok" 2>/dev/null || echo 0) rows written so far"
 
 say "Start the move (the seeds: MoveTables --target-keyspace customer --workflow commerce2customer create --source-keyspace commerce --tables 'customer,corder')"
 run durablectl MoveTables --target-keyspace customer --workflow commerce2customer create --source-keyspace commerce --tables 'customer,corder' \
@@ -151,6 +147,14 @@ for _ in $(seq 1 120); do
 done
 grep -q '"traffic_state": "All Reads Switched. Writes Switched"' "$WT_DIR/status.json" || fail "traffic not switched"
 proven "the workflow reports: All Reads Switched. Writes Switched"
+if [ -f "$WT_DIR/app.errors" ]; then
+  echo "the application saw errors through the gateways:"; cat "$WT_DIR/app.errors"; fail "application errors during the switch"
+fi
+proven "the application wrote and read through the gateways across the switch without an error ($(cat "$WT_DIR/app.ok") writes, $(cat "$WT_DIR/app.reads") reads so far)"
+
+say "Read the sample data through a gateway: customer and corder now come from the customer keyspace (the rules), product from commerce"
+printf '$ gateway 2 --table commerce < infra/local/sql/select_commerce_data.sql\n'
+gateway 2 --table commerce < "$REPO/infra/local/sql/select_commerce_data.sql"
 
 say "Check the routing rules: customer and corder go to the customer keyspace"
 printf "$ durablectl GetRoutingRules\n"; durablectl GetRoutingRules > "$WT_DIR/rules2.json"; cat "$WT_DIR/rules2.json"
@@ -183,7 +187,12 @@ for t in customer corder; do
   [ "$a" = "$b" ] || fail "$t differs between commerce ($a) and customer ($b)"
 done
 proven "customer and corder are equal in commerce and customer (CHECKSUM TABLE) after $(cat "$WT_DIR/app.ok") application writes"
-[ -f "$WT_DIR/app.errors" ] && { echo "application write errors during the switch window (the guard at work):"; tail -3 "$WT_DIR/app.errors"; }
+if [ -f "$WT_DIR/app.errors" ]; then
+  echo "the application saw errors through the gateways:"; cat "$WT_DIR/app.errors"; fail "application errors"
+fi
+written=$(mysql_customer -N -e "SELECT COUNT(*) FROM corder WHERE sku = 'SKU-APP'")
+[ "$written" = "$(cat "$WT_DIR/app.ok")" ] || fail "the application's acknowledged writes ($(cat "$WT_DIR/app.ok")) are not all in customer.corder ($written)"
+proven "no error seen by the application through the gateways, and all its $written acknowledged writes are in customer.corder"
 run durablectl MoveTables --target-keyspace customer --workflow commerce2customer complete
 # An approval authorises the pending command in the current traffic generation, once: it is given after Complete waits.
 DURABLE_APPROVER_KEY="$APPROVER_KEY" run durablectl MoveTables --target-keyspace customer --workflow commerce2customer approve --action Complete --approver alice

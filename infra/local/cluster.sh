@@ -4,7 +4,9 @@
 #
 #   cluster.sh up       install what is missing, start everything (a no-op when all is running): etcd, Azurite, the
 #                       tablets, then the Functions host and the Streamer built from this checkout; the host registers
-#                       the tablets in the topology; `up --servers-only` stops after the servers; `up --with-external` also starts a
+#                       the tablets in the topology; then two gateways (src/Gateway, vtgate's role: the MySQL endpoint
+#                       applications use, following the routing rules); `up --servers-only` stops after the servers;
+#                       `up --with-external` also starts a
 #                       second, separate cluster (own etcd, host and tablets 1100/1101 with the seeds' commerce data),
 #                       the source for Migrate
 #   cluster.sh down     stop only what `up` started (pid files), leave no process behind
@@ -41,8 +43,12 @@ TABLETS="
 1101 commerce 0 REPLICA 1100
 "
 PORT_BASE_ETCD=13379; PORT_BASE_AZURITE=11000; PORT_BASE_FUNCTIONS=7072; PORT_BASE_STREAMER=9465; LOAD_SAMPLE_DATA=1
+GATEWAYS=0  # Migrate's source cluster: applications reach it directly, as an existing database
 else
 PORT_BASE_ETCD=12379; PORT_BASE_AZURITE=10000; PORT_BASE_FUNCTIONS=7071; PORT_BASE_STREAMER=9464; LOAD_SAMPLE_DATA=0
+# Two gateways, as the seeds' local example runs vtgate (MySQL port 15306, HTTP 15001): two, so applications can spread
+# over them and a switch is proven to wait for every one.
+GATEWAYS=2; PORT_BASE_GATEWAY_MYSQL=15306; PORT_BASE_GATEWAY_HTTP=15001
 TABLETS="
 100 commerce 0 PRIMARY -
 101 commerce 0 REPLICA 100
@@ -194,6 +200,9 @@ ensure_secrets() {
   fi
   # The Functions host's function key (x-functions-key); added to a secrets file written before the host existed.
   if ! grep -q '^DURABLE_HOST_KEY=' "$SECRETS_FILE"; then echo "DURABLE_HOST_KEY=$(gen_password)$(gen_password)" >> "$SECRETS_FILE"; fi
+  # The gateways' client account (applications log in to a gateway with it); added to a secrets file written before
+  # the gateways existed. It is the gateways' own account, not a MariaDB one: it opens no tablet directly.
+  if [ "$GATEWAYS" -gt 0 ] && ! grep -q '^DURABLE_CLIENT_PASSWORD=' "$SECRETS_FILE"; then echo "DURABLE_CLIENT_PASSWORD=$(gen_password)" >> "$SECRETS_FILE"; fi
   chmod 600 "$SECRETS_FILE"
   if [ "$PROFILE" = main ]; then sync_external_engine_secret; fi
 }
@@ -481,6 +490,58 @@ streamer_up() {
 }
 host_ready() { curl -sf "http://127.0.0.1:${PORT[functions]}/api/health" >/dev/null; }
 
+# ---------------------------------------------------------------------------------------------------------------
+# The gateways (src/Gateway, vtgate's role): the MySQL endpoint applications use. Each follows the topology under the
+# default root through etcd watches, routes by the routing rules and holds statements while traffic switches. They log
+# in to the tablets as the `app` role (an account the write guards do NOT exempt, so a gateway can never write past a
+# guard), and accept one client account, durable_client, whose password is generated into secrets.env.
+# ---------------------------------------------------------------------------------------------------------------
+GATEWAY_DLL="$REPO/src/Gateway/bin/Release/net10.0/Durable.Gateway.dll"
+GATEWAY_CLIENT_USER=durable_client
+GATEWAY_DIR="$LOCAL/gateway"
+gateway_names() { local i; for i in $(seq 1 "$GATEWAYS"); do echo "gateway$i"; done; }
+
+# The ports are chosen before cluster.json is written, so the file lists them (tests and benchmarks read it).
+gateway_ports() {
+  local name i=0 running
+  for name in $(gateway_names); do
+    running=0; pid_alive "$GATEWAY_DIR/$name.pid" Durable.Gateway.dll && running=1
+    choose_port "${name}_mysql" $((PORT_BASE_GATEWAY_MYSQL + i)) $running
+    choose_port "${name}_http" $((PORT_BASE_GATEWAY_HTTP + i)) $running
+    i=$((i + 1))
+  done
+  save_ports
+}
+
+# A client options file for the shortcuts (`gateway N`, `mysql`): the password stays in a mode-600 file, off argv.
+write_gateway_client_cnf() {
+  mkdir -p "$GATEWAY_DIR"
+  (umask 077
+   printf '[client]\nuser = %s\npassword = %s\nhost = 127.0.0.1\n' "$GATEWAY_CLIENT_USER" "$(secret client)" > "$GATEWAY_DIR/client.cnf.tmp")
+  mv "$GATEWAY_DIR/client.cnf.tmp" "$GATEWAY_DIR/client.cnf"
+}
+
+gateway_up() { # name
+  local name=$1
+  pid_alive "$GATEWAY_DIR/$name.pid" Durable.Gateway.dll && return 0
+  build_if_stale "$REPO/src/Gateway" "$GATEWAY_DLL"
+  mkdir -p "$GATEWAY_DIR"
+  log "starting $name on 127.0.0.1:${PORT[${name}_mysql]} (MySQL) and ${PORT[${name}_http]} (health, readiness)"
+  # Settings through the environment (section Gateway), the passwords too: never argv, never a log.
+  ( export Gateway__EtcdEndpoints="http://127.0.0.1:${PORT[etcd_client]}" Gateway__TopologyRoot=/durable Gateway__Cell="$CELL" \
+      Gateway__Name="local-$name" Gateway__MySqlPort="${PORT[${name}_mysql]}" Gateway__HttpPort="${PORT[${name}_http]}" \
+      Gateway__BackendUser="$(user_of app)" Gateway__Accounts__0__User="$GATEWAY_CLIENT_USER" \
+      Gateway__SecretsFile="$SECRETS_FILE" Gateway__DrainSeconds=10
+    # (SecretsFile: the tablets' own accounts, secret:NAME references, with which the gateway probes replication lag;
+    # DrainSeconds: `down` waits 30 s for a process before it kills it, so the drain must end first.)
+    Gateway__BackendPassword=$(secret app); Gateway__Accounts__0__Password=$(secret client)
+    export Gateway__BackendPassword Gateway__Accounts__0__Password
+    cd "$REPO" && exec setsid nohup dotnet "$GATEWAY_DLL" > "$GATEWAY_DIR/$name.log" 2>&1 < /dev/null 9>&- ) &
+  echo $! > "$GATEWAY_DIR/$name.pid"
+}
+# /readyz answers 200 once the gateway has loaded the topology (rules, keyspaces, tablets, holds) and listens.
+gateway_ready() { curl -sf "http://127.0.0.1:${PORT[${1}_http]}/readyz" >/dev/null; }
+
 register_tablets() {
   log "registering the local cluster's keyspaces, shards and tablets in the topology"
   DURABLE_FUNCTIONS_KEY=$(host_key) "$LOCAL/bin/durablectl" --server "http://127.0.0.1:${PORT[functions]}" \
@@ -498,8 +559,15 @@ write_cluster_json() {
     echo "  \"cell\": \"$CELL\","
     echo "  \"etcd\": { \"endpoints\": [\"http://127.0.0.1:${PORT[etcd_client]}\"] },"
     echo "  \"azurite\": { \"blobPort\": ${PORT[azurite_blob]}, \"queuePort\": ${PORT[azurite_queue]}, \"tablePort\": ${PORT[azurite_table]}, \"connectionString\": \"$(azurite_connection_string)\" },"
-    echo "  \"accounts\": { \"dba\": \"$(user_of dba)\", \"app\": \"$(user_of app)\", \"repl\": \"$(user_of repl)\", \"filtered\": \"$(user_of filtered)\" },"
+    local client_account=""; [ "$GATEWAYS" -gt 0 ] && client_account=", \"client\": \"$GATEWAY_CLIENT_USER\""
+    echo "  \"accounts\": { \"dba\": \"$(user_of dba)\", \"app\": \"$(user_of app)\", \"repl\": \"$(user_of repl)\", \"filtered\": \"$(user_of filtered)\"$client_account },"
     echo "  \"secretsFile\": \"$SECRETS_FILE\","
+    # The gateways applications connect to (client account "client" above; none in the external cluster).
+    local gw gws=()
+    for gw in $(gateway_names); do
+      gws+=("{ \"name\": \"$gw\", \"host\": \"127.0.0.1\", \"mysqlPort\": ${PORT[${gw}_mysql]}, \"httpPort\": ${PORT[${gw}_http]} }")
+    done
+    echo "  \"gateways\": [$(IFS=,; echo "${gws[*]:-}" | sed 's/},{/}, {/g')],"
     echo "  \"tablets\": ["
     while read -r uid ks shard type primary; do
       [ -n "$uid" ] || continue
@@ -562,6 +630,7 @@ cmd_up() {
   while read -r uid ks shard type primary; do [ -n "$uid" ] && wait_for 90 "tablet $(alias_of "$uid")" tablet_ready "$uid"; done <<< "$TABLETS"
   while read -r uid ks shard type primary; do [ "$type" = PRIMARY ] && tablet_init "$uid" "$ks" "$shard" "$type" "$primary"; done <<< "$TABLETS"
   while read -r uid ks shard type primary; do [ -n "$uid" ] && [ "$type" != PRIMARY ] && tablet_init "$uid" "$ks" "$shard" "$type" "$primary"; done <<< "$TABLETS"
+  gateway_ports
   write_cluster_json
   write_bin_wrappers
   if [ $servers_only = 1 ]; then
@@ -576,6 +645,13 @@ cmd_up() {
     if [ ! -f "$HOST_DIR/registered" ] || [ "$CLUSTER_FILE" -nt "$HOST_DIR/registered" ] || [ "$HOST_DIR/host.pid" -nt "$HOST_DIR/registered" ]; then
       register_tablets
       touch "$HOST_DIR/registered"
+    fi
+    # After the registration: a gateway loads the topology before it accepts a connection.
+    if [ "$GATEWAYS" -gt 0 ]; then
+      write_gateway_client_cnf
+      local gw
+      for gw in $(gateway_names); do gateway_up "$gw"; done
+      for gw in $(gateway_names); do wait_for 90 "$gw (see $GATEWAY_DIR/$gw.log)" gateway_ready "$gw"; done
     fi
   fi
   if [ $with_external = 1 ]; then
@@ -596,6 +672,8 @@ cmd_down() {
   if [ "$PROFILE" = main ] && [ -f "$EXTERNAL_LOCAL/ports.env" ]; then external down; rm -f "$LOCAL/with-external"; fi
   load_ports
   local uid ks shard type primary
+  local gw
+  for gw in $(gateway_names); do stop_pid "$GATEWAY_DIR/$gw.pid" Durable.Gateway.dll "$gw"; done
   stop_pid "$HOST_DIR/host.pid" Durable.Functions.dll "the Functions host"
   stop_pid "$HOST_DIR/streamer.pid" Durable.Streamer.dll "the Streamer"
   # Replicas first so they do not spin reconnecting to a stopped primary.
@@ -608,29 +686,36 @@ cmd_down() {
 cmd_status() {
   load_ports
   local uid ks shard type primary state any_down=0
-  printf '%-18s %-30s %-7s %s\n' NAME ROLE PORT STATE
+  printf '%-18s %-30s %-11s %s\n' NAME ROLE PORT STATE
   state=down; pid_alive "$ETCD_DIR/etcd.pid" /usr/bin/etcd && state=up
   [ $state = down ] && any_down=1
-  printf '%-18s %-30s %-7s %s\n' etcd topology "${PORT[etcd_client]:--}" $state
+  printf '%-18s %-30s %-11s %s\n' etcd topology "${PORT[etcd_client]:--}" $state
   state=down; pid_alive "$AZ_DIR/azurite.pid" azurite && state=up
   [ $state = down ] && any_down=1
-  printf '%-18s %-30s %-7s %s\n' azurite "task hub (blob)" "${PORT[azurite_blob]:--}" $state
-  printf '%-18s %-30s %-7s %s\n' azurite "task hub (queue)" "${PORT[azurite_queue]:--}" $state
-  printf '%-18s %-30s %-7s %s\n' azurite "task hub (table)" "${PORT[azurite_table]:--}" $state
+  printf '%-18s %-30s %-11s %s\n' azurite "task hub (blob)" "${PORT[azurite_blob]:--}" $state
+  printf '%-18s %-30s %-11s %s\n' azurite "task hub (queue)" "${PORT[azurite_queue]:--}" $state
+  printf '%-18s %-30s %-11s %s\n' azurite "task hub (table)" "${PORT[azurite_table]:--}" $state
   state=down; pid_alive "$HOST_DIR/host.pid" Durable.Functions.dll && state=up
   # After `up --servers-only` the host is off by choice, not down.
   if [ $state = down ] && [ -f "$LOCAL/servers-only" ]; then state=off; fi
   [ $state = down ] && any_down=1
-  printf '%-18s %-30s %-7s %s\n' functions "Functions host (HTTP API)" "${PORT[functions]:--}" $state
+  printf '%-18s %-30s %-11s %s\n' functions "Functions host (HTTP API)" "${PORT[functions]:--}" $state
   state=down; pid_alive "$HOST_DIR/streamer.pid" Durable.Streamer.dll && state=up
   if [ $state = down ] && [ -f "$LOCAL/servers-only" ]; then state=off; fi
   [ $state = down ] && any_down=1
-  printf '%-18s %-30s %-7s %s\n' streamer "Streamer (binlog worker)" - $state
+  printf '%-18s %-30s %-11s %s\n' streamer "Streamer (binlog worker)" - $state
+  local gw
+  for gw in $(gateway_names); do
+    state=down; pid_alive "$GATEWAY_DIR/$gw.pid" Durable.Gateway.dll && state=up
+    if [ $state = down ] && [ -f "$LOCAL/servers-only" ]; then state=off; fi
+    [ $state = down ] && any_down=1
+    printf '%-18s %-30s %-11s %s\n' "$gw" "gateway (vtgate's role)" "${PORT[${gw}_mysql]:--}/${PORT[${gw}_http]:--}" $state
+  done
   while read -r uid ks shard type primary; do
     [ -n "$uid" ] || continue
     state=down; pid_alive "$(tablet_dir "$uid")/mariadbd.pid" mariadbd && state=up
     [ $state = down ] && any_down=1
-    printf '%-18s %-30s %-7s %s\n' "$(alias_of "$uid")" "$ks/$shard $type" "${PORT[mariadb_$uid]:--}" $state
+    printf '%-18s %-30s %-11s %s\n' "$(alias_of "$uid")" "$ks/$shard $type" "${PORT[mariadb_$uid]:--}" $state
   done <<< "$TABLETS"
   if [ "$PROFILE" = main ] && [ -f "$EXTERNAL_LOCAL/ports.env" ]; then
     echo
@@ -673,7 +758,26 @@ external_tablet() { local uid=\$1; shift; mariadb --defaults-extra-file="$EXTERN
 ENV
   fi
   [ "$PROFILE" = external ] && return 0
-  # One shortcut per keyspace primary, like the seeds' `mysql` alias: mysql_commerce -e 'select * from customer'
+  # (A cluster last brought up before the gateways existed has no gateway ports yet: its next `up` chooses them.)
+  if [ "$GATEWAYS" -gt 0 ] && [ -n "${PORT[gateway1_mysql]:-}" ]; then
+    local gw ports=() cases=""
+    for gw in $(gateway_names); do ports+=("${PORT[${gw}_mysql]}"); cases+="${gw#gateway}) port=${PORT[${gw}_mysql]} ;; "; done
+    cat <<ENV
+# The gateways (vtgate's role): applications connect here, by keyspace (commerce, commerce@replica, commerce@rdonly).
+export DURABLE_GATEWAY_HOST=127.0.0.1
+export DURABLE_GATEWAY_PORTS='$(IFS=,; echo "${ports[*]}")'
+export DURABLE_GATEWAY_USER='$GATEWAY_CLIENT_USER'
+# The client account's password, read from the secrets file when this is evaluated (never printed here).
+export DURABLE_GATEWAY_PASSWORD="\$(grep '^DURABLE_CLIENT_PASSWORD=' '$SECRETS_FILE' | cut -d= -f2-)"
+# gateway N [mariadb args...]: the mariadb client on gateway N as the client account, e.g. gateway 2 commerce@replica -e 'select 1'
+gateway() { local port; case "\$1" in $cases*) echo "gateway: which gateway? 1-$GATEWAYS (got '\$1')" >&2; return 2 ;; esac; shift
+  mariadb --defaults-extra-file='$GATEWAY_DIR/client.cnf' -P "\$port" "\$@"; }
+# mysql [keyspace] [args...]: as the seeds' \`mysql\` alias reaches vtgate: mysql -e 'show vitess_tablets', mysql commerce, mysql commerce@replica
+mysql() { gateway 1 "\$@"; }
+ENV
+  fi
+  # Direct to the tablets (setup steps, and what the gateways protect against): one shortcut per keyspace primary,
+  # e.g. mysql_commerce -e 'select * from customer'
   while read -r uid ks shard type primary; do
     [ "$type" = PRIMARY ] || continue
     local fn="mysql_${ks}"; [ "$shard" != 0 ] && fn="mysql_${ks}_$(echo "$shard" | tr -- '-' '_' | sed 's/^_/x/; s/_$/x/')"

@@ -1,42 +1,37 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using System.Globalization;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace Durable.Testing;
 
 /// <summary>
-/// A gateway (src/Gateway, vtgate's role) run as a separate process, as operators run it, so a test can kill it with
-/// SIGKILL: the built binaries copied to a folder of the test's own (a concurrent rebuild cannot change them under it),
-/// its own MySQL and HTTP ports, a topology root, the local cluster's `app` account as its backend account and one
-/// client account. Started means ready: /readyz answered 200 (the topology is loaded).
+/// A gateway (src/Gateway, vtgate's role) run as a separate process, as <c>cluster.sh up</c> runs it: settings through
+/// <c>Gateway__*</c> environment variables (passwords too, never argv), a free MySQL port chosen by the gateway
+/// (<c>MySqlPort=0</c>) and read from its "gateway NAME listening on PORT (mysql)" line, which it writes once it has
+/// loaded the topology. A process that exits before it listens fails the start at once, with its output.
 /// </summary>
-public sealed class GatewayProcess : IAsyncDisposable
+public sealed partial class GatewayProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly TaskCompletionSource<int> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private GatewayProcess(Process process, string name, int mySqlPort, int httpPort)
+    private GatewayProcess(Process process, string name)
     {
         _process = process;
         Name = name;
-        MySqlPort = mySqlPort;
-        HttpPort = httpPort;
     }
 
+    /// <summary>Its name in the gateway registry.</summary>
     public string Name { get; }
 
-    public int MySqlPort { get; }
+    /// <summary>The port clients connect to with the MySQL protocol.</summary>
+    public int MySqlPort { get; private set; }
 
-    public int HttpPort { get; }
+    public int Id => _process.Id;
 
-    public int ProcessId => _process.Id;
-
-    public bool HasExited => _process.HasExited;
-
-    /// <summary>The account clients log in with.</summary>
-    public const string ClientUser = "gwclient";
-
+    /// <summary>Everything it wrote to stdout and stderr so far.</summary>
     public string Output
     {
         get
@@ -49,69 +44,38 @@ public sealed class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// The gateway binaries: src/Gateway/bin/{configuration}/net10.0 copied to <paramref name="into"/> (once per folder),
-    /// with the Durable.* libraries this test project was built with where they are newer.
+    /// Starts the gateway built in the test's own configuration (<c>src/Gateway/bin/&lt;config&gt;/&lt;tfm&gt;</c>; a test
+    /// project references src/Gateway with <c>ReferenceOutputAssembly="false"</c> so it is built) on
+    /// <paramref name="topologyRoot"/>, logging in to tablets as <paramref name="backend"/> and accepting
+    /// <paramref name="client"/>. <paramref name="settings"/> adds or overrides Gateway settings (e.g. "DrainSeconds").
     /// </summary>
-    public static string PrepareBinaries(string into)
+    public static async Task<GatewayProcess> StartAsync(string name, string topologyRoot, (string User, string Password) backend,
+        (string User, string Password) client, IReadOnlyDictionary<string, string>? settings = null, TimeSpan? startTimeout = null)
     {
-#if DEBUG
-        const string configuration = "Debug";
-#else
-        const string configuration = "Release";
-#endif
-        var source = Path.Combine(LocalCluster.RepositoryRoot(), "src", "Gateway", "bin", configuration, "net10.0");
-        if (!File.Exists(Path.Combine(source, "Durable.Gateway.dll")))
+        var baseDir = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)); // .../bin/<config>/<tfm>
+        var dll = Path.Combine(LocalCluster.RepositoryRoot(), "src", "Gateway", "bin", baseDir.Parent!.Name, baseDir.Name, "Durable.Gateway.dll");
+        if (!File.Exists(dll))
         {
-            throw new InvalidOperationException($"{source}/Durable.Gateway.dll is missing: build src/Gateway ({configuration}) before the gateway tests.");
+            throw new FileNotFoundException($"Build src/Gateway first: {dll} is missing.", dll);
         }
 
-        Directory.CreateDirectory(into);
-        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(into, Path.GetRelativePath(source, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target, overwrite: true);
-        }
-
-        return Path.Combine(into, "Durable.Gateway.dll");
-    }
-
-    /// <summary>A TCP port free at the moment of asking (the gateway binds it a moment later).</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>Starts a gateway on <paramref name="topologyRoot"/> and waits until it is ready.</summary>
-    public static async Task<GatewayProcess> StartAsync(string dll, string name, string topologyRoot, string clientPassword,
-        IReadOnlyDictionary<string, string>? settings = null, TimeSpan? startTimeout = null)
-    {
-        var cluster = LocalCluster.Current;
-        var (backendUser, backendPassword) = cluster.Account("app");
-        var mySqlPort = FreePort();
-        var httpPort = FreePort();
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-        };
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
-        var environment = new Dictionary<string, string>
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["Gateway__EtcdEndpoints"] = cluster.EtcdEndpoints,
-            ["Gateway__TopologyRoot"] = topologyRoot,
-            ["Gateway__Cell"] = cluster.Cell,
-            ["Gateway__Name"] = name,
-            ["Gateway__MySqlPort"] = mySqlPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Gateway__HttpPort"] = httpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Gateway__BackendUser"] = backendUser,
-            ["Gateway__BackendPassword"] = backendPassword,
-            ["Gateway__Accounts__0__User"] = ClientUser,
-            ["Gateway__Accounts__0__Password"] = clientPassword,
+            ["EtcdEndpoints"] = LocalCluster.Current.EtcdEndpoints,
+            ["TopologyRoot"] = topologyRoot,
+            ["Cell"] = LocalCluster.Current.File.Cell,
+            ["Name"] = name,
+            ["MySqlPort"] = "0",
+            ["HttpPort"] = "0",
+            ["BackendUser"] = backend.User,
+            ["BackendPassword"] = backend.Password,
+            ["Accounts__0__User"] = client.User,
+            ["Accounts__0__Password"] = client.Password,
+            ["DrainSeconds"] = "2",
+            // The tablets' own accounts (secret:NAME references), with which the gateway probes replication lag.
+            ["SecretsFile"] = LocalCluster.Current.File.SecretsFile,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
@@ -120,69 +84,31 @@ public sealed class GatewayProcess : IAsyncDisposable
 
         foreach (var (key, value) in environment)
         {
-            psi.Environment[key] = value;
+            psi.Environment["Gateway__" + key] = value;
         }
 
-        var gateway = new GatewayProcess(new Process { StartInfo = psi, EnableRaisingEvents = true }, name, mySqlPort, httpPort);
+        var gateway = new GatewayProcess(new Process { StartInfo = psi, EnableRaisingEvents = true }, name);
         gateway._process.OutputDataReceived += (_, e) => gateway.OnLine(e.Data);
         gateway._process.ErrorDataReceived += (_, e) => gateway.OnLine(e.Data);
+        gateway._process.Exited += (_, _) => gateway._listening.TrySetException(new InvalidOperationException("The gateway exited before it listened."));
         gateway._process.Start();
         gateway._process.BeginOutputReadLine();
         gateway._process.BeginErrorReadLine();
+        var timeout = startTimeout ?? TimeSpan.FromSeconds(60);
         try
         {
-            await gateway.WaitReadyAsync(startTimeout ?? TimeSpan.FromSeconds(60));
+            gateway.MySqlPort = await gateway._listening.Task.WaitAsync(timeout);
         }
-        catch
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
             await gateway.DisposeAsync();
-            throw;
+            throw new InvalidOperationException($"The gateway {name} did not start listening within {timeout} ({e.Message}). Output:\n{gateway.Output}", e);
         }
 
         return gateway;
     }
 
-    private async Task WaitReadyAsync(TimeSpan timeout)
-    {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < timeout)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"The gateway {Name} exited ({_process.ExitCode}) before it was ready. Output:\n{Output}");
-            }
-
-            try
-            {
-                using var answer = await http.GetAsync($"http://127.0.0.1:{HttpPort}/readyz");
-                if (answer.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"The gateway {Name} was not ready (/readyz) within {timeout}. Output:\n{Output}");
-    }
-
-    /// <summary>SIGKILL, as a crashed machine stops it: no drain, no goodbye to etcd.</summary>
-    public async Task KillAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-    }
-
-    /// <summary>SIGTERM and wait for the drain to end it; killed after <paramref name="grace"/>.</summary>
+    /// <summary>A graceful stop (SIGTERM: the gateway drains and leaves the registry); killed when still running after <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
         if (_process.HasExited)
@@ -190,9 +116,9 @@ public sealed class GatewayProcess : IAsyncDisposable
             return;
         }
 
-        using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
         {
-            await term.WaitForExitAsync();
+            await kill.WaitForExitAsync();
         }
 
         using var cts = new CancellationTokenSource(grace);
@@ -202,13 +128,29 @@ public sealed class GatewayProcess : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            await KillAsync();
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>SIGKILL, as a crashed machine stops it: no drain, no goodbye to the registry (its lease lapses).</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await KillAsync();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
         _process.Dispose();
     }
 
@@ -223,5 +165,14 @@ public sealed class GatewayProcess : IAsyncDisposable
         {
             _output.AppendLine(line);
         }
+
+        if (ListeningOn().Match(line) is { Success: true } m)
+        {
+            _listening.TrySetResult(int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+        }
     }
+
+    // The process contract's ready line: "gateway <Name> listening on <port> (mysql) and <port> (http)".
+    [GeneratedRegex(@"gateway \S+ listening on (\d+) \(mysql\)")]
+    private static partial Regex ListeningOn();
 }

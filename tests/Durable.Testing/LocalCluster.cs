@@ -134,7 +134,11 @@ public sealed record ClusterFile(
     AzuriteInfo Azurite,
     IReadOnlyDictionary<string, string> Accounts,
     string SecretsFile,
-    IReadOnlyList<TabletInfo> Tablets);
+    IReadOnlyList<TabletInfo> Tablets,
+    IReadOnlyList<GatewayInfo>? Gateways = null);
+
+/// <summary>One gateway of the local cluster (vtgate's role): its MySQL port for clients (account "client"), its HTTP port for /healthz and /readyz.</summary>
+public sealed record GatewayInfo(string Name, string Host, int MySqlPort, int HttpPort);
 
 public sealed record EtcdInfo(IReadOnlyList<string> Endpoints);
 

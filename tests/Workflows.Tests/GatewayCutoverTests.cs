@@ -24,12 +24,12 @@ public sealed class GatewayCutoverTests(ITestOutputHelper output)
     {
         var (bed, state, table) = await RecoveryIntegrationTests.RunningWorkflowAsync("gwload", "customer");
         await using var _ = bed;
-        var password = Convert.ToHexString(Guid.NewGuid().ToByteArray());
-        var dll = GatewayProcess.PrepareBinaries(Path.Combine(Path.GetTempPath(), "durable-gw-" + bed.Suffix));
-        await using var gw1 = await GatewayProcess.StartAsync(dll, "gw1-" + bed.Suffix, bed.Root, password);
-        await using var gw2 = await GatewayProcess.StartAsync(dll, "gw2-" + bed.Suffix, bed.Root, password);
+        var client = ("gwclient", Convert.ToHexString(Guid.NewGuid().ToByteArray()));
+        var backend = LocalCluster.Current.Account("app");
+        await using var gw1 = await GatewayProcess.StartAsync("gw1-" + bed.Suffix, bed.Root, backend, client);
+        await using var gw2 = await GatewayProcess.StartAsync("gw2-" + bed.Suffix, bed.Root, backend, client);
         await using var load = new GatewayLoad(table, firstId: 1_000_000);
-        load.Start([gw1.MySqlPort, gw2.MySqlPort], GatewayProcess.ClientUser, password, workersPerGateway: 3);
+        load.Start([gw1.MySqlPort, gw2.MySqlPort], client.Item1, client.Item2, workersPerGateway: 3);
         await load.WaitForAckedAsync(30, TimeSpan.FromSeconds(60));
 
         var ops = bed.Env.Operations;
@@ -64,12 +64,12 @@ public sealed class GatewayCutoverTests(ITestOutputHelper output)
     {
         var (bed, state, table) = await RecoveryIntegrationTests.RunningWorkflowAsync("gwkill", "customer");
         await using var _ = bed;
-        var password = Convert.ToHexString(Guid.NewGuid().ToByteArray());
-        var dll = GatewayProcess.PrepareBinaries(Path.Combine(Path.GetTempPath(), "durable-gw-" + bed.Suffix));
-        await using var doomed = await GatewayProcess.StartAsync(dll, "gwdoomed-" + bed.Suffix, bed.Root, password);
-        await using var survivor = await GatewayProcess.StartAsync(dll, "gwsurvivor-" + bed.Suffix, bed.Root, password);
+        var client = ("gwclient", Convert.ToHexString(Guid.NewGuid().ToByteArray()));
+        var backend = LocalCluster.Current.Account("app");
+        await using var doomed = await GatewayProcess.StartAsync("gwdoomed-" + bed.Suffix, bed.Root, backend, client);
+        await using var survivor = await GatewayProcess.StartAsync("gwsurvivor-" + bed.Suffix, bed.Root, backend, client);
         await using var load = new GatewayLoad(table, firstId: 2_000_000);
-        load.Start([doomed.MySqlPort, survivor.MySqlPort], GatewayProcess.ClientUser, password, workersPerGateway: 3);
+        load.Start([doomed.MySqlPort, survivor.MySqlPort], client.Item1, client.Item2, workersPerGateway: 3);
         await load.WaitForAckedAsync(30, TimeSpan.FromSeconds(60));
 
         // The kill lands inside the switch: once its record of intent is written (the hold is announced right after).

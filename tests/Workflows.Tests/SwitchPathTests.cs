@@ -44,7 +44,7 @@ public sealed class SwitchPathTests
             "Switch reads for tables [customer] to keyspace customer for tablet types [RDONLY]",
             "Routing rules for tables [customer] will be updated",
         ], lines);
-        Assert.Equal([nameof(ISwitcher.CheckReadStreamsAsync), nameof(ISwitcher.SwitchReadsAsync)], result.Path);
+        Assert.Equal([nameof(ISwitcher.CheckReadStreamsAsync), nameof(ISwitcher.SwitchReadsAsync)], result.Path); // no gateway hold for reads
 
         // Reads moved back to where writes are need no stream: no check line.
         var (back, backLines) = await DryAsync(Running(new TrafficState { Rdonly = true }), new SwitchOptions { TabletTypes = ["rdonly"] }, reverse: true);
@@ -60,10 +60,11 @@ public sealed class SwitchPathTests
         var order = new[]
         {
             "Check that the lag of workflow w", "Check that reverse replication workflow w_reverse can be created", "Wait until the streams of workflow w follow",
-            "Record the switch in the workflow's journal", "Remove the frozen streams of an earlier reverse workflow w_reverse", "Arm write guards", "Drain in-flight writes",
+            "Record the switch in the workflow's journal", "Remove the frozen streams of an earlier reverse workflow w_reverse",
+            "Tell the gateways to hold new statements on tables [customer] and wait up to 2s", "Arm write guards", "Drain in-flight writes",
             "Read the final position", "Wait up to", "Stop the streams of workflow w", "Create reverse replication workflow w_reverse",
             "Switch reads for tables [customer] to keyspace customer for tablet types [", "Switch writes", "Commit the switch",
-            "Lift write guards on tables [customer] in keyspace customer", "Start the streams of workflow w_reverse", "Freeze the streams of workflow w",
+            "Lift write guards on tables [customer] in keyspace customer", "End the gateways' hold", "Start the streams of workflow w_reverse", "Freeze the streams of workflow w",
         };
         var positions = order.Select(o => lines.ToList().FindIndex(l => l.StartsWith(o, StringComparison.Ordinal))).ToList();
         Assert.DoesNotContain(-1, positions);
@@ -96,6 +97,9 @@ public sealed class SwitchPathTests
         var result = await SwitchPath.RunAsync(scripted, scope, options, default);
         Assert.True(result.Ok);
         Assert.Equal(scripted.Calls, result.Path);
+        var hold = result.Path!.ToList().IndexOf(nameof(ISwitcher.HoldTrafficAsync));
+        Assert.True(hold > result.Path!.ToList().IndexOf(nameof(ISwitcher.RecordIntentAsync)));
+        Assert.Equal(nameof(ISwitcher.ArmGuardsAsync), result.Path![hold + 1]);
         var (dry, _) = await DryAsync(state, options);
         Assert.Equal(dry.Path, result.Path);
     }
@@ -185,6 +189,8 @@ public sealed class SwitchPathTests
         public Task RecordIntentAsync(CancellationToken ct) => Step();
 
         public Task PrepareReverseWorkflowAsync(CancellationToken ct) => Step();
+
+        public Task HoldTrafficAsync(CancellationToken ct) => Step();
 
         public Task ArmGuardsAsync(CancellationToken ct) => Step();
 

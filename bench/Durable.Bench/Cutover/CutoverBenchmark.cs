@@ -18,26 +18,56 @@ namespace Durable.Bench.Cutover;
 /// </summary>
 /// <remarks>
 /// Settings from the environment (no password on a command line): BENCH_SERVER (host URL), BENCH_KEY (function key),
-/// DURABLE_CLUSTER_FILE (tablet addresses), DURABLE_APP_PASSWORD and DURABLE_DBA_PASSWORD. Arguments:
+/// DURABLE_CLUSTER_FILE (tablet addresses), DURABLE_APP_PASSWORD and DURABLE_DBA_PASSWORD; for cutover-gateway also
+/// BENCH_GATEWAYS (host:port,host:port), BENCH_GATEWAY_USER and BENCH_GATEWAY_PASSWORD. Arguments:
 /// <c>[cycles=10] [rate=500] [report-file]</c>. The table and workflow are created and removed by the run.
+/// cutover-gateway is the same run with the application going through gateways (<see cref="GatewayLoad"/>).
 /// </remarks>
 public static class CutoverBenchmark
 {
-    private const string Source = "commerce";
+    internal const string Source = "commerce";
     private const string Target = "customer";
 
-    private sealed record Tablet(string Keyspace, string Host, int Port, string Db);
+    internal sealed record Tablet(string Keyspace, string Host, int Port, string Db);
 
-    private sealed record Switch(string Action, double Start, double End, double Took, string? Steps);
+    internal sealed record Switch(string Action, double Start, double End, double Took, string? Steps);
 
-    public static async Task<int> RunAsync(string[] args)
+    /// <summary>The application load a run measures: started once the copy is done, stopped after the last switch.</summary>
+    internal interface ICutoverLoad
+    {
+        double Now { get; }
+
+        long Written { get; }
+
+        /// <summary>Set when the load cannot go on (not a counted error of the application).</summary>
+        string? Error { get; }
+
+        /// <summary>Runs the load until <paramref name="ct"/> is cancelled; <see cref="Ready"/> completes once it writes.</summary>
+        Task RunAsync(HttpClient http, CancellationToken ct);
+
+        Task Ready { get; }
+
+        /// <summary>Logs the run's lines and returns the measurement (higher is better) for the harness.</summary>
+        double Report(IReadOnlyList<Switch> switches, int cycles, int rate, long rows, Action<string> log);
+    }
+
+    public static Task<int> RunAsync(string[] args) =>
+        RunAsync(args, "cutover-window", (primaries, table, rate) => new RoutedWriter(primaries, table, rate));
+
+    /// <summary>cutover-gateway: the application through the gateways (BENCH_GATEWAYS), which hold its statements during a switch.</summary>
+    public static Task<int> RunThroughGatewaysAsync(string[] args) =>
+        RunAsync(args, "cutover-gateway", (_, table, rate) => new GatewayLoad(
+            [.. Setting("BENCH_GATEWAYS").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
+            Setting("BENCH_GATEWAY_USER"), Setting("BENCH_GATEWAY_PASSWORD"), Source, table, rate));
+
+    private static async Task<int> RunAsync(string[] args, string name, Func<Dictionary<string, Tablet>, string, int, ICutoverLoad> load)
     {
         var cycles = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
         var rate = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 500;
         var reportFile = args.Length > 2 ? args[2] : null;
         if (cycles < 1 || rate < 1)
         {
-            Console.Error.WriteLine($"cutover-window: cycles {cycles} and rate {rate} must be at least 1");
+            Console.Error.WriteLine($"{name}: cycles {cycles} and rate {rate} must be at least 1");
             return 2;
         }
 
@@ -56,9 +86,8 @@ public static class CutoverBenchmark
         }
 
         await ExecAsync(primaries[Source], "dba", $"CREATE TABLE `{table}` (id BIGINT NOT NULL, v VARCHAR(32) NOT NULL, PRIMARY KEY (id))");
-        var writer = new RoutedWriter(primaries, table, rate);
+        var writer = load(primaries, table, rate);
         using var stop = new CancellationTokenSource();
-        Task? follow = null;
         Task? write = null;
         var switches = new List<Switch>();
         try
@@ -72,13 +101,12 @@ public static class CutoverBenchmark
             }
 
             await WaitStateAsync(http, workflow, s => s["phase"]?.GetValue<string>() == "Running", TimeSpan.FromMinutes(2), "copy done");
-            follow = Task.Run(() => writer.FollowRulesAsync(http, stop.Token));
-            if (await Task.WhenAny(writer.FirstRulesAsync, Task.Delay(TimeSpan.FromSeconds(30))) != writer.FirstRulesAsync)
+            write = Task.Run(() => writer.RunAsync(http, stop.Token));
+            if (await Task.WhenAny(writer.Ready, write, Task.Delay(TimeSpan.FromSeconds(30))) != writer.Ready)
             {
-                throw new TimeoutException("no routing rules from the long-poll within 30 s: " + writer.RulesError);
+                throw new TimeoutException("the load did not start within 30 s: " + writer.Error);
             }
 
-            write = Task.Run(() => writer.WriteAsync(stop.Token));
             await Task.Delay(TimeSpan.FromSeconds(3));
             for (var cycle = 0; cycle < cycles; cycle++)
             {
@@ -124,7 +152,7 @@ public static class CutoverBenchmark
             }
 
             await stop.CancelAsync();
-            await Task.WhenAll(write, follow).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await write.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             if (writer.Error is not null)
             {
                 throw new InvalidOperationException("the writer failed: " + writer.Error);
@@ -132,24 +160,7 @@ public static class CutoverBenchmark
 
             // Every acknowledged write is on the side writes go to now (the source, after the last ReverseTraffic).
             var rows = long.Parse((await ScalarAsync(primaries[Source], "dba", $"SELECT COUNT(*) FROM `{table}`"))!, CultureInfo.InvariantCulture);
-            if (rows != writer.Written)
-            {
-                throw new InvalidOperationException($"{Source}.{table} has {rows} rows but {writer.Written} writes were acknowledged");
-            }
-
-            var stalls = switches.Select(s => writer.StallDuring(s.Start, s.End)).ToList();
-            var sorted = stalls.Order().ToList();
-            var p99 = Percentile(sorted, 0.99);
-            var all = writer.Latencies();
-            Log($"{cycles} cycles ({switches.Count} switches) at {rate} rows/s: {writer.Written} rows written, {writer.Refused} writes refused by guards and retried, all {rows} rows present");
-            Log($"per-switch write stall: p50 {Percentile(sorted, 0.5):F3} s, p99 {p99:F3} s, worst {sorted[^1]:F3} s (goal p99 <= 1 s)");
-            Log($"all writes: p50 {Percentile(all, 0.5) * 1000:F1} ms, p99 {Percentile(all, 0.99) * 1000:F1} ms, p99.9 {Percentile(all, 0.999) * 1000:F1} ms, max {all[^1] * 1000:F1} ms");
-            Log("each switch: " + string.Join(", ", switches.Select((s, i) => $"{(s.Action == "switchtraffic" ? "S" : "R")}{i / 2 + 1} stall {stalls[i]:F3}s (command {s.Took:F1}s)")));
-            // Where the slowest switches spent their time, as the switch itself measured it.
-            foreach (var i in Enumerable.Range(0, switches.Count).OrderByDescending(i => stalls[i]).Take(3))
-            {
-                Log($"slow switch {(switches[i].Action == "switchtraffic" ? "S" : "R")}{i / 2 + 1} (stall {stalls[i]:F3}s): {switches[i].Steps ?? "no steps reported"}");
-            }
+            var measurement = writer.Report(switches, cycles, rate, rows, Log);
             var cancel = await PostAsync(http, $"/api/movetables/{Target}/{workflow}/cancel", new JsonObject());
             if (cancel.Status == 202)
             {
@@ -161,18 +172,17 @@ public static class CutoverBenchmark
                 await File.WriteAllLinesAsync(reportFile, report);
             }
 
-            Console.WriteLine((1 / Math.Max(p99, 0.001)).ToString("F3", CultureInfo.InvariantCulture));
+            Console.WriteLine(measurement.ToString("F3", CultureInfo.InvariantCulture));
             return 0;
         }
         finally
         {
             await stop.CancelAsync();
-            if (write is not null && follow is not null)
+            if (write is not null)
             {
-                await Task.WhenAll(write, follow).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await write.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
-            await writer.DisposeAsync();
             await ExecAsync(primaries[Source], "dba", $"DROP TABLE IF EXISTS `{table}`");
             await ExecAsync(primaries[Target], "dba", $"DROP TABLE IF EXISTS `{table}`");
         }
@@ -182,7 +192,7 @@ public static class CutoverBenchmark
         state["commands"]?.AsArray().LastOrDefault(c => c?["request_id"]?.GetValue<string>() == requestId);
 
     /// <summary>Linear interpolation between closest ranks (sorted input).</summary>
-    private static double Percentile(IReadOnlyList<double> sorted, double p)
+    internal static double Percentile(IReadOnlyList<double> sorted, double p)
     {
         if (sorted.Count == 0)
         {
@@ -195,7 +205,7 @@ public static class CutoverBenchmark
         return sorted[lo] + ((sorted[hi] - sorted[lo]) * (rank - lo));
     }
 
-    private static string Setting(string name) =>
+    internal static string Setting(string name) =>
         Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : throw new InvalidOperationException($"{name} is not set");
 
     private static Dictionary<string, Tablet> Primaries(string clusterFile)
@@ -241,6 +251,8 @@ public static class CutoverBenchmark
         return await c.QueryScalarAsync(sql);
     }
 
+    internal static string SwitchName(IReadOnlyList<Switch> switches, int i) => $"{(switches[i].Action == "switchtraffic" ? "S" : "R")}{i / 2 + 1}";
+
     private static async Task<(int Status, JsonObject? Body)> PostAsync(HttpClient http, string path, JsonObject body)
     {
         using var response = await http.PostAsJsonAsync(path, body);
@@ -271,7 +283,7 @@ public static class CutoverBenchmark
     }
 
     /// <summary>The application: follows the rules through the long-poll, writes at a fixed rate where they point.</summary>
-    private sealed class RoutedWriter(Dictionary<string, Tablet> primaries, string table, int rate) : IAsyncDisposable
+    private sealed class RoutedWriter(Dictionary<string, Tablet> primaries, string table, int rate) : ICutoverLoad
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly TaskCompletionSource _firstRules = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -280,7 +292,7 @@ public static class CutoverBenchmark
 
         public double Now => _clock.Elapsed.TotalSeconds;
 
-        public Task FirstRulesAsync => _firstRules.Task;
+        public Task Ready => _firstRules.Task;
 
         private long _written;
         private long _refused;
@@ -294,7 +306,46 @@ public static class CutoverBenchmark
 
         public volatile string? Error;
 
+        string? ICutoverLoad.Error => Error ?? RulesError;
+
         public string? RulesError { get; private set; }
+
+        /// <summary>Follows the rules and, once it has them, writes where they point.</summary>
+        public async Task RunAsync(HttpClient http, CancellationToken ct)
+        {
+            var follow = Task.Run(() => FollowRulesAsync(http, ct), ct);
+            await Task.WhenAny(_firstRules.Task, Task.Delay(Timeout.Infinite, ct)); // WhenAny never throws: cancelled is a completed task too
+            if (!ct.IsCancellationRequested)
+            {
+                await WriteAsync(ct);
+            }
+
+            await follow.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        public double Report(IReadOnlyList<Switch> switches, int cycles, int rate, long rows, Action<string> log)
+        {
+            if (rows != Written)
+            {
+                throw new InvalidOperationException($"{Source}.{table} has {rows} rows but {Written} writes were acknowledged");
+            }
+
+            var stalls = switches.Select(s => StallDuring(s.Start, s.End)).ToList();
+            var sorted = stalls.Order().ToList();
+            var p99 = Percentile(sorted, 0.99);
+            var all = Latencies();
+            log($"{cycles} cycles ({switches.Count} switches) at {rate} rows/s: {Written} rows written, {Refused} writes refused by guards and retried, all {rows} rows present");
+            log($"per-switch write stall: p50 {Percentile(sorted, 0.5):F3} s, p99 {p99:F3} s, worst {sorted[^1]:F3} s (goal p99 <= 1 s)");
+            log($"all writes: p50 {Percentile(all, 0.5) * 1000:F1} ms, p99 {Percentile(all, 0.99) * 1000:F1} ms, p99.9 {Percentile(all, 0.999) * 1000:F1} ms, max {all[^1] * 1000:F1} ms");
+            log("each switch: " + string.Join(", ", switches.Select((s, i) => $"{SwitchName(switches, i)} stall {stalls[i]:F3}s (command {s.Took:F1}s)")));
+            // Where the slowest switches spent their time, as the switch itself measured it.
+            foreach (var i in Enumerable.Range(0, switches.Count).OrderByDescending(i => stalls[i]).Take(3))
+            {
+                log($"slow switch {SwitchName(switches, i)} (stall {stalls[i]:F3}s): {switches[i].Steps ?? "no steps reported"}");
+            }
+
+            return 1 / Math.Max(p99, 0.001);
+        }
 
         /// <summary>The long-poll loop: every answer with a new revision updates where the table's writes go.</summary>
         public async Task FollowRulesAsync(HttpClient http, CancellationToken ct)
@@ -396,7 +447,5 @@ public static class CutoverBenchmark
             _writes.Where(w => w.Due >= from && w.Due <= to).Select(w => w.Done - w.Due).DefaultIfEmpty(0).Max();
 
         public List<double> Latencies() => [.. _writes.Select(w => w.Done - w.Due).Order()];
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

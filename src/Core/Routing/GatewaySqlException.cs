@@ -21,6 +21,13 @@ public sealed class GatewaySqlException(int code, string sqlState, string messag
     /// <summary>ER_NO_DB_ERROR: a table without a keyspace and no USE.</summary>
     public const int NoDb = 1046;
 
+    /// <summary>
+    /// ER_LOCK_WAIT_TIMEOUT ("try restarting transaction"): a statement held at cutover past a limit. Chosen because
+    /// client libraries and ORMs already treat it as transient and retry it, it says the statement did not run, and,
+    /// unlike 1213 (deadlock), it does not claim that an open transaction was rolled back.
+    /// </summary>
+    public const int LockWaitTimeout = 1205;
+
     /// <summary>ER_UNKNOWN_ERROR, with a message that says what to do.</summary>
     public const int Unknown = 1105;
 

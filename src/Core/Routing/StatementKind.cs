@@ -36,6 +36,8 @@ public enum LocalCommand
     ShowVitessTablets,
     ShowVitessKeyspaces,
     ShowVitessShards,
+    /// <summary>SHOW DATABASES / SHOW SCHEMAS: vtgate answers with the keyspaces (not the tablets' databases).</summary>
+    ShowDatabases,
 }
 
 /// <summary>

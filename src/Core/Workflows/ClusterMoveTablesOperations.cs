@@ -30,9 +30,10 @@ public sealed class ClusterMoveTablesOperations : IMoveTablesOperations
         var shards = new KeyspaceShards(store, engine);
         var planner = new StreamPlanner(store, engine);
         var rules = new TrafficRules(store);
-        var recovery = new WriteSwitchRecovery(engine, Registry, Guards, shards, rules, logger);
+        var holds = new GatewayHolds(store, Registry, settings.GatewayAckBound, logger);
+        var recovery = new WriteSwitchRecovery(engine, Registry, Guards, shards, rules, holds, logger);
         var catchUp = new StreamCatchUp(engine, settings.CatchUpGoal);
-        var switcher = new Switcher(engine, Registry, Guards, shards, planner, rules, catchUp, new CutoverHookCaller(store, http), recovery, logger);
+        var switcher = new Switcher(engine, Registry, Guards, shards, planner, rules, catchUp, new CutoverHookCaller(store, http), recovery, holds, logger);
         _preflight = new MoveTablesPreflight(store, engine, Registry, shards, planner, settings);
         _copy = new MoveTablesCopy(engine, shards, settings);
         _creation = new MoveTablesCreation(store, engine, Registry, Guards, shards, planner, _copy);

@@ -29,6 +29,12 @@ public interface ISwitcher
     /// <summary>The outbound workflow's old (frozen) streams removed and the workflow registered.</summary>
     Task PrepareReverseWorkflowAsync(CancellationToken ct);
 
+    /// <summary>
+    /// The gateways told to hold new statements on the moving tables (the hold saved in the journal with the announce),
+    /// and their acknowledgements awaited within a bound: from here a gateway's clients wait instead of meeting the guards.
+    /// </summary>
+    Task HoldTrafficAsync(CancellationToken ct);
+
     /// <summary>Write guards armed where writes leave: writes are refused from here.</summary>
     Task ArmGuardsAsync(CancellationToken ct);
 

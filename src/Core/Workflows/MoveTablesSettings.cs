@@ -21,6 +21,14 @@ public sealed record MoveTablesSettings
     /// </summary>
     public TimeSpan SwitchLeaseTtl { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a write switch waits for every registered gateway to acknowledge its hold before it arms the guards.
+    /// A live gateway answers within milliseconds (one watch event and one put); 2 s rides out an etcd leader election
+    /// or a GC pause, and stays well inside the gateways' 10 s per-statement window, which counts from the announce.
+    /// A gateway that does not answer (partitioned, or killed before its lease lapsed) is named and the switch goes on.
+    /// </summary>
+    public TimeSpan GatewayAckBound { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How often every host and Streamer looks for a command whose holder died (see <see cref="SwitchLeaseTtl"/>).</summary>
     public TimeSpan RecoveryInterval { get; init; } = TimeSpan.FromSeconds(2);
 

@@ -6,7 +6,8 @@ namespace Durable.Workflows;
 /// command takes for the same state and flags. The checks that only read (stream health and lag) are run for real
 /// when a <see cref="StreamCatchUp"/> is given, so a dry run of a switch the streams would refuse says so.
 /// </summary>
-public sealed class SwitchDryRun(WorkflowState state, SwitchOptions options, bool reverse, SwitchScope scope, TimeSpan catchUpGoal, StreamCatchUp? checks = null)
+public sealed class SwitchDryRun(
+    WorkflowState state, SwitchOptions options, bool reverse, SwitchScope scope, TimeSpan catchUpGoal, StreamCatchUp? checks = null, TimeSpan? gatewayAckBound = null)
     : ISwitcher
 {
     private readonly SwitchDirection _d = SwitchDirection.Of(state.Spec, reverse);
@@ -56,6 +57,10 @@ public sealed class SwitchDryRun(WorkflowState state, SwitchOptions options, boo
     public Task PrepareReverseWorkflowAsync(CancellationToken ct) =>
         Say($"Remove the frozen streams of an earlier reverse workflow {_d.Outbound} in keyspace {_d.From} and register it");
 
+    public Task HoldTrafficAsync(CancellationToken ct) =>
+        Say($"Tell the gateways to hold new statements on tables {Tables} and wait up to {(gatewayAckBound ?? new MoveTablesSettings().GatewayAckBound).TotalSeconds:0.#}s " +
+            "for every registered gateway to acknowledge (one that does not is named, and the switch goes on)");
+
     public Task ArmGuardsAsync(CancellationToken ct) =>
         Say($"Arm write guards on tables {Tables} in keyspace {_d.From} (writes fail naming workflow {state.Spec.TargetKeyspace}.{state.Spec.Workflow})");
 
@@ -98,6 +103,7 @@ public sealed class SwitchDryRun(WorkflowState state, SwitchOptions options, boo
     public Task<SwitchResult> FinishAsync(CancellationToken ct)
     {
         _lines.Add($"Lift write guards on tables {Tables} in keyspace {_d.To}");
+        _lines.Add($"End the gateways' hold: they release what they hold onto the new routing");
         if (options.EnableReverseReplication)
         {
             _lines.Add($"Start the streams of workflow {_d.Outbound}");

@@ -75,6 +75,10 @@ public static class SwitchPath
                 await s.PrepareReverseWorkflowAsync(ct).ConfigureAwait(false);
             }
 
+            // After the record of intent, so that a crash leaves the journal that ends the hold; before the guards, so
+            // that the gateways hold statements instead of sending them into refused writes.
+            path.Add(nameof(ISwitcher.HoldTrafficAsync));
+            await s.HoldTrafficAsync(ct).ConfigureAwait(false);
             path.Add(nameof(ISwitcher.ArmGuardsAsync));
             await s.ArmGuardsAsync(ct).ConfigureAwait(false);
             path.Add(nameof(ISwitcher.DrainAsync));

@@ -17,7 +17,7 @@ namespace Durable.Workflows;
 /// </summary>
 public sealed class Switcher(
     ReplicationEngine engine, WorkflowRegistry registry, WriteGuards guards, KeyspaceShards shards, StreamPlanner planner, TrafficRules rules,
-    StreamCatchUp catchUp, CutoverHookCaller hooks, WriteSwitchRecovery recovery, ILogger logger)
+    StreamCatchUp catchUp, CutoverHookCaller hooks, WriteSwitchRecovery recovery, GatewayHolds holds, ILogger logger)
 {
     // The services, for the attempts (a nested class cannot see the primary constructor's parameters).
     private ReplicationEngine Engine => engine;
@@ -39,6 +39,8 @@ public sealed class Switcher(
     private WriteSwitchRecovery Recovery => recovery;
 
     private ILogger Logger => logger;
+
+    private GatewayHolds Holds => holds;
 
     /// <summary>How long the switch tries to get the streams within <see cref="StreamCatchUp.Goal"/> before it goes on anyway.</summary>
     private const double CatchUpBudgetSeconds = 15;
@@ -159,6 +161,19 @@ public sealed class Switcher(
             // outbound workflow is registered, both before writes are refused.
             await From.ForEachAsync((_, _, c) => owner.Engine.Store.DeleteWorkflowAsync(c, _d.Outbound, ct)).ConfigureAwait(false);
             await owner.Registry.RegisterAsync(new WorkflowRecord(_d.Outbound, _d.From, _d.To, state.Tables, Spec.InstanceId, !reverse, DateTimeOffset.UtcNow), ct).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// The hold announced in the transaction that saves its id in the journal (a crash from here leaves a journal
+        /// whose recovery ends it), then the gateways' acknowledgements awaited within the bound; silent ones are named.
+        /// </summary>
+        public async Task HoldTrafficAsync(CancellationToken ct)
+        {
+            var hold = GatewayHolds.HoldFor(Spec, state.Tables, intentId, lease.Holder);
+            var journal = Journal with { HoldId = hold.Id };
+            var answer = await owner.Holds.AnnounceAsync(hold, [owner.Registry.JournalOp(Spec.TargetKeyspace, Spec.Workflow, journal)], lease, ct).ConfigureAwait(false);
+            _journal = journal;
+            _timings.Mark(answer.ToString());
         }
 
         /// <summary>

@@ -103,7 +103,7 @@ public sealed class TrafficSwitch(
         }
 
         var scope = SwitchScope.Of(state, options, reverse);
-        var dry = new SwitchDryRun(state, options, reverse, scope, settings.CatchUpGoal, catchUp);
+        var dry = new SwitchDryRun(state, options, reverse, scope, settings.CatchUpGoal, catchUp, settings.GatewayAckBound);
         var result = await SwitchPath.RunAsync(dry, scope, options, ct).ConfigureAwait(false);
         lines.AddRange(dry.Lines);
         return Unlocked(new DryRunReport(result.Ok, result.Message, lines, result.Path ?? []), keyspaces);

@@ -34,6 +34,12 @@ public sealed record SwitchJournal(
     /// <summary>Who acts on this journal (host and intent), for the log of a process that takes it over.</summary>
     [JsonPropertyName("holder")] public string? Holder { get; init; }
 
+    /// <summary>
+    /// The gateways' hold this switch announced (<see cref="GatewayHolds"/>), saved with the announce: whoever ends the
+    /// journal, forward or back, ends the hold too. Null for a switch that took none.
+    /// </summary>
+    [JsonPropertyName("hold_id")] public string? HoldId { get; init; }
+
     /// <summary>When the first guard was armed, on <see cref="WindowClock"/> (unix seconds): the start of the refused-writes window.</summary>
     [JsonPropertyName("window_opened_at")] public double? WindowOpenedAt { get; init; }
 }
@@ -149,8 +155,11 @@ public sealed class WorkflowRegistry(TopologyStore store) : ISwitchOutcomes
     /// the journal, and the switch saves it several times while writes are refused.
     /// </summary>
     public Task SaveJournalAsync(string keyspace, string workflow, SwitchJournal journal, SwitchLease lease, CancellationToken ct) =>
-        CommitUnderLeaseAsync([EtcdOp.Put(JournalKey(keyspace, workflow), TopologyJson.Serialize(journal with { UpdatedAt = DateTimeOffset.UtcNow }))], lease,
-            $"save the switch journal of {keyspace}.{workflow} (step {journal.Step})", ct);
+        CommitUnderLeaseAsync([JournalOp(keyspace, workflow, journal)], lease, $"save the switch journal of {keyspace}.{workflow} (step {journal.Step})", ct);
+
+    /// <summary>The write that saves a switch journal, for a transaction that writes something else with it.</summary>
+    public EtcdOp JournalOp(string keyspace, string workflow, SwitchJournal journal) =>
+        EtcdOp.Put(JournalKey(keyspace, workflow), TopologyJson.Serialize(journal with { UpdatedAt = DateTimeOffset.UtcNow }));
 
     /// <summary>
     /// Writes <paramref name="ops"/> only while every lock of <paramref name="lease"/> is still its holder's; else

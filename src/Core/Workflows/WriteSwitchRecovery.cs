@@ -11,7 +11,8 @@ namespace Durable.Workflows;
 /// the workflow or by any live process once the dead holder's lease has lapsed (<see cref="InterruptedCommandRecovery"/>).
 /// Every step is checked against the lease of whoever ends it.
 /// </summary>
-public sealed class WriteSwitchRecovery(ReplicationEngine engine, WorkflowRegistry registry, WriteGuards guards, KeyspaceShards shards, TrafficRules rules, ILogger logger)
+public sealed class WriteSwitchRecovery(
+    ReplicationEngine engine, WorkflowRegistry registry, WriteGuards guards, KeyspaceShards shards, TrafficRules rules, GatewayHolds holds, ILogger logger)
 {
     /// <summary>
     /// A journal found on entry: roll forward when committed, else back. Returns the resulting state. The journal's
@@ -75,6 +76,14 @@ public sealed class WriteSwitchRecovery(ReplicationEngine engine, WorkflowRegist
         timings ??= new SwitchTimings();
         timings.Mark("guards lifted where writes go");
         timings.WindowMs = window;
+
+        // Writes are open where they go: the gateways may release what they hold onto the new routing.
+        if (journal.HoldId is { } holdId)
+        {
+            await lease.EnsureHeldAsync("end the gateways' hold", ct).ConfigureAwait(false);
+            await holds.EndAsync(spec, holdId, committed: true, lease, ct).ConfigureAwait(false);
+            timings.Mark("gateways released");
+        }
 
         await lease.EnsureHeldAsync("start the outbound streams", ct).ConfigureAwait(false);
         var outbound = await shards.WorkflowStreamsAsync(d.From, d.Outbound, ct).ConfigureAwait(false);
@@ -155,6 +164,14 @@ public sealed class WriteSwitchRecovery(ReplicationEngine engine, WorkflowRegist
         await lease.EnsureHeldAsync("lift the guards where writes stay", ct).ConfigureAwait(false);
         await shards.LiftGuardsAsync(d.From, spec, d.FromGuard, state.Tables, lockWait, ct).ConfigureAwait(false);
         var closedAt = journal.WindowOpenedAt is null ? (double?)null : await WindowClock.NowAsync(engine, shards, d.From, ct).ConfigureAwait(false);
+
+        // The old routing is back and open: the gateways may release what they hold onto it.
+        if (journal.HoldId is { } holdId)
+        {
+            await lease.EnsureHeldAsync("end the gateways' hold", ct).ConfigureAwait(false);
+            await holds.EndAsync(spec, holdId, committed: false, lease, ct).ConfigureAwait(false);
+        }
+
         logger.LogInformation("{Workflow}: write switch {Intent} rolled back from step {Step}", spec.InstanceId, journal.IntentId, journal.Step);
         return closedAt;
     }

@@ -1,0 +1,68 @@
+using Durable.Routing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Gateway;
+
+/// <summary>The routing side a gateway runs with: the router, the followed topology, backend picking and cutover holds, and how to load the topology before accepting connections.</summary>
+public sealed record GatewayRouting(
+    IStatementRouter Router,
+    IGatewayTopology Topology,
+    IBackendPicker Picker,
+    ITrafficHolds Holds,
+    Func<CancellationToken, Task> LoadTopology);
+
+/// <summary>
+/// Builds the gateway's web application: Kestrel with the MySQL listener (a connection handler) and the HTTP listener
+/// (/healthz, /readyz), the session services, and the drain. Program.cs is the composition root that supplies the
+/// routing side; tests build it with their own.
+/// </summary>
+public static class GatewayApp
+{
+    public static WebApplication Build(GatewaySettings settings, GatewayRouting routing, string[]? args = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args ?? [] });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        var endpoints = new GatewayEndpoints();
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.ListenAnyIP(settings.MySqlPort, listen =>
+            {
+                endpoints.MySql = listen;
+                listen.UseConnectionHandler<GatewayConnectionHandler>();
+            });
+            if (settings.HttpPort > 0)
+            {
+                kestrel.ListenAnyIP(settings.HttpPort, listen => endpoints.Http = listen);
+            }
+        });
+        // Sessions inside a transaction get DrainSeconds to finish; the host waits a little longer before it aborts them.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(settings.DrainSeconds + 5));
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(endpoints);
+        builder.Services.AddSingleton(routing.Router);
+        builder.Services.AddSingleton(routing.Topology);
+        builder.Services.AddSingleton(routing.Picker);
+        builder.Services.AddSingleton(routing.Holds);
+        builder.Services.AddSingleton<BackendPool>();
+        builder.Services.AddSingleton<QueryLog>();
+        builder.Services.AddSingleton<GatewayStatus>();
+        builder.Services.AddSingleton<GatewayServices>();
+        builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<GatewayStartup>(sp, routing.LoadTopology));
+        var app = builder.Build();
+        var status = app.Services.GetRequiredService<GatewayStatus>();
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapGet("/readyz", () => status.Ready
+            ? Results.Text("ready")
+            : Results.Text(status.Draining ? "draining" : "loading topology", statusCode: StatusCodes.Status503ServiceUnavailable));
+        return app;
+    }
+
+    /// <summary>The bound ports of a built (and started) gateway.</summary>
+    public static GatewayEndpoints Endpoints(this WebApplication app) => app.Services.GetRequiredService<GatewayEndpoints>();
+}

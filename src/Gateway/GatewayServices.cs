@@ -1,0 +1,43 @@
+using System.Security.Cryptography.X509Certificates;
+using Durable.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace Durable.Gateway;
+
+/// <summary>What every client session of one gateway shares (built once by the composition root).</summary>
+internal sealed class GatewayServices(
+    GatewaySettings settings,
+    IStatementRouter router,
+    IGatewayTopology topology,
+    IBackendPicker picker,
+    ITrafficHolds holds,
+    BackendPool pool,
+    QueryLog queryLog,
+    GatewayStatus status,
+    ILogger<ClientSession> logger)
+{
+    public GatewaySettings Settings { get; } = settings;
+
+    public IStatementRouter Router { get; } = router;
+
+    public IGatewayTopology Topology { get; } = topology;
+
+    public IBackendPicker Picker { get; } = picker;
+
+    public ITrafficHolds Holds { get; } = holds;
+
+    public BackendPool Pool { get; } = pool;
+
+    public QueryLog QueryLog { get; } = queryLog;
+
+    public GatewayStatus Status { get; } = status;
+
+    public ILogger<ClientSession> Logger { get; } = logger;
+
+    public ClientCredentials Credentials { get; } = new(settings.Accounts);
+
+    public X509Certificate2? Certificate { get; } = settings.TlsEnabled ? X509Certificate2.CreateFromPemFile(settings.TlsCertificate!, settings.TlsKey) : null;
+
+    /// <summary>Set once the first backend answered: its version with -Durable-gateway.</summary>
+    public GatewayServerInfo ServerInfo { get; set; } = new(GatewayServerInfo.FromBackend(string.Empty));
+}

@@ -1,0 +1,259 @@
+# Routing as vtgate does for unsharded keyspaces, against the fixture's rules (commerce2customer mid-way: @replica and
+# @rdonly switched to customer, primary traffic on commerce): qualified names, tablet types, rules, global routing,
+# renamed tables, system schemas, and the rewriting of keyspace names to the tablets' databases.
+
+=== qualified name is rewritten to the database
+SELECT * FROM commerce.product WHERE sku = 'SKU-1001'
+--- expect
+kind: Select
+target: commerce
+tables: commerce.product
+writes: false
+effects: None
+sql:
+SELECT * FROM `vt_commerce`.product WHERE sku = 'SKU-1001'
+
+=== qualified name in backticks, spacing kept
+SELECT * FROM `commerce` . `product`   WHERE 1
+--- expect
+kind: Select
+target: commerce
+tables: commerce.product
+writes: false
+effects: None
+sql:
+SELECT * FROM `vt_commerce` . `product`   WHERE 1
+
+=== qualified name routed by a rule to another keyspace
+SELECT * FROM customer.customer WHERE customer_id = 1
+--- expect
+kind: Select
+target: commerce
+tables: commerce.customer
+writes: false
+effects: None
+sql:
+SELECT * FROM `vt_commerce`.customer WHERE customer_id = 1
+
+=== qualified name with a tablet type
+SELECT * FROM `commerce@replica`.customer
+--- expect
+kind: Select
+target: customer@replica
+tables: customer.customer
+writes: false
+effects: None
+sql:
+SELECT * FROM `vt_customer`.customer
+
+=== qualified names on a replica target follow the @replica rules
+@session commerce@replica
+SELECT o.sku, c.email FROM commerce.corder o JOIN commerce.customer c USING (customer_id)
+--- expect
+kind: Select
+target: customer@replica
+tables: customer.corder, customer.customer
+writes: false
+effects: None
+sql:
+SELECT o.sku, c.email FROM `vt_customer`.corder o JOIN `vt_customer`.customer c USING (customer_id)
+
+=== unqualified names on a replica target follow the @replica rules
+@session commerce@replica
+SELECT * FROM corder
+--- expect
+kind: Select
+target: customer@replica
+tables: customer.corder
+writes: false
+effects: None
+sql: same
+
+=== rdonly target
+@session commerce@rdonly
+SELECT COUNT(*) FROM customer
+--- expect
+kind: Select
+target: customer@rdonly
+tables: customer.customer
+writes: false
+effects: None
+sql: same
+
+=== primary target named explicitly
+@session commerce@primary
+SELECT * FROM customer
+--- expect
+kind: Select
+target: commerce
+tables: commerce.customer
+writes: false
+effects: None
+sql: same
+
+=== unqualified name in the target keyspace is routed back to the source by the rule
+@session customer
+SELECT * FROM corder
+--- expect
+kind: Select
+target: commerce
+tables: commerce.corder
+writes: false
+effects: None
+sql: same
+
+=== a table only in the VSchema of one keyspace, no database
+SELECT * FROM product
+--- expect
+kind: Select
+target: commerce
+tables: commerce.product
+writes: false
+effects: None
+sql: same
+
+=== a table in no VSchema, in the session's keyspace
+@session customer
+SELECT * FROM anything_new
+--- expect
+kind: Select
+target: customer
+tables: customer.anything_new
+writes: false
+effects: None
+sql: same
+
+=== renamed table (rule old_product -> commerce.product)
+@session commerce
+SELECT sku FROM old_product WHERE price > 1
+--- expect
+kind: Select
+target: commerce
+tables: commerce.product
+writes: false
+effects: None
+sql:
+SELECT sku FROM `product` WHERE price > 1
+
+=== renamed table, qualified
+SELECT sku FROM commerce.old_product
+--- expect
+kind: Select
+target: commerce
+tables: commerce.product
+writes: false
+effects: None
+sql:
+SELECT sku FROM `vt_commerce`.`product`
+
+=== schema-qualified columns are rewritten with their table
+SELECT commerce.product.sku, commerce.product.* FROM commerce.product
+--- expect
+kind: Select
+target: commerce
+tables: commerce.product
+writes: false
+effects: None
+sql:
+SELECT `vt_commerce`.product.sku, `vt_commerce`.product.* FROM `vt_commerce`.product
+
+=== information_schema is not routed, its text unchanged
+SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'vt_commerce'
+--- expect
+kind: Select
+target: -
+tables: -
+writes: false
+effects: None
+sql: same
+
+=== information_schema in a keyspace statement runs with the keyspace
+@session commerce
+SELECT c.email FROM customer c WHERE EXISTS (SELECT 1 FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_NAME = 'customer')
+--- expect
+kind: Select
+target: commerce
+tables: commerce.customer
+writes: false
+effects: None
+sql: same
+
+=== mysql and performance_schema and sys are not routed
+SELECT * FROM mysql.user JOIN performance_schema.threads JOIN sys.version
+--- expect
+kind: Select
+target: -
+tables: -
+writes: false
+effects: None
+sql: same
+
+=== database() on a replica target is the keyspace
+@session customer@replica
+SELECT DATABASE(), COUNT(*) FROM corder
+--- expect
+kind: Select
+target: customer@replica
+tables: customer.corder
+writes: false
+effects: None
+sql:
+SELECT 'customer', COUNT(*) FROM corder
+
+=== dml through a qualified name routed to the source
+INSERT INTO customer.corder (customer_id, sku, price) VALUES (1, 'SKU-1001', 100)
+--- expect
+kind: Insert
+target: commerce
+tables: commerce.corder
+writes: true
+effects: None
+sql:
+INSERT INTO `vt_commerce`.corder (customer_id, sku, price) VALUES (1, 'SKU-1001', 100)
+
+=== use a keyspace named in backticks
+USE `customer`
+--- expect
+kind: Use
+target: -
+tables: -
+writes: false
+effects: ChangesKeyspace
+use: customer
+sql:
+USE `vt_customer`
+
+=== keyspace-qualified show tables
+@session commerce
+SHOW TABLES FROM `customer` LIKE 'c%'
+--- expect
+kind: Show
+target: customer
+tables: -
+writes: false
+effects: None
+sql:
+SHOW TABLES FROM `vt_customer` LIKE 'c%'
+
+=== show tables on a replica target
+@session customer@replica
+SHOW TABLES
+--- expect
+kind: Show
+target: customer@replica
+tables: -
+writes: false
+effects: None
+sql: same
+
+=== multi-statement text, all on one target
+SELECT * FROM commerce.product; SELECT * FROM commerce.customer
+--- expect
+kind: Multi
+target: commerce
+tables: commerce.product, commerce.customer
+writes: false
+effects: None
+parts: 2
+sql:
+SELECT * FROM `vt_commerce`.product; SELECT * FROM `vt_commerce`.customer
