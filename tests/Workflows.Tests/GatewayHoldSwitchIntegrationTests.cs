@@ -42,8 +42,9 @@ public sealed class GatewayHoldSwitchIntegrationTests
             var journal = new SwitchJournal("crashed", false, state.Traffic, state.Traffic with { Primary = true }, SwitchSteps.Intent,
                 new Dictionary<string, string>(), new Dictionary<string, string>(), DateTimeOffset.UtcNow) { State = state, Holder = "dead-host", HoldId = "crashed" };
             var announcer = new GatewayHolds(bed.Env.Store, bed.Env.Registry, TimeSpan.FromMilliseconds(300), NullLogger.Instance);
-            var answer = await announcer.AnnounceAsync(GatewayHolds.HoldFor(spec, state.Tables, "crashed", "dead-host"),
-                [bed.Env.Registry.JournalOp(spec.TargetKeyspace, spec.Workflow, journal)], dead, default);
+            var hold = GatewayHolds.HoldFor(spec, state.Tables, "crashed", "dead-host");
+            await announcer.AnnounceAsync(hold, [bed.Env.Registry.JournalOp(spec.TargetKeyspace, spec.Workflow, journal)], dead, default);
+            var answer = await announcer.WaitForAcknowledgementsAsync(hold, default);
             Assert.Equal(["gw-live"], answer.Acknowledged);
             Assert.Equal(["gw-silent"], answer.Silent);
         }

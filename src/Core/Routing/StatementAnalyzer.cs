@@ -620,14 +620,23 @@ internal sealed class StatementAnalyzer
             throw SqlErrors.Unsupported("the table function " + Word(Cur), "only tables, derived tables and joins are routed in FROM");
         }
 
-        TableName(writes);
+        var table = TableName(writes);
         if (Cur.Is(SqlKeyword.Partition))
         {
             _p++;
             SkipParenthesized();
+            Alias();
+        }
+        else
+        {
+            var aliases = Aliases.Count;
+            Alias();
+            if (Aliases.Count == aliases)
+            {
+                Tables[table] = Tables[table] with { CanAlias = true };
+            }
         }
 
-        Alias();
         IndexHints();
     }
 

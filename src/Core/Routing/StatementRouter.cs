@@ -202,7 +202,8 @@ public sealed class StatementRouter : IStatementRouter
                     return;
                 }
 
-                Rewrite(nameToken.Start, nameToken.Length, route.QuotedTable);
+                // t routed to t2: FROM t becomes FROM `t2` AS `t`, so columns written t.col still name it.
+                Rewrite(nameToken.Start, nameToken.Length, reference.CanAlias ? route.QuotedTable + " AS " + TableRoute.Quote(nameToken.Name(sql)) : route.QuotedTable);
             }
         }
 

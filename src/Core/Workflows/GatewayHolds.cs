@@ -35,13 +35,12 @@ public sealed class GatewayHolds(TopologyStore store, WorkflowRegistry registry,
     public static TrafficHoldRecord HoldFor(MoveTablesCreate spec, IReadOnlyList<string> tables, string intentId, string holder) =>
         new(intentId, spec.Workflow, spec.SourceKeyspace, spec.TargetKeyspace, tables, TrafficHoldStates.Holding, DateTimeOffset.UtcNow, holder);
 
-    /// <summary>Announces <paramref name="hold"/> together with <paramref name="journalOps"/> (one transaction), then waits for the acknowledgements.</summary>
-    public async Task<HoldAnswer> AnnounceAsync(TrafficHoldRecord hold, IReadOnlyList<EtcdOp> journalOps, SwitchLease lease, CancellationToken ct)
-    {
-        await registry.CommitUnderLeaseAsync([.. journalOps, .. Holds.AnnounceOps(hold)], lease,
-            $"announce the gateways' hold {hold.Id} of workflow {hold.WorkflowName}", ct).ConfigureAwait(false);
-        return await WaitForAcknowledgementsAsync(hold, ct).ConfigureAwait(false);
-    }
+    /// <summary>
+    /// Announces <paramref name="hold"/> together with <paramref name="journalOps"/> (one transaction: the journal that
+    /// names the hold exists exactly when the hold does); then <see cref="WaitForAcknowledgementsAsync"/>.
+    /// </summary>
+    public Task AnnounceAsync(TrafficHoldRecord hold, IReadOnlyList<EtcdOp> journalOps, SwitchLease lease, CancellationToken ct) =>
+        registry.CommitUnderLeaseAsync([.. journalOps, .. Holds.AnnounceOps(hold)], lease, $"announce the gateways' hold {hold.Id} of workflow {hold.WorkflowName}", ct);
 
     /// <summary>
     /// Ends the switch's hold <paramref name="holdId"/> if it is still holding (idempotent: a recovery may end it again,
@@ -63,7 +62,8 @@ public sealed class GatewayHolds(TopologyStore store, WorkflowRegistry registry,
         logger.LogInformation("{Workflow}: gateways' hold {Hold} ended {State} at rules revision {Revision}", current.Value.WorkflowName, holdId, state, rules.ModRevision);
     }
 
-    private async Task<HoldAnswer> WaitForAcknowledgementsAsync(TrafficHoldRecord hold, CancellationToken ct)
+    /// <summary>Until every registered gateway acknowledged <paramref name="hold"/>, or <see cref="AckBound"/> passed.</summary>
+    public async Task<HoldAnswer> WaitForAcknowledgementsAsync(TrafficHoldRecord hold, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         while (true)

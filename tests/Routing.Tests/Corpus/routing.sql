@@ -133,7 +133,7 @@ tables: commerce.product
 writes: false
 effects: None
 sql:
-SELECT sku FROM `product` WHERE price > 1
+SELECT sku FROM `product` AS `old_product` WHERE price > 1
 
 === renamed table, qualified
 SELECT sku FROM commerce.old_product
@@ -144,7 +144,7 @@ tables: commerce.product
 writes: false
 effects: None
 sql:
-SELECT sku FROM `vt_commerce`.`product`
+SELECT sku FROM `vt_commerce`.`product` AS `old_product`
 
 === schema-qualified columns are rewritten with their table
 SELECT commerce.product.sku, commerce.product.* FROM commerce.product
@@ -257,3 +257,39 @@ effects: None
 parts: 2
 sql:
 SELECT * FROM `vt_commerce`.product; SELECT * FROM `vt_commerce`.customer
+
+=== renamed table keeps its written name as an alias for qualified columns
+@session commerce
+SELECT old_product.sku FROM old_product JOIN corder ON corder.sku = old_product.sku
+--- expect
+kind: Select
+target: commerce
+tables: commerce.product, commerce.corder
+writes: false
+effects: None
+sql:
+SELECT old_product.sku FROM `product` AS `old_product` JOIN corder ON corder.sku = old_product.sku
+
+=== renamed table with an alias of its own is only renamed
+@session commerce
+UPDATE old_product p SET p.price = 1
+--- expect
+kind: Update
+target: commerce
+tables: commerce.product
+writes: true
+effects: None
+sql:
+UPDATE `product` p SET p.price = 1
+
+=== renamed table as the target of an insert is only renamed
+@session commerce
+INSERT INTO old_product (sku) VALUES ('x')
+--- expect
+kind: Insert
+target: commerce
+tables: commerce.product
+writes: true
+effects: None
+sql:
+INSERT INTO `product` (sku) VALUES ('x')
