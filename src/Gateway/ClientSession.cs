@@ -30,6 +30,9 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
     private KeyspaceTarget? _target;
     private BackendConnection? _last;
     private bool _pendingBegin;
+
+    // The snapshot the last Route call used: a statement routed on an older one is routed again before it runs.
+    private RoutingSnapshot? _routedOn;
     private bool _multiStatements = (login.Capabilities & Capabilities.MultiStatements) != 0;
     private uint _nextStatementId;
 
@@ -212,93 +215,181 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
         return await RunAsync(routed, sql, null, default, started).ConfigureAwait(false);
     }
 
-    private RoutedStatement Route(string sql) =>
-        services.Router.Route(sql, new RouteContext(_target, services.Topology.Current));
+    private RoutedStatement Route(string sql)
+    {
+        var snapshot = services.Topology.Current;
+        var routed = services.Router.Route(sql, new RouteContext(_target, snapshot));
+        _routedOn = snapshot;
+        return routed;
+    }
+
+    /// <summary>
+    /// How long a guard-refused statement waits for the hold or the new rules to become visible here before the refusal
+    /// goes to the client: a switch arms its guards only after every gateway acknowledged its hold or the ack bound
+    /// (2 s) passed, so by then a gateway that follows etcd sees one or the other.
+    /// </summary>
+    private static readonly TimeSpan GuardRetryBound = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// Runs a routed statement (a query text, or an execute of <paramref name="prepared"/>) on its backend: waits out a
     /// cutover hold first when it is the first table statement of a transaction or autocommit, picks the backend,
     /// replays session state, sends a deferred BEGIN with it, and relays the response.
+    /// A statement is never run on rules a switch has replaced: one routed on an older snapshot (a prepared statement,
+    /// one that waited out a hold) is routed again first. A statement that starts work (autocommit, or the first of a
+    /// transaction) and that a write guard refuses anyway changed nothing (the guard is a BEFORE trigger), so it is
+    /// retried on the routing the switch leaves: it was routed just before the hold began here, the race vtgate closes
+    /// by retrying on its tablets' failover errors. A later statement of an open transaction that meets a guard gets
+    /// the in-flight error (see <see cref="AnswerGuardRefusalAsync"/>).
     /// </summary>
     /// <returns>False when the backend connection broke mid-response (the client stream is then unusable).</returns>
     private async ValueTask<bool> RunAsync(RoutedStatement routed, string sql, PreparedStatement? prepared, ReadOnlyMemory<byte> executePayload, long started)
     {
         var ct = StopToken;
-        var transaction = TransactionConnection();
-        var target = prepared?.Target ?? routed.Target;
-        if (target is { Type: TabletType.Primary } && routed.Tables.Count > 0 && transaction is null)
+        var routedOn = prepared?.RoutedOn ?? _routedOn;
+        long retryUntil = 0;
+        while (true)
         {
-            var wait = services.Holds.WaitIfHeld(routed.Tables, ct);
-            if (wait is not null)
+            if (!ReferenceEquals(routedOn, services.Topology.Current))
+            {
+                (routed, prepared) = RouteAgain(sql, prepared);
+                routedOn = _routedOn;
+            }
+
+            var transaction = TransactionConnection();
+            var target = prepared?.Target ?? routed.Target;
+            var onPrimaryTables = target is { Type: TabletType.Primary } && routed.Tables.Count > 0;
+            var startsWork = onPrimaryTables && transaction is null;
+            if (startsWork && services.Holds.WaitIfHeld(routed.Tables, ct) is { } wait)
             {
                 services.Status.Held();
                 await wait.ConfigureAwait(false); // a GatewaySqlException (limits) goes to the client as it is
-                routed = Route(prepared?.Routed.Sql is { } ? OriginalSql(prepared) : sql);
-                target = routed.Target ?? target;
+                continue; // the hold ended on a newer snapshot: route again
             }
-        }
 
-        var connection = await AcquireAsync(target, ct).ConfigureAwait(false);
-        await SyncSessionStateAsync(connection, ct).ConfigureAwait(false);
-        var backend = connection.Connection;
-        if (prepared is not null && !await EnsurePreparedAsync(connection, prepared, ct).ConfigureAwait(false))
-        {
-            return true;
-        }
-
-        var beginSent = false;
-        if (_pendingBegin)
-        {
-            _backendWriter.Clear();
-            _backendWriter.WriteBytes(BeginPayload);
-            await backend.SendRawCommandAsync(_backendWriter, ct).ConfigureAwait(false);
-            beginSent = true;
-            _pendingBegin = false;
-        }
-
-        BuildCommand(routed, prepared, executePayload, connection);
-        await backend.SendRawCommandAsync(_backendWriter, ct).ConfigureAwait(false);
-        if (beginSent && !await ReadBeginAnswerAsync(backend, ct).ConfigureAwait(false))
-        {
-            return true;
-        }
-
-        var inTransaction = transaction is not null;
-        var holdGuard = inTransaction && target is { Type: TabletType.Primary } && routed.Tables.Count > 0;
-        RelayOutcome outcome;
-        try
-        {
-            outcome = await ResponseRelay.RelayAsync(backend, Client, DeprecateEof, holdGuard, ct).ConfigureAwait(false);
-        }
-        catch (MySqlException ex)
-        {
-            await DropAsync(connection).ConfigureAwait(false);
-            Client.WriteError(2013, "HY000", $"Lost connection to tablet {connection.Endpoint.Alias} during the statement: {ex.Message}");
-            await Client.FlushAsync(ct).ConfigureAwait(false);
-            return false;
-        }
-
-        _last = connection;
-        services.Status.Statement();
-        if (outcome.Failed)
-        {
-            if (holdGuard && outcome.ErrorCode == ResponseRelay.WriteGuardError)
+            var connection = await AcquireAsync(target, ct).ConfigureAwait(false);
+            await SyncSessionStateAsync(connection, ct).ConfigureAwait(false);
+            var backend = connection.Connection;
+            if (prepared is not null && !await EnsurePreparedAsync(connection, prepared, ct).ConfigureAwait(false))
             {
-                await AnswerGuardRefusalAsync(connection, routed, outcome, ct).ConfigureAwait(false);
+                return true;
             }
+
+            var beginSent = false;
+            if (_pendingBegin)
+            {
+                _backendWriter.Clear();
+                _backendWriter.WriteBytes(BeginPayload);
+                await backend.SendRawCommandAsync(_backendWriter, ct).ConfigureAwait(false);
+                beginSent = true;
+                _pendingBegin = false;
+            }
+
+            BuildCommand(routed, prepared, executePayload, connection);
+            await backend.SendRawCommandAsync(_backendWriter, ct).ConfigureAwait(false);
+            if (beginSent && !await ReadBeginAnswerAsync(backend, ct).ConfigureAwait(false))
+            {
+                return true;
+            }
+
+            // A guard's refusal of a single statement on the moving tables is answered here, not relayed.
+            var holdGuard = onPrimaryTables && routed.Parts == 1;
+            RelayOutcome outcome;
+            try
+            {
+                outcome = await ResponseRelay.RelayAsync(backend, Client, DeprecateEof, holdGuard, ct).ConfigureAwait(false);
+            }
+            catch (MySqlException ex)
+            {
+                await DropAsync(connection).ConfigureAwait(false);
+                Client.WriteError(2013, "HY000", $"Lost connection to tablet {connection.Endpoint.Alias} during the statement: {ex.Message}");
+                await Client.FlushAsync(ct).ConfigureAwait(false);
+                return false;
+            }
+
+            _last = connection;
+            services.Status.Statement();
+            if (outcome.Failed && holdGuard && outcome.ErrorCode == ResponseRelay.WriteGuardError)
+            {
+                if (startsWork && IsWriteGuard(outcome))
+                {
+                    if (beginSent)
+                    {
+                        // The lazily begun transaction holds nothing yet: end it, and begin again with the retry.
+                        await backend.ExecuteAsync("ROLLBACK", ct).ConfigureAwait(false);
+                        _pendingBegin = true;
+                    }
+
+                    retryUntil = retryUntil == 0 ? Stopwatch.GetTimestamp() + (long)(GuardRetryBound.TotalSeconds * Stopwatch.Frequency) : retryUntil;
+                    if (await WaitForNewRoutingAsync(routed.Tables, routedOn, retryUntil, ct).ConfigureAwait(false))
+                    {
+                        continue;
+                    }
+                }
+
+                await AnswerGuardRefusalAsync(connection, routed, outcome, startsWork, ct).ConfigureAwait(false);
+            }
+            else if (!outcome.Failed)
+            {
+                RecordEffects(routed, connection);
+            }
+
+            if (prepared is not null)
+            {
+                prepared.LongData.Clear();
+            }
+
+            Log(started, sql, target, connection.Endpoint.Alias, outcome);
+            return true;
         }
-        else
+    }
+
+    /// <summary>The error is one of Durable's write guards (their SIGNAL text: "Durable write guard: ..." or the compact "Durable guard: ...").</summary>
+    private static bool IsWriteGuard(RelayOutcome outcome) =>
+        outcome.ErrorMessage is { } m && (m.StartsWith("Durable write guard", StringComparison.Ordinal) || m.StartsWith("Durable guard", StringComparison.Ordinal));
+
+    /// <summary>
+    /// After a guard refused a statement that changed nothing: waits until this gateway sees the switch (a hold on the
+    /// tables, which it then waits out, or rules newer than the statement was routed on). False when neither shows up
+    /// before <paramref name="until"/> (the guard is not a switch's: the refusal goes to the client).
+    /// </summary>
+    private async ValueTask<bool> WaitForNewRoutingAsync(IReadOnlyList<QualifiedTable> tables, RoutingSnapshot? routedOn, long until, CancellationToken ct)
+    {
+        while (Stopwatch.GetTimestamp() < until)
         {
-            RecordEffects(routed, connection);
+            if (services.Holds.IsHeld(tables) || !ReferenceEquals(routedOn, services.Topology.Current))
+            {
+                return true;
+            }
+
+            await Task.Delay(20, ct).ConfigureAwait(false);
         }
 
-        if (prepared is not null)
+        return false;
+    }
+
+    /// <summary>
+    /// Routes a statement again on the current snapshot. A prepared statement whose text or target changed becomes a
+    /// new statement under the client's same id (prepared afresh on the connections that execute it); one that routes
+    /// the same only notes the snapshot.
+    /// </summary>
+    private (RoutedStatement Routed, PreparedStatement? Prepared) RouteAgain(string sql, PreparedStatement? prepared)
+    {
+        if (prepared is null)
         {
-            prepared.LongData.Clear();
+            return (Route(sql), null);
         }
 
-        Log(started, sql, target, connection.Endpoint.Alias, outcome);
-        return true;
+        var routed = Route(prepared.OriginalSql);
+        var target = routed.Target ?? prepared.Target;
+        if (routed.Sql == prepared.Routed.Sql && target == prepared.Target)
+        {
+            prepared.RoutedOn = _routedOn;
+            return (routed, prepared);
+        }
+
+        var replacement = prepared.RoutedAgain(routed, target, _routedOn);
+        _statements[prepared.Id] = replacement;
+        return (routed, replacement);
     }
 
     private static string OriginalSql(PreparedStatement prepared) => prepared.OriginalSql;
@@ -353,17 +444,18 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
     }
 
     /// <summary>
-    /// The write guard refused a statement of a transaction that was open when a cutover hold began. If the hold is
-    /// still on, the transaction cannot finish on the old routing: roll it back and tell the client to retry (vtgate
-    /// fails in-flight transactions the same way). Otherwise relay the guard's error as it was.
+    /// The write guard refused a statement of a transaction that was already open on the old routing when its tables
+    /// switched: it cannot finish there (its side now refuses writes, or will lose them to the other side), so it is
+    /// rolled back and the client told to retry it — vtgate fails in-flight transactions the same way. A statement that
+    /// started work and still met a guard after the retry bound gets the guard's own error: that guard is not a switch's.
     /// </summary>
-    private async ValueTask AnswerGuardRefusalAsync(BackendConnection connection, RoutedStatement routed, RelayOutcome outcome, CancellationToken ct)
+    private async ValueTask AnswerGuardRefusalAsync(BackendConnection connection, RoutedStatement routed, RelayOutcome outcome, bool startedWork, CancellationToken ct)
     {
-        if (services.Holds.IsHeld(routed.Tables) && outcome.ErrorMessage?.Contains("Durable write guard", StringComparison.Ordinal) == true)
+        if (!startedWork && IsWriteGuard(outcome))
         {
             await connection.Connection.ExecuteAsync("ROLLBACK", ct).ConfigureAwait(false);
             Client.WriteError(1213, "40001",
-                $"The transaction was rolled back because its tables ({string.Join(", ", routed.Tables)}) are switching keyspaces (a cutover began while it was open); retry the transaction.");
+                $"The transaction was rolled back because its tables ({string.Join(", ", routed.Tables)}) switched keyspaces while it was open; retry the transaction.");
             return;
         }
 
@@ -562,7 +654,7 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
         }
 
         var (backendId, columns, parameters) = ReadPrepareOk(first.Span);
-        var statement = new PreparedStatement(++_nextStatementId, routed, target, parameters, columns) { OriginalSql = sql };
+        var statement = new PreparedStatement(++_nextStatementId, routed, target, parameters, columns) { OriginalSql = sql, RoutedOn = _routedOn };
         var w = Client.Scratch();
         w.WriteBytes(first.Span);
         Client.WriteScratchWithId(statement.Id);

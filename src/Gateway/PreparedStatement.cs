@@ -19,6 +19,9 @@ internal sealed class PreparedStatement(uint id, RoutedStatement routed, Keyspac
     /// <summary>Where it runs: the routed target, or the session's target when it was prepared.</summary>
     public KeyspaceTarget Target { get; } = target;
 
+    /// <summary>The routing snapshot it was routed on: executed on a newer one, it is routed again first.</summary>
+    public RoutingSnapshot? RoutedOn { get; set; }
+
     public int ParameterCount { get; } = parameterCount;
 
     public int ColumnCount { get; } = columnCount;
@@ -28,4 +31,15 @@ internal sealed class PreparedStatement(uint id, RoutedStatement routed, Keyspac
 
     /// <summary>COM_STMT_SEND_LONG_DATA parts since the last execute or reset, replayed on the connection that executes.</summary>
     public List<byte[]> LongData { get; } = [];
+
+    /// <summary>
+    /// The same client statement routed anew (a switch changed where or as what it runs): a new object, so no backend
+    /// connection takes it for the one it prepared before; parameter types and pending long data carry over.
+    /// </summary>
+    public PreparedStatement RoutedAgain(RoutedStatement routed, KeyspaceTarget target, RoutingSnapshot? snapshot)
+    {
+        var again = new PreparedStatement(Id, routed, target, ParameterCount, ColumnCount) { OriginalSql = OriginalSql, RoutedOn = snapshot, ParameterTypes = ParameterTypes };
+        again.LongData.AddRange(LongData);
+        return again;
+    }
 }
