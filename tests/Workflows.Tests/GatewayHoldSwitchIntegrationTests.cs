@@ -65,7 +65,7 @@ public sealed class GatewayHoldSwitchIntegrationTests(Xunit.Abstractions.ITestOu
         var forward = await ops.SwitchAsync(new SwitchRequest(state, new SwitchOptions { TabletTypes = ["PRIMARY"], TimeoutSeconds = 30 }, false, "fwd"), default);
         clock.Stop();
         Assert.True(forward.Ok, forward.Message);
-        Assert.Contains("1 gateway(s) holding, no answer from gw-silent within the bound", forward.Steps);
+        Assert.Contains("1 gateway(s) holding (no answer within the bound from gw-silent: the write guards protect their clients)", forward.Steps);
         Assert.InRange(clock.Elapsed.TotalSeconds, ops.Settings.GatewayAckBound.TotalSeconds, ops.Settings.GatewayAckBound.TotalSeconds + 20);
         Assert.Equal($"customer.{table}", await heldAcrossSwitch.WaitAsync(TimeSpan.FromSeconds(5)));
         var committed = (await holdStore.GetHoldAsync(spec.TargetKeyspace, spec.Workflow, default))!.Value;
