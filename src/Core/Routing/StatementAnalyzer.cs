@@ -1128,8 +1128,31 @@ internal sealed class StatementAnalyzer
         }
 
         _ = scoped;
+        var valueStart = _p;
         AssignmentValue();
+        if (name.Equals("sql_mode", StringComparison.OrdinalIgnoreCase))
+        {
+            RefuseUnreadableSqlMode(valueStart);
+        }
+
         _effects |= SessionEffects.CarriedSet;
+    }
+
+    /// <summary>
+    /// With NO_BACKSLASH_ESCAPES a backslash ends no escape, so 'C:\' is a whole string to MariaDB but not to the lexer,
+    /// which would read on into the statement and could miss a table: refused rather than routed wrongly later.
+    /// </summary>
+    private void RefuseUnreadableSqlMode(int valueStart)
+    {
+        for (var i = valueStart; i < _p; i++)
+        {
+            var token = Tokens[i];
+            if (token.Kind == SqlTokenKind.String && _sql.AsSpan(token.Start, token.Length).Contains("NO_BACKSLASH_ESCAPES", StringComparison.OrdinalIgnoreCase))
+            {
+                throw SqlErrors.Unsupported("sql_mode NO_BACKSLASH_ESCAPES",
+                    "the gateway reads statements as the default sql_mode does, where a backslash in a string escapes the next character");
+            }
+        }
     }
 
     private GatewaySqlException SetGlobal() =>

@@ -690,3 +690,13 @@ tables: -
 writes: false
 effects: CarriedSet, AutocommitOn
 sql: same
+
+=== sql_mode with ANSI_QUOTES is carried
+SET SESSION sql_mode = 'ANSI_QUOTES'
+--- expect
+kind: Set
+target: -
+tables: -
+writes: false
+effects: CarriedSet
+sql: same
