@@ -42,6 +42,12 @@ internal sealed class StatementAnalyzer
 
     public List<int> CteNames { get; } = new(1);
 
+    /// <summary>
+    /// Token indexes of the values compared with an information_schema schema column (<c>TABLE_SCHEMA = 'commerce'</c>,
+    /// <c>SCHEMA_NAME = DATABASE()</c>): a string literal, or the DATABASE/SCHEMA name of a call.
+    /// </summary>
+    public List<int> SchemaValues { get; } = new(1);
+
     public static StatementAnalyzer ForThread() => _forThread ??= new StatementAnalyzer();
 
     public void Analyze(string sql)
@@ -60,6 +66,7 @@ internal sealed class StatementAnalyzer
         DatabaseCalls.Clear();
         Aliases.Clear();
         CteNames.Clear();
+        SchemaValues.Clear();
         SqlLexer.Tokenize(sql, Tokens);
         while (Cur.Kind != SqlTokenKind.End)
         {
@@ -385,6 +392,16 @@ internal sealed class StatementAnalyzer
                 continue;
             }
 
+            if (next.Kind == SqlTokenKind.Operator && next.Length == 1 && _sql[next.Start] == '=' && IsSchemaColumn(token))
+            {
+                var value = Peek(2);
+                if (value.Kind == SqlTokenKind.String
+                    || ((value.Is(SqlKeyword.Database) || value.Is(SqlKeyword.Schema)) && Peek(3).Kind == SqlTokenKind.LeftParen && Peek(4).Kind == SqlTokenKind.RightParen))
+                {
+                    SchemaValues.Add(_p + 2);
+                }
+            }
+
             if (next.Kind == SqlTokenKind.Dot && Peek(2).IsName && Peek(3).Kind == SqlTokenKind.Dot && (Peek(4).IsName || Peek(4).Kind == SqlTokenKind.Star))
             {
                 // schema.table.column: the schema and table are routed and rewritten like the table they name.
@@ -417,6 +434,15 @@ internal sealed class StatementAnalyzer
             default:
                 return 0;
         }
+    }
+
+    /// <summary>information_schema's columns that hold a database name (vtgate rewrites what they are compared with).</summary>
+    private bool IsSchemaColumn(SqlToken token)
+    {
+        var name = token.NameSpan(_sql);
+        return name.Equals("TABLE_SCHEMA", StringComparison.OrdinalIgnoreCase) || name.Equals("SCHEMA_NAME", StringComparison.OrdinalIgnoreCase)
+            || name.Equals("CONSTRAINT_SCHEMA", StringComparison.OrdinalIgnoreCase) || name.Equals("REFERENCED_TABLE_SCHEMA", StringComparison.OrdinalIgnoreCase)
+            || name.Equals("TRIGGER_SCHEMA", StringComparison.OrdinalIgnoreCase) || name.Equals("INDEX_SCHEMA", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Keywords that end an ON condition or a SET value at their level.</summary>

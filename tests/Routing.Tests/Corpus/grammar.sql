@@ -391,7 +391,7 @@ tables: -
 writes: false
 effects: None
 sql:
-SELECT table_name FROM information_schema.tables WHERE table_schema = 'customer'
+SELECT table_name FROM information_schema.tables WHERE table_schema = 'vt_customer'
 
 === schema() function
 @session commerce
