@@ -1077,7 +1077,8 @@ internal sealed class StatementAnalyzer
             throw SetGlobal();
         }
 
-        var scoped = Accept(SqlKeyword.Session) || Accept(SqlKeyword.Local);
+        // SESSION and LOCAL name the scope every SET through the gateway has anyway.
+        _ = Accept(SqlKeyword.Session) || Accept(SqlKeyword.Local);
         token = Cur;
         if (token.Is(SqlKeyword.Transaction))
         {
@@ -1153,7 +1154,6 @@ internal sealed class StatementAnalyzer
             return;
         }
 
-        _ = scoped;
         var valueStart = _p;
         AssignmentValue();
         if (name.Equals("sql_mode", StringComparison.OrdinalIgnoreCase))
@@ -1325,7 +1325,6 @@ internal sealed class StatementAnalyzer
     private void Show()
     {
         _kind = StatementKind.Show;
-        var show = Cur;
         _p++;
         Accept(SqlKeyword.Full);
         var what = Cur;
@@ -1398,8 +1397,6 @@ internal sealed class StatementAnalyzer
                 throw SqlErrors.Unsupported("SHOW " + (what.Kind == SqlTokenKind.End ? "" : Word(what).ToUpperInvariant()),
                     "SHOW [FULL] TABLES, TABLE STATUS, CREATE TABLE, COLUMNS, INDEX, VARIABLES, STATUS, WARNINGS, ERRORS, DATABASES, ENGINES, COLLATION, CHARACTER SET and VITESS_TABLETS/KEYSPACES/SHARDS are");
         }
-
-        _ = show;
 
         // LIKE 'pattern' or WHERE expression (which may hold subqueries).
         Scan(Stop.None, queryLevel: false);
