@@ -5,13 +5,16 @@ using Microsoft.Extensions.Logging;
 
 namespace Durable.Workflows;
 
-/// <summary>What the gateways answered to a hold: who acknowledged, who did not within the bound, and how long it took.</summary>
+/// <summary>
+/// What the gateways answered to a hold: who acknowledged, who did not within the bound, and how long it took. Its text
+/// is one step of the switch's step list, which separates steps by commas: it holds none.
+/// </summary>
 public sealed record HoldAnswer(IReadOnlyList<string> Acknowledged, IReadOnlyList<string> Silent, TimeSpan Waited)
 {
     public override string ToString() =>
         Silent.Count == 0
             ? $"{Acknowledged.Count} gateway(s) holding"
-            : $"{Acknowledged.Count} gateway(s) holding, no answer from {string.Join(", ", Silent)} within the bound (their clients meet the write guards)";
+            : $"{Acknowledged.Count} gateway(s) holding (no answer within the bound from {string.Join(" ", Silent)}: the write guards protect their clients)";
 }
 
 /// <summary>

@@ -293,3 +293,47 @@ writes: true
 effects: None
 sql:
 INSERT INTO `product` (sku) VALUES ('x')
+
+=== information_schema filtered by a keyspace runs in it, on its database (as vtgate does)
+SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'customer' AND TABLE_NAME = 'corder'
+--- expect
+kind: Select
+target: customer
+tables: -
+writes: false
+effects: None
+sql:
+SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'vt_customer' AND TABLE_NAME = 'corder'
+
+=== information_schema filtered by the session's database
+@session commerce@replica
+SELECT table_name FROM INFORMATION_SCHEMA.TABLES t WHERE t.table_schema = DATABASE() ORDER BY 1
+--- expect
+kind: Select
+target: -
+tables: -
+writes: false
+effects: None
+sql:
+SELECT table_name FROM INFORMATION_SCHEMA.TABLES t WHERE t.table_schema = 'vt_commerce' ORDER BY 1
+
+=== information_schema filtered by a database name is left alone
+SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'vt_commerce'
+--- expect
+kind: Select
+target: -
+tables: -
+writes: false
+effects: None
+sql: same
+
+=== a column named table_schema of a keyspace table is not rewritten
+@session commerce
+SELECT * FROM product WHERE table_schema = 'customer'
+--- expect
+kind: Select
+target: commerce
+tables: commerce.product
+writes: false
+effects: None
+sql: same
