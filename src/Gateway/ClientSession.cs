@@ -233,8 +233,15 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
             {
                 services.Status.Held();
                 await wait.ConfigureAwait(false); // a GatewaySqlException (limits) goes to the client as it is
-                routed = Route(prepared?.Routed.Sql is { } ? OriginalSql(prepared) : sql);
+                routed = Route(prepared is null ? sql : prepared.OriginalSql);
                 target = routed.Target ?? target;
+                if (prepared is not null && prepared.Reroute(routed, target))
+                {
+                    foreach (var held in _held)
+                    {
+                        held.Prepared.Remove(prepared); // the backend statement stays until the connection is reset
+                    }
+                }
             }
         }
 
@@ -300,8 +307,6 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
         Log(started, sql, target, connection.Endpoint.Alias, outcome);
         return true;
     }
-
-    private static string OriginalSql(PreparedStatement prepared) => prepared.OriginalSql;
 
     private void BuildCommand(RoutedStatement routed, PreparedStatement? prepared, ReadOnlyMemory<byte> executePayload, BackendConnection connection)
     {

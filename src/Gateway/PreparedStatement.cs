@@ -11,13 +11,26 @@ internal sealed class PreparedStatement(uint id, RoutedStatement routed, Keyspac
 {
     public uint Id { get; } = id;
 
-    public RoutedStatement Routed { get; } = routed;
+    public RoutedStatement Routed { get; private set; } = routed;
 
     /// <summary>The client's text, routed again when a cutover hold ends (the rules may have changed).</summary>
     public string OriginalSql { get; init; } = routed.Sql;
 
     /// <summary>Where it runs: the routed target, or the session's target when it was prepared.</summary>
-    public KeyspaceTarget Target { get; } = target;
+    public KeyspaceTarget Target { get; private set; } = target;
+
+    /// <summary>
+    /// After a cutover hold the statement is routed again; when the text sent to the backend changed (a qualified
+    /// name now maps to another database), the backends' earlier preparations are stale.
+    /// </summary>
+    /// <returns>True when the backend text changed.</returns>
+    public bool Reroute(RoutedStatement routed, KeyspaceTarget target)
+    {
+        var changed = !string.Equals(routed.Sql, Routed.Sql, StringComparison.Ordinal);
+        Routed = routed;
+        Target = target;
+        return changed;
+    }
 
     public int ParameterCount { get; } = parameterCount;
 
