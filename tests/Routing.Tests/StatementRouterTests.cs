@@ -83,7 +83,7 @@ public sealed class StatementRouterTests
             (PointSelect, "commerce", "commerce", PointSelect),
             ("SELECT * FROM commerce.corder o JOIN commerce.customer c USING (customer_id)", "commerce@replica", "customer@replica",
                 "SELECT * FROM `vt_customer`.corder o JOIN `vt_customer`.customer c USING (customer_id)"),
-            ("SELECT DATABASE(), sku FROM old_product", "commerce", "commerce", "SELECT 'commerce', sku FROM `product`"),
+            ("SELECT DATABASE(), sku FROM old_product", "commerce", "commerce", "SELECT 'commerce', sku FROM `product` AS `old_product`"),
             ("UPDATE customer.customer SET email = 'x' WHERE customer_id = 1", null, "commerce", "UPDATE `vt_commerce`.customer SET email = 'x' WHERE customer_id = 1"),
         ];
         var failures = 0;
@@ -161,5 +161,31 @@ public sealed class StatementRouterTests
     {
         var routed = _router.Route("SELECT * FROM product", new RouteContext(KeyspaceTarget.Parse("commerce@rdonly"), RoutingFixture.Snapshot));
         Assert.Equal(new KeyspaceTarget("commerce", TabletType.Rdonly), routed.Target);
+    }
+}
+
+/// <summary>The database a client names at connect or with COM_INIT_DB.</summary>
+public sealed class ResolveDatabaseTests
+{
+    [Fact]
+    public void AKeyspaceWithOrWithoutATabletTypeIsTheTargetStatementsRouteTo()
+    {
+        var replica = StatementRouter.ResolveDatabase("commerce@replica", RoutingFixture.Snapshot);
+        Assert.Equal(new KeyspaceTarget("commerce", TabletType.Replica), replica);
+
+        var routed = new StatementRouter().Route("SELECT * FROM product", new RouteContext(replica, RoutingFixture.Snapshot));
+        Assert.Same(replica, routed.Target);
+        Assert.Equal(new KeyspaceTarget("customer", TabletType.Primary), StatementRouter.ResolveDatabase("customer", RoutingFixture.Snapshot));
+    }
+
+    [Theory]
+    [InlineData("vt_commerce", "Unknown database 'vt_commerce': the keyspaces are 'commerce', 'customer', 'customer_sharded'")]
+    [InlineData("commerce@backup", "Unknown database 'commerce@backup': the tablet type after '@' must be primary, replica or rdonly")]
+    public void AnythingElseIsAnUnknownDatabase(string database, string message)
+    {
+        var error = Assert.Throws<GatewaySqlException>(() => StatementRouter.ResolveDatabase(database, RoutingFixture.Snapshot));
+        Assert.Equal(GatewaySqlException.BadDb, error.Code);
+        Assert.Equal("42000", error.SqlState);
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
     }
 }
