@@ -392,8 +392,6 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
         return (routed, replacement);
     }
 
-    private static string OriginalSql(PreparedStatement prepared) => prepared.OriginalSql;
-
     private void BuildCommand(RoutedStatement routed, PreparedStatement? prepared, ReadOnlyMemory<byte> executePayload, BackendConnection connection)
     {
         _backendWriter.Clear();

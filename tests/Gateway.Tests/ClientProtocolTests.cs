@@ -57,6 +57,13 @@ public sealed class ClientProtocolTests
         Assert.Equal(3L, Convert.ToInt64(await new MySqlCommand("SELECT LAST_INSERT_ID()", connection).ExecuteScalarAsync()) - 1);
     }
 
+    private static async Task<long> QuestionsAsync(MySqlConnection connection)
+    {
+        await using var reader = await new MySqlCommand("SHOW SESSION STATUS LIKE 'Questions'", connection).ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        return long.Parse(reader.GetString(1), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     [Fact]
     public async Task Multi_statements_return_every_result_set()
     {
@@ -95,10 +102,14 @@ public sealed class ClientProtocolTests
 
         await using var connection = new MySqlConnection(gateway.ConnectionString());
         await connection.OpenAsync();
+        // The session's backend connection counts the statements it received (Questions): the refused ones add none.
+        var before = await QuestionsAsync(connection);
         var grammar = await Assert.ThrowsAsync<MySqlException>(() => new MySqlCommand("BOGUS statement", connection).ExecuteNonQueryAsync());
         Assert.Equal(1064, grammar.Number);
         var cross = await Assert.ThrowsAsync<MySqlException>(() => new MySqlCommand("SELECT * FROM commerce.product JOIN customer.customer", connection).ExecuteNonQueryAsync());
         Assert.Equal(1235, cross.Number);
+        Assert.Contains("customer", cross.Message, StringComparison.Ordinal);
+        Assert.Equal(before + 1, await QuestionsAsync(connection));
         // A backend error passes through with its code: the app account may not create tables.
         var denied = await Assert.ThrowsAsync<MySqlException>(() => new MySqlCommand("CREATE TABLE gw_denied (id INT)", connection).ExecuteNonQueryAsync());
         Assert.Equal(1142, denied.Number);
