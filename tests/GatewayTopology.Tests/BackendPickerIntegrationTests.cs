@@ -93,5 +93,22 @@ public sealed class BackendPickerIntegrationTests
         {
             Assert.Equal("zone1-0000009104", (await picker.PickAsync(KeyspaceTarget.Parse("gwpick@replica"), CancellationToken.None)).Alias);
         }
+
+        // Two serving replicas in the cell: the picks are spread over both.
+        await t.Admin.AddTabletAsync(new AddTabletRequest("zone1-9105", "gwpick", "0", "REPLICA", commerceReplica.Host, commerceReplica.Port, "durable_filtered", "secret:DURABLE_FILTERED_PASSWORD", "vt_commerce"));
+        while (picker.ProblemOf("zone1-0000009105") is not null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the second in-cell replica was not found serving");
+            await Task.Delay(50);
+        }
+
+        var picked = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            picked.Add((await picker.PickAsync(KeyspaceTarget.Parse("gwpick@replica"), CancellationToken.None)).Alias);
+        }
+
+        Assert.Equal(["zone1-0000009104", "zone1-0000009105"], picked.Distinct().Order(StringComparer.Ordinal));
+        Assert.Equal(5, picked.Count(a => a == "zone1-0000009104"));
     }
 }

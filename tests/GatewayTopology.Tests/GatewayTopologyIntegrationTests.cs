@@ -5,7 +5,7 @@ using Durable.Topology;
 namespace Durable.GatewayTopology.Tests;
 
 [Trait("Category", "Integration")]
-public sealed class GatewayTopologyIntegrationTests
+public sealed class GatewayTopologyIntegrationTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const string CommerceVSchema = """{"sharded": false, "tables": {"product": {}, "customer": {}, "corder": {}}}""";
 
@@ -55,6 +55,7 @@ public sealed class GatewayTopologyIntegrationTests
         Assert.Equal(written.Revision, topology.Current.RulesRevision);
         Assert.Equal("customer.corder", topology.Current.Rules.Rules.Single().ToTables.Single());
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"the rule took {clock.ElapsedMilliseconds} ms to arrive");
+        output.WriteLine($"rule written and seen by the gateway topology in {clock.Elapsed.TotalMilliseconds:0.0} ms");
         Assert.Empty(before.Rules.Rules); // the old snapshot is never mutated
 
         // A waiter for a revision not written yet waits, and is released by the write that reaches it.

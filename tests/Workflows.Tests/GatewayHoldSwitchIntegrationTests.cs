@@ -13,7 +13,7 @@ namespace Durable.Workflows.Tests;
 /// only onto the switched routing after the commit, or onto the restored one after a recovery rolled a switch back.
 /// </summary>
 [Trait("Category", "Integration")]
-public sealed class GatewayHoldSwitchIntegrationTests
+public sealed class GatewayHoldSwitchIntegrationTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public async Task A_switch_holds_the_gateways_waits_its_bound_for_a_silent_one_and_releases_onto_the_new_routing_and_recovery_ends_a_dead_switchs_hold()
@@ -42,8 +42,9 @@ public sealed class GatewayHoldSwitchIntegrationTests
             var journal = new SwitchJournal("crashed", false, state.Traffic, state.Traffic with { Primary = true }, SwitchSteps.Intent,
                 new Dictionary<string, string>(), new Dictionary<string, string>(), DateTimeOffset.UtcNow) { State = state, Holder = "dead-host", HoldId = "crashed" };
             var announcer = new GatewayHolds(bed.Env.Store, bed.Env.Registry, TimeSpan.FromMilliseconds(300), NullLogger.Instance);
-            var answer = await announcer.AnnounceAsync(GatewayHolds.HoldFor(spec, state.Tables, "crashed", "dead-host"),
-                [bed.Env.Registry.JournalOp(spec.TargetKeyspace, spec.Workflow, journal)], dead, default);
+            var hold = GatewayHolds.HoldFor(spec, state.Tables, "crashed", "dead-host");
+            await announcer.AnnounceAsync(hold, [bed.Env.Registry.JournalOp(spec.TargetKeyspace, spec.Workflow, journal)], dead, default);
+            var answer = await announcer.WaitForAcknowledgementsAsync(hold, default);
             Assert.Equal(["gw-live"], answer.Acknowledged);
             Assert.Equal(["gw-silent"], answer.Silent);
         }
@@ -64,7 +65,7 @@ public sealed class GatewayHoldSwitchIntegrationTests
         var forward = await ops.SwitchAsync(new SwitchRequest(state, new SwitchOptions { TabletTypes = ["PRIMARY"], TimeoutSeconds = 30 }, false, "fwd"), default);
         clock.Stop();
         Assert.True(forward.Ok, forward.Message);
-        Assert.Contains("1 gateway(s) holding, no answer from gw-silent within the bound", forward.Steps);
+        Assert.Contains("1 gateway(s) holding (no answer within the bound from gw-silent: the write guards protect their clients)", forward.Steps);
         Assert.InRange(clock.Elapsed.TotalSeconds, ops.Settings.GatewayAckBound.TotalSeconds, ops.Settings.GatewayAckBound.TotalSeconds + 20);
         Assert.Equal($"customer.{table}", await heldAcrossSwitch.WaitAsync(TimeSpan.FromSeconds(5)));
         var committed = (await holdStore.GetHoldAsync(spec.TargetKeyspace, spec.Workflow, default))!.Value;
@@ -81,6 +82,7 @@ public sealed class GatewayHoldSwitchIntegrationTests
         var back = await ops.SwitchAsync(new SwitchRequest(switched, new SwitchOptions { TabletTypes = ["PRIMARY"], TimeoutSeconds = 30 }, true, "back"), default);
         clock.Stop();
         Assert.True(back.Ok, back.Message);
+        output.WriteLine($"SwitchTraffic (one silent gateway) {forward.Steps}; ReverseTraffic (one live gateway) in {clock.ElapsedMilliseconds} ms: {back.Steps}");
         Assert.Contains("1 gateway(s) holding", back.Steps);
         Assert.DoesNotContain("no answer", back.Steps);
         Assert.Equal($"commerce.{table}", await heldAcrossReverse.WaitAsync(TimeSpan.FromSeconds(5)));

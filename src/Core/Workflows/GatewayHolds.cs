@@ -5,13 +5,16 @@ using Microsoft.Extensions.Logging;
 
 namespace Durable.Workflows;
 
-/// <summary>What the gateways answered to a hold: who acknowledged, who did not within the bound, and how long it took.</summary>
+/// <summary>
+/// What the gateways answered to a hold: who acknowledged, who did not within the bound, and how long it took. Its text
+/// is one step of the switch's step list, which separates steps by commas: it holds none.
+/// </summary>
 public sealed record HoldAnswer(IReadOnlyList<string> Acknowledged, IReadOnlyList<string> Silent, TimeSpan Waited)
 {
     public override string ToString() =>
         Silent.Count == 0
             ? $"{Acknowledged.Count} gateway(s) holding"
-            : $"{Acknowledged.Count} gateway(s) holding, no answer from {string.Join(", ", Silent)} within the bound (their clients meet the write guards)";
+            : $"{Acknowledged.Count} gateway(s) holding (no answer within the bound from {string.Join(" ", Silent)}: the write guards protect their clients)";
 }
 
 /// <summary>
@@ -35,13 +38,12 @@ public sealed class GatewayHolds(TopologyStore store, WorkflowRegistry registry,
     public static TrafficHoldRecord HoldFor(MoveTablesCreate spec, IReadOnlyList<string> tables, string intentId, string holder) =>
         new(intentId, spec.Workflow, spec.SourceKeyspace, spec.TargetKeyspace, tables, TrafficHoldStates.Holding, DateTimeOffset.UtcNow, holder);
 
-    /// <summary>Announces <paramref name="hold"/> together with <paramref name="journalOps"/> (one transaction), then waits for the acknowledgements.</summary>
-    public async Task<HoldAnswer> AnnounceAsync(TrafficHoldRecord hold, IReadOnlyList<EtcdOp> journalOps, SwitchLease lease, CancellationToken ct)
-    {
-        await registry.CommitUnderLeaseAsync([.. journalOps, .. Holds.AnnounceOps(hold)], lease,
-            $"announce the gateways' hold {hold.Id} of workflow {hold.WorkflowName}", ct).ConfigureAwait(false);
-        return await WaitForAcknowledgementsAsync(hold, ct).ConfigureAwait(false);
-    }
+    /// <summary>
+    /// Announces <paramref name="hold"/> together with <paramref name="journalOps"/> (one transaction: the journal that
+    /// names the hold exists exactly when the hold does); then <see cref="WaitForAcknowledgementsAsync"/>.
+    /// </summary>
+    public Task AnnounceAsync(TrafficHoldRecord hold, IReadOnlyList<EtcdOp> journalOps, SwitchLease lease, CancellationToken ct) =>
+        registry.CommitUnderLeaseAsync([.. journalOps, .. Holds.AnnounceOps(hold)], lease, $"announce the gateways' hold {hold.Id} of workflow {hold.WorkflowName}", ct);
 
     /// <summary>
     /// Ends the switch's hold <paramref name="holdId"/> if it is still holding (idempotent: a recovery may end it again,
@@ -63,7 +65,8 @@ public sealed class GatewayHolds(TopologyStore store, WorkflowRegistry registry,
         logger.LogInformation("{Workflow}: gateways' hold {Hold} ended {State} at rules revision {Revision}", current.Value.WorkflowName, holdId, state, rules.ModRevision);
     }
 
-    private async Task<HoldAnswer> WaitForAcknowledgementsAsync(TrafficHoldRecord hold, CancellationToken ct)
+    /// <summary>Until every registered gateway acknowledged <paramref name="hold"/>, or <see cref="AckBound"/> passed.</summary>
+    public async Task<HoldAnswer> WaitForAcknowledgementsAsync(TrafficHoldRecord hold, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         while (true)

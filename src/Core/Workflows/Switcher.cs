@@ -171,8 +171,9 @@ public sealed class Switcher(
         {
             var hold = GatewayHolds.HoldFor(Spec, state.Tables, intentId, lease.Holder);
             var journal = Journal with { HoldId = hold.Id };
-            var answer = await owner.Holds.AnnounceAsync(hold, [owner.Registry.JournalOp(Spec.TargetKeyspace, Spec.Workflow, journal)], lease, ct).ConfigureAwait(false);
-            _journal = journal;
+            await owner.Holds.AnnounceAsync(hold, [owner.Registry.JournalOp(Spec.TargetKeyspace, Spec.Workflow, journal)], lease, ct).ConfigureAwait(false);
+            _journal = journal; // from here a rollback ends the hold, even if the wait below fails
+            var answer = await owner.Holds.WaitForAcknowledgementsAsync(hold, ct).ConfigureAwait(false);
             _timings.Mark(answer.ToString());
         }
 
