@@ -83,7 +83,7 @@ public sealed class StatementRouterTests
             (PointSelect, "commerce", "commerce", PointSelect),
             ("SELECT * FROM commerce.corder o JOIN commerce.customer c USING (customer_id)", "commerce@replica", "customer@replica",
                 "SELECT * FROM `vt_customer`.corder o JOIN `vt_customer`.customer c USING (customer_id)"),
-            ("SELECT DATABASE(), sku FROM old_product", "commerce", "commerce", "SELECT 'commerce', sku FROM `product`"),
+            ("SELECT DATABASE(), sku FROM old_product", "commerce", "commerce", "SELECT 'commerce', sku FROM `product` AS `old_product`"),
             ("UPDATE customer.customer SET email = 'x' WHERE customer_id = 1", null, "commerce", "UPDATE `vt_commerce`.customer SET email = 'x' WHERE customer_id = 1"),
         ];
         var failures = 0;

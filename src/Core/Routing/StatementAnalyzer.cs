@@ -42,6 +42,12 @@ internal sealed class StatementAnalyzer
 
     public List<int> CteNames { get; } = new(1);
 
+    /// <summary>
+    /// Token indexes of the values compared with an information_schema schema column (<c>TABLE_SCHEMA = 'commerce'</c>,
+    /// <c>SCHEMA_NAME = DATABASE()</c>): a string literal, or the DATABASE/SCHEMA name of a call.
+    /// </summary>
+    public List<int> SchemaValues { get; } = new(1);
+
     public static StatementAnalyzer ForThread() => _forThread ??= new StatementAnalyzer();
 
     public void Analyze(string sql)
@@ -60,6 +66,7 @@ internal sealed class StatementAnalyzer
         DatabaseCalls.Clear();
         Aliases.Clear();
         CteNames.Clear();
+        SchemaValues.Clear();
         SqlLexer.Tokenize(sql, Tokens);
         while (Cur.Kind != SqlTokenKind.End)
         {
@@ -385,6 +392,16 @@ internal sealed class StatementAnalyzer
                 continue;
             }
 
+            if (next.Kind == SqlTokenKind.Operator && next.Length == 1 && _sql[next.Start] == '=' && IsSchemaColumn(token))
+            {
+                var value = Peek(2);
+                if (value.Kind == SqlTokenKind.String
+                    || ((value.Is(SqlKeyword.Database) || value.Is(SqlKeyword.Schema)) && Peek(3).Kind == SqlTokenKind.LeftParen && Peek(4).Kind == SqlTokenKind.RightParen))
+                {
+                    SchemaValues.Add(_p + 2);
+                }
+            }
+
             if (next.Kind == SqlTokenKind.Dot && Peek(2).IsName && Peek(3).Kind == SqlTokenKind.Dot && (Peek(4).IsName || Peek(4).Kind == SqlTokenKind.Star))
             {
                 // schema.table.column: the schema and table are routed and rewritten like the table they name.
@@ -417,6 +434,15 @@ internal sealed class StatementAnalyzer
             default:
                 return 0;
         }
+    }
+
+    /// <summary>information_schema's columns that hold a database name (vtgate rewrites what they are compared with).</summary>
+    private bool IsSchemaColumn(SqlToken token)
+    {
+        var name = token.NameSpan(_sql);
+        return name.Equals("TABLE_SCHEMA", StringComparison.OrdinalIgnoreCase) || name.Equals("SCHEMA_NAME", StringComparison.OrdinalIgnoreCase)
+            || name.Equals("CONSTRAINT_SCHEMA", StringComparison.OrdinalIgnoreCase) || name.Equals("REFERENCED_TABLE_SCHEMA", StringComparison.OrdinalIgnoreCase)
+            || name.Equals("TRIGGER_SCHEMA", StringComparison.OrdinalIgnoreCase) || name.Equals("INDEX_SCHEMA", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Keywords that end an ON condition or a SET value at their level.</summary>
@@ -620,14 +646,23 @@ internal sealed class StatementAnalyzer
             throw SqlErrors.Unsupported("the table function " + Word(Cur), "only tables, derived tables and joins are routed in FROM");
         }
 
-        TableName(writes);
+        var table = TableName(writes);
         if (Cur.Is(SqlKeyword.Partition))
         {
             _p++;
             SkipParenthesized();
+            Alias();
+        }
+        else
+        {
+            var aliases = Aliases.Count;
+            Alias();
+            if (Aliases.Count == aliases)
+            {
+                Tables[table] = Tables[table] with { CanAlias = true };
+            }
         }
 
-        Alias();
         IndexHints();
     }
 
@@ -1042,7 +1077,8 @@ internal sealed class StatementAnalyzer
             throw SetGlobal();
         }
 
-        var scoped = Accept(SqlKeyword.Session) || Accept(SqlKeyword.Local);
+        // SESSION and LOCAL name the scope every SET through the gateway has anyway.
+        _ = Accept(SqlKeyword.Session) || Accept(SqlKeyword.Local);
         token = Cur;
         if (token.Is(SqlKeyword.Transaction))
         {
@@ -1118,9 +1154,31 @@ internal sealed class StatementAnalyzer
             return;
         }
 
-        _ = scoped;
+        var valueStart = _p;
         AssignmentValue();
+        if (name.Equals("sql_mode", StringComparison.OrdinalIgnoreCase))
+        {
+            RefuseUnreadableSqlMode(valueStart);
+        }
+
         _effects |= SessionEffects.CarriedSet;
+    }
+
+    /// <summary>
+    /// With NO_BACKSLASH_ESCAPES a backslash ends no escape, so 'C:\' is a whole string to MariaDB but not to the lexer,
+    /// which would read on into the statement and could miss a table: refused rather than routed wrongly later.
+    /// </summary>
+    private void RefuseUnreadableSqlMode(int valueStart)
+    {
+        for (var i = valueStart; i < _p; i++)
+        {
+            var token = Tokens[i];
+            if (token.Kind == SqlTokenKind.String && _sql.AsSpan(token.Start, token.Length).Contains("NO_BACKSLASH_ESCAPES", StringComparison.OrdinalIgnoreCase))
+            {
+                throw SqlErrors.Unsupported("sql_mode NO_BACKSLASH_ESCAPES",
+                    "the gateway reads statements as the default sql_mode does, where a backslash in a string escapes the next character");
+            }
+        }
     }
 
     private GatewaySqlException SetGlobal() =>
@@ -1267,7 +1325,6 @@ internal sealed class StatementAnalyzer
     private void Show()
     {
         _kind = StatementKind.Show;
-        var show = Cur;
         _p++;
         Accept(SqlKeyword.Full);
         var what = Cur;
@@ -1340,8 +1397,6 @@ internal sealed class StatementAnalyzer
                 throw SqlErrors.Unsupported("SHOW " + (what.Kind == SqlTokenKind.End ? "" : Word(what).ToUpperInvariant()),
                     "SHOW [FULL] TABLES, TABLE STATUS, CREATE TABLE, COLUMNS, INDEX, VARIABLES, STATUS, WARNINGS, ERRORS, DATABASES, ENGINES, COLLATION, CHARACTER SET and VITESS_TABLETS/KEYSPACES/SHARDS are");
         }
-
-        _ = show;
 
         // LIKE 'pattern' or WHERE expression (which may hold subqueries).
         Scan(Stop.None, queryLevel: false);

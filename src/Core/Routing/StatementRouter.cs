@@ -53,6 +53,7 @@ public sealed class StatementRouter : IStatementRouter
         private List<QualifiedTable>? _many;
         private List<(int Start, int Length, string Text)>? _rewrites;
         private bool _conflict;
+        private bool _system;
 
         public RoutedStatement Run()
         {
@@ -130,8 +131,18 @@ public sealed class StatementRouter : IStatementRouter
 
             foreach (var call in analysis.DatabaseCalls)
             {
+                if (_system && analysis.SchemaValues.Contains(call))
+                {
+                    continue; // compared with a schema column: rewritten below to the keyspace's database
+                }
+
                 var literal = _session is null ? "NULL" : "'" + _session.Keyspace.Replace("'", "''", StringComparison.Ordinal) + "'";
                 Rewrite(tokens[call].Start, tokens[call + 2].End - tokens[call].Start, literal);
+            }
+
+            if (_system)
+            {
+                SchemaValues(tokens);
             }
 
             var first = parts[0];
@@ -179,6 +190,7 @@ public sealed class StatementRouter : IStatementRouter
 
             if (route.System)
             {
+                _system = true;
                 if (reference.Writes)
                 {
                     throw SqlErrors.Unsupported($"writing {sql.Substring(tokens[reference.Qualifier].Start, nameToken.End - tokens[reference.Qualifier].Start)}",
@@ -202,7 +214,50 @@ public sealed class StatementRouter : IStatementRouter
                     return;
                 }
 
-                Rewrite(nameToken.Start, nameToken.Length, route.QuotedTable);
+                // t routed to t2: FROM t becomes FROM `t2` AS `t`, so columns written t.col still name it.
+                Rewrite(nameToken.Start, nameToken.Length, reference.CanAlias ? route.QuotedTable + " AS " + TableRoute.Quote(nameToken.Name(sql)) : route.QuotedTable);
+            }
+        }
+
+        /// <summary>
+        /// vtgate's information_schema routing: a keyspace compared with a schema column (<c>TABLE_SCHEMA = 'commerce'</c>)
+        /// becomes its database (<c>'vt_commerce'</c>) and the statement runs in that keyspace; <c>= DATABASE()</c> becomes
+        /// the session keyspace's database. Other values (a database name, 'mysql') are left as written.
+        /// </summary>
+        private void SchemaValues(List<SqlToken> tokens)
+        {
+            foreach (var index in analysis.SchemaValues)
+            {
+                var value = tokens[index];
+                if (value.Kind != SqlTokenKind.String)
+                {
+                    var database = _session is null ? null : _routes.Snapshot.Keyspaces.GetValueOrDefault(_session.Keyspace)?.DbName;
+                    Rewrite(value.Start, tokens[index + 2].End - value.Start, database is null ? "NULL" : "'" + database + "'");
+                    continue;
+                }
+
+                var text = sql.AsSpan(value.Start, value.Length);
+                if (text.Length < 2 || text[0] is not ('\'' or '"') || text[1..^1].ContainsAny('\\', text[0]))
+                {
+                    continue; // an introducer, escapes or doubled quotes: not a plain keyspace name
+                }
+
+                var named = text[1..^1].ToString();
+                var at = named.IndexOf('@', StringComparison.Ordinal);
+                var keyspaceName = at < 0 ? named : named[..at];
+                if (!_routes.Snapshot.Keyspaces.TryGetValue(keyspaceName, out var keyspace))
+                {
+                    continue;
+                }
+
+                var type = at < 0 ? _session?.Type ?? TabletType.Primary : KeyspaceTarget.Parse(named).Type;
+                Merge(_routes.Target(keyspace.Name, type));
+                Rewrite(value.Start, value.Length, "'" + keyspace.DbName + "'");
+            }
+
+            if (_conflict)
+            {
+                throw CrossKeyspace(analysis.Tokens);
             }
         }
 

@@ -15,6 +15,8 @@ internal enum TableRole : byte
 
 /// <summary>
 /// A table (or keyspace) a statement names: the token indexes of its qualifier (-1 when unqualified) and of its name,
-/// whether the statement writes it, and which statement of a multi-statement text it is in.
+/// whether the statement writes it, which statement of a multi-statement text it is in, and whether an alias may be
+/// added after it (a table factor of a query, UPDATE or multi-table DELETE written without alias or partition): a
+/// table a rule renames then keeps its written name for the columns qualified with it.
 /// </summary>
-internal readonly record struct TableReference(int Qualifier, int Name, bool Writes, TableRole Role, int Part);
+internal readonly record struct TableReference(int Qualifier, int Name, bool Writes, TableRole Role, int Part, bool CanAlias = false);

@@ -391,7 +391,7 @@ tables: -
 writes: false
 effects: None
 sql:
-SELECT table_name FROM information_schema.tables WHERE table_schema = 'customer'
+SELECT table_name FROM information_schema.tables WHERE table_schema = 'vt_customer'
 
 === schema() function
 @session commerce
@@ -689,4 +689,14 @@ target: -
 tables: -
 writes: false
 effects: CarriedSet, AutocommitOn
+sql: same
+
+=== sql_mode with ANSI_QUOTES is carried
+SET SESSION sql_mode = 'ANSI_QUOTES'
+--- expect
+kind: Set
+target: -
+tables: -
+writes: false
+effects: CarriedSet
 sql: same

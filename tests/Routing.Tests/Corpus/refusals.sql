@@ -324,3 +324,18 @@ SELECT * FORM customer WHERE 1
 code: 1064
 state: 42000
 message: You have an error in your SQL syntax near 'FORM customer WHERE 1' at line 1 column 10 (position 9): expected ',' or FROM between the select list's expressions; the statements the gateway routes are listed in docs/gateway-grammar.md
+
+=== sql_mode with NO_BACKSLASH_ESCAPES
+SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')
+--- error
+code: 1235
+state: 42000
+message: sql_mode NO_BACKSLASH_ESCAPES is not supported through the gateway: the gateway reads statements as the default sql_mode does, where a backslash in a string escapes the next character
+
+=== ansi quotes: a double-quoted table name is refused, never misread
+@session commerce
+SELECT * FROM "customer"
+--- error
+code: 1064
+state: 42000
+message: You have an error in your SQL syntax near '"customer"' at line 1 column 15 (position 14): expected a table name; the statements the gateway routes are listed in docs/gateway-grammar.md

@@ -133,7 +133,7 @@ tables: commerce.product
 writes: false
 effects: None
 sql:
-SELECT sku FROM `product` WHERE price > 1
+SELECT sku FROM `product` AS `old_product` WHERE price > 1
 
 === renamed table, qualified
 SELECT sku FROM commerce.old_product
@@ -144,7 +144,7 @@ tables: commerce.product
 writes: false
 effects: None
 sql:
-SELECT sku FROM `vt_commerce`.`product`
+SELECT sku FROM `vt_commerce`.`product` AS `old_product`
 
 === schema-qualified columns are rewritten with their table
 SELECT commerce.product.sku, commerce.product.* FROM commerce.product
@@ -257,3 +257,83 @@ effects: None
 parts: 2
 sql:
 SELECT * FROM `vt_commerce`.product; SELECT * FROM `vt_commerce`.customer
+
+=== renamed table keeps its written name as an alias for qualified columns
+@session commerce
+SELECT old_product.sku FROM old_product JOIN corder ON corder.sku = old_product.sku
+--- expect
+kind: Select
+target: commerce
+tables: commerce.product, commerce.corder
+writes: false
+effects: None
+sql:
+SELECT old_product.sku FROM `product` AS `old_product` JOIN corder ON corder.sku = old_product.sku
+
+=== renamed table with an alias of its own is only renamed
+@session commerce
+UPDATE old_product p SET p.price = 1
+--- expect
+kind: Update
+target: commerce
+tables: commerce.product
+writes: true
+effects: None
+sql:
+UPDATE `product` p SET p.price = 1
+
+=== renamed table as the target of an insert is only renamed
+@session commerce
+INSERT INTO old_product (sku) VALUES ('x')
+--- expect
+kind: Insert
+target: commerce
+tables: commerce.product
+writes: true
+effects: None
+sql:
+INSERT INTO `product` (sku) VALUES ('x')
+
+=== information_schema filtered by a keyspace runs in it, on its database (as vtgate does)
+SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'customer' AND TABLE_NAME = 'corder'
+--- expect
+kind: Select
+target: customer
+tables: -
+writes: false
+effects: None
+sql:
+SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'vt_customer' AND TABLE_NAME = 'corder'
+
+=== information_schema filtered by the session's database
+@session commerce@replica
+SELECT table_name FROM INFORMATION_SCHEMA.TABLES t WHERE t.table_schema = DATABASE() ORDER BY 1
+--- expect
+kind: Select
+target: -
+tables: -
+writes: false
+effects: None
+sql:
+SELECT table_name FROM INFORMATION_SCHEMA.TABLES t WHERE t.table_schema = 'vt_commerce' ORDER BY 1
+
+=== information_schema filtered by a database name is left alone
+SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'vt_commerce'
+--- expect
+kind: Select
+target: -
+tables: -
+writes: false
+effects: None
+sql: same
+
+=== a column named table_schema of a keyspace table is not rewritten
+@session commerce
+SELECT * FROM product WHERE table_schema = 'customer'
+--- expect
+kind: Select
+target: commerce
+tables: commerce.product
+writes: false
+effects: None
+sql: same
