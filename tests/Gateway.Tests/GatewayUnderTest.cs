@@ -52,13 +52,17 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
 
     public WebApplication App => _app;
 
-    public static async Task<GatewayUnderTest> StartAsync(Action<GatewaySettings>? configure = null, string backendRole = "app", bool manualHolds = false)
+    public static async Task<GatewayUnderTest> StartAsync(Action<GatewaySettings>? configure = null, string backendRole = "app", bool manualHolds = false, Func<TopologyAdmin, Task>? addToTopology = null)
     {
         var cluster = LocalCluster.Current;
         var root = $"/durable-test/gw-{Guid.NewGuid():N}";
         var etcd = new EtcdConnection(cluster.EtcdEndpoints);
         var store = new TopologyStore(etcd, new TopologyOptions { Root = root, LockTtl = TimeSpan.FromSeconds(10) });
         await TopologyAdmin.RegisterLocalClusterAsync(cluster.Path, root: root);
+        if (addToTopology is not null)
+        {
+            await addToTopology(new TopologyAdmin(store));
+        }
         var (backendUser, backendPassword) = cluster.Account(backendRole);
         var settings = new GatewaySettings
         {
