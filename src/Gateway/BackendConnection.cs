@@ -9,9 +9,12 @@ namespace Durable.Gateway;
 /// session's carried SETs), what ties it to its session (a transaction, temporary tables, named locks, user
 /// variables, LOCK TABLES), and the gateway's prepared statements it has prepared, by gateway statement.
 /// </summary>
-internal sealed class BackendConnection(BackendEndpoint endpoint, MySqlConnection connection)
+internal sealed class BackendConnection(BackendEndpoint endpoint, MySqlConnection connection, bool foundRows)
 {
     public BackendEndpoint Endpoint { get; } = endpoint;
+
+    /// <summary>Opened with CLIENT_FOUND_ROWS: only sessions whose client asked for it may use it (the flag is fixed at login).</summary>
+    public bool FoundRows { get; } = foundRows;
 
     public MySqlConnection Connection { get; } = connection;
 

@@ -15,14 +15,16 @@ namespace Durable.Gateway;
 internal sealed class BackendPool(GatewaySettings settings, ILogger<BackendPool> logger) : IAsyncDisposable
 {
     private static readonly TimeSpan PingAfterIdle = TimeSpan.FromSeconds(30);
-    private readonly ConcurrentDictionary<BackendEndpoint, ConcurrentStack<BackendConnection>> _idle = new();
+    // Keyed by the tablet and CLIENT_FOUND_ROWS: the flag is set at login and changes what UPDATE answers, so a
+    // connection serves only sessions whose client asked the same.
+    private readonly ConcurrentDictionary<(BackendEndpoint Endpoint, bool FoundRows), ConcurrentStack<BackendConnection>> _idle = new();
     private int _open;
 
     public int OpenConnections => Volatile.Read(ref _open);
 
-    public async ValueTask<BackendConnection> RentAsync(BackendEndpoint endpoint, CancellationToken ct)
+    public async ValueTask<BackendConnection> RentAsync(BackendEndpoint endpoint, bool foundRows, CancellationToken ct)
     {
-        if (_idle.TryGetValue(endpoint, out var stack))
+        if (_idle.TryGetValue((endpoint, foundRows), out var stack))
         {
             while (stack.TryPop(out var idle))
             {
@@ -35,7 +37,7 @@ internal sealed class BackendPool(GatewaySettings settings, ILogger<BackendPool>
             }
         }
 
-        return await OpenAsync(endpoint, ct).ConfigureAwait(false);
+        return await OpenAsync(endpoint, foundRows, ct).ConfigureAwait(false);
     }
 
     public async ValueTask ReturnAsync(BackendConnection connection)
@@ -50,7 +52,7 @@ internal sealed class BackendPool(GatewaySettings settings, ILogger<BackendPool>
         connection.AppliedSets = 0;
         connection.Reserved = SessionEffects.None;
         connection.IdleSince = DateTime.UtcNow;
-        _idle.GetOrAdd(connection.Endpoint, _ => new ConcurrentStack<BackendConnection>()).Push(connection);
+        _idle.GetOrAdd((connection.Endpoint, connection.FoundRows), _ => new ConcurrentStack<BackendConnection>()).Push(connection);
     }
 
     private async ValueTask<bool> TryMakeReadyAsync(BackendConnection connection, CancellationToken ct)
@@ -83,7 +85,7 @@ internal sealed class BackendPool(GatewaySettings settings, ILogger<BackendPool>
         }
     }
 
-    private async ValueTask<BackendConnection> OpenAsync(BackendEndpoint endpoint, CancellationToken ct)
+    private async ValueTask<BackendConnection> OpenAsync(BackendEndpoint endpoint, bool foundRows, CancellationToken ct)
     {
         var options = new MySqlConnectionOptions
         {
@@ -95,6 +97,7 @@ internal sealed class BackendPool(GatewaySettings settings, ILogger<BackendPool>
             SslMode = SslMode.Disabled,
             ConnectTimeout = TimeSpan.FromSeconds(5),
             CommandTimeout = TimeSpan.FromSeconds(30),
+            FoundRows = foundRows,
         };
         MySqlConnection connection;
         try
@@ -118,7 +121,7 @@ internal sealed class BackendPool(GatewaySettings settings, ILogger<BackendPool>
         }
 
         Interlocked.Increment(ref _open);
-        return new BackendConnection(endpoint, connection);
+        return new BackendConnection(endpoint, connection, foundRows);
     }
 
     /// <summary>

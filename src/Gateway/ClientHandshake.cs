@@ -12,6 +12,9 @@ namespace Durable.Gateway;
 internal sealed record ClientLogin(string User, string? Database, Capabilities Capabilities)
 {
     public bool DeprecateEof => (Capabilities & Capabilities.DeprecateEof) != 0;
+
+    /// <summary>CLIENT_FOUND_ROWS: the client wants matched, not changed, rows from UPDATE; its backend connections must be opened alike.</summary>
+    public bool FoundRows => (Capabilities & Capabilities.FoundRows) != 0;
 }
 
 /// <summary>
@@ -22,7 +25,7 @@ internal sealed record ClientLogin(string User, string? Database, Capabilities C
 internal sealed class ClientHandshake(GatewayServerInfo server, ClientCredentials credentials, X509Certificate2? certificate)
 {
     public const Capabilities Offered =
-        Capabilities.LongPassword | Capabilities.LongFlag | Capabilities.ConnectWithDb | Capabilities.Protocol41 |
+        Capabilities.LongPassword | Capabilities.FoundRows | Capabilities.LongFlag | Capabilities.ConnectWithDb | Capabilities.Protocol41 |
         Capabilities.Interactive | Capabilities.Transactions | Capabilities.SecureConnection | Capabilities.MultiStatements |
         Capabilities.MultiResults | Capabilities.PsMultiResults | Capabilities.PluginAuth | Capabilities.ConnectAttrs |
         Capabilities.PluginAuthLengthEncodedClientData | Capabilities.DeprecateEof | Capabilities.IgnoreSigpipe;

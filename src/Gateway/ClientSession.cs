@@ -22,7 +22,6 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
         ComStmtPrepare = 0x16, ComStmtExecute = 0x17, ComStmtSendLongData = 0x18, ComStmtClose = 0x19, ComStmtReset = 0x1A,
         ComSetOption = 0x1B, ComResetConnection = 0x1F;
 
-    private static readonly byte[] BeginPayload = "\u0003BEGIN"u8.ToArray();
     private readonly PayloadWriter _backendWriter = new(1024);
     private readonly List<BackendConnection> _held = [];
     private readonly List<string> _sets = [];
@@ -30,6 +29,10 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
     private KeyspaceTarget? _target;
     private BackendConnection? _last;
     private bool _pendingBegin;
+
+    // The client's own BEGIN / START TRANSACTION text, sent with the transaction's first statement: READ ONLY and
+    // WITH CONSISTENT SNAPSHOT must reach the backend as the client wrote them.
+    private string _beginSql = "BEGIN";
 
     // The snapshot the last Route call used: a statement routed on an older one is routed again before it runs.
     private RoutingSnapshot? _routedOn;
@@ -196,6 +199,7 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
             case StatementKind.Begin when TransactionConnection() is null:
                 // Deferred to the first statement (vtgate begins lazily): the transaction's backend is not known yet.
                 _pendingBegin = true;
+                _beginSql = routed.Sql;
                 Client.WriteOk(ServerStatus.AutoCommit | ServerStatus.InTransaction);
                 Log(started, sql, null, null, default);
                 return true;
@@ -278,7 +282,8 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
             if (_pendingBegin)
             {
                 _backendWriter.Clear();
-                _backendWriter.WriteBytes(BeginPayload);
+                _backendWriter.WriteByte(ComQuery);
+                _backendWriter.WriteString(_beginSql);
                 await backend.SendRawCommandAsync(_backendWriter, ct).ConfigureAwait(false);
                 beginSent = true;
                 _pendingBegin = false;
@@ -547,7 +552,7 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
             }
         }
 
-        var connection = await services.Pool.RentAsync(endpoint, ct).ConfigureAwait(false);
+        var connection = await services.Pool.RentAsync(endpoint, login.FoundRows, ct).ConfigureAwait(false);
         _held.Add(connection);
         return connection;
     }

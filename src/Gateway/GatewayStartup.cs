@@ -43,7 +43,7 @@ internal sealed class GatewayStartup(
         try
         {
             var endpoint = await services.Picker.PickAsync(new KeyspaceTarget(keyspace, Durable.Topology.TabletType.Primary), ct).ConfigureAwait(false);
-            var connection = await services.Pool.RentAsync(endpoint, ct).ConfigureAwait(false);
+            var connection = await services.Pool.RentAsync(endpoint, foundRows: true, ct).ConfigureAwait(false);
             services.ServerInfo = new GatewayServerInfo(GatewayServerInfo.FromBackend(connection.Connection.ServerVersion));
             await services.Pool.ReturnAsync(connection).ConfigureAwait(false);
         }

@@ -19,6 +19,9 @@ internal sealed class PreparedStatement(uint id, RoutedStatement routed, Keyspac
     /// <summary>Where it runs: the routed target, or the session's target when it was prepared.</summary>
     public KeyspaceTarget Target { get; } = target;
 
+    /// <summary>The routing snapshot it was routed on: executed on a newer one, it is routed again first.</summary>
+    public RoutingSnapshot? RoutedOn { get; set; }
+
     public int ParameterCount { get; } = parameterCount;
 
     public int ColumnCount { get; } = columnCount;

@@ -57,6 +57,46 @@ public sealed class ClientProtocolTests
         Assert.Equal(3L, Convert.ToInt64(await new MySqlCommand("SELECT LAST_INSERT_ID()", connection).ExecuteScalarAsync()) - 1);
     }
 
+    [Fact]
+    public async Task An_update_answers_matched_rows_to_a_client_that_asked_for_found_rows_and_changed_rows_to_one_that_did_not()
+    {
+        await using var gateway = await GatewayUnderTest.StartAsync();
+        await using var table = await PrivateTable.CreateAsync();
+        await using (var seed = new MySqlConnection(gateway.ConnectionString()))
+        {
+            await seed.OpenAsync();
+            await new MySqlCommand($"INSERT INTO {table.Name} (v) VALUES ('same')", seed).ExecuteNonQueryAsync();
+        }
+
+        // MySqlConnector asks for CLIENT_FOUND_ROWS unless UseAffectedRows is on; EF Core's concurrency checks read this
+        // count, so an UPDATE that sets a value to itself must count as 1 for it, and as 0 for a client that did not ask.
+        // Both sessions at once, so each takes a backend connection of its own kind from the pool.
+        await using var found = new MySqlConnection(gateway.ConnectionString(extra: "UseAffectedRows=false;"));
+        await using var changed = new MySqlConnection(gateway.ConnectionString(extra: "UseAffectedRows=true;"));
+        await found.OpenAsync();
+        await changed.OpenAsync();
+        for (var round = 0; round < 2; round++)
+        {
+            Assert.Equal(1, await new MySqlCommand($"UPDATE {table.Name} SET v = 'same' WHERE v = 'same'", found).ExecuteNonQueryAsync());
+            Assert.Equal(0, await new MySqlCommand($"UPDATE {table.Name} SET v = 'same' WHERE v = 'same'", changed).ExecuteNonQueryAsync());
+        }
+    }
+
+    [Fact]
+    public async Task A_transaction_begun_read_only_is_read_only_on_the_backend()
+    {
+        await using var gateway = await GatewayUnderTest.StartAsync();
+        await using var table = await PrivateTable.CreateAsync();
+        await using var connection = new MySqlConnection(gateway.ConnectionString());
+        await connection.OpenAsync();
+        // The gateway defers BEGIN to the transaction's first statement; it must send the client's own text then.
+        await new MySqlCommand("START TRANSACTION READ ONLY", connection).ExecuteNonQueryAsync();
+        var refused = await Assert.ThrowsAsync<MySqlException>(() => new MySqlCommand($"INSERT INTO {table.Name} (v) VALUES ('ro')", connection).ExecuteNonQueryAsync());
+        Assert.Equal(1792, refused.Number); // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+        await new MySqlCommand("ROLLBACK", connection).ExecuteNonQueryAsync();
+        Assert.Equal("0", await table.ScalarAsync($"SELECT COUNT(*) FROM {table.Name} WHERE v = 'ro'"));
+    }
+
     private static async Task<long> QuestionsAsync(MySqlConnection connection)
     {
         await using var reader = await new MySqlCommand("SHOW SESSION STATUS LIKE 'Questions'", connection).ExecuteReaderAsync();

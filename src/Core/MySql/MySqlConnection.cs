@@ -150,6 +150,11 @@ public sealed class MySqlConnection : IAsyncDisposable
             wanted |= Capabilities.LocalFiles;
         }
 
+        if (Options.FoundRows)
+        {
+            wanted |= Capabilities.FoundRows;
+        }
+
         if ((serverCaps & Capabilities.Protocol41) == 0)
         {
             throw MySqlException.Client(MySqlErrorCode.MalformedPacket, $"The server ({ServerVersion}) does not speak protocol 4.1; it is too old.");

@@ -61,6 +61,12 @@ public sealed record MySqlConnectionOptions
     /// </summary>
     public bool AllowLocalInfile { get; init; }
 
+    /// <summary>
+    /// CLIENT_FOUND_ROWS: UPDATE reports the rows it matched instead of the rows it changed. A proxy sets it as its own
+    /// client did (MySqlConnector asks for it by default, and EF Core's concurrency checks read that count).
+    /// </summary>
+    public bool FoundRows { get; init; }
+
     /// <summary>Statements run right after connecting (e.g. session variables); they are re-run after a pool reset.</summary>
     public IReadOnlyList<string> InitStatements { get; init; } = [];
 
