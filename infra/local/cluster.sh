@@ -531,7 +531,7 @@ gateway_up() { # name
   ( export Gateway__EtcdEndpoints="http://127.0.0.1:${PORT[etcd_client]}" Gateway__TopologyRoot=/durable Gateway__Cell="$CELL" \
       Gateway__Name="local-$name" Gateway__MySqlPort="${PORT[${name}_mysql]}" Gateway__HttpPort="${PORT[${name}_http]}" \
       Gateway__BackendUser="$(user_of app)" Gateway__Accounts__0__User="$GATEWAY_CLIENT_USER" \
-      Gateway__SecretsFile="$SECRETS_FILE" Gateway__DrainSeconds=10
+      Gateway__SecretsFile="$SECRETS_FILE" Gateway__DrainSeconds=10 Gateway__BindAddress=127.0.0.1
     # (SecretsFile: the tablets' own accounts, secret:NAME references, with which the gateway probes replication lag;
     # DrainSeconds: `down` waits 30 s for a process before it kills it, so the drain must end first.)
     Gateway__BackendPassword=$(secret app); Gateway__Accounts__0__Password=$(secret client)

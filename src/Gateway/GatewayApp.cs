@@ -31,14 +31,27 @@ public static class GatewayApp
         var endpoints = new GatewayEndpoints();
         builder.WebHost.UseKestrel(kestrel =>
         {
-            kestrel.ListenAnyIP(settings.MySqlPort, listen =>
+            var ip = settings.BindIp;
+            void Listen(int port, Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions> configure)
+            {
+                if (ip is null)
+                {
+                    kestrel.ListenAnyIP(port, configure);
+                }
+                else
+                {
+                    kestrel.Listen(ip, port, configure);
+                }
+            }
+
+            Listen(settings.MySqlPort, listen =>
             {
                 endpoints.MySql = listen;
                 listen.UseConnectionHandler<GatewayConnectionHandler>();
             });
             if (settings.HttpPort > 0)
             {
-                kestrel.ListenAnyIP(settings.HttpPort, listen => endpoints.Http = listen);
+                Listen(settings.HttpPort, listen => endpoints.Http = listen);
             }
         });
         // Sessions inside a transaction get DrainSeconds to finish; the host waits a little longer before it aborts them.

@@ -26,6 +26,16 @@ public sealed class GatewaySettings
     /// <summary>/healthz and /readyz; 0 = no HTTP listener.</summary>
     public int HttpPort { get; set; } = 15001;
 
+    /// <summary>
+    /// The address both listeners bind: empty (the default) for every interface, as vtgate listens; 127.0.0.1 keeps a
+    /// local cluster's gateways off the network. Several gateways on one machine may share a port on different
+    /// loopback addresses (127.0.0.1, 127.0.0.2), which is what a client's multi-host string with one port needs.
+    /// </summary>
+    public string? BindAddress { get; set; }
+
+    /// <summary>The parsed <see cref="BindAddress"/>; null for every interface.</summary>
+    public System.Net.IPAddress? BindIp => string.IsNullOrWhiteSpace(BindAddress) ? null : System.Net.IPAddress.Parse(BindAddress);
+
     /// <summary>The account the gateway logs in to tablets with: an application account, never one the write guards exempt.</summary>
     public string BackendUser { get; set; } = string.Empty;
 
@@ -118,6 +128,10 @@ public sealed class GatewaySettings
 
         CheckPort(errors, nameof(MySqlPort), MySqlPort);
         CheckPort(errors, nameof(HttpPort), HttpPort);
+        if (!string.IsNullOrWhiteSpace(BindAddress) && !System.Net.IPAddress.TryParse(BindAddress, out _))
+        {
+            errors.Add($"{Section}:BindAddress '{BindAddress}' is not an IP address; give one such as 127.0.0.1 or ::1, or leave it empty for every interface.");
+        }
         if (string.IsNullOrWhiteSpace(BackendUser))
         {
             errors.Add($"{Section}:BackendUser is required: the application account the gateway logs in to tablets with.");

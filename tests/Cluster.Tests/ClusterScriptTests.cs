@@ -31,8 +31,8 @@ public class ClusterScriptTests : IAsyncLifetime
         var status = await Script("status");
         Assert.Equal(0, status.ExitCode);
         var rows = status.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToList();
-        Assert.Equal(16, rows.Count); // etcd, Azurite x3, the Functions host, the Streamer, ten tablets
-        static bool IsProcess(string row) => row.StartsWith("functions") || row.StartsWith("streamer");
+        Assert.Equal(18, rows.Count); // etcd, Azurite x3, the Functions host, the Streamer, two gateways, ten tablets
+        static bool IsProcess(string row) => row.StartsWith("functions") || row.StartsWith("streamer") || row.StartsWith("gateway");
         Assert.All(rows.Where(r => !IsProcess(r)), r => Assert.EndsWith("up", r.TrimEnd()));
         Assert.All(rows.Where(IsProcess), r => Assert.EndsWith("off", r.TrimEnd()));
         var privatePorts = rows.Where(r => r.StartsWith("zone1-")).Select(r => int.Parse(r.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^2])).ToList();
@@ -47,7 +47,7 @@ public class ClusterScriptTests : IAsyncLifetime
         var after = await Script("status");
         Assert.NotEqual(0, after.ExitCode);
         var afterRows = after.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).ToList();
-        Assert.All(afterRows.Where(r => !r.StartsWith("functions") && !r.StartsWith("streamer")), r => Assert.EndsWith("down", r.TrimEnd()));
+        Assert.All(afterRows.Where(r => !IsProcess(r)), r => Assert.EndsWith("down", r.TrimEnd()));
         Assert.Empty(ProcessesUsing(_dir));
     }
 

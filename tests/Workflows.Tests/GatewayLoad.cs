@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Sockets;
 using MySqlConnector;
 
 namespace Durable.Workflows.Tests;
@@ -131,7 +132,7 @@ public sealed class GatewayLoad : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is MySqlException or InvalidOperationException or IOException)
+            catch (Exception e) when (e is MySqlException or InvalidOperationException or IOException or SocketException)
             {
                 Errors.Enqueue((port, $"{(e as MySqlException)?.Number}: {e.Message}"));
                 await Task.Delay(100, CancellationToken.None);
@@ -152,9 +153,9 @@ public sealed class GatewayLoad : IAsyncDisposable
     /// <summary>Insert, update, commit; false when the gateway rolled it back because its tables switched while it was open.</summary>
     private async Task<bool> TransactionAsync(MySqlConnection connection, long id, CancellationToken ct)
     {
-        await using var transaction = await connection.BeginTransactionAsync(ct);
         try
         {
+            await using var transaction = await connection.BeginTransactionAsync(ct);
             await using (var insert = new MySqlCommand($"INSERT INTO `{_table}` (customer_id, email) VALUES ({id}, 't{id}@gw')", connection, transaction))
             {
                 Interlocked.Increment(ref _statements);
@@ -174,12 +175,17 @@ public sealed class GatewayLoad : IAsyncDisposable
         {
             return false;
         }
-        catch (MySqlException e) when (e.ErrorCode is MySqlErrorCode.UnableToConnectToHost or MySqlErrorCode.CommandTimeoutExpired || e.InnerException is IOException)
+        catch (Exception e) when (IsConnectionLoss(e))
         {
             Unknown.Add(id);
             throw;
         }
     }
+
+    /// <summary>The gateway (or the connection to it) went away mid-command: the statement's outcome is unknown.</summary>
+    private static bool IsConnectionLoss(Exception e) =>
+        e is SocketException or IOException
+        || (e is MySqlException m && (m.ErrorCode is MySqlErrorCode.UnableToConnectToHost or MySqlErrorCode.CommandTimeoutExpired || m.InnerException is IOException or SocketException));
 
     private async Task ExecuteOrUnknownAsync(MySqlCommand command, long id, CancellationToken ct)
     {
@@ -187,7 +193,7 @@ public sealed class GatewayLoad : IAsyncDisposable
         {
             await command.ExecuteNonQueryAsync(ct);
         }
-        catch (MySqlException e) when (e.ErrorCode is MySqlErrorCode.UnableToConnectToHost or MySqlErrorCode.CommandTimeoutExpired || e.InnerException is IOException)
+        catch (Exception e) when (IsConnectionLoss(e))
         {
             Unknown.Add(id);
             throw;
