@@ -46,8 +46,13 @@ public sealed class PrivateMariaDbServer : IAsyncDisposable
         var dir = Path.Combine(Path.GetTempPath(), "durable-private-" + Guid.NewGuid().ToString("N")[..10]);
         var data = Path.Combine(dir, "data");
         System.IO.Directory.CreateDirectory(data);
+        // A temporary-file directory of its own (passed through to the bootstrap mariadbd): with /tmp shared by a dozen
+        // servers, one bootstrap once failed to find its own temporary table there ("Could not remove temporary table
+        // '/tmp/#sql-temptable-...', error: 2", then ERROR 1051 on mysql.tmp_proxies_priv).
+        var tmp = Path.Combine(dir, "tmp");
+        System.IO.Directory.CreateDirectory(tmp);
         await RunAsync("mariadb-install-db", ["--no-defaults", $"--datadir={data}", "--auth-root-authentication-method=socket", "--skip-test-db",
-            .. RootUser()]);
+            $"--tmpdir={tmp}", .. RootUser()]);
 
         var adminPassword = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         var init = new List<string>
@@ -73,7 +78,7 @@ public sealed class PrivateMariaDbServer : IAsyncDisposable
         var args = new List<string>
         {
             "--no-defaults", $"--datadir={data}", $"--port={port}", "--bind-address=127.0.0.1", $"--socket={dir}/mariadbd.sock",
-            $"--pid-file={dir}/mariadbd.pid", $"--log-error={dir}/error.log", $"--init-file={initFile}", "--skip-name-resolve",
+            $"--pid-file={dir}/mariadbd.pid", $"--log-error={dir}/error.log", $"--tmpdir={tmp}", $"--init-file={initFile}", "--skip-name-resolve",
             "--innodb-buffer-pool-size=32M", "--character-set-server=utf8mb4", "--max-allowed-packet=1G",
             // The local cluster's binlog settings: what a source must have for the engine's copy and replication.
             $"--server-id={serverId}", $"--log-bin={dir}/binlog", "--binlog-format=ROW", "--binlog-row-image=FULL", "--binlog-row-metadata=FULL",
