@@ -26,9 +26,22 @@ public static class GatewayApp
 {
     public static WebApplication Build(GatewaySettings settings, GatewayRouting routing, string[]? args = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args ?? [] });
+        // The content root is the gateway's own directory and the host's configuration files are not watched: the
+        // default (the working directory, watched recursively for appsettings changes) woke a watcher thread on every
+        // write under it, e.g. a local cluster's server logs. The gateway reads its settings once (Program.cs).
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = [.. args ?? [], "--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         var endpoints = new GatewayEndpoints();
+        if (settings.InlineIo)
+        {
+            // Kestrel's half of Gateway:InlineIo (Program.cs sets the runtime's before any socket exists).
+            builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
+        }
+
         builder.WebHost.UseKestrel(kestrel =>
         {
             var ip = settings.BindIp;

@@ -21,6 +21,12 @@ catch (GatewaySettingsException ex)
     return 2;
 }
 
+if (settings.InlineIo)
+{
+    // Read once, when the runtime's socket engine first starts: before any socket (etcd, Kestrel) exists.
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+}
+
 await using var composition = GatewayComposition.Create(settings, configuration);
 var app = GatewayApp.Build(settings, composition.Routing, args);
 await app.RunAsync();
