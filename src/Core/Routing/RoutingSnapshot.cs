@@ -6,7 +6,14 @@ namespace Durable.Routing;
 /// A keyspace as the gateway routes to it: its tablets' database name (vt_&lt;keyspace&gt;), whether it is sharded, and
 /// the tables its VSchema lists (what vtgate's global routing finds an unqualified table by when no keyspace is selected).
 /// </summary>
-public sealed record RoutedKeyspace(string Name, string DbName, bool Sharded, IReadOnlySet<string> VSchemaTables);
+public sealed record RoutedKeyspace(string Name, string DbName, bool Sharded, IReadOnlySet<string> VSchemaTables)
+{
+    /// <summary>The keyspace's VSchema (vindexes, tables' column vindexes, auto-increment sequences); null when it has none.</summary>
+    public VSchemaDocument? VSchema { get; init; }
+
+    /// <summary>The keyspace's shard names (e.g. <c>-80</c>, <c>80-</c>; <c>0</c> or <c>-</c> unsharded), in key-range order.</summary>
+    public IReadOnlyList<string> Shards { get; init; } = [];
+}
 
 /// <summary>
 /// The topology one statement is routed against: the routing rules at an etcd revision and the keyspaces that exist.

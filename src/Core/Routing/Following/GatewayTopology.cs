@@ -1,3 +1,4 @@
+using Durable.Core.KeyRanges;
 using System.Collections.Immutable;
 using Durable.Topology;
 using Durable.Topology.Etcd;
@@ -215,16 +216,22 @@ public sealed class GatewayTopology : IGatewayTopology, IAsyncDisposable
         var keyspaces = ImmutableDictionary.CreateBuilder<string, RoutedKeyspace>(StringComparer.Ordinal);
         foreach (var keyspace in await _store.GetKeyspacesAsync(ct).ConfigureAwait(false))
         {
-            var vschema = await _store.GetVSchemaJsonAsync(keyspace.Name, ct).ConfigureAwait(false);
+            var vschemaJson = await _store.GetVSchemaJsonAsync(keyspace.Name, ct).ConfigureAwait(false);
+            var vschema = vschemaJson is null ? null : VSchemaDocument.Parse(vschemaJson.Value);
             var tables = vschema is null
                 ? ImmutableHashSet<string>.Empty
-                : VSchemaDocument.Parse(vschema.Value).Tables.Keys.ToImmutableHashSet(StringComparer.Ordinal);
+                : vschema.Tables.Keys.ToImmutableHashSet(StringComparer.Ordinal);
+            var shards = (await _store.GetShardsAsync(keyspace.Name, ct).ConfigureAwait(false))
+                .Select(s => s.Value.Name)
+                // Key-range order: the hex of the start sorts as its bytes do ("" first).
+                .OrderBy(name => KeyRange.TryParseShard(name, out var range, out _) ? Convert.ToHexString(range.Start) : name, StringComparer.Ordinal)
+                .ToList();
 
             // The tablets' database is vt_<keyspace> by convention; a tablet record says what it really is.
             var dbName = tablets.FirstOrDefault(t => t.Keyspace == keyspace.Name && t.TabletType == TabletType.Primary)?.DbName
                          ?? tablets.FirstOrDefault(t => t.Keyspace == keyspace.Name)?.DbName
                          ?? "vt_" + keyspace.Name;
-            keyspaces[keyspace.Name] = new RoutedKeyspace(keyspace.Name, dbName, keyspace.Sharded, tables);
+            keyspaces[keyspace.Name] = new RoutedKeyspace(keyspace.Name, dbName, keyspace.Sharded, tables) { VSchema = vschema, Shards = shards };
         }
 
         return (keyspaces.ToImmutable(), tablets);
