@@ -26,6 +26,13 @@ public sealed class GatewaySettingsTests
     }
 
     [Fact]
+    public void Inline_io_is_on_unless_turned_off()
+    {
+        Assert.True(From().InlineIo);
+        Assert.False(From(("Gateway:InlineIo", "false")).InlineIo);
+    }
+
+    [Fact]
     public void A_bind_address_binds_both_listeners_there_and_a_bad_one_is_named()
     {
         Assert.Equal(System.Net.IPAddress.Loopback, From(("Gateway:BindAddress", "127.0.0.1")).BindIp);
