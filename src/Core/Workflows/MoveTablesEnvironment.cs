@@ -16,6 +16,7 @@ public sealed record MoveTablesEnvironmentOptions
 
     /// <summary>Rows per copy chunk (one MoveTables_CopyChunk activity); unset keeps the engine's default.</summary>
     public const string CopyChunkRowsSetting = "DURABLE_COPY_CHUNK_ROWS";
+    public const string GatewayAckBoundSetting = "DURABLE_GATEWAY_ACK_BOUND_MS";
 
     public required string EtcdEndpoints { get; init; }
     public string TopologyRoot { get; init; } = "/durable";
@@ -58,9 +59,31 @@ public sealed record MoveTablesEnvironmentOptions
             {
                 Secrets = CredentialReference.LoadSecretsFile(setting(SecretsFileSetting)),
                 CopyBudget = CopyBudgetFromSettings(setting(CopyChunkRowsSetting)),
+                GatewayAckBound = GatewayAckBoundFromSettings(setting(GatewayAckBoundSetting)),
             },
             SecretsFile = setting(SecretsFileSetting),
         };
+    }
+
+    /// <summary>
+    /// How long a switch waits for the gateways to acknowledge its hold (DURABLE_GATEWAY_ACK_BOUND_MS): the longest a
+    /// silent gateway can delay a switch, and the time a gateway has to start holding before the guards refuse writes.
+    /// Bounded to 60 s: a switch's write window must stay far below the gateways' own 20 s per-switch hold limit.
+    /// </summary>
+    public static TimeSpan GatewayAckBoundFromSettings(string? milliseconds)
+    {
+        var bound = new MoveTablesSettings().GatewayAckBound;
+        if (string.IsNullOrWhiteSpace(milliseconds))
+        {
+            return bound;
+        }
+
+        if (!int.TryParse(milliseconds.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms) || ms > 60_000)
+        {
+            throw new WorkflowValidationException($"{GatewayAckBoundSetting} is '{milliseconds}': expected whole milliseconds from 0 to 60000 (or unset for the default {bound.TotalMilliseconds:0}).");
+        }
+
+        return TimeSpan.FromMilliseconds(ms);
     }
 
     /// <summary>
