@@ -100,7 +100,7 @@ public static class ShardPlanner
         var where = q.FindTop(0, q.Count, SqlKeyword.Where);
         var whereEnd = where >= q.Count ? q.Count : q.FindTop(where + 1, q.Count, SqlKeyword.Group, SqlKeyword.Having, SqlKeyword.Order, SqlKeyword.Limit, SqlKeyword.For, SqlKeyword.Lock, SqlKeyword.Window, SqlKeyword.Into, SqlKeyword.Union);
         var subquery = q.HasSubquery(0, q.Count);
-        if (tables.Count != 1 || subquery)
+        if (tables.Count != 1 || subquery || Joins(q, where))
         {
             throw ShardingErrors.Refused(
                 subquery ? $"a subquery in a statement on sharded table{(tables.Count > 1 ? "s" : "")} {string.Join(", ", tables)}" : $"a join of sharded tables {string.Join(", ", tables)}",
@@ -141,6 +141,33 @@ public static class ShardPlanner
         var (sql, merge) = ScatterSelect.Plan(q);
         var plan = new ShardedPlan { Keyspace = keyspace, Queries = [.. shards.Select(s => new ShardQuery(s, sql))], Scatter = pinned is null, Merge = merge, ReadOnly = readOnly };
         return new ShardedStatement(_ => plan);
+    }
+
+    /// <summary>A join (JOIN, or a comma between table references) before the WHERE: also a self-join, which the routed tables list once.</summary>
+    private static bool Joins(ShardSql q, int where)
+    {
+        var start = q.Is(0, SqlKeyword.Select) ? q.FindTop(0, where, SqlKeyword.From) : 1;
+        var end = q.Is(0, SqlKeyword.Update) ? q.FindTop(1, where, SqlKeyword.Set) : where;
+        if (q.Is(0, SqlKeyword.Select))
+        {
+            end = q.FindTop(start, where, SqlKeyword.Group, SqlKeyword.Having, SqlKeyword.Order, SqlKeyword.Limit, SqlKeyword.For, SqlKeyword.Lock, SqlKeyword.Window, SqlKeyword.Union);
+        }
+
+        for (var i = start; i < end; i++)
+        {
+            if (q.Tokens[i].Kind == SqlTokenKind.LeftParen)
+            {
+                i = q.AfterGroup(i) - 1;
+                continue;
+            }
+
+            if (q.Tokens[i].Kind == SqlTokenKind.Comma || q.Is(i, SqlKeyword.Join) || q.Is(i, SqlKeyword.StraightJoin) || q.Is(i, SqlKeyword.Using))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>UPDATE ... SET assigning the primary vindex column is refused: the row would have to move to another shard.</summary>
