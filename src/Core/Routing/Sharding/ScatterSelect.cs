@@ -136,7 +136,7 @@ internal sealed class ScatterSelect
             sql.Append(q.Sql, tailStart, tailEnd - tailStart);
         }
 
-        return (sql.ToString(), new ScatterMerge
+        return (sql.ToString().TrimEnd(), new ScatterMerge
         {
             HiddenColumns = _hidden.Count,
             Order = merge.Order,

@@ -108,6 +108,7 @@ public static class ShardPlanner
         }
 
         var table = tables[0];
+        map.PrimaryVindex(table); // a table the VSchema does not place is refused, not guessed
         if (routed.Kind == StatementKind.Update)
         {
             CheckAssignments(q, map, table, where < q.Count ? where : q.Count);
