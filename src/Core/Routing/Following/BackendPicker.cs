@@ -62,10 +62,11 @@ public sealed class BackendPicker : IBackendPicker, IAsyncDisposable
                 $"Unknown database '{target.Keyspace}': no such keyspace; keyspaces: {string.Join(", ", _topology.Current.Keyspaces.Keys.Order(StringComparer.Ordinal))}");
         }
 
-        if (keyspace.Sharded)
+        if (keyspace.Sharded && keyspace.Shards.Count > 0)
         {
-            throw new GatewaySqlException(GatewaySqlException.NotSupported, "42000",
-                $"Keyspace '{target.Keyspace}' is sharded: its statements go to the shards their primary vindex picks, not to one backend for the keyspace.");
+            // A statement naming no table (SELECT 1, SET, SHOW VARIABLES) with a sharded session keyspace: any shard
+            // answers it, as vtgate sends it to one; table statements are planned per shard (PickShardAsync).
+            return PickShardAsync(target, keyspace.Shards[0], ct);
         }
 
         var tablets = _topology.Tablets;
