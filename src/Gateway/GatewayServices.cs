@@ -14,7 +14,8 @@ internal sealed class GatewayServices(
     BackendPool pool,
     QueryLog queryLog,
     GatewayStatus status,
-    ILogger<ClientSession> logger)
+    ILogger<ClientSession> logger,
+    ISequenceSource? sequences = null)
 {
     public GatewaySettings Settings { get; } = settings;
 
@@ -33,6 +34,9 @@ internal sealed class GatewayServices(
     public GatewayStatus Status { get; } = status;
 
     public ILogger<ClientSession> Logger { get; } = logger;
+
+    /// <summary>Where auto-increment values of sharded tables come from (null: none registered; such inserts are refused).</summary>
+    public ISequenceSource? Sequences { get; } = sequences;
 
     public ClientCredentials Credentials { get; } = new(settings.Accounts);
 
