@@ -2,7 +2,15 @@
 # The main job on a fresh machine: brings the local cluster up and runs the seeds' commerce -> customer walkthrough,
 # printing each step. It runs as far as the project has come: each step that a part of Durable does not do yet says so
 # plainly instead of pretending. Re-runnable: it starts from the seeds' state (101 done, sample data loaded).
+# --sharded runs the sharded walkthrough instead (infra/demo.d/sharded.sh: into customer_sharded with sequences and
+# MirrorTraffic, the application inserting through the gateways).
 set -euo pipefail
+WALKTHROUGH=walkthrough
+case "${1:-}" in
+  "") ;;
+  --sharded) WALKTHROUGH=sharded ;;
+  *) echo "infra/demo.sh: unknown argument '$1'; valid: --sharded (the sharded walkthrough) or none" >&2; exit 2 ;;
+esac
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
@@ -40,10 +48,10 @@ for uid in 101 102; do
     "$(tablet "$uid" vt_commerce -N -e 'SELECT COUNT(*) FROM customer')"
 done
 
-if [ -x infra/demo.d/walkthrough.sh ]; then
+if [ -x "infra/demo.d/$WALKTHROUGH.sh" ]; then
   # The MoveTables walkthrough (create, show, VDiff, SwitchTraffic, ReverseTraffic, Complete) lives beside this script
   # once the parts it needs exist.
-  source infra/demo.d/walkthrough.sh
+  source "infra/demo.d/$WALKTHROUGH.sh"
 else
   say "MoveTables commerce2customer (customer, corder): not available yet"
   echo "The MoveTables orchestration is not built yet (issue 7); the demo stops after the parts that exist."

@@ -7,19 +7,8 @@
 # putting the seeds' starting state back (commerce tables recreated, customer tables dropped) so the demo can run again.
 set -euo pipefail
 
-WT_DIR="$(mktemp -d /tmp/durable-walkthrough.XXXXXX)"
-WT_PIDS=()
-wt_cleanup() {
-  touch "$WT_DIR/stop"
-  for pid in "${WT_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap wt_cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-fail() { printf '\033[31mFAILED: %s\033[0m\n' "$*"; exit 1; }
-proven() { printf '\033[32mproven: %s\033[0m\n' "$*"; }
-durablectl() { dotnet "$REPO/src/Cli/bin/Release/net10.0/durablectl.dll" "$@"; }
+# shellcheck source=common.sh
+source "$REPO/infra/demo.d/common.sh"
 
 say "Reset leftovers of an earlier run (routing rules, workflow records, guard triggers, streams, customer tables)"
 etcdctl del /durable/global/RoutingRules >/dev/null
@@ -37,54 +26,10 @@ tablet 200 vt_customer -e "DROP TABLE IF EXISTS customer, corder"
 echo "clean"
 
 say "Start a Functions host (its own task hub on Azurite) and a Streamer"
-# infra/demo.sh has just built src/Functions, src/Streamer and src/Cli in Release.
-PORT=$(free_port)
-HUB="Walkthrough$$"
-mkdir -p "$WT_DIR/root"
-python3 - "$REPO/host.json" "$WT_DIR/root/host.json" "$HUB" <<'PY'
-import json, sys
-h = json.load(open(sys.argv[1])); h["extensions"]["durableTask"]["hubName"] = sys.argv[3]
-json.dump(h, open(sys.argv[2], "w"), indent=2)
-PY
-export DURABLE_SERVER="http://127.0.0.1:$PORT"
-export DURABLE_FUNCTIONS_KEY="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
-APPROVER_KEY="$(head -c 32 /dev/urandom | base64)"
-( set -a; . "$DURABLE_SECRETS_FILE"; set +a
-  export DURABLE_HOST_KEY="$DURABLE_FUNCTIONS_KEY" AzureWebJobsScriptRoot="$WT_DIR/root" DURABLE_APPROVER_KEYS="alice=$APPROVER_KEY"
-  export DURABLE_ENGINE_USER=durable_filtered DURABLE_ENGINE_PASSWORD="$DURABLE_FILTERED_PASSWORD"
-  exec dotnet "$REPO/src/Functions/bin/Release/net10.0/Durable.Functions.dll" --urls "$DURABLE_SERVER" ) > "$WT_DIR/host.log" 2>&1 &
-WT_PIDS+=($!)
-( set -a; . "$DURABLE_SECRETS_FILE"; set +a
-  export Streamer__Password="$DURABLE_FILTERED_PASSWORD"
-  exec dotnet "$REPO/src/Streamer/bin/Release/net10.0/Durable.Streamer.dll" --Streamer:EtcdEndpoints="$DURABLE_ETCD_ENDPOINTS" \
-    --Streamer:User=durable_filtered --Streamer:PollIntervalMs=100 ) > "$WT_DIR/streamer.log" 2>&1 &
-WT_PIDS+=($!)
-for _ in $(seq 1 120); do curl -sf "$DURABLE_SERVER/api/health" >/dev/null && break; sleep 0.5; done
-curl -sf "$DURABLE_SERVER/api/health" >/dev/null || { tail -20 "$WT_DIR/host.log"; fail "the host did not start"; }
-echo "host at $DURABLE_SERVER (logs in $WT_DIR), Streamer pid ${WT_PIDS[1]}"
-run durablectl RegisterLocalCluster --cluster-file "$DURABLE_CLUSTER_FILE" >/dev/null
+wt_start_host_and_streamer
 
 say "Start the application: through the gateways (1 and 2 in turn) it writes a corder row and reads corder back every 20 ms"
-# It knows nothing of routing rules: it connects to keyspace commerce, as an application connects to vtgate, and the
-# gateways send 'corder' wherever the rules say. Any error it sees is recorded (the acceptance wants none).
-( ok=0 reads=0 n=0
-  while [ ! -f "$WT_DIR/stop" ]; do
-    n=$((n + 1)); gw=$(( n % 2 + 1 ))
-    if out=$(gateway "$gw" commerce -e "INSERT INTO corder (customer_id, sku, price) VALUES (1, 'SKU-APP', 1)" 2>&1); then
-      ok=$((ok + 1)); echo "$ok" > "$WT_DIR/app.ok"
-    else
-      echo "$(date +%T.%N) write via gateway $gw: $out" >> "$WT_DIR/app.errors"
-    fi
-    if out=$(gateway "$(( 3 - gw ))" commerce -N -e "SELECT COUNT(*) FROM corder WHERE sku = 'SKU-APP'" 2>&1); then
-      reads=$((reads + 1)); echo "$reads" > "$WT_DIR/app.reads"
-    else
-      echo "$(date +%T.%N) read via gateway $(( 3 - gw )): $out" >> "$WT_DIR/app.errors"
-    fi
-    sleep 0.02
-  done ) &
-WT_PIDS+=($!)
-sleep 1
-echo "application running through gateways on ports $DURABLE_GATEWAY_PORTS: $(cat "$WT_DIR/app.ok" 2>/dev/null || echo 0) rows written so far"
+wt_start_application 1
 
 say "Start the move (the seeds: MoveTables --target-keyspace customer --workflow commerce2customer create --source-keyspace commerce --tables 'customer,corder')"
 run durablectl MoveTables --target-keyspace customer --workflow commerce2customer create --source-keyspace commerce --tables 'customer,corder' \
@@ -139,17 +84,9 @@ run durablectl MoveTables --target-keyspace customer --workflow commerce2custome
 say "SwitchTraffic waits for alice's signed approval"
 run durablectl MoveTables --target-keyspace customer --workflow commerce2customer switchtraffic
 DURABLE_APPROVER_KEY="$APPROVER_KEY" run durablectl MoveTables --target-keyspace customer --workflow commerce2customer approve --action SwitchTraffic --approver alice
-for _ in $(seq 1 120); do
-  durablectl MoveTables --target-keyspace customer --workflow commerce2customer status --format json > "$WT_DIR/status.json"
-  grep -q '"traffic_state": "All Reads Switched. Writes Switched"' "$WT_DIR/status.json" && break
-  grep -q '"last_error": "' "$WT_DIR/status.json" && { cat "$WT_DIR/status.json"; fail "switch"; }
-  sleep 0.5
-done
-grep -q '"traffic_state": "All Reads Switched. Writes Switched"' "$WT_DIR/status.json" || fail "traffic not switched"
+wt_wait_traffic customer commerce2customer "All Reads Switched. Writes Switched"
 proven "the workflow reports: All Reads Switched. Writes Switched"
-if [ -f "$WT_DIR/app.errors" ]; then
-  echo "the application saw errors through the gateways:"; cat "$WT_DIR/app.errors"; fail "application errors during the switch"
-fi
+wt_check_application "during the switch"
 proven "the application wrote and read through the gateways across the switch without an error ($(cat "$WT_DIR/app.ok") writes, $(cat "$WT_DIR/app.reads") reads so far)"
 
 say "Read the sample data through a gateway: customer and corder now come from the customer keyspace (the rules), product from commerce"
@@ -187,9 +124,7 @@ for t in customer corder; do
   [ "$a" = "$b" ] || fail "$t differs between commerce ($a) and customer ($b)"
 done
 proven "customer and corder are equal in commerce and customer (CHECKSUM TABLE) after $(cat "$WT_DIR/app.ok") application writes"
-if [ -f "$WT_DIR/app.errors" ]; then
-  echo "the application saw errors through the gateways:"; cat "$WT_DIR/app.errors"; fail "application errors"
-fi
+wt_check_application
 written=$(mysql_customer -N -e "SELECT COUNT(*) FROM corder WHERE sku = 'SKU-APP'")
 [ "$written" = "$(cat "$WT_DIR/app.ok")" ] || fail "the application's acknowledged writes ($(cat "$WT_DIR/app.ok")) are not all in customer.corder ($written)"
 proven "no error seen by the application through the gateways, and all its $written acknowledged writes are in customer.corder"
