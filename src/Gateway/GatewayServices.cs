@@ -14,6 +14,7 @@ internal sealed class GatewayServices(
     BackendPool pool,
     QueryLog queryLog,
     GatewayStatus status,
+    ISequenceSource sequences,
     ILogger<ClientSession> logger)
 {
     public GatewaySettings Settings { get; } = settings;
@@ -33,6 +34,9 @@ internal sealed class GatewayServices(
     public GatewayStatus Status { get; } = status;
 
     public ILogger<ClientSession> Logger { get; } = logger;
+
+    /// <summary>The values of sequences, for auto-increment columns of sharded tables (reserved in blocks).</summary>
+    public ISequenceSource Sequences { get; } = sequences;
 
     public ClientCredentials Credentials { get; } = new(settings.Accounts);
 
