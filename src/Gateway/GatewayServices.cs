@@ -14,8 +14,8 @@ internal sealed class GatewayServices(
     BackendPool pool,
     QueryLog queryLog,
     GatewayStatus status,
-    ISequenceSource sequences,
-    ILogger<ClientSession> logger)
+    ILogger<ClientSession> logger,
+    ISequenceSource? sequences = null)
 {
     public GatewaySettings Settings { get; } = settings;
 
@@ -35,8 +35,8 @@ internal sealed class GatewayServices(
 
     public ILogger<ClientSession> Logger { get; } = logger;
 
-    /// <summary>The values of sequences, for auto-increment columns of sharded tables (reserved in blocks).</summary>
-    public ISequenceSource Sequences { get; } = sequences;
+    /// <summary>Where auto-increment values of sharded tables come from (null: none registered; such inserts are refused).</summary>
+    public ISequenceSource? Sequences { get; } = sequences;
 
     public ClientCredentials Credentials { get; } = new(settings.Accounts);
 

@@ -62,6 +62,7 @@ public sealed class SequenceSourceTests
         await using var b = await GatewayUnderTest.StartAsync();
         Assert.IsType<Sequences.GatewaySequenceSource>(SourceOf(a));
         Assert.NotSame(SourceOf(a), SourceOf(b));
+        Assert.Same(SourceOf(a), a.App.Services.GetRequiredService<GatewayServices>().Sequences); // what the sessions' insert path uses
 
         const int calls = 200;
         var all = new ConcurrentBag<long>();
