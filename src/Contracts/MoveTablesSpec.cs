@@ -14,6 +14,13 @@ public enum ShardedAutoIncrementHandling
 
     /// <summary>Drop auto_increment from the target tables: inserts must supply the id (until a sequence exists).</summary>
     Remove,
+
+    /// <summary>
+    /// Drop auto_increment from the target tables and replace it with a Vitess sequence: a table <c>&lt;table&gt;_seq</c>
+    /// in the unsharded <see cref="MoveTablesCreate.GlobalKeyspace"/>, named in the target VSchema's
+    /// <c>auto_increment</c>, from which the gateway fills absent ids.
+    /// </summary>
+    Replace,
 }
 
 /// <summary>A cutover hook: called inside the write-denied window of a switch with the new routing; a failure rolls the switch back.</summary>
@@ -124,6 +131,14 @@ public sealed record MoveTablesCreate
     [JsonPropertyName("no_routing_rules")] public bool NoRoutingRules { get; init; }
     [JsonPropertyName("source_time_zone")] public string? SourceTimeZone { get; init; }
     [JsonPropertyName("sharded_auto_increment_handling")] public string ShardedAutoIncrementHandling { get; init; } = "REMOVE";
+
+    /// <summary>
+    /// With --sharded-auto-increment-handling REPLACE: the existing unsharded keyspace the sequence tables are created
+    /// in. Not written when null, so creates from before the option compare equal.
+    /// </summary>
+    [JsonPropertyName("global_keyspace")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? GlobalKeyspace { get; init; }
     [JsonPropertyName("approvals")] public ApprovalPolicy Approvals { get; init; } = new();
     [JsonPropertyName("cutover_hooks")] public IReadOnlyList<CutoverHook> CutoverHooks { get; init; } = [];
 
@@ -155,9 +170,40 @@ public sealed record MoveTablesCreate
         {
             "LEAVE" => Contracts.ShardedAutoIncrementHandling.Leave,
             "REMOVE" => Contracts.ShardedAutoIncrementHandling.Remove,
+            "REPLACE" => Contracts.ShardedAutoIncrementHandling.Replace,
             _ => throw new WorkflowValidationException(
-                $"--sharded-auto-increment-handling '{ShardedAutoIncrementHandling}' is invalid: LEAVE or REMOVE (REPLACE needs sequences, which Durable does not have yet)."),
+                $"--sharded-auto-increment-handling '{ShardedAutoIncrementHandling}' is invalid: LEAVE, REMOVE or REPLACE."),
         };
+
+    /// <summary>
+    /// REPLACE needs --global-keyspace (a valid keyspace name other than the source and target); the option means
+    /// nothing without REPLACE. Whether the keyspace exists and is unsharded is checked by pre-flight.
+    /// </summary>
+    private void CheckGlobalKeyspace()
+    {
+        var replace = AutoIncrementHandling() == Contracts.ShardedAutoIncrementHandling.Replace;
+        if (replace && string.IsNullOrWhiteSpace(GlobalKeyspace))
+        {
+            throw new WorkflowValidationException(
+                "--sharded-auto-increment-handling REPLACE needs --global-keyspace: the existing unsharded keyspace the sequence tables (<table>_seq) are created in.");
+        }
+
+        if (!replace && GlobalKeyspace is not null)
+        {
+            throw new WorkflowValidationException(
+                $"--global-keyspace '{GlobalKeyspace}' only goes with --sharded-auto-increment-handling REPLACE (it names where the sequence tables are created); this create asks for {ShardedAutoIncrementHandling.Trim().ToUpperInvariant()}.");
+        }
+
+        if (GlobalKeyspace is not null)
+        {
+            Names.CheckKeyspace("--global-keyspace", GlobalKeyspace);
+            if (string.Equals(GlobalKeyspace, TargetKeyspace, StringComparison.Ordinal))
+            {
+                throw new WorkflowValidationException(
+                    $"--global-keyspace '{GlobalKeyspace}' is the target keyspace: sequences live in an unsharded keyspace, and REPLACE is for a sharded target. Name an existing unsharded keyspace such as the source.");
+            }
+        }
+    }
 
     /// <summary>Checks everything that can be checked without the cluster; throws on the first problem.</summary>
     public void Validate()
@@ -232,7 +278,7 @@ public sealed record MoveTablesCreate
         }
 
         CheckSourceReference();
-        AutoIncrementHandling();
+        CheckGlobalKeyspace();
         if (VDiffInterval is not null)
         {
             if (IsMigrate)

@@ -41,11 +41,26 @@ public sealed record SwitchOptions
     /// <summary>How long the drain (LOCK TABLES ... READ) and guard creation may wait for in-flight writes.</summary>
     [JsonPropertyName("lock_wait_seconds")] public double LockWaitSeconds { get; init; } = 3;
 
+    /// <summary>
+    /// --initialize-target-sequences: while writes are stopped, each sequence the target VSchema names for a moved
+    /// table is set above the largest value of its column on every target shard. Not written when false, so commands
+    /// from before the option compare equal.
+    /// </summary>
+    [JsonPropertyName("initialize_target_sequences")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool InitializeTargetSequences { get; init; }
+
     public IReadOnlyList<string> Types() => TrafficState.ParseSwitchTypes(string.Join(",", TabletTypes));
 
     public void Validate()
     {
-        _ = Types();
+        var types = Types();
+        if (InitializeTargetSequences && !types.Contains("PRIMARY"))
+        {
+            throw new WorkflowValidationException(
+                $"--initialize-target-sequences only goes with a switch of writes: --tablet-types '{string.Join(",", TabletTypes)}' does not include PRIMARY (sequences are initialized while writes are stopped).");
+        }
+
         if (MaxReplicationLagAllowedSeconds is <= 0 or > 86400 || double.IsNaN(MaxReplicationLagAllowedSeconds))
         {
             throw new WorkflowValidationException($"--max-replication-lag-allowed {MaxReplicationLagAllowedSeconds}s is invalid: more than 0, at most 24h.");

@@ -76,6 +76,7 @@ public static class GatewayApp
         builder.Services.AddSingleton(routing.Picker);
         builder.Services.AddSingleton(routing.Holds);
         builder.Services.AddSingleton<BackendPool>();
+        builder.Services.AddSingleton<ISequenceSource, Sequences.GatewaySequenceSource>();
         builder.Services.AddSingleton<QueryLog>();
         builder.Services.AddSingleton<GatewayStatus>();
         builder.Services.AddSingleton<GatewayServices>();

@@ -60,6 +60,8 @@ public sealed class MoveTablesApiTests(MoveTablesApiFixture bed) : IClassFixture
         await RefusedAsync(400, HttpMethod.Post, Create(wf), Body(new { source_keyspace = "commerce", tables = new[] { bed.TableA }, tablet_types = "MASTER" }), "MASTER");
         await RefusedAsync(400, HttpMethod.Post, Create(wf), Body(new { source_keyspace = "commerce", tables = new[] { bed.TableA }, on_ddl = "BOGUS" }), "BOGUS");
         await RefusedAsync(400, HttpMethod.Post, Create(wf), Body(new { source_keyspace = "commerce", tables = new[] { bed.TableA }, sharded_auto_increment_handling = "REPLACE" }), "REPLACE");
+        await RefusedAsync(400, HttpMethod.Post, Create(wf), Body(new { source_keyspace = "commerce", tables = new[] { bed.TableA }, sharded_auto_increment_handling = "REPLACE", global_keyspace = "nosuchglobal" }), "nosuchglobal", "does not exist");
+        await RefusedAsync(400, HttpMethod.Post, Create(wf), Body(new { source_keyspace = "commerce", tables = new[] { bed.TableA }, sharded_auto_increment_handling = "REPLACE", global_keyspace = "commerce" }), "target keyspace 'customer' is unsharded");
         await RefusedAsync(400, HttpMethod.Post, Create(wf), Body(new { source_keyspace = "commerce", tables = new[] { bed.TableA }, all_tables = true }), "--all-tables");
         await RefusedAsync(400, HttpMethod.Post, Create(wf), Body(new { source_keyspace = "customer", tables = new[] { bed.TableA } }), "'customer'");
         await RefusedAsync(400, HttpMethod.Post, Create(wf), Body(new { source_keyspace = "commerce", tables = new[] { bed.TableA }, cutover_hooks = new[] { new { url = "ftp://x" } } }), "ftp://x");

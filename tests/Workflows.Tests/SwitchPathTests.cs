@@ -143,6 +143,31 @@ public sealed class SwitchPathTests
     }
 
     [Fact]
+    public async Task Initialize_target_sequences_runs_after_the_inbound_streams_stop_and_before_the_rules_flip_on_a_forward_write_switch_only()
+    {
+        var options = new SwitchOptions { InitializeTargetSequences = true };
+        var (forward, lines) = await DryAsync(Running(), options);
+        Assert.True(forward.Ok);
+        var path = forward.Path!.ToList();
+        var step = path.IndexOf(nameof(ISwitcher.InitializeSequencesAsync));
+        Assert.True(step > path.IndexOf(nameof(ISwitcher.StopInboundAsync)) && step < path.IndexOf(nameof(ISwitcher.SwitchWritesAsync)), string.Join(" ", path));
+        Assert.Single(lines, l => l.StartsWith("Set each sequence named in the VSchema of keyspace customer", StringComparison.Ordinal));
+
+        // Without the flag, and on ReverseTraffic (writes go back to the source's AUTO_INCREMENT), the step is not taken.
+        var (plain, _) = await DryAsync(Running(), new SwitchOptions());
+        Assert.DoesNotContain(nameof(ISwitcher.InitializeSequencesAsync), plain.Path!);
+        var (back, _) = await DryAsync(Running(new TrafficState { Replica = true, Rdonly = true, Primary = true }), options, reverse: true);
+        Assert.True(back.Ok, back.Message);
+        Assert.Contains(nameof(ISwitcher.SwitchWritesAsync), back.Path!);
+        Assert.DoesNotContain(nameof(ISwitcher.InitializeSequencesAsync), back.Path!);
+
+        // The real switcher takes the same step at the same place.
+        var scripted = new ScriptedSwitcher();
+        await SwitchPath.RunAsync(scripted, SwitchScope.Of(Running(), options, false), options, default);
+        Assert.Equal(path, scripted.Calls);
+    }
+
+    [Fact]
     public async Task Nothing_to_switch_takes_no_step()
     {
         var switched = Running(new TrafficState { Replica = true, Rdonly = true, Primary = true });
@@ -199,6 +224,8 @@ public sealed class SwitchPathTests
         public Task<string?> WaitForStreamsAsync(CancellationToken ct) => Step();
 
         public Task StopInboundAsync(CancellationToken ct) => Step();
+
+        public Task InitializeSequencesAsync(CancellationToken ct) => Step();
 
         public Task CreateReverseStreamsAsync(CancellationToken ct) => Step();
 

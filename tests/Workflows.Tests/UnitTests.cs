@@ -109,7 +109,7 @@ public class SpecValidationTests
     public void Bad_flags_get_clear_errors()
     {
         Assert.Contains("--tables", Assert.Throws<WorkflowValidationException>(() => (Valid() with { Tables = [], AllTables = false }).Validate()).Message);
-        Assert.Contains("'REPLACE'", Assert.Throws<WorkflowValidationException>(() => (Valid() with { ShardedAutoIncrementHandling = "REPLACE" }).Validate()).Message);
+        Assert.Contains("'SOMETIMES'", Assert.Throws<WorkflowValidationException>(() => (Valid() with { ShardedAutoIncrementHandling = "SOMETIMES" }).Validate()).Message);
         Assert.Contains("'SOMETIMES'", Assert.Throws<WorkflowValidationException>(() => (Valid() with { OnDdl = "SOMETIMES" }).Validate()).Message);
         Assert.Contains("'x_reverse'", Assert.Throws<WorkflowValidationException>(() => (Valid() with { Workflow = "x_reverse" }).Validate()).Message);
         Assert.Contains("'bad ks'", Assert.Throws<WorkflowValidationException>(() => (Valid() with { TargetKeyspace = "bad ks" }).Validate()).Message);

@@ -81,9 +81,10 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         var tz = new Option<string?>("--source-time-zone") { Description = "DATETIME values at the source are in this time zone; they are stored in UTC on the target." };
         var autoInc = new Option<string>("--sharded-auto-increment-handling")
         {
-            Description = "For a sharded target: LEAVE keeps MySQL auto_increment on each shard (ids then collide across shards); REMOVE drops it, so inserts into the target must supply ids until sequences exist.",
+            Description = "For a sharded target: LEAVE keeps MySQL auto_increment on each shard (ids then collide across shards); REMOVE drops it, so inserts into the target must supply ids; REPLACE drops it and creates a sequence <table>_seq in --global-keyspace, recorded in the target VSchema, from which the gateway fills absent ids.",
             DefaultValueFactory = _ => "REMOVE",
         };
+        var globalKeyspace = new Option<string?>("--global-keyspace") { Description = "With --sharded-auto-increment-handling REPLACE: the existing unsharded keyspace the sequence tables are created in." };
         var approvers = new Option<string?>("--approvers") { Description = "Require a signed approval from one of these approvers before SwitchTraffic and Complete." };
         var approvalExpiry = new Option<int?>("--approval-expiry-seconds") { Description = "Drop a command whose approval has not arrived within this many seconds." };
         var hookUrl = new Option<string[]>("--cutover-webhook") { Description = "POST the new routing here inside the switch; a failure rolls the switch back.", AllowMultipleArgumentsPerToken = false };
@@ -96,7 +97,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
             ? "Create the workflow: pre-flight checks (the source read through the mount), target tables, write guards and streams; then copy and replicate. No routing rules."
             : "Create the workflow: pre-flight checks, target tables, write guards, routing rules and streams; then copy.")
         {
-            source, mount, tables, allTables, exclude, tabletTypes, cells, allCells, onDdl, defer, stopAfterCopy, autoStart, tz, autoInc, approvers, approvalExpiry,
+            source, mount, tables, allTables, exclude, tabletTypes, cells, allCells, onDdl, defer, stopAfterCopy, autoStart, tz, autoInc, globalKeyspace, approvers, approvalExpiry,
         };
         if (!IsMigrate)
         {
@@ -132,6 +133,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
                 NoRoutingRules = p.GetValue(noRules),
                 SourceTimeZone = p.GetValue(tz),
                 ShardedAutoIncrementHandling = p.GetValue(autoInc)!,
+                GlobalKeyspace = string.IsNullOrWhiteSpace(p.GetValue(globalKeyspace)) ? null : p.GetValue(globalKeyspace),
                 Approvals = new ApprovalPolicy { Required = approverList.Count > 0, Approvers = approverList, ExpirySeconds = p.GetValue(approvalExpiry) },
                 CutoverHooks = hooks,
                 VDiffInterval = string.IsNullOrWhiteSpace(p.GetValue(vdiffInterval)) ? null : p.GetValue(vdiffInterval),
@@ -325,7 +327,17 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         var reverse = new Option<bool>("--enable-reverse-replication") { Description = "Replicate target writes back to the source after the switch (needed for ReverseTraffic).", DefaultValueFactory = _ => true };
         var wait = new Option<int>("--wait-seconds") { Description = "How long to wait for the workflow's answer.", DefaultValueFactory = _ => 600 };
         var ignoreVDiff = IgnoreVDiffOption();
+        var initSequences = new Option<bool>("--initialize-target-sequences")
+        {
+            Description = "When writes switch: set each sequence of the moved tables (REPLACE) above the largest value of its column on every target shard, while writes are stopped.",
+        };
         var cmd = new Command(name, description) { types, dryRun, lag, timeout, reverse, wait, ignoreVDiff };
+        if (name == "switchtraffic")
+        {
+            // Sequences serve the target after a forward switch; ReverseTraffic sends writes back to the source's auto_increment.
+            cmd.Options.Add(initSequences);
+        }
+
         cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
         {
             var options = new SwitchOptions
@@ -334,6 +346,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
                 MaxReplicationLagAllowedSeconds = p.GetValue(lag),
                 TimeoutSeconds = p.GetValue(timeout),
                 EnableReverseReplication = p.GetValue(reverse),
+                InitializeTargetSequences = p.GetValue(initSequences),
             };
             try
             {

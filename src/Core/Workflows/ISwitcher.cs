@@ -46,6 +46,12 @@ public interface ISwitcher
 
     Task StopInboundAsync(CancellationToken ct);
 
+    /// <summary>
+    /// --initialize-target-sequences, on a switch of writes to the target: each sequence of the moved tables set above
+    /// the largest value of its column on every target shard (the streams are stopped at the final positions: no row is missing).
+    /// </summary>
+    Task InitializeSequencesAsync(CancellationToken ct);
+
     Task CreateReverseStreamsAsync(CancellationToken ct);
 
     /// <summary>The routing rules flipped: writes, and the reads the command moves, in one write.</summary>

@@ -7,14 +7,15 @@ namespace Durable.Workflows;
 
 /// <summary>
 /// Create: registers the workflow, records which target tables it adopts (the ones already there), creates its streams
-/// (and with them the other target tables), removes auto-increment on a sharded target when asked, guards the target
-/// tables and installs the routing rules.
+/// (and with them the other target tables), removes auto-increment on a sharded target when asked (REMOVE, REPLACE),
+/// creates and records the sequences that replace it (REPLACE), guards the target tables and installs the routing rules.
 /// </summary>
 public sealed class MoveTablesCreation(
     TopologyStore store, ReplicationEngine engine, WorkflowRegistry registry, WriteGuards guards, KeyspaceShards shards, StreamPlanner planner, MoveTablesCopy copy)
 {
     private readonly ExistingTargetTables _existingTargets = new(store, engine, shards);
     private readonly TableOwnershipStore _ownership = new(registry);
+    private readonly SequenceCreation _sequences = new(new WorkflowSequences(store, engine, shards));
 
     public async Task<CreateResult> CreateAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, CancellationToken ct)
     {
@@ -36,7 +37,7 @@ public sealed class MoveTablesCreation(
         {
             var primary = await engine.Connector.Resolver.PrimaryAsync(spec.TargetKeyspace, shard, ct).ConfigureAwait(false);
             await using var c = await engine.Connector.OpenAsync(primary, ct: ct).ConfigureAwait(false);
-            if (targetKs.Sharded && spec.AutoIncrementHandling() == ShardedAutoIncrementHandling.Remove)
+            if (targetKs.Sharded && spec.AutoIncrementHandling() is ShardedAutoIncrementHandling.Remove or ShardedAutoIncrementHandling.Replace)
             {
                 await RemoveAutoIncrementAsync(c, primary.DbName, tables, ct).ConfigureAwait(false);
             }
@@ -44,6 +45,9 @@ public sealed class MoveTablesCreation(
             // Writes sent to the target before the switch fail, naming the workflow; the engine's account copies.
             await guards.InstallAsync(c, primary.DbName, spec.TargetKeyspace, spec.Workflow, spec.SourceKey, GuardSide.Target, tables, TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
         }
+
+        // REPLACE: the sequences in the global keyspace and the VSchema records (pre-flight refused an unsharded target).
+        await _sequences.CreateAsync(spec, tables, ct).ConfigureAwait(false);
 
         // A mounted source is another cluster's keyspace: this cluster's routing rules cannot name it (and Migrate has none).
         if (!spec.NoRoutingRules && spec.MountName is null && !spec.IsMigrate)

@@ -14,6 +14,7 @@ public sealed class MoveTablesPreflight(
     TopologyStore store, ReplicationEngine engine, WorkflowRegistry registry, KeyspaceShards shards, StreamPlanner planner, MoveTablesSettings settings)
 {
     private readonly ExistingTargetTables _existingTargets = new(store, engine, shards);
+    private readonly SequencePreflight _sequences = new(new WorkflowSequences(store, engine, shards));
 
     public async Task<PreflightResult> PreflightAsync(MoveTablesCreate spec, CancellationToken ct)
     {
@@ -44,6 +45,7 @@ public sealed class MoveTablesPreflight(
         await CheckOtherWorkflowsAsync(spec, tables, problems, ct).ConfigureAwait(false);
         await CheckStreamsAsync(spec, tables, sourceShards, targetShards, problems, ct).ConfigureAwait(false);
         await CheckExistingTargetTablesAsync(spec, tables, problems, ct).ConfigureAwait(false);
+        problems.AddRange(await _sequences.ProblemsAsync(spec, tables, ct).ConfigureAwait(false));
         return new PreflightResult(problems, tables);
     }
 

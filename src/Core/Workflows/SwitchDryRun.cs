@@ -76,6 +76,9 @@ public sealed class SwitchDryRun(
 
     public Task StopInboundAsync(CancellationToken ct) => Say($"Stop the streams of workflow {_d.Inbound}");
 
+    public Task InitializeSequencesAsync(CancellationToken ct) =>
+        Say($"Set each sequence named in the VSchema of keyspace {_d.To} for tables {Tables} above the largest value of its column on every shard of keyspace {_d.To}");
+
     public Task CreateReverseStreamsAsync(CancellationToken ct) =>
         Say($"Create reverse replication workflow {_d.Outbound} in keyspace {_d.From} at the position of the primaries of keyspace {_d.To}");
 

@@ -92,6 +92,12 @@ public static class SwitchPath
 
             path.Add(nameof(ISwitcher.StopInboundAsync));
             await s.StopInboundAsync(ct).ConfigureAwait(false);
+            if (options.InitializeTargetSequences && scope.ToTraffic.Primary)
+            {
+                path.Add(nameof(ISwitcher.InitializeSequencesAsync));
+                await s.InitializeSequencesAsync(ct).ConfigureAwait(false);
+            }
+
             if (options.EnableReverseReplication)
             {
                 path.Add(nameof(ISwitcher.CreateReverseStreamsAsync));

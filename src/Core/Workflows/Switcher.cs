@@ -42,6 +42,8 @@ public sealed class Switcher(
 
     private GatewayHolds Holds => holds;
 
+    private TargetSequenceInitialization Sequences { get; } = new(new WorkflowSequences(registry.Store, engine, shards), engine, shards);
+
     /// <summary>How long the switch tries to get the streams within <see cref="StreamCatchUp.Goal"/> before it goes on anyway.</summary>
     private const double CatchUpBudgetSeconds = 15;
 
@@ -237,6 +239,14 @@ public sealed class Switcher(
             await SaveJournalAsync(Journal with { Step = SwitchSteps.InboundStopped }, ct).ConfigureAwait(false);
             FaultPoints.Hit(SwitchFaultPoints.AfterStopInbound);
             _timings.Mark("inbound stopped");
+        }
+
+        public async Task InitializeSequencesAsync(CancellationToken ct)
+        {
+            await lease.EnsureHeldAsync("initialize the target sequences", ct).ConfigureAwait(false);
+            var lines = await owner.Sequences.InitializeAsync(Spec, state.Tables, To, ct).ConfigureAwait(false);
+            owner.Logger.LogInformation("{Workflow}: target sequences initialized: {Sequences}", Spec.InstanceId, lines.Count == 0 ? "none named" : string.Join("; ", lines));
+            _timings.Mark($"{lines.Count} sequence(s) initialized");
         }
 
         /// <summary>At the positions of the primaries writes go to, read now that nothing else writes there; the specs were checked before the guards.</summary>

@@ -15,13 +15,13 @@ public static class TableDefinitionComparison
     /// target may lack any of them; a key it has must still be the one the workflow would create.
     /// </param>
     /// <param name="AutoIncrementRemoved">
-    /// A sharded target with --sharded-auto-increment-handling REMOVE: create strips AUTO_INCREMENT from the target's
+    /// A sharded target with --sharded-auto-increment-handling REMOVE or REPLACE: create strips AUTO_INCREMENT from the target's
     /// columns, so neither side's AUTO_INCREMENT attribute counts.
     /// </param>
     public sealed record Rules(bool SecondaryKeysMayBeMissing, bool AutoIncrementRemoved)
     {
         public static Rules For(MoveTablesCreate spec, bool targetSharded) =>
-            new(spec.DeferSecondaryKeys, targetSharded && spec.AutoIncrementHandling() == ShardedAutoIncrementHandling.Remove);
+            new(spec.DeferSecondaryKeys, targetSharded && spec.AutoIncrementHandling() is ShardedAutoIncrementHandling.Remove or ShardedAutoIncrementHandling.Replace);
     }
 
     /// <summary>Every difference between <paramref name="existing"/> and <paramref name="wouldCreate"/>; empty when the workflow may use the existing table.</summary>
