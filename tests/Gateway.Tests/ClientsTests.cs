@@ -54,4 +54,20 @@ public sealed class ClientsTests
 
         Assert.Equal("commerce", await connection.QueryScalarAsync("SELECT DATABASE()"));
     }
+
+    [Fact]
+    public async Task A_cancelled_statement_through_the_gateway_ends_as_a_cancellation_not_a_lost_connection()
+    {
+        // The project's client cancels with KILL QUERY on a side connection; the gateway refuses KILL (its connection
+        // ids are its own), so the client drops the connection instead: the caller must still see a cancellation.
+        await using var gateway = await GatewayUnderTest.StartAsync();
+        await using var connection = await Durable.MySql.MySqlConnection.OpenAsync(gateway.ClientOptions());
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var e = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => connection.QueryScalarAsync("SELECT SLEEP(5)", cancel.Token));
+        Assert.Contains("KILL QUERY could not be delivered", e.Message, StringComparison.Ordinal);
+        Assert.False(connection.IsUsable);
+
+        await using var again = await Durable.MySql.MySqlConnection.OpenAsync(gateway.ClientOptions());
+        Assert.Equal("1", await again.QueryScalarAsync("SELECT 1"));
+    }
 }

@@ -65,7 +65,9 @@ internal sealed class CommandGuard : IAsyncDisposable
             return ex;
         }
 
-        var killed = ex is MySqlException { ErrorNumber: MySqlErrorCode.QueryInterrupted or MySqlErrorCode.ConnectionKilled } || ex is OperationCanceledException;
+        // A connection the guard dropped because KILL QUERY could not be delivered ends the command as a lost connection.
+        var dropped = ex is MySqlException { ErrorNumber: MySqlErrorCode.ServerLost } && _connection.KillUndelivered;
+        var killed = ex is MySqlException { ErrorNumber: MySqlErrorCode.QueryInterrupted or MySqlErrorCode.ConnectionKilled } || ex is OperationCanceledException || dropped;
         if (!killed)
         {
             return ex;
@@ -76,9 +78,10 @@ internal sealed class CommandGuard : IAsyncDisposable
             _connection.Abort();
         }
 
+        var how = dropped ? "KILL QUERY could not be delivered, so the connection was closed" : "KILL QUERY was sent to the server";
         return reason == 1
-            ? new OperationCanceledException("The command was cancelled (KILL QUERY was sent to the server).", ex, _callerToken)
-            : MySqlException.Client(MySqlErrorCode.CommandTimeout, $"The command did not finish within the command timeout of {_timeoutValue} and was killed.", ex);
+            ? new OperationCanceledException($"The command was cancelled ({how}).", ex, _callerToken)
+            : MySqlException.Client(MySqlErrorCode.CommandTimeout, $"The command did not finish within the command timeout of {_timeoutValue} and was killed ({how}).", ex);
     }
 
     public async ValueTask DisposeAsync()

@@ -753,10 +753,18 @@ public sealed class MySqlConnection : IAsyncDisposable
         }
         catch (MySqlException)
         {
-            // The kill could not be delivered: drop the connection so the waiting command ends instead of hanging.
+            // The kill could not be delivered (e.g. a proxy that refuses KILL): drop the connection so the waiting
+            // command ends instead of hanging. The lost connection is then the cancellation's doing, not an error of
+            // the command (CommandGuard.Translate).
+            Volatile.Write(ref _killUndelivered, true);
             Abort();
         }
     }
+
+    private bool _killUndelivered;
+
+    /// <summary>True once a cancellation's KILL QUERY could not be delivered and the connection was dropped instead.</summary>
+    internal bool KillUndelivered => Volatile.Read(ref _killUndelivered);
 
     /// <summary>Closes the socket at once: any pending read fails and the connection becomes unusable.</summary>
     public void Abort()

@@ -1,4 +1,5 @@
 using Durable.MySql;
+using Durable.Topology;
 using Microsoft.Extensions.Logging;
 
 namespace Durable.Replication;
@@ -46,16 +47,7 @@ public sealed class StreamRunner(ReplicationEngine engine, ILogger logger, Strea
                 }
 
                 stream = await engine.Store.TakeOwnershipAsync(target, streamId, owner, ct).ConfigureAwait(false);
-                try
-                {
-                    source = await engine.Connector.Resolver.SourceAsync(stream.SourceKeyspace, stream.SourceShard, stream.TabletTypes, excluded, ct).ConfigureAwait(false);
-                }
-                catch (ReplicationException) when (excluded.Count > 0)
-                {
-                    // Every other tablet is out too: try the excluded ones again rather than stall.
-                    excluded.Clear();
-                    source = await engine.Connector.Resolver.SourceAsync(stream.SourceKeyspace, stream.SourceShard, stream.TabletTypes, excluded, ct).ConfigureAwait(false);
-                }
+                source = await PickSourceAsync(engine.Connector.Resolver, stream.SourceKeyspace, stream.SourceShard, stream.TabletTypes, excluded, ct).ConfigureAwait(false);
 
                 string sqlMode;
                 await using (var s = await engine.Connector.OpenAsync(source, ct: ct).ConfigureAwait(false))
@@ -127,6 +119,27 @@ public sealed class StreamRunner(ReplicationEngine engine, ILogger logger, Strea
                     return;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The stream's source tablet, avoiding those that failed it since it last made progress. When only those are left,
+    /// they are tried again rather than the stream stalling: with tablet_types PRIMARY the shard has one candidate, and
+    /// one transient error on it (a timeout under load) used to exclude it for good, because the topology resolver
+    /// says "no tablet" with a <see cref="NoHealthyTabletException"/>, not the <see cref="ReplicationException"/> the
+    /// fallback waited for; the stream then failed its twelve attempts and the switch that waited for it (seen in the
+    /// cutover-gateway benchmark: "zone1-0000000100 PRIMARY ... not a candidate here (excluded)").
+    /// </summary>
+    internal static async Task<TabletEndpoint> PickSourceAsync(ITabletResolver resolver, string keyspace, string shard, string tabletTypes, List<string> excluded, CancellationToken ct)
+    {
+        try
+        {
+            return await resolver.SourceAsync(keyspace, shard, tabletTypes, excluded, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (excluded.Count > 0 && e is ReplicationException or NoHealthyTabletException)
+        {
+            excluded.Clear();
+            return await resolver.SourceAsync(keyspace, shard, tabletTypes, excluded, ct).ConfigureAwait(false);
         }
     }
 
