@@ -344,6 +344,7 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
             }
 
             Log(started, sql, target, connection.Endpoint.Alias, outcome);
+            services.Mirror.Offer(routed, prepared is null ? sql : null, _target, routedOn, started, outcome.Failed);
             return true;
         }
     }
