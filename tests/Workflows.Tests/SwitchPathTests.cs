@@ -44,7 +44,7 @@ public sealed class SwitchPathTests
             "Switch reads for tables [customer] to keyspace customer for tablet types [RDONLY]",
             "Routing rules for tables [customer] will be updated",
         ], lines);
-        Assert.Equal([nameof(ISwitcher.CheckReadStreamsAsync), nameof(ISwitcher.SwitchReadsAsync)], result.Path); // no gateway hold for reads
+        Assert.Equal([nameof(ISwitcher.CheckReadStreamsAsync), nameof(ISwitcher.RemoveMirrorRulesAsync), nameof(ISwitcher.SwitchReadsAsync)], result.Path); // no gateway hold for reads
 
         // Reads moved back to where writes are need no stream: no check line.
         var (back, backLines) = await DryAsync(Running(new TrafficState { Rdonly = true }), new SwitchOptions { TabletTypes = ["rdonly"] }, reverse: true);
@@ -197,6 +197,8 @@ public sealed class SwitchPathTests
         public Task DrainAsync(CancellationToken ct) => Step();
 
         public Task<string?> WaitForStreamsAsync(CancellationToken ct) => Step();
+
+        public Task RemoveMirrorRulesAsync(CancellationToken ct) => Step();
 
         public Task StopInboundAsync(CancellationToken ct) => Step();
 

@@ -30,6 +30,8 @@ public static class SwitchPath
             return s.Refused($"{refusal}; reads were not switched");
         }
 
+        path.Add(nameof(ISwitcher.RemoveMirrorRulesAsync));
+        await s.RemoveMirrorRulesAsync(ct).ConfigureAwait(false);
         path.Add(nameof(ISwitcher.SwitchReadsAsync));
         await s.SwitchReadsAsync(ct).ConfigureAwait(false);
         return s.Done("reads switched", changed: true);
@@ -65,6 +67,9 @@ public static class SwitchPath
             return s.Refused($"{stalled}; {nothingChanged}");
         }
 
+        // Before the record of intent: the mirror stops copying reads before anything moves, and a rollback has nothing to restore.
+        path.Add(nameof(ISwitcher.RemoveMirrorRulesAsync));
+        await s.RemoveMirrorRulesAsync(ct).ConfigureAwait(false);
         path.Add(nameof(ISwitcher.RecordIntentAsync));
         await s.RecordIntentAsync(ct).ConfigureAwait(false);
         try
