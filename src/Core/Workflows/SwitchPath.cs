@@ -30,8 +30,12 @@ public static class SwitchPath
             return s.Refused($"{refusal}; reads were not switched");
         }
 
-        path.Add(nameof(ISwitcher.RemoveMirrorRulesAsync));
-        await s.RemoveMirrorRulesAsync(ct).ConfigureAwait(false);
+        if (!scope.Reverse)
+        {
+            path.Add(nameof(ISwitcher.RemoveMirrorRulesAsync));
+            await s.RemoveMirrorRulesAsync(ct).ConfigureAwait(false);
+        }
+
         path.Add(nameof(ISwitcher.SwitchReadsAsync));
         await s.SwitchReadsAsync(ct).ConfigureAwait(false);
         return s.Done("reads switched", changed: true);
@@ -67,9 +71,14 @@ public static class SwitchPath
             return s.Refused($"{stalled}; {nothingChanged}");
         }
 
-        // Before the record of intent: the mirror stops copying reads before anything moves, and a rollback has nothing to restore.
-        path.Add(nameof(ISwitcher.RemoveMirrorRulesAsync));
-        await s.RemoveMirrorRulesAsync(ct).ConfigureAwait(false);
+        // Forward only, before the record of intent: the mirror stops copying reads before anything moves, and a
+        // rollback has nothing to restore (MirrorTraffic runs before SwitchTraffic, as in Vitess).
+        if (!scope.Reverse)
+        {
+            path.Add(nameof(ISwitcher.RemoveMirrorRulesAsync));
+            await s.RemoveMirrorRulesAsync(ct).ConfigureAwait(false);
+        }
+
         path.Add(nameof(ISwitcher.RecordIntentAsync));
         await s.RecordIntentAsync(ct).ConfigureAwait(false);
         try
