@@ -16,7 +16,7 @@ namespace Durable.Gateway;
 /// reserved ones (temporary tables, named locks, user variables, LOCK TABLES), and the last one used, so SHOW
 /// WARNINGS, LAST_INSERT_ID(), FOUND_ROWS() and ROW_COUNT() answer for the previous statement.
 /// </summary>
-internal sealed class ClientSession(GatewayServices services, ClientStreams io, ClientLogin login, uint id)
+internal sealed partial class ClientSession(GatewayServices services, ClientStreams io, ClientLogin login, uint id)
 {
     private const byte ComQuit = 0x01, ComInitDb = 0x02, ComQuery = 0x03, ComFieldList = 0x04, ComPing = 0x0E,
         ComStmtPrepare = 0x16, ComStmtExecute = 0x17, ComStmtSendLongData = 0x18, ComStmtClose = 0x19, ComStmtReset = 0x1A,
@@ -184,6 +184,12 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
     {
         var started = Stopwatch.GetTimestamp();
         var sql = Encoding.UTF8.GetString(payload.Span[1..]);
+        if (_shardInsertId is { } insertId && IsLastInsertIdQuery(sql))
+        {
+            WriteLastInsertId(insertId, sql, started);
+            return true;
+        }
+
         var routed = Route(sql);
         switch (routed.Kind)
         {
@@ -203,6 +209,9 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
                 Client.WriteOk(ServerStatus.AutoCommit | ServerStatus.InTransaction);
                 Log(started, sql, null, null, default);
                 return true;
+            case StatementKind.Commit or StatementKind.Rollback when TransactionCount() > 1:
+                await CommitShardsAsync(routed.Kind == StatementKind.Commit, sql, started).ConfigureAwait(false);
+                return true;
             case StatementKind.Commit or StatementKind.Rollback when TransactionConnection() is null:
                 _pendingBegin = false;
                 Client.WriteOk(ServerStatus.AutoCommit);
@@ -214,6 +223,16 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
         {
             throw new GatewaySqlException(GatewaySqlException.ParseError, "42000",
                 "The text holds several statements but the client turned multi-statements off (COM_SET_OPTION); send one statement at a time.");
+        }
+
+        if (routed.ShardedKeyspace is not null)
+        {
+            return await RunShardedAsync(routed, sql, started).ConfigureAwait(false);
+        }
+
+        if (_shardInsertId is not null && routed.Kind is StatementKind.Insert or StatementKind.Replace)
+        {
+            _shardInsertId = null; // an unsharded insert's own insert id answers LAST_INSERT_ID() from now on
         }
 
         return await RunAsync(routed, sql, null, default, started).ConfigureAwait(false);
@@ -641,6 +660,8 @@ internal sealed class ClientSession(GatewayServices services, ClientStreams io, 
         {
             throw new GatewaySqlException(1295, "HY000", $"{routed.Kind} statements cannot be prepared through the gateway; send them as plain queries (COM_QUERY).");
         }
+
+        RefusePreparedSharded(routed);
 
         var target = routed.Target ?? _target ?? DefaultTarget();
         var connection = await AcquireAsync(target, ct).ConfigureAwait(false);

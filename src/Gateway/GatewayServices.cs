@@ -15,7 +15,8 @@ internal sealed class GatewayServices(
     QueryLog queryLog,
     GatewayStatus status,
     Mirroring.TrafficMirror mirror,
-    ILogger<ClientSession> logger)
+    ILogger<ClientSession> logger,
+    ISequenceSource? sequences = null)
 {
     public GatewaySettings Settings { get; } = settings;
 
@@ -37,6 +38,9 @@ internal sealed class GatewayServices(
     public Mirroring.TrafficMirror Mirror { get; } = mirror;
 
     public ILogger<ClientSession> Logger { get; } = logger;
+
+    /// <summary>Where auto-increment values of sharded tables come from (null: none registered; such inserts are refused).</summary>
+    public ISequenceSource? Sequences { get; } = sequences;
 
     public ClientCredentials Credentials { get; } = new(settings.Accounts);
 

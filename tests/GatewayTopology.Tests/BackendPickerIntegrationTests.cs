@@ -26,9 +26,11 @@ public sealed class BackendPickerIntegrationTests
         var rdonly = await picker.PickAsync(KeyspaceTarget.Parse("customer@rdonly"), CancellationToken.None);
         Assert.Equal((LocalCluster.Current.Tablet(202).Port, TabletType.Rdonly, "vt_customer"), (rdonly.Port, rdonly.Type, rdonly.DbName));
 
-        var sharded = await Assert.ThrowsAsync<GatewaySqlException>(async () => await picker.PickAsync(KeyspaceTarget.Parse("customer_sharded"), CancellationToken.None));
-        Assert.Contains("sharded", sharded.Message);
-        Assert.Contains("issue 21", sharded.Message);
+        // A sharded keyspace: statements naming no table go to its first shard; PickShardAsync picks within a shard.
+        var sharded = await picker.PickAsync(KeyspaceTarget.Parse("customer_sharded"), CancellationToken.None);
+        Assert.Equal((LocalCluster.Current.Primary("customer_sharded", "-80").Port, "-80"), (sharded.Port, sharded.Shard));
+        var shard = await picker.PickShardAsync(KeyspaceTarget.Parse("customer_sharded@replica"), "80-", CancellationToken.None);
+        Assert.Equal((LocalCluster.Current.Tablet(401).Port, TabletType.Replica), (shard.Port, shard.Type));
         var unknown = await Assert.ThrowsAsync<GatewaySqlException>(async () => await picker.PickAsync(KeyspaceTarget.Parse("nosuch"), CancellationToken.None));
         Assert.Equal(GatewaySqlException.BadDb, unknown.Code);
         Assert.Contains("'nosuch'", unknown.Message);

@@ -29,4 +29,8 @@ public interface IBackendPicker
 {
     /// <exception cref="GatewaySqlException">No tablet of that type is serving (the message names the keyspace, type and why).</exception>
     ValueTask<BackendEndpoint> PickAsync(KeyspaceTarget target, CancellationToken ct);
+
+    /// <summary>The tablet of one shard of a sharded keyspace for the target's tablet type (its primary, or a serving replica).</summary>
+    /// <exception cref="GatewaySqlException">No tablet of that type of the shard is serving (the message names keyspace, shard, type and why).</exception>
+    ValueTask<BackendEndpoint> PickShardAsync(KeyspaceTarget target, string shard, CancellationToken ct);
 }

@@ -31,6 +31,12 @@ public sealed record RoutedStatement
 
     public LocalCommand Local { get; init; }
 
+    /// <summary>
+    /// Set when the statement's tables are in a sharded keyspace: <see cref="Sql"/> must then be planned per shard
+    /// (<see cref="Sharding.ShardPlanner"/>) rather than sent to <see cref="Target"/> as it is.
+    /// </summary>
+    public RoutedKeyspace? ShardedKeyspace { get; init; }
+
     /// <summary>The number of statements in the text (more than one for multi-statements; each routed to the same target).</summary>
     public int Parts { get; init; } = 1;
 }

@@ -174,11 +174,6 @@ internal sealed class SnapshotRoutes
 
     private TableRoute Routed(RoutedKeyspace keyspace, string table, TabletType type)
     {
-        if (keyspace.Sharded)
-        {
-            throw SqlErrors.Sharded(keyspace.Name, table);
-        }
-
         return new TableRoute(Target(keyspace.Name, type), keyspace, table);
     }
 }

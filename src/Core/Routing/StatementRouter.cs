@@ -54,6 +54,7 @@ public sealed class StatementRouter : IStatementRouter
         private List<(int Start, int Length, string Text)>? _rewrites;
         private bool _conflict;
         private bool _system;
+        private RoutedKeyspace? _sharded;
 
         public RoutedStatement Run()
         {
@@ -157,6 +158,7 @@ public sealed class StatementRouter : IStatementRouter
                 UseKeyspace = use,
                 Local = parts.Count == 1 ? first.Local : LocalCommand.None,
                 Parts = parts.Count,
+                ShardedKeyspace = _sharded,
             };
         }
 
@@ -202,6 +204,7 @@ public sealed class StatementRouter : IStatementRouter
 
             Merge(route.Target);
             Add(route);
+            _sharded ??= route.ShardedKeyspace;
             if (reference.Qualifier >= 0)
             {
                 Rewrite(tokens[reference.Qualifier].Start, tokens[reference.Qualifier].Length, route.QuotedDb);

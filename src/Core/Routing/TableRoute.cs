@@ -28,7 +28,11 @@ internal sealed class TableRoute
         One = [Qualified];
         QuotedDb = Quote(keyspace.DbName);
         QuotedTable = Quote(table);
+        ShardedKeyspace = keyspace.Sharded ? keyspace : null;
     }
+
+    /// <summary>The keyspace when it is sharded (its statements are planned per shard); null otherwise.</summary>
+    public RoutedKeyspace? ShardedKeyspace { get; }
 
     public bool System { get; }
 

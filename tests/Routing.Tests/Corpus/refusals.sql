@@ -274,13 +274,6 @@ code: 1105
 state: HY000
 message: table retired has been disabled: routing rule 'commerce.retired' has no to_tables
 
-=== sharded keyspace
-SELECT * FROM customer_sharded.sharded_orders
---- error
-code: 1235
-state: 42000
-message: table sharded_orders resolves to keyspace 'customer_sharded', which is sharded: the gateway routes unsharded keyspaces only
-
 === autocommit from an expression
 SET autocommit = @x
 --- error

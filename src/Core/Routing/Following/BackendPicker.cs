@@ -11,7 +11,7 @@ namespace Durable.Routing.Following;
 /// PRIMARY is the shard's primary tablet; REPLICA/RDONLY a tablet of that type that the background probe found
 /// reachable, replicating and within the lag limit, in the gateway's cell when one there serves, spread round-robin
 /// over the serving ones. Health comes from a probe loop (every <see cref="BackendPickerOptions.ProbeInterval"/>) so
-/// <see cref="PickAsync"/> does no I/O. Sharded keyspaces are not routed yet (issue 21).
+/// <see cref="PickAsync"/> does no I/O. For a sharded keyspace <see cref="PickShardAsync"/> does the same within one shard.
 /// </summary>
 public sealed class BackendPicker : IBackendPicker, IAsyncDisposable
 {
@@ -62,16 +62,31 @@ public sealed class BackendPicker : IBackendPicker, IAsyncDisposable
                 $"Unknown database '{target.Keyspace}': no such keyspace; keyspaces: {string.Join(", ", _topology.Current.Keyspaces.Keys.Order(StringComparer.Ordinal))}");
         }
 
-        if (keyspace.Sharded)
+        if (keyspace.Sharded && keyspace.Shards.Count > 0)
         {
-            throw new GatewaySqlException(GatewaySqlException.NotSupported, "42000",
-                $"Keyspace '{target.Keyspace}' is sharded; the gateway routes only unsharded keyspaces so far (sharded routing is issue 21).");
+            // A statement naming no table (SELECT 1, SET, SHOW VARIABLES) with a sharded session keyspace: any shard
+            // answers it, as vtgate sends it to one; table statements are planned per shard (PickShardAsync).
+            return PickShardAsync(target, keyspace.Shards[0], ct);
         }
 
         var tablets = _topology.Tablets;
         return target.Type == TabletType.Primary
-            ? ValueTask.FromResult(PickPrimary(tablets, target, keyspace))
-            : ValueTask.FromResult(PickServing(tablets, target, keyspace));
+            ? ValueTask.FromResult(PickPrimary(tablets, target, keyspace, null))
+            : ValueTask.FromResult(PickServing(tablets, target, keyspace, null));
+    }
+
+    public ValueTask<BackendEndpoint> PickShardAsync(KeyspaceTarget target, string shard, CancellationToken ct)
+    {
+        if (!_topology.Current.Keyspaces.TryGetValue(target.Keyspace, out var keyspace))
+        {
+            throw new GatewaySqlException(GatewaySqlException.BadDb, "42000",
+                $"Unknown database '{target.Keyspace}': no such keyspace; keyspaces: {string.Join(", ", _topology.Current.Keyspaces.Keys.Order(StringComparer.Ordinal))}");
+        }
+
+        var tablets = _topology.Tablets;
+        return target.Type == TabletType.Primary
+            ? ValueTask.FromResult(PickPrimary(tablets, target, keyspace, shard))
+            : ValueTask.FromResult(PickServing(tablets, target, keyspace, shard));
     }
 
     public async ValueTask DisposeAsync()
@@ -102,28 +117,28 @@ public sealed class BackendPicker : IBackendPicker, IAsyncDisposable
     /// The primary is taken as the topology says, whatever the last probe saw: a probe seconds old must not refuse
     /// writes to a primary that is back, and a primary that is really down gives the client the server's own error.
     /// </summary>
-    private static BackendEndpoint PickPrimary(IReadOnlyList<TabletRecord> tablets, KeyspaceTarget target, RoutedKeyspace keyspace)
+    private static BackendEndpoint PickPrimary(IReadOnlyList<TabletRecord> tablets, KeyspaceTarget target, RoutedKeyspace keyspace, string? shard)
     {
         foreach (var tablet in tablets)
         {
-            if (tablet.Keyspace == target.Keyspace && tablet.TabletType == TabletType.Primary)
+            if (tablet.Keyspace == target.Keyspace && tablet.TabletType == TabletType.Primary && (shard is null || tablet.Shard == shard))
             {
                 return Endpoint(tablet, keyspace);
             }
         }
 
         throw new GatewaySqlException(GatewaySqlException.Unknown, "HY000",
-            $"No PRIMARY tablet of keyspace '{target.Keyspace}' is registered; tablets of the keyspace: {Describe(tablets, target.Keyspace, _ => null)}.");
+            $"No PRIMARY tablet of keyspace '{target.Keyspace}'{(shard is null ? "" : $" shard {shard}")} is registered; tablets of the keyspace: {Describe(tablets, target.Keyspace, _ => null)}.");
     }
 
-    private BackendEndpoint PickServing(IReadOnlyList<TabletRecord> tablets, KeyspaceTarget target, RoutedKeyspace keyspace)
+    private BackendEndpoint PickServing(IReadOnlyList<TabletRecord> tablets, KeyspaceTarget target, RoutedKeyspace keyspace, string? shard)
     {
         // Two passes without allocating: count the serving tablets (in the cell first), then take the n-th.
         var inCell = 0;
         var anywhere = 0;
         foreach (var tablet in tablets)
         {
-            if (Serves(tablet, target))
+            if (Serves(tablet, target, shard))
             {
                 anywhere++;
                 if (tablet.Cell == _options.Cell)
@@ -137,7 +152,7 @@ public sealed class BackendPicker : IBackendPicker, IAsyncDisposable
         {
             var typeName = TabletTypes.Name(target.Type);
             throw new GatewaySqlException(GatewaySqlException.Unknown, "HY000",
-                $"No healthy {typeName} tablet of keyspace '{target.Keyspace}' within the {_options.MaxReplicationLag.TotalSeconds:0.#}s lag limit; " +
+                $"No healthy {typeName} tablet of keyspace '{target.Keyspace}'{(shard is null ? "" : $" shard {shard}")} within the {_options.MaxReplicationLag.TotalSeconds:0.#}s lag limit; " +
                 $"tablets of the keyspace: {Describe(tablets, target.Keyspace, t => t.TabletType != target.Type ? $"not {typeName}" : ProblemOf(t.Alias))}. " +
                 $"Read from '{target.Keyspace}' (the primary) or retry once a {typeName.ToLowerInvariant()} is serving.");
         }
@@ -146,7 +161,7 @@ public sealed class BackendPicker : IBackendPicker, IAsyncDisposable
         var n = (int)((uint)Interlocked.Increment(ref _next) % (uint)(onlyCell ? inCell : anywhere));
         foreach (var tablet in tablets)
         {
-            if (Serves(tablet, target) && (!onlyCell || tablet.Cell == _options.Cell) && n-- == 0)
+            if (Serves(tablet, target, shard) && (!onlyCell || tablet.Cell == _options.Cell) && n-- == 0)
             {
                 return Endpoint(tablet, keyspace);
             }
@@ -155,8 +170,8 @@ public sealed class BackendPicker : IBackendPicker, IAsyncDisposable
         throw new InvalidOperationException("unreachable: the serving tablets were counted on the same list");
     }
 
-    private bool Serves(TabletRecord tablet, KeyspaceTarget target) =>
-        tablet.Keyspace == target.Keyspace && tablet.TabletType == target.Type && _problems.TryGetValue(tablet.Alias, out var problem) && problem is null;
+    private bool Serves(TabletRecord tablet, KeyspaceTarget target, string? shard) =>
+        tablet.Keyspace == target.Keyspace && (shard is null || tablet.Shard == shard) && tablet.TabletType == target.Type && _problems.TryGetValue(tablet.Alias, out var problem) && problem is null;
 
     private static BackendEndpoint Endpoint(TabletRecord tablet, RoutedKeyspace keyspace) =>
         new(tablet.Alias, tablet.Keyspace, tablet.Shard, tablet.TabletType, tablet.Host, tablet.Port, string.IsNullOrEmpty(tablet.DbName) ? keyspace.DbName : tablet.DbName);
