@@ -15,25 +15,33 @@ internal sealed class MirrorSetup : IAsyncDisposable
     private static readonly string[] Words = ["Ärger", "ärger", "apple", "Apple", "éclair", "eclair", "Zoë", "zoe", "ß", "ss"];
 
     private readonly MySqlConnectionOptions _source;
-    private readonly MySqlConnectionOptions _target;
+    private readonly IReadOnlyList<MySqlConnectionOptions> _targets;
 
-    private static MySqlConnectionOptions Dba(string keyspace)
+    private static MySqlConnectionOptions Dba(string keyspace, string shard = "0")
     {
-        var tablet = LocalCluster.Current.Primary(keyspace);
+        var tablet = LocalCluster.Current.Primary(keyspace, shard);
         var (user, password) = LocalCluster.Current.Account("dba");
         return new MySqlConnectionOptions { Host = tablet.Host, Port = tablet.Port, User = user, Password = password, Database = tablet.DbName, SslMode = SslMode.Disabled };
     }
 
-    private MirrorSetup()
+    private MirrorSetup(string targetKeyspace)
     {
+        TargetKeyspace = targetKeyspace;
         var name = $"mr_{Guid.NewGuid():N}"[..16];
         Table = name + "_t";
         Other = name + "_o";
         Function = name + "_f";
         Counter = name + "_n";
         _source = Dba("commerce");
-        _target = Dba("customer");
+        _targets = targetKeyspace == "customer_sharded" ? [Dba(targetKeyspace, "-80"), Dba(targetKeyspace, "80-")] : [Dba(targetKeyspace)];
     }
+
+    /// <summary>customer (unsharded) or customer_sharded (both shards: the table, the counter and F on each).</summary>
+    public string TargetKeyspace { get; }
+
+    /// <summary>For a sharded target: the VSchema placing the table by a hash vindex on id.</summary>
+    public string ShardedVSchema =>
+        "{\"sharded\": true, \"vindexes\": {\"hash\": {\"type\": \"hash\"}}, \"tables\": {\"" + Table + "\": {\"column_vindexes\": [{\"column\": \"id\", \"name\": \"hash\"}]}}}";
 
     public string Table { get; }
 
@@ -43,9 +51,9 @@ internal sealed class MirrorSetup : IAsyncDisposable
 
     public string Counter { get; }
 
-    public static async Task<MirrorSetup> CreateAsync(int targetDelayMs)
+    public static async Task<MirrorSetup> CreateAsync(int targetDelayMs, string targetKeyspace = "customer")
     {
-        var setup = new MirrorSetup();
+        var setup = new MirrorSetup(targetKeyspace);
         var rows = string.Join(",", Enumerable.Range(1, 50).Select(i => $"({i}, '{Words[i % Words.Length]} {i}')"));
         var table = $"CREATE TABLE {setup.Table} (id INT PRIMARY KEY, v VARCHAR(64)) DEFAULT CHARSET utf8mb4";
         await using (var source = await MySqlConnection.OpenAsync(setup._source))
@@ -57,8 +65,10 @@ internal sealed class MirrorSetup : IAsyncDisposable
             await source.ExecuteAsync($"CREATE FUNCTION {setup.Function}(x INT) RETURNS INT DETERMINISTIC RETURN x");
         }
 
-        await using (var target = await MySqlConnection.OpenAsync(setup._target))
+        foreach (var options in setup._targets)
         {
+            // Every row on every shard: the vindex sends each statement to one shard, which then has the row.
+            await using var target = await MySqlConnection.OpenAsync(options);
             await target.ExecuteAsync(table);
             await target.ExecuteAsync($"INSERT INTO {setup.Table} VALUES {rows}");
             await target.ExecuteAsync($"CREATE TABLE {setup.Counter} (k INT PRIMARY KEY, n BIGINT NOT NULL)");
@@ -76,7 +86,7 @@ internal sealed class MirrorSetup : IAsyncDisposable
     public string Query(int id) => $"SELECT id, v, {Function}(id) AS f FROM {Table} WHERE id = {id}";
 
     public string Rules(double percent) =>
-        $"{{\"rules\":[{{\"from_table\":\"commerce.{Table}\",\"to_table\":\"customer.{Table}\",\"percent\":{percent.ToString(CultureInfo.InvariantCulture)}}}]}}";
+        $"{{\"rules\":[{{\"from_table\":\"commerce.{Table}\",\"to_table\":\"{TargetKeyspace}.{Table}\",\"percent\":{percent.ToString(CultureInfo.InvariantCulture)}}}]}}";
 
     /// <summary>Each row's answer read on the source primary directly, as the tests format answers.</summary>
     public async Task<Dictionary<int, string>> SourceAnswersAsync()
@@ -94,10 +104,19 @@ internal sealed class MirrorSetup : IAsyncDisposable
     }
 
     /// <summary>How many times F ran on the target: the mirrored statements it executed.</summary>
-    public async Task<long> TargetHitsAsync()
+    public async Task<long> TargetHitsAsync() => (await TargetHitsPerServerAsync()).Sum();
+
+    /// <summary>F's calls on each target primary (one per shard of a sharded target).</summary>
+    public async Task<IReadOnlyList<long>> TargetHitsPerServerAsync()
     {
-        await using var target = await MySqlConnection.OpenAsync(_target);
-        return long.Parse(await target.QueryScalarAsync($"SELECT n FROM {Counter} WHERE k = 1") ?? "0", CultureInfo.InvariantCulture);
+        var hits = new List<long>();
+        foreach (var options in _targets)
+        {
+            await using var target = await MySqlConnection.OpenAsync(options);
+            hits.Add(long.Parse(await target.QueryScalarAsync($"SELECT n FROM {Counter} WHERE k = 1") ?? "0", CultureInfo.InvariantCulture));
+        }
+
+        return hits;
     }
 
     public async ValueTask DisposeAsync()
@@ -108,8 +127,11 @@ internal sealed class MirrorSetup : IAsyncDisposable
             await source.ExecuteAsync($"DROP FUNCTION IF EXISTS {Function}");
         }
 
-        await using var target = await MySqlConnection.OpenAsync(_target);
-        await target.ExecuteAsync($"DROP TABLE IF EXISTS {Table}, {Counter}");
-        await target.ExecuteAsync($"DROP FUNCTION IF EXISTS {Function}");
+        foreach (var options in _targets)
+        {
+            await using var target = await MySqlConnection.OpenAsync(options);
+            await target.ExecuteAsync($"DROP TABLE IF EXISTS {Table}, {Counter}");
+            await target.ExecuteAsync($"DROP FUNCTION IF EXISTS {Function}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Durable.Core.KeyRanges;
+using Durable.Core.Vindexes;
 using Durable.Gateway.Mirroring;
 using Durable.Routing;
 using Durable.Testing;
@@ -75,6 +77,33 @@ public sealed class MirrorTrafficTests
         }
 
         Assert.Equal(before, mirror.Metrics.Mirrored + mirror.Metrics.Dropped);
+    }
+
+    [Fact]
+    public async Task Mirroring_into_a_sharded_keyspace_sends_each_copy_to_the_shard_of_its_row()
+    {
+        await using var setup = await MirrorSetup.CreateAsync(targetDelayMs: 0, targetKeyspace: "customer_sharded");
+        await using var gateway = await GatewayUnderTest.StartAsync(addToTopology: admin => admin.ApplyVSchemaAsync("customer_sharded", setup.ShardedVSchema));
+        var expected = await setup.SourceAnswersAsync();
+        await ApplyAsync(gateway, setup.Rules(20));
+        var mirror = gateway.App.Services.GetRequiredService<TrafficMirror>();
+        await using var connection = new MySqlConnection(gateway.ConnectionString());
+        await connection.OpenAsync();
+        for (var i = 0; i < 1000; i++)
+        {
+            var id = (i % Rows) + 1;
+            Assert.Equal(expected[id], await AnswerAsync(connection, setup.Query(id)));
+        }
+
+        await WaitDrainedAsync(mirror);
+        Assert.Equal(0, mirror.Metrics.TargetErrors);
+        Assert.Equal(200, mirror.Metrics.Mirrored);
+
+        // Every fifth statement is mirrored (ids 5, 10, …, 50, each 20 times), each to the one shard its id hashes to.
+        var mirroredIds = Enumerable.Range(0, 1000).Where(i => (i + 1) % 5 == 0).Select(i => (i % Rows) + 1).ToList();
+        var left = mirroredIds.Count(id => KeyRange.ParseShard("-80").Contains(HashVindex.Hash((ulong)id)));
+        Assert.Equal([left, 200 - left], await setup.TargetHitsPerServerAsync());
+        Assert.InRange(left, 1, 199); // both shards got copies
     }
 
     [Fact]

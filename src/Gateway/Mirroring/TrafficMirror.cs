@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Durable.MySql;
 using Durable.Routing;
+using Durable.Routing.Sharding;
 using Microsoft.Extensions.Logging;
 
 namespace Durable.Gateway.Mirroring;
@@ -113,13 +114,28 @@ internal sealed class TrafficMirror : IAsyncDisposable
     private async Task RunAsync(MirrorJob job, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
-        BackendConnection? connection = null;
         try
         {
             var routed = _router.Route(job.Sql, new RouteContext(job.Session, job.Plan.MirrorSnapshot));
-            var endpoint = await _picker.PickAsync(routed.Target!, ct).ConfigureAwait(false);
-            connection = await _pool.RentAsync(endpoint, foundRows: false, ct).ConfigureAwait(false);
-            await connection.Connection.ExecuteAsync(routed.Sql, ct).ConfigureAwait(false);
+            var target = routed.Target!;
+            if (routed.ShardedKeyspace is null)
+            {
+                await RunOnAsync(await _picker.PickAsync(target, ct).ConfigureAwait(false), routed.Sql, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                // A sharded target (e.g. MoveTables into customer_sharded): planned per shard as the sessions plan it,
+                // the shards' answers read in parallel (a SELECT needs no sequence values).
+                var plan = ShardPlanner.Analyze(routed, job.Plan.MirrorSnapshot).Plan();
+                var endpoints = new List<BackendEndpoint>(plan.Queries.Count);
+                foreach (var query in plan.Queries)
+                {
+                    endpoints.Add(await _picker.PickShardAsync(target, query.Shard, ct).ConfigureAwait(false));
+                }
+
+                await Task.WhenAll(plan.Queries.Select((q, i) => RunOnAsync(endpoints[i], q.Sql, ct))).ConfigureAwait(false);
+            }
+
             Metrics.Answered(Stopwatch.GetElapsedTime(started), failed: false);
         }
         catch (Exception ex) when (ex is GatewaySqlException or MySqlException or IOException)
@@ -127,12 +143,19 @@ internal sealed class TrafficMirror : IAsyncDisposable
             Metrics.Answered(Stopwatch.GetElapsedTime(started), failed: true);
             _logger.LogDebug("Mirrored statement failed on the target: {Error}", ex.Message);
         }
+    }
+
+    /// <summary>Runs one text on one tablet over a mirror connection and reads the answer to its end.</summary>
+    private async Task RunOnAsync(BackendEndpoint endpoint, string sql, CancellationToken ct)
+    {
+        var connection = await _pool.RentAsync(endpoint, foundRows: false, ct).ConfigureAwait(false);
+        try
+        {
+            await connection.Connection.ExecuteAsync(sql, ct).ConfigureAwait(false);
+        }
         finally
         {
-            if (connection is not null)
-            {
-                await _pool.ReturnAsync(connection).ConfigureAwait(false);
-            }
+            await _pool.ReturnAsync(connection).ConfigureAwait(false);
         }
     }
 
