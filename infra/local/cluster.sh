@@ -683,6 +683,19 @@ cmd_down() {
   stop_pid "$ETCD_DIR/etcd.pid" /usr/bin/etcd etcd
 }
 
+# MirrorTraffic's counters from a running gateway's /status, when it has mirrored anything (else nothing is printed).
+gateway_mirror() {
+  local gw=$1 state=$2 json mirrored dropped errors
+  [ "$state" = up ] || return 0
+  json=$(curl -sf --max-time 1 "http://127.0.0.1:${PORT[${gw}_http]}/status" 2>/dev/null) || return 0
+  mirrored=$(grep -o '"statements_mirrored":[0-9]*' <<< "$json" | cut -d: -f2)
+  dropped=$(grep -o '"dropped":[0-9]*' <<< "$json" | cut -d: -f2)
+  errors=$(grep -o '"target_errors":[0-9]*' <<< "$json" | cut -d: -f2)
+  if [ "${mirrored:-0}" != 0 ] || [ "${dropped:-0}" != 0 ]; then
+    printf '  (mirror: %s mirrored, %s dropped, %s target errors)' "${mirrored:-0}" "${dropped:-0}" "${errors:-0}"
+  fi
+}
+
 cmd_status() {
   load_ports
   local uid ks shard type primary state any_down=0
@@ -709,7 +722,7 @@ cmd_status() {
     state=down; pid_alive "$GATEWAY_DIR/$gw.pid" Durable.Gateway.dll && state=up
     if [ $state = down ] && [ -f "$LOCAL/servers-only" ]; then state=off; fi
     [ $state = down ] && any_down=1
-    printf '%-18s %-30s %-11s %s\n' "$gw" "gateway (vtgate's role)" "${PORT[${gw}_mysql]:--}/${PORT[${gw}_http]:--}" $state
+    printf '%-18s %-30s %-11s %s%s\n' "$gw" "gateway (vtgate's role)" "${PORT[${gw}_mysql]:--}/${PORT[${gw}_http]:--}" $state "$(gateway_mirror "$gw" $state)"
   done
   while read -r uid ks shard type primary; do
     [ -n "$uid" ] || continue

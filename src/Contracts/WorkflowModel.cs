@@ -22,7 +22,10 @@ public static class WorkflowActions
     /// <summary>Sets how often VDiff re-runs while the workflow waits (<c>vdiff_interval</c>: a duration, or "off").</summary>
     public const string VDiffSchedule = "VDiffSchedule";
 
-    public static readonly string[] All = [SwitchTraffic, ReverseTraffic, Complete, Cancel, Start, Stop, Approve, VDiffOverride, VDiffSchedule];
+    /// <summary>Mirror a share of the moving tables' read-only statements to the target (before SwitchTraffic): <c>mirror</c> options.</summary>
+    public const string MirrorTraffic = "MirrorTraffic";
+
+    public static readonly string[] All = [SwitchTraffic, ReverseTraffic, Complete, Cancel, Start, Stop, Approve, VDiffOverride, VDiffSchedule, MirrorTraffic];
 
     public static string Normalize(string action) =>
         All.FirstOrDefault(a => string.Equals(a, action?.Trim(), StringComparison.OrdinalIgnoreCase))
@@ -94,6 +97,11 @@ public sealed record WorkflowCommand
     [JsonPropertyName("requested_by")] public string RequestedBy { get; init; } = "unknown";
     [JsonPropertyName("switch")] public SwitchOptions? Switch { get; init; }
     [JsonPropertyName("cleanup")] public CleanupOptions? Cleanup { get; init; }
+
+    /// <summary>For MirrorTraffic: the percent and tablet types.</summary>
+    [JsonPropertyName("mirror")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public MirrorTrafficOptions? Mirror { get; init; }
     [JsonPropertyName("approval")] public SignedApproval? Approval { get; init; }
 
     /// <summary>Set by the workflow when an approval releases this command; dropped from commands callers send.</summary>

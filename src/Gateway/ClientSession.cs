@@ -363,6 +363,7 @@ internal sealed partial class ClientSession(GatewayServices services, ClientStre
             }
 
             Log(started, sql, target, connection.Endpoint.Alias, outcome);
+            services.Mirror.Offer(routed, prepared is null ? sql : null, _target, routedOn, started, outcome.Failed);
             return true;
         }
     }

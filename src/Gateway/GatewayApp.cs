@@ -79,6 +79,7 @@ public static class GatewayApp
         builder.Services.AddSingleton<ISequenceSource, Sequences.GatewaySequenceSource>();
         builder.Services.AddSingleton<QueryLog>();
         builder.Services.AddSingleton<GatewayStatus>();
+        builder.Services.AddSingleton<Mirroring.TrafficMirror>();
         builder.Services.AddSingleton<GatewayServices>();
         builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<GatewayStartup>(sp, routing.LoadTopology));
         var app = builder.Build();
@@ -87,6 +88,7 @@ public static class GatewayApp
         app.MapGet("/readyz", () => status.Ready
             ? Results.Text("ready")
             : Results.Text(status.Draining ? "draining" : "loading topology", statusCode: StatusCodes.Status503ServiceUnavailable));
+        Mirroring.MirrorEndpoints.MapMirrorStatus(app);
         return app;
     }
 

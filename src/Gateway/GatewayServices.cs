@@ -14,6 +14,7 @@ internal sealed class GatewayServices(
     BackendPool pool,
     QueryLog queryLog,
     GatewayStatus status,
+    Mirroring.TrafficMirror mirror,
     ILogger<ClientSession> logger,
     ISequenceSource? sequences = null)
 {
@@ -32,6 +33,9 @@ internal sealed class GatewayServices(
     public QueryLog QueryLog { get; } = queryLog;
 
     public GatewayStatus Status { get; } = status;
+
+    /// <summary>MirrorTraffic: the share of read-only statements also sent to a mirror rule's target keyspace.</summary>
+    public Mirroring.TrafficMirror Mirror { get; } = mirror;
 
     public ILogger<ClientSession> Logger { get; } = logger;
 

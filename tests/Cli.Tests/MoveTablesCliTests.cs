@@ -73,6 +73,16 @@ public sealed class MoveTablesCliTests(CliClusterHost host) : IAsyncLifetime
         Assert.True(code == ExitCodes.Ok, output + error);
         Assert.Contains("\"rule\": \"on differences\"", (await MoveTables("status", "--format", "json")).Out);
 
+        // MirrorTraffic before the switch: a percent outside 0-100 is a usage error (nothing sent); 5 % of REPLICA reads
+        // is answered by the workflow and listed by status.
+        (code, _, error) = await MoveTables("mirrortraffic", "--percent", "150");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--percent 150 is invalid", error);
+        (code, output, error) = await MoveTables("MirrorTraffic", "--percent", "5", "--tablet-types", "replica");
+        Assert.True(code == ExitCodes.Ok, output + error);
+        Assert.Contains($"MirrorTraffic was successful for workflow customer.{Workflow}", output);
+        Assert.Contains($"commerce.{Tables[0]}@replica -> customer.{Tables[0]} 5%", (await MoveTables("status")).Out);
+
         // Held for alice's approval, then approved (the approval is signed with the key the host knows her by).
         (code, output, error) = await MoveTables("SwitchTraffic", "--timeout", "30s", "--max-replication-lag-allowed", "1m");
         Assert.True(code == ExitCodes.Ok, output + error);
@@ -80,6 +90,12 @@ public sealed class MoveTablesCliTests(CliClusterHost host) : IAsyncLifetime
         (code, output, error) = await MoveTables("approve", "--action", "SwitchTraffic", "--approver", "alice");
         Assert.True(code == ExitCodes.Ok, output + error);
         await WaitAsync(async () => (await Status())?.Contains("Writes Switched", StringComparison.Ordinal) == true && (await Status())?.Contains("Not Switched", StringComparison.Ordinal) == false, "the switch");
+
+        // The switch removed the mirror rules, and mirroring after it is refused.
+        Assert.DoesNotContain(Tables[0], (await host.RunAsync("GetMirrorRules")).Out);
+        (code, output, error) = await MoveTables("mirrortraffic", "--percent", "1");
+        Assert.Equal(ExitCodes.Failed, code);
+        Assert.Contains("Cannot mirror traffic", output + error);
 
         (code, output, error) = await MoveTables("ReverseTraffic", "--timeout", "30s");
         Assert.True(code == ExitCodes.Ok, output + error);

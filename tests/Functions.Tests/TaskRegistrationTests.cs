@@ -47,7 +47,7 @@ public sealed class TaskRegistrationTests
     {
         await HostRegistryAsync(async (registry, services) =>
         {
-            Assert.Equal(14, registry.GetActivities().Count());
+            Assert.Equal(15, registry.GetActivities().Count());
             var classes = Orchestrations.MoveTablesOrchestration.ActivityClasses.Concat(Orchestrations.VDiffOrchestratorFunctions.ActivityClasses).ToList();
             // Every registered activity is one of the activity classes' [Function] entry points, and each class is made
             // per invocation, as the runner and the isolated worker make it: from a service scope of the composition root.

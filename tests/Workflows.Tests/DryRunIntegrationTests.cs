@@ -27,6 +27,7 @@ public sealed class DryRunIntegrationTests
         [
             "Lock keyspace commerce", "Lock keyspace customer",
             $"Check that the streams of workflow {state.Spec.Workflow} are Running with lag at most 30s (they serve the switched reads)",
+            $"Remove the mirror rules (MirrorTraffic) from tables [{table}] of keyspace commerce to keyspace customer, if any",
             $"Switch reads for tables [{table}] to keyspace customer for tablet types [RDONLY]", $"Routing rules for tables [{table}] will be updated",
             "Unlock keyspace customer", "Unlock keyspace commerce",
         ], dryReads.Lines);

@@ -41,10 +41,11 @@ public sealed class SwitchPathTests
         Assert.Equal(
         [
             "Check that the streams of workflow w are Running with lag at most 30s (they serve the switched reads)",
+            "Remove the mirror rules (MirrorTraffic) from tables [customer] of keyspace commerce to keyspace customer, if any",
             "Switch reads for tables [customer] to keyspace customer for tablet types [RDONLY]",
             "Routing rules for tables [customer] will be updated",
         ], lines);
-        Assert.Equal([nameof(ISwitcher.CheckReadStreamsAsync), nameof(ISwitcher.SwitchReadsAsync)], result.Path); // no gateway hold for reads
+        Assert.Equal([nameof(ISwitcher.CheckReadStreamsAsync), nameof(ISwitcher.RemoveMirrorRulesAsync), nameof(ISwitcher.SwitchReadsAsync)], result.Path); // no gateway hold for reads
 
         // Reads moved back to where writes are need no stream: no check line.
         var (back, backLines) = await DryAsync(Running(new TrafficState { Rdonly = true }), new SwitchOptions { TabletTypes = ["rdonly"] }, reverse: true);
@@ -60,7 +61,7 @@ public sealed class SwitchPathTests
         var order = new[]
         {
             "Check that the lag of workflow w", "Check that reverse replication workflow w_reverse can be created", "Wait until the streams of workflow w follow",
-            "Record the switch in the workflow's journal", "Remove the frozen streams of an earlier reverse workflow w_reverse",
+            "Remove the mirror rules (MirrorTraffic)", "Record the switch in the workflow's journal", "Remove the frozen streams of an earlier reverse workflow w_reverse",
             "Tell the gateways to hold new statements on tables [customer] and wait up to 2s", "Arm write guards", "Drain in-flight writes",
             "Read the final position", "Wait up to", "Stop the streams of workflow w", "Create reverse replication workflow w_reverse",
             "Switch reads for tables [customer] to keyspace customer for tablet types [", "Switch writes", "Commit the switch",
@@ -222,6 +223,8 @@ public sealed class SwitchPathTests
         public Task DrainAsync(CancellationToken ct) => Step();
 
         public Task<string?> WaitForStreamsAsync(CancellationToken ct) => Step();
+
+        public Task RemoveMirrorRulesAsync(CancellationToken ct) => Step();
 
         public Task StopInboundAsync(CancellationToken ct) => Step();
 

@@ -9,7 +9,7 @@ using Durable.Contracts;
 namespace Durable.Cli.Commands;
 
 /// <summary>
-/// <c>durablectl MoveTables --workflow W --target-keyspace K create|show|status|switchtraffic|reversetraffic|complete|cancel|start|stop|approve</c>,
+/// <c>durablectl MoveTables --workflow W --target-keyspace K create|show|status|mirrortraffic|switchtraffic|reversetraffic|complete|cancel|start|stop|approve</c>,
 /// mirroring vtctldclient, over the host's MoveTables HTTP API.
 /// </summary>
 public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) : ICommandGroup
@@ -41,6 +41,7 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
         {
             cmd.Subcommands.Add(Switch(ctx, workflow, target, "switchtraffic", "Switch reads (per tablet type) and writes (PRIMARY) to the target keyspace."));
             cmd.Subcommands.Add(Switch(ctx, workflow, target, "reversetraffic", "Switch traffic back to the source keyspace (undoes SwitchTraffic)."));
+            cmd.Subcommands.Add(MirrorTraffic(ctx, workflow, target));
             cmd.Subcommands.Add(Cleanup(ctx, workflow, target, "complete", "After all traffic is switched: drop (or rename, or keep) the source tables and remove streams, guards and routing rules.", rename: true));
             cmd.Subcommands.Add(Cleanup(ctx, workflow, target, "cancel", "Before writes are switched: remove the workflow, its streams, guards and routing rules, and the target tables.", rename: true));
         }
@@ -360,6 +361,37 @@ public sealed class MoveTablesCommands(string kind = WorkflowKinds.MoveTables) :
             var body = new JsonObject { ["switch"] = JsonSerializer.SerializeToNode(options), ["dry_run"] = p.GetValue(dryRun), ["requested_by"] = Environment.UserName };
             AddIgnoreVDiff(body, p.GetValue(ignoreVDiff));
             return await CommandAsync(ctx, client, Path(p, workflow, target, "")[..^1], name, body, format, TimeSpan.FromSeconds(p.GetValue(wait)), ct).ConfigureAwait(false);
+        }));
+        return cmd;
+    }
+
+    /// <summary>
+    /// vtctldclient's <c>MoveTables ... MirrorTraffic --percent P [--tablet-types ...]</c>: before SwitchTraffic, the
+    /// gateways also send P% of the moving tables' read-only statements to the target and discard the answers.
+    /// </summary>
+    private Command MirrorTraffic(CliContext ctx, Option<string> workflow, Option<string> target)
+    {
+        var percent = new Option<double>("--percent") { Description = "Share of the moving tables' read-only statements to mirror to the target, 0-100 (e.g. 1.0; 0 removes the mirror rules).", Required = true };
+        var types = new Option<string?>("--tablet-types") { Description = "Tablet types whose statements are mirrored: PRIMARY, REPLICA, RDONLY (default: all three, as Vitess)." };
+        var wait = new Option<int>("--wait-seconds") { Description = "How long to wait for the workflow's answer.", DefaultValueFactory = _ => 120 };
+        var cmd = new Command("mirrortraffic", "Before SwitchTraffic: mirror a share of the moving tables' read-only statements to the target keyspace (the gateways discard the answers; SwitchTraffic removes the rules).")
+        {
+            percent, types, wait,
+        };
+        cmd.SetAction(ctx.Run(async (p, client, format, ct) =>
+        {
+            var options = new MirrorTrafficOptions { Percent = p.GetValue(percent), TabletTypes = Split(p.GetValue(types)) };
+            try
+            {
+                options.Validate();
+            }
+            catch (WorkflowValidationException e)
+            {
+                throw new UsageException(e.Message);
+            }
+
+            var body = new JsonObject { ["mirror"] = JsonSerializer.SerializeToNode(options), ["requested_by"] = Environment.UserName };
+            return await CommandAsync(ctx, client, Path(p, workflow, target, "")[..^1], "mirrortraffic", body, format, TimeSpan.FromSeconds(p.GetValue(wait)), ct).ConfigureAwait(false);
         }));
         return cmd;
     }

@@ -9,7 +9,7 @@ namespace Durable.Cli.Commands;
 /// <summary>
 /// The topology admin commands, vtctldclient style, over the host's /api/topology functions: CreateKeyspace,
 /// DeleteKeyspace, GetKeyspace, GetKeyspaces, CreateShard, AddTablet, DeleteTablets, GetTablets, ApplyVSchema,
-/// GetVSchema, ApplyRoutingRules, GetRoutingRules, Mount register|unregister|list|show, and RegisterLocalCluster.
+/// GetVSchema, ApplyRoutingRules, GetRoutingRules, ApplyMirrorRules, GetMirrorRules, Mount register|unregister|list|show, and RegisterLocalCluster.
 /// </summary>
 /// <remarks>
 /// Every flag is optional to the parser and checked in the command, and unknown tokens are collected instead of being
@@ -34,6 +34,8 @@ public sealed class TopologyCommands : ICommandGroup
         root.Subcommands.Add(GetVSchema(ctx));
         root.Subcommands.Add(ApplyRoutingRules(ctx));
         root.Subcommands.Add(GetRoutingRules(ctx));
+        root.Subcommands.Add(ApplyMirrorRules(ctx));
+        root.Subcommands.Add(GetMirrorRules(ctx));
         root.Subcommands.Add(Mount(ctx));
         root.Subcommands.Add(RegisterLocalCluster(ctx));
     }
@@ -308,6 +310,33 @@ public sealed class TopologyCommands : ICommandGroup
         {
             var response = await client.GetAsync($"{Base}/routingrules", ct).ConfigureAwait(false);
             return await ReportDocumentAsync(ctx, response, format, "GetRoutingRules").ConfigureAwait(false);
+        });
+        return cmd;
+    }
+
+    private static Command ApplyMirrorRules(CliContext ctx)
+    {
+        var inline = new Option<string?>("--rules") { Description = "The mirror rules as JSON: {\"rules\":[{\"from_table\":\"commerce.customer\",\"to_table\":\"customer.customer\",\"percent\":10}]}." };
+        var file = new Option<string?>("--rules-file") { Description = "A file holding the mirror rules JSON." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Validate and print what would be stored; write nothing." };
+        var cmd = Define("ApplyMirrorRules", "Validates the mirror rules (percent 0-100, tables qualified, keyspaces exist) and replaces the stored ones.", inline, file, dryRun);
+        SetAction(cmd, ctx, async (parse, client, format, ct) =>
+        {
+            var json = await OneSourceAsync(parse, inline, file, ct).ConfigureAwait(false);
+            var dry = parse.GetValue(dryRun);
+            var response = await client.PostJsonAsync($"{Base}/mirrorrules" + (dry ? "?dry_run=true" : ""), json, ct).ConfigureAwait(false);
+            return await ReportApplyAsync(ctx, response, format, "rules", "MirrorRules", dry, "ApplyMirrorRules").ConfigureAwait(false);
+        });
+        return cmd;
+    }
+
+    private static Command GetMirrorRules(CliContext ctx)
+    {
+        var cmd = Define("GetMirrorRules", "Prints the mirror rules as JSON.");
+        SetAction(cmd, ctx, async (parse, client, format, ct) =>
+        {
+            var response = await client.GetAsync($"{Base}/mirrorrules", ct).ConfigureAwait(false);
+            return await ReportDocumentAsync(ctx, response, format, "GetMirrorRules").ConfigureAwait(false);
         });
         return cmd;
     }

@@ -55,6 +55,11 @@ public static class TextRender
         var failed = streams.Where(s => Str(s.Stream, "status") == "Error").ToList();
         var phase = failed.Count > 0 ? "Error" : Str(status, "phase");
         sb.AppendLine(CultureInfo.InvariantCulture, $"Traffic: {Str(status, "traffic_state")}   Phase: {phase}");
+        if (status.TryGetProperty("mirror_rules", out var mirror) && mirror.ValueKind == JsonValueKind.Array && mirror.GetArrayLength() > 0)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"Mirroring: {string.Join(", ", mirror.EnumerateArray().Select(r => $"{Str(r, "from_table")} -> {Str(r, "to_table")} {r.GetProperty("percent").GetDouble().ToString("0.##", CultureInfo.InvariantCulture)}%"))}");
+        }
+
         foreach (var t in status.GetProperty("table_copy_state").EnumerateObject())
         {
             var pct = t.Value.GetProperty("rows_percentage").GetDouble();

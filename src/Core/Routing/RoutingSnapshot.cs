@@ -20,4 +20,8 @@ public sealed record RoutedKeyspace(string Name, string DbName, bool Sharded, IR
 /// Immutable: the gateway swaps in a new snapshot when a watch reports a change, and a statement keeps the one it
 /// started with.
 /// </summary>
-public sealed record RoutingSnapshot(RoutingRules Rules, long RulesRevision, IReadOnlyDictionary<string, RoutedKeyspace> Keyspaces);
+public sealed record RoutingSnapshot(RoutingRules Rules, long RulesRevision, IReadOnlyDictionary<string, RoutedKeyspace> Keyspaces)
+{
+    /// <summary>The mirror rules (MirrorTraffic): which share of read-only statements on a table is also sent to another keyspace.</summary>
+    public MirrorRules Mirror { get; init; } = MirrorRules.Empty;
+}

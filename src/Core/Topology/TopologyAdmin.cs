@@ -417,6 +417,31 @@ public sealed class TopologyAdmin(TopologyStore store)
         return new ApplyResult(rules.ToJson(indented: true), DryRun: false, Written: true, revision);
     }
 
+    // ---- Mirror rules ----
+
+    public async Task<string> GetMirrorRulesAsync(CancellationToken ct = default) =>
+        (await Store.GetMirrorRulesAsync(ct).ConfigureAwait(false)).Value.ToJson(indented: true);
+
+    /// <summary>
+    /// Replaces the mirror rules (given inline or as a file, exactly one) after checking them (<see cref="MirrorRules.Parse"/>,
+    /// with both keyspaces of every rule existing); with <paramref name="dryRun"/> only validates and returns what would be stored.
+    /// </summary>
+    public async Task<ApplyResult> ApplyMirrorRulesAsync(
+        string? rulesJson = null, string? rulesFile = null, bool dryRun = false, CancellationToken ct = default)
+    {
+        var json = await ReadOneSourceAsync("rules", rulesJson, rulesFile, ct).ConfigureAwait(false);
+        var keyspaces = (await Store.GetKeyspacesAsync(ct).ConfigureAwait(false)).Select(k => k.Name).ToHashSet(StringComparer.Ordinal);
+        var rules = MirrorRules.Parse(json, keyspaces.Contains);
+        if (dryRun)
+        {
+            return new ApplyResult(rules.ToJson(indented: true), DryRun: true, Written: false, 0);
+        }
+
+        var current = await Store.GetMirrorRulesAsync(ct).ConfigureAwait(false);
+        var revision = await Store.SaveMirrorRulesAsync(rules, current.ModRevision, ct: ct).ConfigureAwait(false);
+        return new ApplyResult(rules.ToJson(indented: true), DryRun: false, Written: true, revision);
+    }
+
     // ---- Mounts ----
 
     public Task<MountRecord> MountRegisterAsync(string name, string topoType, string topoServer, string topoRoot, CancellationToken ct = default) =>

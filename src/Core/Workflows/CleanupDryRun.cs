@@ -47,6 +47,8 @@ public sealed class CleanupDryRun(WorkflowState state, CleanupOptions options, T
 
     public Task RemoveRoutingRulesAsync(CancellationToken ct) => Say($"Remove the routing rules for tables {List(state.Tables)}");
 
+    public Task RemoveMirrorRulesAsync(CancellationToken ct) => Say($"Remove the mirror rules for tables {List(state.Tables)}, if any");
+
     public Task DeleteSwitchJournalAsync(CancellationToken ct) => Say($"Remove the switch journal of workflow {Spec.TargetKeyspace}.{Spec.Workflow}, if any");
 
     public Task RemoveRecordAsync(string keyspace, string workflow, CancellationToken ct) => Say($"Remove workflow {workflow} from keyspace {keyspace}");

@@ -36,6 +36,7 @@ public static class CleanupPath
             await path.Take(nameof(c.RemoveRoutingRulesAsync), () => c.RemoveRoutingRulesAsync(ct)).ConfigureAwait(false);
         }
 
+        await path.Take(nameof(c.RemoveMirrorRulesAsync), () => c.RemoveMirrorRulesAsync(ct)).ConfigureAwait(false);
         c.Reached(SwitchFaultPoints.CompleteAfterRules);
         await path.Take(nameof(c.RemoveRecordAsync), () => c.RemoveRecordAsync(spec.SourceKeyspace, spec.ReverseWorkflow, ct)).ConfigureAwait(false);
         await path.Take(nameof(c.RemoveRecordAsync), () => c.RemoveRecordAsync(spec.TargetKeyspace, spec.Workflow, ct)).ConfigureAwait(false);
@@ -68,6 +69,9 @@ public static class CleanupPath
             {
                 await path.Take(nameof(c.RemoveRoutingRulesAsync), () => c.RemoveRoutingRulesAsync(ct)).ConfigureAwait(false);
             }
+
+            // Mirror rules are not routing rules: --keep-routing-rules keeps the routing, never a mirror of a workflow that is gone.
+            await path.Take(nameof(c.RemoveMirrorRulesAsync), () => c.RemoveMirrorRulesAsync(ct)).ConfigureAwait(false);
         }
 
         await path.Take(nameof(c.DeleteSwitchJournalAsync), () => c.DeleteSwitchJournalAsync(ct)).ConfigureAwait(false);

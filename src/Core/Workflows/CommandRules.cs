@@ -28,7 +28,7 @@ public static class CommandRules
             return;
         }
 
-        if (state.Spec.MountName is { } mount && action is WorkflowActions.SwitchTraffic or WorkflowActions.ReverseTraffic)
+        if (state.Spec.MountName is { } mount && action is WorkflowActions.SwitchTraffic or WorkflowActions.ReverseTraffic or WorkflowActions.MirrorTraffic)
         {
             // A source read through a mount is outside this topology: no routing rule here can name it, and a reverse
             // stream in its sidecar would never run (the Streamer runs the streams of this topology's primaries). The fix
@@ -130,6 +130,27 @@ public static class CommandRules
                 }
 
                 break;
+            case WorkflowActions.MirrorTraffic:
+                CheckMirror(state, command, name);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// MirrorTraffic, as Vitess allows it: a percent from 0 to 100, and only while all traffic is still on the source
+    /// (mirroring sends copies of source reads to the target; once anything is switched the rules would mirror nothing
+    /// the target does not already serve, and SwitchTraffic has removed them).
+    /// </summary>
+    private static void CheckMirror(WorkflowState state, WorkflowCommand command, string name)
+    {
+        var options = command.Mirror ?? throw new WorkflowValidationException(
+            $"MirrorTraffic of {name} needs \"mirror\": {{\"percent\": P, \"tablet_types\": [...]}} (the CLI's --percent and --tablet-types).");
+        options.Validate();
+        if (!state.Traffic.NoneSwitched)
+        {
+            throw new WorkflowStateException(
+                $"Cannot mirror traffic of {name}: traffic is already switched ({state.Traffic}). MirrorTraffic runs before SwitchTraffic, " +
+                "while reads and writes are still on the source; run ReverseTraffic first to mirror again.");
         }
     }
 
@@ -144,6 +165,7 @@ public static class CommandRules
         {
             case WorkflowActions.SwitchTraffic:
             case WorkflowActions.ReverseTraffic:
+            case WorkflowActions.MirrorTraffic:
                 throw new WorkflowStateException(
                     $"{action} is not available for Migrate workflow {name}: the source is a separate, mounted cluster, so switching traffic is not meaningful " +
                     "and would need reverse replication streams in the source cluster's sidecar database, which belongs to that cluster. " +

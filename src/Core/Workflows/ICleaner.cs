@@ -22,6 +22,9 @@ public interface ICleaner
 
     Task RemoveRoutingRulesAsync(CancellationToken ct);
 
+    /// <summary>The workflow's mirror rules (MirrorTraffic) removed; none left is no error.</summary>
+    Task RemoveMirrorRulesAsync(CancellationToken ct);
+
     /// <summary>A switch journal left behind (a Cancel after a switch that never ended) goes with the workflow.</summary>
     Task DeleteSwitchJournalAsync(CancellationToken ct);
 

@@ -11,6 +11,12 @@ public interface ISwitcher
     /// <summary>Reads alone onto a side whose inbound streams must serve them: refused while they are unhealthy.</summary>
     Task<string?> CheckReadStreamsAsync(CancellationToken ct);
 
+    /// <summary>
+    /// The workflow's mirror rules removed (MirrorTraffic mirrors source reads only until traffic moves; a refused switch
+    /// keeps them). Idempotent: none left is no error.
+    /// </summary>
+    Task RemoveMirrorRulesAsync(CancellationToken ct);
+
     /// <summary>The routing rules flipped for the tablet types the command switches (reads only, no write refused).</summary>
     Task SwitchReadsAsync(CancellationToken ct);
 

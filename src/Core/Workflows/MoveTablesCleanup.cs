@@ -82,6 +82,12 @@ public sealed class MoveTablesCleanup(TopologyStore store, ReplicationEngine eng
             await owner.Store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Remove(r, Spec.SourceKeyspace, Spec.TargetKeyspace, State.Tables), lease.For(Spec.TargetKeyspace), ct).ConfigureAwait(false);
         }
 
+        public async Task RemoveMirrorRulesAsync(CancellationToken ct)
+        {
+            await lease.EnsureHeldAsync("remove the mirror rules", ct).ConfigureAwait(false);
+            await new WorkflowMirrorRules(owner.Store).RemoveAsync(Spec, State.Tables, lease.For(Spec.TargetKeyspace), ct).ConfigureAwait(false);
+        }
+
         public async Task DeleteSwitchJournalAsync(CancellationToken ct)
         {
             await lease.EnsureHeldAsync("remove the switch journal", ct).ConfigureAwait(false);

@@ -35,6 +35,9 @@ public sealed class SwitchDryRun(
         return await CheckAsync($"Check that the streams of workflow {_d.Inbound} are Running with lag at most {options.MaxReplicationLagAllowedSeconds}s (they serve the switched reads)", ct).ConfigureAwait(false);
     }
 
+    public Task RemoveMirrorRulesAsync(CancellationToken ct) =>
+        Say($"Remove the mirror rules (MirrorTraffic) from tables {Tables} of keyspace {state.Spec.SourceKeyspace} to keyspace {state.Spec.TargetKeyspace}, if any");
+
     public Task SwitchReadsAsync(CancellationToken ct)
     {
         _lines.Add($"Switch reads for tables {Tables} to keyspace {_d.To} for tablet types [{string.Join(" ", scope.ReadTypes)}]");

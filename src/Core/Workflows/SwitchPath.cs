@@ -30,6 +30,12 @@ public static class SwitchPath
             return s.Refused($"{refusal}; reads were not switched");
         }
 
+        if (!scope.Reverse)
+        {
+            path.Add(nameof(ISwitcher.RemoveMirrorRulesAsync));
+            await s.RemoveMirrorRulesAsync(ct).ConfigureAwait(false);
+        }
+
         path.Add(nameof(ISwitcher.SwitchReadsAsync));
         await s.SwitchReadsAsync(ct).ConfigureAwait(false);
         return s.Done("reads switched", changed: true);
@@ -63,6 +69,14 @@ public static class SwitchPath
         if (await s.CatchUpAsync(ct).ConfigureAwait(false) is { } stalled)
         {
             return s.Refused($"{stalled}; {nothingChanged}");
+        }
+
+        // Forward only, before the record of intent: the mirror stops copying reads before anything moves, and a
+        // rollback has nothing to restore (MirrorTraffic runs before SwitchTraffic, as in Vitess).
+        if (!scope.Reverse)
+        {
+            path.Add(nameof(ISwitcher.RemoveMirrorRulesAsync));
+            await s.RemoveMirrorRulesAsync(ct).ConfigureAwait(false);
         }
 
         path.Add(nameof(ISwitcher.RecordIntentAsync));

@@ -23,8 +23,11 @@ public sealed record SwitchScope(IReadOnlyList<string> Keyspaces, IReadOnlyList<
             toTraffic = toTraffic with { Primary = !reverse };
         }
 
-        return new SwitchScope(KeyspacesOf(state.Spec), readTypes, writes, toTraffic, state.Spec.CutoverHooks.Count);
+        return new SwitchScope(KeyspacesOf(state.Spec), readTypes, writes, toTraffic, state.Spec.CutoverHooks.Count) { Reverse = reverse };
     }
+
+    /// <summary>True for ReverseTraffic (traffic goes back to the source).</summary>
+    public bool Reverse { get; init; }
 
     /// <summary>The keyspaces a switch locks (both sides), in the order it locks them.</summary>
     public static IReadOnlyList<string> KeyspacesOf(MoveTablesCreate spec) => [spec.SourceKeyspace, spec.TargetKeyspace];

@@ -101,6 +101,16 @@ public sealed class Switcher(
                 : owner.CatchUp.RefusalAsync(Inbound, _d.Inbound, options.MaxReplicationLagAllowedSeconds, TimeSpan.FromSeconds(options.TimeoutSeconds), ct);
         }
 
+        public async Task RemoveMirrorRulesAsync(CancellationToken ct)
+        {
+            await lease.EnsureHeldAsync("remove the mirror rules", ct).ConfigureAwait(false);
+            var removed = await new WorkflowMirrorRules(owner.Registry.Store).RemoveAsync(Spec, state.Tables, lease.For(Spec.TargetKeyspace), ct).ConfigureAwait(false);
+            if (removed > 0)
+            {
+                owner.Logger.LogInformation("{Workflow}: {Count} mirror rule(s) removed before the switch", Spec.InstanceId, removed);
+            }
+        }
+
         public async Task SwitchReadsAsync(CancellationToken ct)
         {
             await lease.EnsureHeldAsync("switch reads", ct).ConfigureAwait(false);

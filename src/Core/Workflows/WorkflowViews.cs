@@ -121,6 +121,7 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
         {
             AddWorkflowState(wf, state, streams.Select(s => s.Stream));
             wf["vdiff_gate"] = await VDiffGateAsync(state, ct).ConfigureAwait(false);
+            wf["mirror_rules"] = await MirrorRulesAsync(state, ct).ConfigureAwait(false);
         }
 
         return new JsonObject { ["workflows"] = new JsonArray(wf) };
@@ -310,8 +311,14 @@ public sealed class WorkflowViews(MoveTablesEnvironment env)
                 ? new JsonObject { ["action"] = p.Action, ["generation"] = p.Generation, ["since"] = p.Since, ["request_id"] = p.Command.RequestId }
                 : null,
             ["vdiff_gate"] = gate,
+            ["mirror_rules"] = await MirrorRulesAsync(state, ct).ConfigureAwait(false),
         };
     }
+
+    /// <summary>The workflow's mirror rules in force (MirrorTraffic), as GetMirrorRules prints them.</summary>
+    private async Task<JsonArray> MirrorRulesAsync(WorkflowState state, CancellationToken ct) =>
+        new([.. (await new WorkflowMirrorRules(env.Store).ListAsync(state.Spec, state.Tables, ct).ConfigureAwait(false))
+            .Select(r => (JsonNode)new JsonObject { ["from_table"] = r.FromTable, ["to_table"] = r.ToTable, ["percent"] = r.Percent })]);
 
     /// <summary>Rows copied per table while the copy runs (empty once it is done, as vtctldclient prints it), and the ETA.</summary>
     private static (JsonObject Copy, double? Eta) TableCopyState(WorkflowState state, IReadOnlyList<StreamView> streams)

@@ -26,6 +26,7 @@ public static class MoveTablesOrchestration
     public const string CompleteActivity = Activities.MoveTables.CompleteActivity.Name;
     public const string CancelActivity = Activities.MoveTables.CancelActivity.Name;
     public const string VerifyApprovalActivity = Activities.MoveTables.VerifyApprovalActivity.Name;
+    public const string MirrorTrafficActivity = Activities.MoveTables.MirrorTrafficActivity.Name;
 
     /// <summary>Loop turns before ContinueAsNew.</summary>
     public const int TurnsPerGeneration = 40;
@@ -36,6 +37,7 @@ public static class MoveTablesOrchestration
         typeof(Activities.MoveTables.PreflightActivity), typeof(Activities.MoveTables.CreateActivity), typeof(Activities.MoveTables.CopyChunkActivity),
         typeof(Activities.MoveTables.ProgressActivity), typeof(Activities.MoveTables.StreamsActivity), typeof(Activities.MoveTables.SwitchTrafficActivity),
         typeof(Activities.MoveTables.CompleteActivity), typeof(Activities.MoveTables.CancelActivity), typeof(Activities.MoveTables.VerifyApprovalActivity),
+        typeof(Activities.MoveTables.MirrorTrafficActivity),
         // The VDiff gate's read of the latest completed VDiff: registered with MoveTables, whose gate calls it.
         typeof(Activities.VDiff.VDiffLatestActivity),
     ];
@@ -503,6 +505,13 @@ public static class MoveTablesOrchestration
                     await ctx.CallActivityAsync<bool>(CancelActivity, new CleanupRequest(state with { Audit = [], Commands = [] }, command.Cleanup ?? new CleanupOptions()), Retry);
                     state = state with { Phase = Phases.Cancelled, Pending = null, LastError = null };
                     return Audit(ctx, state, who, action, "done", $"Successfully cancelled the {state.Spec.Workflow} workflow in the {state.Spec.TargetKeyspace} keyspace", command.RequestId);
+                case WorkflowActions.MirrorTraffic:
+                {
+                    var summary = await ctx.CallActivityAsync<string>(MirrorTrafficActivity,
+                        new MirrorTrafficRequest(state with { Audit = [], Commands = [] }, command.Mirror ?? new MirrorTrafficOptions()), Retry);
+                    return Audit(ctx, state, who, action, "done", summary, command.RequestId);
+                }
+
                 case WorkflowActions.Stop:
                     await ctx.CallActivityAsync<bool>(StreamsActivity, new StreamsRequest(state with { Audit = [], Commands = [] }, false), Retry);
                     state = state with { Phase = Phases.Stopped };

@@ -221,6 +221,24 @@ public static class TopologyFunctions
             return ApplyResponse(result, "rules");
         });
 
+    [Function("GetMirrorRules")]
+    public static Task<IResult> GetMirrorRules(
+        [HttpTrigger(AuthorizationLevel.Function, "get", Route = RoutePrefix + "/mirrorrules")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
+            RawJson(await admin.GetMirrorRulesAsync(ct).ConfigureAwait(false)));
+
+    [Function("ApplyMirrorRules")]
+    public static Task<IResult> ApplyMirrorRules(
+        [HttpTrigger(AuthorizationLevel.Function, "post", Route = RoutePrefix + "/mirrorrules")] HttpRequest request,
+        FunctionContext context) =>
+        RunAsync(request.HttpContext, context, async (admin, http, ct) =>
+        {
+            var json = await ReadRawBodyAsync(http, "ApplyMirrorRules", "the rules JSON, e.g. {\"rules\":[{\"from_table\":\"commerce.customer\",\"to_table\":\"customer.customer\",\"percent\":10}]}", ct).ConfigureAwait(false);
+            var result = await admin.ApplyMirrorRulesAsync(rulesJson: json, dryRun: QueryBool(http, "dry_run"), ct: ct).ConfigureAwait(false);
+            return ApplyResponse(result, "rules");
+        });
+
     [Function("MountList")]
     public static Task<IResult> MountList(
         [HttpTrigger(AuthorizationLevel.Function, "get", Route = RoutePrefix + "/mounts")] HttpRequest request,

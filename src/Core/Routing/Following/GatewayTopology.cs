@@ -26,6 +26,7 @@ public sealed class GatewayTopology : IGatewayTopology, IAsyncDisposable
     private readonly object _waitersLock = new();
     private readonly List<(long Revision, TaskCompletionSource Done)> _waiters = [];
     private readonly string _rulesKey;
+    private readonly string _mirrorKey;
     private readonly string _keyspacesPrefix;
     private readonly string _cellsPrefix;
     private Task? _loop;
@@ -38,6 +39,7 @@ public sealed class GatewayTopology : IGatewayTopology, IAsyncDisposable
         _store = store;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _rulesKey = store.RoutingRulesKey;
+        _mirrorKey = store.MirrorRulesKey();
         _keyspacesPrefix = store.Options.GlobalRoot + "/keyspaces/";
         _cellsPrefix = store.Options.GlobalRoot + "/cells/";
     }
@@ -141,7 +143,11 @@ public sealed class GatewayTopology : IGatewayTopology, IAsyncDisposable
         var rulesKv = rulesRange.Kvs.Count > 0 ? rulesRange.Kvs[0] : null;
         var rules = rulesKv is null ? RoutingRules.Empty : RoutingRules.Parse(rulesKv.ValueString);
         var (keyspaces, tablets) = await ReadKeyspacesAndTabletsAsync(ct).ConfigureAwait(false);
-        Publish(new RoutingSnapshot(rules, rulesKv?.ModRevision ?? 0, keyspaces), tablets, rulesRange.Revision);
+
+        // Read at the rules' revision, so a mirror change after it is delivered by the watch like any other.
+        var mirrorRange = await _store.Etcd.RangeAsync(System.Text.Encoding.UTF8.GetBytes(_mirrorKey), revision: rulesRange.Revision, ct: ct).ConfigureAwait(false);
+        var mirror = mirrorRange.Kvs.Count > 0 ? MirrorRules.Parse(mirrorRange.Kvs[0].ValueString) : MirrorRules.Empty;
+        Publish(new RoutingSnapshot(rules, rulesKv?.ModRevision ?? 0, keyspaces) { Mirror = mirror }, tablets, rulesRange.Revision);
         if (_ready.TrySetResult())
         {
             _logger.LogInformation("Gateway topology under {Root} loaded at revision {Revision}: {Keyspaces} keyspaces, {Tablets} tablets, {Rules} routing rules.",
@@ -163,6 +169,7 @@ public sealed class GatewayTopology : IGatewayTopology, IAsyncDisposable
             }
 
             var rulesEvent = default(EtcdEvent);
+            var mirrorEvent = default(EtcdEvent);
             var reread = false;
             var last = revision;
             foreach (var e in batch.Events)
@@ -172,6 +179,10 @@ public sealed class GatewayTopology : IGatewayTopology, IAsyncDisposable
                 if (key == _rulesKey)
                 {
                     rulesEvent = e;
+                }
+                else if (key == _mirrorKey)
+                {
+                    mirrorEvent = e;
                 }
                 else if (AffectsKeyspacesOrTablets(key))
                 {
@@ -188,6 +199,14 @@ public sealed class GatewayTopology : IGatewayTopology, IAsyncDisposable
                 {
                     Rules = rulesEvent.Type == EtcdEventType.Delete ? RoutingRules.Empty : RoutingRules.Parse(rulesEvent.Kv.ValueString),
                     RulesRevision = rulesEvent.Kv.ModRevision,
+                };
+            }
+
+            if (mirrorEvent is not null)
+            {
+                snapshot = snapshot with
+                {
+                    Mirror = mirrorEvent.Type == EtcdEventType.Delete ? MirrorRules.Empty : MirrorRules.Parse(mirrorEvent.Kv.ValueString),
                 };
             }
 
