@@ -276,6 +276,18 @@ internal sealed partial class ClientSession(GatewayServices services, ClientStre
             {
                 (routed, prepared) = RouteAgain(sql, prepared);
                 routedOn = _routedOn;
+                if (routed.ShardedKeyspace is not null)
+                {
+                    // The rules now send it to a sharded keyspace (a switch into one ended the hold it waited out, or
+                    // came between routing and running): it must be planned per shard, never sent to one shard as it
+                    // is (an insert there would lack its sequence value or land on the wrong shard).
+                    if (prepared is not null)
+                    {
+                        RefusePreparedSharded(routed);
+                    }
+
+                    return await RunShardedAsync(routed, sql, started).ConfigureAwait(false);
+                }
             }
 
             var transaction = TransactionConnection();
