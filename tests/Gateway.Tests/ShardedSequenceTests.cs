@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Durable.Core.KeyRanges;
+using Durable.Core.Vindexes;
+using Durable.Testing;
+using MySqlConnector;
+
+namespace Durable.Gateway.Tests;
+
+/// <summary>
+/// Inserts into a sharded table whose VSchema names a sequence, from 8 sessions at once through the gateway: every
+/// id comes from the sequence, none is used twice across the shards, each row is on the shard its id hashes to, and
+/// every id is above the sequence's starting value (what --initialize-target-sequences sets above the existing ids).
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class ShardedSequenceTests
+{
+    [Fact]
+    public async Task Eight_sessions_inserting_through_the_gateway_get_unique_ids_across_the_shards()
+    {
+        const int sessions = 8, perSession = 40, start = 7000;
+        var table = $"sq_{Guid.NewGuid():N}"[..20];
+        var sequence = table + "_seq";
+        var vschema = "{\"sharded\": true, \"vindexes\": {\"hash\": {\"type\": \"hash\"}}, \"tables\": {\"" + table +
+                      "\": {\"column_vindexes\": [{\"column\": \"id\", \"name\": \"hash\"}], \"auto_increment\": {\"column\": \"id\", \"sequence\": \"commerce." + sequence + "\"}}}}";
+        await using var global = await DirectAsync("commerce", "0");
+        await using var left = await DirectAsync("customer_sharded", "-80");
+        await using var right = await DirectAsync("customer_sharded", "80-");
+        await ExecAsync(global, $"CREATE TABLE {sequence} (id INT, next_id BIGINT, cache BIGINT, PRIMARY KEY (id)) COMMENT 'vitess_sequence'");
+        await ExecAsync(global, $"INSERT INTO {sequence} VALUES (0, {start}, 16)");
+        await ExecAsync(left, $"CREATE TABLE {table} (id BIGINT PRIMARY KEY, sid INT, n INT)");
+        await ExecAsync(right, $"CREATE TABLE {table} (id BIGINT PRIMARY KEY, sid INT, n INT)");
+        try
+        {
+            await using var gateway = await GatewayUnderTest.StartAsync(addToTopology: a => a.ApplyVSchemaAsync("customer_sharded", vschema));
+            var insertIds = new ConcurrentBag<long>();
+            await Task.WhenAll(Enumerable.Range(0, sessions).Select(s => Task.Run(async () =>
+            {
+                await using var client = new MySqlConnection(gateway.ConnectionString("customer_sharded"));
+                await client.OpenAsync();
+                for (var n = 0; n < perSession; n++)
+                {
+                    // Alternately an absent column and an explicit NULL: both are filled from the sequence.
+                    var sql = n % 2 == 0
+                        ? $"INSERT INTO {table} (sid, n) VALUES ({s}, {n})"
+                        : $"INSERT INTO {table} (id, sid, n) VALUES (NULL, {s}, {n})";
+                    var command = new MySqlCommand(sql, client);
+                    await command.ExecuteNonQueryAsync();
+                    insertIds.Add(command.LastInsertedId);
+                }
+            })));
+
+            var rows = new List<(long Id, string Shard)>();
+            foreach (var (connection, shard) in new[] { (left, "-80"), (right, "80-") })
+            {
+                await using var reader = await new MySqlCommand($"SELECT id FROM {table}", connection).ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                {
+                    rows.Add((reader.GetInt64(0), shard));
+                }
+            }
+
+            Assert.Equal(sessions * perSession, rows.Count);
+            Assert.Equal(rows.Count, rows.Select(r => r.Id).Distinct().Count());
+            Assert.All(rows, r => Assert.True(r.Id >= start, $"id {r.Id} is below the sequence's start {start}"));
+            Assert.All(rows, r => Assert.Equal(KeyRange.ParseShard("-80").Contains(HashVindex.Hash((ulong)r.Id)) ? "-80" : "80-", r.Shard));
+            Assert.Contains(rows, r => r.Shard == "-80");
+            Assert.Contains(rows, r => r.Shard == "80-");
+            // The OK packet's insert id is the value the gateway filled in.
+            Assert.Equal(rows.Select(r => r.Id).Order(), insertIds.Order());
+        }
+        finally
+        {
+            await ExecAsync(global, $"DROP TABLE IF EXISTS {sequence}");
+            await ExecAsync(left, $"DROP TABLE IF EXISTS {table}");
+            await ExecAsync(right, $"DROP TABLE IF EXISTS {table}");
+        }
+    }
+
+    private static async Task<MySqlConnection> DirectAsync(string keyspace, string shard)
+    {
+        var tablet = LocalCluster.Current.Primary(keyspace, shard);
+        var (user, password) = LocalCluster.Current.Account("dba");
+        var c = new MySqlConnection($"Server={tablet.Host};Port={tablet.Port};User ID={user};Password={password};Database={tablet.DbName};SslMode=None;Pooling=false");
+        await c.OpenAsync();
+        return c;
+    }
+
+    private static async Task ExecAsync(MySqlConnection c, string sql) => await new MySqlCommand(sql, c).ExecuteNonQueryAsync();
+}
