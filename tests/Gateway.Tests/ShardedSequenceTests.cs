@@ -23,13 +23,13 @@ public sealed class ShardedSequenceTests
         var sequence = table + "_seq";
         var vschema = "{\"sharded\": true, \"vindexes\": {\"hash\": {\"type\": \"hash\"}}, \"tables\": {\"" + table +
                       "\": {\"column_vindexes\": [{\"column\": \"id\", \"name\": \"hash\"}], \"auto_increment\": {\"column\": \"id\", \"sequence\": \"commerce." + sequence + "\"}}}}";
-        await using var global = await DirectAsync("commerce", "0");
-        await using var left = await DirectAsync("customer_sharded", "-80");
-        await using var right = await DirectAsync("customer_sharded", "80-");
-        await ExecAsync(global, $"CREATE TABLE {sequence} (id INT, next_id BIGINT, cache BIGINT, PRIMARY KEY (id)) COMMENT 'vitess_sequence'");
-        await ExecAsync(global, $"INSERT INTO {sequence} VALUES (0, {start}, 16)");
-        await ExecAsync(left, $"CREATE TABLE {table} (id BIGINT PRIMARY KEY, sid INT, n INT)");
-        await ExecAsync(right, $"CREATE TABLE {table} (id BIGINT PRIMARY KEY, sid INT, n INT)");
+        await using var global = await DirectTablet.OpenAsync("commerce", "0");
+        await using var left = await DirectTablet.OpenAsync("customer_sharded", "-80");
+        await using var right = await DirectTablet.OpenAsync("customer_sharded", "80-");
+        await DirectTablet.ExecAsync(global, $"CREATE TABLE {sequence} (id INT, next_id BIGINT, cache BIGINT, PRIMARY KEY (id)) COMMENT 'vitess_sequence'");
+        await DirectTablet.ExecAsync(global, $"INSERT INTO {sequence} VALUES (0, {start}, 16)");
+        await DirectTablet.ExecAsync(left, $"CREATE TABLE {table} (id BIGINT PRIMARY KEY, sid INT, n INT)");
+        await DirectTablet.ExecAsync(right, $"CREATE TABLE {table} (id BIGINT PRIMARY KEY, sid INT, n INT)");
         try
         {
             await using var gateway = await GatewayUnderTest.StartAsync(addToTopology: a => a.ApplyVSchemaAsync("customer_sharded", vschema));
@@ -71,20 +71,9 @@ public sealed class ShardedSequenceTests
         }
         finally
         {
-            await ExecAsync(global, $"DROP TABLE IF EXISTS {sequence}");
-            await ExecAsync(left, $"DROP TABLE IF EXISTS {table}");
-            await ExecAsync(right, $"DROP TABLE IF EXISTS {table}");
+            await DirectTablet.ExecAsync(global, $"DROP TABLE IF EXISTS {sequence}");
+            await DirectTablet.ExecAsync(left, $"DROP TABLE IF EXISTS {table}");
+            await DirectTablet.ExecAsync(right, $"DROP TABLE IF EXISTS {table}");
         }
     }
-
-    private static async Task<MySqlConnection> DirectAsync(string keyspace, string shard)
-    {
-        var tablet = LocalCluster.Current.Primary(keyspace, shard);
-        var (user, password) = LocalCluster.Current.Account("dba");
-        var c = new MySqlConnection($"Server={tablet.Host};Port={tablet.Port};User ID={user};Password={password};Database={tablet.DbName};SslMode=None;Pooling=false");
-        await c.OpenAsync();
-        return c;
-    }
-
-    private static async Task ExecAsync(MySqlConnection c, string sql) => await new MySqlCommand(sql, c).ExecuteNonQueryAsync();
 }

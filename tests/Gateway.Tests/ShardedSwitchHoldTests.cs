@@ -23,14 +23,14 @@ public sealed class ShardedSwitchHoldTests
         var sequence = table + "_seq";
         var vschema = "{\"sharded\": true, \"vindexes\": {\"hash\": {\"type\": \"hash\"}}, \"tables\": {\"" + table +
                       "\": {\"column_vindexes\": [{\"column\": \"id\", \"name\": \"hash\"}], \"auto_increment\": {\"column\": \"id\", \"sequence\": \"commerce." + sequence + "\"}}}}";
-        await using var source = await DirectAsync("commerce", "0");
-        await using var left = await DirectAsync("customer_sharded", "-80");
-        await using var right = await DirectAsync("customer_sharded", "80-");
-        await ExecAsync(source, $"CREATE TABLE {table} (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(32))");
-        await ExecAsync(source, $"CREATE TABLE {sequence} (id INT, next_id BIGINT, cache BIGINT, PRIMARY KEY (id)) COMMENT 'vitess_sequence'");
-        await ExecAsync(source, $"INSERT INTO {sequence} VALUES (0, 5000, 10)");
-        await ExecAsync(left, $"CREATE TABLE {table} (id BIGINT PRIMARY KEY, v VARCHAR(32))");
-        await ExecAsync(right, $"CREATE TABLE {table} (id BIGINT PRIMARY KEY, v VARCHAR(32))");
+        await using var source = await DirectTablet.OpenAsync("commerce", "0");
+        await using var left = await DirectTablet.OpenAsync("customer_sharded", "-80");
+        await using var right = await DirectTablet.OpenAsync("customer_sharded", "80-");
+        await DirectTablet.ExecAsync(source, $"CREATE TABLE {table} (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(32))");
+        await DirectTablet.ExecAsync(source, $"CREATE TABLE {sequence} (id INT, next_id BIGINT, cache BIGINT, PRIMARY KEY (id)) COMMENT 'vitess_sequence'");
+        await DirectTablet.ExecAsync(source, $"INSERT INTO {sequence} VALUES (0, 5000, 10)");
+        await DirectTablet.ExecAsync(left, $"CREATE TABLE {table} (id BIGINT PRIMARY KEY, v VARCHAR(32))");
+        await DirectTablet.ExecAsync(right, $"CREATE TABLE {table} (id BIGINT PRIMARY KEY, v VARCHAR(32))");
         try
         {
             TopologyAdmin? admin = null;
@@ -69,20 +69,9 @@ public sealed class ShardedSwitchHoldTests
         }
         finally
         {
-            await ExecAsync(source, $"DROP TABLE IF EXISTS {table}, {sequence}");
-            await ExecAsync(left, $"DROP TABLE IF EXISTS {table}");
-            await ExecAsync(right, $"DROP TABLE IF EXISTS {table}");
+            await DirectTablet.ExecAsync(source, $"DROP TABLE IF EXISTS {table}, {sequence}");
+            await DirectTablet.ExecAsync(left, $"DROP TABLE IF EXISTS {table}");
+            await DirectTablet.ExecAsync(right, $"DROP TABLE IF EXISTS {table}");
         }
     }
-
-    private static async Task<MySqlConnection> DirectAsync(string keyspace, string shard)
-    {
-        var tablet = LocalCluster.Current.Primary(keyspace, shard);
-        var (user, password) = LocalCluster.Current.Account("dba");
-        var c = new MySqlConnection($"Server={tablet.Host};Port={tablet.Port};User ID={user};Password={password};Database={tablet.DbName};SslMode=None;Pooling=false");
-        await c.OpenAsync();
-        return c;
-    }
-
-    private static async Task ExecAsync(MySqlConnection c, string sql) => await new MySqlCommand(sql, c).ExecuteNonQueryAsync();
 }

@@ -17,15 +17,6 @@ public sealed class ShardingTests
 
     private static string ShardOf(long id) => KeyRange.ParseShard("-80").Contains(HashVindex.Hash((ulong)id)) ? "-80" : "80-";
 
-    private static async Task<MySqlConnection> DirectAsync(string keyspace, string shard)
-    {
-        var tablet = LocalCluster.Current.Primary(keyspace, shard);
-        var (user, password) = LocalCluster.Current.Account("dba");
-        var c = new MySqlConnection($"Server={tablet.Host};Port={tablet.Port};User ID={user};Password={password};Database={tablet.DbName};SslMode=None;Pooling=false");
-        await c.OpenAsync();
-        return c;
-    }
-
     private static async Task<List<string>> RowsAsync(MySqlConnection c, string sql)
     {
         var rows = new List<string>();
@@ -38,20 +29,18 @@ public sealed class ShardingTests
         return rows;
     }
 
-    private static async Task ExecAsync(MySqlConnection c, string sql) => await new MySqlCommand(sql, c).ExecuteNonQueryAsync();
-
     [Fact]
     public async Task Statements_route_by_the_vindex_scatter_merges_equal_the_unsharded_answer_and_bad_statements_are_refused()
     {
         var table = $"sh_{Guid.NewGuid():N}"[..20];
         var columns = "id BIGINT PRIMARY KEY, name VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci, n INT";
         var vschema = "{\"sharded\": true, \"vindexes\": {\"hash\": {\"type\": \"hash\"}}, \"tables\": {\"" + table + "\": {\"column_vindexes\": [{\"column\": \"id\", \"name\": \"hash\"}]}}}";
-        await using var left = await DirectAsync("customer_sharded", "-80");
-        await using var right = await DirectAsync("customer_sharded", "80-");
-        await using var copy = await DirectAsync("commerce", "0");
+        await using var left = await DirectTablet.OpenAsync("customer_sharded", "-80");
+        await using var right = await DirectTablet.OpenAsync("customer_sharded", "80-");
+        await using var copy = await DirectTablet.OpenAsync("commerce", "0");
         foreach (var c in new[] { left, right, copy })
         {
-            await ExecAsync(c, $"CREATE TABLE {table} ({columns})");
+            await DirectTablet.ExecAsync(c, $"CREATE TABLE {table} ({columns})");
         }
 
         try
@@ -62,7 +51,7 @@ public sealed class ShardingTests
 
             var values = string.Join(", ", Names.Select((name, i) => $"({i + 1}, '{name}', {(i * 7) % 5})"));
             Assert.Equal(Names.Length, await new MySqlCommand($"INSERT INTO {table} (id, name, n) VALUES {values}", client).ExecuteNonQueryAsync());
-            await ExecAsync(copy, $"INSERT INTO {table} (id, name, n) VALUES {values}");
+            await DirectTablet.ExecAsync(copy, $"INSERT INTO {table} (id, name, n) VALUES {values}");
 
             // Every row is on the shard its keyspace id names, and only there.
             var onLeft = (await RowsAsync(left, $"SELECT id FROM {table} ORDER BY id")).Select(long.Parse).ToList();
@@ -76,7 +65,7 @@ public sealed class ShardingTests
             // A pinned UPDATE changes the row on its shard; a scatter DELETE sums the shards' affected rows.
             var leftId = onLeft[0];
             Assert.Equal(1, await new MySqlCommand($"UPDATE {table} SET n = n + 100 WHERE id = {leftId}", client).ExecuteNonQueryAsync());
-            await ExecAsync(copy, $"UPDATE {table} SET n = n + 100 WHERE id = {leftId}");
+            await DirectTablet.ExecAsync(copy, $"UPDATE {table} SET n = n + 100 WHERE id = {leftId}");
             Assert.Equal([$"{leftId}|{100 + (((int)leftId - 1) * 7 % 5)}"], await RowsAsync(left, $"SELECT id, n FROM {table} WHERE id = {leftId}"));
 
             foreach (var query in new[]
@@ -104,20 +93,20 @@ public sealed class ShardingTests
 
             // A transaction over both shards: ROLLBACK leaves nothing, COMMIT keeps both rows.
             var (a, b) = (Enumerable.Range(1000, 100).First(i => ShardOf(i) == "-80"), Enumerable.Range(1000, 100).First(i => ShardOf(i) == "80-"));
-            await ExecAsync(client, "BEGIN");
-            await ExecAsync(client, $"INSERT INTO {table} (id, name, n) VALUES ({a}, 'x', 1), ({b}, 'y', 2)");
-            await ExecAsync(client, "ROLLBACK");
+            await DirectTablet.ExecAsync(client, "BEGIN");
+            await DirectTablet.ExecAsync(client, $"INSERT INTO {table} (id, name, n) VALUES ({a}, 'x', 1), ({b}, 'y', 2)");
+            await DirectTablet.ExecAsync(client, "ROLLBACK");
             Assert.Empty(await RowsAsync(left, $"SELECT id FROM {table} WHERE id = {a}"));
             Assert.Empty(await RowsAsync(right, $"SELECT id FROM {table} WHERE id = {b}"));
-            await ExecAsync(client, "BEGIN");
-            await ExecAsync(client, $"INSERT INTO {table} (id, name, n) VALUES ({a}, 'x', 1)");
-            await ExecAsync(client, $"INSERT INTO {table} (id, name, n) VALUES ({b}, 'y', 2)");
-            await ExecAsync(client, "COMMIT");
+            await DirectTablet.ExecAsync(client, "BEGIN");
+            await DirectTablet.ExecAsync(client, $"INSERT INTO {table} (id, name, n) VALUES ({a}, 'x', 1)");
+            await DirectTablet.ExecAsync(client, $"INSERT INTO {table} (id, name, n) VALUES ({b}, 'y', 2)");
+            await DirectTablet.ExecAsync(client, "COMMIT");
             Assert.Single(await RowsAsync(left, $"SELECT id FROM {table} WHERE id = {a}"));
             Assert.Single(await RowsAsync(right, $"SELECT id FROM {table} WHERE id = {b}"));
 
             // Refusals: clear errors, nothing changed.
-            var moved = await Assert.ThrowsAsync<MySqlException>(() => ExecAsync(client, $"UPDATE {table} SET id = 5000 WHERE id = {a}"));
+            var moved = await Assert.ThrowsAsync<MySqlException>(() => DirectTablet.ExecAsync(client, $"UPDATE {table} SET id = 5000 WHERE id = {a}"));
             Assert.Equal(1235, moved.Number);
             Assert.Contains("primary vindex column", moved.Message, StringComparison.Ordinal);
             var join = await Assert.ThrowsAsync<MySqlException>(() => RowsAsync(client, $"SELECT * FROM {table} x JOIN {table} y ON x.id = y.id"));
@@ -128,7 +117,7 @@ public sealed class ShardingTests
         {
             foreach (var c in new[] { left, right, copy })
             {
-                await ExecAsync(c, $"DROP TABLE IF EXISTS {table}");
+                await DirectTablet.ExecAsync(c, $"DROP TABLE IF EXISTS {table}");
             }
         }
     }
