@@ -281,12 +281,9 @@ internal sealed partial class ClientSession(GatewayServices services, ClientStre
                     // The rules now send it to a sharded keyspace (a switch into one ended the hold it waited out, or
                     // came between routing and running): it must be planned per shard, never sent to one shard as it
                     // is (an insert there would lack its sequence value or land on the wrong shard).
-                    if (prepared is not null)
-                    {
-                        RefusePreparedSharded(routed);
-                    }
-
-                    return await RunShardedAsync(routed, sql, started).ConfigureAwait(false);
+                    return prepared is not null
+                        ? await ExecuteShardedAsync(prepared, executePayload, started).ConfigureAwait(false)
+                        : await RunShardedAsync(routed, sql, started).ConfigureAwait(false);
                 }
             }
 
@@ -307,6 +304,11 @@ internal sealed partial class ClientSession(GatewayServices services, ClientStre
             if (prepared is not null && !await EnsurePreparedAsync(connection, prepared, ct).ConfigureAwait(false))
             {
                 return true;
+            }
+
+            if (prepared is not null)
+            {
+                await SendLongDataAsync(connection, prepared, ct).ConfigureAwait(false);
             }
 
             var beginSent = false;
@@ -673,7 +675,10 @@ internal sealed partial class ClientSession(GatewayServices services, ClientStre
             throw new GatewaySqlException(1295, "HY000", $"{routed.Kind} statements cannot be prepared through the gateway; send them as plain queries (COM_QUERY).");
         }
 
-        RefusePreparedSharded(routed);
+        if (routed.ShardedKeyspace is not null)
+        {
+            return await PrepareShardedAsync(routed, sql).ConfigureAwait(false);
+        }
 
         var target = routed.Target ?? _target ?? DefaultTarget();
         var connection = await AcquireAsync(target, ct).ConfigureAwait(false);
@@ -770,7 +775,28 @@ internal sealed partial class ClientSession(GatewayServices services, ClientStre
             }
         }
 
+        if (statement.Routed.ShardedKeyspace is not null)
+        {
+            return await ExecuteShardedAsync(statement, payload, started).ConfigureAwait(false);
+        }
+
         return await RunAsync(statement.Routed, statement.OriginalSql, statement, payload, started).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Replays the COM_STMT_SEND_LONG_DATA parts the client sent since its last execute on the connection about to
+    /// execute (the client leaves those parameters' values out of the execute packet). The server answers none of them.
+    /// </summary>
+    private async ValueTask SendLongDataAsync(BackendConnection connection, PreparedStatement statement, CancellationToken ct)
+    {
+        foreach (var part in statement.LongData)
+        {
+            _backendWriter.Clear();
+            _backendWriter.WriteByte(ComStmtSendLongData);
+            _backendWriter.WriteUInt32(connection.Prepared[statement]);
+            _backendWriter.WriteBytes(part);
+            await connection.Connection.SendRawCommandAsync(_backendWriter, ct).ConfigureAwait(false);
+        }
     }
 
     private PreparedStatement FindStatement(ReadOnlySpan<byte> payload, string command)

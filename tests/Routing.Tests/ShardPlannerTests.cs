@@ -91,6 +91,27 @@ public sealed class ShardPlannerTests
         Assert.Equal(4, grouped.Merge.Limit);
     }
 
+    [Fact]
+    public void Columns_named_like_non_reserved_keywords_are_columns_and_reserved_ones_are_not()
+    {
+        // SESSION, STATUS and COUNT are keywords to the gateway's parser but ordinary column names to the server.
+        var a = IdOn("-80");
+        var plan = Analyze($"INSERT INTO plain (id, session, status) VALUES ({a}, 's', 1)").Plan();
+        Assert.Equal([("-80", $"INSERT INTO plain (id, session, status) VALUES ({a}, 's', 1)")], plan.Queries.Select(q => (q.Shard, q.Sql)));
+
+        var ordered = Analyze("SELECT id, status FROM plain ORDER BY status LIMIT 2").Plan();
+        Assert.Equal("SELECT id, status, WEIGHT_STRING(status) FROM plain ORDER BY status LIMIT 2", ordered.Queries[0].Sql);
+        var aliased = Analyze("SELECT status, COUNT(*) AS count FROM plain GROUP BY status").Plan();
+        Assert.True(aliased.Merge!.Grouped);
+
+        // Without AS, END closes a CASE and is no alias: the item stays a whole expression, so it is not a plain column.
+        var grouped = Assert.Throws<GatewaySqlException>(() => Analyze("SELECT CASE WHEN n > 1 THEN 1 ELSE 2 END, COUNT(*) FROM plain GROUP BY v").Plan());
+        Assert.Contains("select item", grouped.Message, StringComparison.Ordinal);
+
+        // A reserved word is never taken for a column: INSERT INTO t (id, key) is the server's syntax error too.
+        Assert.Throws<GatewaySqlException>(() => Analyze($"INSERT INTO plain (id, key) VALUES ({a}, 1)").Plan());
+    }
+
     [Theory]
     [InlineData("UPDATE plain SET id = 7 WHERE v = 'x'", "primary vindex column")]
     [InlineData("SELECT * FROM plain a JOIN plain b ON a.id = b.id", "join of sharded tables plain")]

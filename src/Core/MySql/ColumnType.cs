@@ -78,7 +78,8 @@ public sealed record MySqlColumn(
 
     public bool IsBinary => CharacterSet == BinaryCharacterSet;
 
-    internal static MySqlColumn Parse(ReadOnlySpan<byte> payload)
+    /// <summary>Reads a column definition packet (protocol 4.1).</summary>
+    public static MySqlColumn Parse(ReadOnlySpan<byte> payload)
     {
         var r = new Protocol.PayloadReader(payload);
         r.ReadLengthEncodedBytes(); // catalog "def"

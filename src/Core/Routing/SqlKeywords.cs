@@ -217,4 +217,33 @@ internal static class SqlKeywords
     private static readonly FrozenDictionary<string, SqlKeyword>.AlternateLookup<ReadOnlySpan<char>> Lookup = Table.GetAlternateLookup<ReadOnlySpan<char>>();
 
     public static SqlKeyword Find(ReadOnlySpan<char> word) => word.Length <= 20 && Lookup.TryGetValue(word, out var keyword) ? keyword : SqlKeyword.None;
+
+    /// <summary>
+    /// The server's reserved words among the keywords above (MariaDB's list, plus MySQL 8's WINDOW and LATERAL): only
+    /// these cannot be an unquoted column or alias. The rest (SESSION, STATUS, COUNT, USER, ...) are keywords to the
+    /// gateway's parser but ordinary names to the server, and applications use them as columns unquoted.
+    /// </summary>
+    private static readonly FrozenSet<SqlKeyword> ReservedWords = new[]
+    {
+        SqlKeyword.All, SqlKeyword.Alter, SqlKeyword.Analyze, SqlKeyword.And, SqlKeyword.As, SqlKeyword.Asc, SqlKeyword.Between,
+        SqlKeyword.Binary, SqlKeyword.By, SqlKeyword.Call, SqlKeyword.Case, SqlKeyword.Character, SqlKeyword.Check, SqlKeyword.Collate,
+        SqlKeyword.Create, SqlKeyword.Cross, SqlKeyword.Database, SqlKeyword.Databases, SqlKeyword.Default, SqlKeyword.Delayed,
+        SqlKeyword.Delete, SqlKeyword.Desc, SqlKeyword.Describe, SqlKeyword.Distinct, SqlKeyword.Div, SqlKeyword.Drop, SqlKeyword.Dual,
+        SqlKeyword.Else, SqlKeyword.Except, SqlKeyword.Exists, SqlKeyword.Explain, SqlKeyword.False, SqlKeyword.For, SqlKeyword.Force,
+        SqlKeyword.From, SqlKeyword.Fulltext, SqlKeyword.Grant, SqlKeyword.Group, SqlKeyword.Having, SqlKeyword.HighPriority, SqlKeyword.If,
+        SqlKeyword.Ignore, SqlKeyword.In, SqlKeyword.Index, SqlKeyword.Inner, SqlKeyword.Insert, SqlKeyword.Intersect, SqlKeyword.Interval,
+        SqlKeyword.Into, SqlKeyword.Is, SqlKeyword.Join, SqlKeyword.Key, SqlKeyword.Keys, SqlKeyword.Kill, SqlKeyword.Lateral, SqlKeyword.Left,
+        SqlKeyword.Like, SqlKeyword.Limit, SqlKeyword.Load, SqlKeyword.Lock, SqlKeyword.LowPriority, SqlKeyword.Mod, SqlKeyword.Natural,
+        SqlKeyword.Not, SqlKeyword.Null, SqlKeyword.Offset, SqlKeyword.On, SqlKeyword.Optimize, SqlKeyword.Or, SqlKeyword.Order,
+        SqlKeyword.Outer, SqlKeyword.Outfile, SqlKeyword.Partition, SqlKeyword.Procedure, SqlKeyword.Read, SqlKeyword.Recursive,
+        SqlKeyword.References, SqlKeyword.Regexp, SqlKeyword.Release, SqlKeyword.Rename, SqlKeyword.Repair, SqlKeyword.Replace,
+        SqlKeyword.Returning, SqlKeyword.Revoke, SqlKeyword.Right, SqlKeyword.Rlike, SqlKeyword.Schema, SqlKeyword.Schemas,
+        SqlKeyword.Select, SqlKeyword.Set, SqlKeyword.Show, SqlKeyword.Spatial, SqlKeyword.SqlBigResult, SqlKeyword.SqlCalcFoundRows,
+        SqlKeyword.SqlSmallResult, SqlKeyword.StraightJoin, SqlKeyword.Table, SqlKeyword.Then, SqlKeyword.To, SqlKeyword.Trigger,
+        SqlKeyword.True, SqlKeyword.Union, SqlKeyword.Unique, SqlKeyword.Unlock, SqlKeyword.Update, SqlKeyword.Use, SqlKeyword.Using,
+        SqlKeyword.Values, SqlKeyword.When, SqlKeyword.Where, SqlKeyword.Window, SqlKeyword.With, SqlKeyword.Write, SqlKeyword.Xor,
+    }.ToFrozenSet();
+
+    /// <summary>Whether <paramref name="keyword"/> is reserved by the server (so it cannot name a column unquoted).</summary>
+    public static bool IsReserved(SqlKeyword keyword) => ReservedWords.Contains(keyword);
 }

@@ -15,13 +15,17 @@ namespace Durable.Gateway;
 /// relayed as it is, several shards' answers are read in parallel and combined (OK with the affected rows summed and the
 /// filled insert id; result sets merged by <see cref="Sharding.ScatterMerger"/>). In a transaction each shard gets its own
 /// backend transaction, begun on first use and committed one after another at COMMIT (vtgate's default "multi" mode).
+/// A prepared statement is prepared on one shard (for the metadata the client gets) and each execute runs as its text
+/// with the bound values in place, its rows written back in the binary protocol.
 /// </summary>
 internal sealed partial class ClientSession
 {
     // The insert id of the last sharded INSERT that filled auto-increment values: what LAST_INSERT_ID() answers.
     private long? _shardInsertId;
 
-    private async ValueTask<bool> RunShardedAsync(RoutedStatement routed, string sql, long started)
+    /// <param name="prepared">The prepared statement this executes (its text with the values in place is <paramref name="sql"/>): the answer goes in the binary protocol.</param>
+    /// <param name="executePayload">That execute's packet, for when the rules no longer send the statement to a sharded keyspace.</param>
+    private async ValueTask<bool> RunShardedAsync(RoutedStatement routed, string sql, long started, PreparedStatement? prepared = null, ReadOnlyMemory<byte> executePayload = default)
     {
         var ct = StopToken;
         var routedOn = _routedOn;
@@ -33,7 +37,9 @@ internal sealed partial class ClientSession
                 routedOn = _routedOn;
                 if (routed.ShardedKeyspace is null)
                 {
-                    return await RunAsync(routed, sql, null, default, started).ConfigureAwait(false);
+                    return prepared is not null
+                        ? await RunAsync(prepared.Routed, prepared.OriginalSql, prepared, executePayload, started).ConfigureAwait(false)
+                        : await RunAsync(routed, sql, null, default, started).ConfigureAwait(false);
                 }
             }
 
@@ -55,13 +61,13 @@ internal sealed partial class ClientSession
             }
 
             var plan = statement.Plan(first);
-            return await RunPlanAsync(plan, target, sql, started, ct).ConfigureAwait(false);
+            return await RunPlanAsync(plan, target, sql, started, binary: prepared is not null, ct).ConfigureAwait(false);
         }
     }
 
-    private async ValueTask<bool> RunPlanAsync(ShardedPlan plan, KeyspaceTarget target, string sql, long started, CancellationToken ct)
+    private async ValueTask<bool> RunPlanAsync(ShardedPlan plan, KeyspaceTarget target, string sql, long started, bool binary, CancellationToken ct)
     {
-        var connections = await AcquireShardsAsync(plan, target, ct).ConfigureAwait(false);
+        var connections = await AcquireShardsAsync(plan.Keyspace.Name, [.. plan.Queries.Select(q => q.Shard)], target, begin: true, ct).ConfigureAwait(false);
         for (var i = 0; i < connections.Count; i++)
         {
             _backendWriter.Clear();
@@ -73,14 +79,14 @@ internal sealed partial class ClientSession
         RelayOutcome outcome = default;
         try
         {
-            if (connections.Count == 1 && plan.FirstInsertId is null)
+            if (connections.Count == 1 && plan.FirstInsertId is null && !binary)
             {
                 outcome = await ResponseRelay.RelayAsync(connections[0].Connection, Client, DeprecateEof, false, ct).ConfigureAwait(false);
             }
             else
             {
                 var answers = await Task.WhenAll(connections.Select((c, i) => ShardAnswer.ReadAsync(c.Connection, plan.Queries[i].Shard, ct))).ConfigureAwait(false);
-                outcome = Answer(plan, answers);
+                outcome = Answer(plan, answers, binary);
             }
         }
         catch (MySqlException ex)
@@ -107,7 +113,7 @@ internal sealed partial class ClientSession
     }
 
     /// <summary>Writes the combined answer: the first shard error, else the merged rows, else one OK for all.</summary>
-    private RelayOutcome Answer(ShardedPlan plan, ShardAnswer[] answers)
+    private RelayOutcome Answer(ShardedPlan plan, ShardAnswer[] answers, bool binary)
     {
         var status = StatusForClient();
         foreach (var answer in answers)
@@ -124,11 +130,11 @@ internal sealed partial class ClientSession
         {
             if (answers.Length == 1 || plan.Merge is null)
             {
-                new Sharding.ScatterMerger(new ScatterMerge { HiddenColumns = 0 }, answers[0].Columns).Write(answers, Client, DeprecateEof, status);
+                new Sharding.ScatterMerger(new ScatterMerge { HiddenColumns = 0 }, answers[0].Columns, binary).Write(answers, Client, DeprecateEof, status);
             }
             else
             {
-                new Sharding.ScatterMerger(plan.Merge, answers[0].Columns).Write(answers, Client, DeprecateEof, status);
+                new Sharding.ScatterMerger(plan.Merge, answers[0].Columns, binary).Write(answers, Client, DeprecateEof, status);
             }
 
             return new RelayOutcome(status, 0, (ulong)answers.Sum(a => a.Rows.Count), 0, null);
@@ -147,24 +153,24 @@ internal sealed partial class ClientSession
     }
 
     /// <summary>
-    /// One backend connection per shard of the plan, the session's SETs replayed, and a transaction begun on it when
-    /// the session is in one. Connections of other shards of the keyspace stay held (the statement uses several at
-    /// once); an open transaction on another keyspace refuses the statement.
+    /// One backend connection per shard, the session's SETs replayed, and (with <paramref name="begin"/>) a transaction
+    /// begun on it when the session is in one. Connections of other shards of the keyspace stay held (the statement uses
+    /// several at once); an open transaction on another keyspace refuses the statement.
     /// </summary>
-    private async ValueTask<List<BackendConnection>> AcquireShardsAsync(ShardedPlan plan, KeyspaceTarget target, CancellationToken ct)
+    private async ValueTask<List<BackendConnection>> AcquireShardsAsync(string keyspace, IReadOnlyList<string> shards, KeyspaceTarget target, bool begin, CancellationToken ct)
     {
         var open = TransactionConnection();
-        if (open is not null && open.Endpoint.Keyspace != plan.Keyspace.Name)
+        if (open is not null && open.Endpoint.Keyspace != keyspace)
         {
             throw new GatewaySqlException(GatewaySqlException.NotSupported, "42000",
-                $"This session's transaction is open on keyspace {open.Endpoint.Keyspace} (tablet {open.Endpoint.Alias}); the statement goes to sharded keyspace {plan.Keyspace.Name}. A transaction through the gateway spans one keyspace: COMMIT or ROLLBACK first.");
+                $"This session's transaction is open on keyspace {open.Endpoint.Keyspace} (tablet {open.Endpoint.Alias}); the statement goes to sharded keyspace {keyspace}. A transaction through the gateway spans one keyspace: COMMIT or ROLLBACK first.");
         }
 
-        var inTransaction = _pendingBegin || open is not null;
-        var endpoints = new List<BackendEndpoint>(plan.Queries.Count);
-        foreach (var query in plan.Queries)
+        var inTransaction = begin && (_pendingBegin || open is not null);
+        var endpoints = new List<BackendEndpoint>(shards.Count);
+        foreach (var shard in shards)
         {
-            endpoints.Add(await services.Picker.PickShardAsync(target, query.Shard, ct).ConfigureAwait(false));
+            endpoints.Add(await services.Picker.PickShardAsync(target, shard, ct).ConfigureAwait(false));
         }
 
         // Connections that hold nothing for the session and are not needed now go back to the pool.
@@ -208,7 +214,11 @@ internal sealed partial class ClientSession
             connections.Add(connection);
         }
 
-        _pendingBegin = false;
+        if (begin)
+        {
+            _pendingBegin = false;
+        }
+
         return connections;
     }
 
@@ -290,13 +300,111 @@ internal sealed partial class ClientSession
         Log(started, sql, null, null, default);
     }
 
-    /// <summary>A prepared statement on a sharded keyspace is refused at COM_STMT_PREPARE (see docs/gateway-sharding.md).</summary>
-    private static void RefusePreparedSharded(RoutedStatement routed)
+    /// <summary>
+    /// COM_STMT_PREPARE of a statement on a sharded keyspace: prepared on the keyspace's first shard for what the client
+    /// must be told (parameter and column definitions; the shards share the schema), then closed there; executes run as
+    /// text on the shards the values pick (<see cref="ExecuteShardedAsync"/>). A statement whose result would hold a
+    /// FLOAT column is refused here (see <see cref="BinaryRows"/>).
+    /// </summary>
+    private async ValueTask<bool> PrepareShardedAsync(RoutedStatement routed, string sql)
     {
-        if (routed.ShardedKeyspace is { } keyspace)
+        var ct = StopToken;
+        var keyspace = routed.ShardedKeyspace!;
+        var target = routed.Target!;
+        var connection = (await AcquireShardsAsync(keyspace.Name, [keyspace.Shards[0]], target, begin: false, ct).ConfigureAwait(false))[0];
+        var backend = connection.Connection;
+        _backendWriter.Clear();
+        _backendWriter.WriteByte(ComStmtPrepare);
+        _backendWriter.WriteString(routed.Sql);
+        await backend.SendRawCommandAsync(_backendWriter, ct).ConfigureAwait(false);
+        var first = (await backend.ReadRawPacketAsync(ct).ConfigureAwait(false)).ToArray();
+        if (PacketKind.IsErr(first))
         {
+            Client.WritePacket(first);
+            return true;
+        }
+
+        var (backendId, columnCount, parameterCount) = ReadPrepareOk(first);
+        var deprecate = backend.UsesDeprecateEof();
+        var parameters = await ReadDefinitionsAsync(backend, parameterCount, deprecate, ct).ConfigureAwait(false);
+        var columns = await ReadDefinitionsAsync(backend, columnCount, deprecate, ct).ConfigureAwait(false);
+        _backendWriter.Clear();
+        _backendWriter.WriteByte(ComStmtClose);
+        _backendWriter.WriteUInt32(backendId);
+        await backend.SendRawCommandAsync(_backendWriter, ct).ConfigureAwait(false);
+        if (PreparedText.CountPlaceholders(routed.Sql) != parameterCount)
+        {
+            // The placeholders are read by the gateway's lexer and bound by the server's parser: if they disagree, the
+            // values would land in the wrong places.
             throw new GatewaySqlException(GatewaySqlException.NotSupported, "42000",
-                $"prepared statements (COM_STMT_PREPARE) on sharded keyspace '{keyspace.Name}' are not supported through the gateway: send the statement as a plain query (COM_QUERY; e.g. MySqlConnector without Prepare(), or IgnorePrepare=true); see docs/gateway-sharding.md");
+                $"the server counts {parameterCount} parameters in the statement but the gateway reads {PreparedText.CountPlaceholders(routed.Sql)} '?' placeholders, so it cannot bind them on sharded keyspace '{keyspace.Name}'; send it as a plain query");
+        }
+
+        BinaryRows.CheckColumns(columns.Select(c => MySqlColumn.Parse(c)));
+        var statement = new PreparedStatement(++_nextStatementId, routed, target, parameterCount, columnCount) { OriginalSql = sql, RoutedOn = _routedOn };
+        var w = Client.Scratch();
+        w.WriteBytes(first);
+        Client.WriteScratchWithId(statement.Id);
+        WriteDefinitions(parameters);
+        WriteDefinitions(columns);
+        _statements[statement.Id] = statement;
+        return true;
+    }
+
+    private static async ValueTask<List<byte[]>> ReadDefinitionsAsync(MySqlConnection backend, int count, bool deprecateEof, CancellationToken ct)
+    {
+        var definitions = new List<byte[]>(count);
+        for (var i = 0; i < count; i++)
+        {
+            definitions.Add((await backend.ReadRawPacketAsync(ct).ConfigureAwait(false)).ToArray());
+        }
+
+        if (count > 0 && !deprecateEof)
+        {
+            await backend.ReadRawPacketAsync(ct).ConfigureAwait(false);
+        }
+
+        return definitions;
+    }
+
+    private void WriteDefinitions(List<byte[]> definitions)
+    {
+        foreach (var definition in definitions)
+        {
+            Client.WritePacket(definition);
+        }
+
+        if (definitions.Count > 0 && !DeprecateEof)
+        {
+            Client.WriteEof(StatusForClient());
+        }
+    }
+
+    /// <summary>
+    /// COM_STMT_EXECUTE of a statement on a sharded keyspace: the bound values written into its text as literals
+    /// (<see cref="ExecuteParameters"/>, <see cref="PreparedText"/>), then planned and run as that text, as vtgate plans
+    /// a prepared statement with its bind variables; rows go back in the binary protocol.
+    /// </summary>
+    private async ValueTask<bool> ExecuteShardedAsync(PreparedStatement statement, ReadOnlyMemory<byte> payload, long started)
+    {
+        IReadOnlyList<string> literals;
+        try
+        {
+            literals = ExecuteParameters.Read(payload.Span, statement.ParameterCount, statement.ParameterTypes ?? [], statement.LongData);
+        }
+        catch (MySqlException ex)
+        {
+            throw new GatewaySqlException(1210, "HY000", $"Incorrect arguments to mysqld_stmt_execute: {ex.Message}");
+        }
+
+        var text = PreparedText.Inline(statement.OriginalSql, literals);
+        try
+        {
+            return await RunShardedAsync(Route(text), text, started, statement, payload).ConfigureAwait(false);
+        }
+        finally
+        {
+            statement.LongData.Clear(); // the parts belong to this execute, as on the server
         }
     }
 }

@@ -10,7 +10,8 @@ namespace Durable.Gateway.Sharding;
 /// Combines the shards' result sets of a scatter SELECT as <see cref="ScatterMerge"/> says: groups aggregated
 /// (COUNT summed, SUM added, MIN/MAX by the column's order), rows sorted by their keys (text by its WEIGHT_STRING
 /// column, numbers as numbers, binary and temporal values by bytes; NULL first, as MySQL sorts), OFFSET skipped and
-/// LIMIT cut, the hidden columns stripped; then written to the client in the text protocol.
+/// LIMIT cut, the hidden columns stripped; then written to the client in the text protocol, or in the binary protocol
+/// for a prepared statement's execute (<see cref="BinaryRows"/>).
 /// </summary>
 internal sealed class ScatterMerger
 {
@@ -18,13 +19,20 @@ internal sealed class ScatterMerger
     private readonly List<byte[]> _columns;
     private readonly int _total;
     private readonly int _visible;
+    private readonly BinaryRows? _binary;
 
-    public ScatterMerger(ScatterMerge merge, List<byte[]> columns)
+    /// <param name="binary">Rows go to a COM_STMT_EXECUTE client: written in the binary protocol.</param>
+    public ScatterMerger(ScatterMerge merge, List<byte[]> columns, bool binary = false)
     {
         _merge = merge;
         _columns = columns;
         _total = columns.Count;
         _visible = _total - merge.HiddenColumns;
+        if (binary)
+        {
+            _binary = new BinaryRows(columns, _visible);
+            _binary.CheckColumns(); // before anything is written: a refusal is the whole answer
+        }
     }
 
     private enum Comparison
@@ -99,6 +107,13 @@ internal sealed class ScatterMerger
         foreach (var row in rows)
         {
             w = client.Scratch();
+            if (_binary is not null)
+            {
+                _binary.Write(w, row);
+                client.WriteScratch();
+                continue;
+            }
+
             for (var i = 0; i < _visible; i++)
             {
                 if (row[i] is { } value)

@@ -174,16 +174,19 @@ internal sealed class ScatterSelect
             var isStar = q.Tokens[e - 1].Kind == SqlTokenKind.Star && (e - s == 1 || q.Tokens[e - 2].Kind == SqlTokenKind.Dot);
             string? alias = null;
             var exprEnd = e;
-            if (!isStar && e - s >= 2 && q.Tokens[e - 1].IsName && q.Tokens[e - 1].Keyword == SqlKeyword.None && q.Tokens[e - 2].Kind != SqlTokenKind.Dot)
+            var last = q.Tokens[e - 1];
+            if (!isStar && e - s >= 2 && last.IsName && q.Tokens[e - 2].Kind != SqlTokenKind.Dot)
             {
-                if (q.Is(e - 2, SqlKeyword.As))
+                if (q.Is(e - 2, SqlKeyword.As) && !SqlKeywords.IsReserved(last.Keyword))
                 {
-                    alias = q.Tokens[e - 1].Name(q.Sql);
+                    alias = last.Name(q.Sql);
                     exprEnd = e - 2;
                 }
-                else if (q.Tokens[e - 2].Kind is SqlTokenKind.Identifier or SqlTokenKind.QuotedIdentifier or SqlTokenKind.RightParen or SqlTokenKind.Number or SqlTokenKind.String)
+                // Without AS only a plain name is an alias: non-reserved keywords such as END (of CASE) or UNKNOWN
+                // (of IS UNKNOWN) end expressions there.
+                else if (last.Keyword == SqlKeyword.None && q.Tokens[e - 2].Kind is SqlTokenKind.Identifier or SqlTokenKind.QuotedIdentifier or SqlTokenKind.RightParen or SqlTokenKind.Number or SqlTokenKind.String)
                 {
-                    alias = q.Tokens[e - 1].Name(q.Sql);
+                    alias = last.Name(q.Sql);
                     exprEnd = e - 1;
                 }
             }

@@ -126,7 +126,7 @@ internal sealed class ShardSql
     /// </summary>
     public string? ColumnName(int start, int end)
     {
-        if (end - start == 1 && Tokens[start].IsName && Tokens[start].Keyword == SqlKeyword.None)
+        if (end - start == 1 && Tokens[start].IsName && !SqlKeywords.IsReserved(Tokens[start].Keyword))
         {
             return Tokens[start].Name(Sql);
         }

@@ -1,0 +1,241 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using Durable.MySql;
+using Durable.MySql.Protocol;
+using Durable.Routing;
+
+namespace Durable.Gateway.Sharding;
+
+/// <summary>
+/// The values a COM_STMT_EXECUTE binds, read from the binary protocol and written as SQL literals, for a prepared
+/// statement on a sharded keyspace (planned and run as its text with the values in place, <see cref="Durable.Routing.Sharding.PreparedText"/>).
+/// Each literal means what the bound value means to the server:
+/// <list type="bullet">
+/// <item>integers as digits (unsigned when the type says so), DOUBLE and FLOAT as their exact double value with an
+/// exponent (a DOUBLE literal, not a DECIMAL one), DECIMAL as its digits;</item>
+/// <item>strings as a quoted literal when they are UTF-8 (the gateway's connection character set) with no backslash or
+/// control character, written so that it reads the same with and without NO_BACKSLASH_ESCAPES; other text as
+/// <c>_utf8mb4 X'..'</c> and bytes that are not UTF-8 as <c>X'..'</c> (a binary string, as a BLOB value is);</item>
+/// <item>DATE, DATETIME and TIMESTAMP as 'YYYY-MM-DD[ HH:MM:SS[.ffffff]]', TIME as '[-]H:MM:SS[.ffffff]';</item>
+/// <item>values sent before the execute with COM_STMT_SEND_LONG_DATA as their concatenated parts.</item>
+/// </list>
+/// </summary>
+internal static class ExecuteParameters
+{
+    /// <param name="payload">The COM_STMT_EXECUTE packet (command byte first).</param>
+    /// <param name="count">The statement's parameter count.</param>
+    /// <param name="types">2 bytes per parameter: type, then 0x80 when unsigned (the last types the client sent).</param>
+    /// <param name="longData">COM_STMT_SEND_LONG_DATA parts since the last execute: parameter id (2 bytes), then data.</param>
+    public static IReadOnlyList<string> Read(ReadOnlySpan<byte> payload, int count, ReadOnlySpan<byte> types, IReadOnlyList<byte[]> longData)
+    {
+        var literals = new string[count];
+        if (count == 0)
+        {
+            return literals;
+        }
+
+        var nullBitmap = payload.Slice(1 + 4 + 1 + 4, (count + 7) / 8);
+        var boundOffset = 1 + 4 + 1 + 4 + nullBitmap.Length;
+        var valuesOffset = boundOffset + 1 + (payload[boundOffset] == 1 ? 2 * count : 0);
+        var reader = new PayloadReader(payload[valuesOffset..]);
+        var sent = LongDataByParameter(longData);
+        for (var i = 0; i < count; i++)
+        {
+            var type = (ColumnType)types[2 * i];
+            var unsigned = (types[2 * i + 1] & 0x80) != 0;
+            if ((nullBitmap[i / 8] & (1 << (i % 8))) != 0)
+            {
+                literals[i] = "NULL";
+            }
+            else if (sent.TryGetValue(i, out var data))
+            {
+                literals[i] = Bytes(data.ToArray(), type);
+            }
+            else
+            {
+                literals[i] = ReadValue(ref reader, type, unsigned, i);
+            }
+        }
+
+        return literals;
+    }
+
+    private static Dictionary<int, MemoryStream> LongDataByParameter(IReadOnlyList<byte[]> parts)
+    {
+        var sent = new Dictionary<int, MemoryStream>();
+        foreach (var part in parts)
+        {
+            if (part.Length < 2)
+            {
+                continue;
+            }
+
+            var parameter = BinaryPrimitives.ReadUInt16LittleEndian(part);
+            if (!sent.TryGetValue(parameter, out var data))
+            {
+                sent[parameter] = data = new MemoryStream();
+            }
+
+            data.Write(part, 2, part.Length - 2);
+        }
+
+        return sent;
+    }
+
+    private static string ReadValue(ref PayloadReader r, ColumnType type, bool unsigned, int index)
+    {
+        switch (type)
+        {
+            case ColumnType.Tiny:
+                var tiny = r.ReadByte();
+                return unsigned ? Integer(tiny) : Integer((sbyte)tiny);
+            case ColumnType.Short or ColumnType.Year:
+                var small = r.ReadUInt16();
+                return unsigned ? Integer(small) : Integer((short)small);
+            case ColumnType.Long or ColumnType.Int24:
+                var word = r.ReadUInt32();
+                return unsigned ? Integer(word) : Integer((int)word);
+            case ColumnType.LongLong:
+                var big = r.ReadUInt64();
+                return unsigned ? big.ToString(CultureInfo.InvariantCulture) : Integer((long)big);
+            case ColumnType.Float:
+                return Real(BitConverter.Int32BitsToSingle((int)r.ReadUInt32()), index);
+            case ColumnType.Double:
+                return Real(BitConverter.Int64BitsToDouble((long)r.ReadUInt64()), index);
+            case ColumnType.Date or ColumnType.DateTime or ColumnType.Timestamp or ColumnType.NewDate:
+                return DateTime(ref r, type);
+            case ColumnType.Time:
+                return Time(ref r);
+            case ColumnType.Null:
+                return "NULL";
+            default:
+                // Strings, blobs, DECIMAL, JSON, BIT, ENUM, SET, GEOMETRY: length-encoded bytes.
+                return Bytes(r.ReadLengthEncodedBytes().ToArray(), type);
+        }
+    }
+
+    private static string Integer(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Real(double value, int index)
+    {
+        if (!double.IsFinite(value))
+        {
+            throw new GatewaySqlException(1210, "HY000", $"Incorrect arguments to mysqld_stmt_execute: parameter {index + 1} is {value}, which is not a number MariaDB stores");
+        }
+
+        var text = value.ToString("R", CultureInfo.InvariantCulture);
+        return text.Contains('E', StringComparison.Ordinal) ? text : text + "E0";
+    }
+
+    private static string Bytes(byte[] value, ColumnType type)
+    {
+        if (type is ColumnType.Decimal or ColumnType.NewDecimal && IsDecimalText(value))
+        {
+            return Encoding.ASCII.GetString(value);
+        }
+
+        string text;
+        try
+        {
+            text = Utf8.GetString(value);
+        }
+        catch (DecoderFallbackException)
+        {
+            return "X'" + Convert.ToHexString(value) + "'";
+        }
+
+        return IsPlain(text) ? "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'" : "_utf8mb4 X'" + Convert.ToHexString(value) + "'";
+    }
+
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>Text that reads the same as a quoted literal whatever the sql_mode: no backslash, no control characters.</summary>
+    private static bool IsPlain(string text)
+    {
+        foreach (var c in text)
+        {
+            if (c == '\\' || char.IsControl(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsDecimalText(byte[] value)
+    {
+        if (value.Length == 0)
+        {
+            return false;
+        }
+
+        var digits = 0;
+        for (var i = 0; i < value.Length; i++)
+        {
+            var b = value[i];
+            if (b is >= (byte)'0' and <= (byte)'9')
+            {
+                digits++;
+            }
+            else if (!(b == '.' || (i == 0 && b is (byte)'-' or (byte)'+')))
+            {
+                return false;
+            }
+        }
+
+        return digits > 0 && value.Count(b => b == '.') <= 1;
+    }
+
+    private static string DateTime(ref PayloadReader r, ColumnType type)
+    {
+        var length = r.ReadByte();
+        int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, micro = 0;
+        if (length >= 4)
+        {
+            year = r.ReadUInt16();
+            month = r.ReadByte();
+            day = r.ReadByte();
+        }
+
+        if (length >= 7)
+        {
+            hour = r.ReadByte();
+            minute = r.ReadByte();
+            second = r.ReadByte();
+        }
+
+        if (length >= 11)
+        {
+            micro = (int)r.ReadUInt32();
+        }
+
+        var date = string.Create(CultureInfo.InvariantCulture, $"{year:0000}-{month:00}-{day:00}");
+        if (type == ColumnType.Date && length <= 4)
+        {
+            return "'" + date + "'";
+        }
+
+        var time = string.Create(CultureInfo.InvariantCulture, $"{hour:00}:{minute:00}:{second:00}");
+        return micro == 0 ? $"'{date} {time}'" : string.Create(CultureInfo.InvariantCulture, $"'{date} {time}.{micro:000000}'");
+    }
+
+    private static string Time(ref PayloadReader r)
+    {
+        var length = r.ReadByte();
+        if (length == 0)
+        {
+            return "'00:00:00'";
+        }
+
+        var negative = r.ReadByte() == 1;
+        var days = r.ReadUInt32();
+        var hours = days * 24 + r.ReadByte();
+        var minute = r.ReadByte();
+        var second = r.ReadByte();
+        var micro = length >= 12 ? r.ReadUInt32() : 0;
+        var text = string.Create(CultureInfo.InvariantCulture, $"{(negative ? "-" : string.Empty)}{hours:00}:{minute:00}:{second:00}");
+        return micro == 0 ? $"'{text}'" : string.Create(CultureInfo.InvariantCulture, $"'{text}.{micro:000000}'");
+    }
+}
