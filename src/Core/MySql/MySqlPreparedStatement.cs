@@ -167,59 +167,22 @@ public sealed class MySqlPreparedStatement : IAsyncDisposable
 
     private static string DateTimeText(ref PayloadReader r, MySqlColumn c)
     {
-        var length = r.ReadByte();
-        int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-        long micro = 0;
-        if (length >= 4)
-        {
-            year = r.ReadUInt16();
-            month = r.ReadByte();
-            day = r.ReadByte();
-        }
-
-        if (length >= 7)
-        {
-            hour = r.ReadByte();
-            minute = r.ReadByte();
-            second = r.ReadByte();
-        }
-
-        if (length >= 11)
-        {
-            micro = r.ReadUInt32();
-        }
-
-        var date = string.Create(CultureInfo.InvariantCulture, $"{year:0000}-{month:00}-{day:00}");
+        var v = BinaryTemporal.ReadDateTime(ref r);
+        var date = string.Create(CultureInfo.InvariantCulture, $"{v.Year:0000}-{v.Month:00}-{v.Day:00}");
         if (c.Type is ColumnType.Date or ColumnType.NewDate)
         {
             return date;
         }
 
         var fsp = c.Decimals <= 6 ? c.Decimals : 0;
-        return date + string.Create(CultureInfo.InvariantCulture, $" {hour:00}:{minute:00}:{second:00}") + TextFormat.Fraction(micro, fsp);
+        return date + string.Create(CultureInfo.InvariantCulture, $" {v.Hour:00}:{v.Minute:00}:{v.Second:00}") + TextFormat.Fraction(v.Microsecond, fsp);
     }
 
     private static string TimeText(ref PayloadReader r, byte decimals)
     {
-        var length = r.ReadByte();
-        var negative = false;
-        long days = 0, hour = 0, minute = 0, second = 0, micro = 0;
-        if (length >= 8)
-        {
-            negative = r.ReadByte() == 1;
-            days = r.ReadUInt32();
-            hour = r.ReadByte();
-            minute = r.ReadByte();
-            second = r.ReadByte();
-        }
-
-        if (length >= 12)
-        {
-            micro = r.ReadUInt32();
-        }
-
+        var v = BinaryTemporal.ReadTime(ref r);
         var fsp = decimals <= 6 ? decimals : 0;
-        return string.Create(CultureInfo.InvariantCulture, $"{(negative ? "-" : string.Empty)}{(days * 24) + hour:00}:{minute:00}:{second:00}") + TextFormat.Fraction(micro, fsp);
+        return string.Create(CultureInfo.InvariantCulture, $"{(v.Negative ? "-" : string.Empty)}{v.Hours:00}:{v.Minute:00}:{v.Second:00}") + TextFormat.Fraction(v.Microsecond, fsp);
     }
 
     public async ValueTask DisposeAsync()

@@ -108,7 +108,7 @@ internal sealed class BinaryRows
     private static MySqlException Unreadable(byte[] value, MySqlColumn column) =>
         PayloadReader.Malformed($"a shard answered '{Text(value)}' for {column.Type} column '{column.Name}'");
 
-    /// <summary>'YYYY-MM-DD[ HH:MM:SS[.ffffff]]' as the binary DATE/DATETIME form: 0, 4, 7 or 11 bytes after the length.</summary>
+    /// <summary>'YYYY-MM-DD[ HH:MM:SS[.ffffff]]' in the binary DATE/DATETIME form.</summary>
     private static void WriteDateTime(PayloadWriter w, string text, MySqlColumn column)
     {
         if (text.Length < 10 || text[4] != '-' || text[7] != '-')
@@ -116,71 +116,25 @@ internal sealed class BinaryRows
             throw Unreadable(Encoding.ASCII.GetBytes(text), column);
         }
 
-        var year = Number(text, 0, 4);
-        var month = Number(text, 5, 2);
-        var day = Number(text, 8, 2);
-        int hour = 0, minute = 0, second = 0, micro = 0;
-        if (text.Length >= 19)
-        {
-            hour = Number(text, 11, 2);
-            minute = Number(text, 14, 2);
-            second = Number(text, 17, 2);
-            micro = text.Length > 20 ? Fraction(text, 20) : 0;
-        }
-
-        var length = micro != 0 ? 11 : hour + minute + second != 0 ? 7 : year + month + day != 0 ? 4 : 0;
-        w.WriteByte((byte)length);
-        if (length >= 4)
-        {
-            w.WriteUInt16((ushort)year);
-            w.WriteByte((byte)month);
-            w.WriteByte((byte)day);
-        }
-
-        if (length >= 7)
-        {
-            w.WriteByte((byte)hour);
-            w.WriteByte((byte)minute);
-            w.WriteByte((byte)second);
-        }
-
-        if (length == 11)
-        {
-            w.WriteUInt32((uint)micro);
-        }
+        var hasTime = text.Length >= 19;
+        BinaryTemporal.WriteDateTime(w, new BinaryDateTime(
+            Number(text, 0, 4), Number(text, 5, 2), Number(text, 8, 2),
+            hasTime ? Number(text, 11, 2) : 0, hasTime ? Number(text, 14, 2) : 0, hasTime ? Number(text, 17, 2) : 0,
+            text.Length > 20 ? Fraction(text, 20) : 0));
     }
 
-    /// <summary>'[-]H:MM:SS[.ffffff]' (hours up to 838) as the binary TIME form: 0, 8 or 12 bytes after the length.</summary>
+    /// <summary>'[-]H:MM:SS[.ffffff]' (hours up to 838) in the binary TIME form.</summary>
     private static void WriteTime(PayloadWriter w, string text, MySqlColumn column)
     {
         var negative = text.StartsWith('-');
-        var body = negative ? text[1..] : text;
-        var parts = body.Split(':');
+        var parts = (negative ? text[1..] : text).Split(':');
         if (parts.Length != 3 || parts[2].Length < 2)
         {
             throw Unreadable(Encoding.ASCII.GetBytes(text), column);
         }
 
-        var hours = Number(parts[0], 0, parts[0].Length);
-        var minute = Number(parts[1], 0, 2);
-        var second = Number(parts[2], 0, 2);
-        var micro = parts[2].Length > 3 ? Fraction(parts[2], 3) : 0;
-        if (hours + minute + second + micro == 0)
-        {
-            w.WriteByte(0);
-            return;
-        }
-
-        w.WriteByte((byte)(micro != 0 ? 12 : 8));
-        w.WriteByte((byte)(negative ? 1 : 0));
-        w.WriteUInt32((uint)(hours / 24));
-        w.WriteByte((byte)(hours % 24));
-        w.WriteByte((byte)minute);
-        w.WriteByte((byte)second);
-        if (micro != 0)
-        {
-            w.WriteUInt32((uint)micro);
-        }
+        BinaryTemporal.WriteTime(w, new BinaryTime(negative, Number(parts[0], 0, parts[0].Length), Number(parts[1], 0, 2), Number(parts[2], 0, 2),
+            parts[2].Length > 3 ? Fraction(parts[2], 3) : 0));
     }
 
     private static int Number(string text, int start, int length) => int.Parse(text.AsSpan(start, length), NumberStyles.None, CultureInfo.InvariantCulture);

@@ -190,52 +190,21 @@ internal static class ExecuteParameters
 
     private static string DateTime(ref PayloadReader r, ColumnType type)
     {
-        var length = r.ReadByte();
-        int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, micro = 0;
-        if (length >= 4)
-        {
-            year = r.ReadUInt16();
-            month = r.ReadByte();
-            day = r.ReadByte();
-        }
-
-        if (length >= 7)
-        {
-            hour = r.ReadByte();
-            minute = r.ReadByte();
-            second = r.ReadByte();
-        }
-
-        if (length >= 11)
-        {
-            micro = (int)r.ReadUInt32();
-        }
-
-        var date = string.Create(CultureInfo.InvariantCulture, $"{year:0000}-{month:00}-{day:00}");
-        if (type == ColumnType.Date && length <= 4)
+        var v = BinaryTemporal.ReadDateTime(ref r);
+        var date = string.Create(CultureInfo.InvariantCulture, $"{v.Year:0000}-{v.Month:00}-{v.Day:00}");
+        if (type == ColumnType.Date && v.Hour + v.Minute + v.Second + v.Microsecond == 0)
         {
             return "'" + date + "'";
         }
 
-        var time = string.Create(CultureInfo.InvariantCulture, $"{hour:00}:{minute:00}:{second:00}");
-        return micro == 0 ? $"'{date} {time}'" : string.Create(CultureInfo.InvariantCulture, $"'{date} {time}.{micro:000000}'");
+        var time = string.Create(CultureInfo.InvariantCulture, $"{v.Hour:00}:{v.Minute:00}:{v.Second:00}");
+        return v.Microsecond == 0 ? $"'{date} {time}'" : string.Create(CultureInfo.InvariantCulture, $"'{date} {time}.{v.Microsecond:000000}'");
     }
 
     private static string Time(ref PayloadReader r)
     {
-        var length = r.ReadByte();
-        if (length == 0)
-        {
-            return "'00:00:00'";
-        }
-
-        var negative = r.ReadByte() == 1;
-        var days = r.ReadUInt32();
-        var hours = days * 24 + r.ReadByte();
-        var minute = r.ReadByte();
-        var second = r.ReadByte();
-        var micro = length >= 12 ? r.ReadUInt32() : 0;
-        var text = string.Create(CultureInfo.InvariantCulture, $"{(negative ? "-" : string.Empty)}{hours:00}:{minute:00}:{second:00}");
-        return micro == 0 ? $"'{text}'" : string.Create(CultureInfo.InvariantCulture, $"'{text}.{micro:000000}'");
+        var v = BinaryTemporal.ReadTime(ref r);
+        var text = string.Create(CultureInfo.InvariantCulture, $"{(v.Negative ? "-" : string.Empty)}{v.Hours:00}:{v.Minute:00}:{v.Second:00}");
+        return v.Microsecond == 0 ? $"'{text}'" : string.Create(CultureInfo.InvariantCulture, $"'{text}.{v.Microsecond:000000}'");
     }
 }
