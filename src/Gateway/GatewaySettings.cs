@@ -72,6 +72,12 @@ public sealed class GatewaySettings
 
     public int MaxReplicationLagSeconds { get; set; } = 30;
 
+    /// <summary>Mirrored copies waiting for a worker (MirrorTraffic); more are dropped and counted, never waited for.</summary>
+    public int MirrorQueueSize { get; set; } = 1000;
+
+    /// <summary>Mirror workers, each with one target connection at a time: the mirror's load on the target is bounded by this.</summary>
+    public int MirrorWorkers { get; set; } = 4;
+
     /// <summary>
     /// The secrets file (NAME=value lines) the tablets' password references (secret:NAME) resolve from, for the
     /// backend picker's health probes; default DURABLE_SECRETS_FILE, then the environment.
@@ -168,6 +174,11 @@ public sealed class GatewaySettings
         CheckPositive(errors, nameof(BufferMaxSwitchSeconds), BufferMaxSwitchSeconds);
         CheckPositive(errors, nameof(BufferSize), BufferSize);
         CheckPositive(errors, nameof(MaxReplicationLagSeconds), MaxReplicationLagSeconds);
+        CheckPositive(errors, nameof(MirrorQueueSize), MirrorQueueSize);
+        if (MirrorWorkers is < 1 or > 256)
+        {
+            errors.Add($"{Section}:MirrorWorkers is {MirrorWorkers}; it must be 1 to 256 (each holds one connection to the mirror target).");
+        }
         if (DrainSeconds < 0)
         {
             errors.Add($"{Section}:DrainSeconds is {DrainSeconds}; it must be 0 or more.");

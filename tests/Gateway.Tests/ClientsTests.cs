@@ -70,4 +70,20 @@ public sealed class ClientsTests
         await using var again = await Durable.MySql.MySqlConnection.OpenAsync(gateway.ClientOptions());
         Assert.Equal("1", await again.QueryScalarAsync("SELECT 1"));
     }
+
+    [Fact]
+    public async Task A_kill_that_fails_after_the_statement_finished_leaves_the_connection_usable()
+    {
+        // The race the guard closes: cancellation fires as a statement ends, the statement finishes, and only then does
+        // the gateway refuse the KILL. Dropping the connection at that point would break the caller's next statement.
+        await using var gateway = await GatewayUnderTest.StartAsync();
+        await using var connection = await Durable.MySql.MySqlConnection.OpenAsync(gateway.ClientOptions());
+        using var cancel = new CancellationTokenSource();
+        var guard = new Durable.MySql.CommandGuard(connection, cancel.Token, Timeout.InfiniteTimeSpan);
+        await cancel.CancelAsync();   // the kill is on its way...
+        await guard.DisposeAsync();   // ...while the statement finishes
+        await guard.KillTask!;        // the gateway refused it
+        Assert.True(connection.IsUsable);
+        Assert.Equal("1", await connection.QueryScalarAsync("SELECT 1"));
+    }
 }

@@ -47,4 +47,14 @@ public sealed class GatewaySettingsTests
         Assert.Contains("Gateway:MySqlPort is 70000", bad.Message, StringComparison.Ordinal);
         Assert.Contains("Gateway:BackendUser is required", bad.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_mirror_queue_and_workers_default_to_1000_and_4_and_bad_values_are_named()
+    {
+        Assert.Equal((1000, 4), (From().MirrorQueueSize, From().MirrorWorkers));
+        Assert.Equal((50, 8), (From(("Gateway:MirrorQueueSize", "50"), ("Gateway:MirrorWorkers", "8")) is var s ? (s.MirrorQueueSize, s.MirrorWorkers) : default));
+        var bad = Assert.Throws<GatewaySettingsException>(() => From(("Gateway:MirrorQueueSize", "0"), ("Gateway:MirrorWorkers", "1000")));
+        Assert.Contains("Gateway:MirrorQueueSize is 0; it must be a positive number", bad.Message, StringComparison.Ordinal);
+        Assert.Contains("Gateway:MirrorWorkers is 1000; it must be 1 to 256", bad.Message, StringComparison.Ordinal);
+    }
 }

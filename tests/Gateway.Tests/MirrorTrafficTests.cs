@@ -111,10 +111,11 @@ public sealed class MirrorTrafficTests
     {
         // Every mirrored copy takes 20 ms on the target; four workers manage 200 a second. The client does not wait.
         await using var setup = await MirrorSetup.CreateAsync(targetDelayMs: 20);
-        await using var gateway = await GatewayUnderTest.StartAsync();
+        await using var gateway = await GatewayUnderTest.StartAsync(configure: s => s.MirrorQueueSize = 300);
         var expected = await setup.SourceAnswersAsync();
         await ApplyAsync(gateway, setup.Rules(100));
         var mirror = gateway.App.Services.GetRequiredService<TrafficMirror>();
+        Assert.Equal(300, mirror.QueueCapacity);
         await using var connection = new MySqlConnection(gateway.ConnectionString());
         await connection.OpenAsync();
         var clock = Stopwatch.StartNew();

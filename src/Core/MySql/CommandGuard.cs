@@ -15,6 +15,7 @@ internal sealed class CommandGuard : IAsyncDisposable
     private readonly Timer? _timeout;
     private readonly TimeSpan _timeoutValue;
     private int _fired; // 0 none, 1 cancelled, 2 timed out
+    private int _command; // 0 running, 1 finished (the guard is disposed), 2 dropped by an undelivered kill
 
     public CommandGuard(MySqlConnection connection, CancellationToken callerToken, TimeSpan timeout)
     {
@@ -46,7 +47,7 @@ internal sealed class CommandGuard : IAsyncDisposable
             return;
         }
 
-        KillTask = _connection.KillQueryAsync();
+        KillTask = _connection.KillQueryAsync(MayDrop);
         try
         {
             _io.CancelAfter(_connection.Options.CancellationGrace);
@@ -55,6 +56,13 @@ internal sealed class CommandGuard : IAsyncDisposable
         {
         }
     }
+
+    /// <summary>
+    /// Whether a kill that could not be delivered may drop the connection: only while the command still runs. A command
+    /// that finished while the kill was on its way keeps its connection (dropping it then would break the next command
+    /// instead of ending this one).
+    /// </summary>
+    private bool MayDrop() => Interlocked.CompareExchange(ref _command, 2, 0) == 0;
 
     /// <summary>Maps the error that ended a killed command; other errors are returned unchanged.</summary>
     public Exception Translate(Exception ex)
@@ -86,6 +94,7 @@ internal sealed class CommandGuard : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Interlocked.CompareExchange(ref _command, 1, 0);
         await _registration.DisposeAsync().ConfigureAwait(false);
         if (_timeout is not null)
         {

@@ -743,7 +743,8 @@ public sealed class MySqlConnection : IAsyncDisposable
     }
 
     /// <summary>Sends KILL QUERY for this connection's running statement from a new side connection.</summary>
-    internal async Task KillQueryAsync()
+    /// <param name="mayDrop">Asked when the kill could not be delivered: true while the command still runs (then the connection is dropped).</param>
+    internal async Task KillQueryAsync(Func<bool> mayDrop)
     {
         var sideOptions = Options with { InitStatements = [], Database = null, CommandTimeout = Options.CancellationGrace, ConnectTimeout = Options.CancellationGrace };
         try
@@ -756,8 +757,11 @@ public sealed class MySqlConnection : IAsyncDisposable
             // The kill could not be delivered (e.g. a proxy that refuses KILL): drop the connection so the waiting
             // command ends instead of hanging. The lost connection is then the cancellation's doing, not an error of
             // the command (CommandGuard.Translate).
-            Volatile.Write(ref _killUndelivered, true);
-            Abort();
+            if (mayDrop())
+            {
+                Volatile.Write(ref _killUndelivered, true);
+                Abort();
+            }
         }
     }
 

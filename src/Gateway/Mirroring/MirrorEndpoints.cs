@@ -21,7 +21,7 @@ internal static class MirrorEndpoints
             connections = status.Connections,
             statements = status.StatementsTotal,
             held = status.HeldTotal,
-            mirror = mirror.Metrics.View(mirror.QueueDepth, TrafficMirror.QueueCapacity),
+            mirror = mirror.Metrics.View(mirror.QueueDepth, mirror.QueueCapacity),
         }));
         app.MapGet("/metrics", () => Results.Text(mirror.Metrics.Prometheus(mirror.QueueDepth), "text/plain; version=0.0.4"));
     }

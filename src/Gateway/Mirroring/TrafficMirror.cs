@@ -18,22 +18,11 @@ namespace Durable.Gateway.Mirroring;
 /// </summary>
 internal sealed class TrafficMirror : IAsyncDisposable
 {
-    /// <summary>Copies waiting for a worker; more are dropped (and counted), never waited for.</summary>
-    public const int QueueCapacity = 1000;
-
-    /// <summary>Workers, each with one connection at a time: the mirror's load on a target is bounded by this.</summary>
-    public const int Workers = 4;
-
     private readonly IStatementRouter _router;
     private readonly IBackendPicker _picker;
     private readonly BackendPool _pool;
     private readonly ILogger<TrafficMirror> _logger;
-    private readonly Channel<MirrorJob> _queue = Channel.CreateBounded<MirrorJob>(new BoundedChannelOptions(QueueCapacity)
-    {
-        FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once instead of evicting: the newest copy is dropped
-        SingleReader = false,
-        SingleWriter = false,
-    });
+    private readonly Channel<MirrorJob> _queue;
 
     private readonly MirrorSampler _sampler = new();
     private readonly CancellationTokenSource _stop = new();
@@ -45,8 +34,18 @@ internal sealed class TrafficMirror : IAsyncDisposable
         _picker = picker;
         _logger = logger;
         _pool = new BackendPool(settings, poolLogger);
-        _workers = [.. Enumerable.Range(0, Workers).Select(_ => Task.Run(WorkAsync))];
+        QueueCapacity = settings.MirrorQueueSize;
+        _queue = Channel.CreateBounded<MirrorJob>(new BoundedChannelOptions(QueueCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails at once instead of evicting: the newest copy is dropped
+            SingleReader = false,
+            SingleWriter = false,
+        });
+        _workers = [.. Enumerable.Range(0, settings.MirrorWorkers).Select(_ => Task.Run(WorkAsync))];
     }
+
+    /// <summary>Copies waiting for a worker (Gateway:MirrorQueueSize); more are dropped (and counted), never waited for.</summary>
+    public int QueueCapacity { get; }
 
     public MirrorMetrics Metrics { get; } = new();
 
