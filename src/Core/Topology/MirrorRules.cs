@@ -67,76 +67,46 @@ public sealed class MirrorRules
     /// </summary>
     public static MirrorRules Parse(string json, Func<string, bool>? keyspaceExists = null)
     {
-        JsonNode? node;
-        try
-        {
-            node = JsonNode.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw new TopologyValidationException($"Mirror rules are not valid JSON: {e.Message}");
-        }
-
-        if (node is not JsonObject root)
-        {
-            throw new TopologyValidationException(
-                "Mirror rules must be a JSON object: {\"rules\":[{\"from_table\":\"commerce.customer\",\"to_table\":\"customer.customer\",\"percent\":10}]}.");
-        }
-
-        var problems = new List<string>();
-        var rules = new List<MirrorRule>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var array = root["rules"];
-        if (array is not null and not JsonArray)
+        return new MirrorRules(RulesDocument.Read(json, "Mirror rules",
+            "{\"rules\":[{\"from_table\":\"commerce.customer\",\"to_table\":\"customer.customer\",\"percent\":10}]}",
+            (rule, index, problems) => ReadRule(rule, index, seen, keyspaceExists, problems)));
+    }
+
+    private static MirrorRule? ReadRule(JsonObject? rule, int index, HashSet<string> seen, Func<string, bool>? keyspaceExists, List<string> problems)
+    {
+        var from = Text(rule?["from_table"] ?? rule?["fromTable"]);
+        var to = Text(rule?["to_table"] ?? rule?["toTable"]);
+        if (string.IsNullOrWhiteSpace(from))
         {
-            problems.Add("'rules' must be an array");
+            problems.Add($"rule {index} has no \"from_table\"");
+            return null;
         }
 
-        var index = 0;
-        foreach (var item in array as JsonArray ?? [])
+        CheckTable($"from_table '{from}'", from, allowSuffix: true, keyspaceExists, problems);
+
+        // No suffix is the primary, as in routing rules: one spelling, so the gateway's lookup finds it.
+        from = from.EndsWith("@primary", StringComparison.Ordinal) ? from[..^"@primary".Length] : from;
+        if (!seen.Add(from))
         {
-            index++;
-            var rule = item as JsonObject;
-            var from = Text(rule?["from_table"] ?? rule?["fromTable"]);
-            var to = Text(rule?["to_table"] ?? rule?["toTable"]);
-            if (string.IsNullOrWhiteSpace(from))
-            {
-                problems.Add($"rule {index} has no \"from_table\"");
-                continue;
-            }
-
-            CheckTable($"from_table '{from}'", from, allowSuffix: true, keyspaceExists, problems);
-
-            // No suffix is the primary, as in routing rules: one spelling, so the gateway's lookup finds it.
-            from = from.EndsWith("@primary", StringComparison.Ordinal) ? from[..^"@primary".Length] : from;
-            if (!seen.Add(from))
-            {
-                problems.Add($"from_table '{from}' appears in more than one rule");
-            }
-
-            if (string.IsNullOrWhiteSpace(to))
-            {
-                problems.Add($"rule for '{from}' has no \"to_table\"");
-                continue;
-            }
-
-            CheckTable($"rule for '{from}': to_table '{to}'", to, allowSuffix: false, keyspaceExists, problems);
-            var percent = Percent(rule!["percent"], from, problems);
-            var parsed = new MirrorRule(from, to, percent);
-            if (from.Contains('.', StringComparison.Ordinal) && to.Contains('.', StringComparison.Ordinal) && parsed.FromKeyspace == parsed.ToKeyspace)
-            {
-                problems.Add($"rule for '{from}': to_table '{to}' is in the same keyspace; a mirror rule sends statements to another keyspace");
-            }
-
-            rules.Add(parsed);
+            problems.Add($"from_table '{from}' appears in more than one rule");
         }
 
-        if (problems.Count > 0)
+        if (string.IsNullOrWhiteSpace(to))
         {
-            throw new TopologyValidationException("Invalid mirror rules: " + string.Join("; ", problems) + ".");
+            problems.Add($"rule for '{from}' has no \"to_table\"");
+            return null;
         }
 
-        return new MirrorRules(rules);
+        CheckTable($"rule for '{from}': to_table '{to}'", to, allowSuffix: false, keyspaceExists, problems);
+        var percent = Percent(rule!["percent"], from, problems);
+        var parsed = new MirrorRule(from, to, percent);
+        if (from.Contains('.', StringComparison.Ordinal) && to.Contains('.', StringComparison.Ordinal) && parsed.FromKeyspace == parsed.ToKeyspace)
+        {
+            problems.Add($"rule for '{from}': to_table '{to}' is in the same keyspace; a mirror rule sends statements to another keyspace");
+        }
+
+        return parsed;
     }
 
     /// <summary>Checks a percent as MirrorTraffic and ApplyMirrorRules accept it: a number from 0 to 100.</summary>

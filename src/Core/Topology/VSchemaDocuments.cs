@@ -250,82 +250,52 @@ public sealed class RoutingRules
     /// <summary>Parses and checks rules; <paramref name="keyspaceExists"/> lets the caller check target keyspaces.</summary>
     public static RoutingRules Parse(string json, Func<string, bool>? keyspaceExists = null)
     {
-        JsonNode? node;
-        try
-        {
-            node = JsonNode.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw new TopologyValidationException($"Routing rules are not valid JSON: {e.Message}");
-        }
-
-        if (node is not JsonObject root)
-        {
-            throw new TopologyValidationException("Routing rules must be a JSON object: {\"rules\":[{\"from_table\":\"ks.t\",\"to_tables\":[\"ks2.t\"]}]}.");
-        }
-
-        var problems = new List<string>();
-        var rules = new List<RoutingRule>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var array = root["rules"];
-        if (array is not null and not JsonArray)
+        return new RoutingRules(RulesDocument.Read(json, "Routing rules", "{\"rules\":[{\"from_table\":\"ks.t\",\"to_tables\":[\"ks2.t\"]}]}",
+            (rule, index, problems) => ReadRule(rule, index, seen, keyspaceExists, problems)));
+    }
+
+    private static RoutingRule? ReadRule(JsonObject? rule, int index, HashSet<string> seen, Func<string, bool>? keyspaceExists, List<string> problems)
+    {
+        var from = (rule?["from_table"] ?? rule?["fromTable"]) is JsonValue f && f.TryGetValue<string>(out var fs) ? fs : null;
+        var toNode = rule?["to_tables"] ?? rule?["toTables"];
+        if (string.IsNullOrWhiteSpace(from))
         {
-            problems.Add("'rules' must be an array");
+            problems.Add($"rule {index} has no \"from_table\"");
+            return null;
         }
 
-        var index = 0;
-        foreach (var item in array as JsonArray ?? [])
+        CheckFromTable(from, problems);
+        if (!seen.Add(from))
         {
-            index++;
-            var rule = item as JsonObject;
-            var from = (rule?["from_table"] ?? rule?["fromTable"]) is JsonValue f && f.TryGetValue<string>(out var fs) ? fs : null;
-            var toNode = rule?["to_tables"] ?? rule?["toTables"];
-            if (string.IsNullOrWhiteSpace(from))
-            {
-                problems.Add($"rule {index} has no \"from_table\"");
-                continue;
-            }
+            problems.Add($"from_table '{from}' appears in more than one rule");
+        }
 
-            CheckFromTable(from, problems);
-            if (!seen.Add(from))
+        var to = new List<string>();
+        if (toNode is JsonArray toArray && toArray.Count > 0)
+        {
+            foreach (var t in toArray)
             {
-                problems.Add($"from_table '{from}' appears in more than one rule");
-            }
-
-            var to = new List<string>();
-            if (toNode is JsonArray toArray && toArray.Count > 0)
-            {
-                foreach (var t in toArray)
+                var target = t is JsonValue tv && tv.TryGetValue<string>(out var ts) ? ts : "";
+                var dot = target.IndexOf('.');
+                if (dot <= 0 || dot == target.Length - 1)
                 {
-                    var target = t is JsonValue tv && tv.TryGetValue<string>(out var ts) ? ts : "";
-                    var dot = target.IndexOf('.');
-                    if (dot <= 0 || dot == target.Length - 1)
-                    {
-                        problems.Add($"rule for '{from}': to_table '{target}' must be qualified as <keyspace>.<table>");
-                    }
-                    else if (keyspaceExists is not null && !keyspaceExists(target[..dot]))
-                    {
-                        problems.Add($"rule for '{from}': to_table '{target}' names keyspace '{target[..dot]}', which does not exist");
-                    }
-
-                    to.Add(target);
+                    problems.Add($"rule for '{from}': to_table '{target}' must be qualified as <keyspace>.<table>");
                 }
-            }
-            else
-            {
-                problems.Add($"rule for '{from}' needs a non-empty \"to_tables\" array");
-            }
+                else if (keyspaceExists is not null && !keyspaceExists(target[..dot]))
+                {
+                    problems.Add($"rule for '{from}': to_table '{target}' names keyspace '{target[..dot]}', which does not exist");
+                }
 
-            rules.Add(new RoutingRule(from, to));
+                to.Add(target);
+            }
         }
-
-        if (problems.Count > 0)
+        else
         {
-            throw new TopologyValidationException("Invalid routing rules: " + string.Join("; ", problems) + ".");
+            problems.Add($"rule for '{from}' needs a non-empty \"to_tables\" array");
         }
 
-        return new RoutingRules(rules);
+        return new RoutingRule(from, to);
     }
 
     private static void CheckFromTable(string from, List<string> problems)
