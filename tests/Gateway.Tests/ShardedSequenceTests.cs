@@ -10,7 +10,8 @@ namespace Durable.Gateway.Tests;
 /// <summary>
 /// Inserts into a sharded table whose VSchema names a sequence, from 8 sessions at once through the gateway: every
 /// id comes from the sequence, none is used twice across the shards, each row is on the shard its id hashes to, and
-/// every id is above the sequence's starting value (what --initialize-target-sequences sets above the existing ids).
+/// every id is above the sequence's starting value (what --initialize-target-sequences sets above the existing ids);
+/// plain queries and prepared statements alike.
 /// </summary>
 [Trait("Category", "Integration")]
 public sealed class ShardedSequenceTests
@@ -36,15 +37,25 @@ public sealed class ShardedSequenceTests
             var insertIds = new ConcurrentBag<long>();
             await Task.WhenAll(Enumerable.Range(0, sessions).Select(s => Task.Run(async () =>
             {
-                await using var client = new MySqlConnection(gateway.ConnectionString("customer_sharded"));
+                // Half the sessions send server-side prepared statements (COM_STMT_EXECUTE, the NULL a bound value).
+                var prepared = s % 2 == 1;
+                await using var client = new MySqlConnection(gateway.ConnectionString("customer_sharded", prepared ? "IgnorePrepare=false;" : ""));
                 await client.OpenAsync();
                 for (var n = 0; n < perSession; n++)
                 {
                     // Alternately an absent column and an explicit NULL: both are filled from the sequence.
                     var sql = n % 2 == 0
-                        ? $"INSERT INTO {table} (sid, n) VALUES ({s}, {n})"
-                        : $"INSERT INTO {table} (id, sid, n) VALUES (NULL, {s}, {n})";
-                    var command = new MySqlCommand(sql, client);
+                        ? $"INSERT INTO {table} (sid, n) VALUES (@sid, @n)"
+                        : $"INSERT INTO {table} (id, sid, n) VALUES (@id, @sid, @n)";
+                    await using var command = new MySqlCommand(sql, client);
+                    command.Parameters.AddWithValue("@id", null);
+                    command.Parameters.AddWithValue("@sid", s);
+                    command.Parameters.AddWithValue("@n", n);
+                    if (prepared)
+                    {
+                        await command.PrepareAsync();
+                    }
+
                     await command.ExecuteNonQueryAsync();
                     insertIds.Add(command.LastInsertedId);
                 }
