@@ -24,6 +24,11 @@ internal sealed class PreparedStatement(uint id, RoutedStatement routed, Keyspac
 
     public int ParameterCount { get; } = parameterCount;
 
+    private int[]? _placeholders;
+
+    /// <summary>Where the '?' placeholders of <see cref="OriginalSql"/> are (a sharded execute writes the values there).</summary>
+    public int[] Placeholders => _placeholders ??= Durable.Routing.Sharding.PreparedText.Placeholders(OriginalSql);
+
     public int ColumnCount { get; } = columnCount;
 
     /// <summary>2 bytes per parameter, as the client last sent them (null before the first execute with new_params_bound).</summary>

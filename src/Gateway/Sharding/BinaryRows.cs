@@ -43,7 +43,7 @@ internal sealed class BinaryRows
     public void Write(PayloadWriter w, byte[]?[] row)
     {
         w.WriteByte(0x00);
-        var bitmap = new byte[(_columns.Length + 7 + 2) / 8];
+        Span<byte> bitmap = stackalloc byte[(_columns.Length + 7 + 2) / 8]; // at most 513 bytes (4096 columns)
         for (var i = 0; i < _columns.Length; i++)
         {
             if (row[i] is null)
@@ -80,7 +80,7 @@ internal sealed class BinaryRows
                 w.WriteUInt64(column.IsUnsigned ? ParseUnsigned(value, column) : (ulong)ParseSigned(value, column));
                 break;
             case ColumnType.Double:
-                w.WriteUInt64((ulong)BitConverter.DoubleToInt64Bits(double.Parse(Text(value), NumberStyles.Float, CultureInfo.InvariantCulture)));
+                w.WriteUInt64((ulong)BitConverter.DoubleToInt64Bits(double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : throw Unreadable(value, column)));
                 break;
             case ColumnType.Float:
                 CheckColumns([column]);
@@ -99,11 +99,12 @@ internal sealed class BinaryRows
 
     private static string Text(byte[] value) => Encoding.ASCII.GetString(value);
 
+    // Numbers are parsed from the UTF-8 text itself: no string per value.
     private static long ParseSigned(byte[] value, MySqlColumn column) =>
-        long.TryParse(Text(value), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw Unreadable(value, column);
+        long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : throw Unreadable(value, column);
 
     private static ulong ParseUnsigned(byte[] value, MySqlColumn column) =>
-        ulong.TryParse(Text(value), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw Unreadable(value, column);
+        ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw Unreadable(value, column);
 
     private static MySqlException Unreadable(byte[] value, MySqlColumn column) =>
         PayloadReader.Malformed($"a shard answered '{Text(value)}' for {column.Type} column '{column.Name}'");

@@ -332,16 +332,16 @@ internal sealed partial class ClientSession
         _backendWriter.WriteByte(ComStmtClose);
         _backendWriter.WriteUInt32(backendId);
         await backend.SendRawCommandAsync(_backendWriter, ct).ConfigureAwait(false);
-        if (PreparedText.CountPlaceholders(routed.Sql) != parameterCount)
+        var statement = new PreparedStatement(++_nextStatementId, routed, target, parameterCount, columnCount) { OriginalSql = sql, RoutedOn = _routedOn };
+        if (statement.Placeholders.Length != parameterCount)
         {
             // The placeholders are read by the gateway's lexer and bound by the server's parser: if they disagree, the
             // values would land in the wrong places.
             throw new GatewaySqlException(GatewaySqlException.NotSupported, "42000",
-                $"the server counts {parameterCount} parameters in the statement but the gateway reads {PreparedText.CountPlaceholders(routed.Sql)} '?' placeholders, so it cannot bind them on sharded keyspace '{keyspace.Name}'; send it as a plain query");
+                $"the server counts {parameterCount} parameters in the statement but the gateway reads {statement.Placeholders.Length} '?' placeholders, so it cannot bind them on sharded keyspace '{keyspace.Name}'; send it as a plain query");
         }
 
         BinaryRows.CheckColumns(columns.Select(c => MySqlColumn.Parse(c)));
-        var statement = new PreparedStatement(++_nextStatementId, routed, target, parameterCount, columnCount) { OriginalSql = sql, RoutedOn = _routedOn };
         var w = Client.Scratch();
         w.WriteBytes(first);
         Client.WriteScratchWithId(statement.Id);
@@ -397,7 +397,7 @@ internal sealed partial class ClientSession
             throw new GatewaySqlException(1210, "HY000", $"Incorrect arguments to mysqld_stmt_execute: {ex.Message}");
         }
 
-        var text = PreparedText.Inline(statement.OriginalSql, literals);
+        var text = PreparedText.Inline(statement.OriginalSql, statement.Placeholders, literals);
         try
         {
             return await RunShardedAsync(Route(text), text, started, statement, payload).ConfigureAwait(false);

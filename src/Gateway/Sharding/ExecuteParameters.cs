@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Durable.MySql;
 using Durable.MySql.Protocol;
+using Durable.MySql.Sql;
 using Durable.Routing;
 
 namespace Durable.Gateway.Sharding;
@@ -135,20 +136,16 @@ internal static class ExecuteParameters
             return Encoding.ASCII.GetString(value);
         }
 
-        string text;
-        try
+        if (!System.Text.Unicode.Utf8.IsValid(value))
         {
-            text = Utf8.GetString(value);
-        }
-        catch (DecoderFallbackException)
-        {
-            return "X'" + Convert.ToHexString(value) + "'";
+            return SqlQuoter.Binary(value);
         }
 
-        return IsPlain(text) ? "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'" : "_utf8mb4 X'" + Convert.ToHexString(value) + "'";
+        // Quote doubling only (the NO_BACKSLASH_ESCAPES quoter): with no backslash or control character in the text,
+        // the literal reads the same under either sql_mode.
+        var text = Encoding.UTF8.GetString(value);
+        return IsPlain(text) ? SqlQuoter.NoBackslashEscapes.String(text) : "_utf8mb4 " + SqlQuoter.Binary(value);
     }
-
-    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>Text that reads the same as a quoted literal whatever the sql_mode: no backslash, no control characters.</summary>
     private static bool IsPlain(string text)
@@ -171,7 +168,7 @@ internal static class ExecuteParameters
             return false;
         }
 
-        var digits = 0;
+        int digits = 0, points = 0;
         for (var i = 0; i < value.Length; i++)
         {
             var b = value[i];
@@ -179,13 +176,17 @@ internal static class ExecuteParameters
             {
                 digits++;
             }
-            else if (!(b == '.' || (i == 0 && b is (byte)'-' or (byte)'+')))
+            else if (b == '.')
+            {
+                points++;
+            }
+            else if (!(i == 0 && b is (byte)'-' or (byte)'+'))
             {
                 return false;
             }
         }
 
-        return digits > 0 && value.Count(b => b == '.') <= 1;
+        return digits > 0 && points <= 1;
     }
 
     private static string DateTime(ref PayloadReader r, ColumnType type)

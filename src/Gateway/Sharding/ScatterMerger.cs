@@ -20,6 +20,7 @@ internal sealed class ScatterMerger
     private readonly int _total;
     private readonly int _visible;
     private readonly BinaryRows? _binary;
+    private readonly Comparison[] _kinds; // per column, from its definition: read once, used by every comparison
 
     /// <param name="binary">Rows go to a COM_STMT_EXECUTE client: written in the binary protocol.</param>
     public ScatterMerger(ScatterMerge merge, List<byte[]> columns, bool binary = false)
@@ -28,6 +29,7 @@ internal sealed class ScatterMerger
         _columns = columns;
         _total = columns.Count;
         _visible = _total - merge.HiddenColumns;
+        _kinds = [.. columns.Select(c => KindOf(MySqlColumn.Parse(c)))];
         if (binary)
         {
             _binary = new BinaryRows(columns, _visible);
@@ -164,8 +166,9 @@ internal sealed class ScatterMerger
         var key = new StringBuilder();
         foreach (var k in _merge.GroupKeys)
         {
-            var value = KindOf(Index(k.Column)) == Comparison.Weight && k.WeightColumn is { } wc ? row[Index(wc)] : row[Index(k.Column)];
-            key.Append(value is null ? "N" : "V" + Convert.ToHexString(KindOf(Index(k.Column)) == Comparison.Number ? Encoding.ASCII.GetBytes(NormalNumber(value)) : value)).Append('|');
+            var kind = _kinds[Index(k.Column)];
+            var value = kind == Comparison.Weight && k.WeightColumn is { } wc ? row[Index(wc)] : row[Index(k.Column)];
+            key.Append(value is null ? "N" : "V" + Convert.ToHexString(kind == Comparison.Number ? Encoding.ASCII.GetBytes(NormalNumber(value)) : value)).Append('|');
         }
 
         return key.ToString();
@@ -223,12 +226,12 @@ internal sealed class ScatterMerger
     private int Compare(byte[]?[] a, byte[]?[] b, int column, int? weightColumn)
     {
         var i = Index(column);
-        var kind = KindOf(i);
+        var kind = _kinds[i];
         byte[]? x, y;
         if (kind == Comparison.Weight && weightColumn is { } wc)
         {
-            x = a[Index(wc)] ?? (a[i] is null ? null : a[i]);
-            y = b[Index(wc)] ?? (b[i] is null ? null : b[i]);
+            x = a[Index(wc)] ?? a[i];
+            y = b[Index(wc)] ?? b[i];
         }
         else
         {
@@ -243,14 +246,13 @@ internal sealed class ScatterMerger
 
         if (kind == Comparison.Number)
         {
-            var sx = Encoding.ASCII.GetString(x);
-            var sy = Encoding.ASCII.GetString(y);
-            if (decimal.TryParse(sx, NumberStyles.Float, CultureInfo.InvariantCulture, out var dx) && decimal.TryParse(sy, NumberStyles.Float, CultureInfo.InvariantCulture, out var dy))
+            // Parsed from the UTF-8 text itself: no string per comparison.
+            if (decimal.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out var dx) && decimal.TryParse(y, NumberStyles.Float, CultureInfo.InvariantCulture, out var dy))
             {
                 return dx.CompareTo(dy);
             }
 
-            return double.Parse(sx, CultureInfo.InvariantCulture).CompareTo(double.Parse(sy, CultureInfo.InvariantCulture));
+            return double.Parse(x, NumberStyles.Float, CultureInfo.InvariantCulture).CompareTo(double.Parse(y, NumberStyles.Float, CultureInfo.InvariantCulture));
         }
 
         return x.AsSpan().SequenceCompareTo(y);
@@ -263,25 +265,12 @@ internal sealed class ScatterMerger
     }
 
     /// <summary>How a column's values compare, from its definition: numbers, non-binary text (by weight), else bytes.</summary>
-    private Comparison KindOf(int column)
+    private static Comparison KindOf(MySqlColumn column) => column.Type switch
     {
-        var r = new PayloadReader(_columns[column]);
-        for (var i = 0; i < 6; i++)
-        {
-            r.ReadLengthEncodedBytes();
-        }
-
-        r.ReadLengthEncoded();
-        var charset = r.ReadUInt16();
-        r.ReadUInt32();
-        var type = (ColumnType)r.ReadByte();
-        return type switch
-        {
-            ColumnType.Decimal or ColumnType.NewDecimal or ColumnType.Tiny or ColumnType.Short or ColumnType.Long or ColumnType.Float or ColumnType.Double
-                or ColumnType.LongLong or ColumnType.Int24 or ColumnType.Year => Comparison.Number,
-            ColumnType.VarChar or ColumnType.VarString or ColumnType.String or ColumnType.TinyBlob or ColumnType.MediumBlob or ColumnType.LongBlob or ColumnType.Blob
-                or ColumnType.Enum or ColumnType.Set when charset != 63 => Comparison.Weight,
-            _ => Comparison.Bytes,
-        };
-    }
+        ColumnType.Decimal or ColumnType.NewDecimal or ColumnType.Tiny or ColumnType.Short or ColumnType.Long or ColumnType.Float or ColumnType.Double
+            or ColumnType.LongLong or ColumnType.Int24 or ColumnType.Year => Comparison.Number,
+        ColumnType.VarChar or ColumnType.VarString or ColumnType.String or ColumnType.TinyBlob or ColumnType.MediumBlob or ColumnType.LongBlob or ColumnType.Blob
+            or ColumnType.Enum or ColumnType.Set when !column.IsBinary => Comparison.Weight,
+        _ => Comparison.Bytes,
+    };
 }

@@ -10,14 +10,19 @@ namespace Durable.Routing.Sharding;
 /// </summary>
 public static class PreparedText
 {
-    /// <summary>How many placeholders the statement text holds.</summary>
-    public static int CountPlaceholders(string sql) => Placeholders(sql).Count;
+    /// <summary>Where the placeholders of the statement text are (character offsets, in order): read once per statement.</summary>
+    public static int[] Placeholders(string sql)
+    {
+        var tokens = new List<SqlToken>();
+        SqlLexer.Tokenize(sql, tokens);
+        return [.. tokens.Where(t => t.Kind == SqlTokenKind.Placeholder).Select(t => t.Start)];
+    }
 
     /// <param name="sql">The client's statement text.</param>
+    /// <param name="placeholders">Its <see cref="Placeholders"/>.</param>
     /// <param name="literals">One SQL literal per placeholder, in order (already quoted and escaped).</param>
-    public static string Inline(string sql, IReadOnlyList<string> literals)
+    public static string Inline(string sql, IReadOnlyList<int> placeholders, IReadOnlyList<string> literals)
     {
-        var placeholders = Placeholders(sql);
         if (placeholders.Count != literals.Count)
         {
             throw new GatewaySqlException(1210, "HY000",
@@ -33,12 +38,5 @@ public static class PreparedText
         }
 
         return text.Append(sql, at, sql.Length - at).ToString();
-    }
-
-    private static List<int> Placeholders(string sql)
-    {
-        var tokens = new List<SqlToken>();
-        SqlLexer.Tokenize(sql, tokens);
-        return [.. tokens.Where(t => t.Kind == SqlTokenKind.Placeholder).Select(t => t.Start)];
     }
 }
