@@ -10,10 +10,10 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-// The web builder reads the settings from the same sources (appsettings.json, environment, command line) as the plain
-// host builder used when the listener is off. Checked before anything starts: a bad setting fails the process with a
-// message naming it.
-var web = WebApplication.CreateBuilder(args);
+// The web builder reads the settings from the same sources (appsettings.json beside the program, environment, command
+// line) as the plain host builder used when the listener is off; neither watches its content root (UnwatchedContentRoot).
+// Checked before anything starts: a bad setting fails the process with a message naming it.
+var web = WebApplication.CreateBuilder(UnwatchedContentRoot.WebOptions(args));
 var settings = StreamerSettings.From(web.Configuration);
 if (settings.HttpPort > 0)
 {
@@ -28,7 +28,7 @@ if (settings.HttpPort > 0)
 }
 else
 {
-    var builder = Host.CreateApplicationBuilder(args);
+    var builder = Host.CreateApplicationBuilder(UnwatchedContentRoot.HostSettings(args));
     AddStreamer(builder, StreamerSettings.From(builder.Configuration));
     await builder.Build().RunAsync();
 }

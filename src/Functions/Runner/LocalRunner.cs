@@ -1,4 +1,5 @@
 using System.Globalization;
+using Durable.Composition;
 using Durable.Functions.Http;
 using Durable.Functions.Telemetry;
 using Durable.Functions.Storage;
@@ -22,7 +23,9 @@ public static class LocalRunner
     /// <summary>Creates the builder with configuration, settings and the host's services; add functions before <see cref="Build"/>.</summary>
     public static WebApplicationBuilder CreateBuilder(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // appsettings.json is read beside the program, once (UnwatchedContentRoot); host.json and local.settings.json
+        // from the script root.
+        var builder = WebApplication.CreateBuilder(UnwatchedContentRoot.WebOptions(args));
         var configuration = builder.Configuration;
         var scriptRoot = FindScriptRoot(configuration[FunctionsHostSettings.ScriptRootSetting]);
 
