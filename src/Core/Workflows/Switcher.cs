@@ -76,6 +76,7 @@ public sealed class Switcher(
         private SidePrimaries? _to;
         private IReadOnlyList<StreamSpec> _outboundSpecs = [];
         private Dictionary<string, string> _finals = [];
+        private Dictionary<string, string> _outboundPositions = [];
         private SwitchJournal? _journal;
 
         private MoveTablesCreate Spec => state.Spec;
@@ -194,13 +195,17 @@ public sealed class Switcher(
         /// <see cref="WindowClock"/> and saved before the first guard, so whoever ends the switch (this process, or
         /// another after a crash) measures the window from the same instant on the same clock.
         /// </summary>
+        /// <remarks>
+        /// From here to the commit the journal is saved only where it gains something (the final positions, the
+        /// rules with their step, the commit): a rollback undoes every step whatever step the journal names, so a save
+        /// per step would only lengthen the window in which writes are refused, by one etcd write each.
+        /// </remarks>
         public async Task ArmGuardsAsync(CancellationToken ct)
         {
             var opened = await WindowClock.NowAsync(From.First, ct).ConfigureAwait(false);
             await SaveJournalAsync(Journal with { Step = SwitchSteps.ArmingGuards, WindowOpenedAt = opened }, ct).ConfigureAwait(false);
             await From.ForEachAsync((_, tablet, c) => owner.Guards.InstallAsync(c, tablet.DbName, Spec.TargetKeyspace, Spec.Workflow, Spec.SourceKeyspace, _d.FromGuard, state.Tables, LockWait, ct)).ConfigureAwait(false);
             _timings.Mark("guards armed");
-            await SaveJournalAsync(Journal with { Step = SwitchSteps.GuardsArmed }, ct).ConfigureAwait(false);
             FaultPoints.Hit(SwitchFaultPoints.AfterGuards);
         }
 
@@ -234,19 +239,21 @@ public sealed class Switcher(
             return null;
         }
 
+        /// <summary>The inbound streams stopped, the shards in parallel (one connection each, so a shard's streams one by one).</summary>
         public async Task StopInboundAsync(CancellationToken ct)
         {
             await lease.EnsureHeldAsync("stop the inbound streams", ct).ConfigureAwait(false);
-            foreach (var s in Inbound)
+            await Task.WhenAll(Inbound.GroupBy(s => s.Shard, StringComparer.Ordinal).Select(async onShard =>
             {
-                var c = To.For(s.Shard);
-                if (await owner.Engine.Store.GetAsync(c, s.Id, ct).ConfigureAwait(false) is { State: StreamState.Running or StreamState.Copying or StreamState.Init or StreamState.Error })
+                var c = To.For(onShard.Key);
+                foreach (var s in onShard)
                 {
-                    await owner.Engine.Store.SetStateAsync(c, s.Id, StreamState.Stopped, $"stopped for the write switch {intentId}", ct).ConfigureAwait(false);
+                    if (await owner.Engine.Store.GetAsync(c, s.Id, ct).ConfigureAwait(false) is { State: StreamState.Running or StreamState.Copying or StreamState.Init or StreamState.Error })
+                    {
+                        await owner.Engine.Store.SetStateAsync(c, s.Id, StreamState.Stopped, $"stopped for the write switch {intentId}", ct).ConfigureAwait(false);
+                    }
                 }
-            }
-
-            await SaveJournalAsync(Journal with { Step = SwitchSteps.InboundStopped }, ct).ConfigureAwait(false);
+            })).ConfigureAwait(false);
             FaultPoints.Hit(SwitchFaultPoints.AfterStopInbound);
             _timings.Mark("inbound stopped");
         }
@@ -260,25 +267,38 @@ public sealed class Switcher(
         }
 
         /// <summary>At the positions of the primaries writes go to, read now that nothing else writes there; the specs were checked before the guards.</summary>
+        /// <remarks>The shards they are created on in parallel; their positions go into the journal with the rules.</remarks>
         public async Task CreateReverseStreamsAsync(CancellationToken ct)
         {
             await lease.EnsureHeldAsync("create the reverse streams", ct).ConfigureAwait(false);
             var positions = await To.PositionsAsync(ct).ConfigureAwait(false);
-            foreach (var s in _outboundSpecs)
+            await Task.WhenAll(_outboundSpecs.GroupBy(s => s.TargetShard, StringComparer.Ordinal).Select(async onShard =>
             {
-                await owner.Engine.Store.CreateAsync(From.For(s.TargetShard), s with { Position = GtidPosition.Decode(positions[s.SourceShard]) }, ct).ConfigureAwait(false);
-            }
-
-            await SaveJournalAsync(Journal with { Step = SwitchSteps.OutboundCreated, OutboundPositions = positions }, ct).ConfigureAwait(false);
+                var c = From.For(onShard.Key);
+                foreach (var s in onShard)
+                {
+                    await owner.Engine.Store.CreateAsync(c, s with { Position = GtidPosition.Decode(positions[s.SourceShard]) }, ct).ConfigureAwait(false);
+                }
+            })).ConfigureAwait(false);
+            _outboundPositions = positions;
             FaultPoints.Hit(SwitchFaultPoints.AfterReverseCreated);
             _timings.Mark("reverse streams created");
         }
 
+        /// <summary>The rules flipped and the journal's step with them, in one etcd transaction compared against the lease.</summary>
         public async Task SwitchWritesAsync(CancellationToken ct)
         {
-            await lease.EnsureHeldAsync("flip the routing rules", ct).ConfigureAwait(false);
-            await owner.Rules.ApplyAsync(Spec, state.Tables, scope.ToTraffic, lease.For(Spec.TargetKeyspace), ct).ConfigureAwait(false);
-            await SaveJournalAsync(Journal with { Step = SwitchSteps.RulesFlipped }, ct).ConfigureAwait(false);
+            var journal = Journal with { Step = SwitchSteps.RulesFlipped, OutboundPositions = _outboundPositions };
+            if (TrafficRules.Change(Spec, state.Tables, scope.ToTraffic) is { } change)
+            {
+                await owner.Registry.SaveJournalWithRulesAsync(Spec.TargetKeyspace, Spec.Workflow, journal, change, lease, ct).ConfigureAwait(false);
+                _journal = journal;
+            }
+            else
+            {
+                await SaveJournalAsync(journal, ct).ConfigureAwait(false);
+            }
+
             FaultPoints.Hit(SwitchFaultPoints.AfterRules);
             _timings.Mark("rules flipped");
         }

@@ -29,9 +29,18 @@ public sealed class TrafficRules(TopologyStore store)
     /// </summary>
     public async Task ApplyAsync(MoveTablesCreate spec, IReadOnlyList<string> tables, TrafficState traffic, KeyspaceLock? underLock, CancellationToken ct)
     {
-        if (!spec.NoRoutingRules || !traffic.NoneSwitched)
+        if (Change(spec, tables, traffic) is { } change)
         {
-            await store.UpdateRoutingRulesAsync(r => RoutingRulesPlan.Apply(r, spec.SourceKeyspace, spec.TargetKeyspace, tables, traffic), underLock, ct).ConfigureAwait(false);
+            await store.UpdateRoutingRulesAsync(change, underLock, ct).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// The change <see cref="ApplyAsync"/> makes to the routing rules, for a caller that writes it in a transaction of
+    /// its own; null when it leaves them as they are.
+    /// </summary>
+    public static Func<RoutingRules, RoutingRules>? Change(MoveTablesCreate spec, IReadOnlyList<string> tables, TrafficState traffic) =>
+        !spec.NoRoutingRules || !traffic.NoneSwitched
+            ? r => RoutingRulesPlan.Apply(r, spec.SourceKeyspace, spec.TargetKeyspace, tables, traffic)
+            : null;
 }

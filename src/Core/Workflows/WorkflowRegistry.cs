@@ -15,8 +15,9 @@ public sealed record WorkflowRecord(
     [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt);
 
 /// <summary>
-/// The journal of one write switch: the durable record of intent written before anything changes, advanced after each
-/// step, so a switch interrupted by a crash is rolled back (or, once committed, rolled forward) by the next attempt.
+/// The journal of one write switch: the durable record of intent written before anything changes, advanced at the steps
+/// that record something (the window's start, the final positions, the rules, the commit), so a switch interrupted by a
+/// crash is rolled back (or, once committed, rolled forward) by the next attempt.
 /// </summary>
 public sealed record SwitchJournal(
     [property: JsonPropertyName("intent_id")] string IntentId,
@@ -50,11 +51,19 @@ public static class SwitchSteps
 
     /// <summary>The window's start is recorded and the guards are being armed: some may be armed already.</summary>
     public const string ArmingGuards = "arming-guards";
+    /// <summary>Written by earlier versions after the guards; rolled back like every step before the commit.</summary>
     public const string GuardsArmed = "guards-armed";
+
+    /// <summary>In-flight writes drained; the final positions are in the journal.</summary>
     public const string Drained = "drained";
+
+    /// <summary>Written by earlier versions after the inbound streams stopped; rolled back like every step before the commit.</summary>
     public const string InboundStopped = "inbound-stopped";
+
+    /// <summary>Written by earlier versions after the reverse streams were created; rolled back like every step before the commit.</summary>
     public const string OutboundCreated = "outbound-created";
     public const string TargetOpen = "target-guards-lifted";
+    /// <summary>The routing rules flipped, written with this step in one transaction; the reverse streams' positions are in the journal.</summary>
     public const string RulesFlipped = "rules-flipped";
 
     /// <summary>Hooks succeeded: from here a crashed switch is rolled forward, never back.</summary>
@@ -156,6 +165,38 @@ public sealed class WorkflowRegistry(TopologyStore store) : ISwitchOutcomes
     /// </summary>
     public Task SaveJournalAsync(string keyspace, string workflow, SwitchJournal journal, SwitchLease lease, CancellationToken ct) =>
         CommitUnderLeaseAsync([JournalOp(keyspace, workflow, journal)], lease, $"save the switch journal of {keyspace}.{workflow} (step {journal.Step})", ct);
+
+    /// <summary>
+    /// Saves <paramref name="journal"/> and the routing rules <paramref name="change"/> makes in one transaction under
+    /// the lease, so the journal's step and the rules cannot disagree and the switch's refused window pays for one etcd
+    /// write instead of two. A concurrent write of the rules (another workflow's) is not lost: the change is applied
+    /// again on top of it, as <see cref="TopologyStore.UpdateRoutingRulesAsync"/> does.
+    /// </summary>
+    public async Task SaveJournalWithRulesAsync(string keyspace, string workflow, SwitchJournal journal, Func<RoutingRules, RoutingRules> change,
+        SwitchLease lease, CancellationToken ct)
+    {
+        var what = $"flip the routing rules and save the switch journal of {keyspace}.{workflow} (step {journal.Step})";
+        for (var attempt = 1; ; attempt++)
+        {
+            var current = await Store.GetRoutingRulesAsync(ct).ConfigureAwait(false);
+            var rulesUnchanged = current.ModRevision == 0 ? EtcdCompare.Absent(Store.RoutingRulesKey) : EtcdCompare.ModRevisionIs(Store.RoutingRulesKey, current.ModRevision);
+            var sent = System.Diagnostics.Stopwatch.GetTimestamp();
+            var result = await Store.Etcd.TxnAsync([.. lease.Locks.Select(l => l.Guard), rulesUnchanged],
+                [EtcdOp.Put(Store.RoutingRulesKey, change(current.Value).ToJson()), JournalOp(keyspace, workflow, journal)], null, ct).ConfigureAwait(false);
+            if (result.Succeeded)
+            {
+                lease.Confirmed(sent);
+                return;
+            }
+
+            // The lease (this throws when another process owns the switch now) or the rules changed underneath.
+            await CommitUnderLeaseAsync([], lease, what, ct).ConfigureAwait(false);
+            if (attempt >= 100)
+            {
+                throw new TopologyConflictException($"Cannot {what}: the routing rules kept changing underneath ({attempt} attempts); nothing was written.");
+            }
+        }
+    }
 
     /// <summary>The write that saves a switch journal, for a transaction that writes something else with it.</summary>
     public EtcdOp JournalOp(string keyspace, string workflow, SwitchJournal journal) =>
